@@ -1,0 +1,154 @@
+// Package commands is mtlsctl's command-line interface: flags, reading
+// files, printing and exit codes. Every decision about certificates is a
+// call into package pkix.
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	stdlog "log"
+	"runtime/debug"
+
+	cflog "github.com/cloudflare/cfssl/log"
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes, documented in the README and in `mtlsctl --help`.
+const (
+	ExitOK       = 0 // success
+	ExitProblems = 1 // a check ran and found problems
+	ExitError    = 2 // usage, input or I/O error: nothing was changed
+)
+
+const exitCodeHelp = `EXIT CODES:
+   0  success
+   1  a check ran and found problems (validate/check commands)
+   2  usage, input or I/O error; no file was changed`
+
+// Run runs mtlsctl with the given arguments and streams and returns the
+// process exit code. It never calls os.Exit, so tests can run it in-process.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ui := newUI(stdout, stderr)
+	app := newApp(ui, stdin)
+	// cfssl logs [INFO] lines through its own logger and the standard one;
+	// they are noise to our users unless asked for with --verbose.
+	cflog.Level = cflog.LevelFatal
+	stdlog.SetOutput(stderr)
+	stdlog.SetFlags(0)
+
+	err := app.Run(args)
+	if err == nil {
+		return ExitOK
+	}
+	return ui.reportError(err)
+}
+
+func newApp(ui *ui, stdin io.Reader) *cli.App {
+	app := &cli.App{
+		Name:  "mtlsctl",
+		Usage: "a PKI toolkit for mutual TLS with Cloudflare Access",
+		Description: `mtlsctl makes a root CA, issues client certificates and builds CRLs the way
+Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
+
+   mtlsctl ca init --dir pki                      # root CA (built-in defaults)
+   mtlsctl client issue --dir pki --cn "James Royal"
+
+` + exitCodeHelp,
+		Version:              version(),
+		Reader:               stdin,
+		Writer:               ui.out,
+		ErrWriter:            ui.err,
+		EnableBashCompletion: true,
+		HideHelpCommand:      true,
+		Suggest:              true,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "verbose", Usage: "show cfssl's log on stderr"},
+			&cli.BoolFlag{Name: "no-color", Usage: "never color output (NO_COLOR is honoured too)", EnvVars: []string{"NO_COLOR"}},
+		},
+		Before: func(c *cli.Context) error {
+			if c.Bool("verbose") {
+				cflog.Level = cflog.LevelDebug
+			}
+			if c.IsSet("no-color") {
+				ui.disableColor()
+			}
+			return nil
+		},
+		// The library must never exit the process or print errors itself:
+		// Run reports every error once, in one format, with one exit code.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   usageErrorHandler,
+		CommandNotFound: func(c *cli.Context, name string) {
+			ui.pendingErr = usageErrorf("unknown command %q", name).hint("see 'mtlsctl --help'")
+		},
+		Commands: []*cli.Command{
+			caCommand(ui),
+			clientCommand(ui),
+			completionCommand(ui),
+		},
+	}
+	return app
+}
+
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return fmt.Sprintf("%s, %s, cfssl %s", v, info.GoVersion, depVersion(info, "github.com/cloudflare/cfssl"))
+}
+
+func depVersion(info *debug.BuildInfo, path string) string {
+	for _, d := range info.Deps {
+		if d.Path == path {
+			return d.Version
+		}
+	}
+	return "unknown"
+}
+
+// usageError is a mistake in how mtlsctl was called.
+type usageError struct {
+	msg, hintText string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) *usageError {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+func (e *usageError) hint(format string, args ...any) *usageError {
+	e.hintText = fmt.Sprintf(format, args...)
+	return e
+}
+
+func usageErrorHandler(c *cli.Context, err error, isSubcommand bool) error {
+	name := "mtlsctl"
+	if c.Command != nil && c.Command.FullName() != "" {
+		name = "mtlsctl " + c.Command.FullName()
+	}
+	return usageErrorf("%v", err).hint("see '%s --help'", name)
+}
+
+// problemsFound is returned by check commands that ran fine but found
+// something wrong; its message is a summary, the details were printed.
+type problemsFound struct{ summary string }
+
+func (e *problemsFound) Error() string { return e.summary }
+
+var errProblems *problemsFound
+
+func exitCode(err error) int {
+	if errors.As(err, &errProblems) {
+		return ExitProblems
+	}
+	return ExitError
+}

@@ -1,0 +1,159 @@
+package commands
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/urfave/cli/v2"
+)
+
+func caCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:  "ca",
+		Usage: "create and check certificate authorities",
+		Subcommands: []*cli.Command{
+			caInitCommand(u),
+		},
+		Action: groupAction,
+	}
+}
+
+// groupAction answers "mtlsctl ca frobnicate" with a usage error rather
+// than urfave/cli's silent help and exit 0.
+func groupAction(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return usageErrorf("unknown command %q", c.Command.FullName()+" "+c.Args().First()).hint("see 'mtlsctl %s --help'", c.Command.FullName())
+	}
+	return cli.ShowSubcommandHelp(c)
+}
+
+func caInitCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:  "init",
+		Usage: "create a root CA: ca.pem, ca-key.pem, ca.csr",
+		Description: `Creates a self-signed root CA from ca-csr.json and checks ca-config.json, as
+"cfssl gencert -initca ca-csr.json | cfssljson -bare ca" does, but:
+the signing configuration is validated strictly now (unknown usages, bad
+expiries, a missing "client" profile are errors), existing files are never
+overwritten, and the key is written 0600 in PKCS#8.
+
+When DIR has no ca-csr.json / ca-config.json, built-in equivalents of the
+guide's files are used and written to DIR so they can be edited and reused.
+
+EXAMPLES:
+   mtlsctl ca init --dir pki                 # built-in defaults, new directory
+   mtlsctl ca init                           # the guide's files in this directory
+   mtlsctl ca init --expiry 3650d --json     # 10-year CA, machine-readable output
+
+` + exitCodeHelp,
+		Flags: []cli.Flag{
+			dirFlag(),
+			&cli.StringFlag{Name: "csr", Usage: "CA request `FILE` in cfssl's CSR JSON (default DIR/ca-csr.json; - for stdin)"},
+			configFlag(),
+			&cli.StringFlag{Name: "expiry", Usage: "CA lifetime, e.g. 1825d or 43800h (overrides the request's ca.expiry)"},
+			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
+			forceFlag(),
+			jsonFlag(),
+		},
+		OnUsageError: usageErrorHandler,
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			return runCAInit(u, c)
+		},
+	}
+}
+
+func runCAInit(u *ui, c *cli.Context) error {
+	dir := c.String("dir")
+	res := newResult("ca init")
+
+	// Read and validate every input before anything is generated or written.
+	var expiry time.Duration
+	if s := c.String("expiry"); s != "" {
+		d, err := parseDuration("expiry", s)
+		if err != nil {
+			return err
+		}
+		expiry = d
+	}
+	var outputs []pkix.File
+	req, reqOut, err := loadOrDefault(c, "csr", dir, "ca-csr.json", pkix.DefaultCARequestJSON, func(name string, data []byte) (*pkix.Request, error) {
+		return pkix.LoadRequest(name, data, pkix.CARequest)
+	})
+	if err != nil {
+		return err
+	}
+	res.Notes = append(res.Notes, req.Notes...)
+	cfg, cfgOut, err := loadOrDefault(c, "config", dir, "ca-config.json", pkix.DefaultConfigJSON, pkix.LoadSigningConfig)
+	if err != nil {
+		return err
+	}
+	res.Warnings = append(res.Warnings, cfg.Warnings...)
+	if kt := c.String("key-type"); kt != "" {
+		kr, err := pkix.ParseKeyType(kt)
+		if err != nil {
+			return usageErrorf("--key-type: %s", err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
+		}
+		req.CR.KeyRequest = kr
+	}
+	outputs = append(outputs, plannedSet(dir, "ca")...)
+	outputs = append(outputs, reqOut...)
+	outputs = append(outputs, cfgOut...)
+	force := c.Bool("force")
+	if !force {
+		if err := pkix.CheckFree(outputs); err != nil {
+			return err
+		}
+	}
+
+	// Compute in memory.
+	ca, warnings, err := pkix.InitCA(req, expiry, cfg)
+	if err != nil {
+		return err
+	}
+	res.Warnings = append(res.Warnings, warnings...)
+
+	// Write everything or nothing.
+	files := append(fileSet(dir, "ca", "CA certificate", ca), reqOut...)
+	files = append(files, cfgOut...)
+	undoDir, err := ensureDir(dir)
+	if err != nil {
+		return err
+	}
+	written, err := pkix.WriteFiles(files, force)
+	if err != nil {
+		undoDir()
+		return err
+	}
+	sum := pkix.Summarize(ca.Cert)
+	res.Cert = &sum
+	res.addWritten(written, map[string]*pkix.CertSummary{filepath.Join(dir, "ca.pem"): &sum})
+	return u.report(res, c.Bool("json"))
+}
+
+// loadOrDefault reads an input given by flag, or DIR/name, or falls back to
+// the built-in document, which is then also returned as a file to write so
+// the user can edit and reuse it. An input named explicitly must exist.
+func loadOrDefault[T any](c *cli.Context, flag, dir, name, builtin string, load func(string, []byte) (T, error)) (T, []pkix.File, error) {
+	var zero T
+	path, explicit := inputPath(c, flag, dir, name)
+	if explicit || pkix.Exists(path) {
+		data, err := pkix.ReadInput(path, c.App.Reader)
+		if err != nil {
+			return zero, nil, err
+		}
+		if path == "-" {
+			path = "stdin"
+		}
+		v, err := load(path, data)
+		return v, nil, err
+	}
+	v, err := load("built-in "+name, []byte(builtin))
+	if err != nil {
+		return zero, nil, err
+	}
+	return v, []pkix.File{{Path: path, Data: []byte(builtin), Mode: pkix.ModePublic, Kind: "cfssl JSON (built-in default)"}}, nil
+}

@@ -1,0 +1,196 @@
+package commands
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/urfave/cli/v2"
+)
+
+func clientCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:  "client",
+		Usage: "issue client certificates",
+		Subcommands: []*cli.Command{
+			clientIssueCommand(u),
+		},
+		Action: groupAction,
+	}
+}
+
+func clientIssueCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:  "issue",
+		Usage: "issue a client certificate: client.pem, client-key.pem, client.csr",
+		Description: `Issues a client certificate signed by the CA in DIR with the "client" profile
+of ca-config.json, as "cfssl gencert -profile=client ... | cfssljson -bare
+client" does, but: an unknown profile is an error (cfssl silently falls back
+to "default"), empty "hosts" entries are dropped (cfssl issues an invalid
+empty subjectAltName), the CA key must match the CA certificate, and
+existing files are never overwritten.
+
+The request is --csr FILE, else DIR/client-csr.json, else the built-in
+request (the guide's) with the CN given by --cn. --cn also overrides the
+CN of a request file.
+
+EXAMPLES:
+   mtlsctl client issue                                  # the guide's client-csr.json
+   mtlsctl client issue --dir pki --cn "James Royal"     # built-in request
+   mtlsctl client issue --cn device-7 --name device-7 --key-type ecdsa-256
+
+` + exitCodeHelp,
+		Flags: []cli.Flag{
+			dirFlag(),
+			&cli.StringFlag{Name: "csr", Usage: "client request `FILE` in cfssl's CSR JSON (default DIR/client-csr.json; - for stdin)"},
+			&cli.StringFlag{Name: "cn", Usage: "the certificate's common `NAME` (overrides the request's CN)"},
+			configFlag(),
+			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
+			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
+			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
+			&cli.StringFlag{Name: "name", Value: "client", Usage: "output base `NAME`: NAME.pem, NAME-key.pem, NAME.csr"},
+			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
+			forceFlag(),
+			jsonFlag(),
+		},
+		OnUsageError: usageErrorHandler,
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			return runClientIssue(u, c)
+		},
+	}
+}
+
+func runClientIssue(u *ui, c *cli.Context) error {
+	dir := c.String("dir")
+	res := newResult("client issue")
+	base := c.String("name")
+	if err := checkBaseName(base); err != nil {
+		return err
+	}
+	profile := c.String("profile")
+
+	// Inputs first: request, configuration and profile, CA and key.
+	req, err := loadClientRequest(c, dir)
+	if err != nil {
+		return err
+	}
+	res.Notes = append(res.Notes, req.Notes...)
+	if kt := c.String("key-type"); kt != "" {
+		kr, err := pkix.ParseKeyType(kt)
+		if err != nil {
+			return usageErrorf("--key-type: %s", err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
+		}
+		req.CR.KeyRequest = kr
+	}
+	cfgPath, _ := inputPath(c, "config", dir, "ca-config.json")
+	cfg, err := loadFile(c, cfgPath, pkix.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
+	if err != nil {
+		return err
+	}
+	if _, err := cfg.Profile(profile); err != nil {
+		return err
+	}
+	issuer, err := loadIssuer(c, dir, cfg)
+	if err != nil {
+		return err
+	}
+	outputs := plannedSet(dir, base)
+	force := c.Bool("force")
+	if !force {
+		if err := pkix.CheckFree(outputs); err != nil {
+			return err
+		}
+	}
+
+	issued, warnings, err := issuer.Issue(req, profile)
+	if err != nil {
+		return err
+	}
+	res.Warnings = append(res.Warnings, warnings...)
+
+	written, err := pkix.WriteFiles(fileSet(dir, base, "client certificate", issued), force)
+	if err != nil {
+		return err
+	}
+	sum := pkix.Summarize(issued.Cert)
+	res.Cert = &sum
+	res.addWritten(written, map[string]*pkix.CertSummary{filepath.Join(dir, base+".pem"): &sum})
+	return u.report(res, c.Bool("json"))
+}
+
+func loadClientRequest(c *cli.Context, dir string) (*pkix.Request, error) {
+	cn := c.String("cn")
+	if c.IsSet("cn") && strings.TrimSpace(cn) == "" {
+		return nil, usageErrorf("--cn is empty").hint(`give the certificate a name, e.g. --cn "James Royal"`)
+	}
+	path, explicit := inputPath(c, "csr", dir, "client-csr.json")
+	if !explicit && !pkix.Exists(path) {
+		if cn == "" {
+			return nil, &pkix.Error{File: path, Msg: "no such file, and no --cn given",
+				Hint: `pass --cn "NAME" to use the built-in request, or --csr FILE`}
+		}
+		return pkix.DefaultClientRequest(cn), nil
+	}
+	req, err := loadFile(c, path, func(name string, data []byte) (*pkix.Request, error) {
+		return pkix.LoadRequest(name, data, pkix.ClientRequest)
+	}, "")
+	if err != nil {
+		return nil, err
+	}
+	if cn != "" {
+		req.CR.CN = cn
+	}
+	return req, nil
+}
+
+// loadIssuer reads the CA certificate and key and checks they belong
+// together.
+func loadIssuer(c *cli.Context, dir string, cfg *pkix.SigningConfig) (*pkix.Issuer, error) {
+	caPath, _ := inputPath(c, "ca", dir, "ca.pem")
+	keyPath, _ := inputPath(c, "ca-key", dir, "ca-key.pem")
+	cert, err := loadFile(c, caPath, pkix.ParseCertificatePEM, "run 'mtlsctl ca init' first, or pass --ca")
+	if err != nil {
+		return nil, err
+	}
+	key, err := loadFile(c, keyPath, pkix.ParseKeyPEM, "pass the CA key with --ca-key")
+	if err != nil {
+		return nil, err
+	}
+	return pkix.NewIssuer(caPath, cert, keyPath, key, cfg)
+}
+
+// loadFile reads path ("-" is stdin) and parses it; a missing file gets
+// missingHint.
+func loadFile[T any](c *cli.Context, path string, parse func(string, []byte) (T, error), missingHint string) (T, error) {
+	var zero T
+	data, err := pkix.ReadInput(path, c.App.Reader)
+	if err != nil {
+		if pe, ok := err.(*pkix.Error); ok && pe.Msg == "no such file" && missingHint != "" {
+			pe.Hint = missingHint
+		}
+		return zero, err
+	}
+	if path == "-" {
+		path = "stdin"
+	}
+	return parse(path, data)
+}
+
+// checkBaseName keeps --name a plain file name: no directories, nothing
+// that could land outside DIR or hide as a dotfile.
+func checkBaseName(base string) error {
+	switch {
+	case base == "":
+		return usageErrorf("--name is empty")
+	case strings.ContainsAny(base, `/\`) || base == "." || base == "..":
+		return usageErrorf("--name %q must be a plain file name, not a path", base).hint("use --dir to choose the directory")
+	case strings.HasPrefix(base, ".") || strings.HasPrefix(base, "-"):
+		return usageErrorf("--name %q must not start with '.' or '-'", base)
+	case strings.ContainsFunc(base, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return usageErrorf("--name %q contains control characters", base)
+	}
+	return nil
+}

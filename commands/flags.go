@@ -1,0 +1,95 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/urfave/cli/v2"
+)
+
+// Flags shared by several commands, with the environment variables CI
+// scripts use instead of long command lines.
+func dirFlag() cli.Flag {
+	return &cli.StringFlag{Name: "dir", Aliases: []string{"d"}, Value: ".", EnvVars: []string{"MTLSCTL_DIR"},
+		Usage: "the PKI `DIR`ectory: default inputs are read from it and outputs written to it"}
+}
+
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", EnvVars: []string{"MTLSCTL_CONFIG"},
+		Usage: "cfssl signing configuration `FILE` (default DIR/ca-config.json; - for stdin)"}
+}
+
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print one JSON document instead of text"}
+}
+
+func forceFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "force", Usage: "replace existing outputs, keeping each old file as NAME.bak"}
+}
+
+// inputPath resolves an input: the flag's value if given (relative to the
+// current directory, like any path typed in a shell), else name inside dir.
+func inputPath(c *cli.Context, flag, dir, name string) (path string, explicit bool) {
+	if v := c.String(flag); v != "" {
+		return v, true
+	}
+	return filepath.Join(dir, name), false
+}
+
+// noArgs refuses stray positional arguments. urfave/cli stops parsing flags
+// at the first argument, so "--json" after one would be silently ignored;
+// say so instead.
+func noArgs(c *cli.Context) error {
+	if c.Args().Len() == 0 {
+		return nil
+	}
+	a := c.Args().First()
+	if strings.HasPrefix(a, "-") {
+		return usageErrorf("flag %s came after an argument", a).hint("put flags before arguments: see 'mtlsctl %s --help'", c.Command.FullName())
+	}
+	return usageErrorf("unexpected argument %q", a).hint("see 'mtlsctl %s --help'", c.Command.FullName())
+}
+
+// ensureDir makes the output directory if needed (0700: it will hold a CA
+// key) and returns a function that removes it again if it was created, for
+// a command that fails after this point.
+func ensureDir(dir string) (undo func(), err error) {
+	info, err := os.Stat(dir)
+	if err == nil {
+		if !info.IsDir() {
+			return nil, &pkix.Error{File: dir, Msg: "is not a directory"}
+		}
+		return func() {}, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, &pkix.Error{File: dir, Msg: fmt.Sprintf("cannot use the directory: %v", err)}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, &pkix.Error{File: dir, Msg: fmt.Sprintf("cannot create the directory: %v", errors.Unwrap(err))}
+	}
+	return func() { os.Remove(dir) }, nil
+}
+
+// parseDuration accepts Go durations ("8760h") and whole days ("30d"),
+// which is how people write certificate lifetimes.
+func parseDuration(flag, s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err == nil && n > 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, usageErrorf("--%s %q is not a positive duration", flag, s).hint(`use days ("1825d") or Go units ("43800h")`)
+	}
+	return d, nil
+}

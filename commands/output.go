@@ -1,0 +1,105 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// fileReport is one written file as printed and as in --json.
+type fileReport struct {
+	Path   string            `json:"path"`
+	Kind   string            `json:"kind"`
+	Mode   string            `json:"mode"`
+	Size   int               `json:"size"`
+	Backup string            `json:"backup,omitempty"`
+	Cert   *pkix.CertSummary `json:"certificate,omitempty"`
+}
+
+// result is the --json document every writing command prints.
+type result struct {
+	Command  string            `json:"command"`
+	Files    []fileReport      `json:"files"`
+	Cert     *pkix.CertSummary `json:"certificate,omitempty"`
+	Warnings []string          `json:"warnings"`
+	Notes    []string          `json:"notes"`
+}
+
+func newResult(command string) *result {
+	return &result{Command: command, Warnings: []string{}, Notes: []string{}}
+}
+
+// addWritten records what is now on disk. The mode is read back from the
+// file rather than assumed, so what we print is what a user's ls shows.
+func (r *result) addWritten(ws []pkix.Written, certs map[string]*pkix.CertSummary) {
+	for _, w := range ws {
+		mode := w.Mode
+		if info, err := os.Stat(w.Path); err == nil {
+			mode = info.Mode().Perm()
+		}
+		r.Files = append(r.Files, fileReport{
+			Path: w.Path, Kind: w.Kind, Mode: fmt.Sprintf("%04o", mode), Size: len(w.Data),
+			Backup: w.Backup, Cert: certs[w.Path],
+		})
+	}
+}
+
+// report prints the result: JSON, or a table of files then warnings.
+func (u *ui) report(r *result, asJSON bool) error {
+	for _, n := range r.Notes {
+		u.note("%s", n)
+	}
+	for _, w := range r.Warnings {
+		u.warn("%s", w)
+	}
+	if asJSON {
+		return u.printJSON(r)
+	}
+	fmt.Fprintf(u.out, "%s %d file%s:\n", paint(u.outColor, color.FgGreen, "wrote"), len(r.Files), map[bool]string{true: "", false: "s"}[len(r.Files) == 1])
+	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
+	for _, f := range r.Files {
+		line := fmt.Sprintf("  %s\t%s\t%s\t%d bytes", f.Path, f.Kind, f.Mode, f.Size)
+		if f.Cert != nil {
+			line += fmt.Sprintf("\tCN=%q serial=%s not-after=%s", f.Cert.CN, f.Cert.Serial, f.Cert.NotAfter.Format(time.RFC3339))
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+	for _, f := range r.Files {
+		if f.Backup != "" {
+			fmt.Fprintf(u.out, "  kept the previous %s as %s\n", filepath.Base(f.Path), f.Backup)
+		}
+	}
+	return nil
+}
+
+// fileSet builds the three outputs of cfssljson -bare BASE in dir.
+func fileSet(dir, base, certKind string, is *pkix.Issued) []pkix.File {
+	return []pkix.File{
+		{Path: filepath.Join(dir, base+".pem"), Data: is.CertPEM, Mode: pkix.ModePublic, Kind: certKind},
+		{Path: filepath.Join(dir, base+"-key.pem"), Data: is.KeyPEM, Mode: pkix.ModeSecret, Kind: "private key"},
+		{Path: filepath.Join(dir, base+".csr"), Data: is.CSRPEM, Mode: pkix.ModePublic, Kind: "CSR"},
+	}
+}
+
+// plannedSet is fileSet before the data exists, for checking that no
+// output is taken before any key is generated.
+func plannedSet(dir, base string) []pkix.File {
+	return fileSet(dir, base, "", &pkix.Issued{})
+}
+
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
+}

@@ -1,0 +1,89 @@
+package commands
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/fatih/color"
+	"github.com/mattn/go-isatty"
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// ui owns the two output streams. Colors are used only when the stream is
+// a terminal and NO_COLOR is unset; JSON output is never colored.
+type ui struct {
+	out, err   io.Writer
+	outColor   bool
+	errColor   bool
+	pendingErr error // set by callbacks that cannot return an error
+}
+
+func newUI(stdout, stderr io.Writer) *ui {
+	_, noColor := os.LookupEnv("NO_COLOR")
+	return &ui{
+		out:      stdout,
+		err:      stderr,
+		outColor: !noColor && isTerminal(stdout),
+		errColor: !noColor && isTerminal(stderr),
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func (u *ui) disableColor() { u.outColor, u.errColor = false, false }
+
+func paint(enabled bool, attr color.Attribute, s string) string {
+	c := color.New(attr)
+	if enabled {
+		c.EnableColor()
+	} else {
+		c.DisableColor()
+	}
+	return c.Sprint(s)
+}
+
+func (u *ui) warn(format string, args ...any) {
+	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgYellow, "warning:"), fmt.Sprintf(format, args...))
+}
+
+func (u *ui) note(format string, args ...any) {
+	fmt.Fprintf(u.err, "mtlsctl: note: %s\n", fmt.Sprintf(format, args...))
+}
+
+// reportError prints err as one line, plus a hint line when the fix is
+// knowable, and returns the exit code for it.
+func (u *ui) reportError(err error) int {
+	if u.pendingErr != nil {
+		err = u.pendingErr
+	}
+	msg := strings.TrimSpace(err.Error())
+	// One line: a multi-line message from a library is folded.
+	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " ")
+	if errors.As(err, &errProblems) {
+		fmt.Fprintf(u.err, "mtlsctl: %s\n", msg)
+		return ExitProblems
+	}
+	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgRed, "error:"), msg)
+	hint := pkix.HintOf(err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		hint = ue.hintText
+	}
+	if hint != "" {
+		fmt.Fprintf(u.err, "mtlsctl: hint: %s\n", hint)
+	}
+	return exitCode(err)
+}
+
+func (u *ui) printJSON(v any) error {
+	enc := json.NewEncoder(u.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

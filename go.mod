@@ -1,0 +1,30 @@
+module github.com/mtlsctl/mtlsctl
+
+go 1.27.3
+
+require (
+	github.com/cloudflare/cfssl v1.7.1
+	github.com/fatih/color v1.19.0
+	github.com/mattn/go-isatty v0.0.24
+	github.com/urfave/cli/v2 v2.27.7
+)
+
+require (
+	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
+	github.com/go-logr/logr v1.4.1 // indirect
+	github.com/google/certificate-transparency-go v1.1.8 // indirect
+	github.com/jmoiron/sqlx v1.3.5 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/pelletier/go-toml v1.9.3 // indirect
+	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	github.com/weppos/publicsuffix-go v0.30.0 // indirect
+	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
+	github.com/zmap/zcrypto v0.0.0-20230310154051-c8b263fd8300 // indirect
+	github.com/zmap/zlint/v3 v3.5.0 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
+	google.golang.org/protobuf v1.33.0 // indirect
+	k8s.io/klog/v2 v2.120.1 // indirect
+)

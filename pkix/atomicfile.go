@@ -1,0 +1,293 @@
+package pkix
+
+import (
+	"errors"
+
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// File is one output of a command.
+type File struct {
+	Path string
+	Data []byte
+	Mode fs.FileMode
+	Kind string // "certificate", "private key", "CSR", ... for printing
+}
+
+// Modes mtlsctl writes with. Private keys are never group or world
+// readable; certificates and CSRs are public by nature.
+const (
+	ModeSecret fs.FileMode = 0o600
+	ModePublic fs.FileMode = 0o644
+)
+
+// Written describes a file that now exists, and the backup of the file it
+// replaced, if any.
+type Written struct {
+	File
+	Backup string
+}
+
+// CheckFree fails, naming the first one, if any output already exists. It
+// runs before any work so that a long key generation is not wasted.
+func CheckFree(files []File) error {
+	for _, f := range files {
+		if _, err := os.Lstat(f.Path); err == nil {
+			return errorf(f.Path, "already exists; refusing to overwrite it").
+				withHint("move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy")
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return errorf(f.Path, "cannot check the output: %v", unwrapPathError(err))
+		}
+	}
+	return nil
+}
+
+// WriteFiles writes every file or none. Each is written to a temporary file
+// in its own directory, synced, and only then moved into place, so a crash
+// never leaves a half-written key. Without force an existing file is never
+// replaced (hard-linking the temp file into place fails if the name is
+// taken, which also closes the race with a concurrent mtlsctl); with force
+// the old file is first kept as NAME.bak (or NAME.bak.TIMESTAMP). If any
+// step fails, what was already moved into place is undone.
+func WriteFiles(files []File, force bool) ([]Written, error) {
+	temps := make([]string, len(files))
+	cleanup := func() {
+		for _, t := range temps {
+			if t != "" {
+				os.Remove(t)
+			}
+		}
+	}
+	for i, f := range files {
+		t, err := writeTemp(f)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		temps[i] = t
+	}
+	var undo []func()
+	rollback := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		cleanup()
+	}
+	written := make([]Written, 0, len(files))
+	for i, f := range files {
+		w := Written{File: f}
+		if force {
+			backup, err := backupExisting(f.Path)
+			if err != nil {
+				rollback()
+				return nil, err
+			}
+			w.Backup = backup
+			if err := os.Rename(temps[i], f.Path); err != nil {
+				if backup != "" {
+					os.Remove(backup)
+				}
+				rollback()
+				return nil, errorf(f.Path, "cannot write: %v", unwrapPathError(err))
+			}
+			path := f.Path
+			undo = append(undo, func() {
+				if backup != "" {
+					os.Rename(backup, path)
+				} else {
+					os.Remove(path)
+				}
+			})
+		} else {
+			if err := placeNoClobber(temps[i], f.Path); err != nil {
+				rollback()
+				return nil, err
+			}
+			path := f.Path
+			undo = append(undo, func() { os.Remove(path) })
+		}
+		temps[i] = ""
+		written = append(written, w)
+	}
+	for _, dir := range dirsOf(files) {
+		if err := syncDir(dir); err != nil {
+			rollback()
+			return nil, errorf(dir, "cannot sync the directory: %v", unwrapPathError(err))
+		}
+	}
+	return written, nil
+}
+
+func writeTemp(f File) (string, error) {
+	dir, base := filepath.Split(f.Path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return "", errorf(f.Path, "cannot create: %v", unwrapPathError(err))
+	}
+	name := tmp.Name()
+	fail := func(err error) (string, error) {
+		tmp.Close()
+		os.Remove(name)
+		return "", errorf(f.Path, "cannot write: %v", unwrapPathError(err))
+	}
+	// CreateTemp makes the file 0600, so a key is never readable by others,
+	// not even for the moment before the chmod.
+	if _, err := tmp.Write(f.Data); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Chmod(f.Mode); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(err)
+	}
+	return name, nil
+}
+
+func placeNoClobber(tmp, path string) error {
+	err := os.Link(tmp, path)
+	if err == nil {
+		return os.Remove(tmp)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return errorf(path, "already exists; refusing to overwrite it").
+			withHint("move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy")
+	}
+	// Filesystems without hard links: check, then rename. The window
+	// between the two is the best such a filesystem allows.
+	if _, statErr := os.Lstat(path); statErr == nil {
+		return errorf(path, "already exists; refusing to overwrite it")
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return errorf(path, "cannot write: %v", unwrapPathError(err))
+	}
+	return nil
+}
+
+// backupExisting keeps the current file at path under a free backup name,
+// by hard link where possible (same inode, same mode: a key's backup stays
+// 0600) and by copy otherwise. It returns "" when there was nothing to keep.
+func backupExisting(path string) (string, error) {
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", errorf(path, "cannot check the output: %v", unwrapPathError(err))
+	}
+	if !info.Mode().IsRegular() {
+		return "", errorf(path, "exists and is not a regular file; refusing to replace it")
+	}
+	backup := path + ".bak"
+	if _, err := os.Lstat(backup); err == nil {
+		backup = path + ".bak." + time.Now().UTC().Format("20060102T150405.000000000Z")
+	}
+	if err := os.Link(path, backup); err == nil {
+		return backup, nil
+	}
+	if err := copyFile(path, backup, info.Mode().Perm()); err != nil {
+		return "", errorf(path, "cannot keep a backup before replacing it: %v", unwrapPathError(err))
+	}
+	return backup, nil
+}
+
+func copyFile(src, dst string, mode fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return err
+	}
+	return out.Close()
+}
+
+func dirsOf(files []File) []string {
+	seen := map[string]bool{}
+	var dirs []string
+	for _, f := range files {
+		d := filepath.Dir(f.Path)
+		if !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// syncDir makes the renames durable: without it a power cut can lose the
+// directory entry even though the file's data was synced.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// unwrapPathError drops the path from *fs.PathError, since our messages
+// already start with it.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
+
+// ReadInput reads a named input file; "-" reads from stdin. Errors name the
+// file the way the user wrote it.
+func ReadInput(path string, stdin io.Reader) ([]byte, error) {
+	if path == "-" {
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, errorf("stdin", "cannot read: %v", err)
+		}
+		return data, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errorf(path, "no such file")
+		}
+		return nil, errorf(path, "cannot read: %v", unwrapPathError(err))
+	}
+	return data, nil
+}
+
+// Exists reports whether path names an existing file.
+func Exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+

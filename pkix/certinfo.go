@@ -1,0 +1,56 @@
+package pkix
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// CertSummary is what mtlsctl prints about a certificate it wrote.
+type CertSummary struct {
+	Subject   string    `json:"subject"`
+	CN        string    `json:"cn"`
+	Issuer    string    `json:"issuer"`
+	Serial    string    `json:"serial"`
+	SHA256    string    `json:"sha256"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	IsCA      bool      `json:"is_ca"`
+	Key       string    `json:"key"`
+	SigAlg    string    `json:"signature_algorithm"`
+}
+
+// Summarize extracts the printable facts of a certificate.
+func Summarize(c *x509.Certificate) CertSummary {
+	return CertSummary{
+		Subject:   c.Subject.String(),
+		CN:        c.Subject.CommonName,
+		Issuer:    c.Issuer.String(),
+		Serial:    SerialHex(c.SerialNumber),
+		SHA256:    FingerprintSHA256(c),
+		NotBefore: c.NotBefore.UTC(),
+		NotAfter:  c.NotAfter.UTC(),
+		IsCA:      c.IsCA,
+		Key:       KeyDescription(c.PublicKey),
+		SigAlg:    c.SignatureAlgorithm.String(),
+	}
+}
+
+// SerialHex is the serial as Access's certSerial shows it: uppercase hex of
+// the integer's bytes, no colons, an even number of digits (as OpenSSL's
+// -serial prints it).
+func SerialHex(n *big.Int) string {
+	if n.Sign() == 0 {
+		return "00"
+	}
+	return strings.ToUpper(hex.EncodeToString(n.Bytes()))
+}
+
+// FingerprintSHA256 is the lowercase hex SHA-256 of the DER certificate.
+func FingerprintSHA256(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
+}

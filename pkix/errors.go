@@ -1,0 +1,69 @@
+// Package pkix is mtlsctl's PKI core: loading and validating cfssl's JSON
+// inputs, CA creation, issuance and atomic file output. It wraps cfssl as a
+// library and knows nothing about flags, colors or exit codes.
+package pkix
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Error is an input problem that can be pinned to a place: a file, and
+// where known a line and column or a JSON field. Hint says how to fix it
+// when the fix is knowable. Every error pkix returns for bad input is an
+// *Error, so the CLI can print it as one line plus a hint.
+type Error struct {
+	File  string // as the user named it; "" when not about a file
+	Line  int    // 1-based; 0 when unknown
+	Col   int    // 1-based; 0 when unknown
+	Field string // JSON path such as signing.profiles.client.usages
+	Msg   string
+	Hint  string
+	Err   error // underlying cause, for errors.Is/As
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+			if e.Col > 0 {
+				fmt.Fprintf(&b, ":%d", e.Col)
+			}
+		}
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// HintOf returns the hint carried by err, if any.
+func HintOf(err error) string {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Hint
+	}
+	return ""
+}
+
+func errorf(file, format string, args ...any) *Error {
+	return &Error{File: file, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) withHint(format string, args ...any) *Error {
+	e.Hint = fmt.Sprintf(format, args...)
+	return e
+}
+
+func (e *Error) withField(field string) *Error {
+	e.Field = field
+	return e
+}

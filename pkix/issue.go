@@ -1,0 +1,91 @@
+package pkix
+
+import (
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/cloudflare/cfssl/csr"
+	"github.com/cloudflare/cfssl/signer"
+	"github.com/cloudflare/cfssl/signer/local"
+)
+
+// Issuer signs certificates with a CA certificate and its key, under a
+// validated signing configuration.
+type Issuer struct {
+	Cert   *x509.Certificate
+	Key    crypto.Signer
+	Config *SigningConfig
+	signer *local.Signer
+}
+
+// NewIssuer checks that key belongs to cert and that cert may issue.
+func NewIssuer(certFile string, cert *x509.Certificate, keyFile string, key crypto.Signer, cfg *SigningConfig) (*Issuer, error) {
+	if !KeyMatches(cert, key) {
+		return nil, errorf(keyFile, "this key does not belong to the certificate in %s", certFile).
+			withHint("use the key that was written with that certificate (cfssljson names it CA-key.pem)")
+	}
+	if !cert.IsCA {
+		return nil, errorf(certFile, "the certificate is not a CA (Basic Constraints CA:FALSE or missing)").
+			withHint("point --ca at the CA certificate, e.g. ca.pem")
+	}
+	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return nil, errorf(certFile, "the CA's key usage lacks keyCertSign, so it cannot issue certificates")
+	}
+	if time.Now().After(cert.NotAfter) {
+		return nil, errorf(certFile, "the CA expired on %s", cert.NotAfter.UTC().Format(time.RFC3339)).
+			withHint("create a new CA with mtlsctl ca init")
+	}
+	s, err := local.NewSigner(key, cert, signer.DefaultSigAlgo(key), cfg.Cfg.Signing)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the signer: %s", cfsslMessage(err))
+	}
+	return &Issuer{Cert: cert, Key: key, Config: cfg, signer: s}, nil
+}
+
+// Issue generates a key and CSR for req and signs it with the named
+// profile. A profile lifetime that would outlive the CA is cut at the CA's
+// expiry, with a warning: such a certificate stops verifying then anyway.
+func (is *Issuer) Issue(req *Request, profile string) (*Issued, []string, error) {
+	p, err := is.Config.Profile(profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	kr := req.CR.KeyRequest
+	if kr == nil {
+		kr = csr.NewKeyRequest()
+	}
+	generated, err := kr.Generate()
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating a %s key: %v", KeyTypeName(kr), err)
+	}
+	priv, ok := generated.(crypto.Signer)
+	if !ok {
+		return nil, nil, fmt.Errorf("generated key %T cannot sign", generated)
+	}
+	csrPEM, err := csr.Generate(priv, req.CR)
+	if err != nil {
+		return nil, nil, fmt.Errorf("making the CSR: %s", cfsslMessage(err))
+	}
+	var warnings []string
+	sr := signer.SignRequest{Hosts: req.CR.Hosts, Request: string(csrPEM), Profile: profile}
+	if notAfter := time.Now().Add(p.Expiry); notAfter.After(is.Cert.NotAfter) {
+		sr.NotAfter = is.Cert.NotAfter
+		warnings = append(warnings, fmt.Sprintf("profile %q grants %s, but the CA expires on %s: the certificate ends then",
+			profile, FormatDuration(p.Expiry), is.Cert.NotAfter.UTC().Format("2006-01-02")))
+	}
+	certPEM, err := is.signer.Sign(sr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing: %s", cfsslMessage(err))
+	}
+	cert, err := ParseCertificatePEM("new certificate", certPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err := MarshalKeyPEM(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Issued{Cert: cert, CertPEM: certPEM, KeyPEM: keyPEM, CSRPEM: csrPEM}, warnings, nil
+}

@@ -1,0 +1,89 @@
+package pkix
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// decodeStrictJSON decodes data into v, refusing unknown fields (a typo
+// such as "usage" for "usages" would otherwise be silently ignored by cfssl)
+// and trailing data, and turning encoding/json's byte offsets into the
+// line:column a person can jump to.
+func decodeStrictJSON(file string, data []byte, v any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return errorf(file, "file is empty").withHint("it must hold one JSON object; see examples/ for the guide's files")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(file, data, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		line, col := lineCol(data, int(dec.InputOffset()))
+		return &Error{File: file, Line: line, Col: col, Msg: "unexpected data after the JSON object",
+			Hint: "a file holds exactly one JSON object"}
+	}
+	return nil
+}
+
+func jsonError(file string, data []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		line, col := lineCol(data, int(syn.Offset))
+		return &Error{File: file, Line: line, Col: col, Msg: "invalid JSON: " + strings.TrimPrefix(syn.Error(), "invalid character "), Err: err}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		line, col := lineCol(data, len(data))
+		return &Error{File: file, Line: line, Col: col, Msg: "invalid JSON: unexpected end of file", Hint: "a closing } or ] is missing", Err: err}
+	case errors.As(err, &typ):
+		line, col := lineCol(data, int(typ.Offset))
+		return &Error{File: file, Line: line, Col: col, Field: typ.Field,
+			Msg: fmt.Sprintf("expected %s, found JSON %s", jsonTypeName(typ.Type.String()), typ.Value), Err: err}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		line, col := findKey(data, strings.Trim(name, `"`))
+		return &Error{File: file, Line: line, Col: col, Msg: "unknown field " + name,
+			Hint: "check the spelling; cfssl would silently ignore this field", Err: err}
+	}
+	return &Error{File: file, Msg: "invalid JSON: " + err.Error(), Err: err}
+}
+
+func jsonTypeName(goType string) string {
+	switch {
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "bool":
+		return "true or false"
+	}
+	return "an object"
+}
+
+// lineCol converts a byte offset into a 1-based line and column.
+func lineCol(data []byte, off int) (int, int) {
+	if off > len(data) {
+		off = len(data)
+	}
+	before := data[:off]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := off - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
+// findKey locates the first occurrence of "key" used as an object key, so an
+// unknown-field error can still name a line.
+func findKey(data []byte, key string) (int, int) {
+	i := bytes.Index(data, []byte(`"`+key+`"`))
+	if i < 0 {
+		return 0, 0
+	}
+	return lineCol(data, i)
+}

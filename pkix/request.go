@@ -1,0 +1,185 @@
+package pkix
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cloudflare/cfssl/csr"
+)
+
+// Request is a parsed, validated cfssl certificate request (the
+// ca-csr.json / client-csr.json format), plus notes worth telling the user
+// about what was changed or assumed.
+type Request struct {
+	CR    *csr.CertificateRequest
+	Notes []string
+}
+
+// RequestKind says which checks apply: a CA request may carry a "ca"
+// section, a client request must not.
+type RequestKind int
+
+const (
+	CARequest RequestKind = iota
+	ClientRequest
+)
+
+// DefaultCAExpiry is cfssl's CA lifetime when the request names none.
+const DefaultCAExpiry = 43800 * time.Hour
+
+// LoadRequest parses and validates a cfssl CSR JSON document.
+func LoadRequest(file string, data []byte, kind RequestKind) (*Request, error) {
+	cr := &csr.CertificateRequest{}
+	if err := decodeStrictJSON(file, data, cr); err != nil {
+		return nil, err
+	}
+	return validateRequest(file, data, cr, kind)
+}
+
+func validateRequest(file string, data []byte, cr *csr.CertificateRequest, kind RequestKind) (*Request, error) {
+	r := &Request{CR: cr}
+	at := func(field string) *Error {
+		line, col := findKey(data, field)
+		return &Error{File: file, Line: line, Col: col, Field: field}
+	}
+	if cr.KeyRequest == nil {
+		cr.KeyRequest = csr.NewKeyRequest()
+		r.Notes = append(r.Notes, fmt.Sprintf("%s has no \"key\" section: using cfssl's default, ecdsa 256", file))
+	}
+	if err := checkKeyRequest(cr.KeyRequest); err != nil {
+		e := at("key")
+		e.Msg, e.Hint = err.Msg, err.Hint
+		return nil, e
+	}
+	if strings.TrimSpace(cr.CN) == "" && allNamesEmpty(cr.Names) {
+		e := at("CN")
+		e.Msg = "the request has no subject: both CN and names are empty"
+		e.Hint = `set "CN", for example "CN": "Access Testing CA"`
+		return nil, e
+	}
+	var hosts []string
+	dropped := 0
+	for _, h := range cr.Hosts {
+		if strings.TrimSpace(h) == "" {
+			dropped++
+			continue
+		}
+		hosts = append(hosts, h)
+	}
+	if dropped > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf(`%s: dropped %d empty entr%s in "hosts" (cfssl would issue an invalid empty subjectAltName)`,
+			file, dropped, plural(dropped, "y", "ies")))
+	}
+	cr.Hosts = hosts
+	switch kind {
+	case ClientRequest:
+		if cr.CA != nil {
+			e := at("ca")
+			e.Msg = `a client request must not have a "ca" section`
+			e.Hint = `remove "ca" from the file; to make a CA use "mtlsctl ca init"`
+			return nil, e
+		}
+	case CARequest:
+		if cr.CA != nil {
+			if cr.CA.Expiry != "" {
+				if _, err := time.ParseDuration(cr.CA.Expiry); err != nil {
+					e := at("expiry")
+					e.Field = "ca.expiry"
+					e.Msg = fmt.Sprintf("%q is not a duration", cr.CA.Expiry)
+					e.Hint = `cfssl takes Go durations in hours, for example "43800h" for 5 years`
+					return nil, e
+				}
+			}
+			if cr.CA.Backdate != "" {
+				if _, err := time.ParseDuration(cr.CA.Backdate); err != nil {
+					e := at("backdate")
+					e.Field = "ca.backdate"
+					e.Msg = fmt.Sprintf("%q is not a duration", cr.CA.Backdate)
+					e.Hint = `use a Go duration such as "1h"`
+					return nil, e
+				}
+			}
+			if cr.CA.PathLength < 0 {
+				e := at("pathlen")
+				e.Field = "ca.pathlen"
+				e.Msg = "path length must not be negative"
+				return nil, e
+			}
+			if cr.CA.PathLength == 0 && !cr.CA.PathLenZero && strings.Contains(string(data), `"pathlen"`) {
+				r.Notes = append(r.Notes, fmt.Sprintf(`%s: "pathlen": 0 without "pathlenzero": true means no path length limit (cfssl's rule); add "pathlenzero": true to forbid intermediates`, file))
+			}
+		}
+	}
+	return r, nil
+}
+
+// checkKeyRequest refuses what cfssl would refuse later with an opaque
+// message, so the error can name the field.
+func checkKeyRequest(kr *csr.KeyRequest) *Error {
+	switch kr.Algo() {
+	case "rsa":
+		if kr.Size() < 2048 || kr.Size() > 8192 {
+			return &Error{Msg: fmt.Sprintf("rsa key size %d is not supported", kr.Size()), Hint: "use 2048, 3072 or 4096"}
+		}
+	case "ecdsa":
+		switch kr.Size() {
+		case 256, 384, 521:
+		default:
+			return &Error{Msg: fmt.Sprintf("ecdsa key size %d is not a supported curve", kr.Size()), Hint: "use 256, 384 or 521 (P-256, P-384, P-521)"}
+		}
+	case "ed25519", "mldsa44", "mldsa65", "mldsa87":
+	case "":
+		return &Error{Msg: `"algo" is empty`, Hint: `use "rsa" or "ecdsa"`}
+	default:
+		return &Error{Msg: fmt.Sprintf("unknown key algorithm %q", kr.Algo()), Hint: `use "rsa" or "ecdsa" (Access accepts only RSA and ECDSA signatures)`}
+	}
+	return nil
+}
+
+func allNamesEmpty(names []csr.Name) bool {
+	for _, n := range names {
+		if !csr.IsNameEmpty(n) {
+			return false
+		}
+	}
+	return true
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// ParseKeyType turns "rsa-4096", "ecdsa-256", "ed25519" into a cfssl key
+// request, for the --key-type flag.
+func ParseKeyType(s string) (*csr.KeyRequest, error) {
+	algo, size, _ := strings.Cut(strings.ToLower(strings.TrimSpace(s)), "-")
+	kr := &csr.KeyRequest{A: algo}
+	if size != "" {
+		if _, err := fmt.Sscanf(size, "%d", &kr.S); err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("key type %q: %q is not a size", s, size), Hint: "use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519"}
+		}
+	}
+	if algo == "ed25519" && size != "" {
+		return nil, &Error{Msg: fmt.Sprintf("key type %q: ed25519 takes no size", s)}
+	}
+	if (algo == "rsa" || algo == "ecdsa") && size == "" {
+		return nil, &Error{Msg: fmt.Sprintf("key type %q needs a size", s), Hint: "use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519"}
+	}
+	if err := checkKeyRequest(kr); err != nil {
+		err.Msg = "key type: " + err.Msg
+		return nil, err
+	}
+	return kr, nil
+}
+
+// KeyTypeName is the inverse of ParseKeyType, for messages.
+func KeyTypeName(kr *csr.KeyRequest) string {
+	if kr.Size() == 0 {
+		return kr.Algo()
+	}
+	return fmt.Sprintf("%s-%d", kr.Algo(), kr.Size())
+}
