@@ -9,6 +9,7 @@ import (
 	"io"
 	stdlog "log"
 	"runtime/debug"
+	"strings"
 
 	cflog "github.com/cloudflare/cfssl/log"
 	"github.com/urfave/cli/v2"
@@ -38,6 +39,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stdlog.SetFlags(0)
 
 	err := app.Run(args)
+	if err == nil && ui.pendingErr != nil {
+		err = ui.pendingErr
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -132,10 +136,14 @@ func (e *usageError) hint(format string, args ...any) *usageError {
 
 func usageErrorHandler(c *cli.Context, err error, isSubcommand bool) error {
 	name := "mtlsctl"
-	if c.Command != nil && c.Command.FullName() != "" {
-		name = "mtlsctl " + c.Command.FullName()
+	if c.Command != nil && c.Command.HelpName != "" {
+		name = c.Command.HelpName
 	}
-	return usageErrorf("%v", err).hint("see '%s --help'", name)
+	msg := err.Error()
+	if flag, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		msg = "unknown flag --" + strings.TrimPrefix(flag, "-")
+	}
+	return usageErrorf("%s", msg).hint("see '%s --help'", name)
 }
 
 // problemsFound is returned by check commands that ran fine but found

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"os"
 	"path/filepath"
 	"time"
 
@@ -23,7 +24,7 @@ func caCommand(u *ui) *cli.Command {
 // than urfave/cli's silent help and exit 0.
 func groupAction(c *cli.Context) error {
 	if c.Args().Len() > 0 {
-		return usageErrorf("unknown command %q", c.Command.FullName()+" "+c.Args().First()).hint("see 'mtlsctl %s --help'", c.Command.FullName())
+		return usageErrorf("unknown command %q", c.Command.FullName()+" "+c.Args().First()).hint("see '%s --help'", c.Command.HelpName)
 	}
 	return cli.ShowSubcommandHelp(c)
 }
@@ -69,6 +70,9 @@ EXAMPLES:
 func runCAInit(u *ui, c *cli.Context) error {
 	dir := c.String("dir")
 	res := newResult("ca init")
+	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
+		return &pkix.Error{File: dir, Msg: "is not a directory", Hint: "--dir names the directory that holds (or will hold) the CA"}
+	}
 
 	// Read and validate every input before anything is generated or written.
 	var expiry time.Duration
@@ -95,7 +99,7 @@ func runCAInit(u *ui, c *cli.Context) error {
 	if kt := c.String("key-type"); kt != "" {
 		kr, err := pkix.ParseKeyType(kt)
 		if err != nil {
-			return usageErrorf("--key-type: %s", err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
+			return usageErrorf("--key-type %s: %s", kt, err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
 		}
 		req.CR.KeyRequest = kr
 	}

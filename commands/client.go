@@ -81,7 +81,7 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	if kt := c.String("key-type"); kt != "" {
 		kr, err := pkix.ParseKeyType(kt)
 		if err != nil {
-			return usageErrorf("--key-type: %s", err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
+			return usageErrorf("--key-type %s: %s", kt, err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
 		}
 		req.CR.KeyRequest = kr
 	}

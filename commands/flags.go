@@ -52,9 +52,9 @@ func noArgs(c *cli.Context) error {
 	}
 	a := c.Args().First()
 	if strings.HasPrefix(a, "-") {
-		return usageErrorf("flag %s came after an argument", a).hint("put flags before arguments: see 'mtlsctl %s --help'", c.Command.FullName())
+		return usageErrorf("flag %s came after an argument", a).hint("put flags before arguments: see '%s --help'", c.Command.HelpName)
 	}
-	return usageErrorf("unexpected argument %q", a).hint("see 'mtlsctl %s --help'", c.Command.FullName())
+	return usageErrorf("unexpected argument %q", a).hint("see '%s --help'", c.Command.HelpName)
 }
 
 // ensureDir makes the output directory if needed (0700: it will hold a CA

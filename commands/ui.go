@@ -60,9 +60,6 @@ func (u *ui) note(format string, args ...any) {
 // reportError prints err as one line, plus a hint line when the fix is
 // knowable, and returns the exit code for it.
 func (u *ui) reportError(err error) int {
-	if u.pendingErr != nil {
-		err = u.pendingErr
-	}
 	msg := strings.TrimSpace(err.Error())
 	// One line: a multi-line message from a library is folded.
 	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " ")

@@ -289,5 +289,3 @@ func Exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
-
-

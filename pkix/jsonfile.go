@@ -35,8 +35,17 @@ func jsonError(file string, data []byte, err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		line, col := lineCol(data, int(syn.Offset))
-		return &Error{File: file, Line: line, Col: col, Msg: "invalid JSON: " + strings.TrimPrefix(syn.Error(), "invalid character "), Err: err}
+		// Offset counts the offending byte itself.
+		line, col := lineCol(data, max(int(syn.Offset)-1, 0))
+		msg := syn.Error()
+		if rest, ok := strings.CutPrefix(msg, "invalid character "); ok {
+			msg = "unexpected " + rest
+		}
+		e := &Error{File: file, Line: line, Col: col, Msg: "invalid JSON: " + msg, Err: err}
+		if strings.Contains(msg, "after object key:value pair") || strings.Contains(msg, "after array element") {
+			e.Hint = "a comma is probably missing at the end of the previous line"
+		}
+		return e
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		line, col := lineCol(data, len(data))
 		return &Error{File: file, Line: line, Col: col, Msg: "invalid JSON: unexpected end of file", Hint: "a closing } or ] is missing", Err: err}

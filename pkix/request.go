@@ -160,17 +160,16 @@ func ParseKeyType(s string) (*csr.KeyRequest, error) {
 	kr := &csr.KeyRequest{A: algo}
 	if size != "" {
 		if _, err := fmt.Sscanf(size, "%d", &kr.S); err != nil {
-			return nil, &Error{Msg: fmt.Sprintf("key type %q: %q is not a size", s, size), Hint: "use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519"}
+			return nil, &Error{Msg: fmt.Sprintf("%q is not a size", size), Hint: "use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519"}
 		}
 	}
 	if algo == "ed25519" && size != "" {
-		return nil, &Error{Msg: fmt.Sprintf("key type %q: ed25519 takes no size", s)}
+		return nil, &Error{Msg: "ed25519 takes no size"}
 	}
 	if (algo == "rsa" || algo == "ecdsa") && size == "" {
-		return nil, &Error{Msg: fmt.Sprintf("key type %q needs a size", s), Hint: "use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519"}
+		return nil, &Error{Msg: "the key type needs a size", Hint: "use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519"}
 	}
 	if err := checkKeyRequest(kr); err != nil {
-		err.Msg = "key type: " + err.Msg
 		return nil, err
 	}
 	return kr, nil

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mtlsctl/mtlsctl/commands"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets the scripts run the real mtlsctl main as a command.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"mtlsctl": func() { os.Exit(commands.Run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs every CLI scenario in testdata/script.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("NO_COLOR", "1")
+			// The examples are the guide's files verbatim; scripts copy
+			// them rather than keeping second copies that could drift.
+			wd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			env.Setenv("EXAMPLES", filepath.Join(wd, "examples"))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"status":   cmdStatus,
+			"mode":     cmdMode,
+			"snapshot": cmdSnapshot,
+			"jsonpath": cmdJSONPath,
+		},
+	})
+}
+
+// status N prog args...: run prog and require exit code N exactly, keeping
+// its stdout/stderr for the next assertions.
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status CODE program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("running %s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// mode PATH PERM: the file's permission bits are exactly PERM (octal).
+func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: mode path 0600")
+	}
+	info, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	got := fmt.Sprintf("%04o", info.Mode().Perm())
+	if (got == args[1]) == neg {
+		ts.Fatalf("%s has mode %s, want %s%s", args[0], got, map[bool]string{true: "not ", false: ""}[neg], args[1])
+	}
+}
+
+var snapshots sync.Map // WORK dir + name -> tree listing
+
+// snapshot save NAME | snapshot same NAME: record the whole work tree (paths,
+// modes, content hashes) and later require it to be exactly as recorded.
+// This is how scripts check that a failed command left nothing behind.
+func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || (args[0] != "save" && args[0] != "same") {
+		ts.Fatalf("usage: snapshot save|same NAME")
+	}
+	key := ts.Getenv("WORK") + "\x00" + args[1]
+	now := treeListing(ts, ts.MkAbs("."))
+	if args[0] == "save" {
+		snapshots.Store(key, now)
+		return
+	}
+	before, ok := snapshots.Load(key)
+	if !ok {
+		ts.Fatalf("no snapshot %q", args[1])
+	}
+	if (before.(string) == now) == neg {
+		ts.Fatalf("tree changed:\nbefore:\n%s\nnow:\n%s", before, now)
+	}
+}
+
+func treeListing(ts *testscript.TestScript, root string) string {
+	var lines []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if rel == ".tmp" || strings.HasPrefix(rel, ".tmp"+string(filepath.Separator)) || rel == "." {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("%s %v", rel, info.Mode())
+		if d.Type().IsRegular() {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			line += fmt.Sprintf(" %x", sha256.Sum256(data))
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	ts.Check(err)
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// jsonpath FILE PATH REGEXP: FILE (or "stdout") must be JSON whose value at
+// the dotted PATH (object keys and list indexes) matches REGEXP.
+func cmdJSONPath(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: jsonpath file|stdout path regexp")
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &doc); err != nil {
+		ts.Fatalf("%s is not JSON: %v", args[0], err)
+	}
+	v := doc
+	for _, part := range strings.Split(args[1], ".") {
+		switch node := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = node[part]; !ok {
+				ts.Fatalf("%s: no key %q", args[1], part)
+			}
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(node) {
+				ts.Fatalf("%s: no index %q in a list of %d", args[1], part, len(node))
+			}
+			v = node[i]
+		default:
+			ts.Fatalf("%s: %q is not inside an object or list", args[1], part)
+		}
+	}
+	s := fmt.Sprint(v)
+	if b, err := json.Marshal(v); err == nil && !isString(v) {
+		s = string(b)
+	}
+	re, err := regexp.Compile(args[2])
+	ts.Check(err)
+	if re.MatchString(s) == neg {
+		ts.Fatalf("%s = %s; match %q: %v", args[1], s, args[2], !neg)
+	}
+}
+
+func isString(v any) bool { _, ok := v.(string); return ok }
