@@ -180,3 +180,17 @@ func cmdJSONPath(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func isString(v any) bool { _, ok := v.(string); return ok }
+
+// TestInteropToolsPresent turns the scripts' "skip without openssl" into a
+// failure in CI, so a CI machine without the tools cannot pass quietly.
+func TestInteropToolsPresent(t *testing.T) {
+	for _, tool := range []string{"openssl", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Errorf("%s is not installed; .ci/run installs it", tool)
+			} else {
+				t.Logf("%s is not installed: interop scripts are skipped", tool)
+			}
+		}
+	}
+}
