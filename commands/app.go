@@ -38,7 +38,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stdlog.SetOutput(stderr)
 	stdlog.SetFlags(0)
 
-	err := app.Run(args)
+	err := app.Run(reorderArgs(app, args))
 	if err == nil && ui.pendingErr != nil {
 		err = ui.pendingErr
 	}
@@ -89,6 +89,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 		Commands: []*cli.Command{
 			caCommand(ui),
 			clientCommand(ui),
+			crlCommand(ui),
 			completionCommand(ui),
 		},
 	}

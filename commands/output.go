@@ -27,6 +27,7 @@ type result struct {
 	Command  string            `json:"command"`
 	Files    []fileReport      `json:"files"`
 	Cert     *pkix.CertSummary `json:"certificate,omitempty"`
+	CRL      *crlReport        `json:"crl,omitempty"`
 	Warnings []string          `json:"warnings"`
 	Notes    []string          `json:"notes"`
 }
@@ -44,7 +45,7 @@ func (r *result) addWritten(ws []pkix.Written, certs map[string]*pkix.CertSummar
 			mode = info.Mode().Perm()
 		}
 		r.Files = append(r.Files, fileReport{
-			Path: w.Path, Kind: w.Kind, Mode: fmt.Sprintf("%04o", mode), Size: len(w.Data),
+			Path: w.Path, Kind: w.Kind, Mode: fmt.Sprintf("%04o", mode), Size: w.Len(),
 			Backup: w.Backup, Cert: certs[w.Path],
 		})
 	}

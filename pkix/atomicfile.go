@@ -1,6 +1,7 @@
 package pkix
 
 import (
+	"bufio"
 	"errors"
 
 	"io"
@@ -16,6 +17,22 @@ type File struct {
 	Data []byte
 	Mode fs.FileMode
 	Kind string // "certificate", "private key", "CSR", ... for printing
+	// Stream, when set, writes the content instead of Data, for outputs
+	// too large to hold twice (a million-entry CRL); Size is then its size.
+	Stream func(io.Writer) error
+	Size   int
+	// Replace lets the file take the place of an existing one atomically
+	// without --force and without a backup: for outputs that are meant to
+	// be rebuilt in place, like ca.crl. Never set for keys.
+	Replace bool
+}
+
+// Len is the file's size in bytes.
+func (f File) Len() int {
+	if f.Stream != nil {
+		return f.Size
+	}
+	return len(f.Data)
 }
 
 // Modes mtlsctl writes with. Private keys are never group or world
@@ -36,6 +53,9 @@ type Written struct {
 // runs before any work so that a long key generation is not wasted.
 func CheckFree(files []File) error {
 	for _, f := range files {
+		if f.Replace {
+			continue
+		}
 		if _, err := os.Lstat(f.Path); err == nil {
 			return errorf(f.Path, "already exists; refusing to overwrite it").
 				withHint("move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy")
@@ -80,7 +100,12 @@ func WriteFiles(files []File, force bool) ([]Written, error) {
 	written := make([]Written, 0, len(files))
 	for i, f := range files {
 		w := Written{File: f}
-		if force {
+		if f.Replace && !force {
+			if err := os.Rename(temps[i], f.Path); err != nil {
+				rollback()
+				return nil, errorf(f.Path, "cannot write: %v", unwrapPathError(err))
+			}
+		} else if force {
 			backup, err := backupExisting(f.Path)
 			if err != nil {
 				rollback()
@@ -139,7 +164,15 @@ func writeTemp(f File) (string, error) {
 	}
 	// CreateTemp makes the file 0600, so a key is never readable by others,
 	// not even for the moment before the chmod.
-	if _, err := tmp.Write(f.Data); err != nil {
+	if f.Stream != nil {
+		bw := bufio.NewWriterSize(tmp, 1<<20)
+		if err := f.Stream(bw); err != nil {
+			return fail(err)
+		}
+		if err := bw.Flush(); err != nil {
+			return fail(err)
+		}
+	} else if _, err := tmp.Write(f.Data); err != nil {
 		return fail(err)
 	}
 	if err := tmp.Chmod(f.Mode); err != nil {

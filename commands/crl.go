@@ -1,0 +1,270 @@
+package commands
+
+import (
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/urfave/cli/v2"
+)
+
+func crlCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:  "crl",
+		Usage: "build and read certificate revocation lists",
+		Subcommands: []*cli.Command{
+			crlBuildCommand(u),
+			crlShowCommand(u),
+		},
+		Action: groupAction,
+	}
+}
+
+// listLimit is how many serials text output lists before summarising;
+// --json and "crl show" always list every one.
+const listLimit = 50
+
+func crlBuildCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:      "build",
+		Usage:     "build a CRL from a file of hex serials: ca.crl (DER)",
+		ArgsUsage: "SERIALS-FILE",
+		Description: `Builds a version 2 CRL signed by the CA in DIR, from a file with one revoked
+serial per line. Replaces "cfssl gencrl serials.txt ca.pem ca-key.pem |
+base64 -D > ca.crl", which reads the hex serials as decimal (the guide's
+own hex serial revokes serial 07) and fails on Linux at "base64 -D".
+
+The file: one serial per line, in hex (upper or lower case, optional 0x or
+serial=, bytes optionally separated by ':', '-' or spaces, as OpenSSL prints
+them), then optionally an RFC 5280 reason name and a revocation date
+(RFC 3339 or YYYY-MM-DD). Blank lines and # comments are ignored; repeated
+serials are listed once. --decimal reads cfssl-style decimal serials.
+
+    7F3924DE0A1B2C3D
+    7f:39:24:de:0a:1b:2c:3e  keyCompromise  2026-11-01
+    0x01                      # a test certificate
+
+The CRL carries a CRL Number one above the previous ca.crl's (never going
+backwards), the CA's Authority Key Identifier, reason codes, and is signed
+with the CA's own algorithm (SHA-512 for an RSA-4096 CA). ca.crl is replaced
+atomically; a bad line changes nothing.
+
+EXAMPLES:
+   openssl x509 -in client.pem -noout -serial | cut -d= -f2 >> serials.txt
+   mtlsctl crl build serials.txt
+   mtlsctl crl build --pem --out ca.crl.pem --next-update 30d serials.txt
+   mtlsctl crl build --out - serials.txt | openssl crl -inform DER -noout -text
+
+` + exitCodeHelp,
+		Flags: []cli.Flag{
+			dirFlag(),
+			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
+			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output `FILE` (default DIR/ca.crl; - for stdout)"},
+			&cli.BoolFlag{Name: "pem", Usage: "write PEM (X509 CRL) instead of DER"},
+			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "how long the CRL is valid: 7d, 30d, 168h"},
+			&cli.BoolFlag{Name: "decimal", Usage: "read decimal serials (as cfssl does) instead of hex"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an output that is not a CRL of this CA, keeping it as NAME.bak"},
+			jsonFlag(),
+		},
+		OnUsageError: usageErrorHandler,
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				if c.Args().Len() == 0 {
+					return usageErrorf("crl build needs the serials file").hint("mtlsctl crl build serials.txt (- reads stdin)")
+				}
+				return usageErrorf("crl build takes one serials file, got %d arguments", c.Args().Len()).hint("see '%s --help'", c.Command.HelpName)
+			}
+			return runCRLBuild(u, c)
+		},
+	}
+}
+
+func runCRLBuild(u *ui, c *cli.Context) error {
+	dir := c.String("dir")
+	res := newResult("crl build")
+	serialsPath := c.Args().First()
+	nextUpdate, err := parseDuration("next-update", c.String("next-update"))
+	if err != nil {
+		return err
+	}
+	out, _ := inputPath(c, "out", dir, "ca.crl")
+	toStdout := out == "-"
+	if toStdout && c.Bool("json") {
+		return usageErrorf("--json and --out - both want stdout").hint("write the CRL to a file with --out FILE")
+	}
+	if toStdout && !c.Bool("pem") && isTerminal(u.out) {
+		return usageErrorf("refusing to write a binary DER CRL to the terminal").hint("add --pem, or redirect: --out - > ca.crl")
+	}
+	if serialsPath == "-" && c.String("ca") == "-" {
+		return usageErrorf("only one input can come from stdin")
+	}
+
+	// Inputs: CA, key, the previous CRL (for its number), then the serials.
+	caPath, _ := inputPath(c, "ca", dir, "ca.pem")
+	keyPath, _ := inputPath(c, "ca-key", dir, "ca-key.pem")
+	ca, err := loadFile(c, caPath, pkix.ParseCertificatePEM, "run 'mtlsctl ca init' first, or pass --ca")
+	if err != nil {
+		return err
+	}
+	key, err := loadFile(c, keyPath, pkix.ParseKeyPEM, "pass the CA key with --ca-key")
+	if err != nil {
+		return err
+	}
+	if err := pkix.CheckCRLIssuer(caPath, ca, keyPath, key); err != nil {
+		return err
+	}
+	force := c.Bool("force")
+	var previous *pkix.CRLHeader
+	if !toStdout && pkix.Exists(out) {
+		data, err := pkix.ReadInput(out, nil)
+		if err != nil {
+			return err
+		}
+		previous, err = pkix.ReadCRLHeader(out, data)
+		switch {
+		case err != nil && !force:
+			return &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
+		case err == nil && !previous.IssuedBy(ca) && !force:
+			return &pkix.Error{File: out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another --out, or pass --force to keep it as a .bak copy"}
+		case err != nil || !previous.IssuedBy(ca):
+			previous = nil // forced: a foreign file says nothing about our numbering
+		}
+	}
+
+	now := time.Now().UTC().Truncate(time.Second)
+	var in io.Reader
+	sizeHint := 0
+	label := serialsPath
+	if serialsPath == "-" {
+		in, label = c.App.Reader, "stdin"
+	} else {
+		f, err := os.Open(serialsPath)
+		if err != nil {
+			_, rerr := pkix.ReadInput(serialsPath, nil) // same wording as every other input
+			return rerr
+		}
+		defer f.Close()
+		if info, err := f.Stat(); err == nil {
+			if info.IsDir() {
+				return &pkix.Error{File: serialsPath, Msg: "is a directory", Hint: "give the serials file, e.g. serials.txt"}
+			}
+			sizeHint = int(min(info.Size(), 1<<31))
+		}
+		in = f
+	}
+	builder := pkix.NewCRLBuilder(sizeHint, now)
+	if err := pkix.ReadSerials(in, label, c.Bool("decimal"), now, builder); err != nil {
+		return err
+	}
+
+	// Compute.
+	var prevNumber = previousNumber(previous)
+	crl, err := builder.Sign(pkix.CRLParams{Issuer: ca, Key: key, Number: pkix.NextCRLNumber(prevNumber, now),
+		ThisUpdate: now, NextUpdate: now.Add(nextUpdate)})
+	if err != nil {
+		return err
+	}
+	noteDuplicates(res, label, crl.Duplicates)
+	if crl.Count == 0 {
+		res.Notes = append(res.Notes, label+" lists no serials: the CRL revokes nothing")
+	}
+
+	// Write.
+	write := func(w io.Writer) error { _, err := crl.WriteTo(w); return err }
+	kind := "CRL (DER)"
+	size := crl.Size
+	if c.Bool("pem") {
+		write = crl.WritePEMTo
+		kind = "CRL (PEM)"
+		var n countingWriter
+		crl.WritePEMTo(&n)
+		size = int(n)
+	}
+	summary := crlSummary(crl)
+	res.CRL = &summary
+	if toStdout {
+		if err := write(u.out); err != nil {
+			return &pkix.Error{File: "stdout", Msg: "cannot write: " + err.Error()}
+		}
+		// stdout holds the CRL; the report goes to stderr.
+		return (&ui{out: u.err, err: u.err, errColor: u.errColor}).reportCRL(res, false)
+	}
+	written, err := pkix.WriteFiles([]pkix.File{{Path: out, Stream: write, Size: size, Mode: pkix.ModePublic, Kind: kind, Replace: !force}}, force)
+	if err != nil {
+		return err
+	}
+	res.addWritten(written, nil)
+	return u.reportCRL(res, c.Bool("json"))
+}
+
+func previousNumber(h *pkix.CRLHeader) *big.Int {
+	if h == nil {
+		return nil
+	}
+	return h.Number
+}
+
+type countingWriter int
+
+func (n *countingWriter) Write(p []byte) (int, error) {
+	*n += countingWriter(len(p))
+	return len(p), nil
+}
+
+func noteDuplicates(res *result, label string, dups []pkix.Duplicate) {
+	for i, d := range dups {
+		if i == 10 {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: %d more repeated serials listed once", label, len(dups)-10))
+			break
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("%s:%d: serial %s repeats line %d; listed once", label, d.Line, pkix.SerialHex(d.Serial), d.FirstLine))
+	}
+}
+
+// crlReport is the CRL part of --json, and what the text output prints.
+type crlReport struct {
+	Number     string    `json:"number"`
+	ThisUpdate time.Time `json:"this_update"`
+	NextUpdate time.Time `json:"next_update"`
+	SigAlg     string    `json:"signature_algorithm"`
+	Count      int       `json:"count"`
+	Serials    []string  `json:"serials"`
+}
+
+func crlSummary(crl *pkix.CRL) crlReport {
+	r := crlReport{Number: crl.Number.String(), ThisUpdate: crl.ThisUpdate, NextUpdate: crl.NextUpdate,
+		SigAlg: crl.SigAlg.String(), Count: crl.Count, Serials: make([]string, 0, crl.Count)}
+	crl.EachSerial(func(n *big.Int) { r.Serials = append(r.Serials, pkix.SerialHex(n)) })
+	return r
+}
+
+func (u *ui) reportCRL(res *result, asJSON bool) error {
+	if asJSON {
+		return u.report(res, true)
+	}
+	if len(res.Files) > 0 {
+		if err := u.report(res, false); err != nil {
+			return err
+		}
+	} else {
+		for _, n := range res.Notes {
+			u.note("%s", n)
+		}
+		fmt.Fprintf(u.out, "wrote the CRL to stdout\n")
+	}
+	r := res.CRL
+	fmt.Fprintf(u.out, "  number       %s\n  this update  %s\n  next update  %s\n  signature    %s\n  revoked      %d serial%s (as Access's certSerial)\n",
+		r.Number, r.ThisUpdate.Format(time.RFC3339), r.NextUpdate.Format(time.RFC3339), r.SigAlg, r.Count, map[bool]string{true: "", false: "s"}[r.Count == 1])
+	for i, s := range r.Serials {
+		if i == listLimit {
+			fmt.Fprintf(u.out, "    … and %d more (mtlsctl crl show, or --json, lists them all)\n", len(r.Serials)-listLimit)
+			break
+		}
+		fmt.Fprintf(u.out, "    %s\n", s)
+	}
+	return nil
+}

@@ -1,0 +1,362 @@
+package pkix
+
+import (
+	"bufio"
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"math/big"
+	"slices"
+	"time"
+
+	"github.com/cloudflare/cfssl/signer"
+)
+
+// CRLBuilder collects revoked serials straight into their DER encoding:
+// one contiguous buffer of RevokedCertificate entries, about 40 bytes per
+// serial, never a big.Int or a struct per entry. The same code path serves
+// one serial and a million.
+type CRLBuilder struct {
+	entries     []byte   // concatenated DER entries
+	offsets     []uint32 // start of entry i in entries
+	lines       []uint32 // source line of entry i, for messages
+	defaultDate time.Time
+}
+
+// NewCRLBuilder starts an empty list; sizeHint (bytes of input, if known)
+// pre-sizes the buffer so a large file is not copied as it grows.
+func NewCRLBuilder(sizeHint int, revocationTime time.Time) *CRLBuilder {
+	return &CRLBuilder{entries: make([]byte, 0, max(sizeHint, 4096)), defaultDate: revocationTime}
+}
+
+// Add appends one revoked serial (big-endian magnitude, no leading zeros).
+// A zero date means the builder's default revocation time.
+func (b *CRLBuilder) Add(serial []byte, reason RevocationReason, date time.Time, line int) {
+	if date.IsZero() {
+		date = b.defaultDate
+	}
+	start := len(b.entries)
+	intLen := len(serial)
+	if serial[0]&0x80 != 0 {
+		intLen++
+	}
+	timeLen := 15
+	if y := date.UTC().Year(); y < 1950 || y >= 2050 {
+		timeLen = 17
+	}
+	bodyLen := 2 + intLen + timeLen
+	if reason != 0 { // RFC 5280 5.3.1: unspecified is expressed by omission
+		bodyLen += 14
+	}
+	b.entries = appendHeader(b.entries, 0x30, bodyLen)
+	b.entries = appendUnsignedInteger(b.entries, serial)
+	b.entries = appendTime(b.entries, date)
+	if reason != 0 {
+		b.entries = appendReasonExtensions(b.entries, reason)
+	}
+	b.offsets = append(b.offsets, uint32(start))
+	b.lines = append(b.lines, uint32(line))
+}
+
+// Len is the number of serials added so far, duplicates included.
+func (b *CRLBuilder) Len() int { return len(b.offsets) }
+
+// Duplicate is a serial listed again; the first listing wins.
+type Duplicate struct {
+	Serial    *big.Int
+	Line      int
+	FirstLine int
+}
+
+// entrySerial returns the INTEGER content (magnitude, maybe with a 0x00
+// sign byte) of entry i.
+func (b *CRLBuilder) entrySerial(i int) []byte {
+	e := b.entries[b.offsets[i]:]
+	hdr := 2
+	if e[1]&0x80 != 0 {
+		hdr += int(e[1] & 0x7f)
+	}
+	n := int(e[hdr+1])
+	return e[hdr+2 : hdr+2+n]
+}
+
+// collapseDuplicates removes repeated serials, keeping the first, by
+// sorting 64-bit hashes of the serials (16 bytes per entry, freed after)
+// rather than holding a map of a million keys.
+func (b *CRLBuilder) collapseDuplicates() []Duplicate {
+	type hashed struct {
+		h   uint64
+		idx uint32
+	}
+	seed := maphash.MakeSeed()
+	hs := make([]hashed, len(b.offsets))
+	for i := range b.offsets {
+		hs[i] = hashed{maphash.Bytes(seed, b.entrySerial(i)), uint32(i)}
+	}
+	slices.SortFunc(hs, func(x, y hashed) int {
+		if x.h != y.h {
+			if x.h < y.h {
+				return -1
+			}
+			return 1
+		}
+		return int(x.idx) - int(y.idx)
+	})
+	var dropped map[uint32]uint32 // entry index -> index of its first listing
+	for i := 1; i < len(hs); i++ {
+		if hs[i].h != hs[i-1].h {
+			continue
+		}
+		// Equal hashes: compare the serials themselves against every
+		// earlier entry in the run (a real collision is astronomically rare).
+		for j := i - 1; j >= 0 && hs[j].h == hs[i].h; j-- {
+			if bytes.Equal(b.entrySerial(int(hs[i].idx)), b.entrySerial(int(hs[j].idx))) {
+				if dropped == nil {
+					dropped = map[uint32]uint32{}
+				}
+				first := hs[j].idx
+				if f, ok := dropped[first]; ok {
+					first = f
+				}
+				dropped[hs[i].idx] = first
+				break
+			}
+		}
+	}
+	hs = nil
+	if len(dropped) == 0 {
+		return nil
+	}
+	var dups []Duplicate
+	w := 0
+	keptOffsets := b.offsets[:0]
+	keptLines := b.lines[:0]
+	for i := range b.offsets {
+		start := int(b.offsets[i])
+		end := len(b.entries)
+		if i+1 < len(b.offsets) {
+			end = int(b.offsets[i+1])
+		}
+		if first, ok := dropped[uint32(i)]; ok {
+			dups = append(dups, Duplicate{Serial: new(big.Int).SetBytes(b.entrySerial(i)), Line: int(b.lines[i]), FirstLine: int(b.lines[first])})
+			continue
+		}
+		line := b.lines[i]
+		n := copy(b.entries[w:], b.entries[start:end])
+		keptOffsets = append(keptOffsets, uint32(w))
+		keptLines = append(keptLines, line)
+		w += n
+	}
+	b.entries = b.entries[:w]
+	b.offsets, b.lines = keptOffsets, keptLines
+	return dups
+}
+
+// CRLParams are the CRL-wide fields.
+type CRLParams struct {
+	Issuer     *x509.Certificate
+	Key        crypto.Signer
+	Number     *big.Int
+	ThisUpdate time.Time
+	NextUpdate time.Time
+}
+
+// CRL is a signed CRL kept as the pieces of its DER encoding, so the big
+// entry list is written out without being copied again.
+type CRL struct {
+	parts      [][]byte
+	Size       int
+	Number     *big.Int
+	ThisUpdate time.Time
+	NextUpdate time.Time
+	SigAlg     x509.SignatureAlgorithm
+	Count      int
+	Duplicates []Duplicate
+	b          *CRLBuilder
+}
+
+// CheckCRLIssuer refuses a CA that CRL consumers would not accept as the
+// signer of a CRL, and a key that is not the CA's.
+func CheckCRLIssuer(certFile string, cert *x509.Certificate, keyFile string, key crypto.Signer) error {
+	if !KeyMatches(cert, key) {
+		return errorf(keyFile, "this key does not belong to the certificate in %s", certFile).
+			withHint("use the key that was written with that certificate")
+	}
+	if !cert.IsCA {
+		return errorf(certFile, "the certificate is not a CA")
+	}
+	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageCRLSign == 0 {
+		return errorf(certFile, "the CA's key usage lacks cRLSign, so OpenSSL and Access's CRL checks would reject its CRLs").
+			withHint(`re-create the CA with "crl sign" in its usages (mtlsctl ca init does this)`)
+	}
+	if len(cert.SubjectKeyId) == 0 {
+		return errorf(certFile, "the CA has no Subject Key Identifier, which the CRL's Authority Key Identifier must name").
+			withHint("re-create the CA with mtlsctl ca init")
+	}
+	return nil
+}
+
+// Sign finishes the list (collapsing duplicates) and signs it.
+func (b *CRLBuilder) Sign(p CRLParams) (*CRL, error) {
+	if p.NextUpdate.Before(p.ThisUpdate) {
+		return nil, errors.New("next update is before this update")
+	}
+	if nb := p.Number.Bytes(); p.Number.Sign() < 0 || len(nb) > 20 || (len(nb) == 20 && nb[0]&0x80 != 0) {
+		return nil, errors.New("CRL number must be a non-negative integer of at most 20 octets")
+	}
+	dups := b.collapseDuplicates()
+	sigAlg := signer.DefaultSigAlgo(p.Key)
+	algID, hash, err := signatureAlgorithmFor(sigAlg)
+	if err != nil {
+		return nil, err
+	}
+
+	// Extensions: Authority Key Identifier, then CRL Number, as crypto/x509
+	// orders them.
+	aki := appendHeader(nil, 0x80, len(p.Issuer.SubjectKeyId))
+	aki = append(aki, p.Issuer.SubjectKeyId...)
+	aki = append(appendHeader(nil, 0x30, len(aki)), aki...)
+	num := appendUnsignedInteger(nil, p.Number.Bytes())
+	var exts []byte
+	exts = appendExtension(exts, oidAKI, aki)
+	exts = appendExtension(exts, oidCRLNumber, num)
+	exts = append(appendHeader(nil, 0x30, len(exts)), exts...)
+	tail := append(appendHeader(nil, 0xa0, len(exts)), exts...)
+
+	var head []byte
+	head = append(head, 0x02, 0x01, 0x01) // version v2
+	head = append(head, algID...)
+	head = append(head, p.Issuer.RawSubject...)
+	head = appendTime(head, p.ThisUpdate)
+	head = appendTime(head, p.NextUpdate)
+	if len(b.entries) > 0 {
+		head = appendHeader(head, 0x30, len(b.entries))
+	}
+	tbsLen := len(head) + len(b.entries) + len(tail)
+	tbsHead := append(appendHeader(nil, 0x30, tbsLen), head...)
+	tbsParts := [][]byte{tbsHead, b.entries, tail}
+
+	sig, err := signParts(p.Key, hash, tbsParts)
+	if err != nil {
+		return nil, err
+	}
+	bitString := append(appendHeader(nil, 0x03, len(sig)+1), 0)
+	bitString = append(bitString, sig...)
+	tbsTotal := len(tbsHead) + len(b.entries) + len(tail)
+	outer := appendHeader(nil, 0x30, tbsTotal+len(algID)+len(bitString))
+	parts := [][]byte{outer, tbsHead, b.entries, tail, algID, bitString}
+	size := 0
+	for _, part := range parts {
+		size += len(part)
+	}
+	return &CRL{parts: parts, Size: size, Number: p.Number, ThisUpdate: p.ThisUpdate.UTC().Truncate(time.Second),
+		NextUpdate: p.NextUpdate.UTC().Truncate(time.Second), SigAlg: sigAlg, Count: len(b.offsets), Duplicates: dups, b: b}, nil
+}
+
+// signParts signs the concatenation of parts, hashing them in place, and
+// checks the signature as crypto/x509 does, so a faulty signer cannot
+// produce a CRL that nobody will accept.
+func signParts(key crypto.Signer, hash crypto.Hash, parts [][]byte) ([]byte, error) {
+	var digest, msg []byte
+	if hash == 0 { // Ed25519 signs the message itself
+		msg = bytes.Join(parts, nil)
+		digest = msg
+	} else {
+		h := hash.New()
+		for _, p := range parts {
+			h.Write(p)
+		}
+		digest = h.Sum(nil)
+	}
+	sig, err := key.Sign(rand.Reader, digest, hash)
+	if err != nil {
+		return nil, fmt.Errorf("signing the CRL: %v", err)
+	}
+	switch pub := key.Public().(type) {
+	case *rsa.PublicKey:
+		err = rsa.VerifyPKCS1v15(pub, hash, digest, sig)
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(pub, digest, sig) {
+			err = errors.New("invalid ECDSA signature")
+		}
+	case ed25519.PublicKey:
+		if !ed25519.Verify(pub, msg, sig) {
+			err = errors.New("invalid Ed25519 signature")
+		}
+	default:
+		err = fmt.Errorf("unsupported key %T", pub)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the signer returned a bad CRL signature: %v", err)
+	}
+	return sig, nil
+}
+
+// WriteTo writes the DER CRL.
+func (c *CRL) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for _, p := range c.parts {
+		m, err := w.Write(p)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// WritePEMTo writes the CRL as an "X509 CRL" PEM block, streaming the
+// base64 so a large CRL is not held twice.
+func (c *CRL) WritePEMTo(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	bw.WriteString("-----BEGIN X509 CRL-----\n")
+	lw := &lineWrapper{w: bw}
+	enc := newBase64Encoder(lw)
+	if _, err := c.WriteTo(enc); err != nil {
+		return err
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	if lw.col > 0 {
+		bw.WriteByte('\n')
+	}
+	bw.WriteString("-----END X509 CRL-----\n")
+	return bw.Flush()
+}
+
+// Bytes returns the whole DER CRL in one slice (tests, small CRLs).
+func (c *CRL) Bytes() []byte {
+	var buf bytes.Buffer
+	buf.Grow(c.Size)
+	c.WriteTo(&buf)
+	return buf.Bytes()
+}
+
+// EachSerial calls fn with every revoked serial in order.
+func (c *CRL) EachSerial(fn func(*big.Int)) {
+	for i := range c.b.offsets {
+		fn(new(big.Int).SetBytes(c.b.entrySerial(i)))
+	}
+}
+
+// NextCRLNumber never goes backwards: one above the previous CRL's number,
+// and at least the current time in milliseconds, so a lost ca.crl does not
+// restart the sequence.
+func NextCRLNumber(previous *big.Int, now time.Time) *big.Int {
+	n := big.NewInt(now.UnixMilli())
+	if previous != nil {
+		if p := new(big.Int).Add(previous, big.NewInt(1)); p.Cmp(n) > 0 {
+			n = p
+		}
+	}
+	return n
+}

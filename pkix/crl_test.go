@@ -1,0 +1,199 @@
+package pkix
+
+import (
+	"bytes"
+	"crypto/x509"
+	"math/big"
+	mrand "math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildBoth makes one CRL with our builder and one with
+// x509.CreateRevocationList from the same inputs.
+func buildBoth(t *testing.T, ca *Issuer, serials []*big.Int, reasons []RevocationReason, dates []time.Time, now time.Time, number *big.Int) (ours, std []byte) {
+	t.Helper()
+	b := NewCRLBuilder(0, now)
+	var entries []x509.RevocationListEntry
+	for i, s := range serials {
+		b.Add(s.Bytes(), reasons[i], dates[i], i+1)
+		d := dates[i]
+		if d.IsZero() {
+			d = now
+		}
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: d, ReasonCode: int(reasons[i])})
+	}
+	next := now.Add(7 * 24 * time.Hour)
+	crl, err := b.Sign(CRLParams{Issuer: ca.Cert, Key: ca.Key, Number: number, ThisUpdate: now, NextUpdate: next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours = crl.Bytes()
+	if len(ours) != crl.Size {
+		t.Fatalf("Size %d, bytes %d", crl.Size, len(ours))
+	}
+	std, err = x509.CreateRevocationList(nil, &x509.RevocationList{
+		SignatureAlgorithm: ca.Cert.SignatureAlgorithm, RevokedCertificateEntries: entries,
+		Number: number, ThisUpdate: now, NextUpdate: next,
+	}, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ours, std
+}
+
+func randomSerials(r *mrand.Rand, n int) ([]*big.Int, []RevocationReason, []time.Time) {
+	reasonsAll := []RevocationReason{0, 1, 2, 3, 4, 5, 6, 9, 10}
+	var serials []*big.Int
+	var reasons []RevocationReason
+	var dates []time.Time
+	seen := map[string]bool{}
+	for len(serials) < n {
+		size := 1 + r.IntN(20)
+		buf := make([]byte, size)
+		for i := range buf {
+			buf[i] = byte(r.UintN(256))
+		}
+		s := new(big.Int).SetBytes(buf)
+		if s.Sign() == 0 || seen[s.String()] {
+			continue
+		}
+		seen[s.String()] = true
+		serials = append(serials, s)
+		reasons = append(reasons, reasonsAll[r.IntN(len(reasonsAll))])
+		var d time.Time
+		switch r.IntN(3) {
+		case 1:
+			d = time.Date(2020+r.IntN(6), time.Month(1+r.IntN(12)), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60), 0, time.UTC)
+		case 2:
+			d = time.Date(2051, 1, 2, 3, 4, 5, 0, time.UTC) // GeneralizedTime
+		}
+		dates = append(dates, d)
+	}
+	return serials, reasons, dates
+}
+
+// With an RSA CA, PKCS#1 v1.5 signatures are deterministic, so equal inputs
+// must give byte-identical CRLs: the strongest differential check there is.
+func TestCRLByteIdenticalToStandardLibraryRSA(t *testing.T) {
+	ca := newTestCA(t, "rsa-2048")
+	r := mrand.New(mrand.NewPCG(1, 2))
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, n := range []int{0, 1, 2, 7, 300} {
+		serials, reasons, dates := randomSerials(r, n)
+		ours, std := buildBoth(t, ca, serials, reasons, dates, now, big.NewInt(int64(1000+n)))
+		if !bytes.Equal(ours, std) {
+			t.Fatalf("n=%d: our CRL (%d bytes) differs from crypto/x509's (%d bytes)", n, len(ours), len(std))
+		}
+	}
+}
+
+// With ECDSA the signatures differ, so compare every parsed field.
+func TestCRLFieldsMatchStandardLibraryECDSA(t *testing.T) {
+	ca := newTestCA(t, "ecdsa-384")
+	r := mrand.New(mrand.NewPCG(3, 4))
+	now := time.Now().UTC().Truncate(time.Second)
+	serials, reasons, dates := randomSerials(r, 500)
+	number := new(big.Int).Lsh(big.NewInt(1), 150)
+	ours, std := buildBoth(t, ca, serials, reasons, dates, now, number)
+	a, err := x509.ParseRevocationList(ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := x509.ParseRevocationList(std)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CheckSignatureFrom(ca.Cert); err != nil {
+		t.Fatalf("our signature: %v", err)
+	}
+	if !bytes.Equal(a.RawTBSRevocationList, b.RawTBSRevocationList) {
+		t.Error("to-be-signed bytes differ")
+	}
+	if a.SignatureAlgorithm != x509.ECDSAWithSHA384 || a.Number.Cmp(number) != 0 || !a.ThisUpdate.Equal(b.ThisUpdate) ||
+		!a.NextUpdate.Equal(b.NextUpdate) || !bytes.Equal(a.AuthorityKeyId, ca.Cert.SubjectKeyId) || !bytes.Equal(a.RawIssuer, b.RawIssuer) {
+		t.Errorf("header fields differ: %v %v %v/%v %v/%v", a.SignatureAlgorithm, a.Number, a.ThisUpdate, b.ThisUpdate, a.NextUpdate, b.NextUpdate)
+	}
+	if len(a.RevokedCertificateEntries) != len(b.RevokedCertificateEntries) {
+		t.Fatalf("%d entries vs %d", len(a.RevokedCertificateEntries), len(b.RevokedCertificateEntries))
+	}
+	for i := range a.RevokedCertificateEntries {
+		x, y := a.RevokedCertificateEntries[i], b.RevokedCertificateEntries[i]
+		if x.SerialNumber.Cmp(y.SerialNumber) != 0 || !x.RevocationTime.Equal(y.RevocationTime) || x.ReasonCode != y.ReasonCode {
+			t.Fatalf("entry %d: %x %v %d vs %x %v %d", i, x.SerialNumber, x.RevocationTime, x.ReasonCode, y.SerialNumber, y.RevocationTime, y.ReasonCode)
+		}
+	}
+}
+
+func TestCRLCollapsesDuplicates(t *testing.T) {
+	ca := newTestCA(t, "ecdsa-256")
+	now := time.Now()
+	b := NewCRLBuilder(0, now)
+	for i, s := range []int64{7, 8, 7, 0x80, 7, 8} {
+		b.Add(big.NewInt(s).Bytes(), 0, time.Time{}, i+1)
+	}
+	crl, err := b.Sign(CRLParams{Issuer: ca.Cert, Key: ca.Key, Number: big.NewInt(1), ThisUpdate: now, NextUpdate: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := x509.ParseRevocationList(crl.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range rl.RevokedCertificateEntries {
+		got = append(got, SerialHex(e.SerialNumber))
+	}
+	if strings.Join(got, ",") != "07,08,80" {
+		t.Errorf("entries %v, want 07,08,80 in first-seen order", got)
+	}
+	if len(crl.Duplicates) != 3 || crl.Duplicates[0].Line != 3 || crl.Duplicates[0].FirstLine != 1 ||
+		crl.Duplicates[2].Line != 6 || crl.Duplicates[2].FirstLine != 2 {
+		t.Errorf("duplicates %+v", crl.Duplicates)
+	}
+}
+
+func TestReadCRLHeader(t *testing.T) {
+	ca := newTestCA(t, "ecdsa-256")
+	now := time.Now()
+	b := NewCRLBuilder(0, now)
+	b.Add([]byte{1}, 1, time.Time{}, 1)
+	number := big.NewInt(123456789)
+	crl, err := b.Sign(CRLParams{Issuer: ca.Cert, Key: ca.Key, Number: number, ThisUpdate: now, NextUpdate: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pemBuf bytes.Buffer
+	if err := crl.WritePEMTo(&pemBuf); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"der": crl.Bytes(), "pem": pemBuf.Bytes()} {
+		h, err := ReadCRLHeader(name, data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if h.Number.Cmp(number) != 0 || !bytes.Equal(h.IssuerRaw, ca.Cert.RawSubject) {
+			t.Errorf("%s: number %v issuer match %v", name, h.Number, bytes.Equal(h.IssuerRaw, ca.Cert.RawSubject))
+		}
+		if _, err := ParseCRL(name, data); err != nil {
+			t.Errorf("%s: ParseCRL: %v", name, err)
+		}
+	}
+	if _, err := ReadCRLHeader("x", []byte("hello")); err == nil {
+		t.Error("garbage accepted")
+	}
+}
+
+func TestNextCRLNumberNeverGoesBack(t *testing.T) {
+	now := time.UnixMilli(5000)
+	if n := NextCRLNumber(nil, now); n.Int64() != 5000 {
+		t.Errorf("fresh: %v", n)
+	}
+	if n := NextCRLNumber(big.NewInt(9000), now); n.Int64() != 9001 {
+		t.Errorf("after a later number: %v", n)
+	}
+	if n := NextCRLNumber(big.NewInt(10), now); n.Int64() != 5000 {
+		t.Errorf("after an old number: %v", n)
+	}
+}

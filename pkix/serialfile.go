@@ -1,0 +1,72 @@
+package pkix
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// ReadSerials streams a serials file into b. The first bad line stops it
+// with an error naming file:line and quoting the line; nothing about the
+// file is held in memory beyond the DER entries.
+func ReadSerials(r io.Reader, file string, decimal bool, now time.Time, b *CRLBuilder) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 64*1024)
+	scratch := make([]byte, 0, 128)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		if line == 1 && len(text) >= 3 && text[:3] == "\xef\xbb\xbf" { // a BOM from an editor
+			text = text[3:]
+		}
+		if !utf8.ValidString(text) {
+			return &Error{File: file, Line: line, Msg: "line is not valid text (binary file?)",
+				Hint: "the serials file is text: one hex serial per line"}
+		}
+		parsed, ok, err := ParseSerialLine(text, decimal, scratch)
+		if err != nil {
+			e := &Error{File: file, Line: line, Msg: fmt.Sprintf("%s: %v", quoteLine(text), err)}
+			if !decimal && isDecimalOnly(text) {
+				e.Hint = "serials are read as hex; if this list came from cfssl's decimal output, pass --decimal"
+			}
+			return e
+		}
+		if !ok {
+			continue
+		}
+		if parsed.HasDate && parsed.Date.After(now.Add(24*time.Hour)) {
+			return &Error{File: file, Line: line, Msg: fmt.Sprintf("%s: revocation date %s is in the future", quoteLine(text), parsed.Date.Format("2006-01-02"))}
+		}
+		b.Add(parsed.Serial, parsed.Reason, parsed.Date, line)
+	}
+	if err := sc.Err(); err != nil {
+		if err == bufio.ErrTooLong {
+			return &Error{File: file, Line: line + 1, Msg: "line is longer than 64 KiB", Hint: "one serial per line"}
+		}
+		return &Error{File: file, Msg: "cannot read: " + err.Error()}
+	}
+	return nil
+}
+
+func quoteLine(s string) string {
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return strconv.Quote(s)
+}
+
+func isDecimalOnly(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
