@@ -120,11 +120,7 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 	force := c.Bool("force")
 	var previous *pkix.CRLHeader
 	if !toStdout && pkix.Exists(out) {
-		data, err := pkix.ReadInput(out, nil)
-		if err != nil {
-			return err
-		}
-		previous, err = pkix.ReadCRLHeader(out, data)
+		previous, err = readPreviousCRL(out)
 		switch {
 		case err != nil && !force:
 			return &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
@@ -184,7 +180,7 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 		crl.WritePEMTo(&n)
 		size = int(n)
 	}
-	summary := crlSummary(crl)
+	summary := crlSummary(crl, c.Bool("json"))
 	res.CRL = &summary
 	if toStdout {
 		if err := write(u.out); err != nil {
@@ -235,10 +231,17 @@ type crlReport struct {
 	Serials    []string  `json:"serials"`
 }
 
-func crlSummary(crl *pkix.CRL) crlReport {
+// crlSummary lists every serial for --json, and only the first listLimit
+// for text, so a million-entry CRL is not turned into a million strings
+// just to print fifty.
+func crlSummary(crl *pkix.CRL, all bool) crlReport {
+	limit := crl.Count
+	if !all {
+		limit = min(limit, listLimit)
+	}
 	r := crlReport{Number: crl.Number.String(), ThisUpdate: crl.ThisUpdate, NextUpdate: crl.NextUpdate,
-		SigAlg: crl.SigAlg.String(), Count: crl.Count, Serials: make([]string, 0, crl.Count)}
-	crl.EachSerial(func(n *big.Int) { r.Serials = append(r.Serials, pkix.SerialHex(n)) })
+		SigAlg: crl.SigAlg.String(), Count: crl.Count, Serials: make([]string, 0, limit)}
+	crl.EachSerial(limit, func(n *big.Int) { r.Serials = append(r.Serials, pkix.SerialHex(n)) })
 	return r
 }
 
@@ -259,12 +262,30 @@ func (u *ui) reportCRL(res *result, asJSON bool) error {
 	r := res.CRL
 	fmt.Fprintf(u.out, "  number       %s\n  this update  %s\n  next update  %s\n  signature    %s\n  revoked      %d serial%s (as Access's certSerial)\n",
 		r.Number, r.ThisUpdate.Format(time.RFC3339), r.NextUpdate.Format(time.RFC3339), r.SigAlg, r.Count, map[bool]string{true: "", false: "s"}[r.Count == 1])
-	for i, s := range r.Serials {
-		if i == listLimit {
-			fmt.Fprintf(u.out, "    … and %d more (mtlsctl crl show, or --json, lists them all)\n", len(r.Serials)-listLimit)
-			break
-		}
+	for _, s := range r.Serials {
 		fmt.Fprintf(u.out, "    %s\n", s)
 	}
+	if more := r.Count - len(r.Serials); more > 0 {
+		fmt.Fprintf(u.out, "    … and %d more (mtlsctl crl show, or --json, lists them all)\n", more)
+	}
 	return nil
+}
+
+// readPreviousCRL reads the header of the CRL at path: DER in place,
+// without loading its entries; PEM by decoding it whole.
+func readPreviousCRL(path string) (*pkix.CRLHeader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var first [1]byte
+	if _, err := f.ReadAt(first[:], 0); err == nil && first[0] == 0x30 {
+		return pkix.ReadCRLHeaderAt(path, f)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return pkix.ReadCRLHeader(path, data)
 }

@@ -14,7 +14,6 @@ import (
 	"hash/maphash"
 	"io"
 	"math/big"
-	"slices"
 	"time"
 
 	"github.com/cloudflare/cfssl/signer"
@@ -29,36 +28,43 @@ type CRLBuilder struct {
 	offsets     []uint32 // start of entry i in entries
 	lines       []uint32 // source line of entry i, for messages
 	defaultDate time.Time
+	defaultTime []byte // the default date, DER-encoded once
 }
 
 // NewCRLBuilder starts an empty list; sizeHint (bytes of input, if known)
 // pre-sizes the buffer so a large file is not copied as it grows.
 func NewCRLBuilder(sizeHint int, revocationTime time.Time) *CRLBuilder {
-	return &CRLBuilder{entries: make([]byte, 0, max(sizeHint, 4096)), defaultDate: revocationTime}
+	// A hex line of a 20-byte serial is 41 bytes and its entry 39: the
+	// input size is a good estimate of the output.
+	n := max(sizeHint, 4096)
+	return &CRLBuilder{
+		entries:     make([]byte, 0, n),
+		offsets:     make([]uint32, 0, n/32),
+		lines:       make([]uint32, 0, n/32),
+		defaultDate: revocationTime,
+		defaultTime: appendTime(nil, revocationTime),
+	}
 }
 
 // Add appends one revoked serial (big-endian magnitude, no leading zeros).
 // A zero date means the builder's default revocation time.
 func (b *CRLBuilder) Add(serial []byte, reason RevocationReason, date time.Time, line int) {
-	if date.IsZero() {
-		date = b.defaultDate
+	encodedTime := b.defaultTime
+	if !date.IsZero() {
+		encodedTime = appendTime(nil, date)
 	}
 	start := len(b.entries)
 	intLen := len(serial)
 	if serial[0]&0x80 != 0 {
 		intLen++
 	}
-	timeLen := 15
-	if y := date.UTC().Year(); y < 1950 || y >= 2050 {
-		timeLen = 17
-	}
-	bodyLen := 2 + intLen + timeLen
+	bodyLen := 2 + intLen + len(encodedTime)
 	if reason != 0 { // RFC 5280 5.3.1: unspecified is expressed by omission
 		bodyLen += 14
 	}
 	b.entries = appendHeader(b.entries, 0x30, bodyLen)
 	b.entries = appendUnsignedInteger(b.entries, serial)
-	b.entries = appendTime(b.entries, date)
+	b.entries = append(b.entries, encodedTime...)
 	if reason != 0 {
 		b.entries = appendReasonExtensions(b.entries, reason)
 	}
@@ -88,50 +94,37 @@ func (b *CRLBuilder) entrySerial(i int) []byte {
 	return e[hdr+2 : hdr+2+n]
 }
 
-// collapseDuplicates removes repeated serials, keeping the first, by
-// sorting 64-bit hashes of the serials (16 bytes per entry, freed after)
-// rather than holding a map of a million keys.
+// collapseDuplicates removes repeated serials, keeping the first. It
+// uses an open-addressing table of entry indexes (4 bytes a slot, two
+// slots an entry, freed after) rather than a map of a million keys.
 func (b *CRLBuilder) collapseDuplicates() []Duplicate {
-	type hashed struct {
-		h   uint64
-		idx uint32
+	n := len(b.offsets)
+	size := 1
+	for size < 2*n {
+		size <<= 1
 	}
+	table := make([]uint32, size) // entry index + 1; 0 is empty
+	mask := uint64(size - 1)
 	seed := maphash.MakeSeed()
-	hs := make([]hashed, len(b.offsets))
-	for i := range b.offsets {
-		hs[i] = hashed{maphash.Bytes(seed, b.entrySerial(i)), uint32(i)}
-	}
-	slices.SortFunc(hs, func(x, y hashed) int {
-		if x.h != y.h {
-			if x.h < y.h {
-				return -1
-			}
-			return 1
-		}
-		return int(x.idx) - int(y.idx)
-	})
 	var dropped map[uint32]uint32 // entry index -> index of its first listing
-	for i := 1; i < len(hs); i++ {
-		if hs[i].h != hs[i-1].h {
-			continue
-		}
-		// Equal hashes: compare the serials themselves against every
-		// earlier entry in the run (a real collision is astronomically rare).
-		for j := i - 1; j >= 0 && hs[j].h == hs[i].h; j-- {
-			if bytes.Equal(b.entrySerial(int(hs[i].idx)), b.entrySerial(int(hs[j].idx))) {
+	for i := range n {
+		serial := b.entrySerial(i)
+		for slot := maphash.Bytes(seed, serial) & mask; ; slot = (slot + 1) & mask {
+			at := table[slot]
+			if at == 0 {
+				table[slot] = uint32(i) + 1
+				break
+			}
+			if bytes.Equal(b.entrySerial(int(at-1)), serial) {
 				if dropped == nil {
 					dropped = map[uint32]uint32{}
 				}
-				first := hs[j].idx
-				if f, ok := dropped[first]; ok {
-					first = f
-				}
-				dropped[hs[i].idx] = first
+				dropped[uint32(i)] = at - 1
 				break
 			}
 		}
 	}
-	hs = nil
+	table = nil
 	if len(dropped) == 0 {
 		return nil
 	}
@@ -150,10 +143,10 @@ func (b *CRLBuilder) collapseDuplicates() []Duplicate {
 			continue
 		}
 		line := b.lines[i]
-		n := copy(b.entries[w:], b.entries[start:end])
+		m := copy(b.entries[w:], b.entries[start:end])
 		keptOffsets = append(keptOffsets, uint32(w))
 		keptLines = append(keptLines, line)
-		w += n
+		w += m
 	}
 	b.entries = b.entries[:w]
 	b.offsets, b.lines = keptOffsets, keptLines
@@ -341,9 +334,9 @@ func (c *CRL) Bytes() []byte {
 	return buf.Bytes()
 }
 
-// EachSerial calls fn with every revoked serial in order.
-func (c *CRL) EachSerial(fn func(*big.Int)) {
-	for i := range c.b.offsets {
+// EachSerial calls fn with the first limit revoked serials, in order.
+func (c *CRL) EachSerial(limit int, fn func(*big.Int)) {
+	for i := range min(limit, len(c.b.offsets)) {
 		fn(new(big.Int).SetBytes(c.b.entrySerial(i)))
 	}
 }

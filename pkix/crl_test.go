@@ -197,3 +197,57 @@ func TestNextCRLNumberNeverGoesBack(t *testing.T) {
 		t.Errorf("after an old number: %v", n)
 	}
 }
+
+type countingReaderAt struct {
+	r *bytes.Reader
+	n int
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += n
+	return n, err
+}
+
+// Consulting the previous CRL for its number must not read its entries.
+func TestReadCRLHeaderAtSkipsEntries(t *testing.T) {
+	ca := newTestCA(t, "ecdsa-256")
+	now := time.Now()
+	b := NewCRLBuilder(0, now)
+	for i := 1; i <= 50_000; i++ {
+		b.Add(big.NewInt(int64(i)).Bytes(), 0, time.Time{}, i)
+	}
+	crl, err := b.Sign(CRLParams{Issuer: ca.Cert, Key: ca.Key, Number: big.NewInt(77), ThisUpdate: now, NextUpdate: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der := crl.Bytes()
+	r := &countingReaderAt{r: bytes.NewReader(der)}
+	h, err := ReadCRLHeaderAt("ca.crl", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Number.Int64() != 77 || !h.IssuedBy(ca.Cert) {
+		t.Errorf("number %v, issued by CA %v", h.Number, h.IssuedBy(ca.Cert))
+	}
+	if r.n > 4096 {
+		t.Errorf("read %d of %d bytes to find the header", r.n, len(der))
+	}
+	other := newTestCA(t, "ecdsa-256") // same subject, other key
+	if h.IssuedBy(other.Cert) {
+		t.Error("a CA with the same subject but another key counts as the issuer")
+	}
+	for cut := 1; cut < 200; cut += 7 { // truncated files are errors, not panics
+		if _, err := ReadCRLHeaderAt("ca.crl", bytes.NewReader(der[:cut])); err == nil {
+			t.Errorf("truncated at %d accepted", cut)
+		}
+	}
+}
+
+func FuzzReadCRLHeader(f *testing.F) {
+	f.Add([]byte{0x30, 0x03, 0x30, 0x01, 0x00})
+	f.Add([]byte("-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ReadCRLHeader("f", data) // must not panic
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
+	"errors"
+	"io"
 	"math/big"
 	"time"
 
@@ -34,9 +36,7 @@ func crlDER(file string, data []byte) ([]byte, error) {
 	}
 }
 
-// CRLHeader is what a new CRL needs from the previous one. Reading only
-// the header skips the entry list, so a million-entry ca.crl costs nothing
-// to consult.
+// CRLHeader is what a new CRL needs from the previous one.
 type CRLHeader struct {
 	IssuerRaw  []byte
 	AuthKeyID  []byte
@@ -44,87 +44,164 @@ type CRLHeader struct {
 	ThisUpdate time.Time
 }
 
-// ReadCRLHeader parses a CRL's issuer, number and this update.
+// ReadCRLHeader parses a CRL's issuer, number, authority key and this
+// update from DER or PEM data.
 func ReadCRLHeader(file string, data []byte) (*CRLHeader, error) {
 	der, err := crlDER(file, data)
 	if err != nil {
 		return nil, err
 	}
+	return ReadCRLHeaderAt(file, bytes.NewReader(der))
+}
+
+// ReadCRLHeaderAt reads the header of a DER CRL by walking its outer
+// structure and reading only the small elements it needs. The revoked list,
+// which sits between the issuer and the extensions, is skipped by its
+// length, so consulting a million-entry ca.crl reads a few kilobytes.
+func ReadCRLHeaderAt(file string, r io.ReaderAt) (*CRLHeader, error) {
 	bad := func(what string) error {
 		return errorf(file, "not a valid CRL (%s)", what).withHint("move the file away, or choose another --out")
 	}
-	in := cryptobyte.String(der)
-	var list, tbs cryptobyte.String
-	if !in.ReadASN1(&list, cbasn1.SEQUENCE) || !list.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+	outer, err := readTLV(r, 0)
+	if err != nil || outer.tag != 0x30 {
 		return nil, bad("no CertificateList")
 	}
-	if tbs.PeekASN1Tag(cbasn1.INTEGER) {
-		var v int
-		if !tbs.ReadASN1Integer(&v) {
-			return nil, bad("version")
+	tbs, err := readTLV(r, outer.content())
+	if err != nil || tbs.tag != 0x30 || tbs.end() > outer.end() {
+		return nil, bad("no TBSCertList")
+	}
+	h := &CRLHeader{}
+	var haveIssuer, haveThis bool
+	sequences := 0 // the 1st is the signature algorithm, the 2nd the issuer, a 3rd the revoked list
+	for p := tbs.content(); p < tbs.end(); {
+		e, err := readTLV(r, p)
+		if err != nil || e.end() > tbs.end() {
+			return nil, bad("truncated")
+		}
+		p = e.end()
+		switch {
+		case e.tag == 0x30:
+			sequences++
+			if sequences == 2 {
+				if h.IssuerRaw, err = e.read(r, 64*1024); err != nil {
+					return nil, bad("issuer")
+				}
+				haveIssuer = true
+			}
+		case (e.tag == 0x17 || e.tag == 0x18) && haveIssuer:
+			raw, err := e.read(r, 64)
+			if err != nil {
+				return nil, bad("time")
+			}
+			if !haveThis {
+				s := cryptobyte.String(raw)
+				if !readASN1Time(&s, &h.ThisUpdate) {
+					return nil, bad("thisUpdate")
+				}
+				haveThis = true
+			}
+		case e.tag == 0xa0:
+			raw, err := e.read(r, 64*1024)
+			if err != nil {
+				return nil, bad("extensions")
+			}
+			if err := h.parseExtensions(raw); err != nil {
+				return nil, bad(err.Error())
+			}
 		}
 	}
-	var issuer cryptobyte.String
-	if !tbs.SkipASN1(cbasn1.SEQUENCE) || !tbs.ReadASN1Element(&issuer, cbasn1.SEQUENCE) {
-		return nil, bad("issuer")
-	}
-	h := &CRLHeader{IssuerRaw: issuer}
-	if !readASN1Time(&tbs, &h.ThisUpdate) {
-		return nil, bad("thisUpdate")
-	}
-	if tbs.PeekASN1Tag(cbasn1.UTCTime) || tbs.PeekASN1Tag(cbasn1.GeneralizedTime) {
-		var next time.Time
-		if !readASN1Time(&tbs, &next) {
-			return nil, bad("nextUpdate")
-		}
-	}
-	if tbs.PeekASN1Tag(cbasn1.SEQUENCE) && !tbs.SkipASN1(cbasn1.SEQUENCE) {
-		return nil, bad("revoked certificates")
-	}
-	var exts cryptobyte.String
-	var present bool
-	if !tbs.ReadOptionalASN1(&exts, &present, cbasn1.Tag(0).Constructed().ContextSpecific()) {
-		return nil, bad("extensions")
-	}
-	if present {
-		var seq cryptobyte.String
-		if !exts.ReadASN1(&seq, cbasn1.SEQUENCE) {
-			return nil, bad("extensions")
-		}
-		for !seq.Empty() {
-			var ext, value cryptobyte.String
-			var oid asn1.ObjectIdentifier
-			if !seq.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) {
-				return nil, bad("extension")
-			}
-			if ext.PeekASN1Tag(cbasn1.BOOLEAN) {
-				var crit bool
-				if !ext.ReadASN1Boolean(&crit) {
-					return nil, bad("extension")
-				}
-			}
-			if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
-				return nil, bad("extension")
-			}
-			if oid.Equal(oidCRLNumber) {
-				n := new(big.Int)
-				if !value.ReadASN1Integer(n) {
-					return nil, bad("CRL number")
-				}
-				h.Number = n
-			}
-			if oid.Equal(oidAKI) {
-				var aki, id cryptobyte.String
-				if !value.ReadASN1(&aki, cbasn1.SEQUENCE) {
-					return nil, bad("authority key identifier")
-				}
-				if aki.ReadASN1(&id, cbasn1.Tag(0).ContextSpecific()) {
-					h.AuthKeyID = id
-				}
-			}
-		}
+	if !haveIssuer || !haveThis {
+		return nil, bad("no issuer or thisUpdate")
 	}
 	return h, nil
+}
+
+func (h *CRLHeader) parseExtensions(raw []byte) error {
+	in := cryptobyte.String(raw)
+	var exts, seq cryptobyte.String
+	if !in.ReadASN1(&exts, cbasn1.Tag(0).Constructed().ContextSpecific()) || !exts.ReadASN1(&seq, cbasn1.SEQUENCE) {
+		return errors.New("extensions")
+	}
+	for !seq.Empty() {
+		var ext, value cryptobyte.String
+		var oid asn1.ObjectIdentifier
+		if !seq.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) {
+			return errors.New("extension")
+		}
+		if ext.PeekASN1Tag(cbasn1.BOOLEAN) {
+			var crit bool
+			if !ext.ReadASN1Boolean(&crit) {
+				return errors.New("extension")
+			}
+		}
+		if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
+			return errors.New("extension")
+		}
+		switch {
+		case oid.Equal(oidCRLNumber):
+			n := new(big.Int)
+			if !value.ReadASN1Integer(n) {
+				return errors.New("CRL number")
+			}
+			h.Number = n
+		case oid.Equal(oidAKI):
+			var aki, id cryptobyte.String
+			if !value.ReadASN1(&aki, cbasn1.SEQUENCE) {
+				return errors.New("authority key identifier")
+			}
+			if aki.ReadASN1(&id, cbasn1.Tag(0).ContextSpecific()) {
+				h.AuthKeyID = id
+			}
+		}
+	}
+	return nil
+}
+
+// tlv is one DER element located in a file: its tag, where it starts, the
+// length of its header and of its content.
+type tlv struct {
+	tag      byte
+	off, hdr int64
+	n        int64
+}
+
+func (t tlv) content() int64 { return t.off + t.hdr }
+func (t tlv) end() int64     { return t.off + t.hdr + t.n }
+
+// read returns the whole element, refusing ones larger than limit.
+func (t tlv) read(r io.ReaderAt, limit int64) ([]byte, error) {
+	if t.hdr+t.n > limit {
+		return nil, errors.New("element too large")
+	}
+	buf := make([]byte, t.hdr+t.n)
+	_, err := r.ReadAt(buf, t.off)
+	return buf, err
+}
+
+func readTLV(r io.ReaderAt, off int64) (tlv, error) {
+	var b [6]byte
+	n, err := r.ReadAt(b[:], off)
+	if n < 2 {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return tlv{}, err
+	}
+	t := tlv{tag: b[0], off: off, hdr: 2}
+	l := b[1]
+	if l < 0x80 {
+		t.n = int64(l)
+		return t, nil
+	}
+	k := int(l & 0x7f)
+	if k == 0 || k > 4 || n < 2+k {
+		return tlv{}, errors.New("bad length")
+	}
+	for i := 0; i < k; i++ {
+		t.n = t.n<<8 | int64(b[2+i])
+	}
+	t.hdr += int64(k)
+	return t, nil
 }
 
 func readASN1Time(s *cryptobyte.String, t *time.Time) bool {

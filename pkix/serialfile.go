@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // ReadSerials streams a serials file into b. The first bad line stops it
@@ -19,7 +20,11 @@ func ReadSerials(r io.Reader, file string, decimal bool, now time.Time, b *CRLBu
 	line := 0
 	for sc.Scan() {
 		line++
-		text := sc.Text()
+		// A view of the scanner's buffer, not a copy: nothing below keeps
+		// it past this iteration (errors quote it into new strings), and it
+		// saves an allocation per line on million-line files.
+		raw := sc.Bytes()
+		text := unsafe.String(unsafe.SliceData(raw), len(raw))
 		if line == 1 && len(text) >= 3 && text[:3] == "\xef\xbb\xbf" { // a BOM from an editor
 			text = text[3:]
 		}

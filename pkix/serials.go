@@ -72,7 +72,8 @@ func ParseSerialLine(line string, decimal bool, scratch []byte) (SerialLine, boo
 	if i := strings.IndexByte(line, '#'); i >= 0 {
 		line = line[:i]
 	}
-	fields := strings.Fields(line)
+	var buf [8]string
+	fields := splitFields(line, buf[:0])
 	if len(fields) == 0 {
 		return out, false, nil
 	}
@@ -115,8 +116,26 @@ func ParseSerialLine(line string, decimal bool, scratch []byte) (SerialLine, boo
 	return out, true, nil
 }
 
+// hexValue maps an ASCII byte to its hex digit value, or 0xff.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c-'a') + 10
+		t[c-'a'+'A'] = byte(c-'a') + 10
+	}
+	return t
+}()
+
 func parseHexSerial(fields []string, scratch []byte) ([]byte, error) {
-	s := strings.Join(fields, " ")
+	s := fields[0]
+	if len(fields) > 1 {
+		s = strings.Join(fields, " ")
+	}
 	s, _ = strings.CutPrefix(s, "serial=")
 	if strings.HasPrefix(s, "-") {
 		return nil, fmt.Errorf("serial %q is negative", s)
@@ -124,27 +143,27 @@ func parseHexSerial(fields []string, scratch []byte) ([]byte, error) {
 	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
 		s = s[2:]
 	}
-	// Separated form: every group is exactly two hex digits, as OpenSSL
-	// prints it; anything else is more likely a mistake than a serial.
-	separated := strings.ContainsAny(s, ": -")
+	// Collect the digits. In the separated form every group is exactly two
+	// hex digits, as OpenSSL prints it; anything else is more likely a
+	// mistake than a serial.
 	digits := scratch[:0]
-	group := 0
+	group, separated := 0, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if v := hexValue[c]; v != 0xff {
+			digits = append(digits, v)
+			group++
+			continue
+		}
 		switch {
 		case c == ':' || c == '-' || c == ' ':
 			if group != 2 {
 				return nil, fmt.Errorf("%q: separated bytes must be two hex digits each", s)
 			}
-			group = 0
-			continue
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
-			digits = append(digits, c)
-			group++
+			group, separated = 0, true
+		case c >= 0x20 && c < 0x7f:
+			return nil, fmt.Errorf("%q is not a hex serial: %q is not a hex digit", s, string(c))
 		default:
-			if c >= 0x20 && c < 0x7f {
-				return nil, fmt.Errorf("%q is not a hex serial: %q is not a hex digit", s, string(c))
-			}
 			return nil, fmt.Errorf("%q is not a hex serial: byte 0x%02x is not a hex digit", s, c)
 		}
 	}
@@ -154,16 +173,16 @@ func parseHexSerial(fields []string, scratch []byte) ([]byte, error) {
 	if len(digits) == 0 {
 		return nil, fmt.Errorf("no serial on the line")
 	}
-	// Decode in place, left to right: byte k never overwrites a digit
-	// still to be read. An odd digit count has an implicit leading zero.
+	// Pack in place, left to right: byte k never overwrites a digit still
+	// to be read. An odd digit count has an implicit leading zero.
 	out := digits[:(len(digits)+1)/2]
 	j, k := 0, 0
 	if len(digits)%2 == 1 {
-		out[0] = unhex(digits[0])
+		out[0] = digits[0]
 		j, k = 1, 1
 	}
 	for ; j < len(digits); j, k = j+2, k+1 {
-		out[k] = unhex(digits[j])<<4 | unhex(digits[j+1])
+		out[k] = digits[j]<<4 | digits[j+1]
 	}
 	return trimLeadingZeros(out), nil
 }
@@ -182,16 +201,6 @@ func parseDecimalSerial(s string, _ []byte) ([]byte, error) {
 	}
 	n, _ := new(big.Int).SetString(s, 10)
 	return n.Bytes(), nil
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
 }
 
 func trimLeadingZeros(b []byte) []byte {
@@ -249,3 +258,25 @@ func SerialColons(n *big.Int) string {
 	}
 	return b.String()
 }
+
+// splitFields is strings.Fields into a caller's array, so the common
+// one-word line allocates nothing. Lines with more words than fit are
+// split further by append as usual.
+func splitFields(s string, dst []string) []string {
+	i := 0
+	for i < len(s) {
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		start := i
+		for i < len(s) && !isSpace(s[i]) {
+			i++
+		}
+		if i > start {
+			dst = append(dst, s[start:i])
+		}
+	}
+	return dst
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' }
