@@ -3,8 +3,12 @@ package pkix
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/pem"
 	"math/big"
 	mrand "math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -250,4 +254,36 @@ func FuzzReadCRLHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ReadCRLHeader("f", data) // must not panic
 	})
+}
+
+// OpenSSL, which nobody here wrote, must accept both CRLs of the
+// differential test and verify their signatures.
+func TestCRLAcceptedByOpenSSL(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("openssl is not installed; .ci/run installs it")
+		}
+		t.Skip("openssl is not installed")
+	}
+	dir := t.TempDir()
+	for _, keyType := range []string{"ecdsa-256", "rsa-2048"} {
+		ca := newTestCA(t, keyType)
+		caFile := filepath.Join(dir, keyType+"-ca.pem")
+		if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		serials, reasons, dates := randomSerials(mrand.New(mrand.NewPCG(5, 6)), 40)
+		ours, std := buildBoth(t, ca, serials, reasons, dates, time.Now().UTC().Truncate(time.Second), big.NewInt(42))
+		for name, der := range map[string][]byte{"ours": ours, "std": std} {
+			f := filepath.Join(dir, keyType+"-"+name+".crl")
+			if err := os.WriteFile(f, der, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(openssl, "crl", "-inform", "DER", "-in", f, "-CAfile", caFile, "-noout", "-text").CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "verify OK") || strings.Count(string(out), "Serial Number:") != 40 {
+				t.Errorf("%s %s: openssl: %v\n%.400s", keyType, name, err, out)
+			}
+		}
+	}
 }
