@@ -15,6 +15,8 @@ func caCommand(u *ui) *cli.Command {
 		Usage: "create and check certificate authorities",
 		Subcommands: []*cli.Command{
 			caInitCommand(u),
+			caValidateCommand(u),
+			caIntermediateCommand(u),
 		},
 		Action: groupAction,
 	}
@@ -96,12 +98,8 @@ func runCAInit(u *ui, c *cli.Context) error {
 		return err
 	}
 	res.Warnings = append(res.Warnings, cfg.Warnings...)
-	if kt := c.String("key-type"); kt != "" {
-		kr, err := pkix.ParseKeyType(kt)
-		if err != nil {
-			return usageErrorf("--key-type %s: %s", kt, err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
-		}
-		req.CR.KeyRequest = kr
+	if err := applyKeyType(c, req); err != nil {
+		return err
 	}
 	outputs = append(outputs, plannedSet(dir, "ca")...)
 	outputs = append(outputs, reqOut...)

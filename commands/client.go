@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"crypto/x509"
 	"path/filepath"
 	"strings"
 
@@ -38,6 +39,7 @@ EXAMPLES:
    mtlsctl client issue                                  # the guide's client-csr.json
    mtlsctl client issue --dir pki --cn "James Royal"     # built-in request
    mtlsctl client issue --cn device-7 --name device-7 --key-type ecdsa-256
+   mtlsctl client issue --issuer intermediate --cn device-1 --name device-1
 
 ` + exitCodeHelp,
 		Flags: []cli.Flag{
@@ -47,6 +49,7 @@ EXAMPLES:
 			configFlag(),
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
 			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
+			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (e.g. intermediate); also writes BASE-fullchain.pem"},
 			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
 			&cli.StringFlag{Name: "name", Value: "client", Usage: "output base `NAME`: NAME.pem, NAME-key.pem, NAME.csr"},
 			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
@@ -78,13 +81,6 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		return err
 	}
 	res.Notes = append(res.Notes, req.Notes...)
-	if kt := c.String("key-type"); kt != "" {
-		kr, err := pkix.ParseKeyType(kt)
-		if err != nil {
-			return usageErrorf("--key-type %s: %s", kt, err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
-		}
-		req.CR.KeyRequest = kr
-	}
 	cfgPath, _ := inputPath(c, "config", dir, "ca-config.json")
 	cfg, err := loadFile(c, cfgPath, pkix.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
 	if err != nil {
@@ -93,11 +89,17 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	if _, err := cfg.Profile(profile); err != nil {
 		return err
 	}
-	issuer, err := loadIssuer(c, dir, cfg)
+	issuer, above, err := loadIssuer(c, dir, cfg)
 	if err != nil {
 		return err
 	}
+	// Under an intermediate, a client must present its leaf and the
+	// intermediates (never the root): BASE-fullchain.pem.
+	fullchain := !pkix.IsSelfSigned(issuer.Cert)
 	outputs := plannedSet(dir, base)
+	if fullchain {
+		outputs = append(outputs, pkix.File{Path: filepath.Join(dir, base+"-fullchain.pem")})
+	}
 	force := c.Bool("force")
 	if !force {
 		if err := pkix.CheckFree(outputs); err != nil {
@@ -111,7 +113,17 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	}
 	res.Warnings = append(res.Warnings, warnings...)
 
-	written, err := pkix.WriteFiles(fileSet(dir, base, "client certificate", issued), force)
+	files := fileSet(dir, base, "client certificate", issued)
+	if fullchain {
+		chain := []*x509.Certificate{issued.Cert, issuer.Cert}
+		for _, a := range above {
+			if !pkix.IsSelfSigned(a) {
+				chain = append(chain, a)
+			}
+		}
+		files = append(files, pkix.File{Path: filepath.Join(dir, base+"-fullchain.pem"), Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "leaf + intermediates"})
+	}
+	written, err := pkix.WriteFiles(files, force)
 	if err != nil {
 		return err
 	}
@@ -122,20 +134,30 @@ func runClientIssue(u *ui, c *cli.Context) error {
 }
 
 func loadClientRequest(c *cli.Context, dir string) (*pkix.Request, error) {
+	req, err := loadRequestOrBuiltin(c, dir, "client-csr.json", pkix.ClientRequest)
+	if err != nil {
+		return nil, err
+	}
+	return req, applyKeyType(c, req)
+}
+
+// loadRequestOrBuiltin reads --csr FILE, else DIR/name, else the built-in
+// request with --cn; --cn also overrides the CN of a file.
+func loadRequestOrBuiltin(c *cli.Context, dir, name string, kind pkix.RequestKind) (*pkix.Request, error) {
 	cn := c.String("cn")
 	if c.IsSet("cn") && strings.TrimSpace(cn) == "" {
 		return nil, usageErrorf("--cn is empty").hint(`give the certificate a name, e.g. --cn "James Royal"`)
 	}
-	path, explicit := inputPath(c, "csr", dir, "client-csr.json")
+	path, explicit := inputPath(c, "csr", dir, name)
 	if !explicit && !pkix.Exists(path) {
 		if cn == "" {
 			return nil, &pkix.Error{File: path, Msg: "no such file, and no --cn given",
 				Hint: `pass --cn "NAME" to use the built-in request, or --csr FILE`}
 		}
-		return pkix.DefaultClientRequest(cn), nil
+		return pkix.DefaultRequest(cn, kind), nil
 	}
 	req, err := loadFile(c, path, func(name string, data []byte) (*pkix.Request, error) {
-		return pkix.LoadRequest(name, data, pkix.ClientRequest)
+		return pkix.LoadRequest(name, data, kind)
 	}, "")
 	if err != nil {
 		return nil, err
@@ -146,20 +168,58 @@ func loadClientRequest(c *cli.Context, dir string) (*pkix.Request, error) {
 	return req, nil
 }
 
-// loadIssuer reads the CA certificate and key and checks they belong
-// together.
-func loadIssuer(c *cli.Context, dir string, cfg *pkix.SigningConfig) (*pkix.Issuer, error) {
-	caPath, _ := inputPath(c, "ca", dir, "ca.pem")
-	keyPath, _ := inputPath(c, "ca-key", dir, "ca-key.pem")
-	cert, err := loadFile(c, caPath, pkix.ParseCertificatePEM, "run 'mtlsctl ca init' first, or pass --ca")
+// applyKeyType applies --key-type to a request.
+func applyKeyType(c *cli.Context, req *pkix.Request) error {
+	kt := c.String("key-type")
+	if kt == "" {
+		return nil
+	}
+	kr, err := pkix.ParseKeyType(kt)
 	if err != nil {
-		return nil, err
+		return usageErrorf("--key-type %s: %s", kt, err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
+	}
+	req.CR.KeyRequest = kr
+	return nil
+}
+
+// issuerFiles resolves the signing CA: --issuer NAME means DIR/NAME.pem and
+// DIR/NAME-key.pem; otherwise --ca / --ca-key, defaulting to the root.
+func issuerFiles(c *cli.Context, dir string) (certPath, keyPath string, err error) {
+	if name := c.String("issuer"); name != "" {
+		if err := checkBaseName(name); err != nil {
+			return "", "", err
+		}
+		if c.IsSet("ca") || c.IsSet("ca-key") {
+			return "", "", usageErrorf("--issuer and --ca/--ca-key both name the signing CA").hint("use one or the other")
+		}
+		return filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem"), nil
+	}
+	certPath, _ = inputPath(c, "ca", dir, "ca.pem")
+	keyPath, _ = inputPath(c, "ca-key", dir, "ca-key.pem")
+	return certPath, keyPath, nil
+}
+
+// loadIssuer reads the CA certificate and key and checks they belong
+// together. The CA file may be a bundle: the issuer first, then the
+// certificates above it, which are returned as its chain.
+func loadIssuer(c *cli.Context, dir string, cfg *pkix.SigningConfig) (*pkix.Issuer, []*x509.Certificate, error) {
+	caPath, keyPath, err := issuerFiles(c, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	certs, err := loadFile(c, caPath, pkix.ParseCertificatesPEM, "run 'mtlsctl ca init' first, or pass --ca")
+	if err != nil {
+		return nil, nil, err
 	}
 	key, err := loadFile(c, keyPath, pkix.ParseKeyPEM, "pass the CA key with --ca-key")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pkix.NewIssuer(caPath, cert, keyPath, key, cfg)
+	is, err := pkix.NewIssuer(caPath, certs[0], keyPath, key, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return is, certs[1:], nil
 }
 
 // loadFile reads path ("-" is stdin) and parses it; a missing file gets

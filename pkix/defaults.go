@@ -73,10 +73,15 @@ const defaultClientRequestJSON = `{
 
 // DefaultClientRequest is the built-in client request for --cn without a
 // CSR file.
-func DefaultClientRequest(cn string) *Request {
-	r, err := LoadRequest("built-in client request", []byte(strings.Replace(defaultClientRequestJSON, "CN_PLACEHOLDER", "x", 1)), ClientRequest)
+func DefaultClientRequest(cn string) *Request { return DefaultRequest(cn, ClientRequest) }
+
+// DefaultRequest is the built-in request (the guide's client request
+// without its empty host) with the given CN, for a client or, as the
+// subject of an intermediate, a CA.
+func DefaultRequest(cn string, kind RequestKind) *Request {
+	r, err := LoadRequest("built-in request", []byte(strings.Replace(defaultClientRequestJSON, "CN_PLACEHOLDER", "x", 1)), kind)
 	if err != nil {
-		panic("built-in client request is invalid: " + err.Error())
+		panic("built-in request is invalid: " + err.Error())
 	}
 	r.CR.CN = cn
 	return r

@@ -72,8 +72,12 @@ func (is *Issuer) Issue(req *Request, profile string) (*Issued, []string, error)
 	sr := signer.SignRequest{Hosts: req.CR.Hosts, Request: string(csrPEM), Profile: profile}
 	if notAfter := time.Now().Add(p.Expiry); notAfter.After(is.Cert.NotAfter) {
 		sr.NotAfter = is.Cert.NotAfter
-		warnings = append(warnings, fmt.Sprintf("profile %q grants %s, but the CA expires on %s: the certificate ends then",
-			profile, FormatDuration(p.Expiry), is.Cert.NotAfter.UTC().Format("2006-01-02")))
+		// A cut of minutes (a CA and its first certificates made together)
+		// is not worth a warning; a cut of days is.
+		if notAfter.Sub(is.Cert.NotAfter) > 24*time.Hour {
+			warnings = append(warnings, fmt.Sprintf("profile %q grants %s, but the CA expires on %s: the certificate ends then",
+				profile, FormatDuration(p.Expiry), is.Cert.NotAfter.UTC().Format("2006-01-02")))
+		}
 	}
 	certPEM, err := is.signer.Sign(sr)
 	if err != nil {
