@@ -37,7 +37,7 @@ EXAMPLES:
 ` + exitCodeHelp,
 		Flags: []cli.Flag{
 			dirFlag(),
-			&cli.StringSliceFlag{Name: "hostname", Aliases: []string{"H"}, Usage: "an associated hostname to check (repeatable)"},
+			&cli.StringSliceFlag{Name: "hostname", Usage: "an associated hostname to check (repeatable)"},
 			&cli.BoolFlag{Name: "strict", Usage: "RFC 5280 lint findings fail the check"},
 			&cli.StringFlag{Name: "payload", Usage: "after a passing check, print Access's API request body with this `NAME`"},
 			&cli.BoolFlag{Name: "fix-order", Usage: "when the bundle is only out of order, write it in the right order to --out"},

@@ -1,10 +1,19 @@
 package pkix
 
 import (
+	"encoding/asn1"
+
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"strings"
 	"time"
 )
@@ -221,10 +230,7 @@ func checkSignatureAlgorithm(c *x509.Certificate) Check {
 	case accessSignatureAlgorithms[alg]:
 		return Check{Rule: "signature", Status: Pass, Message: alg.String() + " is accepted by Access"}
 	}
-	name := alg.String()
-	if alg == x509.UnknownSignatureAlgorithm {
-		name = "an unknown algorithm"
-	}
+	name := signatureAlgorithmName(c)
 	return Check{Rule: "signature", Status: Fail, Message: "signed with " + name + ", which Access does not accept (it takes RSA PKCS#1 v1.5 and ECDSA with SHA-1/256/384/512)",
 		Hint: "re-create the CA with an RSA or ECDSA key: mtlsctl ca init --key-type ecdsa-384"}
 }
@@ -296,7 +302,7 @@ func checkChain(certs []*x509.Certificate, r *UploadReport) []Check {
 // or ok.
 func chainBreak(certs []*x509.Certificate) (string, bool) {
 	for i := 0; i+1 < len(certs); i++ {
-		if err := certs[i].CheckSignatureFrom(certs[i+1]); err != nil {
+		if err := signedBy(certs[i], certs[i+1]); err != nil {
 			return fmt.Sprintf("certificate %d (%s) is not signed by certificate %d (%s)", i+1, cn(certs[i]), i+2, cn(certs[i+1])), false
 		}
 	}
@@ -344,7 +350,7 @@ func findOrder(certs []*x509.Certificate) []*x509.Certificate {
 		for len(order) < len(certs) {
 			next := -1
 			for k, c := range certs {
-				if !used[k] && order[len(order)-1].CheckSignatureFrom(c) == nil {
+				if !used[k] && signedBy(order[len(order)-1], c) == nil {
 					next = k
 					break
 				}
@@ -365,7 +371,41 @@ func findOrder(certs []*x509.Certificate) []*x509.Certificate {
 }
 
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && signedBy(c, c) == nil
+}
+
+// signedBy checks child's signature with parent's key. Go refuses to verify
+// SHA-1 certificate signatures at all, but Access still accepts SHA-1 CAs,
+// so those are checked here by hand (and warned about elsewhere).
+func signedBy(child, parent *x509.Certificate) error {
+	if child.SignatureAlgorithm == x509.UnknownSignatureAlgorithm {
+		// Go cannot check it (e.g. RSA-PSS with OpenSSL's default salt);
+		// the signature rule fails it already, so link by name only.
+		if bytes.Equal(child.RawIssuer, parent.RawSubject) {
+			return nil
+		}
+		return errors.New("unsupported signature algorithm")
+	}
+	if child != parent && (!parent.BasicConstraintsValid || !parent.IsCA) && parent.Version == 3 {
+		return errors.New("the parent is not a CA")
+	}
+	switch child.SignatureAlgorithm {
+	case x509.SHA1WithRSA, x509.ECDSAWithSHA1:
+		digest := sha1.Sum(child.RawTBSCertificate)
+		switch pub := parent.PublicKey.(type) {
+		case *rsa.PublicKey:
+			return rsa.VerifyPKCS1v15(pub, crypto.SHA1, digest[:], child.Signature)
+		case *ecdsa.PublicKey:
+			if ecdsa.VerifyASN1(pub, digest[:], child.Signature) {
+				return nil
+			}
+		}
+		return errors.New("bad SHA-1 signature")
+	}
+	if child == parent {
+		return child.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature)
+	}
+	return child.CheckSignatureFrom(parent)
 }
 
 func cn(c *x509.Certificate) string {
@@ -397,4 +437,39 @@ func (r *UploadReport) Chain() []*x509.Certificate {
 func HostnameOf(c Check) string {
 	name, _, _ := strings.Cut(c.Message, " ")
 	return name
+}
+
+// Signature algorithm OIDs Go does not parse into a SignatureAlgorithm, or
+// parses only with particular parameters, named for the user.
+var signatureOIDNames = map[string]string{
+	"1.2.840.113549.1.1.10":   "RSASSA-PSS",
+	"1.2.840.113549.1.1.4":    "MD5-RSA",
+	"1.2.840.113549.1.1.2":    "MD2-RSA",
+	"1.3.101.112":             "Ed25519",
+	"1.3.101.113":             "Ed448",
+	"1.2.840.10040.4.3":       "DSA-SHA1",
+	"2.16.840.1.101.3.4.3.2":  "DSA-SHA256",
+	"2.16.840.1.101.3.4.3.17": "ML-DSA-44",
+	"2.16.840.1.101.3.4.3.18": "ML-DSA-65",
+	"2.16.840.1.101.3.4.3.19": "ML-DSA-87",
+	"1.2.156.10197.1.501":     "SM2-SM3",
+}
+
+// signatureAlgorithmName names c's signature algorithm even when Go does
+// not support it, from the OID in the certificate itself.
+func signatureAlgorithmName(c *x509.Certificate) string {
+	if c.SignatureAlgorithm != x509.UnknownSignatureAlgorithm {
+		return c.SignatureAlgorithm.String()
+	}
+	in := cryptobyte.String(c.Raw)
+	var cert, algID cryptobyte.String
+	var oid asn1.ObjectIdentifier
+	if !in.ReadASN1(&cert, cbasn1.SEQUENCE) || !cert.SkipASN1(cbasn1.SEQUENCE) ||
+		!cert.ReadASN1(&algID, cbasn1.SEQUENCE) || !algID.ReadASN1ObjectIdentifier(&oid) {
+		return "an unknown algorithm"
+	}
+	if name, ok := signatureOIDNames[oid.String()]; ok {
+		return name + " (" + oid.String() + ")"
+	}
+	return "an unknown algorithm (" + oid.String() + ")"
 }
