@@ -38,7 +38,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stdlog.SetOutput(stderr)
 	stdlog.SetFlags(0)
 
-	err := app.Run(reorderArgs(app, args))
+	args, err := reorderArgs(app, args)
+	if err == nil {
+		err = app.Run(args)
+	}
 	if err == nil && ui.pendingErr != nil {
 		err = ui.pendingErr
 	}
@@ -68,7 +71,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 		Suggest:              true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Usage: "show cfssl's log on stderr"},
-			&cli.BoolFlag{Name: "no-color", Usage: "never color output (NO_COLOR is honoured too)", EnvVars: []string{"NO_COLOR"}},
+			&cli.BoolFlag{Name: "no-color", Usage: "never color output (NO_COLOR is honoured too)"},
 		},
 		Before: func(c *cli.Context) error {
 			if c.Bool("verbose") {

@@ -10,17 +10,18 @@ import (
 // arguments. urfave/cli v2 stops reading flags at the first argument, so
 // "mtlsctl crl build serials.txt --pem" would silently ignore --pem;
 // people write flags last all the time. After "--" nothing is moved.
-func reorderArgs(app *cli.App, args []string) []string {
+func reorderArgs(app *cli.App, args []string) ([]string, error) {
 	if len(args) < 2 {
-		return args
+		return args, nil
 	}
 	i := 1
 	cmds := app.Commands
 	var cmd *cli.Command
+	path := "mtlsctl"
 	for i < len(args) {
 		a := args[i]
 		if a == "--" {
-			return args
+			return args, nil
 		}
 		if strings.HasPrefix(a, "-") && cmd == nil {
 			i++ // global flags are all booleans
@@ -31,13 +32,14 @@ func reorderArgs(app *cli.App, args []string) []string {
 			break
 		}
 		cmd, cmds = next, next.Subcommands
+		path += " " + next.Name
 		i++
 		if len(cmds) == 0 {
 			break
 		}
 	}
 	if cmd == nil || len(cmd.Subcommands) > 0 {
-		return args
+		return args, nil
 	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
@@ -52,20 +54,26 @@ func reorderArgs(app *cli.App, args []string) []string {
 		a := rest[j]
 		if a == "--" {
 			positional = append(positional, rest[j+1:]...)
-			return join(args[:i], flags, []string{"--"}, positional)
+			return join(args[:i], flags, []string{"--"}, positional), nil
 		}
 		if strings.HasPrefix(a, "-") && a != "-" {
-			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && takesValue[name] && j+1 < len(rest) {
-				flags = append(flags, rest[j+1])
+			if !strings.Contains(name, "=") && takesValue[name] {
+				if j+1 == len(rest) {
+					// Nothing after it: say so, rather than letting the
+					// parser take the positional argument as its value.
+					return nil, usageErrorf("flag %s needs a value", a).hint("see '%s --help'", path)
+				}
+				flags = append(flags, a, rest[j+1])
 				j++
+				continue
 			}
+			flags = append(flags, a)
 			continue
 		}
 		positional = append(positional, a)
 	}
-	return join(args[:i], flags, positional)
+	return join(args[:i], flags, positional), nil
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {

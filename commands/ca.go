@@ -70,7 +70,13 @@ EXAMPLES:
 }
 
 func runCAInit(u *ui, c *cli.Context) error {
-	dir := c.String("dir")
+	dir, err := pkiDir(c)
+	if err != nil {
+		return err
+	}
+	if err := oneStdin(c, "csr", "config"); err != nil {
+		return err
+	}
 	res := newResult("ca init")
 	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
 		return &pkix.Error{File: dir, Msg: "is not a directory", Hint: "--dir names the directory that holds (or will hold) the CA"}
@@ -82,6 +88,9 @@ func runCAInit(u *ui, c *cli.Context) error {
 		d, err := parseDuration("expiry", s)
 		if err != nil {
 			return err
+		}
+		if d < time.Hour {
+			return usageErrorf("--expiry %s is shorter than an hour", s).hint("a CA lives for years: --expiry 1825d")
 		}
 		expiry = d
 	}
@@ -105,6 +114,9 @@ func runCAInit(u *ui, c *cli.Context) error {
 	outputs = append(outputs, reqOut...)
 	outputs = append(outputs, cfgOut...)
 	force := c.Bool("force")
+	if err := refuseOverwritingInputs(outputs, c.String("csr"), c.String("config")); err != nil {
+		return err
+	}
 	if !force {
 		if err := pkix.CheckFree(outputs); err != nil {
 			return err

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"crypto/x509"
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -67,7 +68,13 @@ EXAMPLES:
 }
 
 func runClientIssue(u *ui, c *cli.Context) error {
-	dir := c.String("dir")
+	dir, err := pkiDir(c)
+	if err != nil {
+		return err
+	}
+	if err := oneStdin(c, "csr", "config", "ca", "ca-key"); err != nil {
+		return err
+	}
 	res := newResult("client issue")
 	base := c.String("name")
 	if err := checkBaseName(base); err != nil {
@@ -89,6 +96,11 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	if _, err := cfg.Profile(profile); err != nil {
 		return err
 	}
+	certKind := "client certificate"
+	if !cfg.ProfileHasUsage(profile, "client auth") {
+		certKind = "certificate (profile " + profile + ")"
+		res.Warnings = append(res.Warnings, fmt.Sprintf("profile %q has no \"client auth\": Access will not accept this certificate from a client", profile))
+	}
 	issuer, above, err := loadIssuer(c, dir, cfg)
 	if err != nil {
 		return err
@@ -101,6 +113,9 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		outputs = append(outputs, pkix.File{Path: filepath.Join(dir, base+"-fullchain.pem")})
 	}
 	force := c.Bool("force")
+	if err := refuseInputs(c, dir, outputs); err != nil {
+		return err
+	}
 	if !force {
 		if err := pkix.CheckFree(outputs); err != nil {
 			return err
@@ -113,7 +128,7 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	}
 	res.Warnings = append(res.Warnings, warnings...)
 
-	files := fileSet(dir, base, "client certificate", issued)
+	files := fileSet(dir, base, certKind, issued)
 	if fullchain {
 		chain := []*x509.Certificate{issued.Cert, issuer.Cert}
 		for _, a := range above {
@@ -144,9 +159,9 @@ func loadClientRequest(c *cli.Context, dir string) (*pkix.Request, error) {
 // loadRequestOrBuiltin reads --csr FILE, else DIR/name, else the built-in
 // request with --cn; --cn also overrides the CN of a file.
 func loadRequestOrBuiltin(c *cli.Context, dir, name string, kind pkix.RequestKind) (*pkix.Request, error) {
-	cn := c.String("cn")
-	if c.IsSet("cn") && strings.TrimSpace(cn) == "" {
-		return nil, usageErrorf("--cn is empty").hint(`give the certificate a name, e.g. --cn "James Royal"`)
+	cn, err := cnFlag(c)
+	if err != nil {
+		return nil, err
 	}
 	path, explicit := inputPath(c, "csr", dir, name)
 	if !explicit && !pkix.Exists(path) {
@@ -166,6 +181,18 @@ func loadRequestOrBuiltin(c *cli.Context, dir, name string, kind pkix.RequestKin
 		req.CR.CN = cn
 	}
 	return req, nil
+}
+
+// cnFlag checks --cn the way a request file's CN is checked.
+func cnFlag(c *cli.Context) (string, error) {
+	cn := c.String("cn")
+	if c.IsSet("cn") && strings.TrimSpace(cn) == "" {
+		return "", usageErrorf("--cn is empty").hint(`give the certificate a name, e.g. --cn "James Royal"`)
+	}
+	if err := pkix.CheckCN(cn); err != nil {
+		return "", usageErrorf("--cn: %s", err.Msg)
+	}
+	return cn, nil
 }
 
 // applyKeyType applies --key-type to a request.
@@ -253,4 +280,15 @@ func checkBaseName(base string) error {
 		return usageErrorf("--name %q contains control characters", base)
 	}
 	return nil
+}
+
+// refuseInputs applies refuseOverwritingInputs to the inputs every issuing
+// command reads.
+func refuseInputs(c *cli.Context, dir string, outputs []pkix.File) error {
+	caPath, keyPath, err := issuerFiles(c, dir)
+	if err != nil {
+		return err
+	}
+	cfgPath, _ := inputPath(c, "config", dir, "ca-config.json")
+	return refuseOverwritingInputs(outputs, caPath, keyPath, cfgPath, c.String("csr"))
 }

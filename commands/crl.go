@@ -84,7 +84,13 @@ EXAMPLES:
 }
 
 func runCRLBuild(u *ui, c *cli.Context) error {
-	dir := c.String("dir")
+	dir, err := pkiDir(c)
+	if err != nil {
+		return err
+	}
+	if err := oneStdin(c, "ca", "ca-key"); err != nil {
+		return err
+	}
 	res := newResult("crl build")
 	serialsPath := c.Args().First()
 	nextUpdate, err := parseDuration("next-update", c.String("next-update"))
@@ -98,9 +104,6 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 	}
 	if toStdout && !c.Bool("pem") && isTerminal(u.out) {
 		return usageErrorf("refusing to write a binary DER CRL to the terminal").hint("add --pem, or redirect: --out - > ca.crl")
-	}
-	if serialsPath == "-" && c.String("ca") == "-" {
-		return usageErrorf("only one input can come from stdin")
 	}
 
 	// Inputs: CA, key, the previous CRL (for its number), then the serials.
@@ -118,6 +121,9 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 		return err
 	}
 	force := c.Bool("force")
+	if err := refuseOverwritingInputs([]pkix.File{{Path: out}}, caPath, keyPath, serialsPath); err != nil && !toStdout {
+		return err
+	}
 	var previous *pkix.CRLHeader
 	if !toStdout && pkix.Exists(out) {
 		previous, err = readPreviousCRL(out)
@@ -162,7 +168,7 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 	crl, err := builder.Sign(pkix.CRLParams{Issuer: ca, Key: key, Number: pkix.NextCRLNumber(prevNumber, now),
 		ThisUpdate: now, NextUpdate: now.Add(nextUpdate)})
 	if err != nil {
-		return err
+		return &pkix.Error{File: keyPath, Msg: err.Error(), Hint: "CRLs can be signed with RSA, ECDSA or Ed25519 CA keys"}
 	}
 	noteDuplicates(res, label, crl.Duplicates)
 	if crl.Count == 0 {

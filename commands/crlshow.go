@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -87,12 +88,28 @@ func runCRLShow(u *ui, c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := rl.CheckSignatureFrom(ca); err != nil {
+		caLabel := caPath
+		if caPath == "-" {
+			caLabel = "stdin"
+		}
+		if !bytes.Equal(rl.RawIssuer, ca.RawSubject) || (len(rl.AuthorityKeyId) > 0 && !bytes.Equal(rl.AuthorityKeyId, ca.SubjectKeyId)) {
+			why := fmt.Sprintf("the CRL was issued by %s, not by the CA in %s", rl.Issuer.String(), caLabel)
+			if bytes.Equal(rl.RawIssuer, ca.RawSubject) {
+				why = fmt.Sprintf("the CRL was issued by another key than the CA in %s (same name, different Authority Key Identifier)", caLabel)
+			}
+			if explicit {
+				rep.Signature = "INVALID"
+				badSignature = true
+				rep.Warnings = append(rep.Warnings, why)
+			} else {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("signature not checked: %s is another CA (%s)", caLabel, ca.Subject.String()))
+			}
+		} else if err := rl.CheckSignatureFrom(ca); err != nil {
 			rep.Signature = "INVALID"
 			badSignature = true
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the signature does not verify against %s: %v", caPath, err))
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the signature does not verify against %s: %v", caLabel, err))
 		} else {
-			rep.Signature = "verified with " + caPath
+			rep.Signature = "verified with " + caLabel
 		}
 	}
 	if !rl.NextUpdate.IsZero() && time.Now().After(rl.NextUpdate) {

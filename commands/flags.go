@@ -82,8 +82,10 @@ func ensureDir(dir string) (undo func(), err error) {
 func parseDuration(flag, s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err == nil && n > 0 {
+		if n, err := strconv.Atoi(d); err == nil && n > 0 {
+			if n > maxDays {
+				return 0, usageErrorf("--%s %q is longer than 100 years", flag, s)
+			}
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	}
@@ -91,5 +93,65 @@ func parseDuration(flag, s string) (time.Duration, error) {
 	if err != nil || d <= 0 {
 		return 0, usageErrorf("--%s %q is not a positive duration", flag, s).hint(`use days ("1825d") or Go units ("43800h")`)
 	}
+	if d > maxDays*24*time.Hour {
+		return 0, usageErrorf("--%s %q is longer than 100 years", flag, s)
+	}
 	return d, nil
+}
+
+// maxDays bounds durations given in days, well below where
+// time.Duration (about 292 years) would wrap around.
+const maxDays = 36500
+
+// refuseOverwritingInputs stops an output from landing on one of the
+// command's own inputs (say --name ca --force, or --out ca-key.pem), which
+// would destroy the CA key or certificate even with --force: its backup
+// would be the only copy left.
+func refuseOverwritingInputs(outputs []pkix.File, inputs ...string) error {
+	for _, o := range outputs {
+		for _, in := range inputs {
+			if in != "" && in != "-" && samePath(o.Path, in) {
+				return &pkix.Error{File: o.Path, Msg: "is also an input of this command; refusing to write over it",
+					Hint: "choose another --name or --out"}
+			}
+		}
+	}
+	return nil
+}
+
+func samePath(a, b string) bool {
+	ai, errA := os.Stat(a)
+	bi, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(ai, bi)
+	}
+	absA, _ := filepath.Abs(a)
+	absB, _ := filepath.Abs(b)
+	return absA == absB
+}
+
+// oneStdin refuses two inputs that both say "-": only one can have stdin.
+func oneStdin(c *cli.Context, flags ...string) error {
+	var from []string
+	if c.Args().First() == "-" {
+		from = append(from, "the argument")
+	}
+	for _, f := range flags {
+		if c.String(f) == "-" {
+			from = append(from, "--"+f)
+		}
+	}
+	if len(from) > 1 {
+		return usageErrorf("only one input can come from stdin, but %s all say -", strings.Join(from, " and ")).hint("give the others as files")
+	}
+	return nil
+}
+
+// pkiDir returns --dir, refusing an empty one before any work is done.
+func pkiDir(c *cli.Context) (string, error) {
+	dir := c.String("dir")
+	if strings.TrimSpace(dir) == "" {
+		return "", usageErrorf("--dir is empty").hint("use --dir . for the current directory")
+	}
+	return dir, nil
 }

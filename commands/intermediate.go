@@ -63,7 +63,13 @@ func chainFileName(name string) string {
 }
 
 func runCAIntermediate(u *ui, c *cli.Context) error {
-	dir := c.String("dir")
+	dir, err := pkiDir(c)
+	if err != nil {
+		return err
+	}
+	if err := oneStdin(c, "csr", "config", "ca", "ca-key"); err != nil {
+		return err
+	}
 	res := newResult("ca intermediate")
 	base := c.String("name")
 	if err := checkBaseName(base); err != nil {
@@ -96,6 +102,9 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 	chainPath := filepath.Join(dir, chainFileName(base))
 	outputs := append(plannedSet(dir, base), pkix.File{Path: chainPath})
 	force := c.Bool("force")
+	if err := refuseInputs(c, dir, outputs); err != nil {
+		return err
+	}
 	if !force {
 		if err := pkix.CheckFree(outputs); err != nil {
 			return err

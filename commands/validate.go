@@ -59,6 +59,11 @@ func runCAValidate(u *ui, c *cli.Context) error {
 	if path == "" {
 		path = filepath.Join(c.String("dir"), "ca.pem")
 	}
+	if c.Bool("fix-order") {
+		if err := refuseOverwritingInputs([]pkix.File{{Path: c.String("out")}}, path); err != nil {
+			return err
+		}
+	}
 	if c.Bool("fix-order") && c.String("out") == "" {
 		return usageErrorf("--fix-order needs --out FILE").hint("mtlsctl ca validate bundle.pem --fix-order --out ca-chain.pem")
 	}

@@ -3,6 +3,7 @@ package pkix
 import (
 	"bufio"
 	"errors"
+	"slices"
 
 	"io"
 	"io/fs"
@@ -74,6 +75,20 @@ func CheckFree(files []File) error {
 // the old file is first kept as NAME.bak (or NAME.bak.TIMESTAMP). If any
 // step fails, what was already moved into place is undone.
 func WriteFiles(files []File, force bool) ([]Written, error) {
+	files = slices.Clone(files)
+	for i, f := range files {
+		// An output rebuilt in place (ca.crl) may be a symlink to where a
+		// web server serves it: update the target, keep the link.
+		if f.Replace && !force {
+			if info, err := os.Lstat(f.Path); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+				target, err := filepath.EvalSymlinks(f.Path)
+				if err != nil {
+					return nil, errorf(f.Path, "is a symlink that cannot be followed: %v", unwrapPathError(err))
+				}
+				files[i].Path = target
+			}
+		}
+	}
 	temps := make([]string, len(files))
 	cleanup := func() {
 		for _, t := range temps {

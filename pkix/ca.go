@@ -47,6 +47,10 @@ func InitCA(req *Request, expiry time.Duration, cfg *SigningConfig) (*Issued, []
 	if err != nil {
 		return nil, nil, err
 	}
+	if now := time.Now(); !cert.NotAfter.After(now.Add(time.Minute)) || cert.NotBefore.After(now.Add(time.Minute)) {
+		return nil, nil, fmt.Errorf("the new CA would be valid from %s to %s, which does not include now; check ca.expiry and ca.backdate",
+			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+	}
 	var warnings []string
 	switch cert.SignatureAlgorithm {
 	case x509.PureEd25519, x509.MLDSA44, x509.MLDSA65, x509.MLDSA87:

@@ -43,8 +43,11 @@ func Summarize(c *x509.Certificate) CertSummary {
 // the integer's bytes, no colons, an even number of digits (as OpenSSL's
 // -serial prints it).
 func SerialHex(n *big.Int) string {
-	if n.Sign() == 0 {
+	switch n.Sign() {
+	case 0:
 		return "00"
+	case -1: // invalid in RFC 5280 but found in the wild; OpenSSL prints it so
+		return "-" + strings.ToUpper(hex.EncodeToString(n.Bytes()))
 	}
 	return strings.ToUpper(hex.EncodeToString(n.Bytes()))
 }

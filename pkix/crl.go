@@ -36,7 +36,7 @@ type CRLBuilder struct {
 func NewCRLBuilder(sizeHint int, revocationTime time.Time) *CRLBuilder {
 	// A hex line of a 20-byte serial is 41 bytes and its entry 39: the
 	// input size is a good estimate of the output.
-	n := max(sizeHint, 4096)
+	n := min(max(sizeHint, 4096), 256<<20) // grows past 256 MiB if it must
 	return &CRLBuilder{
 		entries:     make([]byte, 0, n),
 		offsets:     make([]uint32, 0, n/32),

@@ -14,6 +14,11 @@ import (
 // and trailing data, and turning encoding/json's byte offsets into the
 // line:column a person can jump to.
 func decodeStrictJSON(file string, data []byte, v any) error {
+	// Editors on Windows add a byte order mark; it is not JSON, but it is
+	// not the user's mistake either. Blank it so columns stay right.
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		data = append([]byte("   "), data[3:]...)
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return errorf(file, "file is empty").withHint("it must hold one JSON object; see examples/ for the guide's files")
 	}

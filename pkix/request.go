@@ -2,8 +2,11 @@ package pkix
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cloudflare/cfssl/csr"
 )
@@ -58,6 +61,11 @@ func validateRequest(file string, data []byte, cr *csr.CertificateRequest, kind 
 		e.Hint = `set "CN", for example "CN": "Access Testing CA"`
 		return nil, e
 	}
+	if err := CheckCN(cr.CN); err != nil {
+		e := at("CN")
+		e.Msg, e.Hint = err.Msg, err.Hint
+		return nil, e
+	}
 	var hosts []string
 	dropped := 0
 	for _, h := range cr.Hosts {
@@ -83,20 +91,23 @@ func validateRequest(file string, data []byte, cr *csr.CertificateRequest, kind 
 	case CARequest:
 		if cr.CA != nil {
 			if cr.CA.Expiry != "" {
-				if _, err := time.ParseDuration(cr.CA.Expiry); err != nil {
+				if d, err := time.ParseDuration(cr.CA.Expiry); err != nil || d < time.Hour {
 					e := at("expiry")
 					e.Field = "ca.expiry"
-					e.Msg = fmt.Sprintf("%q is not a duration", cr.CA.Expiry)
+					e.Msg = fmt.Sprintf("%q is not a lifetime of at least one hour", cr.CA.Expiry)
 					e.Hint = `cfssl takes Go durations in hours, for example "43800h" for 5 years`
+					if err != nil {
+						e.Msg = fmt.Sprintf("%q is not a duration", cr.CA.Expiry)
+					}
 					return nil, e
 				}
 			}
 			if cr.CA.Backdate != "" {
-				if _, err := time.ParseDuration(cr.CA.Backdate); err != nil {
+				if d, err := time.ParseDuration(cr.CA.Backdate); err != nil || d < 0 {
 					e := at("backdate")
 					e.Field = "ca.backdate"
-					e.Msg = fmt.Sprintf("%q is not a duration", cr.CA.Backdate)
-					e.Hint = `use a Go duration such as "1h"`
+					e.Msg = fmt.Sprintf("%q is not a non-negative duration", cr.CA.Backdate)
+					e.Hint = `backdate moves the start into the past: use a Go duration such as "1h"`
 					return nil, e
 				}
 			}
@@ -159,7 +170,9 @@ func ParseKeyType(s string) (*csr.KeyRequest, error) {
 	algo, size, _ := strings.Cut(strings.ToLower(strings.TrimSpace(s)), "-")
 	kr := &csr.KeyRequest{A: algo}
 	if size != "" {
-		if _, err := fmt.Sscanf(size, "%d", &kr.S); err != nil {
+		n, err := strconv.Atoi(size)
+		kr.S = n
+		if err != nil {
 			return nil, &Error{Msg: fmt.Sprintf("%q is not a size", size), Hint: "use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519"}
 		}
 	}
@@ -181,4 +194,21 @@ func KeyTypeName(kr *csr.KeyRequest) string {
 		return kr.Algo()
 	}
 	return fmt.Sprintf("%s-%d", kr.Algo(), kr.Size())
+}
+
+// CheckCN refuses a common name RFC 5280 does not allow (over 64
+// characters) or that would print as something else (control characters).
+func CheckCN(cn string) *Error {
+	if n := utf8.RuneCountInString(cn); n > 64 {
+		return &Error{Msg: fmt.Sprintf("the CN is %d characters long; RFC 5280 allows at most 64", n), Hint: "put longer names in the organisation fields, or shorten it"}
+	}
+	for _, r := range cn {
+		if unicode.IsControl(r) {
+			return &Error{Msg: fmt.Sprintf("the CN %q contains a control character", cn)}
+		}
+	}
+	if !utf8.ValidString(cn) {
+		return &Error{Msg: "the CN is not valid UTF-8"}
+	}
+	return nil
 }

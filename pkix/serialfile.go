@@ -46,6 +46,9 @@ func ReadSerials(r io.Reader, file string, decimal bool, now time.Time, b *CRLBu
 		if parsed.HasDate && parsed.Date.After(now.Add(24*time.Hour)) {
 			return &Error{File: file, Line: line, Msg: fmt.Sprintf("%s: revocation date %s is in the future", quoteLine(text), parsed.Date.Format("2006-01-02"))}
 		}
+		if len(b.entries) > maxEntryBytes {
+			return &Error{File: file, Line: line, Msg: "too many serials for one CRL (the list passed 4 GiB)", Hint: "split the CA's revocations, or rotate the CA"}
+		}
 		b.Add(parsed.Serial, parsed.Reason, parsed.Date, line)
 	}
 	if err := sc.Err(); err != nil {
@@ -75,3 +78,7 @@ func isDecimalOnly(s string) bool {
 	}
 	return true
 }
+
+// maxEntryBytes keeps entry offsets within their uint32 (about 100
+// million serials).
+const maxEntryBytes = 1<<32 - 1024

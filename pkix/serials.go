@@ -85,6 +85,9 @@ func ParseSerialLine(line string, decimal bool, scratch []byte) (SerialLine, boo
 		if r, ok := ParseReason(last); ok && !sawReason {
 			out.Reason, sawReason = r, true
 		} else if d, ok := parseRevocationDate(last); ok && !sawDate {
+			if d.Year() < 1950 {
+				return out, true, fmt.Errorf("revocation date %q is before 1950", last)
+			}
 			out.Date, out.HasDate, sawDate = d, true, true
 		} else if looksLikeWord(last) && !sawReason {
 			return out, true, fmt.Errorf("unknown revocation reason %q (reasons: %s)", last, ReasonNames())
@@ -250,6 +253,10 @@ func SerialFromBytes(b []byte) *big.Int { return new(big.Int).SetBytes(b) }
 func SerialColons(n *big.Int) string {
 	h := SerialHex(n)
 	var b strings.Builder
+	if rest, ok := strings.CutPrefix(h, "-"); ok {
+		b.WriteByte('-')
+		h = rest
+	}
 	for i := 0; i < len(h); i += 2 {
 		if i > 0 {
 			b.WriteByte(':')

@@ -223,3 +223,9 @@ func editDistance(a, b string) int {
 	}
 	return d[len(a)][len(b)]
 }
+
+// ProfileHasUsage reports whether the named profile grants usage.
+func (sc *SigningConfig) ProfileHasUsage(name, usage string) bool {
+	p, ok := sc.Cfg.Signing.Profiles[name]
+	return ok && hasUsage(p, usage)
+}
