@@ -93,6 +93,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 			caCommand(ui),
 			clientCommand(ui),
 			crlCommand(ui),
+			inspectCommand(ui),
 			completionCommand(ui),
 		},
 	}

@@ -1,0 +1,181 @@
+package pkix
+
+import (
+	"encoding/asn1"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"unicode/utf16"
+)
+
+// Distinguished names as Cloudflare shows them: certSubjectDN in RFC 2253
+// form (what OpenSSL prints with -nameopt RFC2253) and certSubjectDNLegacy
+// in OpenSSL's one-line form (-nameopt compat). Both are built from the
+// raw DER, byte for byte as OpenSSL does, not from Go's pkix.Name.String,
+// which names and escapes attributes differently.
+
+// attribute short names, as OpenSSL's object table has them
+var dnShortNames = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
+	"2.5.4.5": "serialNumber", "2.5.4.9": "street", "2.5.4.12": "title", "2.5.4.42": "GN", "2.5.4.4": "SN",
+	"2.5.4.43": "initials", "2.5.4.44": "generationQualifier", "2.5.4.46": "dnQualifier", "2.5.4.65": "pseudonym",
+	"2.5.4.17": "postalCode", "2.5.4.15": "businessCategory", "2.5.4.97": "organizationIdentifier",
+	"2.5.4.13": "description", "2.5.4.41": "name", "2.5.4.18": "postOfficeBox",
+	"0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
+	"1.2.840.113549.1.9.1": "emailAddress", "1.2.840.113549.1.9.2": "unstructuredName",
+	"1.3.6.1.4.1.311.60.2.1.1": "jurisdictionL", "1.3.6.1.4.1.311.60.2.1.2": "jurisdictionST",
+	"1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC",
+}
+
+type dnAttr struct {
+	Type  asn1.ObjectIdentifier
+	Value asn1.RawValue
+}
+
+// parseDN reads a DER Name into RDNs of attributes, in DER order.
+func parseDN(raw []byte) ([][]dnAttr, error) {
+	var rdns []asn1.RawValue
+	if rest, err := asn1.Unmarshal(raw, &rdns); err != nil || len(rest) > 0 {
+		return nil, fmt.Errorf("invalid distinguished name")
+	}
+	out := make([][]dnAttr, 0, len(rdns))
+	for _, set := range rdns {
+		var attrs []dnAttr
+		if _, err := asn1.UnmarshalWithParams(set.FullBytes, &attrs, "set"); err != nil {
+			return nil, fmt.Errorf("invalid relative distinguished name")
+		}
+		out = append(out, attrs)
+	}
+	return out, nil
+}
+
+// valueBytes returns a string attribute's value as UTF-8 bytes, and false
+// for types that are not strings.
+func valueBytes(v asn1.RawValue) ([]byte, bool) {
+	if v.Class != asn1.ClassUniversal {
+		return nil, false
+	}
+	switch v.Tag {
+	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagIA5String, asn1.TagT61String, 18 /* Numeric */, 26 /* Visible */:
+		return v.Bytes, true
+	case asn1.TagBMPString:
+		if len(v.Bytes)%2 != 0 {
+			return nil, false
+		}
+		u := make([]uint16, len(v.Bytes)/2)
+		for i := range u {
+			u[i] = uint16(v.Bytes[2*i])<<8 | uint16(v.Bytes[2*i+1])
+		}
+		return []byte(string(utf16.Decode(u))), true
+	case 28: // UniversalString
+		if len(v.Bytes)%4 != 0 {
+			return nil, false
+		}
+		var b strings.Builder
+		for i := 0; i < len(v.Bytes); i += 4 {
+			b.WriteRune(rune(uint32(v.Bytes[i])<<24 | uint32(v.Bytes[i+1])<<16 | uint32(v.Bytes[i+2])<<8 | uint32(v.Bytes[i+3])))
+		}
+		return []byte(b.String()), true
+	}
+	return nil, false
+}
+
+func attrName(oid asn1.ObjectIdentifier) (string, bool) {
+	if n, ok := dnShortNames[oid.String()]; ok {
+		return n, true
+	}
+	return oid.String(), false
+}
+
+// DNRFC2253 formats a DER Name as OpenSSL's -nameopt RFC2253 does: most
+// specific attribute first, ',' between RDNs and '+' inside one, RFC 2253
+// escapes, bytes outside ASCII and control bytes as \XX, and attributes of
+// unknown type or non-string value as #hex of their DER.
+func DNRFC2253(raw []byte) (string, error) {
+	rdns, err := parseDN(raw)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i := len(rdns) - 1; i >= 0; i-- {
+		if i != len(rdns)-1 {
+			b.WriteByte(',')
+		}
+		// OpenSSL reverses the whole sequence of attributes, so the
+		// members of a multi-valued RDN come out reversed too.
+		for j := len(rdns[i]) - 1; j >= 0; j-- {
+			a := rdns[i][j]
+			if j != len(rdns[i])-1 {
+				b.WriteByte('+')
+			}
+			name, known := attrName(a.Type)
+			b.WriteString(name)
+			b.WriteByte('=')
+			v, isString := valueBytes(a.Value)
+			if !known || !isString {
+				b.WriteByte('#')
+				b.WriteString(strings.ToUpper(hex.EncodeToString(a.Value.FullBytes)))
+				continue
+			}
+			escape2253(&b, v)
+		}
+	}
+	return b.String(), nil
+}
+
+func escape2253(b *strings.Builder, v []byte) {
+	for i, c := range v {
+		switch {
+		case c >= 0x80 || c < 0x20 || c == 0x7f:
+			fmt.Fprintf(b, "\\%02X", c)
+		case strings.IndexByte(`,+"\<>;`, c) >= 0:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case (i == 0 && (c == '#' || c == ' ')) || (i == len(v)-1 && c == ' '):
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+}
+
+// DNLegacy formats a DER Name as OpenSSL's one-line form
+// (X509_NAME_oneline, -nameopt compat): "/C=US/ST=Texas/.../CN=name",
+// outermost first, bytes outside printable ASCII as \xHH, and '/' and '+'
+// (its separators) escaped with a backslash.
+func DNLegacy(raw []byte) (string, error) {
+	rdns, err := parseDN(raw)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, rdn := range rdns {
+		for j, a := range rdn {
+			if j == 0 {
+				b.WriteByte('/')
+			} else {
+				b.WriteByte('+')
+			}
+			name, _ := attrName(a.Type)
+			b.WriteString(name)
+			b.WriteByte('=')
+			v := a.Value.Bytes
+			if a.Value.Tag == asn1.TagBMPString || a.Value.Tag == 28 {
+				v, _ = valueBytes(a.Value)
+			}
+			for _, c := range v {
+				switch {
+				case c < 0x20 || c > 0x7e:
+					fmt.Fprintf(&b, "\\x%02X", c)
+				case c == '/' || c == '+':
+					b.WriteByte('\\')
+					b.WriteByte(c)
+				default:
+					b.WriteByte(c)
+				}
+			}
+		}
+	}
+	return b.String(), nil
+}

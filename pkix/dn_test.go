@@ -1,0 +1,87 @@
+package pkix
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	x509pkix "crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The Access view must agree with OpenSSL, which nobody here wrote: the DNs
+// with -nameopt RFC2253 and -nameopt compat, serial, fingerprints, dates.
+func TestAccessViewMatchesOpenSSL(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("openssl is not installed; .ci/run installs it")
+		}
+		t.Skip("openssl is not installed")
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	names := []x509pkix.Name{
+		{CommonName: "Access Testing CA", Country: []string{"US"}, Province: []string{"Texas"}, Locality: []string{"Austin"},
+			Organization: []string{"Access Testing"}, OrganizationalUnit: []string{"TX"}},
+		{CommonName: `José "Q" <x>;y/z+w,v\u=k`, Organization: []string{" lead#", "#hash"}, OrganizationalUnit: []string{"trail "}},
+		{CommonName: "née 東京", SerialNumber: "123", ExtraNames: []x509pkix.AttributeTypeAndValue{
+			{Type: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}, Value: "a@b.example"},
+			{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 25}, Value: "example"},
+			{Type: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: "private"},
+		}},
+		{CommonName: "tab\there"},
+	}
+	dir := t.TempDir()
+	for i, name := range names {
+		tmpl := &x509.Certificate{SerialNumber: new(big.Int).Lsh(big.NewInt(0xfe), uint(8*i)), Subject: name,
+			NotBefore: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), NotAfter: time.Date(2027, 12, 22, 19, 39, 0, 0, time.UTC),
+			SubjectKeyId: []byte{1, 2, 3, byte(i)}, AuthorityKeyId: []byte{9, 8, 7}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		f := filepath.Join(dir, "c.pem")
+		os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+		run := func(args ...string) string {
+			out, err := exec.Command(openssl, append([]string{"x509", "-in", f, "-noout"}, args...)...).Output()
+			if err != nil {
+				t.Fatalf("openssl %v: %v", args, err)
+			}
+			s := strings.TrimSpace(string(out))
+			_, v, _ := strings.Cut(s, "=")
+			return v
+		}
+		v := AccessView(c)
+		checks := []struct{ field, ours, theirs string }{
+			{"certSubjectDN", v.CertSubjectDN, run("-subject", "-nameopt", "RFC2253")},
+			{"certIssuerDN", v.CertIssuerDN, run("-issuer", "-nameopt", "RFC2253")},
+			{"certSubjectDNLegacy", v.CertSubjectDNLegacy, run("-subject", "-nameopt", "compat")},
+			{"certIssuerDNLegacy", v.CertIssuerDNLegacy, run("-issuer", "-nameopt", "compat")},
+			{"certSerial", v.CertSerial, run("-serial")},
+			{"certFingerprintSHA1", v.CertFingerprintSHA1, strings.ToLower(strings.ReplaceAll(run("-fingerprint", "-sha1"), ":", ""))},
+			{"certFingerprintSHA256", v.CertFingerprintSHA256, strings.ToLower(strings.ReplaceAll(run("-fingerprint", "-sha256"), ":", ""))},
+			{"certNotBefore", v.CertNotBefore, run("-startdate")},
+			{"certNotAfter", v.CertNotAfter, run("-enddate")},
+		}
+		for _, ch := range checks {
+			if ch.ours != ch.theirs {
+				t.Errorf("name %d %s:\n ours    %q\n openssl %q", i, ch.field, ch.ours, ch.theirs)
+			}
+		}
+		if v.CertSKI != strings.ToUpper("010203"+string("0123"[i])) && len(v.CertSKI) != 8 {
+			t.Errorf("certSKI %q", v.CertSKI)
+		}
+		if v.CertIssuerSKI != "090807" {
+			t.Errorf("certIssuerSKI %q", v.CertIssuerSKI)
+		}
+	}
+}

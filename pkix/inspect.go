@@ -1,0 +1,290 @@
+package pkix
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cloudflare/cfssl/helpers/derhelpers"
+)
+
+// CertDetail is everything inspect shows about a certificate.
+type CertDetail struct {
+	Subject          string           `json:"subject"`
+	Issuer           string           `json:"issuer"`
+	Serial           string           `json:"serial"`
+	NotBefore        time.Time        `json:"not_before"`
+	NotAfter         time.Time        `json:"not_after"`
+	DaysLeft         int              `json:"days_left"`
+	Key              string           `json:"key"`
+	SignatureAlg     string           `json:"signature_algorithm"`
+	KeyUsage         []string         `json:"key_usage"`
+	ExtKeyUsage      []string         `json:"extended_key_usage"`
+	SANs             []string         `json:"subject_alt_names"`
+	IsCA             bool             `json:"is_ca"`
+	BasicConstraints string           `json:"basic_constraints"`
+	SKI              string           `json:"subject_key_id"`
+	AKI              string           `json:"authority_key_id"`
+	SHA1             string           `json:"sha1"`
+	SHA256           string           `json:"sha256"`
+	Access           AccessFields     `json:"access"`
+	Headers          ForwardedHeaders `json:"forwarded_headers"`
+}
+
+// CSRDetail is what inspect shows about a certificate request.
+type CSRDetail struct {
+	Subject        string   `json:"subject"`
+	Key            string   `json:"key"`
+	SignatureAlg   string   `json:"signature_algorithm"`
+	SignatureValid bool     `json:"signature_valid"`
+	SANs           []string `json:"subject_alt_names"`
+}
+
+// KeyDetail describes a private key without any key material: its type,
+// and which certificates hold its public half.
+type KeyDetail struct {
+	Type      string   `json:"type"`
+	Encrypted bool     `json:"encrypted"`
+	MatchedBy []string `json:"certificates"`
+}
+
+// CRLDetail is what inspect shows about a CRL.
+type CRLDetail struct {
+	Issuer     string    `json:"issuer"`
+	Number     string    `json:"number"`
+	ThisUpdate time.Time `json:"this_update"`
+	NextUpdate time.Time `json:"next_update"`
+	Count      int       `json:"count"`
+}
+
+// Inspection is one file's contents, kind by kind, as detected from the
+// bytes (PEM or DER), never from the name.
+type Inspection struct {
+	File         string       `json:"file"`
+	Format       string       `json:"format"` // PEM or DER
+	Certificates []CertDetail `json:"certificates,omitempty"`
+	CSRs         []CSRDetail  `json:"csrs,omitempty"`
+	CRLs         []CRLDetail  `json:"crls,omitempty"`
+	Keys         []KeyDetail  `json:"keys,omitempty"`
+	Other        []string     `json:"other,omitempty"`
+	keys         []crypto.Signer
+}
+
+// Inspect reads any of the kinds mtlsctl handles from data. The keys it
+// finds are kept (unexported) so MatchKeys can pair them with certificates.
+func Inspect(file string, data []byte, now time.Time) (*Inspection, error) {
+	in := &Inspection{File: file}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, errorf(file, "is empty")
+	}
+	if bytes.Contains(trimmed, []byte("-----BEGIN ")) {
+		in.Format = "PEM"
+		rest := trimmed
+		for {
+			block, after := pem.Decode(rest)
+			if block == nil {
+				break
+			}
+			rest = after
+			in.add(file, block.Type, block.Bytes, block.Headers, now)
+		}
+		if bytes.Contains(rest, []byte("-----BEGIN ")) {
+			return nil, errorf(file, "a PEM block is truncated or damaged")
+		}
+	} else {
+		in.Format = "DER"
+		if !in.addDER(trimmed, now) {
+			return nil, errorf(file, "is neither PEM nor a DER certificate, CSR, CRL or private key")
+		}
+	}
+	if len(in.Certificates)+len(in.CSRs)+len(in.CRLs)+len(in.Keys)+len(in.Other) == 0 {
+		return nil, errorf(file, "holds nothing mtlsctl can read")
+	}
+	return in, nil
+}
+
+func (in *Inspection) add(file, typ string, der []byte, headers map[string]string, now time.Time) {
+	switch {
+	case typ == "CERTIFICATE":
+		if c, err := x509.ParseCertificate(der); err == nil {
+			in.Certificates = append(in.Certificates, DescribeCert(c, now))
+			return
+		}
+	case strings.Contains(typ, "CERTIFICATE REQUEST"):
+		if r, err := x509.ParseCertificateRequest(der); err == nil {
+			in.CSRs = append(in.CSRs, describeCSR(r))
+			return
+		}
+	case typ == "X509 CRL":
+		if r, err := x509.ParseRevocationList(der); err == nil {
+			in.CRLs = append(in.CRLs, describeCRL(r))
+			return
+		}
+	case strings.Contains(typ, "ENCRYPTED PRIVATE KEY") || (strings.Contains(typ, "PRIVATE KEY") && headers["Proc-Type"] != ""):
+		in.Keys = append(in.Keys, KeyDetail{Type: "encrypted private key", Encrypted: true, MatchedBy: []string{}})
+		return
+	case strings.Contains(typ, "PRIVATE KEY"):
+		if k, err := derhelpers.ParsePrivateKeyDER(der); err == nil {
+			in.addKey(k)
+			return
+		}
+	}
+	in.Other = append(in.Other, fmt.Sprintf("%s block that cannot be parsed", typ))
+}
+
+func (in *Inspection) addDER(der []byte, now time.Time) bool {
+	if c, err := x509.ParseCertificate(der); err == nil {
+		in.Certificates = append(in.Certificates, DescribeCert(c, now))
+		return true
+	}
+	if r, err := x509.ParseCertificateRequest(der); err == nil {
+		in.CSRs = append(in.CSRs, describeCSR(r))
+		return true
+	}
+	if r, err := x509.ParseRevocationList(der); err == nil {
+		in.CRLs = append(in.CRLs, describeCRL(r))
+		return true
+	}
+	if k, err := derhelpers.ParsePrivateKeyDER(der); err == nil {
+		in.addKey(k)
+		return true
+	}
+	return false
+}
+
+func (in *Inspection) addKey(k crypto.Signer) {
+	in.keys = append(in.keys, k)
+	in.Keys = append(in.Keys, KeyDetail{Type: KeyDescription(k.Public()), MatchedBy: []string{}})
+}
+
+// MatchKeys records, for each key found, which of the candidate
+// certificates (path → certificates) carry its public key.
+func (in *Inspection) MatchKeys(candidates map[string][]*x509.Certificate, order []string) {
+	for i, k := range in.keys {
+		for _, path := range order {
+			for _, c := range candidates[path] {
+				if KeyMatches(c, k) {
+					in.Keys[i].MatchedBy = append(in.Keys[i].MatchedBy, path+" ("+cn(c)+")")
+				}
+			}
+		}
+	}
+}
+
+// DescribeCert collects a certificate's details and its Access view.
+func DescribeCert(c *x509.Certificate, now time.Time) CertDetail {
+	d := CertDetail{
+		Serial: SerialHex(c.SerialNumber), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(),
+		DaysLeft: int(math.Floor(c.NotAfter.Sub(now).Hours() / 24)), Key: KeyDescription(c.PublicKey),
+		SignatureAlg: signatureAlgorithmName(c), KeyUsage: keyUsageNames(c.KeyUsage), ExtKeyUsage: extKeyUsageNames(c),
+		SANs: sanList(c.DNSNames, c.EmailAddresses, c.IPAddresses, c.URIs), IsCA: c.IsCA,
+		SKI: colonHex(c.SubjectKeyId), AKI: colonHex(c.AuthorityKeyId), SHA256: FingerprintSHA256(c),
+		Access: AccessView(c), Headers: Forwarded(c),
+	}
+	d.Subject, d.Issuer = d.Access.CertSubjectDN, d.Access.CertIssuerDN
+	d.SHA1 = d.Access.CertFingerprintSHA1
+	switch {
+	case !c.BasicConstraintsValid:
+		d.BasicConstraints = "absent"
+	case !c.IsCA:
+		d.BasicConstraints = "CA:FALSE"
+	case c.MaxPathLen > 0 || c.MaxPathLenZero:
+		d.BasicConstraints = fmt.Sprintf("CA:TRUE, pathlen:%d", c.MaxPathLen)
+	default:
+		d.BasicConstraints = "CA:TRUE"
+	}
+	return d
+}
+
+func describeCSR(r *x509.CertificateRequest) CSRDetail {
+	subject, err := DNRFC2253(r.RawSubject)
+	if err != nil {
+		subject = r.Subject.String()
+	}
+	return CSRDetail{Subject: subject, Key: KeyDescription(r.PublicKey), SignatureAlg: r.SignatureAlgorithm.String(),
+		SignatureValid: r.CheckSignature() == nil, SANs: sanList(r.DNSNames, r.EmailAddresses, r.IPAddresses, r.URIs)}
+}
+
+func describeCRL(r *x509.RevocationList) CRLDetail {
+	issuer, err := DNRFC2253(r.RawIssuer)
+	if err != nil {
+		issuer = r.Issuer.String()
+	}
+	d := CRLDetail{Issuer: issuer, ThisUpdate: r.ThisUpdate.UTC(), NextUpdate: r.NextUpdate.UTC(), Count: len(r.RevokedCertificateEntries)}
+	if r.Number != nil {
+		d.Number = r.Number.String()
+	}
+	return d
+}
+
+func colonHex(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	h := strings.ToUpper(hex.EncodeToString(b))
+	var out strings.Builder
+	for i := 0; i < len(h); i += 2 {
+		if i > 0 {
+			out.WriteByte(':')
+		}
+		out.WriteString(h[i : i+2])
+	}
+	return out.String()
+}
+
+func keyUsageNames(ku x509.KeyUsage) []string {
+	names := []string{"digitalSignature", "contentCommitment", "keyEncipherment", "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"}
+	out := []string{}
+	for i, n := range names {
+		if ku&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func extKeyUsageNames(c *x509.Certificate) []string {
+	names := map[x509.ExtKeyUsage]string{
+		x509.ExtKeyUsageAny: "any", x509.ExtKeyUsageServerAuth: "serverAuth", x509.ExtKeyUsageClientAuth: "clientAuth",
+		x509.ExtKeyUsageCodeSigning: "codeSigning", x509.ExtKeyUsageEmailProtection: "emailProtection",
+		x509.ExtKeyUsageTimeStamping: "timeStamping", x509.ExtKeyUsageOCSPSigning: "OCSPSigning",
+	}
+	out := []string{}
+	for _, u := range c.ExtKeyUsage {
+		if n, ok := names[u]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, fmt.Sprintf("eku(%d)", u))
+		}
+	}
+	for _, oid := range c.UnknownExtKeyUsage {
+		out = append(out, oid.String())
+	}
+	return out
+}
+
+func sanList(dns, emails []string, ips []net.IP, uris []*url.URL) []string {
+	out := []string{}
+	for _, d := range dns {
+		out = append(out, "DNS:"+d)
+	}
+	for _, e := range emails {
+		out = append(out, "email:"+e)
+	}
+	for _, ip := range ips {
+		out = append(out, "IP:"+ip.String())
+	}
+	for _, u := range uris {
+		out = append(out, "URI:"+u.String())
+	}
+	return out
+}
