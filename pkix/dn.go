@@ -56,7 +56,7 @@ func valueBytes(v asn1.RawValue) ([]byte, bool) {
 		return nil, false
 	}
 	switch v.Tag {
-	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagIA5String, asn1.TagT61String, 18 /* Numeric */, 26 /* Visible */:
+	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagIA5String, asn1.TagT61String, 18 /* Numeric */, 26 /* Visible */ :
 		return v.Bytes, true
 	case asn1.TagBMPString:
 		if len(v.Bytes)%2 != 0 {
