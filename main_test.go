@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mtlsctl/mtlsctl/commands"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -48,6 +49,7 @@ func TestScripts(t *testing.T) {
 			"mode":     cmdMode,
 			"snapshot": cmdSnapshot,
 			"jsonpath": cmdJSONPath,
+			"waitfile": cmdWaitFile,
 		},
 	})
 }
@@ -193,4 +195,20 @@ func TestInteropToolsPresent(t *testing.T) {
 			}
 		}
 	}
+}
+
+// waitfile FILE: wait (up to 20 s) until FILE exists and is not empty, for
+// a server started in the background to say where it listens.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: waitfile file")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if info, err := os.Stat(ts.MkAbs(args[0])); err == nil && info.Size() > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not appear within 20 s", args[0])
 }

@@ -94,6 +94,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 			clientCommand(ui),
 			crlCommand(ui),
 			inspectCommand(ui),
+			serveCommand(ui),
 			completionCommand(ui),
 		},
 	}
