@@ -69,6 +69,8 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
 		Suggest:              true,
+		// A CN such as "Doe, John" is one value, not two.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Usage: "show cfssl's log on stderr"},
 			&cli.BoolFlag{Name: "no-color", Usage: "never color output (NO_COLOR is honoured too)"},

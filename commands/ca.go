@@ -137,14 +137,18 @@ func runCAInit(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	written, err := pkix.WriteFiles(files, force)
+	written, errs, err := commitIssued(dir, [][]pkix.File{files}, []pkix.Record{pkix.NewRecord(ca.Cert, "root", "ca", "ca", "ca")}, force)
+	if err == nil {
+		err = errs[0]
+	}
 	if err != nil {
 		undoDir()
 		return err
 	}
+	res.Recorded = filepath.Join(dir, pkix.InventoryFile)
 	sum := pkix.Summarize(ca.Cert)
 	res.Cert = &sum
-	res.addWritten(written, map[string]*pkix.CertSummary{filepath.Join(dir, "ca.pem"): &sum})
+	res.addWritten(written[0], map[string]*pkix.CertSummary{filepath.Join(dir, "ca.pem"): &sum})
 	return u.report(res, c.Bool("json"))
 }
 

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"crypto/x509"
-	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -36,17 +35,30 @@ The request is --csr FILE, else DIR/client-csr.json, else the built-in
 request (the guide's) with the CN given by --cn. --cn also overrides the
 CN of a request file.
 
+A batch: several --cn, or --cn-file with one CN per line. Each certificate
+is named from its CN (letters, digits, '.', '_', '-'; anything else '-').
+The whole batch is checked (names, collisions with existing files, CA,
+configuration) before any key is made, then issued on all cores; if one
+fails, the others are still written whole and recorded, and the summary and
+exit code (2) name the CNs that were not issued. A progress bar shows on a
+terminal; a summary line is always printed to stderr.
+
+Every certificate is recorded in DIR/inventory.tsv, under a lock that lets
+parallel jobs issue into one directory.
+
 EXAMPLES:
    mtlsctl client issue                                  # the guide's client-csr.json
    mtlsctl client issue --dir pki --cn "James Royal"     # built-in request
    mtlsctl client issue --cn device-7 --name device-7 --key-type ecdsa-256
    mtlsctl client issue --issuer intermediate --cn device-1 --name device-1
+   mtlsctl client issue --cn-file devices.txt --key-type ecdsa-256     # a fleet, on all cores
 
 ` + exitCodeHelp,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "csr", Usage: "client request `FILE` in cfssl's CSR JSON (default DIR/client-csr.json; - for stdin)"},
-			&cli.StringFlag{Name: "cn", Usage: "the certificate's common `NAME` (overrides the request's CN)"},
+			&cli.StringSliceFlag{Name: "cn", Usage: "the certificate's common `NAME` (overrides the request's CN); repeat for a batch"},
+			&cli.StringFlag{Name: "cn-file", Usage: "issue one certificate per line of `FILE` (# comments); - for stdin"},
 			configFlag(),
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
 			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
@@ -67,102 +79,9 @@ EXAMPLES:
 	}
 }
 
-func runClientIssue(u *ui, c *cli.Context) error {
-	dir, err := pkiDir(c)
-	if err != nil {
-		return err
-	}
-	if err := oneStdin(c, "csr", "config", "ca", "ca-key"); err != nil {
-		return err
-	}
-	res := newResult("client issue")
-	base := c.String("name")
-	if err := checkBaseName(base); err != nil {
-		return err
-	}
-	profile := c.String("profile")
-
-	// Inputs first: request, configuration and profile, CA and key.
-	req, err := loadClientRequest(c, dir)
-	if err != nil {
-		return err
-	}
-	res.Notes = append(res.Notes, req.Notes...)
-	cfgPath, _ := inputPath(c, "config", dir, "ca-config.json")
-	cfg, err := loadFile(c, cfgPath, pkix.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
-	if err != nil {
-		return err
-	}
-	if _, err := cfg.Profile(profile); err != nil {
-		return err
-	}
-	certKind := "client certificate"
-	if !cfg.ProfileHasUsage(profile, "client auth") {
-		certKind = "certificate (profile " + profile + ")"
-		res.Warnings = append(res.Warnings, fmt.Sprintf("profile %q has no \"client auth\": Access will not accept this certificate from a client", profile))
-	}
-	issuer, above, err := loadIssuer(c, dir, cfg)
-	if err != nil {
-		return err
-	}
-	// Under an intermediate, a client must present its leaf and the
-	// intermediates (never the root): BASE-fullchain.pem.
-	fullchain := !pkix.IsSelfSigned(issuer.Cert)
-	outputs := plannedSet(dir, base)
-	if fullchain {
-		outputs = append(outputs, pkix.File{Path: filepath.Join(dir, base+"-fullchain.pem")})
-	}
-	force := c.Bool("force")
-	if err := refuseInputs(c, dir, outputs); err != nil {
-		return err
-	}
-	if !force {
-		if err := pkix.CheckFree(outputs); err != nil {
-			return err
-		}
-	}
-
-	issued, warnings, err := issuer.Issue(req, profile)
-	if err != nil {
-		return err
-	}
-	res.Warnings = append(res.Warnings, warnings...)
-
-	files := fileSet(dir, base, certKind, issued)
-	if fullchain {
-		chain := []*x509.Certificate{issued.Cert, issuer.Cert}
-		for _, a := range above {
-			if !pkix.IsSelfSigned(a) {
-				chain = append(chain, a)
-			}
-		}
-		files = append(files, pkix.File{Path: filepath.Join(dir, base+"-fullchain.pem"), Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "leaf + intermediates"})
-	}
-	written, err := pkix.WriteFiles(files, force)
-	if err != nil {
-		return err
-	}
-	sum := pkix.Summarize(issued.Cert)
-	res.Cert = &sum
-	res.addWritten(written, map[string]*pkix.CertSummary{filepath.Join(dir, base+".pem"): &sum})
-	return u.report(res, c.Bool("json"))
-}
-
-func loadClientRequest(c *cli.Context, dir string) (*pkix.Request, error) {
-	req, err := loadRequestOrBuiltin(c, dir, "client-csr.json", pkix.ClientRequest)
-	if err != nil {
-		return nil, err
-	}
-	return req, applyKeyType(c, req)
-}
-
 // loadRequestOrBuiltin reads --csr FILE, else DIR/name, else the built-in
-// request with --cn; --cn also overrides the CN of a file.
-func loadRequestOrBuiltin(c *cli.Context, dir, name string, kind pkix.RequestKind) (*pkix.Request, error) {
-	cn, err := cnFlag(c)
-	if err != nil {
-		return nil, err
-	}
+// request with the given CN; a CN also overrides the CN of a file.
+func loadRequestOrBuiltin(c *cli.Context, dir, name string, kind pkix.RequestKind, cn string) (*pkix.Request, error) {
 	path, explicit := inputPath(c, "csr", dir, name)
 	if !explicit && !pkix.Exists(path) {
 		if cn == "" {
@@ -183,16 +102,15 @@ func loadRequestOrBuiltin(c *cli.Context, dir, name string, kind pkix.RequestKin
 	return req, nil
 }
 
-// cnFlag checks --cn the way a request file's CN is checked.
-func cnFlag(c *cli.Context) (string, error) {
-	cn := c.String("cn")
-	if c.IsSet("cn") && strings.TrimSpace(cn) == "" {
-		return "", usageErrorf("--cn is empty").hint(`give the certificate a name, e.g. --cn "James Royal"`)
+// checkCNFlag checks a --cn value the way a request file's CN is checked.
+func checkCNFlag(cn string) error {
+	if strings.TrimSpace(cn) == "" {
+		return usageErrorf("--cn is empty").hint(`give the certificate a name, e.g. --cn "James Royal"`)
 	}
 	if err := pkix.CheckCN(cn); err != nil {
-		return "", usageErrorf("--cn: %s", err.Msg)
+		return usageErrorf("--cn: %s", err.Msg)
 	}
-	return cn, nil
+	return nil
 }
 
 // applyKeyType applies --key-type to a request.

@@ -78,7 +78,12 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 	if c.Int("path-len") < -1 {
 		return usageErrorf("--path-len %d: use -1 (no limit) or a number from 0", c.Int("path-len"))
 	}
-	req, err := loadRequestOrBuiltin(c, dir, "intermediate-csr.json", pkix.CARequest)
+	if c.IsSet("cn") {
+		if err := checkCNFlag(c.String("cn")); err != nil {
+			return err
+		}
+	}
+	req, err := loadRequestOrBuiltin(c, dir, "intermediate-csr.json", pkix.CARequest, c.String("cn"))
 	if err != nil {
 		return err
 	}
@@ -119,12 +124,17 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 	chain := append([]*x509.Certificate{issued.Cert, issuer.Cert}, above...)
 	files := append(fileSet(dir, base, "intermediate CA certificate", issued),
 		pkix.File{Path: chainPath, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "CA chain for Access (intermediate first)"})
-	written, err := pkix.WriteFiles(files, force)
+	record := pkix.NewRecord(issued.Cert, "intermediate", profileName, issuerBaseName(c), base)
+	written, errs, err := commitIssued(dir, [][]pkix.File{files}, []pkix.Record{record}, force)
+	if err == nil {
+		err = errs[0]
+	}
 	if err != nil {
 		return err
 	}
+	res.Recorded = filepath.Join(dir, pkix.InventoryFile)
 	sum := pkix.Summarize(issued.Cert)
 	res.Cert = &sum
-	res.addWritten(written, map[string]*pkix.CertSummary{filepath.Join(dir, base+".pem"): &sum})
+	res.addWritten(written[0], map[string]*pkix.CertSummary{filepath.Join(dir, base+".pem"): &sum})
 	return u.report(res, c.Bool("json"))
 }

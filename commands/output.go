@@ -24,12 +24,15 @@ type fileReport struct {
 
 // result is the --json document every writing command prints.
 type result struct {
-	Command  string            `json:"command"`
-	Files    []fileReport      `json:"files"`
-	Cert     *pkix.CertSummary `json:"certificate,omitempty"`
-	CRL      *crlReport        `json:"crl,omitempty"`
-	Warnings []string          `json:"warnings"`
-	Notes    []string          `json:"notes"`
+	Command  string             `json:"command"`
+	Files    []fileReport       `json:"files"`
+	Cert     *pkix.CertSummary  `json:"certificate,omitempty"`
+	CRL      *crlReport         `json:"crl,omitempty"`
+	Issued   []pkix.CertSummary `json:"issued,omitempty"`
+	Failed   []failure          `json:"failed,omitempty"`
+	Recorded string             `json:"inventory,omitempty"`
+	Warnings []string           `json:"warnings"`
+	Notes    []string           `json:"notes"`
 }
 
 func newResult(command string) *result {
@@ -72,6 +75,9 @@ func (u *ui) report(r *result, asJSON bool) error {
 		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
+	if r.Recorded != "" {
+		fmt.Fprintf(u.out, "  recorded in %s\n", r.Recorded)
+	}
 	for _, f := range r.Files {
 		if f.Backup != "" {
 			fmt.Fprintf(u.out, "  kept the previous %s as %s\n", filepath.Base(f.Path), f.Backup)

@@ -68,17 +68,101 @@ func CheckFree(files []File) error {
 }
 
 // WriteFiles writes every file or none. Each is written to a temporary file
-// in its own directory, synced, and only then moved into place, so a crash
-// never leaves a half-written key. Without force an existing file is never
-// replaced (hard-linking the temp file into place fails if the name is
-// taken, which also closes the race with a concurrent mtlsctl); with force
-// the old file is first kept as NAME.bak (or NAME.bak.TIMESTAMP). If any
-// step fails, what was already moved into place is undone.
+// in its own directory, made durable, and only then moved into place, so a
+// crash never leaves a half-written key. Without force an existing file is
+// never replaced (hard-linking the temp file into place fails if the name
+// is taken, which also closes the race with a concurrent mtlsctl); with
+// force the old file is first kept as NAME.bak (or NAME.bak.TIMESTAMP). If
+// any step fails, what was already moved into place is undone.
 func WriteFiles(files []File, force bool) ([]Written, error) {
+	written, errs := WriteSets([][]File{files}, force)
+	return written[0], errs[0]
+}
+
+// WriteSets writes several independent sets of files (one certificate's
+// files each): every set lands whole or not at all, and a set that fails
+// does not undo the others. Durability costs one filesystem-wide sync for
+// all the temporary files instead of an fsync per file (which costs more
+// than the cryptography of an ECDSA certificate), then one sync of each
+// directory after the renames; files only take their names once their
+// data is on disk.
+func WriteSets(sets [][]File, force bool) ([][]Written, []error) {
+	written := make([][]Written, len(sets))
+	errs := make([]error, len(sets))
+	temps := make([][]string, len(sets))
+	for i := range sets {
+		sets[i], errs[i] = followReplaceLinks(sets[i], force)
+	}
+	perFileSync := !canSyncFS()
+	for i, set := range sets {
+		if errs[i] != nil {
+			continue
+		}
+		temps[i] = make([]string, len(set))
+		for j, f := range set {
+			t, err := writeTemp(f, perFileSync)
+			if err != nil {
+				removeAll(temps[i])
+				temps[i], errs[i] = nil, err
+				break
+			}
+			temps[i][j] = t
+		}
+	}
+	if !perFileSync {
+		// One sync per file system that holds a temp file (usually one).
+		synced := map[string]bool{}
+		for i, set := range sets {
+			if errs[i] != nil {
+				continue
+			}
+			for _, f := range set {
+				dir := filepath.Dir(f.Path)
+				if synced[dir] {
+					continue
+				}
+				synced[dir] = true
+				if err := syncDirFS(dir); err != nil {
+					for k := range sets {
+						if errs[k] == nil {
+							removeAll(temps[k])
+							errs[k] = errorf(dir, "cannot sync the file system: %v", err)
+						}
+					}
+					return written, errs
+				}
+			}
+		}
+	}
+	dirs := map[string]bool{}
+	for i, set := range sets {
+		if errs[i] != nil {
+			continue
+		}
+		written[i], errs[i] = placeSet(set, temps[i], force)
+		if errs[i] == nil {
+			for _, f := range set {
+				dirs[filepath.Dir(f.Path)] = true
+			}
+		}
+	}
+	for _, dir := range sortedKeys(dirs) {
+		if err := syncDir(dir); err != nil {
+			for i, set := range sets {
+				if errs[i] == nil && len(set) > 0 && filepath.Dir(set[0].Path) == dir {
+					errs[i] = errorf(dir, "cannot sync the directory: %v", unwrapPathError(err))
+				}
+			}
+		}
+	}
+	return written, errs
+}
+
+// followReplaceLinks: an output rebuilt in place (ca.crl) may be a symlink
+// to where a web server serves it: update the target, keep the link.
+func followReplaceLinks(files []File, force bool) ([]File, error) {
 	files = slices.Clone(files)
 	for i, f := range files {
-		// An output rebuilt in place (ca.crl) may be a symlink to where a
-		// web server serves it: update the target, keep the link.
 		if f.Replace && !force {
 			if info, err := os.Lstat(f.Path); err == nil && info.Mode()&fs.ModeSymlink != 0 {
 				target, err := filepath.EvalSymlinks(f.Path)
@@ -89,28 +173,26 @@ func WriteFiles(files []File, force bool) ([]Written, error) {
 			}
 		}
 	}
-	temps := make([]string, len(files))
-	cleanup := func() {
-		for _, t := range temps {
-			if t != "" {
-				os.Remove(t)
-			}
+	return files, nil
+}
+
+func removeAll(paths []string) {
+	for _, p := range paths {
+		if p != "" {
+			os.Remove(p)
 		}
 	}
-	for i, f := range files {
-		t, err := writeTemp(f)
-		if err != nil {
-			cleanup()
-			return nil, err
-		}
-		temps[i] = t
-	}
+}
+
+// placeSet moves one set's temp files into place, undoing the set on any
+// failure.
+func placeSet(files []File, temps []string, force bool) ([]Written, error) {
 	var undo []func()
 	rollback := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
-		cleanup()
+		removeAll(temps)
 	}
 	written := make([]Written, 0, len(files))
 	for i, f := range files {
@@ -153,16 +235,10 @@ func WriteFiles(files []File, force bool) ([]Written, error) {
 		temps[i] = ""
 		written = append(written, w)
 	}
-	for _, dir := range dirsOf(files) {
-		if err := syncDir(dir); err != nil {
-			rollback()
-			return nil, errorf(dir, "cannot sync the directory: %v", unwrapPathError(err))
-		}
-	}
 	return written, nil
 }
 
-func writeTemp(f File) (string, error) {
+func writeTemp(f File, sync bool) (string, error) {
 	dir, base := filepath.Split(f.Path)
 	if dir == "" {
 		dir = "."
@@ -193,8 +269,10 @@ func writeTemp(f File) (string, error) {
 	if err := tmp.Chmod(f.Mode); err != nil {
 		return fail(err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			return fail(err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fail(err)
@@ -271,19 +349,6 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 	return out.Close()
 }
 
-func dirsOf(files []File) []string {
-	seen := map[string]bool{}
-	var dirs []string
-	for _, f := range files {
-		d := filepath.Dir(f.Path)
-		if !seen[d] {
-			seen[d] = true
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
-}
-
 // syncDir makes the renames durable: without it a power cut can lose the
 // directory entry even though the file's data was synced.
 func syncDir(dir string) error {
@@ -336,4 +401,26 @@ func ReadInput(path string, stdin io.Reader) ([]byte, error) {
 func Exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+func syncDirFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return unwrapPathError(err)
+	}
+	defer d.Close()
+	return syncFS(d)
+}
+
+// Unwrite takes back files WriteFiles wrote: new ones are removed, replaced
+// ones get their backup back.
+func Unwrite(ws []Written) {
+	for i := len(ws) - 1; i >= 0; i-- {
+		w := ws[i]
+		if w.Backup != "" {
+			os.Rename(w.Backup, w.Path)
+		} else if !w.Replace {
+			os.Remove(w.Path)
+		}
+	}
 }

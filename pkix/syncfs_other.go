@@ -1,0 +1,13 @@
+//go:build !linux
+
+package pkix
+
+import (
+	"errors"
+	"os"
+)
+
+// Elsewhere each temporary file is fsynced on its own.
+func canSyncFS() bool { return false }
+
+func syncFS(*os.File) error { return errors.New("syncfs is Linux-only") }
