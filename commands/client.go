@@ -15,6 +15,8 @@ func clientCommand(u *ui) *cli.Command {
 		Usage: "issue client certificates",
 		Subcommands: []*cli.Command{
 			clientIssueCommand(u),
+			clientListCommand(u),
+			clientRevokeCommand(u),
 		},
 		Action: groupAction,
 	}

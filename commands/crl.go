@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -67,6 +68,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "pem", Usage: "write PEM (X509 CRL) instead of DER"},
 			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "how long the CRL is valid: 7d, 30d, 168h"},
 			&cli.BoolFlag{Name: "decimal", Usage: "read decimal serials (as cfssl does) instead of hex"},
+			&cli.BoolFlag{Name: "strict", Usage: "refuse serials that DIR/inventory.tsv does not know"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an output that is not a CRL of this CA, keeping it as NAME.bak"},
 			jsonFlag(),
 		},
@@ -83,6 +85,13 @@ EXAMPLES:
 	}
 }
 
+// crlOptions are crl build's inputs, resolved; revoke --crl uses them too.
+type crlOptions struct {
+	dir, serialsPath, caPath, keyPath, out string
+	pem, decimal, force, json, strict      bool
+	nextUpdate                             time.Duration
+}
+
 func runCRLBuild(u *ui, c *cli.Context) error {
 	dir, err := pkiDir(c)
 	if err != nil {
@@ -91,47 +100,71 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 	if err := oneStdin(c, "ca", "ca-key"); err != nil {
 		return err
 	}
-	res := newResult("crl build")
-	serialsPath := c.Args().First()
 	nextUpdate, err := parseDuration("next-update", c.String("next-update"))
 	if err != nil {
 		return err
 	}
-	out, _ := inputPath(c, "out", dir, "ca.crl")
-	toStdout := out == "-"
-	if toStdout && c.Bool("json") {
+	o := crlOptions{dir: dir, serialsPath: c.Args().First(), pem: c.Bool("pem"), decimal: c.Bool("decimal"),
+		force: c.Bool("force"), json: c.Bool("json"), strict: c.Bool("strict"), nextUpdate: nextUpdate}
+	o.out, _ = inputPath(c, "out", dir, "ca.crl")
+	o.caPath, _ = inputPath(c, "ca", dir, "ca.pem")
+	o.keyPath, _ = inputPath(c, "ca-key", dir, "ca-key.pem")
+	if o.out == "-" && o.json {
 		return usageErrorf("--json and --out - both want stdout").hint("write the CRL to a file with --out FILE")
 	}
-	if toStdout && !c.Bool("pem") && isTerminal(u.out) {
+	if o.out == "-" && !o.pem && isTerminal(u.out) {
 		return usageErrorf("refusing to write a binary DER CRL to the terminal").hint("add --pem, or redirect: --out - > ca.crl")
 	}
+	res, err := buildCRL(u, c.App.Reader, o)
+	if err != nil {
+		return err
+	}
+	if o.out == "-" {
+		// stdout holds the CRL; the report goes to stderr.
+		return (&ui{out: u.err, err: u.err, errColor: u.errColor}).reportCRL(res, false)
+	}
+	return u.reportCRL(res, o.json)
+}
+
+// buildCRL reads the CA, the previous CRL and the serials, signs, and
+// writes the CRL (to stdout for --out -).
+func buildCRL(u *ui, stdin io.Reader, o crlOptions) (*result, error) {
+	res := newResult("crl build")
+	toStdout := o.out == "-"
+	caPath, keyPath, out, serialsPath := o.caPath, o.keyPath, o.out, o.serialsPath
 
 	// Inputs: CA, key, the previous CRL (for its number), then the serials.
-	caPath, _ := inputPath(c, "ca", dir, "ca.pem")
-	keyPath, _ := inputPath(c, "ca-key", dir, "ca-key.pem")
-	ca, err := loadFile(c, caPath, pkix.ParseCertificatePEM, "run 'mtlsctl ca init' first, or pass --ca")
+	caData, err := pkix.ReadInput(caPath, stdin)
 	if err != nil {
-		return err
+		return nil, withMissingHint(err, "run 'mtlsctl ca init' first, or pass --ca")
 	}
-	key, err := loadFile(c, keyPath, pkix.ParseKeyPEM, "pass the CA key with --ca-key")
+	ca, err := pkix.ParseCertificatePEM(stdinLabel(caPath), caData)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	keyData, err := pkix.ReadInput(keyPath, stdin)
+	if err != nil {
+		return nil, withMissingHint(err, "pass the CA key with --ca-key")
+	}
+	key, err := pkix.ParseKeyPEM(stdinLabel(keyPath), keyData)
+	if err != nil {
+		return nil, err
 	}
 	if err := pkix.CheckCRLIssuer(caPath, ca, keyPath, key); err != nil {
-		return err
+		return nil, err
 	}
-	force := c.Bool("force")
+	force := o.force
 	if err := refuseOverwritingInputs([]pkix.File{{Path: out}}, caPath, keyPath, serialsPath); err != nil && !toStdout {
-		return err
+		return nil, err
 	}
 	var previous *pkix.CRLHeader
 	if !toStdout && pkix.Exists(out) {
 		previous, err = readPreviousCRL(out)
 		switch {
 		case err != nil && !force:
-			return &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
+			return nil, &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
 		case err == nil && !previous.IssuedBy(ca) && !force:
-			return &pkix.Error{File: out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another --out, or pass --force to keep it as a .bak copy"}
+			return nil, &pkix.Error{File: out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another --out, or pass --force to keep it as a .bak copy"}
 		case err != nil || !previous.IssuedBy(ca):
 			previous = nil // forced: a foreign file says nothing about our numbering
 		}
@@ -142,65 +175,109 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 	sizeHint := 0
 	label := serialsPath
 	if serialsPath == "-" {
-		in, label = c.App.Reader, "stdin"
+		in, label = stdin, "stdin"
 	} else {
 		f, err := os.Open(serialsPath)
 		if err != nil {
 			_, rerr := pkix.ReadInput(serialsPath, nil) // same wording as every other input
-			return rerr
+			return nil, rerr
 		}
 		defer f.Close()
 		if info, err := f.Stat(); err == nil {
 			if info.IsDir() {
-				return &pkix.Error{File: serialsPath, Msg: "is a directory", Hint: "give the serials file, e.g. serials.txt"}
+				return nil, &pkix.Error{File: serialsPath, Msg: "is a directory", Hint: "give the serials file, e.g. serials.txt"}
 			}
 			sizeHint = int(min(info.Size(), 1<<31))
 		}
 		in = f
 	}
 	builder := pkix.NewCRLBuilder(sizeHint, now)
-	if err := pkix.ReadSerials(in, label, c.Bool("decimal"), now, builder); err != nil {
-		return err
+	if err := pkix.ReadSerials(in, label, o.decimal, now, builder); err != nil {
+		return nil, err
 	}
 
 	// Compute.
-	var prevNumber = previousNumber(previous)
-	crl, err := builder.Sign(pkix.CRLParams{Issuer: ca, Key: key, Number: pkix.NextCRLNumber(prevNumber, now),
-		ThisUpdate: now, NextUpdate: now.Add(nextUpdate)})
+	crl, err := builder.Sign(pkix.CRLParams{Issuer: ca, Key: key, Number: pkix.NextCRLNumber(previousNumber(previous), now),
+		ThisUpdate: now, NextUpdate: now.Add(o.nextUpdate)})
 	if err != nil {
-		return &pkix.Error{File: keyPath, Msg: err.Error(), Hint: "CRLs can be signed with RSA, ECDSA or Ed25519 CA keys"}
+		return nil, &pkix.Error{File: keyPath, Msg: err.Error(), Hint: "CRLs can be signed with RSA, ECDSA or Ed25519 CA keys"}
 	}
 	noteDuplicates(res, label, crl.Duplicates)
 	if crl.Count == 0 {
 		res.Notes = append(res.Notes, label+" lists no serials: the CRL revokes nothing")
+	}
+	if err := checkAgainstInventory(res, o, label, crl); err != nil {
+		return nil, err
 	}
 
 	// Write.
 	write := func(w io.Writer) error { _, err := crl.WriteTo(w); return err }
 	kind := "CRL (DER)"
 	size := crl.Size
-	if c.Bool("pem") {
+	if o.pem {
 		write = crl.WritePEMTo
 		kind = "CRL (PEM)"
 		var n countingWriter
 		crl.WritePEMTo(&n)
 		size = int(n)
 	}
-	summary := crlSummary(crl, c.Bool("json"))
+	summary := crlSummary(crl, o.json)
 	res.CRL = &summary
 	if toStdout {
 		if err := write(u.out); err != nil {
-			return &pkix.Error{File: "stdout", Msg: "cannot write: " + err.Error()}
+			return nil, &pkix.Error{File: "stdout", Msg: "cannot write: " + err.Error()}
 		}
-		// stdout holds the CRL; the report goes to stderr.
-		return (&ui{out: u.err, err: u.err, errColor: u.errColor}).reportCRL(res, false)
+		return res, nil
 	}
 	written, err := pkix.WriteFiles([]pkix.File{{Path: out, Stream: write, Size: size, Mode: pkix.ModePublic, Kind: kind, Replace: !force}}, force)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res.addWritten(written, nil)
-	return u.reportCRL(res, c.Bool("json"))
+	return res, nil
+}
+
+// checkAgainstInventory warns about revoked serials the directory's
+// inventory does not know (a typo, or another CA's certificate); --strict
+// makes that an error.
+func checkAgainstInventory(res *result, o crlOptions, label string, crl *pkix.CRL) error {
+	inv, err := pkix.ReadInventory(o.dir)
+	if err != nil || len(inv.Records) == 0 {
+		return nil // no inventory: nothing to compare with
+	}
+	var unknown []string
+	crl.EachSerial(crl.Count, func(n *big.Int) {
+		if h := pkix.SerialHex(n); !inv.Has(h) {
+			unknown = append(unknown, h)
+		}
+	})
+	if len(unknown) == 0 {
+		return nil
+	}
+	shown := unknown[:min(len(unknown), 10)]
+	msg := fmt.Sprintf("%s: %d serial%s not in %s: %s", label, len(unknown), plural(len(unknown)), inv.Path, strings.Join(shown, ", "))
+	if len(unknown) > len(shown) {
+		msg += fmt.Sprintf(" and %d more", len(unknown)-len(shown))
+	}
+	if o.strict {
+		return &pkix.Error{Msg: msg, Hint: "check for typos; drop --strict to revoke serials mtlsctl did not issue"}
+	}
+	res.Warnings = append(res.Warnings, msg+" (a typo, or a certificate mtlsctl did not issue?)")
+	return nil
+}
+
+func stdinLabel(path string) string {
+	if path == "-" {
+		return "stdin"
+	}
+	return path
+}
+
+func withMissingHint(err error, hint string) error {
+	if pe, ok := err.(*pkix.Error); ok && pe.Msg == "no such file" {
+		pe.Hint = hint
+	}
+	return err
 }
 
 func previousNumber(h *pkix.CRLHeader) *big.Int {

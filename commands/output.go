@@ -31,6 +31,7 @@ type result struct {
 	Issued   []pkix.CertSummary `json:"issued,omitempty"`
 	Failed   []failure          `json:"failed,omitempty"`
 	Recorded string             `json:"inventory,omitempty"`
+	Revoked  []pkix.Record      `json:"revoked,omitempty"`
 	Warnings []string           `json:"warnings"`
 	Notes    []string           `json:"notes"`
 }
