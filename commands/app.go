@@ -97,6 +97,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 			crlCommand(ui),
 			inspectCommand(ui),
 			serveCommand(ui),
+			checkCommand(ui),
 			completionCommand(ui),
 		},
 	}

@@ -17,6 +17,7 @@ func clientCommand(u *ui) *cli.Command {
 			clientIssueCommand(u),
 			clientListCommand(u),
 			clientRevokeCommand(u),
+			clientExportCommand(u),
 		},
 		Action: groupAction,
 	}
@@ -56,7 +57,7 @@ EXAMPLES:
    mtlsctl client issue --cn-file devices.txt --key-type ecdsa-256     # a fleet, on all cores
 
 ` + exitCodeHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "csr", Usage: "client request `FILE` in cfssl's CSR JSON (default DIR/client-csr.json; - for stdin)"},
 			&cli.StringSliceFlag{Name: "cn", Usage: "the certificate's common `NAME` (overrides the request's CN); repeat for a batch"},
@@ -68,9 +69,10 @@ EXAMPLES:
 			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
 			&cli.StringFlag{Name: "name", Value: "client", Usage: "output base `NAME`: NAME.pem, NAME-key.pem, NAME.csr"},
 			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
+			&cli.BoolFlag{Name: "p12", Usage: "also write BASE.p12 (key + certificate + chain); see 'client export'"},
 			forceFlag(),
 			jsonFlag(),
-		},
+		}, p12Flags()...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {

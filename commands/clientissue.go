@@ -73,6 +73,12 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		return err
 	}
 	issuerName := issuerBaseName(c)
+	var password string
+	if c.Bool("p12") {
+		if password, err = p12Password(c); err != nil {
+			return err
+		}
+	}
 	// Under an intermediate, a client must present its leaf and the
 	// intermediates (never the root): BASE-fullchain.pem.
 	fullchain := !pkix.IsSelfSigned(issuer.Cert)
@@ -81,6 +87,9 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		outputs = append(outputs, plannedSet(dir, j.name)...)
 		if fullchain {
 			outputs = append(outputs, pkix.File{Path: filepath.Join(dir, j.name+"-fullchain.pem")})
+		}
+		if c.Bool("p12") {
+			outputs = append(outputs, pkix.File{Path: filepath.Join(dir, j.name+".p12")})
 		}
 	}
 	force := c.Bool("force")
@@ -122,6 +131,19 @@ func runClientIssue(u *ui, c *cli.Context) error {
 				}
 			}
 			files = append(files, pkix.File{Path: filepath.Join(dir, jobs[i].name+"-fullchain.pem"), Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "leaf + intermediates"})
+		}
+		if c.Bool("p12") {
+			key, err := pkix.ParseKeyPEM("new key", r.Issued.KeyPEM)
+			if err == nil {
+				var data []byte
+				if data, err = pkix.EncodeP12(key, r.Issued.Cert, p12Chain(dir, issuer.Cert, above), password, c.Bool("legacy")); err == nil {
+					files = append(files, pkix.File{Path: filepath.Join(dir, jobs[i].name+".p12"), Data: data, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"})
+				}
+			}
+			if err != nil {
+				failed = append(failed, failure{CN: jobs[i].cn, Name: jobs[i].name, Error: err.Error()})
+				continue
+			}
 		}
 		sets = append(sets, files)
 		records = append(records, pkix.NewRecord(r.Issued.Cert, "client", profile, issuerName, jobs[i].name))

@@ -1,0 +1,116 @@
+package commands
+
+import (
+	"fmt"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/urfave/cli/v2"
+)
+
+func checkCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "expiry gate: exit 1 when a CA, client certificate or CRL expires soon",
+		ArgsUsage: "[FILE...]",
+		Description: `Checks what expires: the CA, intermediates and client certificates recorded
+in DIR/inventory.tsv (revoked ones left out), or the certificates in the
+FILEs given, and the next update of DIR/ca.crl. Exit 0 when nothing expires
+within --warn (default 30 days, Access's first alert), 1 otherwise, 2 when
+an input cannot be read. Inside 14 days (Access's second alert) is marked
+urgent. A certificate that outlives its issuer is noted. Sorted by time
+left. Written for a daily CI job.
+
+EXAMPLES:
+   mtlsctl check --dir pki
+   mtlsctl check --warn 60d --json
+   mtlsctl check ca.pem ca-chain.pem
+
+` + exitCodeHelp,
+		Flags: []cli.Flag{
+			dirFlag(),
+			&cli.StringFlag{Name: "warn", Value: "30d", Usage: "fail when something expires within `DURATION`"},
+			&cli.StringFlag{Name: "crl", Usage: "CRL `FILE` whose next update to check (default DIR/ca.crl when it exists)"},
+			jsonFlag(),
+		},
+		OnUsageError: usageErrorHandler,
+		Action:       func(c *cli.Context) error { return runCheck(u, c) },
+	}
+}
+
+func runCheck(u *ui, c *cli.Context) error {
+	dir, err := pkiDir(c)
+	if err != nil {
+		return err
+	}
+	warn, err := parseDuration("warn", c.String("warn"))
+	if err != nil {
+		return err
+	}
+	col := pkix.NewExpiryCollector(time.Now(), warn)
+	if c.Args().Len() > 0 {
+		for _, path := range c.Args().Slice() {
+			certs, err := loadFile(c, path, pkix.ParseCertificatesPEM, "")
+			if err != nil {
+				return err
+			}
+			for _, cert := range certs {
+				col.AddCertificate(path, cert)
+			}
+		}
+	} else {
+		inv, err := pkix.ReadInventory(dir)
+		if err != nil {
+			return err
+		}
+		for _, r := range inv.Records {
+			if r.Status != "revoked" {
+				col.AddRecord(r)
+			}
+		}
+		if len(inv.Records) == 0 {
+			// A directory made with cfssl or before the inventory: its CA.
+			caPath := filepath.Join(dir, "ca.pem")
+			certs, err := loadFile(c, caPath, pkix.ParseCertificatesPEM, "no inventory and no ca.pem in "+dir+": give the files to check")
+			if err != nil {
+				return err
+			}
+			for _, cert := range certs {
+				col.AddCertificate(caPath, cert)
+			}
+		}
+	}
+	crlPath, explicit := inputPath(c, "crl", dir, "ca.crl")
+	if explicit || (c.Args().Len() == 0 && pkix.Exists(crlPath)) {
+		rl, err := loadFile(c, crlPath, pkix.ParseCRL, "")
+		if err != nil {
+			return err
+		}
+		col.AddCRL(crlPath, rl.NextUpdate)
+	}
+	rep := col.Report()
+	if c.Bool("json") {
+		if err := u.printJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "\tLEFT\tEXPIRES\tKIND\tNAME\tCN\tNOTE")
+		for _, it := range rep.Items {
+			mark := map[string]string{"ok": paint(u.outColor, color.FgGreen, "✓"), "warn": paint(u.outColor, color.FgYellow, "!"),
+				"urgent": paint(u.outColor, color.FgRed, "!!"), "expired": paint(u.outColor, color.FgRed, "✗")}[it.Level]
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, it.Left, it.Expires.Format("2006-01-02"), it.Kind, it.Name, orDash(it.CN), it.Note)
+		}
+		tw.Flush()
+	}
+	if rep.Problems > 0 {
+		return &problemsFound{summary: fmt.Sprintf("%d item%s expire%s within %s", rep.Problems, plural(rep.Problems), map[bool]string{true: "s", false: ""}[rep.Problems == 1], rep.Warn)}
+	}
+	if !c.Bool("json") {
+		fmt.Fprintf(u.out, "nothing expires within %s\n", rep.Warn)
+	}
+	return nil
+}
