@@ -111,26 +111,43 @@ const maxDays = 36500
 // would destroy the CA key or certificate even with --force: its backup
 // would be the only copy left.
 func refuseOverwritingInputs(outputs []pkix.File, inputs ...string) error {
+	// Each input is looked at once and each output once (a batch has
+	// thousands of outputs): equal absolute paths, or, for an output that
+	// already exists, the same file under another name.
+	type input struct {
+		abs  string
+		info os.FileInfo
+	}
+	var ins []input
+	for _, in := range inputs {
+		if in == "" || in == "-" {
+			continue
+		}
+		abs, _ := filepath.Abs(in)
+		info, _ := os.Stat(in)
+		ins = append(ins, input{abs, info})
+	}
+	refuse := func(path string) error {
+		return &pkix.Error{File: path, Msg: "is also an input of this command; refusing to write over it", Hint: "choose another --name or --out"}
+	}
 	for _, o := range outputs {
-		for _, in := range inputs {
-			if in != "" && in != "-" && samePath(o.Path, in) {
-				return &pkix.Error{File: o.Path, Msg: "is also an input of this command; refusing to write over it",
-					Hint: "choose another --name or --out"}
+		abs, _ := filepath.Abs(o.Path)
+		for _, in := range ins {
+			if abs == in.abs {
+				return refuse(o.Path)
+			}
+		}
+		info, err := os.Stat(o.Path)
+		if err != nil {
+			continue // does not exist: cannot be an input
+		}
+		for _, in := range ins {
+			if in.info != nil && os.SameFile(info, in.info) {
+				return refuse(o.Path)
 			}
 		}
 	}
 	return nil
-}
-
-func samePath(a, b string) bool {
-	ai, errA := os.Stat(a)
-	bi, errB := os.Stat(b)
-	if errA == nil && errB == nil {
-		return os.SameFile(ai, bi)
-	}
-	absA, _ := filepath.Abs(a)
-	absB, _ := filepath.Abs(b)
-	return absA == absB
 }
 
 // oneStdin refuses two inputs that both say "-": only one can have stdin.

@@ -1,8 +1,8 @@
 package commands
 
 import (
+	"bufio"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -40,16 +40,12 @@ func newResult(command string) *result {
 	return &result{Command: command, Warnings: []string{}, Notes: []string{}}
 }
 
-// addWritten records what is now on disk. The mode is read back from the
-// file rather than assumed, so what we print is what a user's ls shows.
+// addWritten records what is now on disk. The mode is the one the writer
+// set with fchmod, so umask cannot have changed it.
 func (r *result) addWritten(ws []pkix.Written, certs map[string]*pkix.CertSummary) {
 	for _, w := range ws {
-		mode := w.Mode
-		if info, err := os.Stat(w.Path); err == nil {
-			mode = info.Mode().Perm()
-		}
 		r.Files = append(r.Files, fileReport{
-			Path: w.Path, Kind: w.Kind, Mode: fmt.Sprintf("%04o", mode), Size: w.Len(),
+			Path: w.Path, Kind: w.Kind, Mode: fmt.Sprintf("%04o", w.Mode), Size: w.Len(),
 			Backup: w.Backup, Cert: certs[w.Path],
 		})
 	}
@@ -66,6 +62,10 @@ func (u *ui) report(r *result, asJSON bool) error {
 	if asJSON {
 		return u.printJSON(r)
 	}
+	// A batch prints thousands of lines: buffer them.
+	out := bufio.NewWriter(u.out)
+	defer out.Flush()
+	u = &ui{out: out, err: u.err, outColor: u.outColor, errColor: u.errColor}
 	fmt.Fprintf(u.out, "%s %d file%s:\n", paint(u.outColor, color.FgGreen, "wrote"), len(r.Files), map[bool]string{true: "", false: "s"}[len(r.Files) == 1])
 	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
 	for _, f := range r.Files {
