@@ -114,7 +114,7 @@ func runCAInit(u *ui, c *cli.Context) error {
 	outputs = append(outputs, reqOut...)
 	outputs = append(outputs, cfgOut...)
 	force := c.Bool("force")
-	if err := refuseOverwritingInputs(outputs, c.String("csr"), c.String("config")); err != nil {
+	if err := refuseOverwritingInputs(outputs, force, c.String("csr"), c.String("config")); err != nil {
 		return err
 	}
 	if !force {
@@ -137,7 +137,7 @@ func runCAInit(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	written, errs, err := commitIssued(dir, [][]pkix.File{files}, []pkix.Record{pkix.NewRecord(ca.Cert, "root", "ca", "ca", "ca")}, force)
+	written, errs, err := commitIssued(dir, []*pkix.Staged{pkix.Stage(files, force)}, []pkix.Record{pkix.NewRecord(ca.Cert, "root", "ca", "ca", "ca")}, force)
 	if err == nil {
 		err = errs[0]
 	}

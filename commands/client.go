@@ -207,10 +207,11 @@ func checkBaseName(base string) error {
 // refuseInputs applies refuseOverwritingInputs to the inputs every issuing
 // command reads.
 func refuseInputs(c *cli.Context, dir string, outputs []pkix.File) error {
+	force := c.Bool("force")
 	caPath, keyPath, err := issuerFiles(c, dir)
 	if err != nil {
 		return err
 	}
 	cfgPath, _ := inputPath(c, "config", dir, "ca-config.json")
-	return refuseOverwritingInputs(outputs, caPath, keyPath, cfgPath, c.String("csr"))
+	return refuseOverwritingInputs(outputs, force, caPath, keyPath, cfgPath, c.String("csr"))
 }

@@ -102,17 +102,38 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		}
 	}
 
-	// Compute: every key and certificate, on all cores.
+	// Compute every key and certificate on all cores; each worker also
+	// stages its certificate's files, so disk writes overlap the
+	// cryptography. Nothing takes its final name before the commit below.
 	reqs := make([]*pkix.Request, len(jobs))
 	for i, j := range jobs {
 		reqs[i] = j.req
 	}
+	p12Chain := p12Chain(dir, issuer.Cert, above)
+	staged := make([]*pkix.Staged, len(jobs))
 	bar := newProgress(u, len(jobs), !c.Bool("json"))
-	results := issuer.IssueBatch(reqs, profile, bar.update)
+	results := issuer.IssueBatch(reqs, profile, func(i int, r *pkix.BatchResult, done int) {
+		defer bar.update(done)
+		if r.Err != nil {
+			return
+		}
+		files, err := clientFiles(dir, jobs[i].name, certKind, r.Issued, issuer.Cert, above, fullchain)
+		if err == nil && c.Bool("p12") {
+			var p12 pkix.File
+			if p12, err = p12File(dir, jobs[i].name, r.Issued, p12Chain, password, c.Bool("legacy")); err == nil {
+				files = append(files, p12)
+			}
+		}
+		if err != nil {
+			r.Err = err
+			return
+		}
+		staged[i] = pkix.Stage(files, force)
+	})
 	bar.finish()
 
-	// Write what was issued, each certificate's files whole, and record it.
-	var sets [][]pkix.File
+	// Commit what was issued, each certificate's files whole, and record it.
+	var commit []*pkix.Staged
 	var records []pkix.Record
 	var setJob []int
 	var failed []failure
@@ -122,34 +143,11 @@ func runClientIssue(u *ui, c *cli.Context) error {
 			continue
 		}
 		res.Warnings = appendUnique(res.Warnings, r.Warnings...)
-		files := fileSet(dir, jobs[i].name, certKind, r.Issued)
-		if fullchain {
-			chain := []*x509.Certificate{r.Issued.Cert, issuer.Cert}
-			for _, a := range above {
-				if !pkix.IsSelfSigned(a) {
-					chain = append(chain, a)
-				}
-			}
-			files = append(files, pkix.File{Path: filepath.Join(dir, jobs[i].name+"-fullchain.pem"), Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "leaf + intermediates"})
-		}
-		if c.Bool("p12") {
-			key, err := pkix.ParseKeyPEM("new key", r.Issued.KeyPEM)
-			if err == nil {
-				var data []byte
-				if data, err = pkix.EncodeP12(key, r.Issued.Cert, p12Chain(dir, issuer.Cert, above), password, c.Bool("legacy")); err == nil {
-					files = append(files, pkix.File{Path: filepath.Join(dir, jobs[i].name+".p12"), Data: data, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"})
-				}
-			}
-			if err != nil {
-				failed = append(failed, failure{CN: jobs[i].cn, Name: jobs[i].name, Error: err.Error()})
-				continue
-			}
-		}
-		sets = append(sets, files)
+		commit = append(commit, staged[i])
 		records = append(records, pkix.NewRecord(r.Issued.Cert, "client", profile, issuerName, jobs[i].name))
 		setJob = append(setJob, i)
 	}
-	written, errs, err := commitIssued(dir, sets, records, force)
+	written, errs, err := commitIssued(dir, commit, records, force)
 	if err != nil {
 		return err
 	}
@@ -291,22 +289,30 @@ func issuerBaseName(c *cli.Context) string {
 	return "ca"
 }
 
-// commitIssued writes the certificates' files and records them in the
-// inventory, holding the directory's lock so parallel jobs lose no record.
-// errs has one entry per set; err is for the run as a whole.
-func commitIssued(dir string, sets [][]pkix.File, records []pkix.Record, force bool) ([][]pkix.Written, []error, error) {
+// commitIssued puts the certificates' staged files in place and records
+// them in the inventory, holding the directory's lock so parallel jobs
+// lose no record. errs has one entry per set; err is for the run as a
+// whole (then nothing was placed).
+func commitIssued(dir string, staged []*pkix.Staged, records []pkix.Record, force bool) ([][]pkix.Written, []error, error) {
+	discard := func() {
+		for _, st := range staged {
+			st.Discard()
+		}
+	}
 	lock, err := pkix.LockDir(dir, 5*time.Minute)
 	if err != nil {
+		discard()
 		return nil, nil, err
 	}
 	defer lock.Unlock()
 	inv, err := pkix.ReadInventory(dir)
 	if err != nil {
+		discard()
 		return nil, nil, err
 	}
-	written, errs := pkix.WriteSets(sets, force)
+	written, errs := pkix.CommitStaged(staged, force)
 	var added []pkix.Record
-	for i := range sets {
+	for i := range staged {
 		if errs[i] == nil {
 			added = append(added, records[i])
 		}
@@ -333,4 +339,34 @@ func undoWritten(written [][]pkix.Written, errs []error) {
 		}
 		pkix.Unwrite(ws)
 	}
+}
+
+// clientFiles is one client certificate's outputs: the three files of
+// cfssljson -bare, and under an intermediate the fullchain a client
+// presents (leaf, then intermediates, never the root).
+func clientFiles(dir, name, kind string, issued *pkix.Issued, issuer *x509.Certificate, above []*x509.Certificate, fullchain bool) ([]pkix.File, error) {
+	files := fileSet(dir, name, kind, issued)
+	if fullchain {
+		chain := []*x509.Certificate{issued.Cert, issuer}
+		for _, a := range above {
+			if !pkix.IsSelfSigned(a) {
+				chain = append(chain, a)
+			}
+		}
+		files = append(files, pkix.File{Path: filepath.Join(dir, name+"-fullchain.pem"), Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "leaf + intermediates"})
+	}
+	return files, nil
+}
+
+// p12File is BASE.p12 for client issue --p12.
+func p12File(dir, name string, issued *pkix.Issued, chain []*x509.Certificate, password string, legacy bool) (pkix.File, error) {
+	key, err := pkix.ParseKeyPEM("new key", issued.KeyPEM)
+	if err != nil {
+		return pkix.File{}, err
+	}
+	data, err := pkix.EncodeP12(key, issued.Cert, chain, password, legacy)
+	if err != nil {
+		return pkix.File{}, err
+	}
+	return pkix.File{Path: filepath.Join(dir, name+".p12"), Data: data, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"}, nil
 }

@@ -154,7 +154,7 @@ func buildCRL(u *ui, stdin io.Reader, o crlOptions) (*result, error) {
 		return nil, err
 	}
 	force := o.force
-	if err := refuseOverwritingInputs([]pkix.File{{Path: out}}, caPath, keyPath, serialsPath); err != nil && !toStdout {
+	if err := refuseOverwritingInputs([]pkix.File{{Path: out}}, true, caPath, keyPath, serialsPath); err != nil && !toStdout {
 		return nil, err
 	}
 	var previous *pkix.CRLHeader

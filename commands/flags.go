@@ -110,7 +110,11 @@ const maxDays = 36500
 // command's own inputs (say --name ca --force, or --out ca-key.pem), which
 // would destroy the CA key or certificate even with --force: its backup
 // would be the only copy left.
-func refuseOverwritingInputs(outputs []pkix.File, inputs ...string) error {
+//
+// Only outputs that may exist (replace is true: --force, or a file rebuilt
+// in place) need a look on disk; the others are refused by CheckFree if
+// they exist, so a batch without --force costs no extra stat per file.
+func refuseOverwritingInputs(outputs []pkix.File, replace bool, inputs ...string) error {
 	// Each input is looked at once and each output once (a batch has
 	// thousands of outputs): equal absolute paths, or, for an output that
 	// already exists, the same file under another name.
@@ -136,6 +140,9 @@ func refuseOverwritingInputs(outputs []pkix.File, inputs ...string) error {
 			if abs == in.abs {
 				return refuse(o.Path)
 			}
+		}
+		if !replace {
+			continue
 		}
 		info, err := os.Stat(o.Path)
 		if err != nil {

@@ -125,7 +125,7 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 	files := append(fileSet(dir, base, "intermediate CA certificate", issued),
 		pkix.File{Path: chainPath, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "CA chain for Access (intermediate first)"})
 	record := pkix.NewRecord(issued.Cert, "intermediate", profileName, issuerBaseName(c), base)
-	written, errs, err := commitIssued(dir, [][]pkix.File{files}, []pkix.Record{record}, force)
+	written, errs, err := commitIssued(dir, []*pkix.Staged{pkix.Stage(files, force)}, []pkix.Record{record}, force)
 	if err == nil {
 		err = errs[0]
 	}

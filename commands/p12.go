@@ -158,7 +158,7 @@ func runClientExport(u *ui, c *cli.Context) error {
 	}
 	out, _ := inputPath(c, "out", dir, name+".p12")
 	files := []pkix.File{{Path: out, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"}}
-	if err := refuseOverwritingInputs(files, certPath, keyPath); err != nil {
+	if err := refuseOverwritingInputs(files, c.Bool("force"), certPath, keyPath); err != nil {
 		return err
 	}
 	if !c.Bool("force") {

@@ -60,7 +60,7 @@ func runCAValidate(u *ui, c *cli.Context) error {
 		path = filepath.Join(c.String("dir"), "ca.pem")
 	}
 	if c.Bool("fix-order") {
-		if err := refuseOverwritingInputs([]pkix.File{{Path: c.String("out")}}, path); err != nil {
+		if err := refuseOverwritingInputs([]pkix.File{{Path: c.String("out")}}, true, path); err != nil {
 			return err
 		}
 	}

@@ -81,51 +81,78 @@ func WriteFiles(files []File, force bool) ([]Written, error) {
 
 // WriteSets writes several independent sets of files (one certificate's
 // files each): every set lands whole or not at all, and a set that fails
-// does not undo the others. Durability costs one filesystem-wide sync for
-// all the temporary files instead of an fsync per file (which costs more
-// than the cryptography of an ECDSA certificate), then one sync of each
-// directory after the renames; files only take their names once their
-// data is on disk.
+// does not undo the others.
 func WriteSets(sets [][]File, force bool) ([][]Written, []error) {
-	written := make([][]Written, len(sets))
-	errs := make([]error, len(sets))
-	temps := make([][]string, len(sets))
-	for i := range sets {
-		sets[i], errs[i] = followReplaceLinks(sets[i], force)
-	}
-	perFileSync := !canSyncFS()
+	staged := make([]*Staged, len(sets))
 	for i, set := range sets {
-		if errs[i] != nil {
-			continue
-		}
-		temps[i] = make([]string, len(set))
-		for j, f := range set {
-			t, err := writeTemp(f, perFileSync)
-			if err != nil {
-				removeAll(temps[i])
-				temps[i], errs[i] = nil, err
-				break
-			}
-			temps[i][j] = t
-		}
+		staged[i] = Stage(set, force)
 	}
-	if !perFileSync {
-		// One sync per file system that holds a temp file (usually one).
+	return CommitStaged(staged, force)
+}
+
+// Staged is a set of files written to temporary names, not yet in place.
+// Staging can run on many goroutines at once (next to the cryptography of
+// a batch); CommitStaged then places every set.
+type Staged struct {
+	files []File
+	temps []string
+	err   error
+}
+
+// Stage writes a set's temporary files. Where the whole file system can be
+// synced in one call (Linux syncfs) the files are not fsynced one by one:
+// an fsync per file costs more than an ECDSA certificate's cryptography.
+func Stage(files []File, force bool) *Staged {
+	st := &Staged{}
+	st.files, st.err = followReplaceLinks(files, force)
+	if st.err != nil {
+		return st
+	}
+	st.temps = make([]string, len(st.files))
+	for j, f := range st.files {
+		t, err := writeTemp(f, !canSyncFS())
+		if err != nil {
+			removeAll(st.temps)
+			st.temps, st.err = nil, err
+			return st
+		}
+		st.temps[j] = t
+	}
+	return st
+}
+
+// Discard removes a staged set's temporary files.
+func (st *Staged) Discard() {
+	removeAll(st.temps)
+	st.temps = nil
+}
+
+// CommitStaged makes the staged files durable with one sync per file system
+// (not per file), moves each set into place (a set that fails is undone,
+// the others stay), then syncs each directory so the new names survive a
+// crash too. Files only take their names once their data is on disk.
+func CommitStaged(staged []*Staged, force bool) ([][]Written, []error) {
+	written := make([][]Written, len(staged))
+	errs := make([]error, len(staged))
+	for i, st := range staged {
+		errs[i] = st.err
+	}
+	if canSyncFS() {
 		synced := map[string]bool{}
-		for i, set := range sets {
+		for i, st := range staged {
 			if errs[i] != nil {
 				continue
 			}
-			for _, f := range set {
+			for _, f := range st.files {
 				dir := filepath.Dir(f.Path)
 				if synced[dir] {
 					continue
 				}
 				synced[dir] = true
 				if err := syncDirFS(dir); err != nil {
-					for k := range sets {
+					for k, other := range staged {
 						if errs[k] == nil {
-							removeAll(temps[k])
+							other.Discard()
 							errs[k] = errorf(dir, "cannot sync the file system: %v", err)
 						}
 					}
@@ -135,21 +162,22 @@ func WriteSets(sets [][]File, force bool) ([][]Written, []error) {
 		}
 	}
 	dirs := map[string]bool{}
-	for i, set := range sets {
+	for i, st := range staged {
 		if errs[i] != nil {
 			continue
 		}
-		written[i], errs[i] = placeSet(set, temps[i], force)
+		written[i], errs[i] = placeSet(st.files, st.temps, force)
+		st.temps = nil
 		if errs[i] == nil {
-			for _, f := range set {
+			for _, f := range st.files {
 				dirs[filepath.Dir(f.Path)] = true
 			}
 		}
 	}
 	for _, dir := range sortedKeys(dirs) {
 		if err := syncDir(dir); err != nil {
-			for i, set := range sets {
-				if errs[i] == nil && len(set) > 0 && filepath.Dir(set[0].Path) == dir {
+			for i, st := range staged {
+				if errs[i] == nil && len(st.files) > 0 && filepath.Dir(st.files[0].Path) == dir {
 					errs[i] = errorf(dir, "cannot sync the directory: %v", unwrapPathError(err))
 				}
 			}
@@ -266,8 +294,10 @@ func writeTemp(f File, sync bool) (string, error) {
 	} else if _, err := tmp.Write(f.Data); err != nil {
 		return fail(err)
 	}
-	if err := tmp.Chmod(f.Mode); err != nil {
-		return fail(err)
+	if f.Mode != ModeSecret {
+		if err := tmp.Chmod(f.Mode); err != nil {
+			return fail(err)
+		}
 	}
 	if sync {
 		if err := tmp.Sync(); err != nil {
@@ -281,6 +311,16 @@ func writeTemp(f File, sync bool) (string, error) {
 }
 
 func placeNoClobber(tmp, path string) error {
+	if ok, err := renameNoReplace(tmp, path); ok {
+		if errors.Is(err, fs.ErrExist) {
+			return errorf(path, "already exists; refusing to overwrite it").
+				withHint("move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy")
+		}
+		if err != nil {
+			return errorf(path, "cannot write: %v", err)
+		}
+		return nil
+	}
 	err := os.Link(tmp, path)
 	if err == nil {
 		return os.Remove(tmp)

@@ -17,10 +17,11 @@ type BatchResult struct {
 }
 
 // IssueBatch issues one certificate per request on all cores (RSA key
-// generation takes ~0.6 s a key, so a fleet is CPU-bound). progress, if
-// set, is called after each certificate with the number done so far.
-// Results are in request order; one failure does not stop the others.
-func (is *Issuer) IssueBatch(reqs []*Request, profile string, progress func(done int)) []BatchResult {
+// generation takes ~0.6 s a key, so a fleet is CPU-bound). onIssued, if
+// set, runs on the worker right after each certificate (to stage its files
+// while other cores compute) with the number done so far. Results are in
+// request order; one failure does not stop the others.
+func (is *Issuer) IssueBatch(reqs []*Request, profile string, onIssued func(i int, r *BatchResult, done int)) []BatchResult {
 	results := make([]BatchResult, len(reqs))
 	workers := min(runtime.GOMAXPROCS(0), len(reqs))
 	var next, done atomic.Int64
@@ -37,8 +38,8 @@ func (is *Issuer) IssueBatch(reqs []*Request, profile string, progress func(done
 				issued, warnings, err := is.Issue(reqs[i], profile)
 				results[i] = BatchResult{Issued: issued, Warnings: warnings, Err: err}
 				n := done.Add(1)
-				if progress != nil {
-					progress(int(n))
+				if onIssued != nil {
+					onIssued(i, &results[i], int(n))
 				}
 			}
 		}()

@@ -11,3 +11,5 @@ import (
 func canSyncFS() bool { return false }
 
 func syncFS(*os.File) error { return errors.New("syncfs is Linux-only") }
+
+func renameNoReplace(string, string) (bool, error) { return false, nil }
