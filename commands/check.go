@@ -22,7 +22,8 @@ FILEs given, and the next update of DIR/ca.crl. Exit 0 when nothing expires
 within --warn (default 30 days, Access's first alert), 1 otherwise, 2 when
 an input cannot be read. Inside 14 days (Access's second alert) is marked
 urgent. A certificate that outlives its issuer is noted. Sorted by time
-left. Written for a daily CI job.
+left. The CRL has its own window, --crl-warn (default 2 days): CRLs are
+rebuilt often by design. Written for a daily CI job (examples/ci-daily.sh).
 
 EXAMPLES:
    mtlsctl check --dir pki
@@ -34,6 +35,7 @@ EXAMPLES:
 			dirFlag(),
 			&cli.StringFlag{Name: "warn", Value: "30d", Usage: "fail when something expires within `DURATION`"},
 			&cli.StringFlag{Name: "crl", Usage: "CRL `FILE` whose next update to check (default DIR/ca.crl when it exists)"},
+			&cli.StringFlag{Name: "crl-warn", Value: "2d", Usage: "fail when the CRL's next update is within `DURATION`"},
 			jsonFlag(),
 		},
 		OnUsageError: usageErrorHandler,
@@ -50,7 +52,11 @@ func runCheck(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	col := pkix.NewExpiryCollector(time.Now(), warn)
+	crlWarn, err := parseDuration("crl-warn", c.String("crl-warn"))
+	if err != nil {
+		return err
+	}
+	col := pkix.NewExpiryCollector(time.Now(), warn, crlWarn)
 	if c.Args().Len() > 0 {
 		for _, path := range c.Args().Slice() {
 			certs, err := loadFile(c, path, pkix.ParseCertificatesPEM, "")

@@ -31,14 +31,17 @@ type ExpiryReport struct {
 
 // ExpiryCollector gathers items and judges them against the warning window.
 type ExpiryCollector struct {
-	now  time.Time
-	warn time.Duration
-	r    ExpiryReport
+	now     time.Time
+	warn    time.Duration
+	crlWarn time.Duration
+	r       ExpiryReport
 }
 
-// NewExpiryCollector starts an empty report.
-func NewExpiryCollector(now time.Time, warn time.Duration) *ExpiryCollector {
-	return &ExpiryCollector{now: now, warn: warn, r: ExpiryReport{Items: []ExpiryItem{}, Warn: FormatDuration(warn)}}
+// NewExpiryCollector starts an empty report. CRLs get their own window:
+// they are meant to live days, not months, so a 7-day CRL is healthy when
+// certificates are judged 30 days ahead.
+func NewExpiryCollector(now time.Time, warn, crlWarn time.Duration) *ExpiryCollector {
+	return &ExpiryCollector{now: now, warn: warn, crlWarn: crlWarn, r: ExpiryReport{Items: []ExpiryItem{}, Warn: FormatDuration(warn)}}
 }
 
 // AddRecord adds a certificate from the inventory.
@@ -60,19 +63,23 @@ func (e *ExpiryCollector) AddCertificate(file string, c *x509.Certificate) {
 
 // AddCRL adds a CRL's next update: after it, consumers reject the CRL.
 func (e *ExpiryCollector) AddCRL(file string, next time.Time) {
-	e.add(ExpiryItem{Kind: "crl", Name: file, Expires: next, Note: "next update: rebuild the CRL before then"})
+	e.addWithin(ExpiryItem{Kind: "crl", Name: file, Expires: next, Note: "next update: rebuild the CRL before then"}, e.crlWarn)
 }
 
-func (e *ExpiryCollector) add(it ExpiryItem) {
+func (e *ExpiryCollector) add(it ExpiryItem) { e.addWithin(it, e.warn) }
+
+func (e *ExpiryCollector) addWithin(it ExpiryItem, warn time.Duration) {
 	left := it.Expires.Sub(e.now)
 	it.Expires = it.Expires.UTC()
 	it.Days = int(left.Hours() / 24)
 	switch {
 	case left <= 0:
 		it.Level, it.Left = "expired", "expired "+roughly(-left)+" ago"
-	case left <= secondAlert && left <= e.warn:
+	case it.Kind == "crl" && left <= warn:
 		it.Level, it.Left = "urgent", roughly(left)
-	case left <= e.warn:
+	case left <= secondAlert && left <= warn:
+		it.Level, it.Left = "urgent", roughly(left)
+	case left <= warn:
 		it.Level, it.Left = "warn", roughly(left)
 	default:
 		it.Level, it.Left = "ok", roughly(left)

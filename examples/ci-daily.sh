@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# A daily CI job for a PKI directory kept in git (pki/ with inventory.tsv,
+# serials.txt and ca.crl; the keys kept as CI secrets or on the CI runner).
+#
+#   MTLSCTL_DIR=pki examples/ci-daily.sh
+#
+# Fails (exit 1) when the CA, an intermediate, a client certificate or the
+# CRL expires within 30 days (Access's first alert), or when the CA no
+# longer passes Access's upload rules; rebuilds the CRL when its next update
+# is less than 3 days away, so consumers never see a stale one.
+set -euo pipefail
+: "${MTLSCTL_DIR:=pki}"
+export MTLSCTL_DIR
+MTLSCTL=${MTLSCTL:-mtlsctl}
+
+# Keep the CRL fresh first, so the expiry gate below sees the new one.
+if [ -f "$MTLSCTL_DIR/ca.crl" ] && ! "$MTLSCTL" check --crl-warn 3d --crl "$MTLSCTL_DIR/ca.crl" "$MTLSCTL_DIR/ca.pem" >/dev/null 2>&1; then
+  touch "$MTLSCTL_DIR/serials.txt"
+  "$MTLSCTL" crl build --next-update 7d "$MTLSCTL_DIR/serials.txt"
+fi
+
+# The CA as Access would judge it today (expiry warnings included).
+chain="$MTLSCTL_DIR/ca.pem"
+[ -f "$MTLSCTL_DIR/ca-chain.pem" ] && chain="$MTLSCTL_DIR/ca-chain.pem"
+"$MTLSCTL" ca validate "$chain"
+
+# The expiry gate: exit 1 fails the job, and the table says what to renew.
+"$MTLSCTL" check --warn 30d
