@@ -215,3 +215,15 @@ func refuseInputs(c *cli.Context, dir string, outputs []pkix.File) error {
 	cfgPath, _ := inputPath(c, "config", dir, "ca-config.json")
 	return refuseOverwritingInputs(outputs, force, caPath, keyPath, cfgPath, c.String("csr"))
 }
+
+// checkOutputs refuses, before any key is made, outputs that would land on
+// an input or (without --force) on an existing file.
+func checkOutputs(c *cli.Context, dir string, outputs []pkix.File) error {
+	if err := refuseInputs(c, dir, outputs); err != nil {
+		return err
+	}
+	if !c.Bool("force") {
+		return pkix.CheckFree(outputs)
+	}
+	return nil
+}

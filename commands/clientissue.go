@@ -93,13 +93,8 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		}
 	}
 	force := c.Bool("force")
-	if err := refuseInputs(c, dir, outputs); err != nil {
+	if err := checkOutputs(c, dir, outputs); err != nil {
 		return err
-	}
-	if !force {
-		if err := pkix.CheckFree(outputs); err != nil {
-			return err
-		}
 	}
 
 	// Compute every key and certificate on all cores; each worker also

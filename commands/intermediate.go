@@ -107,13 +107,8 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 	chainPath := filepath.Join(dir, chainFileName(base))
 	outputs := append(plannedSet(dir, base), pkix.File{Path: chainPath})
 	force := c.Bool("force")
-	if err := refuseInputs(c, dir, outputs); err != nil {
+	if err := checkOutputs(c, dir, outputs); err != nil {
 		return err
-	}
-	if !force {
-		if err := pkix.CheckFree(outputs); err != nil {
-			return err
-		}
 	}
 
 	issued, warnings, err := issuer.IssueIntermediate(req, profileName, profile, c.Int("path-len"))
