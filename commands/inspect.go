@@ -19,7 +19,8 @@ func inspectCommand(u *ui) *cli.Command {
 		Usage:     "show certificates, CSRs, CRLs and keys, with the fields Access shows",
 		ArgsUsage: "FILE... (- for stdin)",
 		Description: `Shows what a file holds, detected from its content (PEM or DER), not its
-name: certificates (one or a bundle), CSRs, CRLs and private keys.
+name: certificates (one or a bundle), CSRs, CRLs, private keys and PKCS#12
+files (opened with MTLSCTL_P12_PASSWORD or --password-file).
 
 For a certificate: subject, issuer, serial, validity and days left, key,
 signature algorithm, key usage, extended key usage, SANs, basic
@@ -43,6 +44,7 @@ EXAMPLES:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, EnvVars: []string{"MTLSCTL_DIR"},
 				Usage: "where to look for the certificates of a key (default: the key file's directory)"},
+			&cli.StringFlag{Name: "password-file", Usage: "open PKCS#12 files with the password in `FILE` (or MTLSCTL_P12_PASSWORD)"},
 			jsonFlag(),
 		},
 		OnUsageError: usageErrorHandler,
@@ -59,6 +61,16 @@ func runInspect(u *ui, c *cli.Context) error {
 	now := time.Now()
 	var results []*pkix.Inspection
 	stdinUsed := false
+	// A PKCS#12 file is opened with the same password sources as export,
+	// but a missing password only means its contents are not shown.
+	p12pw := os.Getenv("MTLSCTL_P12_PASSWORD")
+	if c.String("password-file") != "" {
+		pw, err := p12Password(c)
+		if err != nil {
+			return err
+		}
+		p12pw = pw
+	}
 	for _, path := range c.Args().Slice() {
 		if path == "-" {
 			if stdinUsed {
@@ -74,7 +86,7 @@ func runInspect(u *ui, c *cli.Context) error {
 		if path == "-" {
 			label = "stdin"
 		}
-		in, err := pkix.Inspect(label, data, now)
+		in, err := pkix.Inspect(label, data, now, p12pw)
 		if err != nil {
 			return err
 		}

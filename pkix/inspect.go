@@ -1,15 +1,20 @@
 package pkix
 
 import (
+	"encoding/asn1"
+
 	"bytes"
 	"crypto"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"math"
 	"net"
 	"net/url"
+	"software.sslmate.com/src/go-pkcs12"
 	"strings"
 	"time"
 
@@ -80,7 +85,9 @@ type Inspection struct {
 
 // Inspect reads any of the kinds mtlsctl handles from data. The keys it
 // finds are kept (unexported) so MatchKeys can pair them with certificates.
-func Inspect(file string, data []byte, now time.Time) (*Inspection, error) {
+// p12Password opens PKCS#12 files; without the right one they are only
+// recognised.
+func Inspect(file string, data []byte, now time.Time, p12Password string) (*Inspection, error) {
 	in := &Inspection{File: file}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -102,7 +109,10 @@ func Inspect(file string, data []byte, now time.Time) (*Inspection, error) {
 		}
 	} else {
 		in.Format = "DER"
-		if !in.addDER(trimmed, now) {
+		if isPKCS12(trimmed) {
+			in.Format = "PKCS#12"
+			in.addPKCS12(trimmed, p12Password, now)
+		} else if !in.addDER(trimmed, now) {
 			return nil, errorf(file, "is neither PEM nor a DER certificate, CSR, CRL or private key")
 		}
 	}
@@ -287,4 +297,35 @@ func sanList(dns, emails []string, ips []net.IP, uris []*url.URL) []string {
 		out = append(out, "URI:"+u.String())
 	}
 	return out
+}
+
+// isPKCS12 recognises a PFX: SEQUENCE { INTEGER 3, ContentInfo { OID
+// pkcs7-data ... } ...}.
+func isPKCS12(der []byte) bool {
+	in := cryptobyte.String(der)
+	var pfx, ci cryptobyte.String
+	var version int
+	var oid asn1.ObjectIdentifier
+	return in.ReadASN1(&pfx, cbasn1.SEQUENCE) && pfx.ReadASN1Integer(&version) && version == 3 &&
+		pfx.ReadASN1(&ci, cbasn1.SEQUENCE) && ci.ReadASN1ObjectIdentifier(&oid) &&
+		oid.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1})
+}
+
+func (in *Inspection) addPKCS12(der []byte, password string, now time.Time) {
+	key, cert, cas, err := pkcs12.DecodeChain(der, password)
+	if err != nil {
+		in.Other = append(in.Other, "PKCS#12 file that this password does not open (set MTLSCTL_P12_PASSWORD or --password-file to look inside)")
+		return
+	}
+	in.Certificates = append(in.Certificates, DescribeCert(cert, now))
+	for _, c := range cas {
+		in.Certificates = append(in.Certificates, DescribeCert(c, now))
+	}
+	if k, ok := key.(crypto.Signer); ok {
+		in.addKey(k)
+		in.Keys[len(in.Keys)-1].MatchedBy = append(in.Keys[len(in.Keys)-1].MatchedBy, "the certificate in this file ("+cn(cert)+")")
+		if !KeyMatches(cert, k) {
+			in.Keys[len(in.Keys)-1].MatchedBy = []string{}
+		}
+	}
 }
