@@ -64,13 +64,19 @@ type Inventory struct {
 // ReadInventory reads DIR/inventory.tsv; a directory without one has an
 // empty inventory.
 func ReadInventory(dir string) (*Inventory, error) {
-	inv := &Inventory{Path: filepath.Join(dir, InventoryFile), serials: map[string]int{}}
-	data, err := os.ReadFile(inv.Path)
+	path := filepath.Join(dir, InventoryFile)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return inv, nil
+		return &Inventory{Path: path, serials: map[string]int{}}, nil
 	} else if err != nil {
-		return nil, errorf(inv.Path, "cannot read: %v", unwrapPathError(err))
+		return nil, errorf(path, "cannot read: %v", unwrapPathError(err))
 	}
+	return ParseInventory(path, data)
+}
+
+// ParseInventory parses the inventory format.
+func ParseInventory(path string, data []byte) (*Inventory, error) {
+	inv := &Inventory{Path: path, serials: map[string]int{}}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	line := 0
@@ -107,7 +113,14 @@ func ReadInventory(dir string) (*Inventory, error) {
 		if perr != nil {
 			return nil, &Error{File: inv.Path, Line: line, Msg: "bad date: " + perr.Error()}
 		}
+		if r.Serial == "" || r.Serial == "-" || inv.Has(r.Serial) {
+			return nil, &Error{File: inv.Path, Line: line, Msg: fmt.Sprintf("serial %q is empty or recorded twice", r.Serial),
+				Hint: "restore the inventory from git if it was edited by hand"}
+		}
 		inv.add(r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &Error{File: inv.Path, Msg: "cannot read: " + err.Error()}
 	}
 	return inv, nil
 }

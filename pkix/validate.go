@@ -100,7 +100,9 @@ func ValidateUpload(file string, data []byte, opts ValidationOptions) (*UploadRe
 		}
 		r.Certificates = append(r.Certificates, cc)
 	}
-	r.Bundle = append(r.Bundle, checkChain(certs, r)...)
+	if len(certs) > 0 { // a paste of only a key or CSR has failed "content" already
+		r.Bundle = append(r.Bundle, checkChain(certs, r)...)
+	}
 	for _, h := range opts.Hostnames {
 		r.Hostnames = append(r.Hostnames, CheckHostname(h))
 	}
