@@ -259,13 +259,7 @@ func FuzzReadCRLHeader(f *testing.F) {
 // OpenSSL, which nobody here wrote, must accept both CRLs of the
 // differential test and verify their signatures.
 func TestCRLAcceptedByOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("openssl is not installed; .ci/run installs it")
-		}
-		t.Skip("openssl is not installed")
-	}
+	openssl := requireOpenSSL(t)
 	dir := t.TempDir()
 	for _, keyType := range []string{"ecdsa-256", "rsa-2048"} {
 		ca := newTestCA(t, keyType)

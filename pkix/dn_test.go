@@ -20,13 +20,7 @@ import (
 // The Access view must agree with OpenSSL, which nobody here wrote: the DNs
 // with -nameopt RFC2253 and -nameopt compat, serial, fingerprints, dates.
 func TestAccessViewMatchesOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("openssl is not installed; .ci/run installs it")
-		}
-		t.Skip("openssl is not installed")
-	}
+	openssl := requireOpenSSL(t)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	names := []x509pkix.Name{
 		{CommonName: "Access Testing CA", Country: []string{"US"}, Province: []string{"Texas"}, Locality: []string{"Austin"},
