@@ -96,6 +96,10 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	if err := checkOutputs(c, dir, outputs); err != nil {
 		return err
 	}
+	// A damaged inventory is found now, not after minutes of RSA keys.
+	if _, err := pkix.ReadInventory(dir); err != nil {
+		return err
+	}
 
 	// Compute every key and certificate on all cores; each worker also
 	// stages its certificate's files, so disk writes overlap the
@@ -245,7 +249,7 @@ func collectCNs(c *cli.Context) ([]string, error) {
 // planJobs gives every CN its request and file name, refusing duplicates
 // and names that collide.
 func planJobs(c *cli.Context, template *pkix.Request, cns []string) ([]job, error) {
-	if len(cns) <= 1 {
+	if len(cns) <= 1 && (c.String("cn-file") == "" || c.IsSet("name")) {
 		name := c.String("name")
 		if err := checkBaseName(name); err != nil {
 			return nil, err

@@ -225,6 +225,10 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 				hint("revoke one with --serial, or all of them with --all")
 		}
 	} else if r, ok := inv.Lookup(wantSerial); ok {
+		if r.Kind == "root" {
+			return usageErrorf("serial %s is the root CA %q; a root cannot be revoked by its own CRL", wantSerial, r.CN).
+				hint("make a new CA (mtlsctl ca init --dir NEW) and move the clients to it")
+		}
 		targets = []*pkix.Record{r}
 	} else {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("serial %s is not in %s: added to serials.txt anyway (a certificate mtlsctl did not record?)", wantSerial, inv.Path))

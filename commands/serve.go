@@ -155,6 +155,7 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 
 	var cert tls.Certificate
 	var banner []string
+	writeCA := func() error { return nil } // after listening: a taken port changes nothing
 	caFlag := "-k"
 	if o.certFile != "" {
 		cert, err = tls.LoadX509KeyPair(o.certFile, o.keyFile)
@@ -168,10 +169,11 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 			return nil, err
 		}
 		caFile := filepath.Join(dir, "serve-ca.pem")
-		// A throwaway certificate, not a key: replacing the last run's is
-		// the point, so it is written without --force.
-		if _, err := pkix.WriteFiles([]pkix.File{{Path: caFile, Data: caPEM, Mode: pkix.ModePublic, Replace: true}}, false); err != nil {
-			return nil, err
+		writeCA = func() error {
+			// A throwaway certificate, not a key: replacing the last run's
+			// is the point, so it is written without --force.
+			_, err := pkix.WriteFiles([]pkix.File{{Path: caFile, Data: caPEM, Mode: pkix.ModePublic, Replace: true}}, false)
+			return err
 		}
 		caFlag = "--cacert " + caFile
 		banner = append(banner, "server certificate: throwaway, for localhost; its CA is "+caFile)
@@ -180,6 +182,10 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return nil, &pkix.Error{Msg: fmt.Sprintf("cannot listen on %s: %v", o.addr, errors.Unwrap(err)), Hint: "choose another --addr, e.g. 127.0.0.1:0 for any free port"}
+	}
+	if err := writeCA(); err != nil {
+		ln.Close()
+		return nil, err
 	}
 	addr := ln.Addr().(*net.TCPAddr)
 	if p := o.addrFile; p != "" {

@@ -1,6 +1,7 @@
 package pkix
 
 import (
+	"net"
 	"strings"
 
 	"golang.org/x/net/idna"
@@ -39,6 +40,9 @@ func CheckHostname(h string) Check {
 		return fail("has a port ("+s[i:]+")", "use only the hostname: "+s[:i])
 	}
 	s = strings.TrimSuffix(s, ".")
+	if net.ParseIP(strings.Trim(s, "[]")) != nil {
+		return fail("is an IP address; associated hostnames are domain names", "use the application's hostname, e.g. auth.example.com")
+	}
 	ascii, err := idna.Lookup.ToASCII(s)
 	if err != nil {
 		return fail("is not a valid domain name: "+err.Error(), "")
@@ -55,6 +59,9 @@ func CheckHostname(h string) Check {
 		if msg := checkLabel(l); msg != "" {
 			return fail(msg, "")
 		}
+	}
+	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
+		return fail("ends in an all-numeric label, which no top-level domain is", "use the application's hostname, e.g. auth.example.com")
 	}
 	c.Status = Pass
 	c.Message = ascii

@@ -108,11 +108,12 @@ func Inspect(file string, data []byte, now time.Time, p12Password string) (*Insp
 			return nil, errorf(file, "a PEM block is truncated or damaged")
 		}
 	} else {
+		// DER is parsed untrimmed: its last byte may be 0x20 or 0x0a.
 		in.Format = "DER"
-		if isPKCS12(trimmed) {
+		if isPKCS12(data) {
 			in.Format = "PKCS#12"
-			in.addPKCS12(trimmed, p12Password, now)
-		} else if !in.addDER(trimmed, now) {
+			in.addPKCS12(data, p12Password, now)
+		} else if !in.addDER(data, now) {
 			return nil, errorf(file, "is neither PEM nor a DER certificate, CSR, CRL or private key")
 		}
 	}

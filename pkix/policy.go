@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"slices"
 	"sync"
@@ -141,6 +142,8 @@ type CRLStore struct {
 	issuer  *x509.Certificate
 	revoked map[string]bool // serial (decimal) → revoked
 	number  string
+	// numberInt is the CRL number in force, to refuse going backwards.
+	numberInt *big.Int
 }
 
 type fileStamp struct {
@@ -182,6 +185,13 @@ func (s *CRLStore) reload() error {
 	if issuer == nil {
 		return errorf(s.path, "the CRL does not verify against any CA in the policy").withHint("build it with the same CA: mtlsctl crl build serials.txt")
 	}
+	// A CRL older than the one in force (say restored from git) would
+	// quietly un-revoke certificates: keep the newer one.
+	if s.numberInt != nil && (rl.Number == nil || rl.Number.Cmp(s.numberInt) < 0) {
+		return errorf(s.path, "CRL number %v is older than the one in force (%v)", rl.Number, s.numberInt).
+			withHint("rebuild it: mtlsctl crl build serials.txt")
+	}
+	s.numberInt = rl.Number
 	revoked := make(map[string]bool, len(rl.RevokedCertificateEntries))
 	for _, e := range rl.RevokedCertificateEntries {
 		revoked[e.SerialNumber.String()] = true

@@ -95,6 +95,9 @@ func ValidateUpload(file string, data []byte, opts ValidationOptions) (*UploadRe
 	for i, c := range certs {
 		cc := CertChecks{Index: i + 1, Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: SerialHex(c.SerialNumber), NotAfter: c.NotAfter.UTC(), cert: c}
 		cc.Checks = append(cc.Checks, checkCAFlag(c), checkSignatureAlgorithm(c), checkValidity(c, opts.Now), checkKeyUsage(c))
+		if eku, ok := checkCAExtKeyUsage(c); ok {
+			cc.Checks = append(cc.Checks, eku)
+		}
 		if opts.Lint {
 			cc.Checks = append(cc.Checks, lintCertificate(c, opts.Strict)...)
 		}
@@ -136,8 +139,8 @@ func readUploadContent(file string, data []byte) ([]*x509.Certificate, []Check, 
 	if len(trimmed) == 0 {
 		return nil, nil, errorf(file, "is empty").withHint("give the CA certificate, e.g. mtlsctl ca validate ca.pem")
 	}
-	if trimmed[0] == 0x30 { // DER
-		c, err := x509.ParseCertificate(trimmed)
+	if data[0] == 0x30 { // DER, parsed untrimmed: its last byte may be 0x20 or 0x0a
+		c, err := x509.ParseCertificate(data)
 		if err != nil {
 			return nil, nil, errorf(file, "is neither PEM nor a DER certificate").withHint("give the CA certificate in PEM (-----BEGIN CERTIFICATE-----)")
 		}
@@ -474,4 +477,23 @@ func signatureAlgorithmName(c *x509.Certificate) string {
 		return name + " (" + oid.String() + ")"
 	}
 	return "an unknown algorithm (" + oid.String() + ")"
+}
+
+// checkCAExtKeyUsage: a CA with an Extended Key Usage extension restricts
+// every certificate under it (OpenSSL and Go chain EKUs), so one without
+// clientAuth can never vouch for a client. Only reported when present.
+func checkCAExtKeyUsage(c *x509.Certificate) (Check, bool) {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return Check{}, false
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
+			return Check{Rule: "ext-key-usage", Status: Pass, Message: "Extended Key Usage allows clientAuth"}, true
+		}
+	}
+	if !c.IsCA {
+		return Check{}, false // ca-flag already fails it, as the leaf it is
+	}
+	return Check{Rule: "ext-key-usage", Status: Fail, Message: "Extended Key Usage without clientAuth: no client certificate under this CA will verify",
+		Hint: "re-create the CA without an Extended Key Usage extension, or with clientAuth in it"}, true
 }
