@@ -1,7 +1,9 @@
 package commands
 
 import (
+	"crypto/x509"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -182,6 +184,7 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	}
 	// The serial a --serial or --cert names, read before taking the lock.
 	var wantSerial, comment string
+	var wantCert *x509.Certificate
 	switch {
 	case c.String("serial") != "":
 		parsed, ok, err := pkix.ParseSerialLine(c.String("serial"), false, nil)
@@ -194,7 +197,7 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		wantSerial, comment = pkix.SerialHex(cert.SerialNumber), "CN="+cert.Subject.CommonName
+		wantSerial, comment, wantCert = pkix.SerialHex(cert.SerialNumber), "CN="+cert.Subject.CommonName, cert
 	}
 
 	lock, err := pkix.LockDir(dir, 5*time.Minute)
@@ -208,7 +211,10 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	}
 	res := newResult("client revoke")
 	var targets []*pkix.Record
-	var entries []pkix.SerialEntry
+	// Revocations go to the CA that issued each certificate: its serials
+	// file and CRL (serials.txt and ca.crl for the root, NAME-serials.txt
+	// and NAME.crl for intermediate NAME).
+	entries := map[string][]pkix.SerialEntry{}
 	now := time.Now()
 	if name != "" {
 		targets = inv.Match(name)
@@ -231,29 +237,51 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 		}
 		targets = []*pkix.Record{r}
 	} else {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("serial %s is not in %s: added to serials.txt anyway (a certificate mtlsctl did not record?)", wantSerial, inv.Path))
-		entries = append(entries, pkix.SerialEntry{Serial: wantSerial, Reason: reason, At: now, Comment: comment})
+		issuer := issuerOfCert(dir, inv, wantCert)
+		res.Warnings = append(res.Warnings, fmt.Sprintf("serial %s is not in %s: added to %s anyway (a certificate mtlsctl did not record?)",
+			wantSerial, inv.Path, revocationFiles(dir, issuer).serials))
+		entries[issuer] = append(entries[issuer], pkix.SerialEntry{Serial: wantSerial, Reason: reason, At: now, Comment: comment})
+	}
+	for _, r := range targets {
+		// The serials file gets the serial even for a record already
+		// revoked, in case the file was lost; AppendSerials skips listed ones.
+		entries[r.Issuer] = append(entries[r.Issuer], pkix.SerialEntry{Serial: r.Serial, Reason: reason, At: now, Comment: "CN=" + r.CN})
+	}
+
+	// Everything that can fail is checked before anything is written: the
+	// serials files parse, and with --crl each issuer can sign a CRL and
+	// its CRL file is its own.
+	var files []pkix.File
+	var builds []crlOptions
+	for _, issuer := range sortedIssuers(entries) {
+		rf := revocationFiles(dir, issuer)
+		content, added, err := pkix.AppendSerials(rf.serials, entries[issuer])
+		if err != nil {
+			return err
+		}
+		if added > 0 {
+			files = append(files, pkix.File{Path: rf.serials, Data: content, Mode: pkix.ModePublic, Kind: "revoked serials", Replace: true})
+		}
+		if c.Bool("crl") {
+			o := crlOptions{dir: dir, serialsPath: rf.serials, caPath: rf.cert, keyPath: rf.key, out: rf.crl, nextUpdate: nextUpdate, json: c.Bool("json")}
+			if err := precheckCRL(o); err != nil {
+				return err
+			}
+			builds = append(builds, o)
+		}
 	}
 	changed := false
 	for _, r := range targets {
 		if r.Status == "revoked" {
 			res.Notes = append(res.Notes, fmt.Sprintf("%s was already revoked on %s; nothing to do", pkix.FormatRecord(r), r.RevokedAt.Format("2006-01-02")))
 		}
-		// serials.txt gets the serial even for a record already revoked,
-		// in case the file was lost; AppendSerials skips listed ones.
-		entries = append(entries, pkix.SerialEntry{Serial: r.Serial, Reason: reason, At: now, Comment: "CN=" + r.CN})
 		if r.Revoke(reason, now) {
 			changed = true
 			res.Revoked = append(res.Revoked, *r)
 		}
 	}
-	serialsPath := filepath.Join(dir, "serials.txt")
-	content, added, err := pkix.AppendSerials(serialsPath, entries)
-	if err != nil {
-		return err
-	}
-	if added > 0 {
-		w, err := pkix.WriteFiles([]pkix.File{{Path: serialsPath, Data: content, Mode: pkix.ModePublic, Kind: "revoked serials", Replace: true}}, false)
+	if len(files) > 0 {
+		w, err := pkix.WriteFiles(files, false)
 		if err != nil {
 			return err
 		}
@@ -266,9 +294,8 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 		res.Recorded = inv.Path
 	}
 	sort.Slice(res.Revoked, func(a, b int) bool { return res.Revoked[a].CN < res.Revoked[b].CN })
-	if c.Bool("crl") {
-		crlRes, err := buildCRL(u, c.App.Reader, crlOptions{dir: dir, serialsPath: serialsPath, caPath: filepath.Join(dir, "ca.pem"),
-			keyPath: filepath.Join(dir, "ca-key.pem"), out: filepath.Join(dir, "ca.crl"), nextUpdate: nextUpdate, json: c.Bool("json")})
+	for _, o := range builds {
+		crlRes, err := buildCRL(u, c.App.Reader, o)
 		if err != nil {
 			return err
 		}
@@ -290,6 +317,87 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	}
 	for _, w := range res.Warnings {
 		u.warn("%s", w)
+	}
+	return nil
+}
+
+// revocationPaths are where an issuing CA's revocations live.
+type revocationPaths struct{ cert, key, serials, crl string }
+
+// revocationFiles names them: the guide's serials.txt and ca.crl for the
+// root ("ca"), NAME-serials.txt and NAME.crl for intermediate NAME.
+func revocationFiles(dir, issuer string) revocationPaths {
+	if issuer == "" || issuer == "ca" {
+		return revocationPaths{filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem"), filepath.Join(dir, "serials.txt"), filepath.Join(dir, "ca.crl")}
+	}
+	return revocationPaths{filepath.Join(dir, issuer+".pem"), filepath.Join(dir, issuer+"-key.pem"),
+		filepath.Join(dir, issuer+"-serials.txt"), filepath.Join(dir, issuer+".crl")}
+}
+
+func sortedIssuers(m map[string][]pkix.SerialEntry) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// issuerOfCert finds which CA of the directory signed a certificate
+// mtlsctl did not record: the root, or a recorded intermediate. The root
+// is assumed when there is no certificate to look at.
+func issuerOfCert(dir string, inv *pkix.Inventory, cert *x509.Certificate) string {
+	if cert == nil {
+		return "ca"
+	}
+	candidates := []string{"ca"}
+	for _, r := range inv.Records {
+		if r.Kind == "intermediate" && r.Status == "valid" {
+			candidates = append(candidates, r.Name)
+		}
+	}
+	for _, name := range candidates {
+		data, err := os.ReadFile(revocationFiles(dir, name).cert)
+		if err != nil {
+			continue
+		}
+		if ca, err := pkix.ParseCertificatePEM(name, data); err == nil && cert.CheckSignatureFrom(ca) == nil {
+			return name
+		}
+	}
+	return "ca"
+}
+
+// precheckCRL fails before any file is changed if buildCRL would: the CA
+// cannot sign CRLs, or the CRL file is not this CA's.
+func precheckCRL(o crlOptions) error {
+	caData, err := pkix.ReadInput(o.caPath, nil)
+	if err != nil {
+		return err
+	}
+	ca, err := pkix.ParseCertificatePEM(o.caPath, caData)
+	if err != nil {
+		return err
+	}
+	keyData, err := pkix.ReadInput(o.keyPath, nil)
+	if err != nil {
+		return err
+	}
+	key, err := pkix.ParseKeyPEM(o.keyPath, keyData)
+	if err != nil {
+		return err
+	}
+	if err := pkix.CheckCRLIssuer(o.caPath, ca, o.keyPath, key); err != nil {
+		return err
+	}
+	if pkix.Exists(o.out) {
+		prev, err := readPreviousCRL(o.out)
+		if err != nil {
+			return &pkix.Error{File: o.out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, then revoke again with --crl"}
+		}
+		if !prev.IssuedBy(ca) {
+			return &pkix.Error{File: o.out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "move it away, then revoke again with --crl"}
+		}
 	}
 	return nil
 }

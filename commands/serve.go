@@ -56,7 +56,7 @@ EXAMPLES:
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "ca", Usage: "the CA `FILE` clients must chain to, as uploaded to Access (default DIR/ca.pem)"},
-			&cli.StringFlag{Name: "crl", Usage: "CRL `FILE` to enforce, re-read when it changes"},
+			&cli.StringSliceFlag{Name: "crl", Usage: "CRL `FILE` to enforce, re-read when it changes; repeat for each issuing CA (root, intermediates)"},
 			&cli.StringSliceFlag{Name: "common-name", Usage: "allow only this CN (repeatable): the Common Name selector"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8443", Usage: "listen `ADDRESS` (port 0 picks a free one)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "write the address actually listened on to `FILE` (for scripts)"},
@@ -79,7 +79,7 @@ EXAMPLES:
 			}
 			caPath, _ := inputPath(c, "ca", dir, "ca.pem")
 			srv, err := newServer(u, c.App.Reader, serveOptions{
-				dir: dir, caPath: caPath, crlPath: c.String("crl"), commonNames: c.StringSlice("common-name"),
+				dir: dir, caPath: caPath, crlPaths: c.StringSlice("crl"), commonNames: c.StringSlice("common-name"),
 				addr: c.String("addr"), addrFile: c.String("addr-file"), certFile: c.String("cert"), keyFile: c.String("key"),
 				forward: c.Bool("forward-cert"), jsonLog: c.Bool("json"),
 			})
@@ -108,11 +108,12 @@ type server struct {
 
 // serveOptions are serve's flags, resolved.
 type serveOptions struct {
-	dir, caPath, crlPath string
-	commonNames          []string
-	addr, addrFile       string
-	certFile, keyFile    string
-	forward, jsonLog     bool
+	dir, caPath       string
+	crlPaths          []string
+	commonNames       []string
+	addr, addrFile    string
+	certFile, keyFile string
+	forward, jsonLog  bool
 }
 
 // newServer reads and checks every input and starts listening, so bad
@@ -142,13 +143,17 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 		defer warnMu.Unlock()
 		u.note("%s", msg)
 	}
-	var crl *pkix.CRLStore
-	if o.crlPath != "" {
-		if crl, err = pkix.LoadCRLStore(o.crlPath, cas, warn, info); err != nil {
+	var crls []*pkix.CRLStore
+	covered := map[string]bool{}
+	for _, p := range o.crlPaths {
+		crl, err := pkix.LoadCRLStore(p, cas, warn, info)
+		if err != nil {
 			return nil, err
 		}
+		crls = append(crls, crl)
+		covered[string(crl.Issuer().Raw)] = true
 	}
-	policy, err := pkix.NewAccessPolicy(caPath, cas, o.commonNames, crl)
+	policy, err := pkix.NewAccessPolicy(caPath, cas, o.commonNames, crls)
 	if err != nil {
 		return nil, err
 	}
@@ -203,8 +208,15 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	if len(o.commonNames) > 0 {
 		policyText = fmt.Sprintf("Common Name %q", o.commonNames)
 	}
-	if crl != nil {
-		policyText += ", revocation from " + o.crlPath + " (CRL number " + crl.Number() + ")"
+	for i, crl := range crls {
+		policyText += ", revocation from " + o.crlPaths[i] + " (CRL number " + crl.Number() + ")"
+	}
+	if len(crls) > 0 {
+		for _, ca := range cas {
+			if !covered[string(ca.Raw)] {
+				banner = append(banner, fmt.Sprintf("note: no CRL given for %s: what it issues is not checked for revocation", ca.Subject.CommonName))
+			}
+		}
 	}
 	banner = append([]string{"listening on " + url, "policy: " + policyText}, banner...)
 	banner = append(banner,

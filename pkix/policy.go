@@ -35,13 +35,13 @@ type AccessPolicy struct {
 	Roots         *x509.CertPool
 	Intermediates []*x509.Certificate // from the uploaded chain
 	CommonNames   []string
-	CRL           *CRLStore // may be nil
+	CRLs          []*CRLStore // one per issuing CA that publishes one
 }
 
 // NewAccessPolicy builds a policy from an uploaded CA bundle: self-signed
 // certificates are roots, the others intermediates.
-func NewAccessPolicy(file string, caBundle []*x509.Certificate, commonNames []string, crl *CRLStore) (*AccessPolicy, error) {
-	p := &AccessPolicy{Roots: x509.NewCertPool(), CommonNames: commonNames, CRL: crl}
+func NewAccessPolicy(file string, caBundle []*x509.Certificate, commonNames []string, crls []*CRLStore) (*AccessPolicy, error) {
+	p := &AccessPolicy{Roots: x509.NewCertPool(), CommonNames: commonNames, CRLs: crls}
 	roots := 0
 	for _, c := range caBundle {
 		if !c.IsCA {
@@ -83,11 +83,21 @@ func (p *AccessPolicy) Evaluate(presented []*x509.Certificate, now time.Time) Ve
 		return v
 	}
 	v.Auth.CertVerified = "SUCCESS"
-	if p.CRL != nil && len(chains) > 0 && len(chains[0]) > 1 {
-		if p.CRL.Revoked(chains[0][1], leaf) {
-			v.Auth.CertRevoked = "1"
-			v.Reason = "certificate revoked"
-			return v
+	// Every link of the chain is checked against the CRL of the CA that
+	// signed it: a revoked intermediate takes its whole subtree with it.
+	if len(chains) > 0 {
+		chain := chains[0]
+		for k := 0; k+1 < len(chain); k++ {
+			for _, crl := range p.CRLs {
+				if crl.Revoked(chain[k+1], chain[k]) {
+					v.Auth.CertRevoked = "1"
+					v.Reason = "certificate revoked"
+					if k > 0 {
+						v.Reason = fmt.Sprintf("issuing CA %s revoked", cn(chain[k]))
+					}
+					return v
+				}
+			}
 		}
 	}
 	if len(p.CommonNames) > 0 && !slices.Contains(p.CommonNames, leaf.Subject.CommonName) {
@@ -241,6 +251,13 @@ func (s *CRLStore) Revoked(issuer, leaf *x509.Certificate) bool {
 		return false // the CRL is another CA's (e.g. the root's, for an intermediate's leaf)
 	}
 	return s.revoked[leaf.SerialNumber.String()]
+}
+
+// Issuer is the CA whose CRL this is.
+func (s *CRLStore) Issuer() *x509.Certificate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issuer
 }
 
 // Number is the CRL number in force.
