@@ -73,7 +73,7 @@ func runCheck(u *ui, c *cli.Context) error {
 			return err
 		}
 		for _, r := range inv.Records {
-			if r.Status != "revoked" {
+			if r.Status == "valid" { // not revoked, not replaced by a renewal
 				col.AddRecord(r)
 			}
 		}

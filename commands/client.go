@@ -2,6 +2,8 @@ package commands
 
 import (
 	"crypto/x509"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -168,7 +170,24 @@ func loadIssuer(c *cli.Context, dir string, cfg *pkix.SigningConfig) (*pkix.Issu
 	if err != nil {
 		return nil, nil, err
 	}
-	return is, certs[1:], nil
+	above := certs[1:]
+	// --issuer NAME: the certificates above it are in its chain file
+	// (ca-chain.pem or NAME-chain.pem, the issuer first).
+	if name := c.String("issuer"); name != "" && len(above) == 0 {
+		if data, err := os.ReadFile(filepath.Join(dir, chainFileName(name))); err == nil {
+			if chain, err := pkix.ParseCertificatesPEM(chainFileName(name), data); err == nil && len(chain) > 1 && chain[0].Equal(certs[0]) {
+				above = chain[1:]
+			}
+		}
+	}
+	// An issuer the inventory says was revoked must not sign anything more.
+	if inv, err := pkix.ReadInventory(dir); err == nil {
+		if r, ok := inv.Lookup(pkix.SerialHex(certs[0].SerialNumber)); ok && r.Status == "revoked" && r.SHA256 == pkix.FingerprintSHA256(certs[0]) {
+			return nil, nil, &pkix.Error{File: caPath, Msg: fmt.Sprintf("this CA was revoked on %s", r.RevokedAt.Format("2006-01-02")),
+				Hint: "issue from another CA"}
+		}
+	}
+	return is, above, nil
 }
 
 // loadFile reads path ("-" is stdin) and parses it; a missing file gets

@@ -316,6 +316,9 @@ func commitIssued(dir string, staged []*pkix.Staged, records []pkix.Record, forc
 			added = append(added, records[i])
 		}
 	}
+	// A certificate issued again under the same name (a renewal with
+	// --force) supersedes the old one, which no longer counts as valid.
+	inv.Supersede(added...)
 	if err := inv.Append(added...); err != nil {
 		undoWritten(written, errs)
 		return nil, nil, err

@@ -73,7 +73,7 @@ func runClientList(u *ui, c *cli.Context) error {
 		switch {
 		case r.Kind != "client" && !c.Bool("all"),
 			c.Bool("revoked") && r.Status != "revoked",
-			c.Bool("valid") && r.Status == "revoked",
+			c.Bool("valid") && r.Status != "valid",
 			within > 0 && (r.NotAfter.Sub(now) > within || r.Status == "revoked"):
 			continue
 		}

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"crypto/x509"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +55,7 @@ func p12Chain(dir string, issuer *x509.Certificate, above []*x509.Certificate) [
 	for _, c := range append([]*x509.Certificate{issuer}, above...) {
 		chain = append(chain, c)
 	}
-	if top := chain[len(chain)-1]; !pkix.IsSelfSigned(top) {
+	if top := chain[len(chain)-1]; !pkix.IsSelfSigned(top) { // the root is not in the bundle: ca.pem
 		if data, err := os.ReadFile(filepath.Join(dir, "ca.pem")); err == nil {
 			if root, err := pkix.ParseCertificatePEM("ca.pem", data); err == nil && top.CheckSignatureFrom(root) == nil {
 				chain = append(chain, root)
@@ -142,6 +143,12 @@ func runClientExport(u *ui, c *cli.Context) error {
 	if !pkix.KeyMatches(cert, key) {
 		return &pkix.Error{File: keyPath, Msg: "this key does not belong to " + certPath}
 	}
+	res := newResult("client export")
+	if inv, err := pkix.ReadInventory(dir); err == nil {
+		if r, ok := inv.Lookup(pkix.SerialHex(cert.SerialNumber)); ok && r.Status != "valid" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s is %s in the inventory: Access will refuse it once the CRL says so", certPath, r.Status))
+		}
+	}
 	// The chain: the fullchain's intermediates if there is one, then the root.
 	var chain []*x509.Certificate
 	if data, err := os.ReadFile(filepath.Join(dir, name+"-fullchain.pem")); err == nil {
@@ -175,7 +182,6 @@ func runClientExport(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res := newResult("client export")
 	sum := pkix.Summarize(cert)
 	res.Cert = &sum
 	res.addWritten(written, nil)

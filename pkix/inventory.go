@@ -226,3 +226,17 @@ func LockDir(dir string, timeout time.Duration) (*DirLock, error) {
 
 // Unlock releases the lock.
 func (l *DirLock) Unlock() { l.fl.Unlock() }
+
+// Supersede marks the valid records that new certificates replace under
+// the same file name "superseded": a renewal must not leave the expiry
+// gate failing on the certificate it replaced.
+func (inv *Inventory) Supersede(newer ...Record) {
+	for _, n := range newer {
+		for i := range inv.Records {
+			r := &inv.Records[i]
+			if r.Name == n.Name && r.Kind == n.Kind && r.Status == "valid" {
+				r.Status = "superseded"
+			}
+		}
+	}
+}

@@ -12,12 +12,13 @@ import (
 )
 
 // Match finds the client records a name designates: its CN or its file
-// base name.
+// base name. Superseded certificates (renewed under the same name) are
+// left out; --serial still reaches them.
 func (inv *Inventory) Match(name string) []*Record {
 	var out []*Record
 	for i := range inv.Records {
 		r := &inv.Records[i]
-		if r.Kind == "client" && (r.CN == name || r.Name == name) {
+		if r.Kind == "client" && r.Status != "superseded" && (r.CN == name || r.Name == name) {
 			out = append(out, r)
 		}
 	}
