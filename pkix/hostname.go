@@ -36,13 +36,13 @@ func CheckHostname(h string) Check {
 	if strings.ContainsAny(s, "@ ") {
 		return fail("is not a hostname", "use only the hostname, e.g. auth.example.com")
 	}
+	if net.ParseIP(strings.TrimSuffix(strings.Trim(s, "[]"), ".")) != nil {
+		return fail("is an IP address; associated hostnames are domain names", "use the application's hostname, e.g. auth.example.com")
+	}
 	if i := strings.LastIndexByte(s, ':'); i >= 0 {
 		return fail("has a port ("+s[i:]+")", "use only the hostname: "+s[:i])
 	}
 	s = strings.TrimSuffix(s, ".")
-	if net.ParseIP(strings.Trim(s, "[]")) != nil {
-		return fail("is an IP address; associated hostnames are domain names", "use the application's hostname, e.g. auth.example.com")
-	}
 	ascii, err := idna.Lookup.ToASCII(s)
 	if err != nil {
 		return fail("is not a valid domain name: "+err.Error(), "")
