@@ -245,12 +245,21 @@ func checkAgainstInventory(res *result, o crlOptions, label string, crl *pkix.CR
 	if err != nil || len(inv.Records) == 0 {
 		return nil // no inventory: nothing to compare with
 	}
-	var unknown []string
+	var unknown, unmarked []string
 	crl.EachSerial(crl.Count, func(n *big.Int) {
-		if h := pkix.SerialHex(n); !inv.Has(h) {
+		h := pkix.SerialHex(n)
+		if r, ok := inv.Lookup(h); !ok {
 			unknown = append(unknown, h)
+		} else if r.Status != "revoked" {
+			unmarked = append(unmarked, h)
 		}
 	})
+	if len(unmarked) > 0 {
+		// Revoked the guide's way (serials.txt edited by hand): the CRL is
+		// right, but list and check still count these as valid.
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d serial%s the inventory still lists as not revoked (e.g. %s): record with 'mtlsctl client revoke --serial HEX'",
+			label, len(unmarked), plural(len(unmarked)), unmarked[0]))
+	}
 	if len(unknown) == 0 {
 		return nil
 	}
