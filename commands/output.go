@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -100,14 +99,4 @@ func fileSet(dir, base, certKind string, is *pkix.Issued) []pkix.File {
 // output is taken before any key is generated.
 func plannedSet(dir, base string) []pkix.File {
 	return fileSet(dir, base, "", &pkix.Issued{})
-}
-
-func joinNonEmpty(parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, " ")
 }
