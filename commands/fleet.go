@@ -350,20 +350,22 @@ func issuerOfCert(dir string, inv *pkix.Inventory, cert *x509.Certificate) strin
 	if cert == nil {
 		return "ca"
 	}
-	candidates := []string{"ca"}
+	names := []string{"ca"}
 	for _, r := range inv.Records {
 		if r.Kind == "intermediate" && r.Status == "valid" {
-			candidates = append(candidates, r.Name)
+			names = append(names, r.Name)
 		}
 	}
-	for _, name := range candidates {
-		data, err := os.ReadFile(revocationFiles(dir, name).cert)
-		if err != nil {
-			continue
+	cas := map[string]*x509.Certificate{}
+	for _, name := range names {
+		if data, err := os.ReadFile(revocationFiles(dir, name).cert); err == nil {
+			if ca, err := pkix.ParseCertificatePEM(name, data); err == nil {
+				cas[name] = ca
+			}
 		}
-		if ca, err := pkix.ParseCertificatePEM(name, data); err == nil && cert.CheckSignatureFrom(ca) == nil {
-			return name
-		}
+	}
+	if name, ok := pkix.IssuerAmong(cert, names, cas); ok {
+		return name
 	}
 	return "ca"
 }

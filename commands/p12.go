@@ -51,18 +51,11 @@ func p12Password(c *cli.Context) (string, error) {
 // p12Chain is the chain bundled with a client certificate: its
 // intermediates, then the root, so Keychain and browsers can trust it.
 func p12Chain(dir string, issuer *x509.Certificate, above []*x509.Certificate) []*x509.Certificate {
-	var chain []*x509.Certificate
-	for _, c := range append([]*x509.Certificate{issuer}, above...) {
-		chain = append(chain, c)
+	var root *x509.Certificate
+	if data, err := os.ReadFile(filepath.Join(dir, "ca.pem")); err == nil {
+		root, _ = pkix.ParseCertificatePEM("ca.pem", data)
 	}
-	if top := chain[len(chain)-1]; !pkix.IsSelfSigned(top) { // the root is not in the bundle: ca.pem
-		if data, err := os.ReadFile(filepath.Join(dir, "ca.pem")); err == nil {
-			if root, err := pkix.ParseCertificatePEM("ca.pem", data); err == nil && top.CheckSignatureFrom(root) == nil {
-				chain = append(chain, root)
-			}
-		}
-	}
-	return chain
+	return pkix.ChainToRoot(issuer, above, root)
 }
 
 func clientExportCommand(u *ui) *cli.Command {

@@ -497,3 +497,25 @@ func checkCAExtKeyUsage(c *x509.Certificate) (Check, bool) {
 	return Check{Rule: "ext-key-usage", Status: Fail, Message: "Extended Key Usage without clientAuth: no client certificate under this CA will verify",
 		Hint: "re-create the CA without an Extended Key Usage extension, or with clientAuth in it"}, true
 }
+
+// ChainToRoot is the chain to bundle with a certificate issued by issuer:
+// the issuer, the certificates above it, and root when the chain stops
+// short of a self-signed certificate that root signed.
+func ChainToRoot(issuer *x509.Certificate, above []*x509.Certificate, root *x509.Certificate) []*x509.Certificate {
+	chain := append([]*x509.Certificate{issuer}, above...)
+	if top := chain[len(chain)-1]; !isSelfSigned(top) && root != nil && signedBy(top, root) == nil {
+		chain = append(chain, root)
+	}
+	return chain
+}
+
+// IssuerAmong names which of the CAs (tried in the order of names) signed
+// cert.
+func IssuerAmong(cert *x509.Certificate, names []string, cas map[string]*x509.Certificate) (string, bool) {
+	for _, name := range names {
+		if ca, ok := cas[name]; ok && signedBy(cert, ca) == nil {
+			return name, true
+		}
+	}
+	return "", false
+}
