@@ -74,10 +74,7 @@ func ensureDir(dir string) (undo func(), err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, &pkix.Error{File: dir, Msg: fmt.Sprintf("cannot create the directory: %v", errors.Unwrap(err))}
 	}
-	return func() {
-		os.Remove(filepath.Join(dir, pkix.LockFile))
-		os.Remove(dir)
-	}, nil
+	return func() { os.Remove(dir) }, nil
 }
 
 // parseDuration accepts Go durations ("8760h") and whole days ("30d"),

@@ -21,9 +21,6 @@ import (
 // so it appends cleanly and diffs well in git.
 const InventoryFile = "inventory.tsv"
 
-// LockFile is the file the directory lock is taken on.
-const LockFile = ".mtlsctl.lock"
-
 var inventoryColumns = []string{"serial", "status", "kind", "cn", "not_before", "not_after", "profile", "issuer", "sha256", "name", "revoked_at", "reason", "subject"}
 
 // Record is one issued certificate.
@@ -204,13 +201,13 @@ func unescapeField(s string) string {
 }
 
 // DirLock serialises mtlsctl processes that change one PKI directory
-// (parallel CI jobs issuing into it): a well-kept flock-based lock on
-// DIR/.mtlsctl.lock.
+// (parallel CI jobs issuing into it): gofrs/flock's flock(2) lock, taken on
+// the directory itself, so no lock file is ever left behind.
 type DirLock struct{ fl *flock.Flock }
 
 // LockDir waits (up to timeout) for the directory's lock.
 func LockDir(dir string, timeout time.Duration) (*DirLock, error) {
-	fl := flock.New(filepath.Join(dir, LockFile))
+	fl := flock.New(dir, flock.SetFlag(os.O_RDONLY))
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
@@ -218,7 +215,7 @@ func LockDir(dir string, timeout time.Duration) (*DirLock, error) {
 		if err == nil {
 			err = ctx.Err()
 		}
-		return nil, errorf(filepath.Join(dir, LockFile), "cannot lock the directory: %v", err).
+		return nil, errorf(dir, "cannot lock the directory: %v", err).
 			withHint("another mtlsctl is working in it; try again when it is done")
 	}
 	return &DirLock{fl: fl}, nil
