@@ -24,8 +24,9 @@ const (
 
 const exitCodeHelp = `EXIT CODES:
    0  success
-   1  a check ran and found problems (validate/check commands)
-   2  usage, input or I/O error; no file was changed`
+   1  a check ran and found problems (ca validate, check, crl show)
+   2  usage, input or I/O error; no file was changed (a batch that issued
+      some certificates before others failed: see its summary)`
 
 // Run runs mtlsctl with the given arguments and streams and returns the
 // process exit code. It never calls os.Exit, so tests can run it in-process.

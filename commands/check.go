@@ -17,8 +17,9 @@ func checkCommand(u *ui) *cli.Command {
 		Usage:     "expiry gate: exit 1 when a CA, client certificate or CRL expires soon",
 		ArgsUsage: "[FILE...]",
 		Description: `Checks what expires: the CA, intermediates and client certificates recorded
-in DIR/inventory.tsv (revoked ones left out), or the certificates in the
-FILEs given, and the next update of DIR/ca.crl. Exit 0 when nothing expires
+in DIR/inventory.tsv (revoked and superseded ones left out) and the next
+update of DIR/ca.crl; or, with FILEs, the certificates in them and the CRL
+given with --crl. Exit 0 when nothing expires
 within --warn (default 30 days, Access's first alert), 1 otherwise, 2 when
 an input cannot be read. Inside 14 days (Access's second alert) is marked
 urgent. A certificate that outlives its issuer is noted. Sorted by time

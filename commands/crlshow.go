@@ -17,8 +17,10 @@ func crlShowCommand(u *ui) *cli.Command {
 		ArgsUsage: "[CRL-FILE]",
 		Description: `Prints a CRL's number, issuer, this and next update, and each entry: the
 serial as Access's certSerial shows it and in OpenSSL's colon form, the
-revocation date and reason. With --ca (or when DIR/ca.pem exists) the
-signature is verified; a signature that does not verify exits 1.
+revocation date and reason. With --ca the signature is verified, and one
+that does not verify (or a CRL of another CA) exits 1. Without --ca,
+DIR/ca.pem is used when it exists and is the CRL's issuer; when it is
+another CA the signature is not checked, with a warning.
 
 EXAMPLES:
    mtlsctl crl show                 # DIR/ca.crl, checked against DIR/ca.pem

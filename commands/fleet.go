@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -32,7 +33,7 @@ EXAMPLES:
 			dirFlag(),
 			&cli.StringFlag{Name: "expiring", Usage: "only certificates expiring within `DURATION` (e.g. 30d)"},
 			&cli.BoolFlag{Name: "revoked", Usage: "only revoked certificates"},
-			&cli.BoolFlag{Name: "valid", Usage: "only certificates not revoked"},
+			&cli.BoolFlag{Name: "valid", Usage: "only certificates in force (neither revoked nor superseded by a renewal)"},
 			&cli.StringFlag{Name: "cn", Usage: "only CNs matching `PATTERN` (shell glob)"},
 			&cli.BoolFlag{Name: "all", Usage: "include the root and intermediate CAs"},
 			jsonFlag(),
@@ -118,14 +119,17 @@ func daysLeft(t, now time.Time) int {
 func clientRevokeCommand(u *ui) *cli.Command {
 	return &cli.Command{
 		Name:      "revoke",
-		Usage:     "revoke client certificates: mark the inventory, append to serials.txt",
+		Usage:     "revoke client certificates: mark the inventory, append to the issuing CA's serials file",
 		ArgsUsage: "[NAME]",
 		Description: `Revokes by CN or file base name (NAME), by --serial HEX, or by --cert FILE.
 The inventory marks it revoked and its serial is appended, in hex with the
-reason and date, to DIR/serials.txt (the guide's file), so 'mtlsctl crl
-build serials.txt' stays the one way to make the CRL; --crl rebuilds
-DIR/ca.crl in the same step. A name that matches several certificates is
-refused with the list, unless --all. Revoking twice changes nothing.
+reason and date, to the serials file of the CA that issued it:
+DIR/serials.txt (the guide's file) for the root, DIR/NAME-serials.txt for
+intermediate NAME; 'mtlsctl crl build' on that file makes the CRL, and
+--crl rebuilds it (DIR/ca.crl, DIR/NAME.crl) in the same step. Everything
+that can fail is checked before any file changes. A name that matches
+several certificates is refused with the list, unless --all. Revoking
+twice changes nothing (and rebuilds no CRL).
 
 EXAMPLES:
    mtlsctl client revoke device-7 --reason keyCompromise --crl
@@ -139,7 +143,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "cert", Usage: "revoke the certificate in `FILE`"},
 			&cli.StringFlag{Name: "reason", Usage: "RFC 5280 reason: keyCompromise, superseded, cessationOfOperation, ..."},
 			&cli.BoolFlag{Name: "all", Usage: "revoke every certificate NAME matches"},
-			&cli.BoolFlag{Name: "crl", Usage: "also rebuild DIR/ca.crl from serials.txt"},
+			&cli.BoolFlag{Name: "crl", Usage: "also rebuild the issuing CA's CRL (DIR/ca.crl, or DIR/NAME.crl for intermediate NAME)"},
 			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --crl: how long the CRL is valid"},
 			jsonFlag(),
 		},
@@ -259,6 +263,13 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		// crl build's own reader must accept the result (it is stricter
+		// about dates than appending needs to be).
+		if c.Bool("crl") {
+			if err := pkix.ReadSerials(bytes.NewReader(content), rf.serials, false, now, pkix.NewCRLBuilder(len(content), now)); err != nil {
+				return err
+			}
+		}
 		if added > 0 {
 			files = append(files, pkix.File{Path: rf.serials, Data: content, Mode: pkix.ModePublic, Kind: "revoked serials", Replace: true})
 		}
@@ -294,6 +305,10 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 		res.Recorded = inv.Path
 	}
 	sort.Slice(res.Revoked, func(a, b int) bool { return res.Revoked[a].CN < res.Revoked[b].CN })
+	if !changed && len(files) == 0 && len(builds) > 0 {
+		res.Notes = append(res.Notes, "nothing changed, so the CRL was not rebuilt")
+		builds = nil
+	}
 	for _, o := range builds {
 		crlRes, err := buildCRL(u, c.App.Reader, o)
 		if err != nil {

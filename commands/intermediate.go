@@ -11,11 +11,12 @@ import (
 func caIntermediateCommand(u *ui) *cli.Command {
 	return &cli.Command{
 		Name:  "intermediate",
-		Usage: "create an intermediate CA signed by the root: intermediate.pem, intermediate-key.pem, intermediate.csr, ca-chain.pem",
+		Usage: "create an intermediate CA signed by the root (or --ca): intermediate.pem, intermediate-key.pem, intermediate.csr, ca-chain.pem",
 		Description: `Creates an intermediate CA signed by the CA in DIR, from intermediate-csr.json
-or the built-in request with --cn. The profile is --profile, else the first
-CA profile ("ca_constraint": {"is_ca": true}) of ca-config.json, else a
-built-in one: cert sign + crl sign, 5 years (cut at the root's expiry).
+or the built-in request with --cn. The profile is --profile, else the CA
+profile ("ca_constraint": {"is_ca": true}) of ca-config.json that comes
+first by name, else a built-in one: cert sign + crl sign, 5 years (cut at
+the root's expiry).
 
 The intermediate always gets exactly the path length of --path-len (default
 0: it may issue client certificates but no further CAs). A root whose own
