@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"crypto"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"math/big"
@@ -131,44 +133,14 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 func buildCRL(u *ui, stdin io.Reader, o crlOptions) (*result, error) {
 	res := newResult("crl build")
 	toStdout := o.out == "-"
-	caPath, keyPath, out, serialsPath := o.caPath, o.keyPath, o.out, o.serialsPath
+	keyPath, out, serialsPath := o.keyPath, o.out, o.serialsPath
 
 	// Inputs: CA, key, the previous CRL (for its number), then the serials.
-	caData, err := pkix.ReadInput(caPath, stdin)
+	ca, key, previous, err := crlSigner(stdin, o)
 	if err != nil {
-		return nil, withMissingHint(err, "run 'mtlsctl ca init' first, or pass --ca")
-	}
-	ca, err := pkix.ParseCertificatePEM(stdinLabel(caPath), caData)
-	if err != nil {
-		return nil, err
-	}
-	keyData, err := pkix.ReadInput(keyPath, stdin)
-	if err != nil {
-		return nil, withMissingHint(err, "pass the CA key with --ca-key")
-	}
-	key, err := pkix.ParseKeyPEM(stdinLabel(keyPath), keyData)
-	if err != nil {
-		return nil, err
-	}
-	if err := pkix.CheckCRLIssuer(caPath, ca, keyPath, key); err != nil {
 		return nil, err
 	}
 	force := o.force
-	if err := refuseOverwritingInputs([]pkix.File{{Path: out}}, true, caPath, keyPath, serialsPath); err != nil && !toStdout {
-		return nil, err
-	}
-	var previous *pkix.CRLHeader
-	if !toStdout && pkix.Exists(out) {
-		previous, err = readPreviousCRL(out)
-		switch {
-		case err != nil && !force:
-			return nil, &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
-		case err == nil && !previous.IssuedBy(ca) && !force:
-			return nil, &pkix.Error{File: out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another --out, or pass --force to keep it as a .bak copy"}
-		case err != nil || !previous.IssuedBy(ca):
-			previous = nil // forced: a foreign file says nothing about our numbering
-		}
-	}
 
 	now := time.Now().UTC().Truncate(time.Second)
 	var in io.Reader
@@ -380,4 +352,49 @@ func readPreviousCRL(path string) (*pkix.CRLHeader, error) {
 		return nil, err
 	}
 	return pkix.ReadCRLHeader(path, data)
+}
+
+// crlSigner reads and checks what signs a CRL: the CA and its key (which
+// must be able to sign CRLs), and the CRL already at the output, which
+// must be this CA's unless --force (and is then ignored). revoke --crl
+// runs it before changing anything; crl build as its first step.
+func crlSigner(stdin io.Reader, o crlOptions) (*x509.Certificate, crypto.Signer, *pkix.CRLHeader, error) {
+	caData, err := pkix.ReadInput(o.caPath, stdin)
+	if err != nil {
+		return nil, nil, nil, withMissingHint(err, "run 'mtlsctl ca init' first, or pass --ca")
+	}
+	ca, err := pkix.ParseCertificatePEM(stdinLabel(o.caPath), caData)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keyData, err := pkix.ReadInput(o.keyPath, stdin)
+	if err != nil {
+		return nil, nil, nil, withMissingHint(err, "pass the CA key with --ca-key")
+	}
+	key, err := pkix.ParseKeyPEM(stdinLabel(o.keyPath), keyData)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := pkix.CheckCRLIssuer(o.caPath, ca, o.keyPath, key); err != nil {
+		return nil, nil, nil, err
+	}
+	if o.out == "-" {
+		return ca, key, nil, nil
+	}
+	if err := refuseOverwritingInputs([]pkix.File{{Path: o.out}}, true, o.caPath, o.keyPath, o.serialsPath); err != nil {
+		return nil, nil, nil, err
+	}
+	if !pkix.Exists(o.out) {
+		return ca, key, nil, nil
+	}
+	previous, err := readPreviousCRL(o.out)
+	switch {
+	case err != nil && !o.force:
+		return nil, nil, nil, &pkix.Error{File: o.out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
+	case err == nil && !previous.IssuedBy(ca) && !o.force:
+		return nil, nil, nil, &pkix.Error{File: o.out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another --out, or pass --force to keep it as a .bak copy"}
+	case err != nil || !previous.IssuedBy(ca):
+		previous = nil // forced: a foreign file says nothing about our numbering
+	}
+	return ca, key, previous, nil
 }

@@ -275,7 +275,7 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 		}
 		if c.Bool("crl") {
 			o := crlOptions{dir: dir, serialsPath: rf.serials, caPath: rf.cert, keyPath: rf.key, out: rf.crl, nextUpdate: nextUpdate, json: c.Bool("json")}
-			if err := precheckCRL(o); err != nil {
+			if _, _, _, err := crlSigner(nil, o); err != nil {
 				return err
 			}
 			builds = append(builds, o)
@@ -383,38 +383,4 @@ func issuerOfCert(dir string, inv *pkix.Inventory, cert *x509.Certificate) strin
 		return name
 	}
 	return "ca"
-}
-
-// precheckCRL fails before any file is changed if buildCRL would: the CA
-// cannot sign CRLs, or the CRL file is not this CA's.
-func precheckCRL(o crlOptions) error {
-	caData, err := pkix.ReadInput(o.caPath, nil)
-	if err != nil {
-		return err
-	}
-	ca, err := pkix.ParseCertificatePEM(o.caPath, caData)
-	if err != nil {
-		return err
-	}
-	keyData, err := pkix.ReadInput(o.keyPath, nil)
-	if err != nil {
-		return err
-	}
-	key, err := pkix.ParseKeyPEM(o.keyPath, keyData)
-	if err != nil {
-		return err
-	}
-	if err := pkix.CheckCRLIssuer(o.caPath, ca, o.keyPath, key); err != nil {
-		return err
-	}
-	if pkix.Exists(o.out) {
-		prev, err := readPreviousCRL(o.out)
-		if err != nil {
-			return &pkix.Error{File: o.out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, then revoke again with --crl"}
-		}
-		if !prev.IssuedBy(ca) {
-			return &pkix.Error{File: o.out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "move it away, then revoke again with --crl"}
-		}
-	}
-	return nil
 }
