@@ -12,7 +12,7 @@ import (
 func caCommand(u *ui) *cli.Command {
 	return &cli.Command{
 		Name:  "ca",
-		Usage: "create and check certificate authorities",
+		Usage: "create, check and extend certificate authorities (init, validate, intermediate)",
 		Subcommands: []*cli.Command{
 			caInitCommand(u),
 			caValidateCommand(u),

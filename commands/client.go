@@ -14,7 +14,7 @@ import (
 func clientCommand(u *ui) *cli.Command {
 	return &cli.Command{
 		Name:  "client",
-		Usage: "issue client certificates",
+		Usage: "issue, list, revoke and export client certificates",
 		Subcommands: []*cli.Command{
 			clientIssueCommand(u),
 			clientListCommand(u),
