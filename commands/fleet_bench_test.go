@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,14 +38,18 @@ func fleetDir(b *testing.B, keyType string, n int) string {
 	return dir
 }
 
+// fleetCases are the batches both fleet benchmarks measure: the issue's
+// 1,000 ECDSA certificates, and a few RSA-4096 ones for core scaling.
+var fleetCases = []struct {
+	keyType string
+	n       int
+}{{"ecdsa-256", 1000}, {"rsa-4096", 8}}
+
 // BenchmarkFleetIssue is `mtlsctl client issue --cn-file` as a user runs it:
 // checks, keys, CSRs and signatures on all cores, every file durable, the
 // inventory written under its lock. ns/op is for the whole batch.
 func BenchmarkFleetIssue(b *testing.B) {
-	for _, tc := range []struct {
-		keyType string
-		n       int
-	}{{"ecdsa-256", 1000}, {"rsa-4096", 8}} {
+	for _, tc := range fleetCases {
 		b.Run(fmt.Sprintf("%s/n=%d", tc.keyType, tc.n), func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
@@ -66,10 +71,7 @@ func BenchmarkFleetIssue(b *testing.B) {
 // plainly writing the same three files (no fsync, no checks, no inventory).
 // With -cpu 1 it is also the one-at-a-time rate for the scaling figure.
 func BenchmarkFleetFloor(b *testing.B) {
-	for _, tc := range []struct {
-		keyType string
-		n       int
-	}{{"ecdsa-256", 1000}, {"rsa-4096", 8}} {
+	for _, tc := range fleetCases {
 		b.Run(fmt.Sprintf("%s/n=%d", tc.keyType, tc.n), func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
@@ -90,7 +92,7 @@ func BenchmarkFleetFloor(b *testing.B) {
 				b.StartTimer()
 				var next atomic.Int64
 				var wg sync.WaitGroup
-				for range workers() {
+				for range runtime.GOMAXPROCS(0) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
@@ -129,5 +131,3 @@ func BenchmarkFleetFloor(b *testing.B) {
 		})
 	}
 }
-
-func workers() int { return runtimeGOMAXPROCS() }

@@ -102,7 +102,6 @@ type server struct {
 	logMu       sync.Mutex
 	listener    net.Listener
 	http        *http.Server
-	warn        func(string)
 	bannerLines []string
 }
 
@@ -225,7 +224,7 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 		fmt.Sprintf("  curl -sv %s --cert %s --key %s %s   # 200 + CF_Authorization", caFlag, filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem"), url),
 	)
 
-	s := &server{policy: policy, forward: o.forward, jsonLog: o.jsonLog, log: u.out, listener: ln, warn: warn, bannerLines: banner}
+	s := &server{policy: policy, forward: o.forward, jsonLog: o.jsonLog, log: u.out, listener: ln, bannerLines: banner}
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,

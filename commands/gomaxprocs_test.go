@@ -1,5 +1,0 @@
-package commands
-
-import "runtime"
-
-func runtimeGOMAXPROCS() int { return runtime.GOMAXPROCS(0) }
