@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -46,7 +48,10 @@ the next request); one that does not verify against the CA is refused at
 start, and later ignored with a warning while the last good one stays.
 
 Without --cert/--key the server uses a throwaway localhost certificate
-whose CA is written to DIR/serve-ca.pem for curl --cacert.
+whose CA is written to DIR/serve-ca.pem for curl --cacert. That file and
+--addr-file are replaced only when they hold what serve itself wrote
+there (its own throwaway CA; one line host:port, or nothing), never
+through a symlink; anything else stops serve before it listens.
 
 EXAMPLES:
    mtlsctl serve --ca ca.pem --crl ca.crl
@@ -59,7 +64,7 @@ EXAMPLES:
 			&cli.StringSliceFlag{Name: "crl", Usage: "CRL `FILE` to enforce, re-read when it changes; repeat for each issuing CA (root, intermediates)"},
 			&cli.StringSliceFlag{Name: "common-name", Usage: "allow only this CN (repeatable): the Common Name selector"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8443", Usage: "listen `ADDRESS` (port 0 picks a free one)"},
-			&cli.StringFlag{Name: "addr-file", Usage: "write the address actually listened on to `FILE` (for scripts)"},
+			&cli.StringFlag{Name: "addr-file", Usage: "write the address actually listened on to `FILE` (for scripts; replaces only an address file)"},
 			&cli.StringFlag{Name: "cert", Usage: "server certificate `FILE` (default: a throwaway localhost certificate)"},
 			&cli.StringFlag{Name: "key", Usage: "server key `FILE`, with --cert"},
 			&cli.BoolFlag{Name: "forward-cert", Usage: "echo the Cf-Client-Cert-Der-Base64 / Cf-Client-Cert-Sha256 headers an origin would get"},
@@ -157,6 +162,25 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 		return nil, err
 	}
 
+	// The outputs serve rewrites on its own are checked before anything
+	// else happens: one that is not serve's to replace (the CA key named
+	// as --addr-file, a client certificate called serve-ca.pem, a symlink)
+	// stops it with nothing written and nothing listening.
+	caFile := filepath.Join(dir, "serve-ca.pem")
+	if o.certFile == "" {
+		if err := pkix.CheckOwned(caFile, serveCAWhat, pkix.IsEphemeralServerCA, serveCAHint); err != nil {
+			return nil, err
+		}
+	}
+	if p := o.addrFile; p != "" {
+		if o.certFile == "" && samePath(p, caFile) {
+			return nil, &pkix.Error{File: p, Msg: "is where serve writes its throwaway CA, not an address file", Hint: addrFileHint}
+		}
+		if err := pkix.CheckOwned(p, addrFileWhat, isAddrFile, addrFileHint); err != nil {
+			return nil, err
+		}
+	}
+
 	var cert tls.Certificate
 	var banner []string
 	writeCA := func() error { return nil } // after listening: a taken port changes nothing
@@ -172,12 +196,11 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		caFile := filepath.Join(dir, "serve-ca.pem")
 		writeCA = func() error {
-			// A throwaway certificate, not a key: replacing the last run's
-			// is the point, so it is written without --force.
-			_, err := pkix.WriteFiles([]pkix.File{{Path: caFile, Data: caPEM, Mode: pkix.ModePublic, Replace: true}}, false)
-			return err
+			// A throwaway certificate: replacing the last run's is the
+			// point, so it is written without --force, but only over serve's
+			// own (checked again right before the rename).
+			return pkix.ReplaceOwned(caFile, caPEM, pkix.ModePublic, serveCAWhat, pkix.IsEphemeralServerCA, serveCAHint)
 		}
 		caFlag = "--cacert " + caFile
 		banner = append(banner, "server certificate: throwaway, for localhost; its CA is "+caFile)
@@ -193,7 +216,7 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	}
 	addr := ln.Addr().(*net.TCPAddr)
 	if p := o.addrFile; p != "" {
-		if _, err := pkix.WriteFiles([]pkix.File{{Path: p, Data: []byte(addr.String() + "\n"), Mode: pkix.ModePublic, Replace: true}}, false); err != nil {
+		if err := pkix.ReplaceOwned(p, []byte(addr.String()+"\n"), pkix.ModePublic, addrFileWhat, isAddrFile, addrFileHint); err != nil {
 			ln.Close()
 			return nil, err
 		}
@@ -238,6 +261,44 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 		},
 	}
 	return s, nil
+}
+
+// What serve may replace on its own, and how to get past a refusal.
+const (
+	serveCAWhat  = "the throwaway CA certificate of mtlsctl serve"
+	serveCAHint  = "serve rewrites DIR/serve-ca.pem on every run: move this file away, use another --dir, or give your own server certificate with --cert/--key"
+	addrFileWhat = "an address file (one line host:port) written by mtlsctl serve"
+	addrFileHint = "give --addr-file a new file name: serve replaces only an address file an earlier serve wrote, never through a symlink"
+)
+
+// isAddrFile accepts what serve writes to --addr-file (one line,
+// host:port), and an empty file: what mktemp makes for a script to pass as
+// --addr-file holds nothing to lose.
+func isAddrFile(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	if len(b) > 300 { // a 253-byte host name, brackets, a zone and a port
+		return false
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	if s == "" || strings.ContainsAny(s, "\r\n\t ") {
+		return false
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+// samePath reports whether a and b name the same file, as far as their
+// cleaned absolute forms tell.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }
 
 // run serves until ctx ends, then shuts down gracefully.

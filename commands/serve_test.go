@@ -228,3 +228,30 @@ func BenchmarkServeHandshake(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
 }
+
+// What --addr-file may replace: serve's own one-line host:port (any earlier
+// run's), or an empty file (mktemp's); nothing else.
+func TestServeAddrFileRecognition(t *testing.T) {
+	for content, want := range map[string]bool{
+		"":                       true,
+		"127.0.0.1:8443\n":       true,
+		"127.0.0.1:0":            true,
+		"[::1]:43211\n":          true,
+		"[fe80::1%eth0]:443\n":   true,
+		"localhost:9443\n":       true,
+		"127.0.0.1:65536\n":      false,
+		"127.0.0.1\n":            false,
+		":8443\n":                false,
+		"127.0.0.1:8443\n\n":     false,
+		"127.0.0.1:8443\r\n":     false,
+		"127.0.0.1:8443\nmore\n": false,
+		"host name:1\n":          false,
+		"\n":                     false,
+		"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIA==\n-----END EC PRIVATE KEY-----\n": false,
+		"a:1" + string(make([]byte, 400)):                                              false,
+	} {
+		if got := isAddrFile([]byte(content)); got != want {
+			t.Errorf("isAddrFile(%q) = %v, want %v", content, got, want)
+		}
+	}
+}
