@@ -4,6 +4,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,25 +13,48 @@ import (
 	"strings"
 
 	cflog "github.com/cloudflare/cfssl/log"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
-// Exit codes, documented in the README and in `mtlsctl --help`.
+// Exit codes, documented in the README and in `mtlsctl --help`. Decided
+// once for every command: 2 always means "nothing was changed", 3 that
+// part of the work was done and recorded (see the summary), and a signal
+// gives the shell's 128+N after the work in flight is recorded.
 const (
-	ExitOK       = 0 // success
-	ExitProblems = 1 // a check ran and found problems
-	ExitError    = 2 // usage, input or I/O error: nothing was changed
+	ExitOK       = 0   // success
+	ExitProblems = 1   // a check ran and found problems
+	ExitError    = 2   // usage, input or I/O error: nothing was changed
+	ExitPartial  = 3   // part of the work was done and recorded, part not: see the summary
+	ExitSIGINT   = 130 // interrupted by SIGINT (Ctrl-C): what was in flight was finished and recorded
+	ExitSIGTERM  = 143 // interrupted by SIGTERM (a cancelled CI job): likewise
 )
 
 const exitCodeHelp = `EXIT CODES:
    0  success
    1  a check ran and found problems (ca validate, check, crl show)
-   2  usage, input or I/O error; no file was changed (a batch that issued
-      some certificates before others failed: see its summary)`
+   2  usage, input or I/O error; nothing was changed
+   3  partly done: some certificates of a batch were issued and recorded,
+      others not (the summary names them), or a change was committed but
+      not finished (the next command in the directory finishes it)
+   130 (SIGINT), 143 (SIGTERM): interrupted; certificates in flight were
+      finished and recorded, none was started after the signal`
 
 // Run runs mtlsctl with the given arguments and streams and returns the
 // process exit code. It never calls os.Exit, so tests can run it in-process.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, sigs := watchSignals(context.Background())
+	defer sigs.stop()
+	code := RunContext(ctx, args, stdin, stdout, stderr)
+	if sig := sigs.caught(); sig != 0 && code != ExitOK && code != ExitProblems {
+		return 128 + sig
+	}
+	return code
+}
+
+// RunContext is Run with the caller's context: when it is done, a batch
+// starts no new certificate and records those in flight.
+func RunContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ui := newUI(stdout, stderr)
 	app := newApp(ui, stdin)
 	// cfssl logs [INFO] lines through its own logger and the standard one;
@@ -41,7 +65,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	args, err := reorderArgs(app, args)
 	if err == nil {
-		err = app.Run(args)
+		err = app.RunContext(ctx, args)
 	}
 	if err == nil && ui.pendingErr != nil {
 		err = ui.pendingErr
@@ -162,11 +186,20 @@ type problemsFound struct{ summary string }
 
 func (e *problemsFound) Error() string { return e.summary }
 
-var errProblems *problemsFound
+// partlyDone is returned by a command that did part of its work and
+// recorded it: exit 3.
+type partlyDone struct{ error }
+
+func (e partlyDone) Unwrap() error { return e.error }
 
 func exitCode(err error) int {
-	if errors.As(err, &errProblems) {
+	var problems *problemsFound
+	var partial partlyDone
+	switch {
+	case errors.As(err, &problems):
 		return ExitProblems
+	case errors.As(err, &partial), errors.Is(err, pkidir.ErrUnfinished):
+		return ExitPartial
 	}
 	return ExitError
 }

@@ -2,10 +2,10 @@ package commands
 
 import (
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -78,6 +78,10 @@ func runCAInit(u *ui, c *cli.Context) error {
 		return err
 	}
 	res := newResult("ca init")
+	d, err := pkidir.Open(dir)
+	if err != nil {
+		return err
+	}
 	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
 		return &pkix.Error{File: dir, Msg: "is not a directory", Hint: "--dir names the directory that holds (or will hold) the CA"}
 	}
@@ -110,7 +114,8 @@ func runCAInit(u *ui, c *cli.Context) error {
 	if err := applyKeyType(c, req); err != nil {
 		return err
 	}
-	outputs = append(outputs, plannedSet(dir, "ca")...)
+	root := d.CA(pkidir.RootName)
+	outputs = append(outputs, pkix.File{Path: root.Cert}, pkix.File{Path: root.Key}, pkix.File{Path: root.CSR})
 	outputs = append(outputs, reqOut...)
 	outputs = append(outputs, cfgOut...)
 	force := c.Bool("force")
@@ -130,25 +135,21 @@ func runCAInit(u *ui, c *cli.Context) error {
 	}
 	res.Warnings = append(res.Warnings, warnings...)
 
-	// Write everything or nothing.
-	files := append(fileSet(dir, "ca", "CA certificate", ca), reqOut...)
-	files = append(files, cfgOut...)
+	// Write everything or nothing, recorded.
 	undoDir, err := ensureDir(dir)
 	if err != nil {
 		return err
 	}
-	written, errs, err := commitIssued(dir, []*pkix.Staged{pkix.Stage(files, force)}, []pkix.Record{pkix.NewRecord(ca.Cert, "root", "ca", "ca", "ca")}, force)
-	if err == nil {
-		err = errs[0]
-	}
+	written, repaired, err := d.InitRoot(c.Context, ca, append(reqOut, cfgOut...), force)
 	if err != nil {
 		undoDir()
 		return err
 	}
-	res.Recorded = filepath.Join(dir, pkix.InventoryFile)
+	res.Notes = append(res.Notes, repaired...)
+	res.Recorded = d.Inventory()
 	sum := pkix.Summarize(ca.Cert)
 	res.Cert = &sum
-	res.addWritten(written[0], map[string]*pkix.CertSummary{filepath.Join(dir, "ca.pem"): &sum})
+	res.addWritten(written, map[string]*pkix.CertSummary{d.CA(pkidir.RootName).Cert: &sum})
 	return u.report(res, c.Bool("json"))
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fatih/color"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -58,6 +59,7 @@ func runCheck(u *ui, c *cli.Context) error {
 		return err
 	}
 	col := pkix.NewExpiryCollector(time.Now(), warn, crlWarn)
+	var behind []pkidir.Behind
 	if c.Args().Len() > 0 {
 		for _, path := range c.Args().Slice() {
 			certs, err := loadFile(c, path, pkix.ParseCertificatesPEM, "")
@@ -69,14 +71,26 @@ func runCheck(u *ui, c *cli.Context) error {
 			}
 		}
 	} else {
-		inv, err := pkix.ReadInventory(dir)
+		d, err := pkidir.Open(dir)
+		if err != nil {
+			return err
+		}
+		inv, err := d.ReadInventory()
 		if err != nil {
 			return err
 		}
 		for _, r := range inv.Records {
-			if r.Status == "valid" { // not revoked, not replaced by a renewal
+			if r.Status == pkix.StatusValid { // not revoked, not replaced by a renewal
 				col.AddRecord(r)
 			}
+		}
+		if p := d.Pending(); p != "" {
+			u.warn("%s", p)
+		}
+		// A CRL that does not list every certificate the inventory marks
+		// revoked: a revoked device still gets in where the CRL is used.
+		if behind, err = d.CRLsBehind(); err != nil {
+			return err
 		}
 		if len(inv.Records) == 0 {
 			// A directory made with cfssl or before the inventory: its CA.
@@ -99,6 +113,9 @@ func runCheck(u *ui, c *cli.Context) error {
 		col.AddCRL(crlPath, rl.NextUpdate)
 	}
 	rep := col.Report()
+	for _, b := range behind {
+		u.warn("%s", b.Message())
+	}
 	if c.Bool("json") {
 		if err := u.printJSON(rep); err != nil {
 			return err
@@ -115,6 +132,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	if rep.Problems > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d item%s expire%s within %s", rep.Problems, plural(rep.Problems), map[bool]string{true: "s", false: ""}[rep.Problems == 1], rep.Warn)}
+	}
+	if len(behind) > 0 {
+		return &problemsFound{summary: fmt.Sprintf("%d CRL%s behind the inventory", len(behind), plural(len(behind)))}
 	}
 	if !c.Bool("json") {
 		fmt.Fprintf(u.out, "nothing expires within %s\n", rep.Warn)

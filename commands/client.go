@@ -1,13 +1,11 @@
 package commands
 
 import (
-	"crypto/x509"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -133,61 +131,51 @@ func applyKeyType(c *cli.Context, req *pkix.Request) error {
 	return nil
 }
 
-// issuerFiles resolves the signing CA: --issuer NAME means DIR/NAME.pem and
-// DIR/NAME-key.pem; otherwise --ca / --ca-key, defaulting to the root.
-func issuerFiles(c *cli.Context, dir string) (certPath, keyPath string, err error) {
-	if name := c.String("issuer"); name != "" {
+// loadSigner reads the signing CA: --issuer NAME (the directory's
+// intermediate), --ca/--ca-key files (a bundle: the issuer first, then the
+// certificates above it), or the directory's root.
+func loadSigner(c *cli.Context, d *pkidir.Dir, cfg *pkix.SigningConfig) (*pkidir.Signer, error) {
+	name := c.String("issuer")
+	if name != "" {
 		if err := checkBaseName(name); err != nil {
-			return "", "", err
+			return nil, err
 		}
 		if c.IsSet("ca") || c.IsSet("ca-key") {
-			return "", "", usageErrorf("--issuer and --ca/--ca-key both name the signing CA").hint("use one or the other")
+			return nil, usageErrorf("--issuer and --ca/--ca-key both name the signing CA").hint("use one or the other")
 		}
-		return filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem"), nil
+		return d.LoadSigner(name, pkidir.CAInput{}, cfg)
 	}
-	certPath, _ = inputPath(c, "ca", dir, "ca.pem")
-	keyPath, _ = inputPath(c, "ca-key", dir, "ca-key.pem")
-	return certPath, keyPath, nil
+	in, err := loadCAInput(c, d)
+	if err != nil {
+		return nil, err
+	}
+	return d.LoadSigner("", in, cfg)
 }
 
-// loadIssuer reads the CA certificate and key and checks they belong
-// together. The CA file may be a bundle: the issuer first, then the
-// certificates above it, which are returned as its chain.
-func loadIssuer(c *cli.Context, dir string, cfg *pkix.SigningConfig) (*pkix.Issuer, []*x509.Certificate, error) {
-	caPath, keyPath, err := issuerFiles(c, dir)
-	if err != nil {
-		return nil, nil, err
+// loadCAInput reads --ca and --ca-key when given (either may be stdin);
+// without them the directory's root is used.
+func loadCAInput(c *cli.Context, d *pkidir.Dir) (pkidir.CAInput, error) {
+	if !c.IsSet("ca") && !c.IsSet("ca-key") {
+		return pkidir.CAInput{}, nil
 	}
-	certs, err := loadFile(c, caPath, pkix.ParseCertificatesPEM, "run 'mtlsctl ca init' first, or pass --ca")
+	root := d.CA(pkidir.RootName)
+	certPath, _ := inputPath(c, "ca", d.Path(), filepath.Base(root.Cert))
+	keyPath, _ := inputPath(c, "ca-key", d.Path(), filepath.Base(root.Key))
+	certs, err := loadFile(c, certPath, pkix.ParseCertificatesPEM, "run 'mtlsctl ca init' first, or pass --ca")
 	if err != nil {
-		return nil, nil, err
+		return pkidir.CAInput{}, err
 	}
 	key, err := loadFile(c, keyPath, pkix.ParseKeyPEM, "pass the CA key with --ca-key")
 	if err != nil {
-		return nil, nil, err
+		return pkidir.CAInput{}, err
 	}
-	is, err := pkix.NewIssuer(caPath, certs[0], keyPath, key, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	above := certs[1:]
-	// --issuer NAME: the certificates above it are in its chain file
-	// (ca-chain.pem or NAME-chain.pem, the issuer first).
-	if name := c.String("issuer"); name != "" && len(above) == 0 {
-		if data, err := os.ReadFile(filepath.Join(dir, chainFileName(name))); err == nil {
-			if chain, err := pkix.ParseCertificatesPEM(chainFileName(name), data); err == nil && len(chain) > 1 && chain[0].Equal(certs[0]) {
-				above = chain[1:]
-			}
-		}
-	}
-	// An issuer the inventory says was revoked must not sign anything more.
-	if inv, err := pkix.ReadInventory(dir); err == nil {
-		if r, ok := inv.Lookup(pkix.SerialHex(certs[0].SerialNumber)); ok && r.Status == "revoked" && r.SHA256 == pkix.FingerprintSHA256(certs[0]) {
-			return nil, nil, &pkix.Error{File: caPath, Msg: fmt.Sprintf("this CA was revoked on %s", r.RevokedAt.Format("2006-01-02")),
-				Hint: "issue from another CA"}
-		}
-	}
-	return is, above, nil
+	return pkidir.CAInput{CertFile: stdinLabel(certPath), KeyFile: stdinLabel(keyPath), Certs: certs, Key: key}, nil
+}
+
+// loadConfig reads --config, else DIR/ca-config.json.
+func loadConfig(c *cli.Context, d *pkidir.Dir) (*pkix.SigningConfig, error) {
+	cfgPath, _ := inputPath(c, "config", d.Path(), pkidir.ConfigName)
+	return loadFile(c, cfgPath, pkix.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
 }
 
 // loadFile reads path ("-" is stdin) and parses it; a missing file gets
@@ -196,10 +184,7 @@ func loadFile[T any](c *cli.Context, path string, parse func(string, []byte) (T,
 	var zero T
 	data, err := pkix.ReadInput(path, c.App.Reader)
 	if err != nil {
-		if pe, ok := err.(*pkix.Error); ok && pe.Msg == "no such file" && missingHint != "" {
-			pe.Hint = missingHint
-		}
-		return zero, err
+		return zero, withMissingHint(err, missingHint)
 	}
 	if path == "-" {
 		path = "stdin"
@@ -223,26 +208,20 @@ func checkBaseName(base string) error {
 	return nil
 }
 
-// refuseInputs applies refuseOverwritingInputs to the inputs every issuing
-// command reads.
-func refuseInputs(c *cli.Context, dir string, outputs []pkix.File) error {
-	force := c.Bool("force")
-	caPath, keyPath, err := issuerFiles(c, dir)
-	if err != nil {
-		return err
+// refuseInputs refuses, before any key is made, outputs that would land
+// on an input of the command, even with --force.
+func refuseInputs(c *cli.Context, d *pkidir.Dir, jobs []pkidir.Job) error {
+	var outputs []pkix.File
+	for _, j := range jobs {
+		lf := d.Leaf(j.Name)
+		for _, p := range []string{lf.Cert, lf.Key, lf.CSR, lf.Fullchain, lf.P12} {
+			outputs = append(outputs, pkix.File{Path: p})
+		}
 	}
-	cfgPath, _ := inputPath(c, "config", dir, "ca-config.json")
-	return refuseOverwritingInputs(outputs, force, caPath, keyPath, cfgPath, c.String("csr"))
-}
-
-// checkOutputs refuses, before any key is made, outputs that would land on
-// an input or (without --force) on an existing file.
-func checkOutputs(c *cli.Context, dir string, outputs []pkix.File) error {
-	if err := refuseInputs(c, dir, outputs); err != nil {
-		return err
+	root := d.CA(pkidir.RootName)
+	inputs := []string{c.String("csr"), c.String("ca"), c.String("ca-key"), c.String("config"), root.Cert, root.Key, d.File(pkidir.ConfigName)}
+	if name := c.String("issuer"); name != "" {
+		inputs = append(inputs, d.CA(name).Cert, d.CA(name).Key)
 	}
-	if !c.Bool("force") {
-		return pkix.CheckFree(outputs)
-	}
-	return nil
+	return refuseOverwritingInputs(outputs, c.Bool("force"), inputs...)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -178,4 +179,13 @@ func pkiDir(c *cli.Context) (string, error) {
 		return "", usageErrorf("--dir is empty").hint("use --dir . for the current directory")
 	}
 	return dir, nil
+}
+
+// openDir is the PKI directory of --dir.
+func openDir(c *cli.Context) (*pkidir.Dir, error) {
+	dir, err := pkiDir(c)
+	if err != nil {
+		return nil, err
+	}
+	return pkidir.Open(dir)
 }

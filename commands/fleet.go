@@ -1,17 +1,14 @@
 package commands
 
 import (
-	"bytes"
-	"crypto/x509"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -64,18 +61,25 @@ func runClientList(u *ui, c *cli.Context) error {
 			return usageErrorf("--cn %q is not a valid pattern", pat)
 		}
 	}
-	inv, err := pkix.ReadInventory(dir)
+	d, err := pkidir.Open(dir)
 	if err != nil {
 		return err
+	}
+	inv, err := d.ReadInventory()
+	if err != nil {
+		return err
+	}
+	if p := d.Pending(); p != "" {
+		u.warn("%s", p)
 	}
 	now := time.Now()
 	rows := []pkix.Record{}
 	for _, r := range inv.Records {
 		switch {
-		case r.Kind != "client" && !c.Bool("all"),
-			c.Bool("revoked") && r.Status != "revoked",
-			c.Bool("valid") && r.Status != "valid",
-			within > 0 && (r.NotAfter.Sub(now) > within || r.Status == "revoked"):
+		case r.Kind != pkix.KindClient && !c.Bool("all"),
+			c.Bool("revoked") && r.Status != pkix.StatusRevoked,
+			c.Bool("valid") && r.Status != pkix.StatusValid,
+			within > 0 && (r.NotAfter.Sub(now) > within || r.Status == pkix.StatusRevoked):
 			continue
 		}
 		if pat := c.String("cn"); pat != "" {
@@ -94,8 +98,8 @@ func runClientList(u *ui, c *cli.Context) error {
 	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERIAL\tSTATUS\tKIND\tCN\tNAME\tNOT AFTER\tDAYS LEFT")
 	for _, r := range rows {
-		status := r.Status
-		if r.Status == "revoked" {
+		status := string(r.Status)
+		if r.Status == pkix.StatusRevoked {
 			status = "revoked " + r.RevokedAt.Format("2006-01-02")
 			if r.Reason != "" {
 				status += " (" + r.Reason + ")"
@@ -158,13 +162,13 @@ EXAMPLES:
 }
 
 func runClientRevoke(u *ui, c *cli.Context) error {
-	dir, err := pkiDir(c)
+	d, err := openDir(c)
 	if err != nil {
 		return err
 	}
-	name := c.Args().First()
+	req := &pkidir.RevokeRequest{Name: c.Args().First(), All: c.Bool("all"), CRL: c.Bool("crl")}
 	selectors := 0
-	for _, set := range []bool{name != "", c.String("serial") != "", c.String("cert") != ""} {
+	for _, set := range []bool{req.Name != "", c.String("serial") != "", c.String("cert") != ""} {
 		if set {
 			selectors++
 		}
@@ -172,151 +176,46 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	if selectors != 1 {
 		return usageErrorf("say which certificate: a NAME, --serial HEX or --cert FILE (one of them)").hint("mtlsctl client revoke device-7")
 	}
-	var reason pkix.RevocationReason
 	if s := c.String("reason"); s != "" {
 		r, ok := pkix.ParseReason(s)
 		if !ok || s == "removeFromCRL" {
 			return usageErrorf("--reason %q is not an RFC 5280 reason", s).hint("reasons: %s", pkix.ReasonNames())
 		}
-		reason = r
+		req.Reason = r
 	}
-	var nextUpdate time.Duration
-	if c.Bool("crl") {
-		if nextUpdate, err = parseDuration("next-update", c.String("next-update")); err != nil {
+	if req.CRL {
+		if req.NextUpdate, err = parseDuration("next-update", c.String("next-update")); err != nil {
 			return err
 		}
 	}
-	// The serial a --serial or --cert names, read before taking the lock.
-	var wantSerial, comment string
-	var wantCert *x509.Certificate
 	switch {
 	case c.String("serial") != "":
-		parsed, ok, err := pkix.ParseSerialLine(c.String("serial"), false, nil)
-		if err != nil || !ok || parsed.HasDate || parsed.Reason != 0 {
-			return usageErrorf("--serial %q is not a hex serial", c.String("serial"))
-		}
-		wantSerial = pkix.SerialHex(pkix.SerialFromBytes(parsed.Serial))
-	case c.String("cert") != "":
-		cert, err := loadFile(c, c.String("cert"), pkix.ParseCertificatePEM, "")
-		if err != nil {
+		if req.Serial, err = parseSerialFlag("serial", c.String("serial")); err != nil {
 			return err
 		}
-		wantSerial, comment, wantCert = pkix.SerialHex(cert.SerialNumber), "CN="+cert.Subject.CommonName, cert
+	case c.String("cert") != "":
+		if req.Cert, err = loadFile(c, c.String("cert"), pkix.ParseCertificatePEM, ""); err != nil {
+			return err
+		}
 	}
-
-	lock, err := pkix.LockDir(dir, 5*time.Minute)
+	out, err := d.Revoke(c.Context, req)
 	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	inv, err := pkix.ReadInventory(dir)
-	if err != nil {
+		if errors.Is(err, pkidir.ErrAmbiguous) {
+			return usageErrorf("%s", err.Error()).hint("%s", pkix.HintOf(err))
+		}
 		return err
 	}
 	res := newResult("client revoke")
-	var targets []*pkix.Record
-	// Revocations go to the CA that issued each certificate: its serials
-	// file and CRL (serials.txt and ca.crl for the root, NAME-serials.txt
-	// and NAME.crl for intermediate NAME).
-	entries := map[string][]pkix.SerialEntry{}
-	now := time.Now()
-	if name != "" {
-		targets = inv.Match(name)
-		if len(targets) == 0 {
-			return &pkix.Error{File: inv.Path, Msg: fmt.Sprintf("no client certificate with CN or name %q", name),
-				Hint: "see 'mtlsctl client list'; to revoke a certificate mtlsctl did not record, use --cert FILE or --serial HEX"}
-		}
-		if len(targets) > 1 && !c.Bool("all") {
-			var list []string
-			for _, r := range targets {
-				list = append(list, pkix.FormatRecord(r))
-			}
-			return usageErrorf("%q matches %d certificates: %s", name, len(targets), strings.Join(list, "; ")).
-				hint("revoke one with --serial, or all of them with --all")
-		}
-	} else if r, ok := inv.Lookup(wantSerial); ok {
-		if r.Kind == "root" {
-			return usageErrorf("serial %s is the root CA %q; a root cannot be revoked by its own CRL", wantSerial, r.CN).
-				hint("make a new CA (mtlsctl ca init --dir NEW) and move the clients to it")
-		}
-		targets = []*pkix.Record{r}
-	} else {
-		issuer := issuerOfCert(dir, inv, wantCert)
-		res.Warnings = append(res.Warnings, fmt.Sprintf("serial %s is not in %s: added to %s anyway (a certificate mtlsctl did not record?)",
-			wantSerial, inv.Path, revocationFiles(dir, issuer).serials))
-		entries[issuer] = append(entries[issuer], pkix.SerialEntry{Serial: wantSerial, Reason: reason, At: now, Comment: comment})
+	res.Notes = append(append(res.Notes, out.Repaired...), out.Notes...)
+	res.Warnings = append(res.Warnings, out.Warnings...)
+	res.Revoked = out.Revoked
+	res.addWritten(out.Written, nil)
+	if len(out.Revoked) > 0 {
+		res.Recorded = d.Inventory()
 	}
-	for _, r := range targets {
-		// The serials file gets the serial even for a record already
-		// revoked, in case the file was lost; AppendSerials skips listed ones.
-		entries[r.Issuer] = append(entries[r.Issuer], pkix.SerialEntry{Serial: r.Serial, Reason: reason, At: now, Comment: "CN=" + r.CN})
-	}
-
-	// Everything that can fail is checked before anything is written: the
-	// serials files parse, and with --crl each issuer can sign a CRL and
-	// its CRL file is its own.
-	var files []pkix.File
-	var builds []crlOptions
-	for _, issuer := range sortedIssuers(entries) {
-		rf := revocationFiles(dir, issuer)
-		content, added, err := pkix.AppendSerials(rf.serials, entries[issuer])
-		if err != nil {
-			return err
-		}
-		// crl build's own reader must accept the result (it is stricter
-		// about dates than appending needs to be).
-		if c.Bool("crl") {
-			if err := pkix.ReadSerials(bytes.NewReader(content), rf.serials, false, now, pkix.NewCRLBuilder(len(content), now)); err != nil {
-				return err
-			}
-		}
-		if added > 0 {
-			files = append(files, pkix.File{Path: rf.serials, Data: content, Mode: pkix.ModePublic, Kind: "revoked serials", Replace: true})
-		}
-		if c.Bool("crl") {
-			o := crlOptions{dir: dir, serialsPath: rf.serials, caPath: rf.cert, keyPath: rf.key, out: rf.crl, nextUpdate: nextUpdate, json: c.Bool("json")}
-			if _, _, _, err := crlSigner(nil, o); err != nil {
-				return err
-			}
-			builds = append(builds, o)
-		}
-	}
-	changed := false
-	for _, r := range targets {
-		if r.Status == "revoked" {
-			res.Notes = append(res.Notes, fmt.Sprintf("%s was already revoked on %s; nothing to do", pkix.FormatRecord(r), r.RevokedAt.Format("2006-01-02")))
-		}
-		if r.Revoke(reason, now) {
-			changed = true
-			res.Revoked = append(res.Revoked, *r)
-		}
-	}
-	if len(files) > 0 {
-		w, err := pkix.WriteFiles(files, false)
-		if err != nil {
-			return err
-		}
-		res.addWritten(w, nil)
-	}
-	if changed {
-		if err := inv.Save(); err != nil {
-			return err
-		}
-		res.Recorded = inv.Path
-	}
-	sort.Slice(res.Revoked, func(a, b int) bool { return res.Revoked[a].CN < res.Revoked[b].CN })
-	if !changed && len(files) == 0 && len(builds) > 0 {
-		res.Notes = append(res.Notes, "nothing changed, so the CRL was not rebuilt")
-		builds = nil
-	}
-	for _, o := range builds {
-		crlRes, err := buildCRL(u, c.App.Reader, o)
-		if err != nil {
-			return err
-		}
-		res.Files = append(res.Files, crlRes.Files...)
-		res.Warnings = append(res.Warnings, crlRes.Warnings...)
-		res.CRL = crlRes.CRL
+	if len(out.CRLs) > 0 {
+		summary := crlSummary(out.CRLs[len(out.CRLs)-1], c.Bool("json"))
+		res.CRL = &summary
 	}
 	if c.Bool("json") {
 		return u.report(res, true)
@@ -333,54 +232,8 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	for _, w := range res.Warnings {
 		u.warn("%s", w)
 	}
+	if len(res.Revoked) == 0 {
+		u.note("nothing changed")
+	}
 	return nil
-}
-
-// revocationPaths are where an issuing CA's revocations live.
-type revocationPaths struct{ cert, key, serials, crl string }
-
-// revocationFiles names them: the guide's serials.txt and ca.crl for the
-// root ("ca"), NAME-serials.txt and NAME.crl for intermediate NAME.
-func revocationFiles(dir, issuer string) revocationPaths {
-	if issuer == "" || issuer == "ca" {
-		return revocationPaths{filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem"), filepath.Join(dir, "serials.txt"), filepath.Join(dir, "ca.crl")}
-	}
-	return revocationPaths{filepath.Join(dir, issuer+".pem"), filepath.Join(dir, issuer+"-key.pem"),
-		filepath.Join(dir, issuer+"-serials.txt"), filepath.Join(dir, issuer+".crl")}
-}
-
-func sortedIssuers(m map[string][]pkix.SerialEntry) []string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// issuerOfCert finds which CA of the directory signed a certificate
-// mtlsctl did not record: the root, or a recorded intermediate. The root
-// is assumed when there is no certificate to look at.
-func issuerOfCert(dir string, inv *pkix.Inventory, cert *x509.Certificate) string {
-	if cert == nil {
-		return "ca"
-	}
-	names := []string{"ca"}
-	for _, r := range inv.Records {
-		if r.Kind == "intermediate" && r.Status == "valid" {
-			names = append(names, r.Name)
-		}
-	}
-	cas := map[string]*x509.Certificate{}
-	for _, name := range names {
-		if data, err := os.ReadFile(revocationFiles(dir, name).cert); err == nil {
-			if ca, err := pkix.ParseCertificatePEM(name, data); err == nil {
-				cas[name] = ca
-			}
-		}
-	}
-	if name, ok := pkix.IssuerAmong(cert, names, cas); ok {
-		return name
-	}
-	return "ca"
 }

@@ -1,10 +1,10 @@
 package commands
 
 import (
-	"crypto/x509"
-	"path/filepath"
+	"errors"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -55,16 +55,8 @@ EXAMPLES:
 	}
 }
 
-// chainFileName is where the upload bundle of intermediate NAME goes.
-func chainFileName(name string) string {
-	if name == "intermediate" {
-		return "ca-chain.pem"
-	}
-	return name + "-chain.pem"
-}
-
 func runCAIntermediate(u *ui, c *cli.Context) error {
-	dir, err := pkiDir(c)
+	d, err := openDir(c)
 	if err != nil {
 		return err
 	}
@@ -84,7 +76,7 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 			return err
 		}
 	}
-	req, err := loadRequestOrBuiltin(c, dir, "intermediate-csr.json", pkix.CARequest, c.String("cn"))
+	req, err := loadRequestOrBuiltin(c, d.Path(), pkidir.InterRequest, pkix.CARequest, c.String("cn"))
 	if err != nil {
 		return err
 	}
@@ -92,8 +84,7 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 	if err := applyKeyType(c, req); err != nil {
 		return err
 	}
-	cfgPath, _ := inputPath(c, "config", dir, "ca-config.json")
-	cfg, err := loadFile(c, cfgPath, pkix.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
+	cfg, err := loadConfig(c, d)
 	if err != nil {
 		return err
 	}
@@ -101,36 +92,25 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	issuer, above, err := loadIssuer(c, dir, cfg)
+	in, err := loadCAInput(c, d)
 	if err != nil {
 		return err
 	}
-	chainPath := filepath.Join(dir, chainFileName(base))
-	outputs := append(plannedSet(dir, base), pkix.File{Path: chainPath})
-	force := c.Bool("force")
-	if err := checkOutputs(c, dir, outputs); err != nil {
-		return err
-	}
-
-	issued, warnings, err := issuer.IssueIntermediate(req, profileName, profile, c.Int("path-len"))
+	signer, err := d.LoadSigner("", in, cfg)
 	if err != nil {
 		return err
 	}
-	res.Warnings = append(res.Warnings, warnings...)
-	chain := append([]*x509.Certificate{issued.Cert, issuer.Cert}, above...)
-	files := append(fileSet(dir, base, "intermediate CA certificate", issued),
-		pkix.File{Path: chainPath, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "CA chain for Access (intermediate first)"})
-	record := pkix.NewRecord(issued.Cert, "intermediate", profileName, issuerBaseName(c), base)
-	written, errs, err := commitIssued(dir, []*pkix.Staged{pkix.Stage(files, force)}, []pkix.Record{record}, force)
-	if err == nil {
-		err = errs[0]
+	jobs := []pkidir.Job{{CN: req.CR.CN, Name: base, Req: req}}
+	if err := refuseInputs(c, d, jobs); err != nil {
+		return err
 	}
+	out, err := d.Issue(c.Context, &pkidir.IssueRequest{Kind: pkix.KindIntermediate, Jobs: jobs, Signer: signer,
+		Profile: profileName, CAProfile: profile, PathLen: c.Int("path-len"), CertKind: "intermediate CA certificate", Force: c.Bool("force")})
 	if err != nil {
 		return err
 	}
-	res.Recorded = filepath.Join(dir, pkix.InventoryFile)
-	sum := pkix.Summarize(issued.Cert)
-	res.Cert = &sum
-	res.addWritten(written[0], map[string]*pkix.CertSummary{filepath.Join(dir, base+".pem"): &sum})
-	return u.report(res, c.Bool("json"))
+	if len(out.Failed) > 0 {
+		return errors.New(out.Failed[0].Error)
+	}
+	return reportIssued(u, c, d, res, out, 1)
 }

@@ -85,18 +85,3 @@ func (u *ui) report(r *result, asJSON bool) error {
 	}
 	return nil
 }
-
-// fileSet builds the three outputs of cfssljson -bare BASE in dir.
-func fileSet(dir, base, certKind string, is *pkix.Issued) []pkix.File {
-	return []pkix.File{
-		{Path: filepath.Join(dir, base+".pem"), Data: is.CertPEM, Mode: pkix.ModePublic, Kind: certKind},
-		{Path: filepath.Join(dir, base+"-key.pem"), Data: is.KeyPEM, Mode: pkix.ModeSecret, Kind: "private key"},
-		{Path: filepath.Join(dir, base+".csr"), Data: is.CSRPEM, Mode: pkix.ModePublic, Kind: "CSR"},
-	}
-}
-
-// plannedSet is fileSet before the data exists, for checking that no
-// output is taken before any key is generated.
-func plannedSet(dir, base string) []pkix.File {
-	return fileSet(dir, base, "", &pkix.Issued{})
-}

@@ -1,13 +1,12 @@
 package commands
 
 import (
-	"crypto/x509"
-	"fmt"
+	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -46,16 +45,6 @@ func p12Password(c *cli.Context) (string, error) {
 		return env, nil
 	}
 	return "", usageErrorf("a PKCS#12 file needs a password").hint("--password-file FILE, or MTLSCTL_P12_PASSWORD, or --no-password")
-}
-
-// p12Chain is the chain bundled with a client certificate: its
-// intermediates, then the root, so Keychain and browsers can trust it.
-func p12Chain(dir string, issuer *x509.Certificate, above []*x509.Certificate) []*x509.Certificate {
-	var root *x509.Certificate
-	if data, err := os.ReadFile(filepath.Join(dir, "ca.pem")); err == nil {
-		root, _ = pkix.ParseCertificatePEM("ca.pem", data)
-	}
-	return pkix.ChainToRoot(issuer, above, root)
 }
 
 func clientExportCommand(u *ui) *cli.Command {
@@ -100,7 +89,7 @@ EXAMPLES:
 }
 
 func runClientExport(u *ui, c *cli.Context) error {
-	dir, err := pkiDir(c)
+	d, err := openDir(c)
 	if err != nil {
 		return err
 	}
@@ -108,75 +97,19 @@ func runClientExport(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	name := c.Args().First()
-	if !pkix.Exists(filepath.Join(dir, name+".pem")) {
-		inv, err := pkix.ReadInventory(dir)
-		if err != nil {
-			return err
-		}
-		switch m := inv.Match(name); len(m) {
-		case 0:
-			return &pkix.Error{File: filepath.Join(dir, name+".pem"), Msg: "no such file, and no recorded certificate has that CN", Hint: "see 'mtlsctl client list'"}
-		case 1:
-			name = m[0].Name
-		default:
-			return usageErrorf("CN %q matches %d certificates", name, len(m)).hint("give the file base name instead (see 'mtlsctl client list')")
-		}
-	}
-	certPath := filepath.Join(dir, name+".pem")
-	keyPath := filepath.Join(dir, name+"-key.pem")
-	cert, err := loadFile(c, certPath, pkix.ParseCertificatePEM, "")
+	out, err := d.Export(c.Context, &pkidir.ExportRequest{Name: c.Args().First(), Out: c.String("out"), Password: password,
+		Legacy: c.Bool("legacy"), Force: c.Bool("force")})
 	if err != nil {
+		if errors.Is(err, pkidir.ErrAmbiguous) {
+			return usageErrorf("%s", err.Error()).hint("%s", pkix.HintOf(err))
+		}
 		return err
-	}
-	key, err := loadFile(c, keyPath, pkix.ParseKeyPEM, "the key must be next to the certificate as NAME-key.pem")
-	if err != nil {
-		return err
-	}
-	if !pkix.KeyMatches(cert, key) {
-		return &pkix.Error{File: keyPath, Msg: "this key does not belong to " + certPath}
 	}
 	res := newResult("client export")
-	if inv, err := pkix.ReadInventory(dir); err == nil {
-		if r, ok := inv.Lookup(pkix.SerialHex(cert.SerialNumber)); ok && r.Status != "valid" {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s is %s in the inventory: Access will refuse it once the CRL says so", certPath, r.Status))
-		}
-	}
-	// The chain: the fullchain's intermediates if there is one, then the root.
-	var chain []*x509.Certificate
-	if data, err := os.ReadFile(filepath.Join(dir, name+"-fullchain.pem")); err == nil {
-		if certs, err := pkix.ParseCertificatesPEM(name+"-fullchain.pem", data); err == nil && len(certs) > 1 {
-			chain = p12Chain(dir, certs[1], certs[2:])
-		}
-	}
-	if chain == nil {
-		if data, err := os.ReadFile(filepath.Join(dir, "ca.pem")); err == nil {
-			if root, err := pkix.ParseCertificatePEM("ca.pem", data); err == nil && cert.CheckSignatureFrom(root) == nil {
-				chain = []*x509.Certificate{root}
-			}
-		}
-	}
-	out, _ := inputPath(c, "out", dir, name+".p12")
-	files := []pkix.File{{Path: out, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"}}
-	if err := refuseOverwritingInputs(files, c.Bool("force"), certPath, keyPath); err != nil {
-		return err
-	}
-	if !c.Bool("force") {
-		if err := pkix.CheckFree(files); err != nil {
-			return err
-		}
-	}
-	data, err := pkix.EncodeP12(key, cert, chain, password, c.Bool("legacy"))
-	if err != nil {
-		return err
-	}
-	files[0].Data = data
-	written, err := pkix.WriteFiles(files, c.Bool("force"))
-	if err != nil {
-		return err
-	}
-	sum := pkix.Summarize(cert)
+	res.Notes = append(res.Notes, out.Repaired...)
+	res.Warnings = append(res.Warnings, out.Warnings...)
+	sum := pkix.Summarize(out.Cert)
 	res.Cert = &sum
-	res.addWritten(written, nil)
+	res.addWritten(out.Written, nil)
 	return u.report(res, c.Bool("json"))
 }

@@ -63,7 +63,8 @@ func (u *ui) reportError(err error) int {
 	msg := strings.TrimSpace(err.Error())
 	// One line: a multi-line message from a library is folded.
 	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " ")
-	if errors.As(err, &errProblems) {
+	var problems *problemsFound
+	if errors.As(err, &problems) {
 		fmt.Fprintf(u.err, "mtlsctl: %s\n", msg)
 		return ExitProblems
 	}

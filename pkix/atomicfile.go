@@ -2,10 +2,11 @@ package pkix
 
 import (
 	"bufio"
+	"fmt"
 	"errors"
-	"slices"
-
 	"io"
+	"slices"
+	"strconv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -103,11 +104,7 @@ type Staged struct {
 // synced in one call (Linux syncfs) the files are not fsynced one by one:
 // an fsync per file costs more than an ECDSA certificate's cryptography.
 func Stage(files []File, force bool) *Staged {
-	st := &Staged{}
-	st.files, st.err = followReplaceLinks(files, force)
-	if st.err != nil {
-		return st
-	}
+	st := &Staged{files: slices.Clone(files)}
 	st.temps = make([]string, len(st.files))
 	for j, f := range st.files {
 		t, err := writeTemp(f, !canSyncFS())
@@ -119,6 +116,28 @@ func Stage(files []File, force bool) *Staged {
 		st.temps[j] = t
 	}
 	return st
+}
+
+// TempPrefix names the temporary files of an output: hidden, next to it,
+// and carrying the writer's process ID, so that a later mtlsctl can tell
+// the leftovers of a process that is gone from a live one's.
+func TempPrefix(base string) string {
+	return "." + base + ".tmp-" + strconv.Itoa(os.Getpid()) + "-*"
+}
+
+// Err is why staging failed, if it did.
+func (st *Staged) Err() error { return st.err }
+
+// Files are the staged outputs.
+func (st *Staged) Files() []File { return st.files }
+
+// Temps are the temporary names, in the order of Files.
+func (st *Staged) Temps() []string { return st.temps }
+
+// Fail marks the set failed and removes its temporary files.
+func (st *Staged) Fail(err error) {
+	st.Discard()
+	st.err = err
 }
 
 // Discard removes a staged set's temporary files.
@@ -186,24 +205,6 @@ func CommitStaged(staged []*Staged, force bool) ([][]Written, []error) {
 	return written, errs
 }
 
-// followReplaceLinks: an output rebuilt in place (ca.crl) may be a symlink
-// to where a web server serves it: update the target, keep the link.
-func followReplaceLinks(files []File, force bool) ([]File, error) {
-	files = slices.Clone(files)
-	for i, f := range files {
-		if f.Replace && !force {
-			if info, err := os.Lstat(f.Path); err == nil && info.Mode()&fs.ModeSymlink != 0 {
-				target, err := filepath.EvalSymlinks(f.Path)
-				if err != nil {
-					return nil, errorf(f.Path, "is a symlink that cannot be followed: %v", unwrapPathError(err))
-				}
-				files[i].Path = target
-			}
-		}
-	}
-	return files, nil
-}
-
 func removeAll(paths []string) {
 	for _, p := range paths {
 		if p != "" {
@@ -226,6 +227,14 @@ func placeSet(files []File, temps []string, force bool) ([]Written, error) {
 	for i, f := range files {
 		w := Written{File: f}
 		if f.Replace && !force {
+			// Replacing renames over the name: a symlink there would be
+			// replaced by a file, or (followed) let a planted link pick
+			// what gets overwritten. Neither without being asked.
+			if info, err := os.Lstat(f.Path); err == nil && !info.Mode().IsRegular() {
+				rollback()
+				return nil, errorf(f.Path, "is not a regular file (a symlink?); refusing to replace it").
+					withHint("remove it or point the output elsewhere")
+			}
 			if err := os.Rename(temps[i], f.Path); err != nil {
 				rollback()
 				return nil, errorf(f.Path, "cannot write: %v", unwrapPathError(err))
@@ -271,7 +280,7 @@ func writeTemp(f File, sync bool) (string, error) {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, err := os.CreateTemp(dir, TempPrefix(base))
 	if err != nil {
 		return "", errorf(f.Path, "cannot create: %v", unwrapPathError(err))
 	}
@@ -281,8 +290,10 @@ func writeTemp(f File, sync bool) (string, error) {
 		os.Remove(name)
 		return "", errorf(f.Path, "cannot write: %v", unwrapPathError(err))
 	}
-	// CreateTemp makes the file 0600, so a key is never readable by others,
-	// not even for the moment before the chmod.
+	// CreateTemp makes the file 0600 less the umask, so a key is never
+	// readable by others, not even for the moment before the chmod; the
+	// chmod then sets exactly the mode reported (a umask of 277 must not
+	// turn a reported 0600 into 0400).
 	if f.Stream != nil {
 		bw := bufio.NewWriterSize(tmp, 1<<20)
 		if err := f.Stream(bw); err != nil {
@@ -294,10 +305,8 @@ func writeTemp(f File, sync bool) (string, error) {
 	} else if _, err := tmp.Write(f.Data); err != nil {
 		return fail(err)
 	}
-	if f.Mode != ModeSecret {
-		if err := tmp.Chmod(f.Mode); err != nil {
-			return fail(err)
-		}
+	if err := tmp.Chmod(f.Mode); err != nil {
+		return fail(err)
 	}
 	if sync {
 		if err := tmp.Sync(); err != nil {
@@ -430,9 +439,9 @@ func ReadInput(path string, stdin io.Reader) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errorf(path, "no such file")
+			return nil, &Error{File: path, Msg: "no such file", Err: err}
 		}
-		return nil, errorf(path, "cannot read: %v", unwrapPathError(err))
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read: %v", unwrapPathError(err)), Err: err}
 	}
 	return data, nil
 }
@@ -463,4 +472,34 @@ func Unwrite(ws []Written) {
 			os.Remove(w.Path)
 		}
 	}
+}
+
+// RenameNoReplace moves tmp to path only if path is free. ok is false
+// where the system has no such rename (the caller then links).
+func RenameNoReplace(tmp, path string) (ok bool, err error) { return renameNoReplace(tmp, path) }
+
+// SyncStaged makes every staged temporary file durable: one syncfs per
+// directory where the system has it (the files were not fsynced one by
+// one), nothing otherwise (they were).
+func SyncStaged(staged []*Staged) error {
+	if !canSyncFS() {
+		return nil
+	}
+	synced := map[string]bool{}
+	for _, st := range staged {
+		if st.err != nil {
+			continue
+		}
+		for _, f := range st.files {
+			dir := filepath.Dir(f.Path)
+			if synced[dir] {
+				continue
+			}
+			synced[dir] = true
+			if err := syncDirFS(dir); err != nil {
+				return errorf(dir, "cannot sync the file system: %v", err)
+			}
+		}
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 func TestWriteFilesAllOrNothing(t *testing.T) {
@@ -84,24 +83,3 @@ func TestWriteFilesRaceHasOneWinner(t *testing.T) {
 	}
 }
 
-// The directory lock excludes a second holder (flock on the directory
-// itself, as a second process would take it) and leaves no file behind.
-func TestLockDirExcludes(t *testing.T) {
-	dir := t.TempDir()
-	l, err := LockDir(dir, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LockDir(dir, 100*time.Millisecond); err == nil {
-		t.Fatal("a second lock was granted while the first is held")
-	}
-	l.Unlock()
-	l2, err := LockDir(dir, time.Second)
-	if err != nil {
-		t.Fatalf("lock after unlock: %v", err)
-	}
-	l2.Unlock()
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("the lock left %d files behind", len(entries))
-	}
-}

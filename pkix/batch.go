@@ -1,7 +1,9 @@
 package pkix
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"runtime"
 	"strings"
@@ -16,14 +18,21 @@ type BatchResult struct {
 	Err      error
 }
 
-// IssueBatch issues one certificate per request on all cores (RSA key
-// generation takes ~0.6 s a key, so a fleet is CPU-bound). onIssued, if
-// set, runs on the worker right after each certificate (to stage its files
-// while other cores compute) with the number done so far. Results are in
-// request order; one failure does not stop the others.
-func (is *Issuer) IssueBatch(reqs []*Request, profile string, onIssued func(i int, r *BatchResult, done int)) []BatchResult {
-	results := make([]BatchResult, len(reqs))
-	workers := min(runtime.GOMAXPROCS(0), len(reqs))
+// ErrNotStarted is the result of a certificate a cancelled batch never
+// began: nothing of it exists.
+var ErrNotStarted = errors.New("not started: the batch was interrupted")
+
+// RunBatch makes one certificate per job on all cores (RSA key generation
+// takes ~0.6 s a key, so a fleet is CPU-bound). issue is the cryptography
+// (a leaf, an intermediate) of job i; onDone, if set, runs on the worker right
+// after each certificate (to stage its files while other cores compute)
+// with the number done so far. Once ctx is done no new certificate is
+// started, and those in flight finish: a signal loses no work that was
+// already paid for. Results are in job order; one failure does not stop
+// the others.
+func RunBatch(ctx context.Context, n int, issue func(i int) (*Issued, []string, error), onDone func(i int, r *BatchResult, done int)) []BatchResult {
+	results := make([]BatchResult, n)
+	workers := min(runtime.GOMAXPROCS(0), n)
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -32,14 +41,18 @@ func (is *Issuer) IssueBatch(reqs []*Request, profile string, onIssued func(i in
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(reqs) {
+				if i >= n {
 					return
 				}
-				issued, warnings, err := is.Issue(reqs[i], profile)
+				if ctx.Err() != nil {
+					results[i] = BatchResult{Err: ErrNotStarted}
+					continue
+				}
+				issued, warnings, err := issue(i)
 				results[i] = BatchResult{Issued: issued, Warnings: warnings, Err: err}
-				n := done.Add(1)
-				if onIssued != nil {
-					onIssued(i, &results[i], int(n))
+				k := done.Add(1)
+				if onDone != nil {
+					onDone(i, &results[i], int(k))
 				}
 			}
 		}()

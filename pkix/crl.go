@@ -29,6 +29,11 @@ type CRLBuilder struct {
 	lines       []uint32 // source line of entry i, for messages
 	defaultDate time.Time
 	defaultTime []byte // the default date, DER-encoded once
+	// index is the open-addressing table of collapseDuplicates, kept for
+	// Contains: the checks against the previous CRL and the inventory
+	// look up serials without a map of a million keys.
+	index []uint32
+	seed  maphash.Seed
 }
 
 // NewCRLBuilder starts an empty list; sizeHint (bytes of input, if known)
@@ -106,6 +111,7 @@ func (b *CRLBuilder) collapseDuplicates() []Duplicate {
 	table := make([]uint32, size) // entry index + 1; 0 is empty
 	mask := uint64(size - 1)
 	seed := maphash.MakeSeed()
+	b.seed = seed
 	var dropped map[uint32]uint32 // entry index -> index of its first listing
 	for i := range n {
 		serial := b.entrySerial(i)
@@ -124,8 +130,8 @@ func (b *CRLBuilder) collapseDuplicates() []Duplicate {
 			}
 		}
 	}
-	table = nil
 	if len(dropped) == 0 {
+		b.index = table
 		return nil
 	}
 	var dups []Duplicate
@@ -150,7 +156,56 @@ func (b *CRLBuilder) collapseDuplicates() []Duplicate {
 	}
 	b.entries = b.entries[:w]
 	b.offsets, b.lines = keptOffsets, keptLines
+	// Entries moved: index them again (duplicates are rare, so is this).
+	clear(table)
+	for i := range b.offsets {
+		for slot := maphash.Bytes(seed, b.entrySerial(i)) & mask; ; slot = (slot + 1) & mask {
+			if table[slot] == 0 {
+				table[slot] = uint32(i) + 1
+				break
+			}
+		}
+	}
+	b.index = table
 	return dups
+}
+
+// Contains reports whether the signed CRL lists a serial (big-endian
+// magnitude, as RawSerial and the serials file give it).
+func (c *CRL) Contains(magnitude []byte) bool {
+	b := c.b
+	if len(b.index) == 0 {
+		return false
+	}
+	magnitude = trimLeadingZeros(magnitude)
+	var key []byte
+	if len(magnitude) > 0 && magnitude[0]&0x80 != 0 {
+		// entrySerial keeps the INTEGER's sign byte; look up the same bytes.
+		key = append(append(make([]byte, 0, len(magnitude)+1), 0), magnitude...)
+	} else {
+		key = magnitude
+	}
+	mask := uint64(len(b.index) - 1)
+	for slot := maphash.Bytes(b.seed, key) & mask; ; slot = (slot + 1) & mask {
+		at := b.index[slot]
+		if at == 0 {
+			return false
+		}
+		if bytes.Equal(b.entrySerial(int(at-1)), key) {
+			return true
+		}
+	}
+}
+
+// EachRawSerial calls fn with every listed serial's magnitude (no sign
+// byte), in order, until fn returns false. The slice is only valid
+// during the call.
+func (c *CRL) EachRawSerial(fn func(magnitude []byte) bool) {
+	for i := range c.b.offsets {
+		if !fn(trimLeadingZeros(c.b.entrySerial(i))) {
+			return
+		}
+	}
 }
 
 // CRLParams are the CRL-wide fields.

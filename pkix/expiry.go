@@ -46,7 +46,7 @@ func NewExpiryCollector(now time.Time, warn, crlWarn time.Duration) *ExpiryColle
 
 // AddRecord adds a certificate from the inventory.
 func (e *ExpiryCollector) AddRecord(r Record) {
-	e.add(ExpiryItem{Kind: r.Kind, Name: r.Name, CN: r.CN, Serial: r.Serial, Expires: r.NotAfter, issuer: r.Issuer})
+	e.add(ExpiryItem{Kind: string(r.Kind), Name: r.Name, CN: r.CN, Serial: r.Serial, Expires: r.NotAfter, issuer: r.Issuer})
 }
 
 // AddCertificate adds a certificate read from a file.

@@ -11,10 +11,12 @@ import (
 // and what they write they must read back the same.
 
 func FuzzParseInventory(f *testing.F) {
-	good := &Inventory{Path: "inventory.tsv", serials: map[string]int{}}
-	good.Append(Record{Serial: "0A", Status: "valid", Kind: "client", CN: "tab\there\\back", NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1e9, 0),
-		Profile: "client", Issuer: "ca", SHA256: "ab", Name: "x", Subject: "CN=tab\\09here"})
-	f.Add(good.Bytes())
+	r := Record{Serial: "0A", Status: StatusValid, Kind: KindClient, CN: "tab\there\\back", NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1e9, 0),
+		Profile: "client", Issuer: "ca", SHA256: "ab", Name: "-", Subject: "CN=tab\\09here"}
+	good := AppendInventoryLine(InventoryHeader(), &r)
+	f.Add(good)
+	r.Status, r.RevokedAt, r.Reason = StatusRevoked, time.Unix(5e8, 0), "keyCompromise"
+	f.Add(AppendInventoryLine(good, &r)) // a change appended
 	f.Add([]byte("# header\n0A\tvalid\n"))
 	f.Add([]byte("0A\tvalid\tclient\tcn\tbad-date\t-\t-\t-\t-\t-\t-\t-\t-\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

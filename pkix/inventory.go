@@ -1,72 +1,126 @@
 package pkix
 
 import (
-	"bufio"
 	"bytes"
-	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/gofrs/flock"
 )
 
-// InventoryFile is the record of every certificate mtlsctl issued in a
-// PKI directory: one tab-separated line per certificate, in issue order,
-// so it appends cleanly and diffs well in git.
-const InventoryFile = "inventory.tsv"
+// The inventory is the record of every certificate mtlsctl issued in a
+// PKI directory: one tab-separated line per certificate, in issue order.
+// It is append-only: a change of status (revoked, superseded) is a new
+// full line for the same serial, and the last line of a serial is its
+// state. So every write is an append of a few lines whatever the size of
+// the fleet, a git diff shows each change as added lines, and the file is
+// compacted (one line per serial) now and then by the directory type.
 
-var inventoryColumns = []string{"serial", "status", "kind", "cn", "not_before", "not_after", "profile", "issuer", "sha256", "name", "revoked_at", "reason", "subject"}
+// RecordStatus is where a recorded certificate stands.
+type RecordStatus string
+
+const (
+	StatusValid      RecordStatus = "valid"
+	StatusRevoked    RecordStatus = "revoked"
+	StatusSuperseded RecordStatus = "superseded" // renewed under the same name; no longer counts
+)
+
+// Kind is what a recorded certificate is.
+type Kind string
+
+const (
+	KindRoot         Kind = "root"
+	KindIntermediate Kind = "intermediate"
+	KindClient       Kind = "client"
+)
+
+// IsCA reports whether the kind signs certificates.
+func (k Kind) IsCA() bool { return k == KindRoot || k == KindIntermediate }
+
+var inventoryColumns = []string{"serial", "status", "kind", "cn", "not_before", "not_after", "profile", "issuer", "sha256", "name", "revoked_at", "reason", "subject", "pubkey_sha256"}
+
+// inventories written before the public key column have one column less.
+const oldInventoryColumns = 13
+
+// InventoryHeader starts every inventory file.
+func InventoryHeader() []byte {
+	return []byte("# mtlsctl inventory: every certificate issued in this directory, tab-separated.\n" +
+		"# Append-only: a later line for a serial replaces its earlier state. Written by mtlsctl under a lock; keep it in git.\n" +
+		"# Times are UTC (RFC 3339).\n" +
+		"# " + strings.Join(inventoryColumns, "\t") + "\n")
+}
 
 // Record is one issued certificate.
 type Record struct {
-	Serial    string    `json:"serial"` // uppercase hex, as Access's certSerial
-	Status    string    `json:"status"` // valid | revoked
-	Kind      string    `json:"kind"`   // root | intermediate | client
-	CN        string    `json:"cn"`
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-	Profile   string    `json:"profile"`
-	Issuer    string    `json:"issuer"` // base name of the issuing CA's files, e.g. "ca"
-	SHA256    string    `json:"sha256"`
-	Name      string    `json:"name"` // base name of the certificate's files
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	Reason    string    `json:"reason,omitempty"`
-	Subject   string    `json:"subject"`
+	Serial       string       `json:"serial"` // uppercase hex, as Access's certSerial
+	Status       RecordStatus `json:"status"`
+	Kind         Kind         `json:"kind"`
+	CN           string       `json:"cn"`
+	NotBefore    time.Time    `json:"not_before"`
+	NotAfter     time.Time    `json:"not_after"`
+	Profile      string       `json:"profile"`
+	Issuer       string       `json:"issuer"` // base name of the issuing CA's files, e.g. "ca"
+	SHA256       string       `json:"sha256"`
+	Name         string       `json:"name"` // base name of the certificate's files
+	RevokedAt    time.Time    `json:"revoked_at,omitzero"`
+	Reason       string       `json:"reason,omitempty"`
+	Subject      string       `json:"subject"`
+	PublicKeySHA string       `json:"public_key_sha256,omitempty"` // SHA-256 of the SubjectPublicKeyInfo
 }
 
-// NewRecord describes a certificate just issued.
-func NewRecord(c *x509.Certificate, kind, profile, issuer, name string) Record {
+// RecordOf describes a certificate just issued.
+type RecordOf struct {
+	Cert    *x509.Certificate
+	Kind    Kind
+	Profile string
+	Issuer  string
+	Name    string
+}
+
+// Record builds the inventory line of a new certificate.
+func (o RecordOf) Record() Record {
+	c := o.Cert
 	subject, err := DNRFC2253(c.RawSubject)
 	if err != nil {
 		subject = c.Subject.String()
 	}
-	return Record{Serial: SerialHex(c.SerialNumber), Status: "valid", Kind: kind, CN: c.Subject.CommonName,
-		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), Profile: profile, Issuer: issuer,
-		SHA256: FingerprintSHA256(c), Name: name, Subject: subject}
+	return Record{Serial: SerialHex(c.SerialNumber), Status: StatusValid, Kind: o.Kind, CN: c.Subject.CommonName,
+		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), Profile: o.Profile, Issuer: o.Issuer,
+		SHA256: FingerprintSHA256(c), Name: o.Name, Subject: subject, PublicKeySHA: PublicKeySHA256(c)}
 }
 
-// Inventory is the parsed inventory of a directory.
+// PublicKeySHA256 is the hex SHA-256 of a certificate's
+// SubjectPublicKeyInfo: the same key in two certificates (or in a CSR)
+// has the same value.
+func PublicKeySHA256(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(sum[:])
+}
+
+// Inventory is the parsed inventory of a directory: one record per
+// serial, in the order serials first appeared, each in its latest state.
 type Inventory struct {
 	Path    string
 	Records []Record
+	// Lines is how many record lines the file holds; more than
+	// len(Records) means changes were appended and a compaction would
+	// shorten it.
+	Lines   int
 	serials map[string]int
 }
 
-// ReadInventory reads DIR/inventory.tsv; a directory without one has an
-// empty inventory.
-func ReadInventory(dir string) (*Inventory, error) {
-	path := filepath.Join(dir, InventoryFile)
+// ReadInventoryFile reads an inventory; a missing file is an empty one.
+func ReadInventoryFile(path string) (*Inventory, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Inventory{Path: path, serials: map[string]int{}}, nil
 	} else if err != nil {
-		return nil, errorf(path, "cannot read: %v", unwrapPathError(err))
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read: %v", unwrapPathError(err)), Err: err}
 	}
 	return ParseInventory(path, data)
 }
@@ -74,57 +128,106 @@ func ReadInventory(dir string) (*Inventory, error) {
 // ParseInventory parses the inventory format.
 func ParseInventory(path string, data []byte) (*Inventory, error) {
 	inv := &Inventory{Path: path, serials: map[string]int{}}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := sc.Text()
-		if strings.TrimSpace(text) == "" || strings.HasPrefix(text, "#") {
-			continue
+	err := eachInventoryLine(data, func(lineNo int, line []byte) error {
+		r, err := parseInventoryLine(path, lineNo, line)
+		if err != nil {
+			return err
 		}
-		f := strings.Split(text, "\t")
-		if len(f) != len(inventoryColumns) {
-			return nil, &Error{File: inv.Path, Line: line, Msg: fmt.Sprintf("has %d columns, want %d", len(f), len(inventoryColumns)),
-				Hint: "the inventory is tab-separated; restore it from git if it was edited by hand"}
-		}
-		for i := range f {
-			f[i] = unescapeField(f[i])
-		}
-		r := Record{Serial: f[0], Status: f[1], Kind: f[2], CN: f[3], Profile: f[6], Issuer: f[7], SHA256: f[8], Name: f[9], Reason: f[11], Subject: f[12]}
-		var perr error
-		parse := func(s string) time.Time {
-			if s == "" || s == "-" {
-				return time.Time{}
+		inv.Lines++
+		if i, ok := inv.serials[r.Serial]; ok {
+			old := &inv.Records[i]
+			if err := sameCertificate(path, lineNo, old, &r); err != nil {
+				return err
 			}
-			t, err := time.Parse(time.RFC3339, s)
-			if err != nil && perr == nil {
-				perr = err
-			}
-			return t
+			*old = r
+			return nil
 		}
-		r.NotBefore, r.NotAfter, r.RevokedAt = parse(f[4]), parse(f[5]), parse(f[10])
-		if r.Reason == "-" {
-			r.Reason = ""
-		}
-		if perr != nil {
-			return nil, &Error{File: inv.Path, Line: line, Msg: "bad date: " + perr.Error()}
-		}
-		if r.Serial == "" || r.Serial == "-" || inv.Has(r.Serial) {
-			return nil, &Error{File: inv.Path, Line: line, Msg: fmt.Sprintf("serial %q is empty or recorded twice", r.Serial),
-				Hint: "restore the inventory from git if it was edited by hand"}
-		}
-		inv.add(r)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, &Error{File: inv.Path, Msg: "cannot read: " + err.Error()}
+		inv.serials[r.Serial] = len(inv.Records)
+		inv.Records = append(inv.Records, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return inv, nil
 }
 
-func (inv *Inventory) add(r Record) {
-	inv.serials[r.Serial] = len(inv.Records)
-	inv.Records = append(inv.Records, r)
+// sameCertificate: a later line for a serial may change its state, never
+// which certificate it is.
+func sameCertificate(path string, line int, old, r *Record) error {
+	if old.Kind != r.Kind || old.Issuer != r.Issuer || old.SHA256 != r.SHA256 {
+		return &Error{File: path, Line: line, Msg: fmt.Sprintf("serial %s is recorded twice for different certificates", r.Serial),
+			Hint: "restore the inventory from git if it was edited by hand"}
+	}
+	return nil
+}
+
+// eachInventoryLine calls fn with every record line (comments and blank
+// lines skipped), without copying the file.
+func eachInventoryLine(data []byte, fn func(lineNo int, line []byte) error) error {
+	lineNo := 0
+	for len(data) > 0 {
+		lineNo++
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(bytes.TrimSpace(line)) == 0 || line[0] == '#' {
+			continue
+		}
+		if err := fn(lineNo, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseInventoryLine(path string, lineNo int, line []byte) (Record, error) {
+	f := strings.Split(string(line), "\t")
+	if len(f) == oldInventoryColumns {
+		f = append(f, "-")
+	}
+	if len(f) != len(inventoryColumns) {
+		return Record{}, &Error{File: path, Line: lineNo, Msg: fmt.Sprintf("has %d columns, want %d", len(f), len(inventoryColumns)),
+			Hint: "the inventory is tab-separated; restore it from git if it was edited by hand"}
+	}
+	for i := range f {
+		f[i] = unescapeField(f[i])
+	}
+	r := Record{Serial: f[0], Status: RecordStatus(f[1]), Kind: Kind(f[2]), CN: f[3], Profile: f[6], Issuer: f[7], SHA256: f[8],
+		Name: f[9], Reason: f[11], Subject: f[12], PublicKeySHA: f[13]}
+	var perr error
+	parse := func(s string) time.Time {
+		if s == "" {
+			return time.Time{}
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil && perr == nil {
+			perr = err
+		}
+		return t
+	}
+	r.NotBefore, r.NotAfter, r.RevokedAt = parse(f[4]), parse(f[5]), parse(f[10])
+	if perr != nil {
+		return Record{}, &Error{File: path, Line: lineNo, Msg: "bad date: " + perr.Error()}
+	}
+	switch r.Status {
+	case StatusValid, StatusRevoked, StatusSuperseded:
+	default:
+		return Record{}, &Error{File: path, Line: lineNo, Msg: fmt.Sprintf("unknown status %q", r.Status), Hint: "valid, revoked or superseded"}
+	}
+	switch r.Kind {
+	case KindRoot, KindIntermediate, KindClient:
+	default:
+		return Record{}, &Error{File: path, Line: lineNo, Msg: fmt.Sprintf("unknown kind %q", r.Kind), Hint: "root, intermediate or client"}
+	}
+	if r.Serial == "" {
+		return Record{}, &Error{File: path, Line: lineNo, Msg: "the serial is empty", Hint: "restore the inventory from git if it was edited by hand"}
+	}
+	return r, nil
 }
 
 // Has reports whether a serial (uppercase hex) is recorded.
@@ -142,98 +245,139 @@ func (inv *Inventory) Lookup(serial string) (*Record, bool) {
 	return &inv.Records[i], true
 }
 
-// Append records new certificates, refusing a serial already recorded.
-func (inv *Inventory) Append(rs ...Record) error {
-	for _, r := range rs {
-		if inv.Has(r.Serial) {
-			return errorf(inv.Path, "serial %s is already recorded", r.Serial)
-		}
-		inv.add(r)
-	}
-	return nil
-}
-
-// Bytes renders the inventory.
+// Bytes renders the inventory compacted: one line per serial.
 func (inv *Inventory) Bytes() []byte {
-	var b bytes.Buffer
-	b.WriteString("# mtlsctl inventory: every certificate issued in this directory, one per line, tab-separated.\n")
-	b.WriteString("# Written by mtlsctl under a lock; keep it in git. Times are UTC (RFC 3339).\n")
-	b.WriteString("# " + strings.Join(inventoryColumns, "\t") + "\n")
-	for _, r := range inv.Records {
-		ts := func(t time.Time) string {
-			if t.IsZero() {
-				return "-"
-			}
-			return t.UTC().Format(time.RFC3339)
-		}
-		reason := r.Reason
-		if reason == "" {
-			reason = "-"
-		}
-		f := []string{r.Serial, r.Status, r.Kind, r.CN, ts(r.NotBefore), ts(r.NotAfter), r.Profile, r.Issuer, r.SHA256, r.Name, ts(r.RevokedAt), reason, r.Subject}
-		for i := range f {
-			f[i] = escapeField(f[i])
-		}
-		b.WriteString(strings.Join(f, "\t"))
-		b.WriteByte('\n')
+	b := InventoryHeader()
+	for i := range inv.Records {
+		b = AppendInventoryLine(b, &inv.Records[i])
 	}
-	return b.Bytes()
+	return b
 }
 
-// Save writes the inventory atomically.
-func (inv *Inventory) Save() error {
-	_, err := WriteFiles([]File{{Path: inv.Path, Data: inv.Bytes(), Mode: ModePublic, Kind: "inventory", Replace: true}}, false)
-	return err
+// AppendInventoryLine renders one record as a line.
+func AppendInventoryLine(b []byte, r *Record) []byte {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "" // written "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	f := []string{r.Serial, string(r.Status), string(r.Kind), r.CN, ts(r.NotBefore), ts(r.NotAfter), r.Profile, r.Issuer, r.SHA256, r.Name, ts(r.RevokedAt), r.Reason, r.Subject, r.PublicKeySHA}
+	for i := range f {
+		f[i] = escapeField(f[i])
+	}
+	b = append(b, strings.Join(f, "\t")...)
+	return append(b, '\n')
+}
+
+// FindInventory returns, in their latest state, the records whose line
+// contains needle, without parsing the rest of the file: a lookup by
+// serial or name in a 100,000-certificate inventory costs a memory scan,
+// not 100,000 parsed records.
+func FindInventory(path string, data []byte, needle string, keep func(*Record) bool) ([]Record, error) {
+	var out []Record
+	at := map[string]int{}
+	pos := 0
+	for {
+		i := bytes.Index(data[pos:], []byte(needle))
+		if i < 0 {
+			break
+		}
+		i += pos
+		if needle[0] == '\n' {
+			i++ // the match is on the line after that newline
+		}
+		start := bytes.LastIndexByte(data[:i], '\n') + 1
+		end := bytes.IndexByte(data[i:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += i
+		}
+		pos = end
+		line := bytes.TrimSuffix(data[start:end], []byte("\r"))
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		r, err := parseInventoryLine(path, bytes.Count(data[:start], []byte("\n"))+1, line)
+		if err != nil {
+			return nil, err
+		}
+		if k, ok := at[r.Serial]; ok {
+			out[k] = r
+		} else if keep(&r) {
+			at[r.Serial] = len(out)
+			out = append(out, r)
+		}
+		if pos >= len(data) {
+			break
+		}
+	}
+	// A later line may have changed a record so that keep no longer
+	// holds; keep decides on the latest state.
+	kept := out[:0]
+	for _, r := range out {
+		if keep(&r) {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
+}
+
+// InventoryLine is one record line's raw fields, for scans that must not
+// allocate a record per line (a CRL build's cross-check).
+type InventoryLine struct {
+	Serial, Status, Kind, Issuer []byte
+}
+
+// ScanInventory calls fn with the raw key fields of every record line, in
+// file order (so a serial's last call is its state).
+func ScanInventory(path string, data []byte, fn func(InventoryLine)) error {
+	return eachInventoryLine(data, func(lineNo int, line []byte) error {
+		var f [8][]byte
+		rest := line
+		for k := range f {
+			i := bytes.IndexByte(rest, '\t')
+			if i < 0 {
+				if k < len(f)-1 {
+					return &Error{File: path, Line: lineNo, Msg: "has too few columns",
+						Hint: "the inventory is tab-separated; restore it from git if it was edited by hand"}
+				}
+				i = len(rest)
+			}
+			f[k] = rest[:i]
+			if i < len(rest) {
+				rest = rest[i+1:]
+			}
+		}
+		fn(InventoryLine{Serial: f[0], Status: f[1], Kind: f[2], Issuer: f[7]})
+		return nil
+	})
 }
 
 func escapeField(s string) string {
-	if s == "" {
+	switch s {
+	case "":
 		return "-"
+	case "-": // a value that is one dash, told apart from "empty"
+		return `\-`
 	}
 	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(s)
 }
 
 func unescapeField(s string) string {
+	switch s {
+	case "-":
+		return ""
+	case `\-`:
+		return "-"
+	}
 	if !strings.Contains(s, `\`) {
 		return s
 	}
 	return strings.NewReplacer(`\\`, `\`, `\t`, "\t", `\n`, "\n", `\r`, "\r").Replace(s)
 }
 
-// DirLock serialises mtlsctl processes that change one PKI directory
-// (parallel CI jobs issuing into it): gofrs/flock's flock(2) lock, taken on
-// the directory itself, so no lock file is ever left behind.
-type DirLock struct{ fl *flock.Flock }
-
-// LockDir waits (up to timeout) for the directory's lock.
-func LockDir(dir string, timeout time.Duration) (*DirLock, error) {
-	fl := flock.New(dir, flock.SetFlag(os.O_RDONLY))
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
-	if err != nil || !ok {
-		if err == nil {
-			err = ctx.Err()
-		}
-		return nil, errorf(dir, "cannot lock the directory: %v", err).
-			withHint("another mtlsctl is working in it; try again when it is done")
-	}
-	return &DirLock{fl: fl}, nil
-}
-
-// Unlock releases the lock.
-func (l *DirLock) Unlock() { l.fl.Unlock() }
-
-// Supersede marks the valid records that new certificates replace under
-// the same file name "superseded": a renewal must not leave the expiry
-// gate failing on the certificate it replaced.
-func (inv *Inventory) Supersede(newer ...Record) {
-	for _, n := range newer {
-		for i := range inv.Records {
-			r := &inv.Records[i]
-			if r.Name == n.Name && r.Kind == n.Kind && r.Status == "valid" {
-				r.Status = "superseded"
-			}
-		}
-	}
-}
+// EscapeInventoryField is how a value appears in the file, for scans
+// that look for it (FindInventory's needle).
+func EscapeInventoryField(s string) string { return escapeField(s) }

@@ -18,7 +18,7 @@ func (inv *Inventory) Match(name string) []*Record {
 	var out []*Record
 	for i := range inv.Records {
 		r := &inv.Records[i]
-		if r.Kind == "client" && r.Status != "superseded" && (r.CN == name || r.Name == name) {
+		if r.Kind == KindClient && r.Status != StatusSuperseded && (r.CN == name || r.Name == name) {
 			out = append(out, r)
 		}
 	}
@@ -27,10 +27,10 @@ func (inv *Inventory) Match(name string) []*Record {
 
 // Revoke marks a record revoked; it reports false when it already was.
 func (r *Record) Revoke(reason RevocationReason, at time.Time) bool {
-	if r.Status == "revoked" {
+	if r.Status == StatusRevoked {
 		return false
 	}
-	r.Status = "revoked"
+	r.Status = StatusRevoked
 	r.RevokedAt = at.UTC().Truncate(time.Second)
 	if reason != 0 {
 		r.Reason = reason.String()

@@ -1,0 +1,522 @@
+package pkidir
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// CRLRequest builds a CA's CRL from a serials file.
+type CRLRequest struct {
+	Issuer string  // the directory's CA: "" for the root, or an intermediate's name
+	CA     CAInput // or a CA given by file (--ca, --ca-key)
+
+	Serials      io.Reader
+	SerialsLabel string // for messages: the file name, or "stdin"
+	SizeHint     int
+	Decimal      bool
+
+	Out        string    // "" for the CA's CRL in the directory; "-" for Stdout
+	Stdout     io.Writer // where Out "-" goes
+	PEM        bool
+	NextUpdate time.Duration
+	Strict     bool // serials the inventory does not know are an error
+	Force      bool // replace an Out that is not this CA's CRL, keeping a .bak
+	// AllowUnrevoke names (uppercase hex) each serial that the previous
+	// CRL or the inventory lists as revoked and that the new CRL may
+	// leave out: lifting a certificateHold.
+	AllowUnrevoke []string
+}
+
+// CRLResult is what a CRL build did.
+type CRLResult struct {
+	CRL      *pkix.CRL
+	Out      string // where the CRL went ("-" for stdout)
+	Written  []pkix.Written
+	Lifted   []pkix.Record // certificate holds lifted: valid again
+	Notes    []string
+	Warnings []string
+	Repaired []string
+}
+
+// crlJob is one CA's CRL, resolved: what signs it, where it goes, what
+// it replaces.
+type crlJob struct {
+	name     string // the CA's name in the inventory
+	ca       *x509.Certificate
+	key      crypto.Signer
+	certFile string
+	keyFile  string
+	out      string // the file written (a verified symlink's target)
+	outShown string // as the user knows it
+	previous *pkix.CRLHeader
+	force    bool // out exists and is not this CA's CRL: keep a backup
+}
+
+// BuildCRL signs a CRL from a serials file and writes it, under the lock:
+// its number is above the one on disk, and it may not drop a serial that
+// the previous CRL or the inventory lists as revoked unless
+// AllowUnrevoke names it.
+func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error) {
+	job, err := d.crlSigner(req.Issuer, req.CA)
+	if err != nil {
+		return nil, err
+	}
+	res := &CRLResult{Out: req.Out}
+	var sess *Session
+	if info, err := os.Stat(d.abs); err == nil && info.IsDir() {
+		if sess, err = d.Lock(ctx); err != nil {
+			return nil, err
+		}
+		defer sess.Unlock()
+		res.Repaired = sess.Repaired
+	}
+	if req.Out != "-" {
+		if err := d.resolveCRLOut(job, req.Out, req.Force); err != nil {
+			return nil, err
+		}
+		res.Out = job.outShown
+	}
+	crl, err := d.signCRL(job, req.Serials, req.SerialsLabel, req.SizeHint, req.Decimal, req.NextUpdate)
+	if err != nil {
+		return nil, err
+	}
+	chk, err := d.checkCRL(job, crl, req.SerialsLabel, req.Strict, req.AllowUnrevoke, nil)
+	if err != nil {
+		return nil, err
+	}
+	res.CRL, res.Notes, res.Warnings, res.Lifted = crl, chk.notes, chk.warnings, chk.lifted
+	if req.Out == "-" {
+		if err := writeCRL(crl, req.PEM)(req.Stdout); err != nil {
+			return nil, &pkix.Error{File: "stdout", Msg: "cannot write: " + err.Error(), Err: err}
+		}
+		return res, nil
+	}
+	if sess == nil {
+		// No directory (a CA kept elsewhere): nothing to record, but the
+		// CRL is still written whole or not at all.
+		w, err := pkix.WriteFiles([]pkix.File{crlFile(job, crl, req.PEM)}, job.force)
+		res.Written = w
+		return res, err
+	}
+	written, errs, err := sess.Commit(Change{Op: "crl build", Sets: []Set{{Staged: pkix.Stage([]pkix.File{crlFile(job, crl, req.PEM)}, job.force), Force: job.force}}, Updates: chk.lifted})
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Written = written[0]
+	if chk.compact {
+		if inv, err := d.ReadInventory(); err == nil {
+			if err := sess.maybeCompact(inv); err != nil {
+				res.Warnings = append(res.Warnings, "could not compact the inventory: "+err.Error())
+			}
+		}
+	}
+	return res, nil
+}
+
+// crlSigner loads the CA that signs: the directory's (by name) or the
+// caller's, and checks it can sign CRLs.
+func (d *Dir) crlSigner(name string, in CAInput) (*crlJob, error) {
+	ca := d.CA(name)
+	if in.Certs == nil {
+		certs, err := readCerts(ca.Cert, "run 'mtlsctl ca init' first, or pass --ca")
+		if err != nil {
+			return nil, err
+		}
+		key, err := readKey(ca.Key, "pass the CA key with --ca-key")
+		if err != nil {
+			return nil, err
+		}
+		in = CAInput{CertFile: ca.Cert, KeyFile: ca.Key, Certs: certs, Key: key}
+	} else {
+		name = d.caName(in.Certs[0], in.CertFile)
+	}
+	if err := pkix.CheckCRLIssuer(in.CertFile, in.Certs[0], in.KeyFile, in.Key); err != nil {
+		return nil, err
+	}
+	return &crlJob{name: d.CA(name).Name, ca: in.Certs[0], key: in.Key, certFile: in.CertFile, keyFile: in.KeyFile}, nil
+}
+
+// caName is the inventory's name for a CA given by file: the record with
+// its fingerprint, else its file's base name.
+func (d *Dir) caName(cert *x509.Certificate, file string) string {
+	if r, err := d.FindSerial(pkix.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Kind.IsCA() && r.SHA256 == pkix.FingerprintSHA256(cert) {
+		return r.Name
+	}
+	if file == "" || file == "-" || file == "stdin" {
+		return RootName
+	}
+	return strings.TrimSuffix(filepath.Base(file), ".pem")
+}
+
+// resolveCRLOut decides where the CRL goes and reads the one it replaces.
+// A symlink at the output (ca.crl linked into a web server's directory)
+// is followed only when its target is a regular file holding this CA's
+// CRL: then the target is replaced atomically in its own directory and
+// the link stays. A link to anything else is refused, --force or not: a
+// planted link must not choose what gets overwritten.
+func (d *Dir) resolveCRLOut(job *crlJob, out string, force bool) error {
+	if out == "" {
+		out = d.CA(job.name).CRL
+	}
+	job.out, job.outShown = out, out
+	for _, in := range []string{job.certFile, job.keyFile} {
+		if sameFile(in, out) {
+			return &pkix.Error{File: out, Msg: "is also an input of this command; refusing to write over it", Hint: "choose another --out"}
+		}
+	}
+	info, err := os.Lstat(out)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return d.ioError(out, "cannot check the output", err)
+	}
+	if info.Mode()&fs.ModeSymlink != 0 {
+		target, err := filepath.EvalSymlinks(out)
+		if err != nil {
+			return &pkix.Error{File: out, Msg: "is a symlink that cannot be followed: " + unwrap(err).Error(), Hint: "fix or remove the link"}
+		}
+		h, err := readCRLHeaderFile(target)
+		if err != nil || !h.IssuedBy(job.ca) {
+			return &pkix.Error{File: out, Msg: "is a symlink to " + target + ", which is not a CRL of this CA; refusing to follow it",
+				Hint: "a linked CRL must point at this CA's CRL; remove the link or point it there"}
+		}
+		job.out, job.previous = target, h
+		return nil
+	}
+	if !info.Mode().IsRegular() {
+		return &pkix.Error{File: out, Msg: "is not a regular file; refusing to replace it"}
+	}
+	h, err := readCRLHeaderFile(out)
+	switch {
+	case err != nil && !force:
+		return &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
+	case err == nil && !h.IssuedBy(job.ca) && !force:
+		return &pkix.Error{File: out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another --out, or pass --force to keep it as a .bak copy"}
+	case err != nil || !h.IssuedBy(job.ca):
+		job.force = true // forced: a foreign file says nothing about our numbering
+	default:
+		job.previous = h
+	}
+	return nil
+}
+
+// readCRLHeaderFile reads the header of the CRL at path: DER in place,
+// without loading its entries; PEM by decoding it whole.
+func readCRLHeaderFile(path string) (*pkix.CRLHeader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var first [1]byte
+	if _, err := f.ReadAt(first[:], 0); err == nil && first[0] == 0x30 {
+		return pkix.ReadCRLHeaderAt(path, f)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return pkix.ReadCRLHeader(path, data)
+}
+
+// eachSerialOfCRL streams the serials of the CRL file at path.
+func eachSerialOfCRL(path string, h *pkix.CRLHeader, fn func([]byte)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var first [1]byte
+	if _, err := f.ReadAt(first[:], 0); err == nil && first[0] == 0x30 {
+		return h.EachRevokedSerial(f, fn)
+	}
+	// PEM: small by nature (nobody PEM-encodes a million entries twice).
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	rl, err := pkix.ParseCRL(path, data)
+	if err != nil {
+		return err
+	}
+	for _, e := range rl.RevokedCertificateEntries {
+		fn(e.SerialNumber.Bytes())
+	}
+	return nil
+}
+
+// signCRL reads the serials and signs.
+func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int, decimal bool, nextUpdate time.Duration) (*pkix.CRL, error) {
+	at := now()
+	b := pkix.NewCRLBuilder(sizeHint, at)
+	if err := pkix.ReadSerials(serials, label, decimal, at, b); err != nil {
+		return nil, err
+	}
+	var prev *pkix.CRLHeader
+	if job.previous != nil {
+		prev = job.previous
+	}
+	var number = pkix.NextCRLNumber(nil, at)
+	if prev != nil {
+		number = pkix.NextCRLNumber(prev.Number, at)
+	}
+	crl, err := b.Sign(pkix.CRLParams{Issuer: job.ca, Key: job.key, Number: number, ThisUpdate: at, NextUpdate: at.Add(nextUpdate)})
+	if err != nil {
+		return nil, &pkix.Error{File: job.keyFile, Msg: err.Error(), Hint: "CRLs can be signed with RSA, ECDSA or Ed25519 CA keys"}
+	}
+	return crl, nil
+}
+
+func writeCRL(crl *pkix.CRL, asPEM bool) func(io.Writer) error {
+	if asPEM {
+		return crl.WritePEMTo
+	}
+	return func(w io.Writer) error { _, err := crl.WriteTo(w); return err }
+}
+
+func crlFile(job *crlJob, crl *pkix.CRL, asPEM bool) pkix.File {
+	kind, size := "CRL (DER)", crl.Size
+	if asPEM {
+		var n countingWriter
+		crl.WritePEMTo(&n)
+		kind, size = "CRL (PEM)", int(n)
+	}
+	return pkix.File{Path: job.out, Stream: writeCRL(crl, asPEM), Size: size, Mode: pkix.ModePublic, Kind: kind, Replace: !job.force}
+}
+
+type countingWriter int
+
+func (n *countingWriter) Write(p []byte) (int, error) {
+	*n += countingWriter(len(p))
+	return len(p), nil
+}
+
+// crlCheck is what checkCRL found.
+type crlCheck struct {
+	notes, warnings []string
+	lifted          []pkix.Record
+	compact         bool // the inventory has grown with appended changes
+}
+
+// checkCRL compares a new CRL with what it replaces and with the
+// inventory. revokedNow are serials the same transaction revokes (a
+// revoke --crl): the inventory will say so once it commits.
+func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, allowList []string, revokedNow map[string]bool) (*crlCheck, error) {
+	chk := &crlCheck{}
+	allow := map[string]bool{}
+	for _, s := range allowList {
+		allow[s] = true
+	}
+	if crl.Count == 0 {
+		chk.notes = append(chk.notes, label+" lists no serials: the CRL revokes nothing")
+	}
+	for i, dup := range crl.Duplicates {
+		if i == 10 {
+			chk.notes = append(chk.notes, fmt.Sprintf("%s: %d more repeated serials listed once", label, len(crl.Duplicates)-10))
+			break
+		}
+		chk.notes = append(chk.notes, fmt.Sprintf("%s:%d: serial %s repeats line %d; listed once", label, dup.Line, pkix.SerialHex(dup.Serial), dup.FirstLine))
+	}
+	dropped := map[string]string{} // serial -> where it was revoked
+	if job.previous != nil {
+		err := eachSerialOfCRL(job.out, job.previous, func(s []byte) {
+			if !crl.Contains(s) {
+				dropped[hexUpper(s)] = filepath.Base(job.outShown)
+			}
+		})
+		if err != nil {
+			return nil, &pkix.Error{File: job.outShown, Msg: "cannot read the revoked serials of the CRL in force: " + err.Error(),
+				Hint: "move it away if it is damaged (the next CRL then starts afresh), or pass --force"}
+		}
+	}
+
+	inv, err := d.scanForCRL(job.name)
+	if err != nil {
+		if strict {
+			return nil, err
+		}
+		chk.warnings = append(chk.warnings, "the inventory could not be read, so the CRL was not checked against it: "+err.Error())
+		inv = &crlInventory{serials: map[string]invState{}}
+	}
+	chk.compact = inv.lines-len(inv.serials) >= compactMinLines && (inv.lines-len(inv.serials))*compactShare >= inv.lines
+	known := 0
+	var unmarked []string
+	var holds = map[string]*pkix.Record{}
+	for serial, st := range inv.serials {
+		raw, err := hex.DecodeString(evenHex(serial))
+		if err != nil {
+			continue
+		}
+		listed := crl.Contains(raw)
+		if listed {
+			known++
+		}
+		revoked := st.status == pkix.StatusRevoked || revokedNow[serial]
+		switch {
+		case st.ours && revoked && !listed:
+			dropped[serial] = "the inventory"
+		case st.ours && listed && !revoked:
+			unmarked = append(unmarked, serial)
+		}
+		if st.ours && revoked && allow[serial] {
+			holds[serial] = nil
+		}
+	}
+	for serial := range revokedNow {
+		if _, ok := inv.serials[serial]; !ok {
+			raw, _ := hex.DecodeString(evenHex(serial))
+			if !crl.Contains(raw) {
+				dropped[serial] = "this revocation"
+			}
+		}
+	}
+	if err := d.refuseUnrevoke(job, label, dropped, allow, holds, chk); err != nil {
+		return nil, err
+	}
+	if len(unmarked) > 0 {
+		sort.Strings(unmarked)
+		// Revoked the guide's way (serials.txt edited by hand): the CRL is
+		// right, but list and check still count these as valid.
+		chk.notes = append(chk.notes, fmt.Sprintf("%s: %d serial%s the inventory still lists as not revoked (e.g. %s): record with 'mtlsctl client revoke --serial HEX'",
+			label, len(unmarked), plural(len(unmarked)), unmarked[0]))
+	}
+	if unknown := crl.Count - known; unknown > 0 && len(inv.serials) > 0 {
+		var shown []string
+		crl.EachRawSerial(func(s []byte) bool {
+			if h := hexUpper(s); !inv.has(h) {
+				shown = append(shown, h)
+			}
+			return len(shown) < 10
+		})
+		msg := fmt.Sprintf("%s: %d serial%s not in %s: %s", label, unknown, plural(unknown), d.Inventory(), strings.Join(shown, ", "))
+		if unknown > len(shown) {
+			msg += fmt.Sprintf(" and %d more", unknown-len(shown))
+		}
+		if strict {
+			return nil, &pkix.Error{Msg: msg, Hint: "check for typos; drop --strict to revoke serials mtlsctl did not issue"}
+		}
+		chk.warnings = append(chk.warnings, msg+" (a typo, or a certificate mtlsctl did not issue?)")
+	}
+	return chk, nil
+}
+
+// refuseUnrevoke: a serial once revoked stays revoked, unless the user
+// names it to be lifted, which RFC 5280 allows only for certificateHold.
+func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]string, allow map[string]bool, holds map[string]*pkix.Record, chk *crlCheck) error {
+	var refused []string
+	for serial, where := range dropped {
+		if !allow[serial] {
+			refused = append(refused, serial+" (revoked in "+where+")")
+		}
+	}
+	if len(refused) > 0 {
+		sort.Strings(refused)
+		shown := refused[:min(len(refused), 10)]
+		msg := fmt.Sprintf("the new CRL from %s would un-revoke %d serial%s: %s", label, len(refused), plural(len(refused)), strings.Join(shown, ", "))
+		if len(refused) > len(shown) {
+			msg += fmt.Sprintf(" and %d more", len(refused)-len(shown))
+		}
+		return &pkix.Error{Msg: msg, Err: ErrUnrevoke,
+			Hint: "a revocation is final: add them back to " + label + "; only a certificateHold may be lifted, by naming each serial with --allow-unrevoke"}
+	}
+	for serial := range holds {
+		if _, isDropped := dropped[serial]; !isDropped {
+			continue
+		}
+		r, err := d.FindSerial(serial)
+		if err != nil {
+			return err
+		}
+		if r == nil || r.Issuer != job.name {
+			continue
+		}
+		if r.Reason != "certificateHold" {
+			reason := r.Reason
+			if reason == "" {
+				reason = "an unspecified reason"
+			}
+			return &pkix.Error{Msg: fmt.Sprintf("serial %s (CN=%s) was revoked for %s: only a certificateHold can be lifted (RFC 5280 §3.3)", serial, r.CN, reason),
+				Err: ErrUnrevoke, Hint: "keep it in " + label + "; issue the device a new certificate instead"}
+		}
+		r.Status, r.RevokedAt, r.Reason = pkix.StatusValid, time.Time{}, ""
+		chk.lifted = append(chk.lifted, *r)
+		chk.notes = append(chk.notes, fmt.Sprintf("lifted the certificateHold of %s (CN=%s): valid again", serial, r.CN))
+	}
+	for serial := range allow {
+		if _, ok := dropped[serial]; !ok {
+			chk.notes = append(chk.notes, fmt.Sprintf("--allow-unrevoke %s: the CRL drops no such serial; nothing lifted", serial))
+		}
+	}
+	return nil
+}
+
+// ErrUnrevoke marks a CRL refused because it would drop a revocation.
+var ErrUnrevoke = errors.New("would un-revoke")
+
+// crlInventory is the inventory as a CRL check needs it: each serial's
+// latest status, and whether the CA being built issued it.
+type crlInventory struct {
+	serials map[string]invState
+	lines   int
+}
+
+type invState struct {
+	status pkix.RecordStatus
+	ours   bool
+}
+
+func (c *crlInventory) has(serial string) bool { _, ok := c.serials[serial]; return ok }
+
+// scanForCRL reads the inventory without building a record per line.
+func (d *Dir) scanForCRL(issuer string) (*crlInventory, error) {
+	inv := &crlInventory{serials: map[string]invState{}}
+	data, err := d.inventoryData()
+	if err != nil || data == nil {
+		return inv, err
+	}
+	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
+		inv.lines++
+		inv.serials[string(l.Serial)] = invState{status: pkix.RecordStatus(l.Status), ours: string(l.Issuer) == issuer && string(l.Kind) != string(pkix.KindRoot)}
+	})
+	return inv, err
+}
+
+func hexUpper(b []byte) string {
+	if len(b) == 0 {
+		return "00"
+	}
+	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+func evenHex(s string) string {
+	if len(s)%2 == 1 {
+		return "0" + s
+	}
+	return s
+}
+
+// sameFile reports whether two names are one file.
+func sameFile(a, b string) bool {
+	if a == "" || b == "" || a == "-" || b == "-" {
+		return false
+	}
+	x, err1 := os.Stat(a)
+	y, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(x, y)
+}

@@ -1,0 +1,147 @@
+// Package pkidir is the PKI directory as one type: every file name in it,
+// its lock, its inventory, and each operation that changes it (issue,
+// revoke, build a CRL, export) as a transaction that survives a crash or
+// a signal. Package commands calls it; it never prints, parses flags or
+// picks exit codes.
+//
+// How a transaction keeps its promises (see journal.go): every output is
+// first written to a temporary name and made durable; then a journal of
+// intent (the inventory lines to append, the renames to do) is written
+// and synced; then the inventory lines are appended, and only then do the
+// files take their names; then the journal is removed. A crash before the
+// journal leaves only temporary files, which the next command removes; a
+// crash after it is finished by the next command that takes the lock. So
+// a certificate never has its final name without being in the inventory.
+package pkidir
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// Dir is a PKI directory.
+type Dir struct {
+	path string // as the user named it: messages speak of it
+	abs  string // for the journal, which must not depend on the working directory
+}
+
+// Open names a directory (which need not exist yet: ca init makes it).
+func Open(path string) (*Dir, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &pkix.Error{File: path, Msg: "cannot resolve the directory: " + err.Error(), Err: err}
+	}
+	return &Dir{path: path, abs: abs}, nil
+}
+
+// Path is the directory as the user named it.
+func (d *Dir) Path() string { return d.path }
+
+// File is the path of a file of the directory.
+func (d *Dir) File(name string) string { return filepath.Join(d.path, name) }
+
+// The directory's own files.
+const (
+	RootName        = "ca"
+	InventoryName   = "inventory.tsv"
+	ConfigName      = "ca-config.json"
+	CARequestName   = "ca-csr.json"
+	ClientRequest   = "client-csr.json"
+	InterRequest    = "intermediate-csr.json"
+	ServeCAName     = "serve-ca"
+	DefaultInter    = "intermediate"
+	DefaultLeafName = "client"
+	journalName     = ".mtlsctl-journal"
+)
+
+// Inventory is the inventory file's path.
+func (d *Dir) Inventory() string { return d.File(InventoryName) }
+
+// LeafFiles are one certificate's files: cfssljson -bare's three, the
+// fullchain a client presents under an intermediate, and its PKCS#12.
+type LeafFiles struct {
+	Name                           string
+	Cert, Key, CSR, Fullchain, P12 string
+}
+
+// Leaf names the files of the certificate called name.
+func (d *Dir) Leaf(name string) LeafFiles {
+	return LeafFiles{Name: name, Cert: d.File(name + ".pem"), Key: d.File(name + "-key.pem"), CSR: d.File(name + ".csr"),
+		Fullchain: d.File(name + "-fullchain.pem"), P12: d.File(name + ".p12")}
+}
+
+// CAFiles are an issuing CA's files: its certificate, key and request,
+// the chain Access wants uploaded (intermediates only), and its
+// revocations: the serials file and the CRL built from it.
+type CAFiles struct {
+	Name                                string
+	Cert, Key, CSR, Chain, Serials, CRL string
+}
+
+// CA names the files of the issuing CA called name: the guide's
+// serials.txt and ca.crl for the root, NAME-serials.txt and NAME.crl for
+// intermediate NAME, whose upload chain is ca-chain.pem for the default
+// name ("intermediate") and NAME-chain.pem otherwise.
+func (d *Dir) CA(name string) CAFiles {
+	if name == "" || name == RootName {
+		return CAFiles{Name: RootName, Cert: d.File("ca.pem"), Key: d.File("ca-key.pem"), CSR: d.File("ca.csr"),
+			Serials: d.File("serials.txt"), CRL: d.File("ca.crl")}
+	}
+	chain := name + "-chain.pem"
+	if name == DefaultInter {
+		chain = "ca-chain.pem"
+	}
+	return CAFiles{Name: name, Cert: d.File(name + ".pem"), Key: d.File(name + "-key.pem"), CSR: d.File(name + ".csr"),
+		Chain: d.File(chain), Serials: d.File(name + "-serials.txt"), CRL: d.File(name + ".crl")}
+}
+
+// reserved are base names the directory's own files take (NAME.pem of
+// these would be one of them, or be mistaken for one).
+var reserved = map[string]string{
+	"ca":        "the root CA's files",
+	"ca-chain":  "the default intermediate's upload chain",
+	"serve-ca":  "serve's throwaway server CA",
+	"serials":   "the root's serials file",
+	"inventory": "the inventory",
+	"ca-config": "the signing configuration",
+	"ca-csr":    "the root's request",
+}
+
+// reservedSuffixes are the forms other files' names take: NAME-key.pem is
+// the key of NAME, never a certificate of its own.
+var reservedSuffixes = []string{"-key", "-fullchain", "-chain", "-serials"}
+
+// CheckCertName refuses a base name for a new certificate's files that the
+// directory reserves: its own files, an issuing CA's, or the form of
+// another certificate's key or chain. kind is for the message ("a client
+// certificate", "an intermediate").
+func (d *Dir) CheckCertName(name string) error {
+	if why, ok := reserved[strings.ToLower(name)]; ok {
+		return &pkix.Error{File: d.File(name + ".pem"), Msg: "the name " + name + " is reserved for " + why,
+			Hint: "choose another name with --name"}
+	}
+	for _, suf := range reservedSuffixes {
+		if strings.HasSuffix(strings.ToLower(name), suf) {
+			return &pkix.Error{File: d.File(name + ".pem"), Msg: "a name ending in " + suf + " would look like a file of " + strings.TrimSuffix(name, name[len(name)-len(suf):]),
+				Hint: "choose another name with --name"}
+		}
+	}
+	// An issuing CA's name: its certificate is a CA, or it has revocations.
+	ca := d.CA(name)
+	for _, p := range []string{ca.Serials, ca.CRL} {
+		if _, err := os.Lstat(p); err == nil {
+			return &pkix.Error{File: d.File(name + ".pem"), Msg: "the name " + name + " belongs to an issuing CA (" + filepath.Base(p) + " exists)",
+				Hint: "choose another name with --name"}
+		}
+	}
+	if data, err := os.ReadFile(ca.Cert); err == nil {
+		if c, err := pkix.ParseCertificatePEM(ca.Cert, data); err == nil && c.IsCA {
+			return &pkix.Error{File: ca.Cert, Msg: "the name " + name + " belongs to a CA certificate",
+				Hint: "choose another name with --name"}
+		}
+	}
+	return nil
+}

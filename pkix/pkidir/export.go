@@ -1,0 +1,105 @@
+package pkidir
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// ExportRequest asks for a certificate, its key and chain as PKCS#12.
+type ExportRequest struct {
+	Name     string // file base name, or the CN of a recorded certificate
+	Out      string // "" for NAME.p12 in the directory
+	Password string
+	Legacy   bool
+	Force    bool
+}
+
+// ExportResult is what an export wrote.
+type ExportResult struct {
+	Cert     *x509.Certificate
+	Written  []pkix.Written
+	Warnings []string
+	Repaired []string
+}
+
+// Export writes NAME.p12, read back before it takes its name.
+func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, error) {
+	name := req.Name
+	if _, err := os.Lstat(d.Leaf(name).Cert); err != nil {
+		m, err := d.FindName(name, func(r *pkix.Record) bool { return r.Kind == pkix.KindClient && r.Status != pkix.StatusSuperseded })
+		if err != nil {
+			return nil, err
+		}
+		switch len(m) {
+		case 0:
+			return nil, &pkix.Error{File: d.Leaf(name).Cert, Msg: "no such file, and no recorded certificate has that CN", Hint: "see 'mtlsctl client list'", Err: fs.ErrNotExist}
+		case 1:
+			name = m[0].Name
+		default:
+			return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q matches %d certificates", name, len(m)), Err: ErrAmbiguous,
+				Hint: "give the file base name instead (see 'mtlsctl client list')"}
+		}
+	}
+	lf := d.Leaf(name)
+	certs, err := readCerts(lf.Cert, "")
+	if err != nil {
+		return nil, err
+	}
+	cert := certs[0]
+	key, err := readKey(lf.Key, "the key must be next to the certificate as NAME-key.pem")
+	if err != nil {
+		return nil, err
+	}
+	if !pkix.KeyMatches(cert, key) {
+		return nil, &pkix.Error{File: lf.Key, Msg: "this key does not belong to " + lf.Cert}
+	}
+	res := &ExportResult{Cert: cert}
+	if r, err := d.FindSerial(pkix.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Status != pkix.StatusValid {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is %s in the inventory: Access will refuse it once the CRL says so", lf.Cert, r.Status))
+	}
+	// The chain: the fullchain's intermediates if there is one, then the root.
+	var chain []*x509.Certificate
+	if fc, err := readCerts(lf.Fullchain, ""); err == nil && len(fc) > 1 {
+		chain = pkix.ChainToRoot(fc[1], fc[2:], d.Root())
+	}
+	if root := d.Root(); chain == nil && root != nil && cert.CheckSignatureFrom(root) == nil {
+		chain = []*x509.Certificate{root}
+	}
+	out := req.Out
+	if out == "" {
+		out = lf.P12
+	}
+	for _, in := range []string{lf.Cert, lf.Key} {
+		if sameFile(in, out) {
+			return nil, &pkix.Error{File: out, Msg: "is also an input of this command; refusing to write over it", Hint: "choose another --out"}
+		}
+	}
+	if err := d.checkFree(out, "", req.Force); err != nil {
+		return nil, err
+	}
+	data, err := pkix.EncodeP12(key, cert, chain, req.Password, req.Legacy)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := d.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Unlock()
+	res.Repaired = sess.Repaired
+	file := pkix.File{Path: out, Data: data, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"}
+	written, errs, err := sess.Commit(Change{Op: "client export", Sets: []Set{{Staged: pkix.Stage([]pkix.File{file}, req.Force), Force: req.Force}}})
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Written = written[0]
+	return res, nil
+}

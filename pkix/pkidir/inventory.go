@@ -1,0 +1,117 @@
+package pkidir
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// ReadInventory parses the whole inventory, for commands that need all of
+// it (list, check). Operations on one certificate use Find instead.
+func (d *Dir) ReadInventory() (*pkix.Inventory, error) {
+	return pkix.ReadInventoryFile(d.Inventory())
+}
+
+type appendTarget struct {
+	size            int64
+	endsWithNewline bool
+}
+
+// inventoryForAppend checks the inventory can be appended to: absent, or
+// a regular file in the directory. A symlinked inventory is refused: the
+// record of a CA is not something a planted link may redirect.
+func (s *Session) inventoryForAppend() (appendTarget, error) {
+	path := s.d.Inventory()
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return appendTarget{endsWithNewline: true}, nil
+	} else if err != nil {
+		return appendTarget{}, s.d.ioError(path, "cannot read", err)
+	}
+	if !info.Mode().IsRegular() {
+		return appendTarget{}, &pkix.Error{File: path, Msg: "is not a regular file (a symlink?); mtlsctl appends to it and will not follow it",
+			Hint: "replace the link with the file itself (keep it in git rather than linking it)"}
+	}
+	t := appendTarget{size: info.Size(), endsWithNewline: true}
+	if t.size > 0 {
+		f, err := os.Open(path)
+		if err != nil {
+			return appendTarget{}, s.d.ioError(path, "cannot read", err)
+		}
+		defer f.Close()
+		var last [1]byte
+		if _, err := f.ReadAt(last[:], t.size-1); err != nil {
+			return appendTarget{}, s.d.ioError(path, "cannot read", err)
+		}
+		t.endsWithNewline = last[0] == '\n'
+	}
+	return t, nil
+}
+
+// inventoryData is the inventory's bytes, or none for a directory
+// without one.
+func (d *Dir) inventoryData() ([]byte, error) {
+	data, err := os.ReadFile(d.Inventory())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, d.ioError(d.Inventory(), "cannot read", err)
+	}
+	return data, nil
+}
+
+// FindSerial returns the record of a serial (uppercase hex), if any.
+func (d *Dir) FindSerial(serial string) (*pkix.Record, error) {
+	data, err := d.inventoryData()
+	if err != nil || data == nil {
+		return nil, err
+	}
+	rs, err := pkix.FindInventory(d.Inventory(), data, "\n"+serial+"\t", func(r *pkix.Record) bool { return r.Serial == serial })
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return &rs[0], nil
+}
+
+// FindName returns the records whose CN or file name is name and that
+// keep accepts, each in its latest state.
+func (d *Dir) FindName(name string, keep func(*pkix.Record) bool) ([]pkix.Record, error) {
+	data, err := d.inventoryData()
+	if err != nil || data == nil {
+		return nil, err
+	}
+	return pkix.FindInventory(d.Inventory(), data, "\t"+pkix.EscapeInventoryField(name)+"\t", func(r *pkix.Record) bool {
+		return (r.CN == name || r.Name == name) && keep(r)
+	})
+}
+
+// compactAbove: the inventory is rewritten one line per serial once
+// changes make up this share of its lines (and there are enough of them
+// to matter), so it stays about the size of the fleet.
+const (
+	compactShare    = 4 // a quarter of the lines
+	compactMinLines = 1000
+)
+
+// maybeCompact rewrites the inventory one line per serial when appended
+// changes have grown it enough. It runs only where the whole inventory is
+// parsed anyway (a CRL build), under the lock, as an atomic replace.
+func (s *Session) maybeCompact(inv *pkix.Inventory) error {
+	extra := inv.Lines - len(inv.Records)
+	if extra < compactMinLines || extra*compactShare < inv.Lines {
+		return nil
+	}
+	return s.Compact(inv)
+}
+
+// Compact rewrites the inventory with one line per serial.
+func (s *Session) Compact(inv *pkix.Inventory) error {
+	if _, err := s.inventoryForAppend(); err != nil {
+		return err
+	}
+	_, err := pkix.WriteFiles([]pkix.File{{Path: s.d.Inventory(), Data: inv.Bytes(), Mode: pkix.ModePublic, Kind: "inventory", Replace: true}}, false)
+	return err
+}

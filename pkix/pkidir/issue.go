@@ -1,0 +1,323 @@
+package pkidir
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+
+	"github.com/cloudflare/cfssl/config"
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// Job is one certificate to issue: its request and its files' base name.
+type Job struct {
+	CN, Name string
+	Req      *pkix.Request
+}
+
+// IssueRequest is a batch of leaves, or one intermediate: the same flow
+// (check every output, compute on all cores staging each certificate's
+// files, commit whatever was made in one transaction).
+type IssueRequest struct {
+	Kind   pkix.Kind // KindClient or KindIntermediate
+	Jobs   []Job
+	Signer *Signer
+	// Profile names the signing profile; for an intermediate, CAProfile
+	// is the profile itself and PathLen its exact path length (-1: none).
+	Profile   string
+	CAProfile *config.SigningProfile
+	PathLen   int
+	CertKind  string // how the certificate file is described ("client certificate")
+	Force     bool
+	P12       *P12Options
+	// Progress, if set, is called from the workers with the number done.
+	Progress func(done int)
+}
+
+// P12Options asks for NAME.p12 beside each certificate.
+type P12Options struct {
+	Password string
+	Legacy   bool
+}
+
+// IssuedCert is one certificate that now exists, recorded.
+type IssuedCert struct {
+	CN, Name string
+	Cert     *x509.Certificate
+	Files    []pkix.Written
+}
+
+// Failure is a certificate of a batch that was not issued.
+type Failure struct {
+	CN    string `json:"cn"`
+	Name  string `json:"name"`
+	Error string `json:"error"`
+	err   error
+}
+
+// NotStarted reports a certificate an interrupted batch never began.
+func (f Failure) NotStarted() bool { return errors.Is(f.err, pkix.ErrNotStarted) }
+
+// IssueResult is what an issue did.
+type IssueResult struct {
+	Issued   []IssuedCert
+	Failed   []Failure
+	Warnings []string
+	Repaired []string
+}
+
+// CheckOutputs refuses, before any key is made, names the directory
+// reserves and outputs that exist (unless force): a long batch of RSA
+// keys is not wasted on a name that was taken all along.
+func (d *Dir) CheckOutputs(req *IssueRequest) error {
+	for _, j := range req.Jobs {
+		if err := d.checkName(req.Kind, j.Name); err != nil {
+			return err
+		}
+		for _, p := range d.outputs(req, j.Name) {
+			if err := d.checkFree(p, j.CN, req.Force); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Dir) checkName(kind pkix.Kind, name string) error {
+	if kind == pkix.KindClient {
+		return d.CheckCertName(name)
+	}
+	if why, ok := reserved[name]; ok {
+		return &pkix.Error{File: d.File(name + ".pem"), Msg: "the name " + name + " is reserved for " + why, Hint: "choose another name with --name"}
+	}
+	return nil
+}
+
+// outputs are the paths a job writes.
+func (d *Dir) outputs(req *IssueRequest, name string) []string {
+	lf := d.Leaf(name)
+	out := []string{lf.Cert, lf.Key, lf.CSR}
+	switch {
+	case req.Kind == pkix.KindIntermediate:
+		out = append(out, d.CA(name).Chain)
+	case req.Signer.UnderIntermediate():
+		out = append(out, lf.Fullchain)
+	}
+	if req.P12 != nil {
+		out = append(out, lf.P12)
+	}
+	return out
+}
+
+// checkFree: an existing output is refused without force; with force it
+// is kept as a backup, but never when it is someone else's certificate
+// (a different CN): --force would hide a valid certificate as superseded.
+func (d *Dir) checkFree(path, cn string, force bool) error {
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return d.ioError(path, "cannot check the output", err)
+	}
+	other := ""
+	if data, err := os.ReadFile(path); err == nil {
+		if c, err := pkix.ParseCertificatePEM(path, data); err == nil && c.Subject.CommonName != cn && cn != "" {
+			other = c.Subject.CommonName
+		}
+	}
+	switch {
+	case other != "":
+		return &pkix.Error{File: path, Msg: fmt.Sprintf("already exists and is the certificate of %q", other),
+			Hint: "choose another file name with --name; --force would replace that certificate"}
+	case !force:
+		return &pkix.Error{File: path, Msg: "already exists; refusing to overwrite it",
+			Hint: "move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy"}
+	case !info.Mode().IsRegular():
+		return &pkix.Error{File: path, Msg: "exists and is not a regular file; refusing to replace it"}
+	}
+	return nil
+}
+
+// Issue makes the certificates of req and commits them. Once ctx is done
+// (a signal), no new certificate is started; those made are still
+// recorded and placed, and the rest are Failed with pkix.ErrNotStarted.
+func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error) {
+	if err := d.CheckOutputs(req); err != nil {
+		return nil, err
+	}
+	s := req.Signer
+	var p12Chain []*x509.Certificate
+	if req.P12 != nil {
+		p12Chain = d.ChainToRoot(s)
+	}
+	staged := make([]*pkix.Staged, len(req.Jobs))
+	results := pkix.RunBatch(ctx, len(req.Jobs), func(i int) (*pkix.Issued, []string, error) {
+		if req.Kind == pkix.KindIntermediate {
+			return s.Issuer.IssueIntermediate(req.Jobs[i].Req, req.Profile, req.CAProfile, req.PathLen)
+		}
+		return s.Issuer.Issue(req.Jobs[i].Req, req.Profile)
+	}, func(i int, r *pkix.BatchResult, done int) {
+		if req.Progress != nil {
+			defer req.Progress(done)
+		}
+		if r.Err != nil {
+			return
+		}
+		files, err := d.certFiles(req, req.Jobs[i].Name, r.Issued, p12Chain)
+		if err != nil {
+			r.Err = err
+			return
+		}
+		staged[i] = pkix.Stage(files, req.Force)
+	})
+
+	res := &IssueResult{}
+	var sets []Set
+	var setJob []int
+	for i, r := range results {
+		j := req.Jobs[i]
+		if r.Err != nil {
+			res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: r.Err.Error(), err: r.Err})
+			continue
+		}
+		res.Warnings = appendUnique(res.Warnings, r.Warnings...)
+		rec := pkix.RecordOf{Cert: r.Issued.Cert, Kind: req.Kind, Profile: req.Profile, Issuer: s.Name, Name: j.Name}.Record()
+		sets = append(sets, Set{Staged: staged[i], Records: []pkix.Record{rec}, Force: req.Force})
+		setJob = append(setJob, i)
+	}
+	if len(sets) == 0 {
+		sortFailures(res.Failed)
+		return res, nil
+	}
+	// Issuing carries on after a signal: the certificates made are paid
+	// for and must be recorded, not left as temporary files.
+	sess, err := d.Lock(context.WithoutCancel(ctx))
+	if err != nil {
+		for _, set := range sets {
+			set.Staged.Discard()
+		}
+		return nil, err
+	}
+	defer sess.Unlock()
+	res.Repaired = sess.Repaired
+	var updates []pkix.Record
+	if req.Force {
+		// A certificate issued again under the same name (a renewal)
+		// supersedes the old one, which no longer counts as valid.
+		for _, set := range sets {
+			rec := set.Records[0]
+			old, err := d.FindName(rec.Name, func(r *pkix.Record) bool {
+				return r.Name == rec.Name && r.Kind == rec.Kind && r.Status == pkix.StatusValid
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range old {
+				o.Status = pkix.StatusSuperseded
+				updates = append(updates, o)
+			}
+		}
+	}
+	written, errs, err := sess.Commit(Change{Op: string(req.Kind) + " issue", Sets: sets, Updates: updates})
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range setJob {
+		j := req.Jobs[i]
+		if errs[k] != nil {
+			res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: errs[k].Error(), err: errs[k]})
+			continue
+		}
+		res.Issued = append(res.Issued, IssuedCert{CN: j.CN, Name: j.Name, Cert: results[i].Issued.Cert, Files: written[k]})
+	}
+	sortFailures(res.Failed)
+	return res, nil
+}
+
+func sortFailures(f []Failure) {
+	sort.Slice(f, func(a, b int) bool { return f[a].CN < f[b].CN })
+}
+
+// certFiles are one certificate's outputs: the three files of cfssljson
+// -bare; under an intermediate the fullchain a client presents; for an
+// intermediate the chain Access wants uploaded; NAME.p12 if asked.
+func (d *Dir) certFiles(req *IssueRequest, name string, is *pkix.Issued, p12Chain []*x509.Certificate) ([]pkix.File, error) {
+	lf := d.Leaf(name)
+	files := []pkix.File{
+		{Path: lf.Cert, Data: is.CertPEM, Mode: pkix.ModePublic, Kind: req.CertKind},
+		{Path: lf.Key, Data: is.KeyPEM, Mode: pkix.ModeSecret, Kind: "private key"},
+		{Path: lf.CSR, Data: is.CSRPEM, Mode: pkix.ModePublic, Kind: "CSR"},
+	}
+	s := req.Signer
+	if req.Kind == pkix.KindIntermediate {
+		chain := append([]*x509.Certificate{is.Cert, s.Issuer.Cert}, s.Above...)
+		files = append(files, pkix.File{Path: d.CA(name).Chain, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "CA chain for Access (intermediate first)"})
+	} else if chain := s.Fullchain(is.Cert); chain != nil {
+		files = append(files, pkix.File{Path: lf.Fullchain, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "leaf + intermediates"})
+	}
+	if req.P12 != nil {
+		key, err := pkix.ParseKeyPEM("new key", is.KeyPEM)
+		if err != nil {
+			return nil, err
+		}
+		data, err := pkix.EncodeP12(key, is.Cert, p12Chain, req.P12.Password, req.P12.Legacy)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, pkix.File{Path: lf.P12, Data: data, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"})
+	}
+	return files, nil
+}
+
+// InitRoot commits a new root CA and the inputs written beside it (the
+// built-in request and configuration) in one transaction.
+func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, force bool) ([]pkix.Written, []string, error) {
+	lf := d.Leaf(RootName)
+	files := append([]pkix.File{
+		{Path: lf.Cert, Data: ca.CertPEM, Mode: pkix.ModePublic, Kind: "CA certificate"},
+		{Path: lf.Key, Data: ca.KeyPEM, Mode: pkix.ModeSecret, Kind: "private key"},
+		{Path: lf.CSR, Data: ca.CSRPEM, Mode: pkix.ModePublic, Kind: "CSR"},
+	}, extra...)
+	sess, err := d.Lock(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer sess.Unlock()
+	rec := pkix.RecordOf{Cert: ca.Cert, Kind: pkix.KindRoot, Profile: RootName, Issuer: RootName, Name: RootName}.Record()
+	var updates []pkix.Record
+	if force {
+		old, err := d.FindName(RootName, func(r *pkix.Record) bool { return r.Kind == pkix.KindRoot && r.Status == pkix.StatusValid })
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, o := range old {
+			o.Status = pkix.StatusSuperseded
+			updates = append(updates, o)
+		}
+	}
+	written, errs, err := sess.Commit(Change{Op: "ca init", Sets: []Set{{Staged: pkix.Stage(files, force), Records: []pkix.Record{rec}, Force: force}}, Updates: updates})
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return written[0], sess.Repaired, nil
+}
+
+func appendUnique(list []string, add ...string) []string {
+	for _, a := range add {
+		found := false
+		for _, l := range list {
+			found = found || l == a
+		}
+		if !found {
+			list = append(list, a)
+		}
+	}
+	return list
+}

@@ -1,0 +1,292 @@
+package pkidir
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// journal is the intent of a transaction, written and synced before any
+// of its effects, so that whoever finds it can finish the transaction. It
+// is a small JSON file: a user who finds one can read what was meant.
+type journal struct {
+	Version int       `json:"version"`
+	Op      string    `json:"op"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	// InventorySize is the inventory's size before the transaction, and
+	// Append what it appends: applying is idempotent because the bytes
+	// at that offset either are Append already, a prefix of it (a torn
+	// write), or nothing.
+	InventorySize int64  `json:"inventory_size"`
+	Append        string `json:"inventory_append,omitempty"`
+	Moves         []move `json:"moves"`
+}
+
+// move is one temporary file taking its name.
+type move struct {
+	Temp   string `json:"temp"`
+	Path   string `json:"path"`
+	How    string `json:"how"` // moveNew, moveReplace or moveBackup
+	Backup string `json:"backup,omitempty"`
+}
+
+const (
+	moveNew     = "new"     // the name must be free
+	moveReplace = "replace" // a file rebuilt in place (serials file, CRL)
+	moveBackup  = "backup"  // --force: the old file is kept as Backup
+)
+
+func (d *Dir) journalPath() string { return filepath.Join(d.abs, journalName) }
+
+// writeJournal makes the intent durable: temp file, fsync, rename,
+// directory fsync. Until the rename, a crash leaves no journal.
+func (d *Dir) writeJournal(j *journal) error {
+	data, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := d.journalPath()
+	tmp := path + ".tmp-" + fmt.Sprint(os.Getpid())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return d.ioError(tmp, "cannot write the journal", err)
+	}
+	_, werr := f.Write(append(data, '\n'))
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, path)
+	}
+	if werr == nil {
+		werr = syncDir(d.abs)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return d.ioError(path, "cannot write the journal", werr)
+	}
+	return nil
+}
+
+func (d *Dir) readJournal() (*journal, error) {
+	data, err := os.ReadFile(d.journalPath())
+	if err != nil {
+		return nil, err
+	}
+	var j journal
+	if err := json.Unmarshal(data, &j); err != nil || j.Version != 1 {
+		return nil, &pkix.Error{File: d.File(journalName), Msg: "is not a journal this mtlsctl can read",
+			Hint: "an interrupted operation left it; read it, check the files it names, then remove it by hand"}
+	}
+	return &j, nil
+}
+
+func (d *Dir) removeJournal() error {
+	if err := os.Remove(d.journalPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return d.ioError(d.journalPath(), "cannot remove the journal", err)
+	}
+	// The removal must be durable before the lock is released: a journal
+	// that came back after later transactions would be applied again.
+	return syncDir(d.abs)
+}
+
+// apply carries out a journal. It is idempotent, so the same code
+// finishes a transaction live and after a crash at any point of it.
+func (d *Dir) apply(j *journal) error {
+	if j.Append != "" {
+		if err := d.applyAppend(j); err != nil {
+			return err
+		}
+	}
+	crashPoint("inventory")
+	dirs := map[string]bool{}
+	for i, m := range j.Moves {
+		if err := d.applyMove(m); err != nil {
+			return err
+		}
+		dirs[filepath.Dir(d.abspath(m.Path))] = true
+		crashPoint(fmt.Sprintf("move-%d", i))
+	}
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			return d.ioError(dir, "cannot sync the directory", err)
+		}
+	}
+	return nil
+}
+
+func (d *Dir) applyAppend(j *journal) error {
+	path := filepath.Join(d.abs, InventoryName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, pkix.ModePublic)
+	if err != nil {
+		return d.ioError(d.Inventory(), "cannot open", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return d.ioError(d.Inventory(), "cannot read", err)
+	}
+	want := []byte(j.Append)
+	size := info.Size()
+	if size > j.InventorySize {
+		// Some or all of it is there already: check it is ours.
+		n := min(size-j.InventorySize, int64(len(want)))
+		got := make([]byte, n)
+		if _, err := f.ReadAt(got, j.InventorySize); err != nil && err != io.EOF {
+			return d.ioError(d.Inventory(), "cannot read", err)
+		}
+		if !bytes.Equal(got, want[:n]) || (n == int64(len(want)) && size != j.InventorySize+n) {
+			return &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("changed since an interrupted %s (pid %d) began; cannot finish it safely", j.Op, j.PID),
+				Hint: fmt.Sprintf("compare the inventory with %s, fix it by hand, then remove %s", d.File(journalName), d.File(journalName))}
+		}
+		if n == int64(len(want)) {
+			return nil
+		}
+		// A torn append: put the whole of it back.
+		if err := f.Truncate(j.InventorySize); err != nil {
+			return d.ioError(d.Inventory(), "cannot repair", err)
+		}
+	} else if size < j.InventorySize {
+		return &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("is shorter than when an interrupted %s (pid %d) began; cannot finish it safely", j.Op, j.PID),
+			Hint: "restore the inventory from git, then run the command again"}
+	}
+	if _, err := f.WriteAt(want, j.InventorySize); err != nil {
+		f.Truncate(j.InventorySize)
+		return d.ioError(d.Inventory(), "cannot append", err)
+	}
+	if err := f.Sync(); err != nil {
+		return d.ioError(d.Inventory(), "cannot sync", err)
+	}
+	return nil
+}
+
+func (d *Dir) applyMove(m move) error {
+	temp, path := d.abspath(m.Temp), d.abspath(m.Path)
+	if _, err := os.Lstat(temp); errors.Is(err, fs.ErrNotExist) {
+		return nil // done already
+	}
+	switch m.How {
+	case moveNew:
+		ok, err := pkix.RenameNoReplace(temp, path)
+		if ok && errors.Is(err, fs.ErrExist) {
+			if same(temp, path) { // a crash between link and unlink
+				os.Remove(temp)
+				return nil
+			}
+			return &pkix.Error{File: d.rel(path), Msg: "was taken by another program while mtlsctl was writing it",
+				Hint: fmt.Sprintf("mtlsctl's version is in %s: compare the two, keep one, remove the other, then run the command again", d.rel(temp))}
+		}
+		if err != nil {
+			return d.ioError(path, "cannot write", err)
+		}
+		if !ok {
+			if err := os.Link(temp, path); err != nil {
+				return d.ioError(path, "cannot write", err)
+			}
+			os.Remove(temp)
+		}
+	case moveBackup:
+		backup := d.abspath(m.Backup)
+		if _, err := os.Lstat(backup); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Link(path, backup); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return d.ioError(path, "cannot keep a backup", err)
+			}
+		}
+		fallthrough
+	case moveReplace:
+		if err := os.Rename(temp, path); err != nil {
+			return d.ioError(path, "cannot write", err)
+		}
+	default:
+		return fmt.Errorf("journal: unknown move %q", m.How)
+	}
+	return nil
+}
+
+// same reports whether two files have the same content.
+func same(a, b string) bool {
+	x, err1 := os.ReadFile(a)
+	y, err2 := os.ReadFile(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// rel and abspath convert between the journal's names (relative to the
+// directory when inside it) and paths.
+func (d *Dir) journalName(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	if rel, err := filepath.Rel(d.abs, abs); err == nil && filepath.IsLocal(rel) {
+		return rel
+	}
+	return abs
+}
+
+func (d *Dir) abspath(name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(d.abs, name)
+}
+
+// rel is a path as messages show it: under the directory as the user
+// named it.
+func (d *Dir) rel(abs string) string {
+	if r, err := filepath.Rel(d.abs, abs); err == nil && filepath.IsLocal(r) {
+		return d.File(r)
+	}
+	return abs
+}
+
+func (d *Dir) ioError(path, what string, err error) error {
+	return &pkix.Error{File: d.rel(path), Msg: fmt.Sprintf("%s: %v", what, unwrap(err)), Err: err}
+}
+
+func unwrap(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// crashPoint kills the process at a named point of a transaction when
+// MTLSCTL_TEST_CRASH names it: the crash tests use it to stop a real
+// mtlsctl exactly where a power cut or kill -9 could, which random
+// timing alone would rarely hit. Unset, it costs one getenv.
+func crashPoint(name string) {
+	if v := os.Getenv("MTLSCTL_TEST_CRASH"); v != "" && v == name {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	}
+}

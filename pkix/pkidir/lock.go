@@ -1,0 +1,171 @@
+package pkidir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// LockTimeout is how long a command waits for another mtlsctl working in
+// the same directory (parallel CI jobs).
+const LockTimeout = 5 * time.Minute
+
+// Session is the directory held under its lock: every change happens in
+// one. Taking it repairs what an interrupted mtlsctl left.
+type Session struct {
+	d  *Dir
+	fl *flock.Flock
+	// Repaired says what taking the lock repaired, for the user to see.
+	Repaired []string
+}
+
+// Lock takes the directory's lock (gofrs/flock's flock(2) on the
+// directory itself, so no lock file is ever left behind), then finishes
+// an interrupted transaction and removes the temporary files of processes
+// that are gone.
+func (d *Dir) Lock(ctx context.Context) (*Session, error) {
+	fl := flock.New(d.abs, flock.SetFlag(os.O_RDONLY))
+	ctx, cancel := context.WithTimeout(ctx, LockTimeout)
+	defer cancel()
+	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
+	if err != nil || !ok {
+		if err == nil {
+			err = ctx.Err()
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &pkix.Error{File: d.path, Msg: "no such directory", Hint: "run 'mtlsctl ca init' first, or pass --dir", Err: err}
+		}
+		return nil, &pkix.Error{File: d.path, Msg: fmt.Sprintf("cannot lock the directory: %v", unwrap(err)), Err: err,
+			Hint: "another mtlsctl is working in it; try again when it is done"}
+	}
+	s := &Session{d: d, fl: fl}
+	if err := s.recover(); err != nil {
+		fl.Unlock()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Unlock releases the directory.
+func (s *Session) Unlock() { s.fl.Unlock() }
+
+// Dir is the session's directory.
+func (s *Session) Dir() *Dir { return s.d }
+
+// recover finishes the transaction a journal describes, then sweeps.
+func (s *Session) recover() error {
+	d := s.d
+	j, err := d.readJournal()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	default:
+		if err := d.apply(j); err != nil {
+			return withHint(err, fmt.Sprintf("an interrupted %s (pid %d, %s) could not be finished", j.Op, j.PID, j.Started.Format(time.RFC3339)))
+		}
+		if err := d.removeJournal(); err != nil {
+			return err
+		}
+		s.Repaired = append(s.Repaired, fmt.Sprintf("finished an interrupted %s (pid %d, started %s): %s",
+			j.Op, j.PID, j.Started.Local().Format("2006-01-02 15:04:05"), describe(j)))
+	}
+	if n := d.sweep(); n > 0 {
+		s.Repaired = append(s.Repaired, fmt.Sprintf("removed %d temporary file%s left by mtlsctl processes that are gone", n, plural(n)))
+	}
+	return nil
+}
+
+func describe(j *journal) string {
+	lines := strings.Count(j.Append, "\n")
+	if strings.HasPrefix(j.Append, "#") {
+		lines -= strings.Count(string(pkix.InventoryHeader()), "\n")
+	}
+	return fmt.Sprintf("%d inventory line%s, %d file%s", lines, plural(lines), len(j.Moves), plural(len(j.Moves)))
+}
+
+// sweep removes temporary files whose writer is gone: ".NAME.tmp-PID-N"
+// where no process PID exists, and the journal's own temporary file.
+// A live process's files are left alone: a batch stages its files before
+// it takes the lock.
+func (d *Dir) sweep() int {
+	entries, err := os.ReadDir(d.abs)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		name := e.Name()
+		pid, ok := tempOwner(name)
+		if !ok || processAlive(pid) {
+			continue
+		}
+		if os.Remove(d.abspath(name)) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// tempOwner reads the process ID out of a temporary file's name.
+func tempOwner(name string) (int, bool) {
+	if !strings.HasPrefix(name, ".") {
+		return 0, false
+	}
+	var rest string
+	if r, ok := strings.CutPrefix(name, journalName+".tmp-"); ok {
+		rest = r
+	} else if i := strings.LastIndex(name, ".tmp-"); i > 0 {
+		rest, _, _ = strings.Cut(name[i+len(".tmp-"):], "-")
+	} else {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(rest)
+	return pid, err == nil && pid > 0
+}
+
+func processAlive(pid int) bool {
+	if pid == os.Getpid() {
+		return true
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func withHint(err error, context string) error {
+	var pe *pkix.Error
+	if errors.As(err, &pe) {
+		pe.Msg = context + ": " + pe.Msg
+		return pe
+	}
+	return fmt.Errorf("%s: %w", context, err)
+}
+
+// Pending reports an interrupted transaction that no command has
+// finished yet, for read-only commands (list, check) to mention.
+func (d *Dir) Pending() string {
+	j, err := d.readJournal()
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return ""
+		}
+		return err.Error()
+	}
+	return fmt.Sprintf("an interrupted %s (pid %d) is not finished yet: the next mtlsctl command that changes %s finishes it", j.Op, j.PID, d.path)
+}

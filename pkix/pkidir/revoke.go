@@ -1,0 +1,340 @@
+package pkidir
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// RevokeRequest says which certificates to revoke: by Name (CN or file
+// base name), Serial (uppercase hex) or Cert.
+type RevokeRequest struct {
+	Name   string
+	Serial string
+	Cert   *x509.Certificate
+	All    bool // every certificate Name matches
+	Reason pkix.RevocationReason
+	// CRL rebuilds each issuing CA's CRL in the same transaction.
+	CRL        bool
+	NextUpdate time.Duration
+}
+
+// RevokeResult is what a revocation did.
+type RevokeResult struct {
+	Revoked  []pkix.Record
+	Written  []pkix.Written
+	CRLs     []*pkix.CRL
+	Notes    []string
+	Warnings []string
+	Repaired []string
+}
+
+// ErrAmbiguous is a name that designates several certificates.
+var ErrAmbiguous = errors.New("ambiguous name")
+
+// Revoke marks certificates revoked in the inventory, lists them in their
+// issuing CA's serials file and, with CRL, rebuilds that CA's CRL: all in
+// one transaction. Revoking twice changes nothing, except that a CRL
+// that does not list every revoked certificate yet is rebuilt.
+func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, error) {
+	sess, err := d.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Unlock()
+	res := &RevokeResult{Repaired: sess.Repaired}
+	at := now()
+
+	targets, foreign, err := d.revocationTargets(req, res)
+	if err != nil {
+		return nil, err
+	}
+	// Revocations go to the CA that issued each certificate.
+	entries := map[string][]pkix.SerialEntry{}
+	revokedNow := map[string]map[string]bool{}
+	if foreign != nil {
+		entries[foreign.issuer] = append(entries[foreign.issuer], pkix.SerialEntry{Serial: foreign.serial, Reason: req.Reason, At: at, Comment: foreign.comment})
+		revokedNow[foreign.issuer] = map[string]bool{foreign.serial: true}
+	}
+	var updates []pkix.Record
+	for _, r := range targets {
+		// The serials file gets the serial even for a record already
+		// revoked, in case the file was lost; AppendSerials skips listed ones.
+		entries[r.Issuer] = append(entries[r.Issuer], pkix.SerialEntry{Serial: r.Serial, Reason: req.Reason, At: at, Comment: "CN=" + r.CN})
+		if revokedNow[r.Issuer] == nil {
+			revokedNow[r.Issuer] = map[string]bool{}
+		}
+		revokedNow[r.Issuer][r.Serial] = true
+		if r.Status == pkix.StatusRevoked {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s was already revoked on %s; nothing to do", pkix.FormatRecord(&r), r.RevokedAt.Format("2006-01-02")))
+			continue
+		}
+		r.Revoke(req.Reason, at)
+		updates = append(updates, r)
+		res.Revoked = append(res.Revoked, r)
+	}
+
+	// Everything that can fail is done before anything is written: the
+	// serials files are parsed and appended in memory, each CRL is signed
+	// and checked, and every output is staged.
+	var sets []Set
+	for _, issuer := range sortedKeys(entries) {
+		ca := d.CA(issuer)
+		content, added, err := pkix.AppendSerials(ca.Serials, entries[issuer])
+		if err != nil {
+			return nil, err
+		}
+		var files []pkix.File
+		if added > 0 {
+			files = append(files, pkix.File{Path: ca.Serials, Data: content, Mode: pkix.ModePublic, Kind: "revoked serials", Replace: true})
+		}
+		behind, err := d.crlBehind(issuer, revokedNow[issuer])
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case req.CRL && (added > 0 || len(behind) > 0):
+			job, err := d.crlSigner(issuer, CAInput{})
+			if err != nil {
+				return nil, err
+			}
+			if err := d.resolveCRLOut(job, "", false); err != nil {
+				return nil, err
+			}
+			crl, err := d.signCRL(job, bytes.NewReader(content), ca.Serials, len(content), false, req.NextUpdate)
+			if err != nil {
+				return nil, err
+			}
+			chk, err := d.checkCRL(job, crl, ca.Serials, false, nil, revokedNow[issuer])
+			if err != nil {
+				return nil, err
+			}
+			res.Warnings = append(res.Warnings, chk.warnings...)
+			files = append(files, crlFile(job, crl, false))
+			res.CRLs = append(res.CRLs, crl)
+		case req.CRL:
+			res.Notes = append(res.Notes, fmt.Sprintf("nothing changed, so the CRL was not rebuilt (%s lists every revoked certificate)", ca.CRL))
+		case len(behind) > 0:
+			res.Warnings = append(res.Warnings, behindMessage(ca, behind))
+		}
+		if len(files) > 0 {
+			sets = append(sets, Set{Staged: pkix.Stage(files, false)})
+		}
+	}
+	written, errs, err := sess.Commit(Change{Op: "client revoke", Sets: sets, Updates: updates})
+	if err != nil {
+		return nil, err
+	}
+	for i := range sets {
+		if errs[i] != nil {
+			// One CA's files could not be placed (a name taken by another
+			// program): nothing of this revocation is recorded half.
+			return nil, errs[i]
+		}
+		res.Written = append(res.Written, written[i]...)
+	}
+	sort.Slice(res.Revoked, func(a, b int) bool { return res.Revoked[a].CN < res.Revoked[b].CN })
+	return res, nil
+}
+
+type foreignSerial struct{ serial, issuer, comment string }
+
+// revocationTargets finds the records a request designates.
+func (d *Dir) revocationTargets(req *RevokeRequest, res *RevokeResult) ([]pkix.Record, *foreignSerial, error) {
+	if req.Name != "" {
+		targets, err := d.FindName(req.Name, func(r *pkix.Record) bool {
+			return r.Kind == pkix.KindClient && r.Status != pkix.StatusSuperseded
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(targets) == 0 {
+			return nil, nil, &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("no client certificate with CN or name %q", req.Name), Err: fs.ErrNotExist,
+				Hint: "see 'mtlsctl client list'; to revoke a certificate mtlsctl did not record, use --cert FILE or --serial HEX"}
+		}
+		if len(targets) > 1 && !req.All {
+			var list []string
+			for _, r := range targets {
+				list = append(list, pkix.FormatRecord(&r))
+			}
+			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("%q matches %d certificates: %s", req.Name, len(targets), strings.Join(list, "; ")),
+				Err: ErrAmbiguous, Hint: "revoke one with --serial, or all of them with --all"}
+		}
+		return targets, nil, nil
+	}
+	serial := req.Serial
+	if req.Cert != nil {
+		serial = pkix.SerialHex(req.Cert.SerialNumber)
+	}
+	r, err := d.FindSerial(serial)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r != nil {
+		if r.Kind == pkix.KindRoot {
+			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("serial %s is the root CA %q; a root cannot be revoked by its own CRL", serial, r.CN),
+				Hint: "make a new CA (mtlsctl ca init --dir NEW) and move the clients to it"}
+		}
+		return []pkix.Record{*r}, nil, nil
+	}
+	f := &foreignSerial{serial: serial, issuer: d.issuerOf(req.Cert)}
+	if req.Cert != nil {
+		f.comment = "CN=" + req.Cert.Subject.CommonName
+	}
+	res.Warnings = append(res.Warnings, fmt.Sprintf("serial %s is not in %s: added to %s anyway (a certificate mtlsctl did not record?)",
+		serial, d.Inventory(), d.CA(f.issuer).Serials))
+	return nil, f, nil
+}
+
+// issuerOf finds which CA of the directory signed a certificate mtlsctl
+// did not record: the root, or an intermediate whose files are here. The
+// root is assumed when there is no certificate to look at.
+func (d *Dir) issuerOf(cert *x509.Certificate) string {
+	if cert == nil {
+		return RootName
+	}
+	inv, err := d.ReadInventory()
+	if err != nil {
+		return RootName
+	}
+	names := []string{RootName}
+	for _, r := range inv.Records {
+		if r.Kind == pkix.KindIntermediate && r.Status == pkix.StatusValid {
+			names = append(names, r.Name)
+		}
+	}
+	cas := map[string]*x509.Certificate{}
+	for _, name := range names {
+		if certs, err := readCerts(d.CA(name).Cert, ""); err == nil {
+			cas[name] = certs[0]
+		}
+	}
+	if name, ok := pkix.IssuerAmong(cert, names, cas); ok {
+		return name
+	}
+	return RootName
+}
+
+// Behind is a CA whose CRL does not list every certificate the inventory
+// marks revoked under it.
+type Behind struct {
+	CA      string   // the CA's name
+	CRL     string   // its CRL file
+	Serials []string // revoked, not listed
+	Serial  string   // the serials file to build from
+}
+
+func behindMessage(ca CAFiles, missing []string) string {
+	return fmt.Sprintf("%s does not list %d revoked certificate%s yet (%s): rebuild it with 'mtlsctl crl build %s%s', or revoke with --crl",
+		ca.CRL, len(missing), plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), ca.Serials, issuerFlag(ca.Name))
+}
+
+func issuerFlag(name string) string {
+	if name == RootName {
+		return ""
+	}
+	return " --issuer " + name
+}
+
+// CRLsBehind checks every issuing CA of the directory: check and crl
+// build report what it finds, and revoke --crl / crl build repair it.
+func (d *Dir) CRLsBehind() ([]Behind, error) {
+	inv, err := d.ReadInventory()
+	if err != nil {
+		return nil, err
+	}
+	revoked := map[string][]string{}
+	for _, r := range inv.Records {
+		if r.Status == pkix.StatusRevoked && r.Kind != pkix.KindRoot {
+			revoked[r.Issuer] = append(revoked[r.Issuer], r.Serial)
+		}
+	}
+	var out []Behind
+	for _, issuer := range sortedKeys(revoked) {
+		missing, err := d.crlMissing(issuer, toSet(revoked[issuer]))
+		if err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 {
+			ca := d.CA(issuer)
+			out = append(out, Behind{CA: ca.Name, CRL: ca.CRL, Serials: missing, Serial: ca.Serials})
+		}
+	}
+	return out, nil
+}
+
+// BehindMessage is the one line that says what to do about b.
+func (b Behind) Message() string {
+	return behindMessage(CAFiles{Name: b.CA, CRL: b.CRL, Serials: b.Serial}, b.Serials)
+}
+
+// crlBehind lists the serials, among those the inventory marks revoked
+// under the CA and extra, that its CRL does not list.
+func (d *Dir) crlBehind(issuer string, extra map[string]bool) ([]string, error) {
+	want := map[string]bool{}
+	for s := range extra {
+		want[s] = true
+	}
+	inv, err := d.scanForCRL(issuer)
+	if err != nil {
+		return nil, err
+	}
+	for s, st := range inv.serials {
+		if st.ours && st.status == pkix.StatusRevoked {
+			want[s] = true
+		}
+	}
+	return d.crlMissing(issuer, want)
+}
+
+// crlMissing removes from want what the CA's CRL lists and returns the
+// rest, sorted.
+func (d *Dir) crlMissing(issuer string, want map[string]bool) ([]string, error) {
+	if len(want) == 0 {
+		return nil, nil
+	}
+	path := d.CA(issuer).CRL
+	h, err := readCRLHeaderFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, &pkix.Error{File: path, Msg: "exists and is not a CRL; refusing to replace it", Err: err,
+			Hint: "move it away: the next CRL build starts afresh"}
+	default:
+		if err := eachSerialOfCRL(path, h, func(s []byte) { delete(want, hexUpper(s)) }); err != nil {
+			return nil, &pkix.Error{File: path, Msg: "cannot read the CRL's serials: " + err.Error(), Err: err}
+		}
+	}
+	out := make([]string, 0, len(want))
+	for s := range want {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func toSet(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,141 @@
+package pkidir
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// Signer is an issuing CA ready to sign: its certificate and key, the
+// certificates above it (for fullchains and PKCS#12), and the name the
+// inventory records as the issuer.
+type Signer struct {
+	Name   string
+	Issuer *pkix.Issuer
+	Above  []*x509.Certificate
+}
+
+// CAInput is a CA read by the caller (from --ca/--ca-key, maybe stdin);
+// zero values mean the directory's own files.
+type CAInput struct {
+	CertFile, KeyFile string // for messages and the issuer's name
+	Certs             []*x509.Certificate
+	Key               crypto.Signer
+}
+
+// LoadSigner loads the issuing CA: the directory's CA called name (""
+// for the root), or in, and checks it may sign: key and certificate
+// belong together, it is a CA, and the inventory does not say it was
+// revoked.
+func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Signer, error) {
+	ca := d.CA(name)
+	if in.Certs == nil {
+		certs, err := readCerts(ca.Cert, "run 'mtlsctl ca init' first, or pass --ca")
+		if err != nil {
+			return nil, err
+		}
+		key, err := readKey(ca.Key, "pass the CA key with --ca-key")
+		if err != nil {
+			return nil, err
+		}
+		in = CAInput{CertFile: ca.Cert, KeyFile: ca.Key, Certs: certs, Key: key}
+	} else if name == "" {
+		// A CA named by its file: the inventory calls it by its base name.
+		name = strings.TrimSuffix(filepath.Base(in.CertFile), ".pem")
+		if in.CertFile == "-" || in.CertFile == "stdin" {
+			name = RootName
+		}
+	}
+	if name == "" {
+		name = RootName
+	}
+	is, err := pkix.NewIssuer(in.CertFile, in.Certs[0], in.KeyFile, in.Key, cfg)
+	if err != nil {
+		return nil, err
+	}
+	above := in.Certs[1:]
+	// An intermediate's certificates above it are in its chain file.
+	if len(above) == 0 && ca.Chain != "" {
+		if chain, err := readCerts(ca.Chain, ""); err == nil && len(chain) > 1 && chain[0].Equal(in.Certs[0]) {
+			above = chain[1:]
+		}
+	}
+	// An issuer the inventory says was revoked must not sign anything more.
+	if r, err := d.FindSerial(pkix.SerialHex(in.Certs[0].SerialNumber)); err != nil {
+		return nil, err
+	} else if r != nil && r.Status == pkix.StatusRevoked && r.SHA256 == pkix.FingerprintSHA256(in.Certs[0]) {
+		return nil, &pkix.Error{File: in.CertFile, Msg: "this CA was revoked on " + r.RevokedAt.Format("2006-01-02"), Hint: "issue from another CA"}
+	}
+	return &Signer{Name: name, Issuer: is, Above: above}, nil
+}
+
+// Root reads the directory's root certificate, if it has one.
+func (d *Dir) Root() *x509.Certificate {
+	certs, err := readCerts(d.CA(RootName).Cert, "")
+	if err != nil {
+		return nil
+	}
+	return certs[0]
+}
+
+// ChainToRoot is what a client bundles in PKCS#12: the intermediates
+// above its issuer, then the root, so Keychain and browsers can trust it.
+func (d *Dir) ChainToRoot(s *Signer) []*x509.Certificate {
+	return pkix.ChainToRoot(s.Issuer.Cert, s.Above, d.Root())
+}
+
+// UnderIntermediate reports whether the signer is not a root: its
+// clients then need a fullchain.
+func (s *Signer) UnderIntermediate() bool { return !pkix.IsSelfSigned(s.Issuer.Cert) }
+
+// Fullchain is what a client presents under an intermediate: the leaf,
+// then the intermediates, never the root. Nil under a root.
+func (s *Signer) Fullchain(leaf *x509.Certificate) []*x509.Certificate {
+	if !s.UnderIntermediate() {
+		return nil
+	}
+	chain := []*x509.Certificate{leaf, s.Issuer.Cert}
+	for _, a := range s.Above {
+		if !pkix.IsSelfSigned(a) {
+			chain = append(chain, a)
+		}
+	}
+	return chain
+}
+
+func readCerts(path, missingHint string) ([]*x509.Certificate, error) {
+	data, err := readFile(path, missingHint)
+	if err != nil {
+		return nil, err
+	}
+	return pkix.ParseCertificatesPEM(path, data)
+}
+
+func readKey(path, missingHint string) (crypto.Signer, error) {
+	data, err := readFile(path, missingHint)
+	if err != nil {
+		return nil, err
+	}
+	return pkix.ParseKeyPEM(path, data)
+}
+
+func readFile(path, missingHint string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &pkix.Error{File: path, Msg: "no such file", Hint: missingHint, Err: err}
+	} else if err != nil {
+		return nil, &pkix.Error{File: path, Msg: "cannot read: " + unwrap(err).Error(), Err: err}
+	}
+	return data, nil
+}
+
+// now is the clock; one place, so that every record of a transaction
+// carries the same time.
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }

@@ -1,0 +1,181 @@
+package pkidir
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// Set is one certificate's files (or any outputs that must land together)
+// and the inventory lines that record them. A set is whole or absent.
+type Set struct {
+	Staged  *pkix.Staged
+	Records []pkix.Record
+	Force   bool // an existing output is kept as NAME.bak, not refused
+}
+
+// Change is one transaction: sets of staged files, plus inventory lines
+// that change existing records (revocations, supersessions).
+type Change struct {
+	Op      string
+	Sets    []Set
+	Updates []pkix.Record
+}
+
+// ErrUnfinished marks a transaction that was committed (its journal is
+// on disk) but could not be carried out to the end: the next command
+// that takes the lock finishes it.
+var ErrUnfinished = errors.New("committed but not finished")
+
+// Commit carries out a change under the session's lock: sets whose
+// outputs are taken are refused one by one (errs), the others are
+// recorded and placed together. err is for the change as a whole: when it
+// wraps ErrUnfinished, the change was committed and will be finished.
+func (s *Session) Commit(ch Change) (written [][]pkix.Written, errs []error, err error) {
+	d := s.d
+	written = make([][]pkix.Written, len(ch.Sets))
+	errs = make([]error, len(ch.Sets))
+	staged := make([]*pkix.Staged, len(ch.Sets))
+	for i, set := range ch.Sets {
+		staged[i] = set.Staged
+		errs[i] = set.Staged.Err()
+	}
+	// Until the journal is on disk, a failure takes every temporary file
+	// away; after it, they belong to the journal.
+	journaled := false
+	defer func() {
+		if !journaled {
+			for _, st := range staged {
+				st.Discard()
+			}
+		}
+	}()
+	inv, err := s.inventoryForAppend()
+	if err != nil {
+		return nil, nil, err
+	}
+	j := &journal{Version: 1, Op: ch.Op, PID: os.Getpid(), Started: time.Now().UTC(), InventorySize: inv.size}
+	var lines []byte
+	switch {
+	case inv.size == 0:
+		lines = pkix.InventoryHeader()
+	case !inv.endsWithNewline: // edited by hand, last line unterminated
+		lines = []byte("\n")
+	}
+	base := len(lines)
+	planned := make([][]move, len(ch.Sets))
+	for i, set := range ch.Sets {
+		if errs[i] != nil {
+			continue
+		}
+		moves, err := d.plan(set)
+		if err != nil {
+			errs[i] = err
+			set.Staged.Discard()
+			continue
+		}
+		planned[i] = moves
+		j.Moves = append(j.Moves, moves...)
+		for k := range set.Records {
+			lines = pkix.AppendInventoryLine(lines, &set.Records[k])
+		}
+	}
+	for k := range ch.Updates {
+		lines = pkix.AppendInventoryLine(lines, &ch.Updates[k])
+	}
+	if len(j.Moves) == 0 && len(ch.Updates) == 0 && !anyRecords(ch.Sets, errs) {
+		return written, errs, nil
+	}
+	if len(lines) > base {
+		j.Append = string(lines)
+	}
+	if err := pkix.SyncStaged(staged); err != nil {
+		return nil, nil, err
+	}
+	crashPoint("staged")
+	if err := d.writeJournal(j); err != nil {
+		return nil, nil, err
+	}
+	journaled = true
+	crashPoint("journal")
+	if err := d.apply(j); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnfinished, withHint(err, ch.Op+" was interrupted; the next mtlsctl command in "+d.path+" finishes it"))
+	}
+	crashPoint("applied")
+	if err := d.removeJournal(); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnfinished, err)
+	}
+	for i, set := range ch.Sets {
+		if errs[i] != nil {
+			continue
+		}
+		for k, f := range set.Staged.Files() {
+			w := pkix.Written{File: f}
+			if m := planned[i][k]; m.How == moveBackup {
+				if _, err := os.Lstat(d.abspath(m.Backup)); err == nil {
+					w.Backup = d.rel(d.abspath(m.Backup))
+				}
+			}
+			written[i] = append(written[i], w)
+		}
+	}
+	return written, errs, nil
+}
+
+func anyRecords(sets []Set, errs []error) bool {
+	for i, s := range sets {
+		if errs[i] == nil && len(s.Records) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// plan turns a set into moves, checking each output under the lock: a
+// new name must be free; a replaced one must be a regular file (never a
+// symlink the program did not make: replacing one would either destroy
+// the link or, followed, let whoever planted it choose what is
+// overwritten).
+func (d *Dir) plan(set Set) ([]move, error) {
+	files, temps := set.Staged.Files(), set.Staged.Temps()
+	moves := make([]move, 0, len(files))
+	for k, f := range files {
+		m := move{Temp: d.journalName(temps[k]), Path: d.journalName(f.Path), How: moveNew}
+		info, err := os.Lstat(f.Path)
+		exists := err == nil
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, d.ioError(f.Path, "cannot check the output", err)
+		}
+		switch {
+		case f.Replace:
+			m.How = moveReplace
+			if exists && !info.Mode().IsRegular() {
+				return nil, &pkix.Error{File: f.Path, Msg: "is not a regular file (a symlink?); mtlsctl rewrites it and will not replace or follow it",
+					Hint: "remove it; to publish a CRL elsewhere, copy it after each build (see the README)"}
+			}
+		case exists && set.Force:
+			if !info.Mode().IsRegular() {
+				return nil, &pkix.Error{File: f.Path, Msg: "exists and is not a regular file; refusing to replace it"}
+			}
+			m.How, m.Backup = moveBackup, d.journalName(freeBackup(f.Path))
+		case exists:
+			return nil, &pkix.Error{File: f.Path, Msg: "already exists; refusing to overwrite it",
+				Hint: "move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy"}
+		}
+		moves = append(moves, m)
+	}
+	return moves, nil
+}
+
+// freeBackup is NAME.bak, or NAME.bak.TIMESTAMP when that is taken.
+func freeBackup(path string) string {
+	backup := path + ".bak"
+	if _, err := os.Lstat(backup); err == nil {
+		backup = path + ".bak." + time.Now().UTC().Format("20060102T150405.000000000Z")
+	}
+	return backup
+}
