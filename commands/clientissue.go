@@ -227,4 +227,3 @@ func planJobs(c *cli.Context, template *pkix.Request, cns []string) ([]pkidir.Jo
 	}
 	return jobs, nil
 }
-

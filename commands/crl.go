@@ -244,4 +244,3 @@ func (u *ui) reportCRL(res *result, asJSON bool) error {
 	}
 	return nil
 }
-

@@ -2,14 +2,14 @@ package pkix
 
 import (
 	"bufio"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
-	"slices"
-	"strconv"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"time"
 )
 

@@ -82,4 +82,3 @@ func TestWriteFilesRaceHasOneWinner(t *testing.T) {
 		t.Errorf("%d entries left, want 1 (no temp files)", len(entries))
 	}
 }
-

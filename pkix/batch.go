@@ -3,8 +3,8 @@ package pkix
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"runtime"
 	"strings"
 	"sync"
