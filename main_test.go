@@ -50,6 +50,7 @@ func TestScripts(t *testing.T) {
 			"snapshot": cmdSnapshot,
 			"jsonpath": cmdJSONPath,
 			"waitfile": cmdWaitFile,
+			"timein":   cmdTimeIn,
 		},
 	})
 }
@@ -148,37 +149,43 @@ func cmdJSONPath(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 3 {
 		ts.Fatalf("usage: jsonpath file|stdout path regexp")
 	}
-	var doc any
-	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &doc); err != nil {
-		ts.Fatalf("%s is not JSON: %v", args[0], err)
-	}
-	v := doc
-	for _, part := range strings.Split(args[1], ".") {
-		switch node := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = node[part]; !ok {
-				ts.Fatalf("%s: no key %q", args[1], part)
-			}
-		case []any:
-			i, err := strconv.Atoi(part)
-			if err != nil || i < 0 || i >= len(node) {
-				ts.Fatalf("%s: no index %q in a list of %d", args[1], part, len(node))
-			}
-			v = node[i]
-		default:
-			ts.Fatalf("%s: %q is not inside an object or list", args[1], part)
-		}
-	}
-	s := fmt.Sprint(v)
-	if b, err := json.Marshal(v); err == nil && !isString(v) {
-		s = string(b)
-	}
+	s := jsonValue(ts, args[0], args[1])
 	re, err := regexp.Compile(args[2])
 	ts.Check(err)
 	if re.MatchString(s) == neg {
 		ts.Fatalf("%s = %s; match %q: %v", args[1], s, args[2], !neg)
 	}
+}
+
+// jsonValue is the value at the dotted path of the JSON in file: a string
+// as is, anything else as JSON.
+func jsonValue(ts *testscript.TestScript, file, path string) string {
+	var doc any
+	if err := json.Unmarshal([]byte(ts.ReadFile(file)), &doc); err != nil {
+		ts.Fatalf("%s is not JSON: %v", file, err)
+	}
+	v := doc
+	for _, part := range strings.Split(path, ".") {
+		switch node := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = node[part]; !ok {
+				ts.Fatalf("%s: no key %q", path, part)
+			}
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(node) {
+				ts.Fatalf("%s: no index %q in a list of %d", path, part, len(node))
+			}
+			v = node[i]
+		default:
+			ts.Fatalf("%s: %q is not inside an object or list", path, part)
+		}
+	}
+	if b, err := json.Marshal(v); err == nil && !isString(v) {
+		return string(b)
+	}
+	return fmt.Sprint(v)
 }
 
 func isString(v any) bool { _, ok := v.(string); return ok }
@@ -211,4 +218,61 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not appear within 20 s", args[0])
+}
+
+// timein FILE WHERE FROM TO: a time in FILE (or "stdout") lies between now
+// plus FROM and now plus TO. WHERE is json:PATH (a dotted path as jsonpath
+// takes) or a regexp whose first group is the time; the time is RFC 3339 or
+// OpenSSL's "Jan  2 15:04:05 2006 GMT". FROM and TO are Go durations, or
+// days with an optional Go duration after them ("1825d-10m"). Scripts say
+// "expires in 5 years" this way instead of naming a year, which the
+// calendar would one day make false.
+func cmdTimeIn(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: timein file json:path|regexp from to")
+	}
+	now := time.Now()
+	var s string
+	if path, ok := strings.CutPrefix(args[1], "json:"); ok {
+		s = jsonValue(ts, args[0], path)
+	} else {
+		re, err := regexp.Compile(args[1])
+		ts.Check(err)
+		m := re.FindStringSubmatch(ts.ReadFile(args[0]))
+		if len(m) < 2 {
+			ts.Fatalf("%s: no match for %q", args[0], args[1])
+		}
+		s = m[1]
+	}
+	got, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		if got, err = time.Parse("Jan _2 15:04:05 2006 GMT", s); err != nil {
+			ts.Fatalf("%q is neither RFC 3339 nor OpenSSL's time", s)
+		}
+	}
+	from, to := now.Add(scriptDuration(ts, args[2])), now.Add(scriptDuration(ts, args[3]))
+	if in := !got.Before(from) && !got.After(to); in == neg {
+		ts.Fatalf("%s is %s [%s, %s] (now %s)", s, map[bool]string{true: "inside", false: "outside"}[in],
+			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+}
+
+// scriptDuration reads "90s", "-10m", "7d" or "1825d-10m".
+func scriptDuration(ts *testscript.TestScript, s string) time.Duration {
+	var d time.Duration
+	if days, rest, ok := strings.Cut(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			ts.Fatalf("bad duration %q", s)
+		}
+		d, s = time.Duration(n)*24*time.Hour, rest
+	}
+	if s != "" {
+		more, err := time.ParseDuration(s)
+		if err != nil {
+			ts.Fatalf("bad duration %q", s)
+		}
+		d += more
+	}
+	return d
 }

@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // buildBoth makes one CRL with our builder and one with
@@ -248,12 +253,95 @@ func TestReadCRLHeaderAtSkipsEntries(t *testing.T) {
 	}
 }
 
+// Our header reader walks the DER by hand to skip the entries, and
+// EachRevokedSerial streams them; both must read what crypto/x509 reads.
+// Left out: a TBSCertList with bytes after the fields RFC 5280 defines
+// (crypto/x509 stops reading before them; we refuse them, or read them),
+// and inputs over 64 KiB, where our bounded reads (issuer, extensions, an
+// entry) may refuse what crypto/x509 reads. Where only ours parses is fine:
+// it is lenient (a v1 CRL, no signature checks).
 func FuzzReadCRLHeader(f *testing.F) {
+	ca := newTestCA(f, "ecdsa-256")
+	now := time.Unix(1700000000, 0)
+	for _, serials := range [][]byte{nil, {1}, {1, 0x80, 0x7f}} {
+		b := NewCRLBuilder(0, now)
+		for i, s := range serials {
+			b.Add([]byte{s}, RevocationReason(i), time.Time{}, i+1)
+		}
+		crl, err := b.Sign(CRLParams{Issuer: ca.Cert, Key: ca.Key, Number: big.NewInt(int64(len(serials)) << 40), ThisUpdate: now, NextUpdate: now.Add(time.Hour)})
+		if err != nil {
+			f.Fatal(err)
+		}
+		var pemBuf bytes.Buffer
+		if err := crl.WritePEMTo(&pemBuf); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(crl.Bytes())
+		f.Add(pemBuf.Bytes())
+	}
 	f.Add([]byte{0x30, 0x03, 0x30, 0x01, 0x00})
 	f.Add([]byte("-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ReadCRLHeader("f", data) // must not panic
+		h, err := ReadCRLHeader("f", data)
+		rl, stdErr := ParseCRL("f", data) // crypto/x509 on the same DER
+		if stdErr != nil || len(data) > 64*1024 || !onlyTBSFields(rl.RawTBSRevocationList) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("crypto/x509 reads the CRL, we do not: %v", err)
+		}
+		if !bytes.Equal(h.IssuerRaw, rl.RawIssuer) {
+			t.Errorf("issuer %x, crypto/x509 %x", h.IssuerRaw, rl.RawIssuer)
+		}
+		if !h.ThisUpdate.Equal(rl.ThisUpdate) {
+			t.Errorf("thisUpdate %v, crypto/x509 %v", h.ThisUpdate, rl.ThisUpdate)
+		}
+		if !h.NextUpdate.Equal(rl.NextUpdate) { // both zero when absent
+			t.Errorf("nextUpdate %v, crypto/x509 %v", h.NextUpdate, rl.NextUpdate)
+		}
+		if (h.Number == nil) != (rl.Number == nil) || (h.Number != nil && h.Number.Cmp(rl.Number) != 0) {
+			t.Errorf("number %v, crypto/x509 %v", h.Number, rl.Number)
+		}
+		if (h.AuthKeyID == nil) != (rl.AuthorityKeyId == nil) || !bytes.Equal(h.AuthKeyID, rl.AuthorityKeyId) {
+			t.Errorf("authority key id %x, crypto/x509 %x", h.AuthKeyID, rl.AuthorityKeyId)
+		}
+		// The serials, as magnitudes (a negative serial, which RFC 5280
+		// forbids, has none to compare).
+		der, _ := crlDER("f", data)
+		var got, want []string
+		if err := h.EachRevokedSerial(bytes.NewReader(der), func(m []byte) { got = append(got, fmt.Sprintf("%x", m)) }); err != nil {
+			t.Fatalf("EachRevokedSerial: %v", err)
+		}
+		for _, e := range rl.RevokedCertificateEntries {
+			if e.SerialNumber.Sign() < 0 {
+				return
+			}
+			want = append(want, fmt.Sprintf("%x", e.SerialNumber.Bytes()))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("serials %v, crypto/x509 %v", got, want)
+		}
 	})
+}
+
+// onlyTBSFields reports whether a TBSCertList holds RFC 5280's fields and
+// nothing after them.
+func onlyTBSFields(raw []byte) bool {
+	in := cryptobyte.String(raw)
+	var tbs cryptobyte.String
+	if !in.ReadASN1(&tbs, cbasn1.SEQUENCE) || !tbs.SkipOptionalASN1(cbasn1.INTEGER) ||
+		!tbs.SkipASN1(cbasn1.SEQUENCE) || !tbs.SkipASN1(cbasn1.SEQUENCE) {
+		return false
+	}
+	for range 2 { // thisUpdate, and nextUpdate when present
+		switch {
+		case tbs.PeekASN1Tag(cbasn1.UTCTime):
+			tbs.SkipASN1(cbasn1.UTCTime)
+		case tbs.PeekASN1Tag(cbasn1.GeneralizedTime):
+			tbs.SkipASN1(cbasn1.GeneralizedTime)
+		}
+	}
+	return tbs.SkipOptionalASN1(cbasn1.SEQUENCE) && tbs.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) && tbs.Empty()
 }
 
 // OpenSSL, which nobody here wrote, must accept both CRLs of the

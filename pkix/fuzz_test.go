@@ -2,7 +2,18 @@ package pkix
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	x509pkix "crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
 	"errors"
+	"math/big"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,15 +50,183 @@ func FuzzParseInventory(f *testing.F) {
 	})
 }
 
+// The RFC 2253 form is unambiguous: reading it back (splitting on the
+// unescaped ',' and '+', undoing the escapes) gives every attribute of the
+// DER name, most specific first (the reverse of DER order). The one-line form
+// agrees with it, where it can be read back: it does not escape a backslash
+// (OpenSSL's doesn't), and it prints non-string values raw, so names with
+// either are left out. An empty RDN, which X.501 forbids, prints as
+// nothing at all and is left out too.
 func FuzzDistinguishedNames(f *testing.F) {
-	c, _ := makeCertForFuzz()
-	f.Add(c)
+	c, err := makeCertForFuzz()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(c.RawSubject)
 	f.Add([]byte{0x30, 0x00})
 	f.Add([]byte{0x30, 0x05, 0x31, 0x03, 0x30, 0x01, 0x00})
+	for _, name := range []x509pkix.Name{
+		{CommonName: `José "Q" <x>;y/z+w,v\u=k`, Organization: []string{" lead#", "#hash"}, OrganizationalUnit: []string{"trail "}},
+		{CommonName: "a/b+c", Organization: []string{"tab\there", "née 東京"}, OrganizationalUnit: []string{" x y "}},
+		{CommonName: "née 東京", SerialNumber: "123", ExtraNames: []x509pkix.AttributeTypeAndValue{
+			{Type: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: "private"}}},
+	} {
+		raw, err := asn1.Marshal(name.ToRDNSequence())
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		DNRFC2253(raw) // must not panic
-		DNLegacy(raw)
+		s, err := DNRFC2253(raw)
+		legacy, legacyErr := DNLegacy(raw)
+		if (err == nil) != (legacyErr == nil) {
+			t.Fatalf("RFC 2253 error %v, one-line error %v", err, legacyErr)
+		}
+		if err != nil {
+			return
+		}
+		rdns, _ := parseDN(raw)
+		var want []dnField // most specific first, as printed
+		for i := len(rdns) - 1; i >= 0; i-- {
+			if len(rdns[i]) == 0 {
+				return
+			}
+			for j := len(rdns[i]) - 1; j >= 0; j-- {
+				a := rdns[i][j]
+				name, known := attrName(a.Type)
+				v, isString := valueBytes(a.Value)
+				fd := dnField{typ: name, value: string(v), first: j == len(rdns[i])-1}
+				if !known || !isString {
+					fd.value, fd.hex = strings.ToUpper(hex.EncodeToString(a.Value.FullBytes)), true
+				}
+				want = append(want, fd)
+			}
+		}
+		if got := read2253(s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q reads back as\n%+v\nwant\n%+v", s, got, want)
+		}
+		for _, fd := range want {
+			if fd.hex || strings.Contains(fd.value, `\`) {
+				return
+			}
+		}
+		// The one-line form prints outermost first: reversed, an RDN's
+		// first printed attribute is the one after another RDN's start.
+		got := readLegacy(legacy)
+		slices.Reverse(got)
+		starts := make([]bool, len(got))
+		for i := range got {
+			starts[i] = got[i].first
+		}
+		for i := range got {
+			got[i].first = i == 0 || starts[i-1]
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("one-line %q reads back as\n%+v\nwant (from %q)\n%+v", legacy, got, s, want)
+		}
 	})
+}
+
+// dnField is one attribute as printed; first marks the first printed
+// attribute of an RDN.
+type dnField struct {
+	typ, value string
+	hex, first bool
+}
+
+// read2253 reads DNRFC2253's output back as RFC 2253 says: ',' between
+// RDNs, '+' inside one, a backslash before a special character or two hex
+// digits, '#' at the start of a value for hex DER (kept as written), and
+// unescaped spaces at either end of a value ignored.
+func read2253(s string) []dnField {
+	if s == "" {
+		return nil
+	}
+	out := []dnField{{first: true}}
+	var b strings.Builder
+	inValue, spaces := false, 0
+	put := func(c byte) {
+		if b.Len() > 0 {
+			b.WriteString(strings.Repeat(" ", spaces))
+		}
+		spaces = 0
+		b.WriteByte(c)
+	}
+	end := func() { out[len(out)-1].value = b.String(); b.Reset(); inValue, spaces = false, 0 }
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case !inValue && c == '=':
+			inValue = true
+			out[len(out)-1].typ = b.String()
+			b.Reset()
+			out[len(out)-1].hex = i+1 < len(s) && s[i+1] == '#'
+			if out[len(out)-1].hex {
+				i++
+			}
+		case !inValue:
+			b.WriteByte(c)
+		case c == '\\' && i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]):
+			v, _ := hex.DecodeString(s[i+1 : i+3])
+			put(v[0])
+			i += 2
+		case c == '\\' && i+1 < len(s):
+			put(s[i+1])
+			i++
+		case c == ' ':
+			spaces++
+		case c == '+' || c == ',':
+			end()
+			out = append(out, dnField{first: c == ','})
+		default:
+			put(c)
+		}
+	}
+	end()
+	return out
+}
+
+// readLegacy reads DNLegacy's output back: '/' before each RDN, '+'
+// inside one, \xHH for a byte, a backslash before a '/' or '+' in a value.
+func readLegacy(s string) []dnField {
+	var out []dnField
+	var b strings.Builder
+	inValue := false
+	end := func() {
+		if len(out) > 0 {
+			out[len(out)-1].value = b.String()
+		}
+		b.Reset()
+		inValue = false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '/' || c == '+':
+			end()
+			out = append(out, dnField{first: c == '/'})
+		case !inValue && c == '=':
+			inValue = true
+			out[len(out)-1].typ = b.String()
+			b.Reset()
+		case c == '\\' && i+3 < len(s) && s[i+1] == 'x' && isHexDigit(s[i+2]) && isHexDigit(s[i+3]):
+			v, _ := hex.DecodeString(s[i+2 : i+4])
+			b.Write(v)
+			i += 3
+		case c == '\\' && i+1 < len(s):
+			b.WriteByte(s[i+1])
+			i++
+		default:
+			b.WriteByte(c)
+		}
+	}
+	end()
+	return out
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' || c >= 'a' && c <= 'f'
 }
 
 func FuzzCheckHostname(f *testing.F) {
@@ -66,18 +245,70 @@ func FuzzCheckHostname(f *testing.F) {
 	})
 }
 
+// What a certificate is judged does not depend on how it was pasted: the
+// certificates a report found, pasted again as a clean PEM bundle in the
+// same order, get the same checks each, the same chain verdict and the same
+// hostname checks, and the paste itself passes.
 func FuzzValidateUpload(f *testing.F) {
-	c, _ := makeCertForFuzz()
-	f.Add(OrderedPEM(nil))
+	ca := newTestCA(f, "ecdsa-256")
+	seed, err := makeCertForFuzz()
+	if err != nil {
+		f.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: x509pkix.Name{CommonName: "Seed Intermediate"},
+		NotBefore: ca.Cert.NotBefore, NotAfter: ca.Cert.NotAfter, BasicConstraintsValid: true, IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	inter, _ := x509.ParseCertificate(der)
+	f.Add(OrderedPEM([]*x509.Certificate{seed}))
+	f.Add(seed.Raw) // DER
+	f.Add(OrderedPEM([]*x509.Certificate{inter, ca.Cert}))
+	f.Add(OrderedPEM([]*x509.Certificate{ca.Cert, inter})) // out of order
+	f.Add(append(OrderedPEM([]*x509.Certificate{ca.Cert}), "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n"...))
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))
-	f.Add(c)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ValidateUpload("f.pem", data, ValidationOptions{Hostnames: []string{"a.example"}}) // must not panic
+		opts := ValidationOptions{Hostnames: []string{"a.example"}, Now: time.Now()}
+		r, err := ValidateUpload("f.pem", data, opts)
+		if err != nil || len(r.Certificates) == 0 {
+			return
+		}
+		clean, err := ValidateUpload("f.pem", OrderedPEM(r.Chain()), opts)
+		if err != nil {
+			t.Fatalf("the report's own certificates, as PEM, are unreadable: %v", err)
+		}
+		for i := range r.Certificates {
+			if !reflect.DeepEqual(r.Certificates[i].Checks, clean.Certificates[i].Checks) {
+				t.Fatalf("certificate %d: %+v as pasted, %+v as clean PEM", i+1, r.Certificates[i].Checks, clean.Certificates[i].Checks)
+			}
+		}
+		if got, want := withoutRule(clean.Bundle, "content"), withoutRule(r.Bundle, "content"); !reflect.DeepEqual(got, want) {
+			t.Fatalf("chain checks %+v as pasted, %+v as clean PEM", want, got)
+		}
+		if content := clean.Bundle[0]; content.Rule != "content" || content.Status != Pass {
+			t.Fatalf("a clean PEM bundle's content check: %+v", content)
+		}
+		if !reflect.DeepEqual(r.Hostnames, clean.Hostnames) {
+			t.Fatalf("hostname checks changed: %+v, %+v", r.Hostnames, clean.Hostnames)
+		}
 	})
 }
 
-// makeCertForFuzz returns a real certificate's raw subject for seeds.
-func makeCertForFuzz() ([]byte, error) {
+func withoutRule(checks []Check, rule string) []Check {
+	var out []Check
+	for _, c := range checks {
+		if c.Rule != rule {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// makeCertForFuzz returns a real CA certificate made by cfssl, for seeds.
+func makeCertForFuzz() (*x509.Certificate, error) {
 	req, err := LoadRequest("r.json", []byte(`{"CN": "Seed, Inc.", "names": [{"O": "Ünïcode", "OU": "a+b"}], "key": {"algo": "ecdsa", "size": 256}}`), CARequest)
 	if err != nil {
 		return nil, err
@@ -86,5 +317,5 @@ func makeCertForFuzz() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ca.Cert.RawSubject, nil
+	return ca.Cert, nil
 }

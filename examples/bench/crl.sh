@@ -4,6 +4,7 @@
 # 100k and 1M serials, with wall time and peak memory from /usr/bin/time -v.
 #
 #   examples/bench/crl.sh            # builds both tools, prints a table
+#   examples/bench/crl.sh 100 1000   # other sizes, e.g. a quick run
 #   CFSSL=/path/to/cfssl examples/bench/crl.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,7 +30,7 @@ measure() {
 cd "$work"
 ./mtlsctl ca init --key-type ecdsa-256 >/dev/null
 printf '%-10s %-14s %-14s %-14s %-14s %s\n' serials "mtlsctl s" "mtlsctl MB" "cfssl s" "cfssl MB" "CRL MB"
-for n in 1000 100000 1000000; do
+for n in ${*:-1000 100000 1000000}; do
   ./serialgen -n "$n" -hex "s$n.hex" -dec "s$n.dec"
   # a fresh output each time (no previous CRL to consult), as cfssl has none
   read -r ms mm <<<"$(measure ./mtlsctl crl build --out "m$n.crl" "s$n.hex")"

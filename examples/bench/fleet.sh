@@ -8,11 +8,13 @@
 # scaling: mtlsctl on 1 core against all cores.
 #
 #   examples/bench/fleet.sh [N]          # default 1000
+#   CFSSL_BIN=DIR examples/bench/fleet.sh   # cfssl and cfssljson from DIR
 # Runs in fresh directories under $BENCH_DIR (default: a new directory next
 # to this clone, not /tmp, whose file creation is slow on some machines).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 case "$(go env GOVERSION)" in go1.2[0-6]*|go1.1*) export GOTOOLCHAIN=go1.27.3 ;; esac
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 n=${1:-1000}
 repo=$PWD
 base=${BENCH_DIR:-$(dirname "$repo")/mtlsctl-bench}
@@ -22,8 +24,10 @@ trap 'rm -rf "$work"' EXIT
 go build -o "$work/mtlsctl" .
 if [ -z "${CFSSL_BIN:-}" ]; then
   echo "building cfssl and cfssljson v1.7.1 (their own CLIs, for comparison only)..." >&2
-  GOBIN="$work" go install github.com/cloudflare/cfssl/cmd/cfssl@v1.7.1 github.com/cloudflare/cfssl/cmd/cfssljson@v1.7.1
-  CFSSL_BIN=$work
+  # in bin/, not in $work itself, where the binary "cfssl" would take the
+  # name of the cfssl PKI directory made below
+  GOBIN="$work/bin" go install github.com/cloudflare/cfssl/cmd/cfssl@v1.7.1 github.com/cloudflare/cfssl/cmd/cfssljson@v1.7.1
+  CFSSL_BIN=$work/bin
 fi
 seconds() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
 
@@ -40,6 +44,9 @@ cfssl_s=$(cd "$work/cfssl" && seconds sh -c "for cn in \$(cat devices.txt); do
   '$CFSSL_BIN/cfssl' gencert -loglevel 5 -ca=ca.pem -ca-key=ca-key.pem -config=ca-config.json -profile=client r.json 2>/dev/null \
     | '$CFSSL_BIN/cfssljson' -bare \$cn
 done")
+# a loop that failed quietly would be timed as fast: count what it made
+made=$(find "$work/cfssl" -name 'device-*-key.pem' | wc -l)
+[ "$made" -eq "$n" ] || { echo "the cfssl loop made $made certificates, not $n" >&2; exit 1; }
 
 # mtlsctl three times, each in a fresh directory; the median counts (these
 # disks are noisy: a run right after others' deletions can take 4x longer).
@@ -62,8 +69,8 @@ printf '%-44s %8s %10.2f ms\n' "mtlsctl client issue --cn-file" "$m_s" "$(awk -v
 printf '%-44s %8s %10.2f ms\n' "floor (cfssl calls on all cores + plain writes)" "$floor_s" "$(awk -v u="$floor_us" 'BEGIN{print u/1000}')"
 awk -v c="$cfssl_s" -v m="$m_s" -v f="$floor_s" 'BEGIN {printf "mtlsctl is %.1fx faster than the cfssl loop and %.2fx the floor\n", c/m, m/f}'
 
-# RSA-4096 keys scale with cores.
-rsa_n=16
+# RSA-4096 keys scale with cores (RSA_N=4 for a quick run).
+rsa_n=${RSA_N:-16}
 fresh "$work/rsa1" rsa-4096; seq -f "device-%05g" $rsa_n > "$work/rsa1/devices.txt"
 fresh "$work/rsa2" rsa-4096; seq -f "device-%05g" $rsa_n > "$work/rsa2/devices.txt"
 one=$(GOMAXPROCS=1 seconds "$work/mtlsctl" client issue --dir "$work/rsa1" --cn-file "$work/rsa1/devices.txt" --key-type rsa-4096)
