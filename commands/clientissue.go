@@ -70,6 +70,11 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		}
 		req.P12 = &pkidir.P12Options{Password: password, Legacy: c.Bool("legacy")}
 	}
+	// Names the directory reserves first: "ca" is refused as reserved,
+	// not only because ca.pem happens to be an input.
+	if err := d.CheckOutputs(req); err != nil {
+		return err
+	}
 	if err := refuseInputs(c, d, jobs); err != nil {
 		return err
 	}

@@ -121,6 +121,9 @@ func (d *Dir) apply(j *journal) error {
 		crashPoint(fmt.Sprintf("move-%d", i))
 	}
 	for dir := range dirs {
+		if dir == d.abs {
+			continue // removeJournal's sync covers the directory's own renames
+		}
 		if err := syncDir(dir); err != nil {
 			return d.ioError(dir, "cannot sync the directory", err)
 		}

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -89,6 +89,11 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 	var sets []Set
 	for _, issuer := range sortedKeys(entries) {
 		ca := d.CA(issuer)
+		// Read only a file mtlsctl may rewrite: a planted link (to a key)
+		// must not be read, quoted in an error, or replaced.
+		if err := rewritable(ca.Serials); err != nil {
+			return nil, err
+		}
 		content, added, err := pkix.AppendSerials(ca.Serials, entries[issuer])
 		if err != nil {
 			return nil, err
@@ -320,6 +325,22 @@ func (d *Dir) crlMissing(issuer string, want map[string]bool) ([]string, error) 
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// rewritable refuses an output mtlsctl rewrites in place that is not a
+// regular file of its own (absent is fine).
+func rewritable(path string) error {
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return &pkix.Error{File: path, Msg: "cannot check: " + unwrap(err).Error(), Err: err}
+	}
+	if !info.Mode().IsRegular() {
+		return &pkix.Error{File: path, Msg: "is not a regular file (a symlink?); mtlsctl rewrites it and will not replace or follow it",
+			Hint: "replace the link with the file itself"}
+	}
+	return nil
 }
 
 func toSet(list []string) map[string]bool {

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// The directory's promises, tested by crashing on purpose: a real mtlsctl
+// (this test binary run as main) is killed with SIGKILL at each named
+// point of a transaction, and at random moments of a batch; then the
+// invariants are checked, before and after the next command repairs.
+
+// mtlsctl runs the binary in dir with extra environment; it returns the
+// exit code (-1 when killed), stdout and stderr.
+func mtlsctl(t *testing.T, dir string, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "MTLSCTL_AS_MAIN=1", "NO_COLOR=1"), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running mtlsctl %v: %v", args, err)
+	}
+	return code, out.String(), errb.String()
+}
+
+// must runs mtlsctl and fails the test unless it exits 0.
+func must(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	code, out, errs := mtlsctl(t, dir, nil, args...)
+	if code != 0 {
+		t.Fatalf("mtlsctl %s: exit %d\n%s", strings.Join(args, " "), code, errs)
+	}
+	return out + errs
+}
+
+// newFleetDir makes a directory with a root and three clients, once, and
+// copies it for each case (key generation is the slow part).
+func newFleetDir(t *testing.T, template string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("cp", "-a", template+"/.", dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	return dir
+}
+
+func fleetTemplate(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	must(t, dir, "ca", "init", "--key-type", "ecdsa-256")
+	must(t, dir, "client", "issue", "--cn", "dev-1", "--cn", "dev-2", "--cn", "dev-3", "--key-type", "ecdsa-256")
+	return dir
+}
+
+// assertRecorded: every certificate under its final name is in the
+// inventory, with its fingerprint. This must hold at every instant, so it
+// is checked right after a crash, before anything repairs.
+func assertRecorded(t *testing.T, dir string) {
+	t.Helper()
+	inv, err := pkix.ReadInventoryFile(filepath.Join(dir, "inventory.tsv"))
+	if err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".pem") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, "-key.pem") ||
+			strings.HasSuffix(name, "-fullchain.pem") || strings.HasSuffix(name, "-chain.pem") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(data)
+		if block == nil {
+			t.Fatalf("%s: not PEM", name)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		r, ok := inv.Lookup(pkix.SerialHex(c.SerialNumber))
+		if !ok || r.SHA256 != pkix.FingerprintSHA256(c) {
+			t.Errorf("%s (serial %s) is under its final name but not in the inventory", name, pkix.SerialHex(c.SerialNumber))
+		}
+	}
+}
+
+// assertWhole: after a repair, no journal, no temporary file, every
+// certificate's set complete, and every valid record's file holds it.
+func assertWhole(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") || strings.HasPrefix(e.Name(), ".mtlsctl-journal") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	inv, err := pkix.ReadInventoryFile(filepath.Join(dir, "inventory.tsv"))
+	if err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	for _, r := range inv.Records {
+		if r.Status != pkix.StatusValid || r.Kind == pkix.KindRoot {
+			continue
+		}
+		for _, suffix := range []string{".pem", "-key.pem", ".csr"} {
+			if _, err := os.Stat(filepath.Join(dir, r.Name+suffix)); err != nil {
+				t.Errorf("%s is recorded valid but %s%s is missing", r.CN, r.Name, suffix)
+			}
+		}
+		data, _ := os.ReadFile(filepath.Join(dir, r.Name+".pem"))
+		if block, _ := pem.Decode(data); block != nil {
+			if c, err := x509.ParseCertificate(block.Bytes); err == nil && pkix.SerialHex(c.SerialNumber) != r.Serial {
+				t.Errorf("%s.pem holds serial %s, the inventory says %s", r.Name, pkix.SerialHex(c.SerialNumber), r.Serial)
+			}
+		}
+	}
+	assertRecorded(t, dir)
+}
+
+// assertCRLComplete: every certificate the inventory marks revoked is in
+// the CRL (check exits 1 on a CRL behind the inventory).
+func assertCRLComplete(t *testing.T, dir string) {
+	t.Helper()
+	if code, _, errs := mtlsctl(t, dir, nil, "check", "--crl-warn", "1h"); code != 0 {
+		t.Errorf("check after repair: exit %d\n%s", code, errs)
+	}
+}
+
+var crashPoints = []string{"staged", "journal", "inventory", "move-1", "applied"}
+
+func TestCrashAtEveryPoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs mtlsctl about 150 times")
+	}
+	template := fleetTemplate(t)
+	ops := []struct {
+		name string
+		prep []string // run before, not crashed
+		args []string
+	}{
+		{"batch", nil, []string{"client", "issue", "--cn", "a-1", "--cn", "a-2", "--cn", "a-3", "--key-type", "ecdsa-256", "--p12", "--no-password"}},
+		{"renewal", nil, []string{"client", "issue", "--cn", "dev-2", "--name", "dev-2", "--force", "--key-type", "ecdsa-256"}},
+		{"revoke-crl", nil, []string{"client", "revoke", "dev-1", "--reason", "keyCompromise", "--crl"}},
+		{"crl-build", []string{"client", "revoke", "dev-3"}, []string{"crl", "build", "serials.txt"}},
+		{"intermediate", nil, []string{"ca", "intermediate", "--cn", "Issuing 1", "--key-type", "ecdsa-256"}},
+		{"export", nil, []string{"client", "export", "dev-2", "--p12", "--no-password"}},
+	}
+	for _, op := range ops {
+		for _, point := range crashPoints {
+			t.Run(op.name+"/"+point, func(t *testing.T) {
+				dir := newFleetDir(t, template)
+				if op.prep != nil {
+					must(t, dir, op.prep...)
+				}
+				code, _, errs := mtlsctl(t, dir, []string{"MTLSCTL_TEST_CRASH=" + point}, op.args...)
+				if code != -1 && code != 0 {
+					t.Fatalf("exit %d, want killed or done\n%s", code, errs)
+				}
+				assertRecorded(t, dir)
+				_, journalErr := os.Stat(filepath.Join(dir, ".mtlsctl-journal"))
+				out := must(t, dir, "client", "issue", "--cn", "probe", "--name", "probe", "--key-type", "ecdsa-256")
+				if journalErr == nil && !strings.Contains(out, "finished an interrupted") {
+					t.Errorf("a journal was left, but the next command did not say it finished it:\n%s", out)
+				}
+				assertWhole(t, dir)
+				switch op.name {
+				case "revoke-crl":
+					// Revoked and published together, or neither.
+					assertCRLComplete(t, dir)
+					// Run again, it finds its work done or does it now.
+					must(t, dir, op.args...)
+					assertCRLComplete(t, dir)
+				case "crl-build":
+					// The revocation is in the inventory; the CRL either
+					// has it or check says so, and a new build adds it.
+					must(t, dir, op.args...)
+					assertCRLComplete(t, dir)
+				}
+			})
+		}
+	}
+}
+
+// Kill -9 at random moments of a batch, several times over, then repair.
+func TestKillBatchAtRandom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	template := fleetTemplate(t)
+	for round := range 6 {
+		dir := newFleetDir(t, template)
+		var cns strings.Builder
+		for i := range 150 {
+			fmt.Fprintf(&cns, "r%d-dev-%d\n", round, i)
+		}
+		os.WriteFile(filepath.Join(dir, "cns.txt"), []byte(cns.String()), 0o644)
+		cmd := exec.Command(os.Args[0], "client", "issue", "--cn-file", "cns.txt", "--key-type", "ecdsa-256")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "MTLSCTL_AS_MAIN=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(rng.IntN(600)) * time.Millisecond
+		time.Sleep(delay)
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Logf("round %d: killed after %v", round, delay)
+		assertRecorded(t, dir)
+		must(t, dir, "client", "issue", "--cn", "probe", "--name", "probe", "--key-type", "ecdsa-256")
+		assertWhole(t, dir)
+	}
+}
+
+// SIGTERM (a cancelled CI job) during a batch: no new certificate is
+// started, those in flight are recorded, the summary is printed, exit 143.
+func TestSIGTERMDuringBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	dir := newFleetDir(t, fleetTemplate(t))
+	var cns strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&cns, "term-%d\n", i)
+	}
+	os.WriteFile(filepath.Join(dir, "cns.txt"), []byte(cns.String()), 0o644)
+	// RSA keys take long enough that the signal lands mid-batch.
+	cmd := exec.Command(os.Args[0], "client", "issue", "--cn-file", "cns.txt", "--key-type", "rsa-2048", "--json")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "MTLSCTL_AS_MAIN=1", "NO_COLOR=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 143 {
+		t.Fatalf("exit %v, want 143\n%s", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "not started") || !strings.Contains(errb.String(), "of 400 certificates") {
+		t.Errorf("no summary of what was done:\n%s", errb.String())
+	}
+	inv, err := pkix.ReadInventoryFile(filepath.Join(dir, "inventory.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := 0
+	for _, r := range inv.Records {
+		if strings.HasPrefix(r.CN, "term-") {
+			issued++
+		}
+	}
+	if issued == 0 || issued == 400 {
+		t.Errorf("%d of 400 recorded: the signal should land mid-batch", issued)
+	}
+	entries, _ := os.ReadDir(dir)
+	files := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "term-") && strings.HasSuffix(e.Name(), "-key.pem") {
+			files++
+		}
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	if files != issued {
+		t.Errorf("%d keys on disk, %d certificates recorded", files, issued)
+	}
+	assertWhole(t, dir)
+}
