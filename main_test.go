@@ -23,6 +23,11 @@ import (
 
 // TestMain lets the scripts run the real mtlsctl main as a command.
 func TestMain(m *testing.M) {
+	// The crash tests run the test binary itself as mtlsctl, so they can
+	// kill it at will (crash_test.go).
+	if os.Getenv("MTLSCTL_AS_MAIN") == "1" {
+		os.Exit(commands.Run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	}
 	testscript.Main(m, map[string]func(){
 		"mtlsctl": func() { os.Exit(commands.Run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 	})
