@@ -26,7 +26,9 @@ func TestMain(m *testing.M) {
 	// The crash tests run the test binary itself as mtlsctl, so they can
 	// kill it at will (crash_test.go).
 	if os.Getenv("MTLSCTL_AS_MAIN") == "1" {
-		os.Exit(commands.Run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+		code := commands.Run(os.Args, os.Stdin, os.Stdout, os.Stderr)
+		reportPeak(os.Getenv("MTLSCTL_PEAK_FILE"))
+		os.Exit(code)
 	}
 	testscript.Main(m, map[string]func(){
 		"mtlsctl": func() { os.Exit(commands.Run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },

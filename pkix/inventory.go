@@ -299,8 +299,12 @@ func FindInventory(path string, data []byte, needle string, keep func(*Record) b
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		r, err := parseInventoryLine(path, bytes.Count(data[:start], []byte("\n"))+1, line)
+		r, err := parseInventoryLine(path, 0, line)
 		if err != nil {
+			// Counting lines costs a pass over the file: only for the message.
+			if pe, ok := err.(*Error); ok {
+				pe.Line = bytes.Count(data[:start], []byte("\n")) + 1
+			}
 			return nil, err
 		}
 		if k, ok := at[r.Serial]; ok {

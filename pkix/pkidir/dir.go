@@ -18,14 +18,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // Dir is a PKI directory.
 type Dir struct {
-	path string // as the user named it: messages speak of it
-	abs  string // for the journal, which must not depend on the working directory
+	path  string // as the user named it: messages speak of it
+	abs   string // for the journal, which must not depend on the working directory
+	cache struct {
+		data  []byte
+		size  int64
+		mtime time.Time
+	}
 }
 
 // Open names a directory (which need not exist yet: ca init makes it).

@@ -283,20 +283,28 @@ func (b Behind) Message() string {
 }
 
 // crlBehind lists the serials, among those the inventory marks revoked
-// under the CA and extra, that its CRL does not list.
+// under the CA and extra, that its CRL does not list. The scan keeps only
+// revoked serials, so a 100,000-certificate inventory costs a pass over
+// its bytes, not a map of 100,000 strings.
 func (d *Dir) crlBehind(issuer string, extra map[string]bool) ([]string, error) {
 	want := map[string]bool{}
-	for s := range extra {
-		want[s] = true
-	}
-	inv, err := d.scanForCRL(issuer)
+	data, err := d.inventoryData()
 	if err != nil {
 		return nil, err
 	}
-	for s, st := range inv.serials {
-		if st.ours && st.status == pkix.StatusRevoked {
-			want[s] = true
+	revoked := []byte(pkix.StatusRevoked)
+	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
+		if bytes.Equal(l.Status, revoked) && string(l.Issuer) == issuer && string(l.Kind) != string(pkix.KindRoot) {
+			want[string(l.Serial)] = true
+		} else if len(want) > 0 {
+			delete(want, string(l.Serial)) // a later line lifted it
 		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for s := range extra {
+		want[s] = true
 	}
 	return d.crlMissing(issuer, want)
 }
