@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	stdlog "log"
 	"runtime/debug"
 	"strings"
 
-	cflog "github.com/cloudflare/cfssl/log"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -57,11 +55,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func RunContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ui := newUI(stdout, stderr)
 	app := newApp(ui, stdin)
-	// cfssl logs [INFO] lines through its own logger and the standard one;
-	// they are noise to our users unless asked for with --verbose.
-	cflog.Level = cflog.LevelFatal
-	stdlog.SetOutput(stderr)
-	stdlog.SetFlags(0)
+	quietCfssl()
 
 	args, err := reorderArgs(app, args)
 	if err == nil {
@@ -102,7 +96,8 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 		},
 		Before: func(c *cli.Context) error {
 			if c.Bool("verbose") {
-				cflog.Level = cflog.LevelDebug
+				stop := verboseCfssl(ui, ui.err)
+				c.App.After = func(*cli.Context) error { stop(); return nil }
 			}
 			if c.IsSet("no-color") {
 				ui.disableColor()

@@ -127,10 +127,7 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	dir, caPath := o.dir, o.caPath
 	data, err := pkix.ReadInput(caPath, stdin)
 	if err != nil {
-		if pe, ok := err.(*pkix.Error); ok && pe.Msg == "no such file" {
-			pe.Hint = "give the CA you upload to Access with --ca"
-		}
-		return nil, err
+		return nil, withMissingHint(err, "give the CA you upload to Access with --ca")
 	}
 	cas, err := pkix.ParseCertificatesPEM(caPath, data)
 	if err != nil {

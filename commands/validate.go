@@ -72,10 +72,7 @@ func runCAValidate(u *ui, c *cli.Context) error {
 	}
 	data, err := pkix.ReadInput(path, c.App.Reader)
 	if err != nil {
-		if pe, ok := err.(*pkix.Error); ok && pe.Msg == "no such file" {
-			pe.Hint = "give the CA file, or run 'mtlsctl ca init' first"
-		}
-		return err
+		return withMissingHint(err, "give the CA file, or run 'mtlsctl ca init' first")
 	}
 	label := path
 	if path == "-" {

@@ -204,12 +204,12 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 	}
 	defer sess.Unlock()
 	res.Repaired = sess.Repaired
-	var updates []pkix.Record
 	if req.Force {
 		// A certificate issued again under the same name (a renewal)
-		// supersedes the old one, which no longer counts as valid.
-		for _, set := range sets {
-			rec := set.Records[0]
+		// supersedes the old one, which no longer counts as valid: in the
+		// same set, so the old record changes only if the new one lands.
+		for k := range sets {
+			rec := sets[k].Records[0]
 			old, err := d.FindName(rec.Name, func(r *pkix.Record) bool {
 				return r.Name == rec.Name && r.Kind == rec.Kind && r.Status == pkix.StatusValid
 			})
@@ -218,11 +218,11 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			}
 			for _, o := range old {
 				o.Status = pkix.StatusSuperseded
-				updates = append(updates, o)
+				sets[k].Records = append(sets[k].Records, o)
 			}
 		}
 	}
-	written, errs, err := sess.Commit(Change{Op: string(req.Kind) + " issue", Sets: sets, Updates: updates})
+	written, errs, err := sess.Commit(Change{Op: string(req.Kind) + " issue", Sets: sets})
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +288,7 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 	}
 	defer sess.Unlock()
 	rec := pkix.RecordOf{Cert: ca.Cert, Kind: pkix.KindRoot, Profile: RootName, Issuer: RootName, Name: RootName}.Record()
-	var updates []pkix.Record
+	records := []pkix.Record{rec}
 	if force {
 		old, err := d.FindName(RootName, func(r *pkix.Record) bool { return r.Kind == pkix.KindRoot && r.Status == pkix.StatusValid })
 		if err != nil {
@@ -296,10 +296,10 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 		}
 		for _, o := range old {
 			o.Status = pkix.StatusSuperseded
-			updates = append(updates, o)
+			records = append(records, o)
 		}
 	}
-	written, errs, err := sess.Commit(Change{Op: "ca init", Sets: []Set{{Staged: pkix.Stage(files, force), Records: []pkix.Record{rec}, Force: force}}, Updates: updates})
+	written, errs, err := sess.Commit(Change{Op: "ca init", Sets: []Set{{Staged: pkix.Stage(files, force), Records: records, Force: force}}})
 	if err == nil {
 		err = errs[0]
 	}

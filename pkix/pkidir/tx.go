@@ -18,8 +18,9 @@ type Set struct {
 	Force   bool // an existing output is kept as NAME.bak, not refused
 }
 
-// Change is one transaction: sets of staged files, plus inventory lines
-// that change existing records (revocations, supersessions).
+// Change is one transaction: sets of staged files, each whole or absent
+// with its own inventory lines, plus Updates, lines that change existing
+// records (a revocation), which make the change all or nothing.
 type Change struct {
 	Op      string
 	Sets    []Set
@@ -82,6 +83,15 @@ func (s *Session) Commit(ch Change) (written [][]pkix.Written, errs []error, err
 		j.Moves = append(j.Moves, moves...)
 		for k := range set.Records {
 			lines = pkix.AppendInventoryLine(lines, &set.Records[k])
+		}
+	}
+	// Updates belong to the change as a whole (a revocation and the
+	// serials file and CRL that publish it): a set that failed fails all.
+	if len(ch.Updates) > 0 {
+		for _, e := range errs {
+			if e != nil {
+				return nil, nil, e
+			}
 		}
 	}
 	for k := range ch.Updates {

@@ -1,0 +1,236 @@
+package pkidir
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+func testDir(t *testing.T) *Dir {
+	t.Helper()
+	d, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func record(serial, name string) pkix.Record {
+	now := time.Now().UTC().Truncate(time.Second)
+	return pkix.Record{Serial: serial, Status: pkix.StatusValid, Kind: pkix.KindClient, CN: name, Name: name,
+		NotBefore: now, NotAfter: now.Add(time.Hour), Issuer: "ca", SHA256: "aa" + serial}
+}
+
+func set(d *Dir, name string, force bool) Set {
+	files := []pkix.File{
+		{Path: d.File(name + ".pem"), Data: []byte("cert " + name), Mode: pkix.ModePublic},
+		{Path: d.File(name + "-key.pem"), Data: []byte("key " + name), Mode: pkix.ModeSecret},
+	}
+	return Set{Staged: pkix.Stage(files, force), Records: []pkix.Record{record(strings.ToUpper(name), name)}, Force: force}
+}
+
+func listing(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		names = append(names, e.Name()+"="+string(data))
+	}
+	return strings.Join(names, "\n")
+}
+
+// A set whose name is taken (by another program, after the checks) is
+// refused alone; the others are written whole and recorded.
+func TestCommitRefusesTakenSetsAlone(t *testing.T) {
+	d := testDir(t)
+	sets := []Set{set(d, "0a", false), set(d, "0b", false), set(d, "0c", false)}
+	os.WriteFile(d.File("0b-key.pem"), []byte("someone else's"), 0o600)
+	s, err := d.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock()
+	_, errs, err := s.Commit(Change{Op: "test", Sets: sets})
+	if err != nil || errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Fatalf("err %v, errs %v: want only 0b refused", err, errs)
+	}
+	inv, _ := d.ReadInventory()
+	if len(inv.Records) != 2 || !inv.Has("0A") || inv.Has("0B") || !inv.Has("0C") {
+		t.Errorf("inventory %+v, want 0a and 0c", inv.Records)
+	}
+	if data, _ := os.ReadFile(d.File("0b-key.pem")); string(data) != "someone else's" {
+		t.Errorf("0b-key.pem was changed to %q", data)
+	}
+	if _, err := os.Stat(d.File("0b.pem")); err == nil {
+		t.Error("half of 0b's set was placed")
+	}
+	if l := listing(t, d.abs); strings.Contains(l, ".tmp-") {
+		t.Errorf("temporary files left:\n%s", l)
+	}
+}
+
+// A write that fails while staging (a full disk) changes nothing: no
+// file, no record, no journal.
+func TestFailedStagingChangesNothing(t *testing.T) {
+	d := testDir(t)
+	os.WriteFile(d.File("serials.txt"), []byte("01\n"), 0o644)
+	before := listing(t, d.abs)
+	full := errors.New("no space left on device")
+	files := []pkix.File{
+		{Path: d.File("serials.txt"), Data: []byte("01\n02\n"), Mode: pkix.ModePublic, Replace: true},
+		{Path: d.File("ca.crl"), Stream: func(io.Writer) error { return full }, Mode: pkix.ModePublic, Replace: true},
+	}
+	s, err := d.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock()
+	_, errs, err := s.Commit(Change{Op: "revoke", Sets: []Set{{Staged: pkix.Stage(files, false)}}, Updates: []pkix.Record{record("02", "x")}})
+	if err == nil && errs[0] == nil {
+		t.Fatal("the commit succeeded")
+	}
+	if after := listing(t, d.abs); after != before {
+		t.Errorf("the directory changed:\n%s\nwas:\n%s", after, before)
+	}
+}
+
+// The journal is applied idempotently: after a torn append, and again
+// after it was applied already; a changed inventory is refused.
+func TestJournalReplay(t *testing.T) {
+	d := testDir(t)
+	os.WriteFile(d.Inventory(), pkix.InventoryHeader(), 0o644)
+	size := int64(len(pkix.InventoryHeader()))
+	r := record("0D", "dev")
+	line := string(pkix.AppendInventoryLine(nil, &r))
+	os.WriteFile(d.File(".dev.pem.tmp-1-1"), []byte("cert"), 0o644)
+	j := &journal{Version: 1, Op: "client issue", PID: 1, InventorySize: size, Append: line,
+		Moves: []move{{Temp: ".dev.pem.tmp-1-1", Path: "dev.pem", How: moveNew}}}
+	// torn: half the line made it
+	f, _ := os.OpenFile(d.Inventory(), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(line[:len(line)/2])
+	f.Close()
+	if err := d.writeJournal(j); err != nil {
+		t.Fatal(err)
+	}
+	s, err := d.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Repaired) == 0 || !strings.Contains(s.Repaired[0], "finished an interrupted client issue") {
+		t.Errorf("repaired = %q", s.Repaired)
+	}
+	s.Unlock()
+	data, _ := os.ReadFile(d.Inventory())
+	if string(data) != string(pkix.InventoryHeader())+line {
+		t.Errorf("inventory after replay:\n%s", data)
+	}
+	if got, _ := os.ReadFile(d.File("dev.pem")); string(got) != "cert" {
+		t.Errorf("dev.pem = %q", got)
+	}
+	// Applying it again is a no-op.
+	if err := d.apply(j); err != nil {
+		t.Fatalf("second apply: %v", err)
+	}
+	if again, _ := os.ReadFile(d.Inventory()); string(again) != string(data) {
+		t.Error("a second apply changed the inventory")
+	}
+	// An inventory that changed in between is not touched.
+	os.WriteFile(d.Inventory(), append(data[:size], "something else\n"...), 0o644)
+	d.writeJournal(j)
+	if _, err := d.Lock(context.Background()); err == nil || !strings.Contains(err.Error(), "changed since an interrupted client issue") {
+		t.Errorf("lock over a changed inventory: %v", err)
+	}
+}
+
+// Temporary files of processes that are gone are removed; a live
+// process's are not.
+func TestSweep(t *testing.T) {
+	d := testDir(t)
+	dead := exec.Command("true")
+	dead.Run()
+	deadPID := strconv.Itoa(dead.Process.Pid)
+	os.WriteFile(d.File(".x.pem.tmp-"+deadPID+"-12"), nil, 0o600)
+	os.WriteFile(d.File(".mtlsctl-journal.tmp-"+deadPID), nil, 0o600)
+	live := d.File(".y.pem.tmp-" + strconv.Itoa(os.Getppid()) + "-12")
+	os.WriteFile(live, nil, 0o600)
+	os.WriteFile(d.File("notes.tmp-1-2"), nil, 0o600) // not hidden: not ours
+	s, err := d.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Unlock()
+	l := listing(t, d.abs)
+	if strings.Contains(l, ".x.pem.tmp") || strings.Contains(l, "journal") {
+		t.Errorf("dead process's files left:\n%s", l)
+	}
+	if !strings.Contains(l, ".y.pem.tmp") || !strings.Contains(l, "notes.tmp-1-2") {
+		t.Errorf("removed a live process's or someone else's file:\n%s", l)
+	}
+}
+
+func TestLockExcludes(t *testing.T) {
+	d := testDir(t)
+	s, err := d.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := d.Lock(ctx); err == nil {
+		t.Fatal("a second lock was granted")
+	}
+	s.Unlock()
+	s2, err := d.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Unlock()
+}
+
+// The journal is readable JSON that says what was meant.
+func TestJournalIsReadable(t *testing.T) {
+	d := testDir(t)
+	j := &journal{Version: 1, Op: "client revoke", PID: 7, Moves: []move{{Temp: ".a.tmp-7-1", Path: "a", How: moveReplace}}}
+	if err := d.writeJournal(j); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(d.journalPath())
+	var back map[string]any
+	if err := json.Unmarshal(data, &back); err != nil || back["op"] != "client revoke" {
+		t.Errorf("journal %s: %v", data, err)
+	}
+	info, _ := os.Stat(d.journalPath())
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("journal mode %v", info.Mode())
+	}
+}
+
+// Names derived from CNs never take the directory's own names.
+func TestCheckCertName(t *testing.T) {
+	d := testDir(t)
+	os.WriteFile(d.File("issuing-serials.txt"), nil, 0o644)
+	for name, want := range map[string]string{
+		"ca": "reserved", "CA": "reserved", "serve-ca": "reserved", "ca-chain": "reserved", "inventory": "reserved",
+		"dev-1-key": "ending in -key", "x-fullchain": "ending in -fullchain", "issuing": "belongs to an issuing CA",
+		"dev-1": "", "client": "", "cab": "",
+	} {
+		err := d.CheckCertName(name)
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", name, err, want)
+		}
+	}
+}
