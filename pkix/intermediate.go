@@ -1,7 +1,6 @@
 package pkix
 
 import (
-	"crypto"
 	"crypto/x509"
 	"fmt"
 	"sort"
@@ -88,38 +87,12 @@ func (is *Issuer) IssueIntermediate(req *Request, profileName string, profile *c
 	if pathLen < 0 {
 		cr.CA.PathLength = 0 // with PathLenZero false, cfssl writes "no limit"
 	}
-	kr := cr.KeyRequest
-	if kr == nil {
-		kr = csr.NewKeyRequest()
-	}
-	generated, err := kr.Generate()
-	if err != nil {
-		return nil, nil, fmt.Errorf("generating a %s key: %v", KeyTypeName(kr), err)
-	}
-	priv := generated.(crypto.Signer)
-	csrPEM, err := csr.Generate(priv, &cr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("making the CSR: %s", cfsslMessage(err))
-	}
-	var warnings []string
-	sr := signer.SignRequest{Request: string(csrPEM), Profile: IntermediateProfile}
-	if time.Now().Add(p.Expiry).After(root.NotAfter) {
-		sr.NotAfter = root.NotAfter
-		// A cut of minutes (a CA and its intermediate made together) is
-		// not worth a warning; a cut of days is.
-		if time.Now().Add(p.Expiry).Sub(root.NotAfter) > 24*time.Hour {
-			warnings = append(warnings, fmt.Sprintf("profile %q grants %s, but the issuing CA expires on %s: the intermediate ends then",
-				profileName, FormatDuration(p.Expiry), root.NotAfter.UTC().Format("2006-01-02")))
-		}
-	}
-	certPEM, err := s.Sign(sr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("signing: %s", cfsslMessage(err))
-	}
-	cert, err := ParseCertificatePEM("new intermediate", certPEM)
+	cr.Hosts = nil
+	issued, warnings, err := is.sign(s, &cr, IntermediateProfile, profileName, p.Expiry, "intermediate")
 	if err != nil {
 		return nil, nil, err
 	}
+	cert := issued.Cert
 	// Trust, but verify: the certificate must say exactly what we meant.
 	got := -1
 	if cert.MaxPathLen > 0 || cert.MaxPathLenZero {
@@ -128,11 +101,7 @@ func (is *Issuer) IssueIntermediate(req *Request, profileName string, profile *c
 	if !cert.IsCA || got != max(pathLen, -1) || cert.CheckSignatureFrom(root) != nil {
 		return nil, nil, fmt.Errorf("cfssl produced an intermediate with CA:%v and path length %d instead of %d; nothing was written", cert.IsCA, got, pathLen)
 	}
-	keyPEM, err := MarshalKeyPEM(priv)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &Issued{Cert: cert, CertPEM: certPEM, KeyPEM: keyPEM, CSRPEM: csrPEM}, warnings, nil
+	return issued, warnings, nil
 }
 
 // IsSelfSigned reports whether c is a root.

@@ -45,14 +45,23 @@ func NewIssuer(certFile string, cert *x509.Certificate, keyFile string, key cryp
 }
 
 // Issue generates a key and CSR for req and signs it with the named
-// profile. A profile lifetime that would outlive the CA is cut at the CA's
-// expiry, with a warning: such a certificate stops verifying then anyway.
+// profile.
 func (is *Issuer) Issue(req *Request, profile string) (*Issued, []string, error) {
 	p, err := is.Config.Profile(profile)
 	if err != nil {
 		return nil, nil, err
 	}
-	kr := req.CR.KeyRequest
+	return is.sign(is.signer, req.CR, profile, profile, p.Expiry, "certificate")
+}
+
+// sign is the one flow behind every certificate a CA here issues, leaf or
+// intermediate: generate the key, make the CSR, sign it with s under
+// profile, read the result back. A profile lifetime that would outlive the
+// CA is cut at the CA's expiry, with a warning: such a certificate stops
+// verifying then anyway. shown names the profile in messages; what names
+// the certificate ("certificate", "intermediate").
+func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, profile, shown string, expiry time.Duration, what string) (*Issued, []string, error) {
+	kr := cr.KeyRequest
 	if kr == nil {
 		kr = csr.NewKeyRequest()
 	}
@@ -64,26 +73,26 @@ func (is *Issuer) Issue(req *Request, profile string) (*Issued, []string, error)
 	if !ok {
 		return nil, nil, fmt.Errorf("generated key %T cannot sign", generated)
 	}
-	csrPEM, err := csr.Generate(priv, req.CR)
+	csrPEM, err := csr.Generate(priv, cr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("making the CSR: %s", cfsslMessage(err))
 	}
 	var warnings []string
-	sr := signer.SignRequest{Hosts: req.CR.Hosts, Request: string(csrPEM), Profile: profile}
-	if notAfter := time.Now().Add(p.Expiry); notAfter.After(is.Cert.NotAfter) {
+	sr := signer.SignRequest{Hosts: cr.Hosts, Request: string(csrPEM), Profile: profile}
+	if notAfter := time.Now().Add(expiry); notAfter.After(is.Cert.NotAfter) {
 		sr.NotAfter = is.Cert.NotAfter
 		// A cut of minutes (a CA and its first certificates made together)
 		// is not worth a warning; a cut of days is.
 		if notAfter.Sub(is.Cert.NotAfter) > 24*time.Hour {
-			warnings = append(warnings, fmt.Sprintf("profile %q grants %s, but the CA expires on %s: the certificate ends then",
-				profile, FormatDuration(p.Expiry), is.Cert.NotAfter.UTC().Format("2006-01-02")))
+			warnings = append(warnings, fmt.Sprintf("profile %q grants %s, but the issuing CA expires on %s: the %s ends then",
+				shown, FormatDuration(expiry), is.Cert.NotAfter.UTC().Format("2006-01-02"), what))
 		}
 	}
-	certPEM, err := is.signer.Sign(sr)
+	certPEM, err := s.Sign(sr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing: %s", cfsslMessage(err))
 	}
-	cert, err := ParseCertificatePEM("new certificate", certPEM)
+	cert, err := ParseCertificatePEM("new "+what, certPEM)
 	if err != nil {
 		return nil, nil, err
 	}
