@@ -294,3 +294,77 @@ func TestSIGTERMDuringBatch(t *testing.T) {
 	}
 	assertWhole(t, dir)
 }
+
+// Every writing command at once in one directory: nothing lost, nothing
+// half-done, and CRL numbers strictly increasing in the order the builds
+// took the lock.
+func TestConcurrentCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	dir := t.TempDir()
+	must(t, dir, "ca", "init", "--key-type", "ecdsa-256")
+	var cns []string
+	for i := range 8 {
+		cns = append(cns, "--cn", fmt.Sprintf("c-%d", i))
+	}
+	must(t, dir, append([]string{"client", "issue", "--key-type", "ecdsa-256"}, cns...)...)
+	os.WriteFile(filepath.Join(dir, "serials.txt"), nil, 0o644)
+	must(t, dir, "crl", "build", "serials.txt")
+
+	type run struct {
+		args []string
+		code int
+		out  string
+		errs string
+	}
+	var runs []*run
+	for i := range 4 {
+		runs = append(runs, &run{args: []string{"client", "issue", "--key-type", "ecdsa-256", "--cn", fmt.Sprintf("n-%d-a", i), "--cn", fmt.Sprintf("n-%d-b", i)}})
+		runs = append(runs, &run{args: []string{"client", "revoke", fmt.Sprintf("c-%d", i), "--crl", "--json"}})
+	}
+	for range 3 {
+		runs = append(runs, &run{args: []string{"crl", "build", "serials.txt", "--json"}})
+	}
+	runs = append(runs, &run{args: []string{"client", "export", "c-6", "--p12", "--no-password"}},
+		&run{args: []string{"client", "export", "c-7", "--p12", "--no-password"}})
+	done := make(chan struct{})
+	for _, r := range runs {
+		go func() {
+			r.code, r.out, r.errs = mtlsctl(t, dir, nil, r.args...)
+			done <- struct{}{}
+		}()
+	}
+	for range runs {
+		<-done
+	}
+	var numbers []string
+	for _, r := range runs {
+		if r.code != 0 {
+			t.Errorf("mtlsctl %s: exit %d\n%s", strings.Join(r.args, " "), r.code, r.errs)
+		}
+		if i := strings.Index(r.out, `"number": "`); i >= 0 {
+			numbers = append(numbers, strings.SplitN(r.out[i+11:], `"`, 2)[0])
+		}
+	}
+	seen := map[string]bool{}
+	for _, n := range numbers {
+		if seen[n] {
+			t.Errorf("CRL number %s was issued twice: %v", n, numbers)
+		}
+		seen[n] = true
+	}
+	assertWhole(t, dir)
+	assertCRLComplete(t, dir)
+	out := must(t, dir, "client", "list", "--revoked")
+	for i := range 4 {
+		if !strings.Contains(out, fmt.Sprintf("c-%d ", i)) {
+			t.Errorf("c-%d is not revoked:\n%s", i, out)
+		}
+	}
+	for _, name := range []string{"c-6.p12", "c-7.p12", "n-3-b.pem"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}

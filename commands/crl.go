@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
-	"os"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -134,25 +133,7 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 	if req.CA, err = loadCAInput(c, d); err != nil {
 		return err
 	}
-	serialsPath := c.Args().First()
-	req.SerialsLabel = stdinLabel(serialsPath)
-	if serialsPath == "-" {
-		req.Serials = c.App.Reader
-	} else {
-		f, err := os.Open(serialsPath)
-		if err != nil {
-			_, rerr := pkix.ReadInput(serialsPath, nil) // same wording as every other input
-			return rerr
-		}
-		defer f.Close()
-		if info, err := f.Stat(); err == nil {
-			if info.IsDir() {
-				return &pkix.Error{File: serialsPath, Msg: "is a directory", Hint: "give the serials file, e.g. serials.txt"}
-			}
-			req.SizeHint = int(min(info.Size(), 1<<31))
-		}
-		req.Serials = f
-	}
+	req.SerialsFile, req.Stdin = c.Args().First(), c.App.Reader
 	res, err := d.BuildCRL(c.Context, req)
 	if err != nil {
 		return err

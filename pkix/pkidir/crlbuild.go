@@ -23,10 +23,12 @@ type CRLRequest struct {
 	Issuer string  // the directory's CA: "" for the root, or an intermediate's name
 	CA     CAInput // or a CA given by file (--ca, --ca-key)
 
-	Serials      io.Reader
-	SerialsLabel string // for messages: the file name, or "stdin"
-	SizeHint     int
-	Decimal      bool
+	// SerialsFile is read under the lock (a revoke that appends to it
+	// meanwhile is then either wholly in this CRL or after it); "-" reads
+	// Stdin instead.
+	SerialsFile string
+	Stdin       io.Reader
+	Decimal     bool
 
 	Out        string    // "" for the CA's CRL in the directory; "-" for Stdout
 	Stdout     io.Writer // where Out "-" goes
@@ -89,11 +91,16 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 		}
 		res.Out = job.outShown
 	}
-	crl, err := d.signCRL(job, req.Serials, req.SerialsLabel, req.SizeHint, req.Decimal, req.NextUpdate)
+	serials, label, size, err := openSerials(req.SerialsFile, req.Stdin)
 	if err != nil {
 		return nil, err
 	}
-	chk, err := d.checkCRL(job, crl, req.SerialsLabel, req.Strict, req.AllowUnrevoke, nil)
+	defer serials.Close()
+	crl, err := d.signCRL(job, serials, label, size, req.Decimal, req.NextUpdate)
+	if err != nil {
+		return nil, err
+	}
+	chk, err := d.checkCRL(job, crl, label, req.Strict, req.AllowUnrevoke, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +134,30 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 		}
 	}
 	return res, nil
+}
+
+// openSerials opens the serials file (or stdin for "-") with its size,
+// which pre-sizes the CRL's buffer.
+func openSerials(path string, stdin io.Reader) (io.ReadCloser, string, int, error) {
+	if path == "-" {
+		return io.NopCloser(stdin), "stdin", 0, nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", 0, &pkix.Error{File: path, Msg: "no such file", Err: err, Hint: "give the serials file, e.g. serials.txt (- reads stdin)"}
+	} else if err != nil {
+		return nil, "", 0, &pkix.Error{File: path, Msg: "cannot read: " + unwrap(err).Error(), Err: err}
+	}
+	info, err := f.Stat()
+	if err == nil && info.IsDir() {
+		f.Close()
+		return nil, "", 0, &pkix.Error{File: path, Msg: "is a directory", Hint: "give the serials file, e.g. serials.txt"}
+	}
+	size := 0
+	if err == nil {
+		size = int(min(info.Size(), 1<<31))
+	}
+	return f, path, size, nil
 }
 
 // crlSigner loads the CA that signs: the directory's (by name) or the
