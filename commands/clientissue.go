@@ -203,8 +203,8 @@ func collectCNs(c *cli.Context) ([]string, error) {
 	return cns, nil
 }
 
-// planJobs gives every CN its request and file name, refusing duplicates
-// and names that collide.
+// planJobs: one named certificate (--name, or the guide's client.*), or
+// a batch whose files the directory names from the CNs.
 func planJobs(c *cli.Context, template *pkix.Request, cns []string) ([]pkidir.Job, error) {
 	if len(cns) <= 1 && (c.String("cn-file") == "" || c.IsSet("name")) {
 		name := c.String("name")
@@ -213,22 +213,5 @@ func planJobs(c *cli.Context, template *pkix.Request, cns []string) ([]pkidir.Jo
 		}
 		return []pkidir.Job{{CN: template.CR.CN, Name: name, Req: template}}, nil
 	}
-	byName := map[string]string{}
-	var jobs []pkidir.Job
-	for _, cn := range cns {
-		name := pkix.SafeName(cn)
-		if other, ok := byName[name]; ok {
-			if other == cn {
-				return nil, usageErrorf("CN %q is listed twice", cn).hint("each CN gets one certificate; remove the repeat")
-			}
-			return nil, usageErrorf("CNs %q and %q would both be named %s.pem", other, cn, name).hint("make the CNs differ in letters or digits")
-		}
-		byName[name] = cn
-		req := *template
-		cr := *template.CR
-		cr.CN = cn
-		req.CR = &cr
-		jobs = append(jobs, pkidir.Job{CN: cn, Name: name, Req: &req})
-	}
-	return jobs, nil
+	return pkidir.PlanBatch(template, cns)
 }

@@ -19,6 +19,30 @@ type Job struct {
 	Req      *pkix.Request
 }
 
+// PlanBatch gives every CN of a batch its request and its files' name,
+// derived from the CN (pkix.SafeName), refusing a CN listed twice and two
+// CNs that would share a name.
+func PlanBatch(template *pkix.Request, cns []string) ([]Job, error) {
+	byName := map[string]string{}
+	jobs := make([]Job, 0, len(cns))
+	for _, cn := range cns {
+		name := pkix.SafeName(cn)
+		if other, ok := byName[name]; ok {
+			if other == cn {
+				return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q is listed twice", cn), Hint: "each CN gets one certificate; remove the repeat"}
+			}
+			return nil, &pkix.Error{Msg: fmt.Sprintf("CNs %q and %q would both be named %s.pem", other, cn, name), Hint: "make the CNs differ in letters or digits"}
+		}
+		byName[name] = cn
+		req := *template
+		cr := *template.CR
+		cr.CN = cn
+		req.CR = &cr
+		jobs = append(jobs, Job{CN: cn, Name: name, Req: &req})
+	}
+	return jobs, nil
+}
+
 // IssueRequest is a batch of leaves, or one intermediate: the same flow
 // (check every output, compute on all cores staging each certificate's
 // files, commit whatever was made in one transaction).
