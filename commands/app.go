@@ -1,6 +1,8 @@
 // Package commands is mtlsctl's command-line interface: flags, reading
-// files, printing and exit codes. Every decision about certificates is a
-// call into package pkix.
+// the files they name, printing and exit codes, one file per command verb
+// (client_issue.go, crl_build.go, ...). Every decision about certificates
+// is a call into package pkix, and every change to a PKI directory one
+// call into pkix/pkidir.
 package commands
 
 import (

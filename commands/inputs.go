@@ -1,0 +1,206 @@
+package commands
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/urfave/cli/v2"
+)
+
+// Reading what flags name: requests, configuration, the signing CA.
+
+// loadRequestOrBuiltin reads --csr FILE, else DIR/name, else the built-in
+// request with the given CN; a CN also overrides the CN of a file.
+func loadRequestOrBuiltin(c *cli.Context, dir, name string, kind pkix.RequestKind, cn string) (*pkix.Request, error) {
+	path, explicit := inputPath(c, "csr", dir, name)
+	if !explicit && !pkix.Exists(path) {
+		if cn == "" {
+			return nil, &pkix.Error{File: path, Msg: "no such file, and no --cn given",
+				Hint: `pass --cn "NAME" to use the built-in request, or --csr FILE`}
+		}
+		return pkix.DefaultRequest(cn, kind), nil
+	}
+	req, err := loadFile(c, path, func(name string, data []byte) (*pkix.Request, error) {
+		return pkix.LoadRequest(name, data, kind)
+	}, "")
+	if err != nil {
+		return nil, err
+	}
+	if cn != "" {
+		req.CR.CN = cn
+	}
+	return req, nil
+}
+
+// checkCNFlag checks a --cn value the way a request file's CN is checked.
+func checkCNFlag(cn string) error {
+	if strings.TrimSpace(cn) == "" {
+		return usageErrorf("--cn is empty").hint(`give the certificate a name, e.g. --cn "James Royal"`)
+	}
+	if err := pkix.CheckCN(cn); err != nil {
+		return usageErrorf("--cn: %s", err.Msg)
+	}
+	return nil
+}
+
+// applyKeyType applies --key-type to a request.
+func applyKeyType(c *cli.Context, req *pkix.Request) error {
+	kt := c.String("key-type")
+	if kt == "" {
+		return nil
+	}
+	kr, err := pkix.ParseKeyType(kt)
+	if err != nil {
+		return usageErrorf("--key-type %s: %s", kt, err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
+	}
+	req.CR.KeyRequest = kr
+	return nil
+}
+
+// loadSigner reads the signing CA: --issuer NAME (the directory's
+// intermediate), --ca/--ca-key files (a bundle: the issuer first, then the
+// certificates above it), or the directory's root.
+func loadSigner(c *cli.Context, d *pkidir.Dir, cfg *pkix.SigningConfig) (*pkidir.Signer, error) {
+	name := c.String("issuer")
+	if name != "" {
+		if err := checkBaseName(name); err != nil {
+			return nil, err
+		}
+		if c.IsSet("ca") || c.IsSet("ca-key") {
+			return nil, usageErrorf("--issuer and --ca/--ca-key both name the signing CA").hint("use one or the other")
+		}
+		return d.LoadSigner(name, pkidir.CAInput{}, cfg)
+	}
+	in, err := loadCAInput(c, d)
+	if err != nil {
+		return nil, err
+	}
+	return d.LoadSigner("", in, cfg)
+}
+
+// loadCAInput reads --ca and --ca-key when given (either may be stdin);
+// without them the directory's root is used.
+func loadCAInput(c *cli.Context, d *pkidir.Dir) (pkidir.CAInput, error) {
+	if !c.IsSet("ca") && !c.IsSet("ca-key") {
+		return pkidir.CAInput{}, nil
+	}
+	root := d.CA(pkidir.RootName)
+	certPath, _ := inputPath(c, "ca", d.Path(), filepath.Base(root.Cert))
+	keyPath, _ := inputPath(c, "ca-key", d.Path(), filepath.Base(root.Key))
+	certs, err := loadFile(c, certPath, pkix.ParseCertificatesPEM, "run 'mtlsctl ca init' first, or pass --ca")
+	if err != nil {
+		return pkidir.CAInput{}, err
+	}
+	key, err := loadFile(c, keyPath, pkix.ParseKeyPEM, "pass the CA key with --ca-key")
+	if err != nil {
+		return pkidir.CAInput{}, err
+	}
+	return pkidir.CAInput{CertFile: stdinLabel(certPath), KeyFile: stdinLabel(keyPath), Certs: certs, Key: key}, nil
+}
+
+// loadConfig reads --config, else DIR/ca-config.json.
+func loadConfig(c *cli.Context, d *pkidir.Dir) (*pkix.SigningConfig, error) {
+	cfgPath, _ := inputPath(c, "config", d.Path(), pkidir.ConfigName)
+	return loadFile(c, cfgPath, pkix.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
+}
+
+// loadFile reads path ("-" is stdin) and parses it; a missing file gets
+// missingHint.
+func loadFile[T any](c *cli.Context, path string, parse func(string, []byte) (T, error), missingHint string) (T, error) {
+	var zero T
+	data, err := pkix.ReadInput(path, c.App.Reader)
+	if err != nil {
+		return zero, withMissingHint(err, missingHint)
+	}
+	if path == "-" {
+		path = "stdin"
+	}
+	return parse(path, data)
+}
+
+// checkBaseName keeps --name a plain file name: no directories, nothing
+// that could land outside DIR or hide as a dotfile.
+func checkBaseName(base string) error {
+	switch {
+	case base == "":
+		return usageErrorf("--name is empty")
+	case strings.ContainsAny(base, `/\`) || base == "." || base == "..":
+		return usageErrorf("--name %q must be a plain file name, not a path", base).hint("use --dir to choose the directory")
+	case strings.HasPrefix(base, ".") || strings.HasPrefix(base, "-"):
+		return usageErrorf("--name %q must not start with '.' or '-'", base)
+	case strings.ContainsFunc(base, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return usageErrorf("--name %q contains control characters", base)
+	}
+	return nil
+}
+
+// refuseInputs refuses, before any key is made, outputs that would land
+// on an input of the command, even with --force.
+func refuseInputs(c *cli.Context, d *pkidir.Dir, jobs []pkidir.Job) error {
+	var outputs []pkix.File
+	for _, j := range jobs {
+		lf := d.Leaf(j.Name)
+		for _, p := range []string{lf.Cert, lf.Key, lf.CSR, lf.Fullchain, lf.P12} {
+			outputs = append(outputs, pkix.File{Path: p})
+		}
+	}
+	root := d.CA(pkidir.RootName)
+	inputs := []string{c.String("csr"), c.String("ca"), c.String("ca-key"), c.String("config"), root.Cert, root.Key, d.File(pkidir.ConfigName)}
+	if name := c.String("issuer"); name != "" {
+		inputs = append(inputs, d.CA(name).Cert, d.CA(name).Key)
+	}
+	return refuseOverwritingInputs(outputs, c.Bool("force"), inputs...)
+}
+
+// parseSerialFlag reads one hex serial given on the command line.
+func parseSerialFlag(flag, s string) (string, error) {
+	parsed, ok, err := pkix.ParseSerialLine(s, false, nil)
+	if err != nil || !ok || parsed.HasDate || parsed.Reason != 0 {
+		return "", usageErrorf("--%s %q is not a hex serial", flag, s)
+	}
+	return pkix.SerialHex(pkix.SerialFromBytes(parsed.Serial)), nil
+}
+
+func stdinLabel(path string) string {
+	if path == "-" {
+		return "stdin"
+	}
+	return path
+}
+
+// withMissingHint adds a hint to a missing input's error.
+func withMissingHint(err error, hint string) error {
+	var pe *pkix.Error
+	if hint != "" && errors.Is(err, fs.ErrNotExist) && errors.As(err, &pe) {
+		pe.Hint = hint
+	}
+	return err
+}
+
+// loadOrDefault reads an input given by flag, or DIR/name, or falls back to
+// the built-in document, which is then also returned as a file to write so
+// the user can edit and reuse it. An input named explicitly must exist.
+func loadOrDefault[T any](c *cli.Context, flag, dir, name, builtin string, load func(string, []byte) (T, error)) (T, []pkix.File, error) {
+	var zero T
+	path, explicit := inputPath(c, flag, dir, name)
+	if explicit || pkix.Exists(path) {
+		data, err := pkix.ReadInput(path, c.App.Reader)
+		if err != nil {
+			return zero, nil, err
+		}
+		if path == "-" {
+			path = "stdin"
+		}
+		v, err := load(path, data)
+		return v, nil, err
+	}
+	v, err := load("built-in "+name, []byte(builtin))
+	if err != nil {
+		return zero, nil, err
+	}
+	return v, []pkix.File{{Path: path, Data: []byte(builtin), Mode: pkix.ModePublic, Kind: "cfssl JSON (built-in default)"}}, nil
+}
