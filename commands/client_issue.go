@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -153,7 +154,11 @@ func runClientIssue(u *ui, c *cli.Context) error {
 // signal, 2 when nothing was.
 func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir.IssueResult, total int) error {
 	res.Notes = append(res.Notes, out.Repaired...)
-	res.Warnings = appendUnique(res.Warnings, out.Warnings...)
+	for _, w := range out.Warnings {
+		if !slices.Contains(res.Warnings, w) {
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
 	for _, is := range out.Issued {
 		sum := pkix.Summarize(is.Cert)
 		if total == 1 {
@@ -167,7 +172,7 @@ func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir
 	}
 	notStarted := 0
 	for _, f := range out.Failed {
-		res.Failed = append(res.Failed, failure{CN: f.CN, Name: f.Name, Error: f.Error})
+		res.Failed = append(res.Failed, f)
 		if f.NotStarted() {
 			notStarted++
 		}
@@ -200,25 +205,6 @@ func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir
 		return partlyDone{err}
 	}
 	return err
-}
-
-type failure struct {
-	CN    string `json:"cn"`
-	Name  string `json:"name"`
-	Error string `json:"error"`
-}
-
-func appendUnique(list []string, add ...string) []string {
-	for _, a := range add {
-		found := false
-		for _, l := range list {
-			found = found || l == a
-		}
-		if !found {
-			list = append(list, a)
-		}
-	}
-	return list
 }
 
 // collectCNs gathers --cn values and --cn-file lines, checked one by one.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fatih/color"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
 // fileReport is one written file as printed and as in --json.
@@ -28,7 +29,7 @@ type result struct {
 	Cert     *pkix.CertSummary  `json:"certificate,omitempty"`
 	CRL      *crlReport         `json:"crl,omitempty"`
 	Issued   []pkix.CertSummary `json:"issued,omitempty"`
-	Failed   []failure          `json:"failed,omitempty"`
+	Failed   []pkidir.Failure   `json:"failed,omitempty"`
 	Recorded string             `json:"inventory,omitempty"`
 	Revoked  []pkix.Record      `json:"revoked,omitempty"`
 	Warnings []string           `json:"warnings"`

@@ -398,8 +398,10 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 	return out.Close()
 }
 
-// syncDir makes the renames durable: without it a power cut can lose the
-// directory entry even though the file's data was synced.
+// SyncDir makes renames in dir durable: without it a power cut can lose
+// the directory entry even though the file's data was synced.
+func SyncDir(dir string) error { return syncDir(dir) }
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -412,8 +414,10 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// unwrapPathError drops the path from *fs.PathError, since our messages
-// already start with it.
+// UnwrapPathError drops the path from *fs.PathError and *os.LinkError,
+// since our messages already start with it.
+func UnwrapPathError(err error) error { return unwrapPathError(err) }
+
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

@@ -9,14 +9,15 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"math"
 	"net"
 	"net/url"
-	"software.sslmate.com/src/go-pkcs12"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/cloudflare/cfssl/helpers/derhelpers"
 )

@@ -73,7 +73,7 @@ func ReplaceOwned(path string, data []byte, mode fs.FileMode, what string, owned
 		os.Remove(tmp)
 		return ownedFSError(path, "cannot write", err)
 	}
-	if err := syncOwnedDir(ownedDir(path)); err != nil {
+	if err := syncDir(ownedDir(path)); err != nil {
 		return ownedFSError(path, "written, but cannot sync its directory", err)
 	}
 	return nil
@@ -173,19 +173,6 @@ func ownedDir(path string) string {
 		return dir
 	}
 	return "."
-}
-
-// syncOwnedDir makes the rename durable.
-func syncOwnedDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
 }
 
 // ownedFSError is a file-system failure on path: the message carries the

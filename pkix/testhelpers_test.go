@@ -4,8 +4,9 @@ import (
 	"os"
 	"os/exec"
 
-	cflog "github.com/cloudflare/cfssl/log"
 	"testing"
+
+	cflog "github.com/cloudflare/cfssl/log"
 )
 
 // newTestCA makes a CA from the built-in configuration with the given key

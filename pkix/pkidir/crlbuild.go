@@ -163,17 +163,11 @@ func openSerials(path string, stdin io.Reader) (io.ReadCloser, string, int, erro
 // crlSigner loads the CA that signs: the directory's (by name) or the
 // caller's, and checks it can sign CRLs.
 func (d *Dir) crlSigner(name string, in CAInput) (*crlJob, error) {
-	ca := d.CA(name)
 	if in.Certs == nil {
-		certs, err := readCerts(ca.Cert, "run 'mtlsctl ca init' first, or pass --ca")
-		if err != nil {
+		var err error
+		if in, err = d.readCA(name); err != nil {
 			return nil, err
 		}
-		key, err := readKey(ca.Key, "pass the CA key with --ca-key")
-		if err != nil {
-			return nil, err
-		}
-		in = CAInput{CertFile: ca.Cert, KeyFile: ca.Key, Certs: certs, Key: key}
 	} else {
 		name = d.caName(in.Certs[0], in.CertFile)
 	}

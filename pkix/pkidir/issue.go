@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/cloudflare/cfssl/config"
@@ -208,7 +209,11 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: r.Err.Error(), err: r.Err})
 			continue
 		}
-		res.Warnings = appendUnique(res.Warnings, r.Warnings...)
+		for _, w := range r.Warnings {
+			if !slices.Contains(res.Warnings, w) {
+				res.Warnings = append(res.Warnings, w)
+			}
+		}
 		rec := pkix.RecordOf{Cert: r.Issued.Cert, Kind: req.Kind, Profile: req.Profile, Issuer: s.Name, Name: j.Name}.Record()
 		sets = append(sets, Set{Staged: staged[i], Records: []pkix.Record{rec}, Force: req.Force})
 		setJob = append(setJob, i)
@@ -331,17 +336,4 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 		return nil, nil, err
 	}
 	return written[0], sess.Repaired, nil
-}
-
-func appendUnique(list []string, add ...string) []string {
-	for _, a := range add {
-		found := false
-		for _, l := range list {
-			found = found || l == a
-		}
-		if !found {
-			list = append(list, a)
-		}
-	}
-	return list
 }

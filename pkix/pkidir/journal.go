@@ -259,29 +259,9 @@ func (d *Dir) ioError(path, what string, err error) error {
 	return &pkix.Error{File: d.rel(path), Msg: fmt.Sprintf("%s: %v", what, unwrap(err)), Err: err}
 }
 
-func unwrap(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err
-	}
-	return err
-}
+func unwrap(err error) error { return pkix.UnwrapPathError(err) }
 
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
-}
+func syncDir(dir string) error { return pkix.SyncDir(dir) }
 
 // crashPoint kills the process at a named point of a transaction when
 // MTLSCTL_TEST_CRASH names it: the crash tests use it to stop a real

@@ -37,15 +37,10 @@ type CAInput struct {
 func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Signer, error) {
 	ca := d.CA(name)
 	if in.Certs == nil {
-		certs, err := readCerts(ca.Cert, "run 'mtlsctl ca init' first, or pass --ca")
-		if err != nil {
+		var err error
+		if in, err = d.readCA(name); err != nil {
 			return nil, err
 		}
-		key, err := readKey(ca.Key, "pass the CA key with --ca-key")
-		if err != nil {
-			return nil, err
-		}
-		in = CAInput{CertFile: ca.Cert, KeyFile: ca.Key, Certs: certs, Key: key}
 	} else if name == "" {
 		// A CA named by its file: the inventory calls it by its base name.
 		name = strings.TrimSuffix(filepath.Base(in.CertFile), ".pem")
@@ -79,6 +74,21 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Sig
 		return nil, &pkix.Error{File: in.CertFile, Msg: "this CA was revoked on " + r.RevokedAt.Format("2006-01-02"), Hint: "issue from another CA"}
 	}
 	return &Signer{Name: name, Issuer: is, Above: above}, nil
+}
+
+// readCA reads the certificate (with any above it) and key of the
+// directory's CA called name.
+func (d *Dir) readCA(name string) (CAInput, error) {
+	ca := d.CA(name)
+	certs, err := readCerts(ca.Cert, "run 'mtlsctl ca init' first, or pass --ca")
+	if err != nil {
+		return CAInput{}, err
+	}
+	key, err := readKey(ca.Key, "pass the CA key with --ca-key")
+	if err != nil {
+		return CAInput{}, err
+	}
+	return CAInput{CertFile: ca.Cert, KeyFile: ca.Key, Certs: certs, Key: key}, nil
 }
 
 // Root reads the directory's root certificate, if it has one.
