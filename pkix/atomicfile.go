@@ -156,29 +156,14 @@ func CommitStaged(staged []*Staged, force bool) ([][]Written, []error) {
 	for i, st := range staged {
 		errs[i] = st.err
 	}
-	if canSyncFS() {
-		synced := map[string]bool{}
-		for i, st := range staged {
-			if errs[i] != nil {
-				continue
-			}
-			for _, f := range st.files {
-				dir := filepath.Dir(f.Path)
-				if synced[dir] {
-					continue
-				}
-				synced[dir] = true
-				if err := syncDirFS(dir); err != nil {
-					for k, other := range staged {
-						if errs[k] == nil {
-							other.Discard()
-							errs[k] = errorf(dir, "cannot sync the file system: %v", err)
-						}
-					}
-					return written, errs
-				}
+	if err := SyncStaged(staged); err != nil {
+		for k, other := range staged {
+			if errs[k] == nil {
+				other.Discard()
+				errs[k] = err
 			}
 		}
+		return written, errs
 	}
 	dirs := map[string]bool{}
 	for i, st := range staged {
