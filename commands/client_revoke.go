@@ -35,6 +35,8 @@ EXAMPLES:
 			&cli.StringFlag{Name: "serial", Usage: "revoke the certificate with this `HEX` serial"},
 			&cli.StringFlag{Name: "cert", Usage: "revoke the certificate in `FILE`"},
 			&cli.StringFlag{Name: "reason", Usage: "RFC 5280 reason: keyCompromise, superseded, cessationOfOperation, ..."},
+			&cli.BoolFlag{Name: "foreign", Usage: "the certificate is not in the inventory (issued by a CA here, with another tool): revoke it anyway"},
+			&cli.StringFlag{Name: "issuer", Usage: "with --foreign --serial: the `NAME` of the CA that issued it (ca for the root)"},
 			&cli.BoolFlag{Name: "all", Usage: "revoke every certificate NAME matches"},
 			&cli.BoolFlag{Name: "crl", Usage: "also rebuild the issuing CA's CRL (DIR/ca.crl, or DIR/NAME.crl for intermediate NAME)"},
 			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --crl: how long the CRL is valid"},
@@ -55,7 +57,13 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	req := &pkidir.RevokeRequest{Name: c.Args().First(), All: c.Bool("all"), CRL: c.Bool("crl")}
+	req := &pkidir.RevokeRequest{Name: c.Args().First(), All: c.Bool("all"), CRL: c.Bool("crl"), Foreign: c.Bool("foreign"), Issuer: c.String("issuer")}
+	if (req.Issuer != "" || req.Foreign) && req.Name != "" {
+		return usageErrorf("--foreign and --issuer are for a certificate the inventory does not know").hint("give it by --serial HEX or --cert FILE")
+	}
+	if req.Issuer != "" && !req.Foreign {
+		return usageErrorf("--issuer says whose list a --foreign serial goes on").hint("add --foreign, or leave --issuer out: a recorded certificate's issuer is known")
+	}
 	selectors := 0
 	for _, set := range []bool{req.Name != "", c.String("serial") != "", c.String("cert") != ""} {
 		if set {
@@ -68,7 +76,11 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	if s := c.String("reason"); s != "" {
 		r, ok := pkix.ParseReason(s)
 		if !ok || s == "removeFromCRL" {
-			return usageErrorf("--reason %q is not an RFC 5280 reason", s).hint("reasons: %s", pkix.ReasonNames())
+			e := usageErrorf("--reason %q is not an RFC 5280 reason", s)
+			if want, ok := pkix.SuggestReason(s); ok {
+				return e.hint("did you mean --reason %s?", want)
+			}
+			return e.hint("reasons: %s", pkix.ReasonNames())
 		}
 		req.Reason = r
 	}

@@ -3,6 +3,7 @@ package pkix
 import (
 	"fmt"
 	"math/big"
+	"sort"
 	"strings"
 	"time"
 )
@@ -41,6 +42,33 @@ func (r RevocationReason) String() string {
 func ParseReason(s string) (RevocationReason, bool) {
 	r, ok := reasonNames[strings.ToLower(s)]
 	return r, ok
+}
+
+// SuggestReason finds the reason a misspelt name meant: the same letters
+// in another case or with separators ("key-compromise", "KEY_COMPROMISE"),
+// or within two edits ("keyCompromize").
+func SuggestReason(s string) (string, bool) {
+	norm := func(x string) string {
+		return strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(x))
+	}
+	var names []string
+	for _, name := range reasonText {
+		if name == "removeFromCRL" {
+			continue
+		}
+		if norm(name) == norm(s) {
+			return name, true
+		}
+		names = append(names, name)
+	}
+	if len(s) < 6 || !notHex(s) {
+		return "", false // too short, or could be hex: not a word
+	}
+	sort.Strings(names)
+	if c := closest(s, names); c != "" {
+		return c, true
+	}
+	return "", false
 }
 
 // ReasonNames lists the accepted reason names, for hints.
@@ -89,6 +117,15 @@ func ParseSerialLine(line string, decimal bool, scratch []byte) (SerialLine, boo
 				return out, true, fmt.Errorf("revocation date %q is before 1950", last)
 			}
 			out.Date, out.HasDate, sawDate = d, true, true
+		} else if !sawReason && notHex(last) {
+			// A word, not a group of hex bytes: a misspelt reason.
+			if want, ok := SuggestReason(last); ok {
+				return out, true, fmt.Errorf("unknown revocation reason %q: did you mean %s?", last, want)
+			}
+			if looksLikeWord(last) {
+				return out, true, fmt.Errorf("unknown revocation reason %q (reasons: %s)", last, ReasonNames())
+			}
+			break
 		} else if looksLikeWord(last) && !sawReason {
 			return out, true, fmt.Errorf("unknown revocation reason %q (reasons: %s)", last, ReasonNames())
 		} else if looksLikeDate(last) && !sawDate {
@@ -240,6 +277,17 @@ func looksLikeWord(s string) bool {
 		}
 	}
 	return nonHex
+}
+
+// notHex: s has a letter no hex digit uses, so it is no group of serial
+// bytes (cheap: checked on every multi-word line of a million-line file).
+func notHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c > 'f' && c <= 'z' {
+			return true
+		}
+	}
+	return false
 }
 
 func looksLikeDate(s string) bool {

@@ -187,6 +187,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// Closest returns the candidate nearest to s within two edits (case
+// aside), for "did you mean" hints; "" when none is that close.
+func Closest(s string, candidates []string) string { return closest(s, candidates) }
+
 // closest returns the candidate within edit distance 2 of s, if any.
 func closest(s string, candidates []string) string {
 	best, bestD := "", 3
@@ -222,6 +226,32 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(a)][len(b)]
+}
+
+// WithinOneEdit reports whether a and b differ by at most one inserted,
+// deleted or substituted character, or one swap of neighbours: a serial
+// with a digit missing or mistyped. Linear, for scanning 100,000 serials.
+func WithinOneEdit(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	if len(b)-len(a) > 1 {
+		return false
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	if i == len(a) {
+		return true
+	}
+	if len(a) == len(b) {
+		if a[i+1:] == b[i+1:] {
+			return true // one substitution
+		}
+		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+	}
+	return a[i:] == b[i+1:] // one insertion
 }
 
 // ProfileHasUsage reports whether the named profile grants usage.

@@ -23,6 +23,11 @@ type RevokeRequest struct {
 	Cert   *x509.Certificate
 	All    bool // every certificate Name matches
 	Reason pkix.RevocationReason
+	// Foreign revokes a certificate the inventory does not know (issued
+	// by a CA of this directory, but by another tool): Cert, or Issuer
+	// (a CA's name) with Serial, says whose list it goes on.
+	Foreign bool
+	Issuer  string
 	// CRL rebuilds each issuing CA's CRL in the same transaction.
 	CRL        bool
 	NextUpdate time.Duration
@@ -40,6 +45,9 @@ type RevokeResult struct {
 
 // ErrAmbiguous is a name that designates several certificates.
 var ErrAmbiguous = errors.New("ambiguous name")
+
+// ErrUnknown is a name or serial the inventory does not know.
+var ErrUnknown = errors.New("not in the inventory")
 
 // Revoke marks certificates revoked in the inventory, lists them in their
 // issuing CA's serials file and, with CRL, rebuilds that CA's CRL: all in
@@ -163,8 +171,11 @@ func (d *Dir) revocationTargets(req *RevokeRequest, res *RevokeResult) ([]pkix.R
 			return nil, nil, err
 		}
 		if len(targets) == 0 {
-			return nil, nil, &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("no client certificate with CN or name %q", req.Name), Err: fs.ErrNotExist,
-				Hint: "see 'mtlsctl client list'; to revoke a certificate mtlsctl did not record, use --cert FILE or --serial HEX"}
+			hint := "see 'mtlsctl client list'; to revoke a certificate mtlsctl did not record, use --cert FILE or --serial HEX with --foreign"
+			if near := d.nearestName(req.Name); near != "" {
+				hint = fmt.Sprintf("did you mean %q? (see 'mtlsctl client list')", near)
+			}
+			return nil, nil, &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("no client certificate with CN or name %q", req.Name), Err: ErrUnknown, Hint: hint}
 		}
 		if len(targets) > 1 && !req.All {
 			var list []string
@@ -191,25 +202,78 @@ func (d *Dir) revocationTargets(req *RevokeRequest, res *RevokeResult) ([]pkix.R
 		}
 		return []pkix.Record{*r}, nil, nil
 	}
-	f := &foreignSerial{serial: serial, issuer: d.issuerOf(req.Cert)}
-	if req.Cert != nil {
-		f.comment = "CN=" + req.Cert.Subject.CommonName
+	// A serial nobody recorded is a typo until the user says otherwise:
+	// revoking it would leave the intended certificate valid.
+	if !req.Foreign {
+		hint := "check the serial ('mtlsctl client list'); for a certificate a CA of this directory issued with another tool, add --foreign"
+		if near := d.nearestSerial(serial); near != nil {
+			hint = fmt.Sprintf("did you mean %s (CN=%s)?", near.Serial, near.CN)
+		}
+		return nil, nil, &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("serial %s is not in the inventory", serial), Err: ErrUnknown, Hint: hint}
 	}
-	res.Warnings = append(res.Warnings, fmt.Sprintf("serial %s is not in %s: added to %s anyway (a certificate mtlsctl did not record?)",
+	f := &foreignSerial{serial: serial}
+	switch {
+	case req.Cert != nil:
+		issuer, ok := d.issuerOf(req.Cert)
+		if !ok {
+			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("the certificate (CN=%s) was not issued by any CA of %s", req.Cert.Subject.CommonName, d.path),
+				Hint: "revoke it with the CA that issued it, in its own directory"}
+		}
+		f.issuer, f.comment = issuer, "CN="+req.Cert.Subject.CommonName
+	case req.Issuer != "":
+		if _, err := readCerts(d.CA(req.Issuer).Cert, "name a CA of this directory"); err != nil {
+			return nil, nil, err
+		}
+		f.issuer = d.CA(req.Issuer).Name
+	default:
+		return nil, nil, &pkix.Error{Msg: "--foreign needs to know whose revocation list the serial goes on",
+			Hint: "give the certificate with --cert FILE, or its CA with --issuer NAME (ca for the root)"}
+	}
+	res.Warnings = append(res.Warnings, fmt.Sprintf("serial %s is not in %s: added to %s as a certificate issued elsewhere",
 		serial, d.Inventory(), d.CA(f.issuer).Serials))
 	return nil, f, nil
 }
 
-// issuerOf finds which CA of the directory signed a certificate mtlsctl
-// did not record: the root, or an intermediate whose files are here. The
-// root is assumed when there is no certificate to look at.
-func (d *Dir) issuerOf(cert *x509.Certificate) string {
-	if cert == nil {
-		return RootName
-	}
+// nearestName is the recorded client CN or file name closest to name.
+func (d *Dir) nearestName(name string) string {
 	inv, err := d.ReadInventory()
 	if err != nil {
-		return RootName
+		return ""
+	}
+	var names []string
+	for _, r := range inv.Records {
+		if r.Kind == pkix.KindClient && r.Status != pkix.StatusSuperseded {
+			names = append(names, r.CN, r.Name)
+		}
+	}
+	return pkix.Closest(name, names)
+}
+
+// nearestSerial is a recorded serial one edit away from serial (a digit
+// missing, added, mistyped or swapped), if exactly one is.
+func (d *Dir) nearestSerial(serial string) *pkix.Record {
+	inv, err := d.ReadInventory()
+	if err != nil {
+		return nil
+	}
+	var found *pkix.Record
+	for i := range inv.Records {
+		if pkix.WithinOneEdit(serial, inv.Records[i].Serial) {
+			if found != nil {
+				return nil
+			}
+			found = &inv.Records[i]
+		}
+	}
+	return found
+}
+
+// issuerOf finds which CA of the directory signed a certificate mtlsctl
+// did not record: the root, or an intermediate whose files are here.
+func (d *Dir) issuerOf(cert *x509.Certificate) (string, bool) {
+	inv, err := d.ReadInventory()
+	if err != nil {
+		return "", false
 	}
 	names := []string{RootName}
 	for _, r := range inv.Records {
@@ -223,10 +287,7 @@ func (d *Dir) issuerOf(cert *x509.Certificate) string {
 			cas[name] = certs[0]
 		}
 	}
-	if name, ok := pkix.IssuerAmong(cert, names, cas); ok {
-		return name
-	}
-	return RootName
+	return pkix.IssuerAmong(cert, names, cas)
 }
 
 // Behind is a CA whose CRL does not list every certificate the inventory
