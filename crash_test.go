@@ -111,7 +111,7 @@ func assertWhole(t *testing.T, dir string) {
 	t.Helper()
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if strings.Contains(e.Name(), ".tmp-") || strings.HasPrefix(e.Name(), ".mtlsctl-journal") {
+		if strings.Contains(e.Name(), ".tmp-") || strings.HasPrefix(e.Name(), ".mtlsctl-") {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}

@@ -103,11 +103,22 @@ type Staged struct {
 // Stage writes a set's temporary files. Where the whole file system can be
 // synced in one call (Linux syncfs) the files are not fsynced one by one:
 // an fsync per file costs more than an ECDSA certificate's cryptography.
-func Stage(files []File, force bool) *Staged {
+func Stage(files []File, force bool) *Staged { return StageIn(files, force, nil) }
+
+// StageIn is Stage with the temporary files of some outputs in another
+// directory of the same file system: tempDir returns it for a path, or ""
+// for beside the output. (The PKI directory keeps its temporary files in a
+// staging area that a later mtlsctl can sweep without listing a
+// 300,000-file directory.)
+func StageIn(files []File, force bool, tempDir func(path string) string) *Staged {
 	st := &Staged{files: slices.Clone(files)}
 	st.temps = make([]string, len(st.files))
 	for j, f := range st.files {
-		t, err := writeTemp(f, !canSyncFS())
+		dir := ""
+		if tempDir != nil {
+			dir = tempDir(f.Path)
+		}
+		t, err := writeTemp(f, !canSyncFS(), dir)
 		if err != nil {
 			removeAll(st.temps)
 			st.temps, st.err = nil, err
@@ -260,10 +271,13 @@ func placeSet(files []File, temps []string, force bool) ([]Written, error) {
 	return written, nil
 }
 
-func writeTemp(f File, sync bool) (string, error) {
+func writeTemp(f File, sync bool, tempDir string) (string, error) {
 	dir, base := filepath.Split(f.Path)
 	if dir == "" {
 		dir = "."
+	}
+	if tempDir != "" {
+		dir = tempDir
 	}
 	tmp, err := os.CreateTemp(dir, TempPrefix(base))
 	if err != nil {

@@ -118,7 +118,12 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 		res.Written = w
 		return res, err
 	}
-	written, errs, err := sess.Commit(Change{Op: "crl build", Sets: []Set{{Staged: pkix.Stage([]pkix.File{crlFile(job, crl, req.PEM)}, job.force), Force: job.force}}, Updates: chk.lifted})
+	st, err := d.newStage()
+	if err != nil {
+		return nil, err
+	}
+	defer st.release()
+	written, errs, err := sess.Commit(Change{Op: "crl build", Sets: []Set{{Staged: st.files([]pkix.File{crlFile(job, crl, req.PEM)}, job.force), Force: job.force}}, Updates: chk.lifted})
 	if err == nil {
 		err = errs[0]
 	}

@@ -86,6 +86,11 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	if err != nil {
 		return nil, err
 	}
+	st, err := d.newStage()
+	if err != nil {
+		return nil, err
+	}
+	defer st.release()
 	sess, err := d.Lock(ctx)
 	if err != nil {
 		return nil, err
@@ -93,7 +98,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	defer sess.Unlock()
 	res.Repaired = sess.Repaired
 	file := pkix.File{Path: out, Data: data, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"}
-	written, errs, err := sess.Commit(Change{Op: "client export", Sets: []Set{{Staged: pkix.Stage([]pkix.File{file}, req.Force), Force: req.Force}}})
+	written, errs, err := sess.Commit(Change{Op: "client export", Sets: []Set{{Staged: st.files([]pkix.File{file}, req.Force), Force: req.Force}}})
 	if err == nil {
 		err = errs[0]
 	}

@@ -179,6 +179,11 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 	if req.P12 != nil {
 		p12Chain = d.ChainToRoot(s)
 	}
+	st, err := d.newStage()
+	if err != nil {
+		return nil, err
+	}
+	defer st.release()
 	staged := make([]*pkix.Staged, len(req.Jobs))
 	results := pkix.RunBatch(ctx, len(req.Jobs), func(i int) (*pkix.Issued, []string, error) {
 		if req.Kind == pkix.KindIntermediate {
@@ -197,7 +202,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			r.Err = err
 			return
 		}
-		staged[i] = pkix.Stage(files, req.Force)
+		staged[i] = st.files(files, req.Force)
 	})
 
 	res := &IssueResult{}
@@ -311,6 +316,11 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 		{Path: lf.Key, Data: ca.KeyPEM, Mode: pkix.ModeSecret, Kind: "private key"},
 		{Path: lf.CSR, Data: ca.CSRPEM, Mode: pkix.ModePublic, Kind: "CSR"},
 	}, extra...)
+	st, err := d.newStage()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.release()
 	sess, err := d.Lock(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -328,7 +338,7 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 			records = append(records, o)
 		}
 	}
-	written, errs, err := sess.Commit(Change{Op: "ca init", Sets: []Set{{Staged: pkix.Stage(files, force), Records: records, Force: force}}})
+	written, errs, err := sess.Commit(Change{Op: "ca init", Sets: []Set{{Staged: st.files(files, force), Records: records, Force: force}}})
 	if err == nil {
 		err = errs[0]
 	}

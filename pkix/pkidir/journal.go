@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,7 +57,7 @@ func (d *Dir) writeJournal(j *journal) error {
 		return err
 	}
 	path := d.journalPath()
-	tmp := path + ".tmp-" + fmt.Sprint(os.Getpid())
+	tmp := path + ".tmp" // one writer at a time: the directory is locked
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return d.ioError(tmp, "cannot write the journal", err)
@@ -178,6 +179,9 @@ func (d *Dir) applyAppend(j *journal) error {
 
 func (d *Dir) applyMove(m move) error {
 	temp, path := d.abspath(m.Temp), d.abspath(m.Path)
+	if err := d.checkMove(temp, path); err != nil {
+		return err
+	}
 	if _, err := os.Lstat(temp); errors.Is(err, fs.ErrNotExist) {
 		return nil // done already
 	}
@@ -215,6 +219,23 @@ func (d *Dir) applyMove(m move) error {
 		}
 	default:
 		return fmt.Errorf("journal: unknown move %q", m.How)
+	}
+	return nil
+}
+
+// checkMove confines what a journal may rename — a journal edited by
+// hand must not move arbitrary files: a temporary file of ours (in the
+// staging area, or hidden beside its output) onto a name in the directory,
+// or beside itself for an output published elsewhere.
+func (d *Dir) checkMove(temp, path string) error {
+	staging := filepath.Join(d.abs, stagingName) + string(filepath.Separator)
+	base := filepath.Base(temp)
+	ours := strings.HasPrefix(temp, staging) ||
+		(filepath.Dir(temp) == filepath.Dir(path) && strings.HasPrefix(base, ".") && strings.Contains(base, ".tmp-"))
+	inDir := filepath.Dir(path) == d.abs
+	if !ours || (!inDir && strings.HasPrefix(temp, staging)) {
+		return &pkix.Error{File: d.File(journalName), Msg: fmt.Sprintf("asks to move %s to %s, which mtlsctl never does", temp, path),
+			Hint: "the journal was edited or damaged: check the files it names, then remove it by hand"}
 	}
 	return nil
 }

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -80,7 +78,7 @@ func (s *Session) recover() error {
 			j.Op, j.PID, j.Started.Local().Format("2006-01-02 15:04:05"), describe(j)))
 	}
 	if n := d.sweep(); n > 0 {
-		s.Repaired = append(s.Repaired, fmt.Sprintf("removed %d temporary file%s left by mtlsctl processes that are gone", n, plural(n)))
+		s.Repaired = append(s.Repaired, fmt.Sprintf("removed %d temporary file%s left by mtlsctl operations that are gone", n, plural(n)))
 	}
 	return nil
 }
@@ -91,54 +89,6 @@ func describe(j *journal) string {
 		lines -= strings.Count(string(pkix.InventoryHeader()), "\n")
 	}
 	return fmt.Sprintf("%d inventory line%s, %d file%s", lines, plural(lines), len(j.Moves), plural(len(j.Moves)))
-}
-
-// sweep removes temporary files whose writer is gone: ".NAME.tmp-PID-N"
-// where no process PID exists, and the journal's own temporary file.
-// A live process's files are left alone: a batch stages its files before
-// it takes the lock.
-func (d *Dir) sweep() int {
-	entries, err := os.ReadDir(d.abs)
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, e := range entries {
-		name := e.Name()
-		pid, ok := tempOwner(name)
-		if !ok || processAlive(pid) {
-			continue
-		}
-		if os.Remove(d.abspath(name)) == nil {
-			n++
-		}
-	}
-	return n
-}
-
-// tempOwner reads the process ID out of a temporary file's name.
-func tempOwner(name string) (int, bool) {
-	if !strings.HasPrefix(name, ".") {
-		return 0, false
-	}
-	var rest string
-	if r, ok := strings.CutPrefix(name, journalName+".tmp-"); ok {
-		rest = r
-	} else if i := strings.LastIndex(name, ".tmp-"); i > 0 {
-		rest, _, _ = strings.Cut(name[i+len(".tmp-"):], "-")
-	} else {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(rest)
-	return pid, err == nil && pid > 0
-}
-
-func processAlive(pid int) bool {
-	if pid == os.Getpid() {
-		return true
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func plural(n int) string {

@@ -94,6 +94,11 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 	// Everything that can fail is done before anything is written: the
 	// serials files are parsed and appended in memory, each CRL is signed
 	// and checked, and every output is staged.
+	st, err := d.newStage()
+	if err != nil {
+		return nil, err
+	}
+	defer st.release()
 	var sets []Set
 	for _, issuer := range sortedKeys(entries) {
 		ca := d.CA(issuer)
@@ -140,7 +145,7 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 			res.Warnings = append(res.Warnings, behindMessage(ca, behind))
 		}
 		if len(files) > 0 {
-			sets = append(sets, Set{Staged: pkix.Stage(files, false)})
+			sets = append(sets, Set{Staged: st.files(files, false)})
 		}
 	}
 	written, errs, err := sess.Commit(Change{Op: "client revoke", Sets: sets, Updates: updates})

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,29 +154,42 @@ func TestJournalReplay(t *testing.T) {
 	}
 }
 
-// Temporary files of processes that are gone are removed; a live
-// process's are not.
+// A staging directory whose operation is gone is removed; a live one's
+// is not, whatever its process ID says.
 func TestSweep(t *testing.T) {
 	d := testDir(t)
-	dead := exec.Command("true")
-	dead.Run()
-	deadPID := strconv.Itoa(dead.Process.Pid)
-	os.WriteFile(d.File(".x.pem.tmp-"+deadPID+"-12"), nil, 0o600)
-	os.WriteFile(d.File(".mtlsctl-journal.tmp-"+deadPID), nil, 0o600)
-	live := d.File(".y.pem.tmp-" + strconv.Itoa(os.Getppid()) + "-12")
-	os.WriteFile(live, nil, 0o600)
-	os.WriteFile(d.File("notes.tmp-1-2"), nil, 0o600) // not hidden: not ours
+	live, err := d.newStage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(live.path, ".x.pem.tmp-1-1"), nil, 0o600)
+	dead, err := d.newStage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dead.path, ".y.pem.tmp-1-1"), nil, 0o600)
+	dead.lock.Unlock() // as when its process dies
+	os.WriteFile(d.File("notes.tmp-1-2"), nil, 0o600) // not ours
 	s, err := d.Lock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Unlock()
-	l := listing(t, d.abs)
-	if strings.Contains(l, ".x.pem.tmp") || strings.Contains(l, "journal") {
-		t.Errorf("dead process's files left:\n%s", l)
+	if _, err := os.Stat(dead.path); err == nil {
+		t.Error("a dead operation's staging directory was left")
 	}
-	if !strings.Contains(l, ".y.pem.tmp") || !strings.Contains(l, "notes.tmp-1-2") {
-		t.Errorf("removed a live process's or someone else's file:\n%s", l)
+	if _, err := os.Stat(filepath.Join(live.path, ".x.pem.tmp-1-1")); err != nil {
+		t.Errorf("a live operation's file was removed: %v", err)
+	}
+	if _, err := os.Stat(d.File("notes.tmp-1-2")); err != nil {
+		t.Error("removed a file that is not mtlsctl's")
+	}
+	if len(s.Repaired) != 1 || !strings.Contains(s.Repaired[0], "removed 1 temporary file") {
+		t.Errorf("repaired = %q", s.Repaired)
+	}
+	live.release()
+	if _, err := os.Stat(d.File(stagingName)); err == nil {
+		t.Error("the staging root was left after the last operation")
 	}
 }
 

@@ -1,0 +1,120 @@
+package pkidir
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gofrs/flock"
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// The staging area: every operation writes its temporary files in a
+// directory of its own, DIR/.mtlsctl-tmp/stage-N, and holds a flock on it
+// for as long as it lives. The kernel drops that lock when the process
+// dies, however it dies, so the next mtlsctl tells a dead operation's
+// leftovers from a live one's by trying the lock — not by a process ID,
+// which another PID namespace (a container sharing the volume) or a
+// reused PID would get wrong — and finds them without listing a directory
+// of 300,000 certificate files.
+const stagingName = ".mtlsctl-tmp"
+
+type stage struct {
+	d    *Dir
+	path string
+	lock *flock.Flock
+}
+
+// newStage makes the operation's staging directory and locks it.
+func (d *Dir) newStage() (*stage, error) {
+	root := filepath.Join(d.abs, stagingName)
+	var path string
+	var err error
+	for range 3 { // another process may remove an empty root meanwhile
+		if err = os.MkdirAll(root, 0o700); err != nil {
+			continue
+		}
+		if path, err = os.MkdirTemp(root, "stage-"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, d.ioError(root, "cannot make the staging directory", err)
+	}
+	lock := flock.New(path, flock.SetFlag(os.O_RDONLY))
+	if ok, err := lock.TryLock(); err != nil || !ok {
+		os.Remove(path)
+		if err == nil {
+			err = errors.New("locked by another process")
+		}
+		return nil, d.ioError(path, "cannot lock the staging directory", err)
+	}
+	return &stage{d: d, path: path, lock: lock}, nil
+}
+
+// tempDir is where an output's temporary file goes: the staging area for
+// the directory's own files, beside the output for one elsewhere (a CRL
+// published through a symlink, an --out in another directory), which may
+// be on another file system.
+func (st *stage) tempDir(path string) string {
+	abs, err := filepath.Abs(path)
+	if err == nil && filepath.Dir(abs) == st.d.abs {
+		return st.path
+	}
+	return ""
+}
+
+// files stages a set.
+func (st *stage) files(files []pkix.File, force bool) *pkix.Staged {
+	return pkix.StageIn(files, force, st.tempDir)
+}
+
+// release removes what is left of the staging directory (nothing, after
+// a commit; the temporary files of sets that were not committed
+// otherwise), then the staging root if no other operation uses it.
+func (st *stage) release() {
+	if _, err := os.Lstat(st.d.journalPath()); err == nil {
+		// Committed but not finished: the journal needs these files. The
+		// next command applies it, then sweeps this directory.
+		st.lock.Unlock()
+		return
+	}
+	os.RemoveAll(st.path)
+	st.lock.Unlock()
+	os.Remove(filepath.Dir(st.path))
+}
+
+// sweep removes the staging directories of operations that are gone,
+// and the journal's temporary file, and reports how many files went.
+func (d *Dir) sweep() int {
+	n := 0
+	if err := os.Remove(d.journalPath() + ".tmp"); err == nil {
+		n++
+	}
+	root := filepath.Join(d.abs, stagingName)
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return n
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "stage-") {
+			continue
+		}
+		path := filepath.Join(root, e.Name())
+		lock := flock.New(path, flock.SetFlag(os.O_RDONLY))
+		if ok, err := lock.TryLock(); err != nil || !ok {
+			continue // alive
+		}
+		if files, err := os.ReadDir(path); err == nil {
+			n += len(files)
+		}
+		os.RemoveAll(path)
+		lock.Unlock()
+	}
+	if err := os.Remove(root); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		_ = err // not empty: a live operation's, or ours
+	}
+	return n
+}
