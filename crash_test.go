@@ -368,3 +368,44 @@ func TestConcurrentCommands(t *testing.T) {
 		}
 	}
 }
+
+// Under umask 277 a user who is not root keeps a working directory: the
+// modes mtlsctl sets are set exactly (root would not notice, permissions
+// do not stop it). Runs as nobody, so only where the test runs as root.
+func TestUmask277NotRoot(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run mtlsctl as another user")
+	}
+	work, err := os.MkdirTemp("", "umask")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+	os.Chmod(work, 0o777)
+	bin := filepath.Join(work, "mtlsctl")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `umask 277 && set -e
+m() { MTLSCTL_AS_MAIN=1 "$0" "$@" >/dev/null; }
+m ca init --dir p --key-type ecdsa-256
+m client issue --dir p --cn u1 --name u1 --key-type ecdsa-256
+m client revoke --dir p u1 --crl
+m client issue --dir p --cn u2 --name u2 --key-type ecdsa-256 --p12 --no-password
+stat -c '%n %a' p p/ca-key.pem p/u2-key.pem p/u2.p12 p/ca.pem p/inventory.tsv p/ca.crl p/serials.txt`
+	cmd := exec.Command("/bin/sh", "-c", script, bin)
+	cmd.Dir = work
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("as nobody under umask 277: %v\n%s", err, out)
+	}
+	want := "p 700\np/ca-key.pem 600\np/u2-key.pem 600\np/u2.p12 600\np/ca.pem 644\np/inventory.tsv 644\np/ca.crl 644\np/serials.txt 644\n"
+	if string(out) != want {
+		t.Errorf("modes:\n%s\nwant:\n%s", out, want)
+	}
+}

@@ -75,6 +75,11 @@ func ensureDir(dir string) (undo func(), err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, &pkix.Error{File: dir, Msg: fmt.Sprintf("cannot create the directory: %v", errors.Unwrap(err))}
 	}
+	// 0700 exactly: under umask 277 it would be 0500, and unwritable.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.Remove(dir)
+		return nil, &pkix.Error{File: dir, Msg: fmt.Sprintf("cannot set the directory's mode: %v", errors.Unwrap(err))}
+	}
 	return func() { os.Remove(dir) }, nil
 }
 

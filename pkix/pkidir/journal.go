@@ -62,7 +62,10 @@ func (d *Dir) writeJournal(j *journal) error {
 	if err != nil {
 		return d.ioError(tmp, "cannot write the journal", err)
 	}
-	_, werr := f.Write(append(data, '\n'))
+	werr := f.Chmod(0o600) // exactly, whatever the umask
+	if werr == nil {
+		_, werr = f.Write(append(data, '\n'))
+	}
 	if werr == nil {
 		werr = f.Sync()
 	}
@@ -142,6 +145,12 @@ func (d *Dir) applyAppend(j *journal) error {
 	info, err := f.Stat()
 	if err != nil {
 		return d.ioError(d.Inventory(), "cannot read", err)
+	}
+	if info.Mode().Perm() != pkix.ModePublic && j.InventorySize == 0 {
+		// Just created: 0644 exactly, not 0644 less a umask of 277.
+		if err := f.Chmod(pkix.ModePublic); err != nil {
+			return d.ioError(d.Inventory(), "cannot set the mode", err)
+		}
 	}
 	want := []byte(j.Append)
 	size := info.Size()

@@ -33,10 +33,16 @@ func (d *Dir) newStage() (*stage, error) {
 	var path string
 	var err error
 	for range 3 { // another process may remove an empty root meanwhile
+		// Modes set explicitly: under umask 277 MkdirAll's 0700 would be
+		// 0500, a directory nobody but root can stage in.
 		if err = os.MkdirAll(root, 0o700); err != nil {
 			continue
 		}
+		if err = os.Chmod(root, 0o700); err != nil {
+			continue
+		}
 		if path, err = os.MkdirTemp(root, "stage-"); err == nil {
+			err = os.Chmod(path, 0o700)
 			break
 		}
 	}
