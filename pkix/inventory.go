@@ -338,6 +338,10 @@ type InventoryLine struct {
 // file order (so a serial's last call is its state).
 func ScanInventory(path string, data []byte, fn func(InventoryLine)) error {
 	return eachInventoryLine(data, func(lineNo int, line []byte) error {
+		if tabs := bytes.Count(line, []byte{'\t'}); tabs != len(inventoryColumns)-1 && tabs != oldInventoryColumns-1 {
+			return &Error{File: path, Line: lineNo, Msg: fmt.Sprintf("has %d columns, want %d", tabs+1, len(inventoryColumns)),
+				Hint: "the inventory is tab-separated; restore it from git if it was edited by hand"}
+		}
 		var f [8][]byte
 		rest := line
 		for k := range f {

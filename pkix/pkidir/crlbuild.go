@@ -376,13 +376,12 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 		}
 	}
 
+	// An inventory that cannot be read stops the build: it is the record
+	// of what was revoked, and without it an empty serials file would
+	// un-revoke every device.
 	inv, err := d.scanForCRL(job.name)
 	if err != nil {
-		if strict {
-			return nil, err
-		}
-		chk.warnings = append(chk.warnings, "the inventory could not be read, so the CRL was not checked against it: "+err.Error())
-		inv = &crlInventory{serials: map[string]invState{}}
+		return nil, withHint(err, "the inventory cannot be checked against the CRL")
 	}
 	chk.compact = inv.lines-len(inv.serials) >= compactMinLines && (inv.lines-len(inv.serials))*compactShare >= inv.lines
 	known := 0

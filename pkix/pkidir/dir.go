@@ -125,15 +125,8 @@ var reservedSuffixes = []string{"-key", "-fullchain", "-chain", "-serials"}
 // another certificate's key or chain. kind is for the message ("a client
 // certificate", "an intermediate").
 func (d *Dir) CheckCertName(name string) error {
-	if why, ok := reserved[strings.ToLower(name)]; ok {
-		return &pkix.Error{File: d.File(name + ".pem"), Msg: "the name " + name + " is reserved for " + why,
-			Hint: "choose another name with --name"}
-	}
-	for _, suf := range reservedSuffixes {
-		if strings.HasSuffix(strings.ToLower(name), suf) {
-			return &pkix.Error{File: d.File(name + ".pem"), Msg: "a name ending in " + suf + " would look like a file of " + strings.TrimSuffix(name, name[len(name)-len(suf):]),
-				Hint: "choose another name with --name"}
-		}
+	if err := d.checkReserved(name); err != nil {
+		return err
 	}
 	// An issuing CA's name: its certificate is a CA, or it has revocations.
 	ca := d.CA(name)
@@ -146,6 +139,23 @@ func (d *Dir) CheckCertName(name string) error {
 	if data, err := os.ReadFile(ca.Cert); err == nil {
 		if c, err := pkix.ParseCertificatePEM(ca.Cert, data); err == nil && c.IsCA {
 			return &pkix.Error{File: ca.Cert, Msg: "the name " + name + " belongs to a CA certificate",
+				Hint: "choose another name with --name"}
+		}
+	}
+	return nil
+}
+
+// checkReserved refuses the directory's own names and the forms of other
+// certificates' files, in any case (a case-insensitive file system would
+// make CA.pem the root's).
+func (d *Dir) checkReserved(name string) error {
+	if why, ok := reserved[strings.ToLower(name)]; ok {
+		return &pkix.Error{File: d.File(name + ".pem"), Msg: "the name " + name + " is reserved for " + why,
+			Hint: "choose another name with --name"}
+	}
+	for _, suf := range reservedSuffixes {
+		if strings.HasSuffix(strings.ToLower(name), suf) {
+			return &pkix.Error{File: d.File(name + ".pem"), Msg: "a name ending in " + suf + " would look like a file of " + strings.TrimSuffix(name, name[len(name)-len(suf):]),
 				Hint: "choose another name with --name"}
 		}
 	}

@@ -51,6 +51,10 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 		return nil, err
 	}
 	cert := certs[0]
+	if cert.IsCA {
+		return nil, &pkix.Error{File: lf.Cert, Msg: "is a CA certificate; mtlsctl exports client certificates only",
+			Hint: "a CA's key stays where it is; export a client certificate"}
+	}
 	key, err := readKey(lf.Key, "the key must be next to the certificate as NAME-key.pem")
 	if err != nil {
 		return nil, err

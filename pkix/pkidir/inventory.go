@@ -35,6 +35,9 @@ func (s *Session) inventoryForAppend() (appendTarget, error) {
 			Hint: "replace the link with the file itself (keep it in git rather than linking it)"}
 	}
 	t := appendTarget{size: info.Size(), endsWithNewline: true}
+	// (A journal repairs a torn append of ours; an inventory that ends
+	// mid-line was cut by something else, and appending would glue a new
+	// record to half an old one.)
 	if t.size > 0 {
 		f, err := os.Open(path)
 		if err != nil {

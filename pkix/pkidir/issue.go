@@ -116,8 +116,16 @@ func (d *Dir) checkName(kind pkix.Kind, name string) error {
 	if kind == pkix.KindClient {
 		return d.CheckCertName(name)
 	}
-	if why, ok := reserved[name]; ok {
-		return &pkix.Error{File: d.File(name + ".pem"), Msg: "the name " + name + " is reserved for " + why, Hint: "choose another name with --name"}
+	if err := d.checkReserved(name); err != nil {
+		return err
+	}
+	// An intermediate never takes a client's files: --force would turn
+	// its key into a CA key that export then hands out.
+	if data, err := os.ReadFile(d.Leaf(name).Cert); err == nil {
+		if c, err := pkix.ParseCertificatePEM(d.Leaf(name).Cert, data); err != nil || !c.IsCA {
+			return &pkix.Error{File: d.Leaf(name).Cert, Msg: "the name " + name + " belongs to a certificate that is not a CA",
+				Hint: "choose another name for the intermediate with --name"}
+		}
 	}
 	return nil
 }

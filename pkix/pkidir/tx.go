@@ -64,8 +64,9 @@ func (s *Session) Commit(ch Change) (written [][]pkix.Written, errs []error, err
 	switch {
 	case inv.size == 0:
 		lines = pkix.InventoryHeader()
-	case !inv.endsWithNewline: // edited by hand, last line unterminated
-		lines = []byte("\n")
+	case !inv.endsWithNewline:
+		return nil, nil, &pkix.Error{File: d.Inventory(), Msg: "ends in the middle of a line (a torn write, or a truncated or hand-edited file)",
+			Hint: "restore it from git; if its last line is whole, end the file with a newline"}
 	}
 	base := len(lines)
 	planned := make([][]move, len(ch.Sets))
