@@ -56,12 +56,12 @@ func runCAInit(u *ui, c *cli.Context) error {
 		return err
 	}
 	res := newResult("ca init")
-	d, err := pkidir.Open(dir)
-	if err != nil {
-		return err
-	}
 	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
 		return &pkix.Error{File: dir, Msg: "is not a directory", Hint: "--dir names the directory that holds (or will hold) the CA"}
+	}
+	d, err := openRepaired(u, c)
+	if err != nil {
+		return err
 	}
 
 	// Read and validate every input before anything is generated or written.

@@ -56,7 +56,7 @@ EXAMPLES:
 }
 
 func runCAIntermediate(u *ui, c *cli.Context) error {
-	d, err := openDir(c)
+	d, err := openRepaired(u, c)
 	if err != nil {
 		return err
 	}

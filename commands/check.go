@@ -60,6 +60,7 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	col := pkix.NewExpiryCollector(time.Now(), warn, crlWarn)
 	var behind []pkidir.Behind
+	pending := ""
 	if c.Args().Len() > 0 {
 		for _, path := range c.Args().Slice() {
 			certs, err := loadFile(c, path, pkix.ParseCertificatesPEM, "")
@@ -84,7 +85,10 @@ func runCheck(u *ui, c *cli.Context) error {
 				col.AddRecord(r)
 			}
 		}
+		// A committed change not finished yet (a revocation, say) is not in
+		// effect: that is a problem to report, not to repair from a check.
 		if p := d.Pending(); p != "" {
+			pending = p
 			u.warn("%s", p)
 		}
 		// A CRL that does not list every certificate the inventory marks
@@ -135,6 +139,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	if len(behind) > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d CRL%s behind the inventory", len(behind), plural(len(behind)))}
+	}
+	if pending != "" {
+		return &problemsFound{summary: "an interrupted change is not finished"}
 	}
 	if !c.Bool("json") {
 		fmt.Fprintf(u.out, "nothing expires within %s\n", rep.Warn)

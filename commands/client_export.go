@@ -89,7 +89,7 @@ EXAMPLES:
 }
 
 func runClientExport(u *ui, c *cli.Context) error {
-	d, err := openDir(c)
+	d, err := openRepaired(u, c)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ EXAMPLES:
 }
 
 func runClientIssue(u *ui, c *cli.Context) error {
-	d, err := openDir(c)
+	d, err := openRepaired(u, c)
 	if err != nil {
 		return err
 	}

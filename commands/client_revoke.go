@@ -53,7 +53,7 @@ EXAMPLES:
 }
 
 func runClientRevoke(u *ui, c *cli.Context) error {
-	d, err := openDir(c)
+	d, err := openRepaired(u, c)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ EXAMPLES:
 }
 
 func runCRLBuild(u *ui, c *cli.Context) error {
-	d, err := openDir(c)
+	d, err := openRepaired(u, c)
 	if err != nil {
 		return err
 	}

@@ -194,3 +194,18 @@ func openDir(c *cli.Context) (*pkidir.Dir, error) {
 	}
 	return pkidir.Open(dir)
 }
+
+// openRepaired is openDir for a command that changes the directory: what
+// an interrupted mtlsctl left is finished first, and said, before any
+// input is read (and even if the command then fails).
+func openRepaired(u *ui, c *cli.Context) (*pkidir.Dir, error) {
+	d, err := openDir(c)
+	if err != nil {
+		return nil, err
+	}
+	repaired, err := d.Recover(c.Context)
+	for _, r := range repaired {
+		u.note("%s", r)
+	}
+	return d, err
+}

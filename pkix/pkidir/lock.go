@@ -53,6 +53,23 @@ func (d *Dir) Lock(ctx context.Context) (*Session, error) {
 	return s, nil
 }
 
+// Recover finishes what an interrupted mtlsctl left (a journal, staging
+// files) and says what it repaired. Commands call it before they read
+// their inputs: a crash between two renames of a renewal leaves a
+// certificate beside the previous key until it runs. A directory that
+// does not exist yet has nothing to repair.
+func (d *Dir) Recover(ctx context.Context) ([]string, error) {
+	if info, err := os.Stat(d.abs); err != nil || !info.IsDir() {
+		return nil, nil
+	}
+	s, err := d.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.Unlock()
+	return s.Repaired, nil
+}
+
 // Unlock releases the directory.
 func (s *Session) Unlock() { s.fl.Unlock() }
 
