@@ -62,6 +62,9 @@ type crlJob struct {
 	certFile string
 	keyFile  string
 	out      string // the file written (a verified symlink's target)
+	// stranger: a CA given by file that is not the directory's CA of the
+	// same name; its CRL never goes to that CA's file by default.
+	stranger bool
 	outShown string // as the user knows it
 	previous *pkix.CRLHeader
 	force    bool // out exists and is not this CA's CRL: keep a backup
@@ -165,6 +168,15 @@ func openSerials(path string, stdin io.Reader) (io.ReadCloser, string, int, erro
 	return f, path, size, nil
 }
 
+// issuerName is how the inventory names the CA's certificates' issuer;
+// a stranger CA issued none of them.
+func (j *crlJob) issuerName() string {
+	if j.stranger {
+		return "\x00stranger"
+	}
+	return j.name
+}
+
 // crlSigner loads the CA that signs: the directory's (by name) or the
 // caller's, and checks it can sign CRLs.
 func (d *Dir) crlSigner(name string, in CAInput) (*crlJob, error) {
@@ -176,10 +188,14 @@ func (d *Dir) crlSigner(name string, in CAInput) (*crlJob, error) {
 	} else {
 		name = d.caName(in.Certs[0], in.CertFile)
 	}
+	stranger := false
+	if own, err := readCerts(d.CA(name).Cert, ""); err == nil && !own[0].Equal(in.Certs[0]) {
+		stranger = true
+	}
 	if err := pkix.CheckCRLIssuer(in.CertFile, in.Certs[0], in.KeyFile, in.Key); err != nil {
 		return nil, err
 	}
-	return &crlJob{name: d.CA(name).Name, ca: in.Certs[0], key: in.Key, certFile: in.CertFile, keyFile: in.KeyFile}, nil
+	return &crlJob{name: d.CA(name).Name, ca: in.Certs[0], key: in.Key, certFile: in.CertFile, keyFile: in.KeyFile, stranger: stranger}, nil
 }
 
 // caName is the inventory's name for a CA given by file: the record with
@@ -202,6 +218,10 @@ func (d *Dir) caName(cert *x509.Certificate, file string) string {
 // planted link must not choose what gets overwritten.
 func (d *Dir) resolveCRLOut(job *crlJob, out string, force bool) error {
 	if out == "" {
+		if job.stranger {
+			return &pkix.Error{File: job.certFile, Msg: fmt.Sprintf("is not the CA %s of %s, so its CRL does not go to %s", d.CA(job.name).Cert, d.path, d.CA(job.name).CRL),
+				Hint: "say where this CA's CRL goes with --out"}
+		}
 		out = d.CA(job.name).CRL
 	}
 	job.out, job.outShown = out, out
@@ -379,7 +399,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 	// An inventory that cannot be read stops the build: it is the record
 	// of what was revoked, and without it an empty serials file would
 	// un-revoke every device.
-	inv, err := d.scanForCRL(job.name)
+	inv, err := d.scanForCRL(job.issuerName())
 	if err != nil {
 		return nil, withHint(err, "the inventory cannot be checked against the CRL")
 	}
@@ -472,7 +492,7 @@ func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]strin
 		if err != nil {
 			return err
 		}
-		if r == nil || r.Issuer != job.name {
+		if r == nil || r.Issuer != job.issuerName() {
 			continue
 		}
 		if r.Reason != "certificateHold" {
