@@ -134,6 +134,14 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 		return nil, err
 	}
 	res.Written = written[0]
+	// Another CA's CRL behind the inventory: say so here too.
+	if others, err := d.CRLsBehind(); err == nil {
+		for _, b := range others {
+			if b.CA != job.name || job.stranger {
+				res.Warnings = append(res.Warnings, b.Message())
+			}
+		}
+	}
 	if chk.compact {
 		if inv, err := d.ReadInventory(); err == nil {
 			if err := sess.maybeCompact(inv); err != nil {

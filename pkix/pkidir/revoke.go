@@ -99,6 +99,18 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 		return nil, err
 	}
 	defer st.release()
+	behind, err := d.crlsBehind(revokedNow)
+	if err != nil {
+		return nil, err
+	}
+	missing := map[string][]string{}
+	for _, b := range behind {
+		missing[b.CA] = b.Serials
+		if _, touched := entries[b.CA]; !touched {
+			// Another CA's CRL is behind too: say so, whichever CA this is.
+			res.Warnings = append(res.Warnings, b.Message())
+		}
+	}
 	var sets []Set
 	for _, issuer := range sortedKeys(entries) {
 		ca := d.CA(issuer)
@@ -115,10 +127,7 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 		if added > 0 {
 			files = append(files, pkix.File{Path: ca.Serials, Data: content, Mode: pkix.ModePublic, Kind: "revoked serials", Replace: true})
 		}
-		behind, err := d.crlBehind(issuer, revokedNow[issuer])
-		if err != nil {
-			return nil, err
-		}
+		behind := missing[d.CA(issuer).Name]
 		switch {
 		case req.CRL && (added > 0 || len(behind) > 0):
 			job, err := d.crlSigner(issuer, CAInput{})
@@ -316,22 +325,49 @@ func issuerFlag(name string) string {
 	return " --issuer " + name
 }
 
-// CRLsBehind checks every issuing CA of the directory: check and crl
-// build report what it finds, and revoke --crl / crl build repair it.
+// CRLsBehind checks every issuing CA of the directory: check, revoke and
+// crl build report what it finds, and revoke --crl / crl build repair it.
 func (d *Dir) CRLsBehind() ([]Behind, error) {
-	inv, err := d.ReadInventory()
+	return d.crlsBehind(nil)
+}
+
+// crlsBehind is CRLsBehind with serials a transaction is revoking now
+// counted as revoked, per issuer. One scan of the inventory keeps only
+// revoked serials, so a 100,000-certificate inventory costs a pass over
+// its bytes, not a map of 100,000 strings.
+func (d *Dir) crlsBehind(extra map[string]map[string]bool) ([]Behind, error) {
+	data, err := d.inventoryData()
 	if err != nil {
 		return nil, err
 	}
-	revoked := map[string][]string{}
-	for _, r := range inv.Records {
-		if r.Status == pkix.StatusRevoked && r.Kind != pkix.KindRoot {
-			revoked[r.Issuer] = append(revoked[r.Issuer], r.Serial)
+	revoked := map[string]map[string]bool{} // issuer -> serials
+	word := []byte(pkix.StatusRevoked)
+	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
+		if bytes.Equal(l.Status, word) && string(l.Kind) != string(pkix.KindRoot) {
+			set := revoked[string(l.Issuer)]
+			if set == nil {
+				set = map[string]bool{}
+				revoked[string(l.Issuer)] = set
+			}
+			set[string(l.Serial)] = true
+		} else if set := revoked[string(l.Issuer)]; set != nil {
+			delete(set, string(l.Serial)) // a later line lifted it
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for issuer, serials := range extra {
+		if revoked[issuer] == nil {
+			revoked[issuer] = map[string]bool{}
+		}
+		for s := range serials {
+			revoked[issuer][s] = true
 		}
 	}
 	var out []Behind
 	for _, issuer := range sortedKeys(revoked) {
-		missing, err := d.crlMissing(issuer, toSet(revoked[issuer]))
+		missing, err := d.crlMissing(issuer, revoked[issuer])
 		if err != nil {
 			return nil, err
 		}
@@ -346,33 +382,6 @@ func (d *Dir) CRLsBehind() ([]Behind, error) {
 // BehindMessage is the one line that says what to do about b.
 func (b Behind) Message() string {
 	return behindMessage(CAFiles{Name: b.CA, CRL: b.CRL, Serials: b.Serial}, b.Serials)
-}
-
-// crlBehind lists the serials, among those the inventory marks revoked
-// under the CA and extra, that its CRL does not list. The scan keeps only
-// revoked serials, so a 100,000-certificate inventory costs a pass over
-// its bytes, not a map of 100,000 strings.
-func (d *Dir) crlBehind(issuer string, extra map[string]bool) ([]string, error) {
-	want := map[string]bool{}
-	data, err := d.inventoryData()
-	if err != nil {
-		return nil, err
-	}
-	revoked := []byte(pkix.StatusRevoked)
-	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
-		if bytes.Equal(l.Status, revoked) && string(l.Issuer) == issuer && string(l.Kind) != string(pkix.KindRoot) {
-			want[string(l.Serial)] = true
-		} else if len(want) > 0 {
-			delete(want, string(l.Serial)) // a later line lifted it
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	for s := range extra {
-		want[s] = true
-	}
-	return d.crlMissing(issuer, want)
 }
 
 // crlMissing removes from want what the CA's CRL lists and returns the

@@ -168,7 +168,7 @@ func TestSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dead.path, ".y.pem.tmp-1-1"), nil, 0o600)
-	dead.lock.Unlock() // as when its process dies
+	dead.lock.Unlock()                                // as when its process dies
 	os.WriteFile(d.File("notes.tmp-1-2"), nil, 0o600) // not ours
 	s, err := d.Lock(context.Background())
 	if err != nil {
