@@ -12,6 +12,7 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
@@ -46,8 +47,15 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, sigs := watchSignals(context.Background())
 	defer sigs.stop()
 	code := RunContext(ctx, args, stdin, stdout, stderr)
-	if sig := sigs.caught(); sig != 0 && code != ExitOK && code != ExitProblems {
+	sig := sigs.caught()
+	switch {
+	case sig == 0:
+	case code != ExitOK && code != ExitProblems:
 		return 128 + sig
+	default:
+		// Everything was already in flight, so everything was done: say
+		// that the signal arrived, and that nothing was lost to it.
+		fmt.Fprintf(stderr, "mtlsctl: note: %s received; the work in flight was finished and recorded\n", syscall.Signal(sig))
 	}
 	return code
 }

@@ -153,7 +153,7 @@ func runClientIssue(u *ui, c *cli.Context) error {
 // the exit code: 3 when some were issued and others not, 128+N after a
 // signal, 2 when nothing was.
 func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir.IssueResult, total int) error {
-	res.Notes = append(res.Notes, out.Repaired...)
+	res.Notes = append(append(res.Notes, out.Repaired...), out.Notes...)
 	for _, w := range out.Warnings {
 		if !slices.Contains(res.Warnings, w) {
 			res.Warnings = append(res.Warnings, w)

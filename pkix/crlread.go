@@ -249,6 +249,13 @@ func (h *CRLHeader) IssuedBy(cert *x509.Certificate) bool {
 // whose header h was read from r, without loading the list: checking a
 // new CRL against a million-entry previous one costs a read, not 37 MB.
 func (h *CRLHeader) EachRevokedSerial(r io.ReaderAt, fn func(magnitude []byte)) error {
+	return h.EachRevokedEntry(r, func(m []byte, _ RevocationReason) { fn(m) })
+}
+
+// EachRevokedEntry is EachRevokedSerial with each entry's reason code
+// (0, unspecified, when it has none): a certificateHold may be lifted, a
+// keyCompromise may not.
+func (h *CRLHeader) EachRevokedEntry(r io.ReaderAt, fn func(magnitude []byte, reason RevocationReason)) error {
 	if h.revokedLen == 0 {
 		return nil
 	}
@@ -272,8 +279,38 @@ func (h *CRLHeader) EachRevokedSerial(r io.ReaderAt, fn func(magnitude []byte)) 
 		if !entry.ReadASN1(&serial, cbasn1.INTEGER) || len(serial) == 0 {
 			return errors.New("bad serial in a revoked certificate entry")
 		}
-		fn(trimLeadingZeros(serial))
+		fn(trimLeadingZeros(serial), entryReason(entry))
 	}
+}
+
+// entryReason reads the reasonCode extension of a revoked entry's rest
+// (revocationDate, then optional crlEntryExtensions); 0 when absent.
+func entryReason(rest cryptobyte.String) RevocationReason {
+	var date cryptobyte.String
+	var tag cbasn1.Tag
+	if !rest.ReadAnyASN1(&date, &tag) {
+		return 0
+	}
+	var exts cryptobyte.String
+	if !rest.ReadASN1(&exts, cbasn1.SEQUENCE) {
+		return 0
+	}
+	for !exts.Empty() {
+		var ext, value cryptobyte.String
+		var oid asn1.ObjectIdentifier
+		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) {
+			return 0
+		}
+		ext.SkipOptionalASN1(cbasn1.BOOLEAN)
+		if !oid.Equal(asn1.ObjectIdentifier{2, 5, 29, 21}) || !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
+			continue
+		}
+		var code cryptobyte.String
+		if value.ReadASN1(&code, cbasn1.ENUM) && len(code) == 1 {
+			return RevocationReason(code[0])
+		}
+	}
+	return 0
 }
 
 func readDERLength(br *bufio.Reader) (int, error) {

@@ -11,6 +11,9 @@ import (
 // RevocationReason is an RFC 5280 CRLReason code.
 type RevocationReason int
 
+// ReasonCertificateHold is the one reason whose revocation may be lifted.
+const ReasonCertificateHold RevocationReason = 6
+
 // reasonNames are RFC 5280's names, matched case-insensitively. 7 is unused
 // and removeFromCRL (8) belongs only in delta CRLs, so neither is accepted.
 var reasonNames = map[string]RevocationReason{

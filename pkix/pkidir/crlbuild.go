@@ -295,6 +295,11 @@ func readCRLHeaderFile(path string) (*pkix.CRLHeader, error) {
 
 // eachSerialOfCRL streams the serials of the CRL file at path.
 func eachSerialOfCRL(path string, h *pkix.CRLHeader, fn func([]byte)) error {
+	return eachEntryOfCRL(path, h, func(s []byte, _ pkix.RevocationReason) { fn(s) })
+}
+
+// eachEntryOfCRL streams the serials and reasons of the CRL file at path.
+func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func([]byte, pkix.RevocationReason)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -302,7 +307,7 @@ func eachSerialOfCRL(path string, h *pkix.CRLHeader, fn func([]byte)) error {
 	defer f.Close()
 	var first [1]byte
 	if _, err := f.ReadAt(first[:], 0); err == nil && first[0] == 0x30 {
-		return h.EachRevokedSerial(f, fn)
+		return h.EachRevokedEntry(f, fn)
 	}
 	// PEM: small by nature (nobody PEM-encodes a million entries twice).
 	data, err := io.ReadAll(f)
@@ -314,7 +319,7 @@ func eachSerialOfCRL(path string, h *pkix.CRLHeader, fn func([]byte)) error {
 		return err
 	}
 	for _, e := range rl.RevokedCertificateEntries {
-		fn(e.SerialNumber.Bytes())
+		fn(e.SerialNumber.Bytes(), pkix.RevocationReason(e.ReasonCode))
 	}
 	return nil
 }
@@ -391,11 +396,13 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 		}
 		chk.notes = append(chk.notes, fmt.Sprintf("%s:%d: serial %s repeats line %d; listed once", label, dup.Line, pkix.SerialHex(dup.Serial), dup.FirstLine))
 	}
-	dropped := map[string]string{} // serial -> where it was revoked
+	dropped := map[string]string{}                    // serial -> where it was revoked
+	droppedReason := map[string]pkix.RevocationReason{} // serial -> its reason in the CRL in force
 	if job.previous != nil {
-		err := eachSerialOfCRL(job.out, job.previous, func(s []byte) {
+		err := eachEntryOfCRL(job.out, job.previous, func(s []byte, reason pkix.RevocationReason) {
 			if !crl.Contains(s) {
 				dropped[hexUpper(s)] = filepath.Base(job.outShown)
+				droppedReason[hexUpper(s)] = reason
 			}
 		})
 		if err != nil {
@@ -443,7 +450,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 			}
 		}
 	}
-	if err := d.refuseUnrevoke(job, label, dropped, allow, holds, chk); err != nil {
+	if err := d.refuseUnrevoke(job, label, dropped, droppedReason, allow, holds, chk); err != nil {
 		return nil, err
 	}
 	if len(unmarked) > 0 {
@@ -475,7 +482,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 
 // refuseUnrevoke: a serial once revoked stays revoked, unless the user
 // names it to be lifted, which RFC 5280 allows only for certificateHold.
-func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]string, allow map[string]bool, holds map[string]*pkix.Record, chk *crlCheck) error {
+func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]string, reasons map[string]pkix.RevocationReason, allow map[string]bool, holds map[string]*pkix.Record, chk *crlCheck) error {
 	var refused []string
 	for serial, where := range dropped {
 		if !allow[serial] {
@@ -491,6 +498,21 @@ func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]strin
 		}
 		return &pkix.Error{Msg: msg, Err: ErrUnrevoke,
 			Hint: "a revocation is final: add them back to " + label + "; only a certificateHold may be lifted, by naming each serial with --allow-unrevoke"}
+	}
+	// A serial the inventory does not know (revoked with --foreign, or by
+	// hand): the CRL in force says why it was revoked.
+	for serial := range allow {
+		if _, isDropped := dropped[serial]; !isDropped {
+			continue
+		}
+		if _, recorded := holds[serial]; recorded {
+			continue
+		}
+		if reason, listed := reasons[serial]; listed && reason != pkix.ReasonCertificateHold {
+			return &pkix.Error{Msg: fmt.Sprintf("serial %s was revoked for %s (in %s): only a certificateHold can be lifted (RFC 5280 §3.3)", serial, reasonName(reason), filepath.Base(job.outShown)),
+				Err: ErrUnrevoke, Hint: "keep it in " + label}
+		}
+		chk.notes = append(chk.notes, fmt.Sprintf("lifted the certificateHold of %s", serial))
 	}
 	for serial := range holds {
 		if _, isDropped := dropped[serial]; !isDropped {
@@ -521,6 +543,13 @@ func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]strin
 		}
 	}
 	return nil
+}
+
+func reasonName(r pkix.RevocationReason) string {
+	if r == 0 {
+		return "an unspecified reason"
+	}
+	return r.String()
 }
 
 // ErrUnrevoke marks a CRL refused because it would drop a revocation.

@@ -92,6 +92,7 @@ type IssueResult struct {
 	Issued   []IssuedCert
 	Failed   []Failure
 	Warnings []string
+	Notes    []string
 	Repaired []string
 }
 
@@ -228,7 +229,19 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			}
 		}
 		rec := pkix.RecordOf{Cert: r.Issued.Cert, Kind: req.Kind, Profile: req.Profile, Issuer: s.Name, Name: j.Name}.Record()
-		sets = append(sets, Set{Staged: staged[i], Records: []pkix.Record{rec}, Force: req.Force})
+		set := Set{Staged: staged[i], Records: []pkix.Record{rec}, Force: req.Force}
+		if req.Force && req.Kind == pkix.KindClient {
+			// A renewal replaces the whole set: files it does not make again
+			// (the old NAME.p12 holds the old key) move aside with it.
+			lf := d.Leaf(j.Name)
+			if req.P12 == nil {
+				set.Retire = append(set.Retire, lf.P12)
+			}
+			if !s.UnderIntermediate() {
+				set.Retire = append(set.Retire, lf.Fullchain)
+			}
+		}
+		sets = append(sets, set)
 		setJob = append(setJob, i)
 	}
 	if len(sets) == 0 {
@@ -264,7 +277,8 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			}
 		}
 	}
-	written, errs, err := sess.Commit(Change{Op: string(req.Kind) + " issue", Sets: sets})
+	written, errs, retired, err := sess.commit(Change{Op: string(req.Kind) + " issue", Sets: sets})
+	res.Notes = append(res.Notes, retired...)
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,7 @@ const (
 	moveNew     = "new"     // the name must be free
 	moveReplace = "replace" // a file rebuilt in place (serials file, CRL)
 	moveBackup  = "backup"  // --force: the old file is kept as Backup
+	moveRetire  = "retire"  // a renewal's stale file (old .p12) moves to Backup; no Temp
 )
 
 func (d *Dir) journalPath() string { return filepath.Join(d.abs, journalName) }
@@ -187,6 +188,9 @@ func (d *Dir) applyAppend(j *journal) error {
 }
 
 func (d *Dir) applyMove(m move) error {
+	if m.How == moveRetire {
+		return d.applyRetire(m)
+	}
 	temp, path := d.abspath(m.Temp), d.abspath(m.Path)
 	if err := d.checkMove(temp, path); err != nil {
 		return err
@@ -228,6 +232,27 @@ func (d *Dir) applyMove(m move) error {
 		}
 	default:
 		return fmt.Errorf("journal: unknown move %q", m.How)
+	}
+	return nil
+}
+
+// applyRetire moves a file out of a renewed set: linked to its backup
+// name, then unlinked. Idempotent like every move.
+func (d *Dir) applyRetire(m move) error {
+	path, backup := d.abspath(m.Path), d.abspath(m.Backup)
+	if filepath.Dir(path) != d.abs || filepath.Dir(backup) != d.abs || !strings.HasPrefix(filepath.Base(backup), filepath.Base(path)+".bak") {
+		return d.checkMove("", path)
+	}
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Lstat(backup); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Link(path, backup); err != nil {
+			return d.ioError(path, "cannot keep a backup", err)
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return d.ioError(path, "cannot move aside", err)
 	}
 	return nil
 }

@@ -16,6 +16,10 @@ type Set struct {
 	Staged  *pkix.Staged
 	Records []pkix.Record
 	Force   bool // an existing output is kept as NAME.bak, not refused
+	// Retire are files of the same certificate that this set does not
+	// make again (a renewal without --p12 leaves no stale NAME.p12 with
+	// the old key): moved to a backup name with the set.
+	Retire []string
 }
 
 // Change is one transaction: sets of staged files, each whole or absent
@@ -37,6 +41,12 @@ var ErrUnfinished = errors.New("committed but not finished")
 // recorded and placed together. err is for the change as a whole: when it
 // wraps ErrUnfinished, the change was committed and will be finished.
 func (s *Session) Commit(ch Change) (written [][]pkix.Written, errs []error, err error) {
+	written, errs, _, err = s.commit(ch)
+	return written, errs, err
+}
+
+// commit is Commit, also saying which stale files a renewal moved aside.
+func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, retired []string, err error) {
 	d := s.d
 	written = make([][]pkix.Written, len(ch.Sets))
 	errs = make([]error, len(ch.Sets))
@@ -57,7 +67,7 @@ func (s *Session) Commit(ch Change) (written [][]pkix.Written, errs []error, err
 	}()
 	inv, err := s.inventoryForAppend()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	j := &journal{Version: 1, Op: ch.Op, PID: os.Getpid(), Started: time.Now().UTC(), InventorySize: inv.size}
 	var lines []byte
@@ -65,7 +75,7 @@ func (s *Session) Commit(ch Change) (written [][]pkix.Written, errs []error, err
 	case inv.size == 0:
 		lines = pkix.InventoryHeader()
 	case !inv.endsWithNewline:
-		return nil, nil, &pkix.Error{File: d.Inventory(), Msg: "ends in the middle of a line (a torn write, or a truncated or hand-edited file)",
+		return nil, nil, nil, &pkix.Error{File: d.Inventory(), Msg: "ends in the middle of a line (a torn write, or a truncated or hand-edited file)",
 			Hint: "restore it from git; if its last line is whole, end the file with a newline"}
 	}
 	base := len(lines)
@@ -91,7 +101,7 @@ func (s *Session) Commit(ch Change) (written [][]pkix.Written, errs []error, err
 	if len(ch.Updates) > 0 {
 		for _, e := range errs {
 			if e != nil {
-				return nil, nil, e
+				return nil, nil, nil, e
 			}
 		}
 	}
@@ -99,30 +109,34 @@ func (s *Session) Commit(ch Change) (written [][]pkix.Written, errs []error, err
 		lines = pkix.AppendInventoryLine(lines, &ch.Updates[k])
 	}
 	if len(j.Moves) == 0 && len(ch.Updates) == 0 && !anyRecords(ch.Sets, errs) {
-		return written, errs, nil
+		return written, errs, retired, nil
 	}
 	if len(lines) > base {
 		j.Append = string(lines)
 	}
 	if err := pkix.SyncStaged(staged); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	crashPoint("staged")
 	if err := d.writeJournal(j); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	journaled = true
 	crashPoint("journal")
 	if err := d.apply(j); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrUnfinished, withHint(err, ch.Op+" was interrupted; the next mtlsctl command in "+d.path+" finishes it"))
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrUnfinished, withHint(err, ch.Op+" was interrupted; the next mtlsctl command in "+d.path+" finishes it"))
 	}
 	crashPoint("applied")
 	if err := d.removeJournal(); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrUnfinished, err)
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrUnfinished, err)
 	}
 	for i, set := range ch.Sets {
 		if errs[i] != nil {
 			continue
+		}
+		for _, m := range planned[i][len(set.Staged.Files()):] {
+			retired = append(retired, fmt.Sprintf("moved the previous %s aside as %s: the renewal did not make it again",
+				d.rel(d.abspath(m.Path)), d.rel(d.abspath(m.Backup))))
 		}
 		for k, f := range set.Staged.Files() {
 			w := pkix.Written{File: f}
@@ -134,7 +148,7 @@ func (s *Session) Commit(ch Change) (written [][]pkix.Written, errs []error, err
 			written[i] = append(written[i], w)
 		}
 	}
-	return written, errs, nil
+	return written, errs, retired, nil
 }
 
 func anyRecords(sets []Set, errs []error) bool {
@@ -178,6 +192,11 @@ func (d *Dir) plan(set Set) ([]move, error) {
 				Hint: "move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy"}
 		}
 		moves = append(moves, m)
+	}
+	for _, p := range set.Retire {
+		if info, err := os.Lstat(p); err == nil && info.Mode().IsRegular() {
+			moves = append(moves, move{Path: d.journalName(p), How: moveRetire, Backup: d.journalName(freeBackup(p))})
+		}
 	}
 	return moves, nil
 }
