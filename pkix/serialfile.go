@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -34,7 +33,10 @@ func ReadSerials(r io.Reader, file string, decimal bool, now time.Time, b *CRLBu
 		}
 		parsed, ok, err := ParseSerialLine(text, decimal, scratch)
 		if err != nil {
-			e := &Error{File: file, Line: line, Msg: fmt.Sprintf("%s: %v", quoteLine(text), err)}
+			// The line itself is not quoted: a file given by mistake (a
+			// password, a key) must not end up in a CI log. file:line
+			// finds it.
+			e := &Error{File: file, Line: line, Msg: err.Error()}
 			if !decimal && isDecimalOnly(text) {
 				e.Hint = "serials are read as hex; if this list came from cfssl's decimal output, pass --decimal"
 			}
@@ -44,7 +46,7 @@ func ReadSerials(r io.Reader, file string, decimal bool, now time.Time, b *CRLBu
 			continue
 		}
 		if parsed.HasDate && parsed.Date.After(now.Add(24*time.Hour)) {
-			return &Error{File: file, Line: line, Msg: fmt.Sprintf("%s: revocation date %s is in the future", quoteLine(text), parsed.Date.Format("2006-01-02"))}
+			return &Error{File: file, Line: line, Msg: fmt.Sprintf("revocation date %s is in the future", parsed.Date.Format("2006-01-02"))}
 		}
 		if len(b.entries) > maxEntryBytes {
 			return &Error{File: file, Line: line, Msg: "too many serials for one CRL (the list passed 4 GiB)", Hint: "split the CA's revocations, or rotate the CA"}
@@ -60,12 +62,6 @@ func ReadSerials(r io.Reader, file string, decimal bool, now time.Time, b *CRLBu
 	return nil
 }
 
-func quoteLine(s string) string {
-	if len(s) > 80 {
-		s = s[:77] + "..."
-	}
-	return strconv.Quote(s)
-}
 
 func isDecimalOnly(s string) bool {
 	if s == "" {

@@ -181,7 +181,7 @@ func parseHexSerial(fields []string, scratch []byte) ([]byte, error) {
 	}
 	s, _ = strings.CutPrefix(s, "serial=")
 	if strings.HasPrefix(s, "-") {
-		return nil, fmt.Errorf("serial %q is negative", s)
+		return nil, fmt.Errorf("a serial is never negative")
 	}
 	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
 		s = s[2:]
@@ -201,17 +201,17 @@ func parseHexSerial(fields []string, scratch []byte) ([]byte, error) {
 		switch {
 		case c == ':' || c == '-' || c == ' ':
 			if group != 2 {
-				return nil, fmt.Errorf("%q: separated bytes must be two hex digits each", s)
+				return nil, fmt.Errorf("separated bytes must be two hex digits each")
 			}
 			group, separated = 0, true
 		case c >= 0x20 && c < 0x7f:
-			return nil, fmt.Errorf("%q is not a hex serial: %q is not a hex digit", s, string(c))
+			return nil, fmt.Errorf("not a hex serial: %q is not a hex digit", string(c))
 		default:
-			return nil, fmt.Errorf("%q is not a hex serial: byte 0x%02x is not a hex digit", s, c)
+			return nil, fmt.Errorf("not a hex serial: byte 0x%02x is not a hex digit", c)
 		}
 	}
 	if separated && group != 2 {
-		return nil, fmt.Errorf("%q: separated bytes must be two hex digits each", s)
+		return nil, fmt.Errorf("separated bytes must be two hex digits each")
 	}
 	if len(digits) == 0 {
 		return nil, fmt.Errorf("no serial on the line")
@@ -232,7 +232,7 @@ func parseHexSerial(fields []string, scratch []byte) ([]byte, error) {
 
 func parseDecimalSerial(s string, _ []byte) ([]byte, error) {
 	if strings.HasPrefix(s, "-") {
-		return nil, fmt.Errorf("serial %q is negative", s)
+		return nil, fmt.Errorf("a serial is never negative")
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

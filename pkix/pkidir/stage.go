@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/gofrs/flock"
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -30,32 +31,49 @@ type stage struct {
 // newStage makes the operation's staging directory and locks it.
 func (d *Dir) newStage() (*stage, error) {
 	root := filepath.Join(d.abs, stagingName)
-	var path string
 	var err error
-	for range 3 { // another process may remove an empty root meanwhile
-		// Modes set explicitly: under umask 277 MkdirAll's 0700 would be
-		// 0500, a directory nobody but root can stage in.
-		if err = os.MkdirAll(root, 0o700); err != nil {
-			continue
-		}
-		if err = os.Chmod(root, 0o700); err != nil {
-			continue
-		}
-		if path, err = os.MkdirTemp(root, "stage-"); err == nil {
-			err = os.Chmod(path, 0o700)
-			break
+	for range 5 { // another process may remove an empty root meanwhile
+		var st *stage
+		if st, err = d.tryStage(root); err == nil {
+			return st, nil
 		}
 	}
+	return nil, d.ioError(root, "cannot make the staging directory", err)
+}
+
+// tryStage makes the directory under a name sweep ignores ("new-"),
+// locks it, and only then renames it to "stage-": a sweep never sees a
+// staging directory before its lock is held.
+func (d *Dir) tryStage(root string) (*stage, error) {
+	// Modes set explicitly: under umask 277 MkdirAll's 0700 would be
+	// 0500, a directory nobody but root can stage in.
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(root, 0o700); err != nil {
+		return nil, err
+	}
+	fresh, err := os.MkdirTemp(root, "new-")
 	if err != nil {
-		return nil, d.ioError(root, "cannot make the staging directory", err)
+		return nil, err
 	}
-	lock := flock.New(path, flock.SetFlag(os.O_RDONLY))
+	if err := os.Chmod(fresh, 0o700); err != nil {
+		os.Remove(fresh)
+		return nil, err
+	}
+	lock := flock.New(fresh, flock.SetFlag(os.O_RDONLY))
 	if ok, err := lock.TryLock(); err != nil || !ok {
-		os.Remove(path)
+		os.Remove(fresh)
 		if err == nil {
 			err = errors.New("locked by another process")
 		}
-		return nil, d.ioError(path, "cannot lock the staging directory", err)
+		return nil, err
+	}
+	path := filepath.Join(root, "stage-"+strings.TrimPrefix(filepath.Base(fresh), "new-"))
+	if err := os.Rename(fresh, path); err != nil { // the lock is on the inode: it moves along
+		lock.Unlock()
+		os.Remove(fresh)
+		return nil, err
 	}
 	return &stage{d: d, path: path, lock: lock}, nil
 }
@@ -92,6 +110,11 @@ func (st *stage) release() {
 	os.Remove(filepath.Dir(st.path))
 }
 
+func olderThan(e fs.DirEntry, age time.Duration) bool {
+	info, err := e.Info()
+	return err == nil && time.Since(info.ModTime()) > age
+}
+
 // sweep removes the staging directories of operations that are gone,
 // and the journal's temporary file, and reports how many files went.
 func (d *Dir) sweep() int {
@@ -105,7 +128,9 @@ func (d *Dir) sweep() int {
 		return n
 	}
 	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "stage-") {
+		// "new-" directories are being set up; one older than a minute
+		// was left by a process that died in between.
+		if !e.IsDir() || !(strings.HasPrefix(e.Name(), "stage-") || strings.HasPrefix(e.Name(), "new-") && olderThan(e, time.Minute)) {
 			continue
 		}
 		path := filepath.Join(root, e.Name())
