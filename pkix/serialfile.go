@@ -62,7 +62,6 @@ func ReadSerials(r io.Reader, file string, decimal bool, now time.Time, b *CRLBu
 	return nil
 }
 
-
 func isDecimalOnly(s string) bool {
 	if s == "" {
 		return false

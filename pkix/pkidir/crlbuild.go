@@ -396,7 +396,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 		}
 		chk.notes = append(chk.notes, fmt.Sprintf("%s:%d: serial %s repeats line %d; listed once", label, dup.Line, pkix.SerialHex(dup.Serial), dup.FirstLine))
 	}
-	dropped := map[string]string{}                    // serial -> where it was revoked
+	dropped := map[string]string{}                      // serial -> where it was revoked
 	droppedReason := map[string]pkix.RevocationReason{} // serial -> its reason in the CRL in force
 	if job.previous != nil {
 		err := eachEntryOfCRL(job.out, job.previous, func(s []byte, reason pkix.RevocationReason) {
