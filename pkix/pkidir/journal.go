@@ -108,19 +108,27 @@ func (d *Dir) removeJournal() error {
 	return syncDir(d.abs)
 }
 
+// errLost is a staged file that vanished before it took its name.
+var errLost = errors.New("lost before it took its name")
+
 // apply carries out a journal. It is idempotent, so the same code
-// finishes a transaction live and after a crash at any point of it.
-func (d *Dir) apply(j *journal) error {
+// finishes a transaction live and after a crash at any point of it. lost
+// lists outputs whose staged file vanished before it took its name: the
+// inventory records the certificate, and no file of it exists.
+func (d *Dir) apply(j *journal) ([]string, error) {
+	var lost []string
 	if j.Append != "" {
 		if err := d.applyAppend(j); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	crashPoint("inventory")
 	dirs := map[string]bool{}
 	for i, m := range j.Moves {
-		if err := d.applyMove(m); err != nil {
-			return err
+		if err := d.applyMove(m); errors.Is(err, errLost) {
+			lost = append(lost, d.rel(d.abspath(m.Path)))
+		} else if err != nil {
+			return nil, err
 		}
 		dirs[filepath.Dir(d.abspath(m.Path))] = true
 		crashPoint(fmt.Sprintf("move-%d", i))
@@ -130,10 +138,10 @@ func (d *Dir) apply(j *journal) error {
 			continue // removeJournal's sync covers the directory's own renames
 		}
 		if err := syncDir(dir); err != nil {
-			return d.ioError(dir, "cannot sync the directory", err)
+			return nil, d.ioError(dir, "cannot sync the directory", err)
 		}
 	}
-	return nil
+	return lost, nil
 }
 
 func (d *Dir) applyAppend(j *journal) error {
@@ -196,6 +204,11 @@ func (d *Dir) applyMove(m move) error {
 		return err
 	}
 	if _, err := os.Lstat(temp); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) && m.How == moveNew {
+			// Neither the temporary file nor the output: something
+			// removed the staged file under a committed journal.
+			return errLost
+		}
 		return nil // done already
 	}
 	switch m.How {

@@ -85,7 +85,8 @@ func (s *Session) recover() error {
 	case err != nil:
 		return err
 	default:
-		if err := d.apply(j); err != nil {
+		lost, err := d.apply(j)
+		if err != nil {
 			return withHint(err, fmt.Sprintf("an interrupted %s (pid %d, %s) could not be finished", j.Op, j.PID, j.Started.Format(time.RFC3339)))
 		}
 		if err := d.removeJournal(); err != nil {
@@ -93,6 +94,10 @@ func (s *Session) recover() error {
 		}
 		s.Repaired = append(s.Repaired, fmt.Sprintf("finished an interrupted %s (pid %d, started %s): %s",
 			j.Op, j.PID, j.Started.Local().Format("2006-01-02 15:04:05"), describe(j)))
+		if len(lost) > 0 {
+			s.Repaired = append(s.Repaired, fmt.Sprintf("WARNING: %s vanished before taking %s name (something removed mtlsctl's staged files): the inventory records the certificate, no file of it exists; if its key may have been copied, revoke it ('mtlsctl client list' shows its serial)",
+				strings.Join(lost, ", "), map[bool]string{true: "its", false: "their"}[len(lost) == 1]))
+		}
 	}
 	if n := d.sweep(); n > 0 {
 		s.Repaired = append(s.Repaired, fmt.Sprintf("removed %d temporary file%s left by mtlsctl operations that are gone", n, plural(n)))

@@ -123,7 +123,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 	}
 	journaled = true
 	crashPoint("journal")
-	if err := d.apply(j); err != nil {
+	if _, err := d.apply(j); err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrUnfinished, withHint(err, ch.Op+" was interrupted; the next mtlsctl command in "+d.path+" finishes it"))
 	}
 	crashPoint("applied")

@@ -140,7 +140,7 @@ func TestJournalReplay(t *testing.T) {
 		t.Errorf("dev.pem = %q", got)
 	}
 	// Applying it again is a no-op.
-	if err := d.apply(j); err != nil {
+	if _, err := d.apply(j); err != nil {
 		t.Fatalf("second apply: %v", err)
 	}
 	if again, _ := os.ReadFile(d.Inventory()); string(again) != string(data) {
@@ -243,5 +243,25 @@ func TestCheckCertName(t *testing.T) {
 		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
 			t.Errorf("%s: %v, want %q", name, err, want)
 		}
+	}
+}
+
+// A staged file removed under a committed journal is reported, not taken
+// as done in silence.
+func TestJournalLostFile(t *testing.T) {
+	d := testDir(t)
+	r := record("0E", "gone")
+	j := &journal{Version: 1, Op: "client issue", PID: 1, Append: string(pkix.AppendInventoryLine(pkix.InventoryHeader(), &r)),
+		Moves: []move{{Temp: ".gone.pem.tmp-1-1", Path: "gone.pem", How: moveNew}}}
+	if err := d.writeJournal(j); err != nil {
+		t.Fatal(err)
+	}
+	s, err := d.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Unlock()
+	if len(s.Repaired) != 2 || !strings.Contains(s.Repaired[1], "gone.pem vanished before taking its name") {
+		t.Errorf("repaired = %q", s.Repaired)
 	}
 }
