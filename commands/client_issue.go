@@ -25,7 +25,11 @@ existing files are never overwritten.
 
 The request is --csr FILE, else DIR/client-csr.json, else the built-in
 request (the guide's) with the CN given by --cn. --cn also overrides the
-CN of a request file.
+CN of a request file. Files are named from the CN whenever --cn is given
+(device-7.pem), and client.pem (the guide's name) when the CN comes from
+the request file; --name overrides both. A name the directory reserves
+(ca, serve-ca, an intermediate's) or another certificate's file is
+refused, and --force never replaces a certificate with another CN.
 
 A batch: several --cn, or --cn-file with one CN per line. Each certificate
 is named from its CN (letters, digits, '.', '_', '-'; anything else '-').
@@ -56,7 +60,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
 			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (e.g. intermediate); also writes BASE-fullchain.pem"},
 			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
-			&cli.StringFlag{Name: "name", Value: "client", Usage: "output base `NAME`: NAME.pem, NAME-key.pem, NAME.csr"},
+			&cli.StringFlag{Name: "name", Value: "client", Usage: "output base `NAME`: NAME.pem, NAME-key.pem, NAME.csr (default: from --cn, else client)"},
 			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
 			&cli.BoolFlag{Name: "p12", Usage: "also write BASE.p12 (key + certificate + chain); see 'client export'"},
 			forceFlag(),
@@ -252,6 +256,12 @@ func collectCNs(c *cli.Context) ([]string, error) {
 // planJobs: one named certificate (--name, or the guide's client.*), or
 // a batch whose files the directory names from the CNs.
 func planJobs(c *cli.Context, template *pkix.Request, cns []string) ([]pkidir.Job, error) {
+	// One --cn names its files from the CN, as a batch does (device-201
+	// must not land on client.pem, James Royal's); client.* is the name
+	// when the CN comes from client-csr.json, as in the guide.
+	if len(cns) == 1 && !c.IsSet("name") {
+		return pkidir.PlanBatch(template, cns)
+	}
 	if len(cns) <= 1 && (c.String("cn-file") == "" || c.IsSet("name")) {
 		name := c.String("name")
 		if err := checkBaseName(name); err != nil {
