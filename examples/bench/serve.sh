@@ -17,7 +17,7 @@ go build -o "$work/mtlsctl" .
 go build -o "$work/handshake" ./examples/bench/handshake
 cd "$work"
 ./mtlsctl ca init --key-type ecdsa-256 >/dev/null
-./mtlsctl client issue --cn bench --key-type ecdsa-256 >/dev/null
+./mtlsctl client issue --cn bench --name client --key-type ecdsa-256 >/dev/null
 
 ./mtlsctl serve --addr 127.0.0.1:0 --addr-file addr >serve.log 2>&1 &
 pids+=($!)
