@@ -175,8 +175,10 @@ func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir
 		res.Recorded = d.Inventory()
 	}
 	notStarted := 0
+	failed := []pkidir.Failure{} // present in --json even when empty
+	res.Failed = &failed
 	for _, f := range out.Failed {
-		res.Failed = append(res.Failed, f)
+		failed = append(failed, f)
 		if f.NotStarted() {
 			notStarted++
 		}
@@ -201,6 +203,8 @@ func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir
 	case notStarted > 0:
 		err = &pkix.Error{Msg: fmt.Sprintf("interrupted: %d certificate%s not started", notStarted, plural(notStarted)),
 			Hint: "those issued were written whole and recorded; run the batch again with only the CNs not issued (--json lists them)"}
+	case len(out.Issued) == 0:
+		err = &pkix.Error{Msg: fmt.Sprintf("no certificate was issued: %s", strings.Join(names, "; ")), Hint: "nothing was written"}
 	default:
 		err = &pkix.Error{Msg: fmt.Sprintf("%d certificate%s not issued: %s", len(out.Failed), plural(len(out.Failed)), strings.Join(names, "; ")),
 			Hint: "the others were written and recorded; run again with only the failed CNs"}

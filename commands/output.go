@@ -29,7 +29,7 @@ type result struct {
 	Cert     *pkix.CertSummary  `json:"certificate,omitempty"`
 	CRL      *crlReport         `json:"crl,omitempty"`
 	Issued   []pkix.CertSummary `json:"issued,omitempty"`
-	Failed   []pkidir.Failure   `json:"failed,omitempty"`
+	Failed   *[]pkidir.Failure  `json:"failed,omitempty"` // set (maybe empty) by batches
 	Recorded string             `json:"inventory,omitempty"`
 	Revoked  []pkix.Record      `json:"revoked,omitempty"`
 	Warnings []string           `json:"warnings"`
@@ -66,6 +66,9 @@ func (u *ui) report(r *result, asJSON bool) error {
 	out := bufio.NewWriter(u.out)
 	defer out.Flush()
 	u = &ui{out: out, err: u.err, outColor: u.outColor, errColor: u.errColor}
+	if len(r.Files) == 0 {
+		return nil // nothing was written: no "wrote 0 files"
+	}
 	fmt.Fprintf(u.out, "%s %d file%s:\n", paint(u.outColor, color.FgGreen, "wrote"), len(r.Files), map[bool]string{true: "", false: "s"}[len(r.Files) == 1])
 	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
 	for _, f := range r.Files {

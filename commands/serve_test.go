@@ -255,3 +255,15 @@ func TestServeAddrFileRecognition(t *testing.T) {
 		}
 	}
 }
+
+func TestNoColorSet(t *testing.T) {
+	for _, tc := range []struct {
+		value   string
+		present bool
+		want    bool
+	}{{"", false, false}, {"", true, false}, {"1", true, true}, {"false", true, true}} {
+		if got := noColorSet(tc.value, tc.present); got != tc.want {
+			t.Errorf("NO_COLOR=%q (present %v): %v, want %v", tc.value, tc.present, got, tc.want)
+		}
+	}
+}

@@ -14,7 +14,8 @@ import (
 )
 
 // ui owns the two output streams. Colors are used only when the stream is
-// a terminal and NO_COLOR is unset; JSON output is never colored.
+// a terminal and NO_COLOR is unset or empty (no-color.org: "present and
+// not an empty string"); JSON output is never colored.
 type ui struct {
 	out, err   io.Writer
 	outColor   bool
@@ -23,7 +24,7 @@ type ui struct {
 }
 
 func newUI(stdout, stderr io.Writer) *ui {
-	_, noColor := os.LookupEnv("NO_COLOR")
+	noColor := noColorSet(os.LookupEnv("NO_COLOR"))
 	return &ui{
 		out:      stdout,
 		err:      stderr,
@@ -31,6 +32,10 @@ func newUI(stdout, stderr io.Writer) *ui {
 		errColor: !noColor && isTerminal(stderr),
 	}
 }
+
+// noColorSet: NO_COLOR disables color when present and not empty, as
+// no-color.org says; NO_COLOR= (set, empty) leaves color on.
+func noColorSet(value string, present bool) bool { return present && value != "" }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

@@ -122,6 +122,11 @@ func ReadInventoryFile(path string) (*Inventory, error) {
 	} else if err != nil {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read: %v", unwrapPathError(err)), Err: err}
 	}
+	if len(data) == 0 {
+		// mtlsctl never writes an empty inventory (it starts with its
+		// header): this one was truncated, and must not start afresh.
+		return nil, &Error{File: path, Msg: "is empty (truncated?)", Hint: "restore it from git; remove it only if this directory never issued anything"}
+	}
 	return ParseInventory(path, data)
 }
 

@@ -34,6 +34,10 @@ func (s *Session) inventoryForAppend() (appendTarget, error) {
 		return appendTarget{}, &pkix.Error{File: path, Msg: "is not a regular file (a symlink?); mtlsctl appends to it and will not follow it",
 			Hint: "replace the link with the file itself (keep it in git rather than linking it)"}
 	}
+	if info.Size() == 0 {
+		return appendTarget{}, &pkix.Error{File: path, Msg: "is empty (truncated?); a truncated inventory must not start afresh",
+			Hint: "restore it from git; remove it only if this directory never issued anything"}
+	}
 	t := appendTarget{size: info.Size(), endsWithNewline: true}
 	// (A journal repairs a torn append of ours; an inventory that ends
 	// mid-line was cut by something else, and appending would glue a new
@@ -70,6 +74,10 @@ func (d *Dir) inventoryData() ([]byte, error) {
 	data, err := os.ReadFile(d.Inventory())
 	if err != nil {
 		return nil, d.ioError(d.Inventory(), "cannot read", err)
+	}
+	if len(data) == 0 {
+		return nil, &pkix.Error{File: d.Inventory(), Msg: "is empty (truncated?); a truncated inventory must not start afresh",
+			Hint: "restore it from git; remove it only if this directory never issued anything"}
 	}
 	d.cache.data, d.cache.size, d.cache.mtime = data, info.Size(), info.ModTime()
 	return data, nil
