@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -180,9 +181,57 @@ func usageErrorHandler(c *cli.Context, err error, isSubcommand bool) error {
 	}
 	msg := err.Error()
 	if flag, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		msg = "unknown flag --" + strings.TrimPrefix(flag, "-")
+		flag = strings.TrimPrefix(flag, "-")
+		shown := "--" + flag
+		if len(flag) == 1 {
+			shown = "-" + flag // as typed: -d, not --d
+		}
+		e := usageErrorf("unknown flag %s", shown)
+		if h := flagHint(c, flag); h != "" {
+			return e.hint("%s", h)
+		}
+		return e.hint("see '%s --help'", name)
 	}
 	return usageErrorf("%s", msg).hint("see '%s --help'", name)
+}
+
+// flagHint says where a flag that is unknown here does belong: a global
+// flag given after the command, a command's flag given before it, or a
+// password given on the command line.
+func flagHint(c *cli.Context, flag string) string {
+	if flag == "password" || flag == "pass" {
+		return "a password is never a flag value (it would show in ps and shell history): use --password-file FILE or MTLSCTL_P12_PASSWORD"
+	}
+	app := c.App
+	top := c.Command == nil || c.Command.Name == "" || c.Command.HelpName == app.Name
+	for _, f := range app.Flags {
+		if slices.Contains(f.Names(), flag) && !top {
+			return fmt.Sprintf("--%s is a global flag: put it before the command, e.g. 'mtlsctl --%s %s'", flag, flag, c.Command.HelpName[len("mtlsctl "):])
+		}
+	}
+	if top {
+		var users []string
+		var walk func(prefix string, cmds []*cli.Command)
+		walk = func(prefix string, cmds []*cli.Command) {
+			for _, cmd := range cmds {
+				for _, f := range cmd.Flags {
+					if slices.Contains(f.Names(), flag) && len(cmd.Subcommands) == 0 {
+						users = append(users, prefix+cmd.Name)
+					}
+				}
+				walk(prefix+cmd.Name+" ", cmd.Subcommands)
+			}
+		}
+		walk("", app.Commands)
+		if len(users) > 0 {
+			dash := "--"
+			if len(flag) == 1 {
+				dash = "-"
+			}
+			return fmt.Sprintf("%s%s belongs after the command, e.g. 'mtlsctl %s %s%s …'", dash, flag, users[0], dash, flag)
+		}
+	}
+	return ""
 }
 
 // problemsFound is returned by check commands that ran fine but found

@@ -49,6 +49,9 @@ func runClientList(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("revoked") && c.Bool("valid") {
+		return usageErrorf("--revoked and --valid exclude each other: nothing is both").hint("use one of them, or neither for all")
+	}
 	var within time.Duration
 	if s := c.String("expiring"); s != "" {
 		if within, err = parseDuration("expiring", s); err != nil {
