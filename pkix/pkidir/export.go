@@ -64,7 +64,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	}
 	res := &ExportResult{Cert: cert}
 	if r, err := d.FindSerial(pkix.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Status != pkix.StatusValid {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is %s in the inventory: Access will refuse it once the CRL says so", lf.Cert, r.Status))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is %s in the inventory; Access itself does not read CRLs, so it accepts this certificate until revocation is enforced at the edge (a Worker) or by your server with the CRL", lf.Cert, r.Status))
 	}
 	// The chain: the fullchain's intermediates if there is one, then the root.
 	var chain []*x509.Certificate
