@@ -75,6 +75,10 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 	}
 	var updates []pkix.Record
 	for _, r := range targets {
+		if isExternal(r.Issuer) {
+			return nil, &pkix.Error{Msg: fmt.Sprintf("%s was issued by a CA outside %s (%s): its revocation belongs on that CA's list", pkix.FormatRecord(&r), d.path, r.Issuer),
+				Hint: "revoke it in the directory of the CA that issued it (mtlsctl client revoke --foreign --cert FILE there)"}
+		}
 		// The serials file gets the serial even for a record already
 		// revoked, in case the file was lost; AppendSerials skips listed ones.
 		entries[r.Issuer] = append(entries[r.Issuer], pkix.SerialEntry{Serial: r.Serial, Reason: req.Reason, At: at, Comment: "CN=" + r.CN})
@@ -367,6 +371,9 @@ func (d *Dir) crlsBehind(extra map[string]map[string]bool) ([]Behind, error) {
 	}
 	var out []Behind
 	for _, issuer := range sortedKeys(revoked) {
+		if isExternal(issuer) {
+			continue // another directory's CA: not ours to publish
+		}
 		missing, err := d.crlMissing(issuer, revoked[issuer])
 		if err != nil {
 			return nil, err

@@ -2,11 +2,12 @@ package pkidir
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,15 +43,12 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Sig
 			return nil, err
 		}
 	} else if name == "" {
-		// A CA named by its file: the inventory calls it by its base name.
-		name = strings.TrimSuffix(filepath.Base(in.CertFile), ".pem")
-		if in.CertFile == "-" || in.CertFile == "stdin" {
-			name = RootName
-		}
+		name = d.signerName(in.Certs[0])
 	}
 	if name == "" {
 		name = RootName
 	}
+	ca = d.CA(name)
 	is, err := pkix.NewIssuer(in.CertFile, in.Certs[0], in.KeyFile, in.Key, cfg)
 	if err != nil {
 		return nil, err
@@ -75,6 +73,36 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Sig
 	}
 	return &Signer{Name: name, Issuer: is, Above: above}, nil
 }
+
+// signerName is how the inventory names a CA given by file: the
+// directory's CA it is (by its recorded fingerprint, or by being the very
+// certificate in DIR/ca.pem or DIR/NAME.pem), else "key:" and its key
+// identifier — a CA outside the directory, whose certificates are
+// recorded here but can never be revoked into this directory's lists.
+func (d *Dir) signerName(cert *x509.Certificate) string {
+	if r, err := d.FindSerial(pkix.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Kind.IsCA() && r.SHA256 == pkix.FingerprintSHA256(cert) {
+		return r.Name
+	}
+	if own, err := readCerts(d.CA(RootName).Cert, ""); err == nil && own[0].Equal(cert) {
+		return RootName
+	}
+	return ExternalIssuer(cert)
+}
+
+// ExternalIssuer names a CA outside the directory in the inventory.
+func ExternalIssuer(cert *x509.Certificate) string {
+	id := cert.SubjectKeyId
+	if len(id) == 0 {
+		sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+		id = sum[:20]
+	}
+	return externalPrefix + strings.ToUpper(hex.EncodeToString(id))
+}
+
+const externalPrefix = "key:"
+
+// isExternal reports an issuer recorded as outside the directory.
+func isExternal(issuer string) bool { return strings.HasPrefix(issuer, externalPrefix) }
 
 // readCA reads the certificate (with any above it) and key of the
 // directory's CA called name.
