@@ -118,12 +118,13 @@ func runCAInit(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	written, repaired, err := d.InitRoot(c.Context, ca, append(reqOut, cfgOut...), force)
+	written, repaired, warnings, err := d.InitRoot(c.Context, ca, append(reqOut, cfgOut...), force)
 	if err != nil {
 		undoDir()
 		return err
 	}
 	res.Notes = append(res.Notes, repaired...)
+	res.Warnings = append(res.Warnings, warnings...)
 	res.Recorded = d.Inventory()
 	sum := pkix.Summarize(ca.Cert)
 	res.Cert = &sum

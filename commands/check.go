@@ -60,6 +60,7 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	col := pkix.NewExpiryCollector(time.Now(), warn, crlWarn)
 	var behind []pkidir.Behind
+	var unverified []pkidir.Unverified
 	pending := ""
 	if c.Args().Len() > 0 {
 		for _, path := range c.Args().Slice() {
@@ -96,6 +97,9 @@ func runCheck(u *ui, c *cli.Context) error {
 		if behind, err = d.CRLsBehind(); err != nil {
 			return err
 		}
+		// A certificate that no longer verifies (its CA was replaced) is
+		// as good as expired.
+		unverified = d.Unverifiable(inv)
 		if len(inv.Records) == 0 {
 			// A directory made with cfssl or before the inventory: its CA.
 			caPath := filepath.Join(dir, "ca.pem")
@@ -120,6 +124,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	for _, b := range behind {
 		u.warn("%s", b.Message())
 	}
+	for _, v := range unverified {
+		u.warn("%s", v.Message())
+	}
 	if c.Bool("json") {
 		if err := u.printJSON(rep); err != nil {
 			return err
@@ -136,6 +143,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	if rep.Problems > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d item%s expire%s within %s", rep.Problems, plural(rep.Problems), map[bool]string{true: "s", false: ""}[rep.Problems == 1], rep.Warn)}
+	}
+	if len(unverified) > 0 {
+		return &problemsFound{summary: fmt.Sprintf("%d certificate%s no longer verif%s", len(unverified), plural(len(unverified)), map[bool]string{true: "ies", false: "y"}[len(unverified) == 1])}
 	}
 	if len(behind) > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d CRL%s behind the inventory", len(behind), plural(len(behind)))}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 
@@ -330,8 +331,9 @@ func (d *Dir) certFiles(req *IssueRequest, name string, is *pkix.Issued, p12Chai
 }
 
 // InitRoot commits a new root CA and the inputs written beside it (the
-// built-in request and configuration) in one transaction.
-func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, force bool) ([]pkix.Written, []string, error) {
+// built-in request and configuration) in one transaction. Replacing a
+// root that issued certificates warns: none of them verifies any more.
+func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, force bool) (written []pkix.Written, notes, warnings []string, err error) {
 	lf := d.Leaf(RootName)
 	files := append([]pkix.File{
 		{Path: lf.Cert, Data: ca.CertPEM, Mode: pkix.ModePublic, Kind: "CA certificate"},
@@ -340,12 +342,12 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 	}, extra...)
 	st, err := d.newStage()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer st.release()
 	sess, err := d.Lock(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer sess.Unlock()
 	rec := pkix.RecordOf{Cert: ca.Cert, Kind: pkix.KindRoot, Profile: RootName, Issuer: RootName, Name: RootName}.Record()
@@ -353,19 +355,47 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 	if force {
 		old, err := d.FindName(RootName, func(r *pkix.Record) bool { return r.Kind == pkix.KindRoot && r.Status == pkix.StatusValid })
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, o := range old {
 			o.Status = pkix.StatusSuperseded
 			records = append(records, o)
 		}
 	}
-	written, errs, err := sess.Commit(Change{Op: "ca init", Sets: []Set{{Staged: st.files(files, force), Records: records, Force: force}}})
+	orphans, err := d.issuedBy(RootName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ws, errs, err := sess.Commit(Change{Op: "ca init", Sets: []Set{{Staged: st.files(files, force), Records: records, Force: force}}})
 	if err == nil {
 		err = errs[0]
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return written[0], sess.Repaired, nil
+	if force && orphans > 0 {
+		warnings = append(warnings, fmt.Sprintf("the replaced CA issued %d certificate%s still valid in the inventory; none of them verifies against the new %s: re-issue them ('mtlsctl check' lists them)",
+			orphans, plural(orphans), filepath.Base(lf.Cert)))
+	}
+	return ws[0], sess.Repaired, warnings, nil
+}
+
+// issuedBy counts the valid certificates recorded as issued by a CA.
+func (d *Dir) issuedBy(issuer string) (int, error) {
+	data, err := d.inventoryData()
+	if err != nil || data == nil {
+		return 0, err
+	}
+	valid := map[string]bool{}
+	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
+		if string(l.Issuer) != issuer || string(l.Kind) == string(pkix.KindRoot) {
+			return
+		}
+		if string(l.Status) == string(pkix.StatusValid) {
+			valid[string(l.Serial)] = true
+		} else {
+			delete(valid, string(l.Serial))
+		}
+	})
+	return len(valid), err
 }

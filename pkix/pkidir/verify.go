@@ -1,0 +1,55 @@
+package pkidir
+
+import (
+	"crypto/x509"
+	"fmt"
+	"path/filepath"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// Unverified is a recorded certificate that no longer verifies against
+// its issuer's certificate in the directory: the CA was replaced (ca init
+// --force) or the file was swapped.
+type Unverified struct {
+	Record pkix.Record
+	Reason string
+}
+
+// Message is the one line check prints.
+func (u Unverified) Message() string {
+	return fmt.Sprintf("%s: %s", pkix.FormatRecord(&u.Record), u.Reason)
+}
+
+// Unverifiable checks every valid client and intermediate of the
+// inventory whose certificate file is in the directory against the
+// current certificate of the CA that issued it. (A file that is not there
+// was moved to its device: nothing to check.)
+func (d *Dir) Unverifiable(inv *pkix.Inventory) []Unverified {
+	issuers := map[string]*x509.Certificate{}
+	var out []Unverified
+	for _, r := range inv.Records {
+		if r.Status != pkix.StatusValid || r.Kind == pkix.KindRoot || isExternal(r.Issuer) {
+			continue
+		}
+		certs, err := readCerts(d.Leaf(r.Name).Cert, "")
+		if err != nil || pkix.SerialHex(certs[0].SerialNumber) != r.Serial {
+			continue
+		}
+		issuer, ok := issuers[r.Issuer]
+		if !ok {
+			if ic, err := readCerts(d.CA(r.Issuer).Cert, ""); err == nil {
+				issuer = ic[0]
+			}
+			issuers[r.Issuer] = issuer
+		}
+		caFile := filepath.Base(d.CA(r.Issuer).Cert)
+		switch {
+		case issuer == nil:
+			out = append(out, Unverified{r, "its issuer's certificate " + caFile + " is missing"})
+		case certs[0].CheckSignatureFrom(issuer) != nil:
+			out = append(out, Unverified{r, "does not verify against " + caFile + " (was the CA replaced?): re-issue it"})
+		}
+	}
+	return out
+}
