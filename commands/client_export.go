@@ -2,8 +2,10 @@ package commands
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
@@ -24,6 +26,39 @@ func p12Flags() []cli.Flag {
 // p12Password finds the password: --password-file, else the environment,
 // else --no-password's empty one; never a prompt.
 func p12Password(c *cli.Context) (string, error) {
+	pw, err := p12PasswordRaw(c)
+	if err != nil {
+		return "", err
+	}
+	// PKCS#12 passwords are BMPString: invalid UTF-8 or a NUL would be
+	// encoded lossily, and the read-back check would pass on the same
+	// loss while OpenSSL cannot open the file.
+	where := "MTLSCTL_P12_PASSWORD"
+	if f := c.String("password-file"); f != "" {
+		where = f
+	}
+	if !utf8.ValidString(pw) {
+		return "", &pkix.Error{File: where, Msg: "the password is not valid UTF-8", Hint: "use a text password"}
+	}
+	if strings.ContainsRune(pw, 0) {
+		return "", &pkix.Error{File: where, Msg: "the password contains a NUL byte", Hint: "use a text password"}
+	}
+	return pw, nil
+}
+
+// p12PasswordWarning: a password file others can read is no secret.
+func p12PasswordWarning(c *cli.Context) string {
+	f := c.String("password-file")
+	if f == "" || f == "-" {
+		return ""
+	}
+	if info, err := os.Stat(f); err == nil && info.Mode().Perm()&0o077 != 0 {
+		return fmt.Sprintf("%s is readable by others (mode %04o): chmod 600 it", f, info.Mode().Perm())
+	}
+	return ""
+}
+
+func p12PasswordRaw(c *cli.Context) (string, error) {
 	env, envSet := os.LookupEnv("MTLSCTL_P12_PASSWORD")
 	file := c.String("password-file")
 	switch {
@@ -106,6 +141,9 @@ func runClientExport(u *ui, c *cli.Context) error {
 		return err
 	}
 	res := newResult("client export")
+	if w := p12PasswordWarning(c); w != "" {
+		res.Warnings = append(res.Warnings, w)
+	}
 	res.Notes = append(res.Notes, out.Repaired...)
 	res.Warnings = append(res.Warnings, out.Warnings...)
 	sum := pkix.Summarize(out.Cert)

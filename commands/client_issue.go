@@ -133,6 +133,9 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		if w := p12PasswordWarning(c); w != "" {
+			res.Warnings = append(res.Warnings, w)
+		}
 		req.P12 = &pkidir.P12Options{Password: password, Legacy: c.Bool("legacy")}
 	}
 	// Names the directory reserves first: "ca" is refused as reserved,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // decodeStrictJSON decodes data into v, refusing unknown fields (a typo
@@ -21,6 +22,20 @@ func decodeStrictJSON(file string, data []byte, v any) error {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return errorf(file, "file is empty").withHint("it must hold one JSON object; see examples/ for the guide's files")
+	}
+	// encoding/json turns invalid UTF-8 into U+FFFD without a word: a CN
+	// would silently become another name.
+	if !utf8.Valid(data) {
+		off := 0
+		for off < len(data) {
+			r, n := utf8.DecodeRune(data[off:])
+			if r == utf8.RuneError && n == 1 {
+				break
+			}
+			off += n
+		}
+		line, col := lineCol(data, off)
+		return &Error{File: file, Line: line, Col: col, Msg: "is not valid UTF-8", Hint: "save the file as UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

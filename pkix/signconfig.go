@@ -79,6 +79,14 @@ func LoadSigningConfig(file string, data []byte) (*SigningConfig, error) {
 				e.Hint = `cfssl takes Go durations in hours, for example "8760h" for a year ("d" and "y" are not units)`
 				return nil, e
 			}
+			if d <= 5*time.Minute {
+				// cfssl backdates not-before by 5 minutes: such a
+				// certificate would be expired when it is issued.
+				e := at(field+".expiry", p.ExpiryString)
+				e.Msg = fmt.Sprintf("%q is not longer than the 5 minutes cfssl backdates a certificate by: it would be expired on arrival", p.ExpiryString)
+				e.Hint = `give at least an hour, for example "24h"`
+				return nil, e
+			}
 		}
 		if p.RemoteName != "" {
 			e := at(field+".remote", "remote")
