@@ -34,6 +34,9 @@ type CRLBuilder struct {
 	// look up serials without a map of a million keys.
 	index []uint32
 	seed  maphash.Seed
+	// finished: duplicates collapsed and indexed (Finish), once.
+	finished bool
+	dups     []Duplicate
 }
 
 // NewCRLBuilder starts an empty list; sizeHint (bytes of input, if known)
@@ -170,31 +173,72 @@ func (b *CRLBuilder) collapseDuplicates() []Duplicate {
 	return dups
 }
 
-// Contains reports whether the signed CRL lists a serial (big-endian
-// magnitude, as RawSerial and the serials file give it).
-func (c *CRL) Contains(magnitude []byte) bool {
-	b := c.b
-	if len(b.index) == 0 {
+// Finish collapses duplicates and indexes the entries, once: Sign does it
+// if it was not done, and a caller that wants Contains or KeepDate before
+// signing calls it first.
+func (b *CRLBuilder) Finish() []Duplicate {
+	if !b.finished {
+		b.dups = b.collapseDuplicates()
+		b.finished = true
+	}
+	return b.dups
+}
+
+// Contains reports whether the list holds a serial (after Finish).
+func (b *CRLBuilder) Contains(magnitude []byte) bool { return (&CRL{b: b}).Contains(magnitude) }
+
+// KeepDate gives the entry of a serial that had no date of its own (it got
+// the builder's default, now) the revocation date of the CRL in force,
+// rawTime being that entry's DER time element: a serial keeps the date it
+// first had, instead of a new one at every rebuild. It reports whether the
+// entry changed. (Only same-length encodings are swapped in place, which
+// every date between 1950 and 2049 is.)
+func (b *CRLBuilder) KeepDate(magnitude []byte, rawTime []byte) bool {
+	i, ok := b.find(magnitude)
+	if !ok || len(rawTime) != len(b.defaultTime) {
 		return false
 	}
+	e := b.entries[b.offsets[i]:]
+	hdr := 2
+	if e[1]&0x80 != 0 {
+		hdr += int(e[1] & 0x7f)
+	}
+	at := hdr + 2 + int(e[hdr+1]) // past the serial INTEGER
+	if !bytes.Equal(e[at:at+len(b.defaultTime)], b.defaultTime) {
+		return false // dated by its line: that date stands
+	}
+	copy(e[at:], rawTime)
+	return true
+}
+
+// find is the index of a serial's entry, after Finish.
+func (b *CRLBuilder) find(magnitude []byte) (int, bool) {
+	if len(b.index) == 0 {
+		return 0, false
+	}
 	magnitude = trimLeadingZeros(magnitude)
-	var key []byte
+	key := magnitude
 	if len(magnitude) > 0 && magnitude[0]&0x80 != 0 {
 		// entrySerial keeps the INTEGER's sign byte; look up the same bytes.
 		key = append(append(make([]byte, 0, len(magnitude)+1), 0), magnitude...)
-	} else {
-		key = magnitude
 	}
 	mask := uint64(len(b.index) - 1)
 	for slot := maphash.Bytes(b.seed, key) & mask; ; slot = (slot + 1) & mask {
 		at := b.index[slot]
 		if at == 0 {
-			return false
+			return 0, false
 		}
 		if bytes.Equal(b.entrySerial(int(at-1)), key) {
-			return true
+			return int(at - 1), true
 		}
 	}
+}
+
+// Contains reports whether the signed CRL lists a serial (big-endian
+// magnitude, as RawSerial and the serials file give it).
+func (c *CRL) Contains(magnitude []byte) bool {
+	_, ok := c.b.find(magnitude)
+	return ok
 }
 
 // EachRawSerial calls fn with every listed serial's magnitude (no sign
@@ -260,7 +304,7 @@ func (b *CRLBuilder) Sign(p CRLParams) (*CRL, error) {
 	if nb := p.Number.Bytes(); p.Number.Sign() < 0 || len(nb) > 20 || (len(nb) == 20 && nb[0]&0x80 != 0) {
 		return nil, errors.New("CRL number must be a non-negative integer of at most 20 octets")
 	}
-	dups := b.collapseDuplicates()
+	dups := b.Finish()
 	sigAlg := signer.DefaultSigAlgo(p.Key)
 	algID, hash, err := signatureAlgorithmFor(sigAlg)
 	if err != nil {

@@ -256,6 +256,13 @@ func (h *CRLHeader) EachRevokedSerial(r io.ReaderAt, fn func(magnitude []byte)) 
 // (0, unspecified, when it has none): a certificateHold may be lifted, a
 // keyCompromise may not.
 func (h *CRLHeader) EachRevokedEntry(r io.ReaderAt, fn func(magnitude []byte, reason RevocationReason)) error {
+	return h.EachRevokedEntryTime(r, func(m []byte, reason RevocationReason, _ []byte) { fn(m, reason) })
+}
+
+// EachRevokedEntryTime also gives each entry's revocationDate as its DER
+// element (tag, length, value), for a new CRL to keep the date a serial
+// first had. The slices are only valid during the call.
+func (h *CRLHeader) EachRevokedEntryTime(r io.ReaderAt, fn func(magnitude []byte, reason RevocationReason, rawTime []byte)) error {
 	if h.revokedLen == 0 {
 		return nil
 	}
@@ -279,7 +286,10 @@ func (h *CRLHeader) EachRevokedEntry(r io.ReaderAt, fn func(magnitude []byte, re
 		if !entry.ReadASN1(&serial, cbasn1.INTEGER) || len(serial) == 0 {
 			return errors.New("bad serial in a revoked certificate entry")
 		}
-		fn(trimLeadingZeros(serial), entryReason(entry))
+		var rawTime cryptobyte.String
+		rest := entry
+		rest.ReadAnyASN1Element(&rawTime, nil)
+		fn(trimLeadingZeros(serial), entryReason(entry), rawTime)
 	}
 }
 

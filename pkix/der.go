@@ -59,6 +59,9 @@ func appendUnsignedInteger(b, mag []byte) []byte {
 
 // appendTime encodes like encoding/asn1 does for time.Time: UTCTime for
 // 1950 to 2049, GeneralizedTime otherwise, whole seconds, UTC.
+// EncodeTime is a time as a CRL encodes it (UTCTime until 2049).
+func EncodeTime(t time.Time) []byte { return appendTime(nil, t) }
+
 func appendTime(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	if y := t.Year(); y >= 1950 && y < 2050 {

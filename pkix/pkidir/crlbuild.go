@@ -68,6 +68,9 @@ type crlJob struct {
 	outShown string // as the user knows it
 	previous *pkix.CRLHeader
 	force    bool // out exists and is not this CA's CRL: keep a backup
+	// dropped are the serials the CRL in force lists and the new one
+	// does not, with their reasons (signCRL finds them).
+	dropped map[string]pkix.RevocationReason
 }
 
 // BuildCRL signs a CRL from a serials file and writes it, under the lock:
@@ -295,11 +298,12 @@ func readCRLHeaderFile(path string) (*pkix.CRLHeader, error) {
 
 // eachSerialOfCRL streams the serials of the CRL file at path.
 func eachSerialOfCRL(path string, h *pkix.CRLHeader, fn func([]byte)) error {
-	return eachEntryOfCRL(path, h, func(s []byte, _ pkix.RevocationReason) { fn(s) })
+	return eachEntryOfCRL(path, h, func(s []byte, _ pkix.RevocationReason, _ []byte) { fn(s) })
 }
 
-// eachEntryOfCRL streams the serials and reasons of the CRL file at path.
-func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func([]byte, pkix.RevocationReason)) error {
+// eachEntryOfCRL streams the serials, reasons and DER dates of the CRL
+// file at path.
+func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func([]byte, pkix.RevocationReason, []byte)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -307,7 +311,7 @@ func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func([]byte, pkix.Revocat
 	defer f.Close()
 	var first [1]byte
 	if _, err := f.ReadAt(first[:], 0); err == nil && first[0] == 0x30 {
-		return h.EachRevokedEntry(f, fn)
+		return h.EachRevokedEntryTime(f, fn)
 	}
 	// PEM: small by nature (nobody PEM-encodes a million entries twice).
 	data, err := io.ReadAll(f)
@@ -319,7 +323,7 @@ func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func([]byte, pkix.Revocat
 		return err
 	}
 	for _, e := range rl.RevokedCertificateEntries {
-		fn(e.SerialNumber.Bytes(), pkix.RevocationReason(e.ReasonCode))
+		fn(e.SerialNumber.Bytes(), pkix.RevocationReason(e.ReasonCode), pkix.EncodeTime(e.RevocationTime))
 	}
 	return nil
 }
@@ -331,13 +335,23 @@ func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int
 	if err := pkix.ReadSerials(serials, label, decimal, at, b); err != nil {
 		return nil, err
 	}
-	var prev *pkix.CRLHeader
-	if job.previous != nil {
-		prev = job.previous
-	}
-	var number = pkix.NextCRLNumber(nil, at)
-	if prev != nil {
+	number := pkix.NextCRLNumber(nil, at)
+	if prev := job.previous; prev != nil {
 		number = pkix.NextCRLNumber(prev.Number, at)
+		// One pass over the CRL in force: a serial listed without a date
+		// keeps the date it had there (not a new "now" at every rebuild),
+		// and what the new list leaves out is noted for the un-revoke check.
+		b.Finish()
+		job.dropped = map[string]pkix.RevocationReason{}
+		err := eachEntryOfCRL(job.out, prev, func(s []byte, reason pkix.RevocationReason, rawTime []byte) {
+			if !b.KeepDate(s, rawTime) && !b.Contains(s) {
+				job.dropped[hexUpper(s)] = reason
+			}
+		})
+		if err != nil {
+			return nil, &pkix.Error{File: job.outShown, Msg: "cannot read the revoked serials of the CRL in force: " + err.Error(),
+				Hint: "move it away if it is damaged (the next CRL then starts afresh), or pass --force"}
+		}
 	}
 	crl, err := b.Sign(pkix.CRLParams{Issuer: job.ca, Key: job.key, Number: number, ThisUpdate: at, NextUpdate: at.Add(nextUpdate)})
 	if err != nil {
@@ -396,19 +410,10 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 		}
 		chk.notes = append(chk.notes, fmt.Sprintf("%s:%d: serial %s repeats line %d; listed once", label, dup.Line, pkix.SerialHex(dup.Serial), dup.FirstLine))
 	}
-	dropped := map[string]string{}                      // serial -> where it was revoked
-	droppedReason := map[string]pkix.RevocationReason{} // serial -> its reason in the CRL in force
-	if job.previous != nil {
-		err := eachEntryOfCRL(job.out, job.previous, func(s []byte, reason pkix.RevocationReason) {
-			if !crl.Contains(s) {
-				dropped[hexUpper(s)] = filepath.Base(job.outShown)
-				droppedReason[hexUpper(s)] = reason
-			}
-		})
-		if err != nil {
-			return nil, &pkix.Error{File: job.outShown, Msg: "cannot read the revoked serials of the CRL in force: " + err.Error(),
-				Hint: "move it away if it is damaged (the next CRL then starts afresh), or pass --force"}
-		}
+	dropped := map[string]string{} // serial -> where it was revoked
+	droppedReason := job.dropped   // serial -> its reason in the CRL in force
+	for s := range job.dropped {
+		dropped[s] = filepath.Base(job.outShown)
 	}
 
 	// An inventory that cannot be read stops the build: it is the record
