@@ -70,8 +70,14 @@ func (u *ui) report(r *result, asJSON bool) error {
 		return nil // nothing was written: no "wrote 0 files"
 	}
 	fmt.Fprintf(u.out, "%s %d file%s:\n", paint(u.outColor, color.FgGreen, "wrote"), len(r.Files), map[bool]string{true: "", false: "s"}[len(r.Files) == 1])
+	// A fleet's batch is summarised: the first files, then a count
+	// (--json lists every one; failures are always printed in full).
+	shown := r.Files
+	if len(shown) > fileListLimit {
+		shown = shown[:fileListShown]
+	}
 	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
-	for _, f := range r.Files {
+	for _, f := range shown {
 		line := fmt.Sprintf("  %s\t%s\t%s\t%d bytes", f.Path, f.Kind, f.Mode, f.Size)
 		if f.Cert != nil {
 			line += fmt.Sprintf("\tCN=%q serial=%s not-after=%s", f.Cert.CN, f.Cert.Serial, f.Cert.NotAfter.Format(time.RFC3339))
@@ -79,13 +85,23 @@ func (u *ui) report(r *result, asJSON bool) error {
 		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
+	if more := len(r.Files) - len(shown); more > 0 {
+		fmt.Fprintf(u.out, "  … and %d more files (--json lists every one)\n", more)
+	}
 	if r.Recorded != "" {
 		fmt.Fprintf(u.out, "  recorded in %s\n", r.Recorded)
 	}
-	for _, f := range r.Files {
+	for _, f := range shown {
 		if f.Backup != "" {
 			fmt.Fprintf(u.out, "  kept the previous %s as %s\n", filepath.Base(f.Path), f.Backup)
 		}
 	}
 	return nil
 }
+
+// A text report lists at most fileListLimit files; longer lists show the
+// first fileListShown (eight certificates' three files) and a count.
+const (
+	fileListLimit = 30
+	fileListShown = 24
+)
