@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -41,11 +42,22 @@ Valid Certificate selector (the certificate chains to --ca, a root or a
 chain bundle), or the Common Name selector with --common-name. A
 certificate that does not chain, is expired or not yet valid, lacks
 clientAuth, is on the --crl, or has another CN gets 403 with the reason.
-Every answer is a JSON body with the request.cf.tlsClientAuth fields.
+A CA certificate (CA:TRUE), or one whose key usage lacks digitalSignature,
+is no client certificate: 403 "unsupported certificate purpose", as
+openssl verify -purpose sslclient says. Every answer is a JSON body with
+the request.cf.tlsClientAuth fields.
 
 The CRL is re-read when its file changes (mtlsctl crl build takes effect on
 the next request); one that does not verify against the CA is refused at
-start, and later ignored with a warning while the last good one stays.
+start, and later ignored with a warning while the last good one stays. An
+intermediate's CRL is accepted when the intermediate chains to --ca: it is
+found in --ca or among the .pem files of --dir. The banner names every
+issuing CA found there whose CRL is not loaded. A CRL file that disappears,
+and a CRL whose next update has passed, are warned about once.
+
+The access log goes to stdout, one line per request; the path and the CN,
+which the client chooses, are quoted. With --json it is JSON lines, and the
+banner and "shut down" go to stderr.
 
 Without --cert/--key the server uses a throwaway localhost certificate
 whose CA is written to DIR/serve-ca.pem for curl --cacert. That file and
@@ -68,7 +80,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "cert", Usage: "server certificate `FILE` (default: a throwaway localhost certificate)"},
 			&cli.StringFlag{Name: "key", Usage: "server key `FILE`, with --cert"},
 			&cli.BoolFlag{Name: "forward-cert", Usage: "echo the Cf-Client-Cert-Der-Base64 / Cf-Client-Cert-Sha256 headers an origin would get"},
-			&cli.BoolFlag{Name: "json", Usage: "access log as JSON lines"},
+			&cli.BoolFlag{Name: "json", Usage: "access log as JSON lines on stdout (banner and shutdown on stderr)"},
 		},
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
@@ -103,7 +115,8 @@ type server struct {
 	policy      *pkix.AccessPolicy
 	forward     bool
 	jsonLog     bool
-	log         io.Writer
+	log         io.Writer // the access log
+	status      io.Writer // the banner and "shut down": stderr with --json
 	logMu       sync.Mutex
 	listener    net.Listener
 	http        *http.Server
@@ -144,20 +157,29 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 		defer warnMu.Unlock()
 		u.note("%s", msg)
 	}
+	policy, err := pkix.NewAccessPolicy(caPath, cas, o.commonNames, nil)
+	if err != nil {
+		return nil, err
+	}
+	// The CAs whose CRLs count: the uploaded ones and every CA certificate
+	// in the PKI directory (intermediate.pem, a chain bundle) that chains
+	// to them. An intermediate's CRL verifies against the intermediate,
+	// which a root-only --ca does not hold.
+	var found []*x509.Certificate
+	inDir, order := certificatesIn(dir)
+	for _, path := range order {
+		found = append(found, inDir[path]...)
+	}
+	issuing := policy.IssuingCAs(cas, found, time.Now())
 	var crls []*pkix.CRLStore
-	covered := map[string]bool{}
 	for _, p := range o.crlPaths {
-		crl, err := pkix.LoadCRLStore(p, cas, warn, info)
+		crl, err := pkix.LoadCRLStore(p, issuing, warn, info)
 		if err != nil {
 			return nil, err
 		}
 		crls = append(crls, crl)
-		covered[string(crl.Issuer().Raw)] = true
 	}
-	policy, err := pkix.NewAccessPolicy(caPath, cas, o.commonNames, crls)
-	if err != nil {
-		return nil, err
-	}
+	policy.CRLs = crls
 
 	// The outputs serve rewrites on its own are checked before anything
 	// else happens: one that is not serve's to replace (the CA key named
@@ -223,18 +245,22 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 		host = addr.IP.String()
 	}
 	url := fmt.Sprintf("https://%s:%d/", host, addr.Port)
-	policyText := "Valid Certificate (any certificate that chains to " + caPath + ")"
+	policyText := "Valid Certificate (any certificate that chains to " + pkix.Printable(caPath) + ")"
 	if len(o.commonNames) > 0 {
 		policyText = fmt.Sprintf("Common Name %q", o.commonNames)
 	}
 	for i, crl := range crls {
-		policyText += ", revocation from " + o.crlPaths[i] + " (CRL number " + crl.Number() + ")"
+		policyText += ", revocation from " + pkix.Printable(o.crlPaths[i]) + " (CRL number " + crl.Number() + ")"
 	}
-	if len(crls) > 0 {
-		for _, ca := range cas {
-			if !covered[string(ca.Raw)] {
-				banner = append(banner, fmt.Sprintf("note: no CRL given for %s: what it issues is not checked for revocation", ca.Subject.CommonName))
-			}
+	// Every issuing CA without its CRL is named: what it issues gets in
+	// even when revoked.
+	for _, ca := range issuing {
+		covered := false
+		for _, crl := range crls {
+			covered = covered || pkix.SameCA(crl.Issuer(), ca)
+		}
+		if !covered {
+			banner = append(banner, fmt.Sprintf("note: no CRL loaded for %s: what it issues is not checked for revocation (give its CRL with --crl)", caName(ca)))
 		}
 	}
 	banner = append([]string{"listening on " + url, "policy: " + policyText}, banner...)
@@ -244,11 +270,19 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 		fmt.Sprintf("  curl -sv %s --cert %s --key %s %s   # 200 + CF_Authorization", caFlag, filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem"), url),
 	)
 
-	s := &server{policy: policy, forward: o.forward, jsonLog: o.jsonLog, log: u.out, listener: ln, bannerLines: banner}
+	// With --json, stdout holds nothing but the access log's JSON lines:
+	// the banner and "shut down" go to stderr.
+	s := &server{policy: policy, forward: o.forward, jsonLog: o.jsonLog, log: u.out, status: u.out, listener: ln, bannerLines: banner}
+	if o.jsonLog {
+		s.status = u.err
+	}
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          newDiscardLogger(),
+		// A keep-alive connection left idle is closed, so idle clients
+		// cannot hold connections (and file descriptors) forever.
+		IdleTimeout: idleTimeout,
+		ErrorLog:    newDiscardLogger(),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			MinVersion:   tls.VersionTLS12,
@@ -258,6 +292,17 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 		},
 	}
 	return s, nil
+}
+
+// idleTimeout closes keep-alive connections idle for this long.
+const idleTimeout = 2 * time.Minute
+
+// caName names a CA in serve's messages, quoted and escaped.
+func caName(c *x509.Certificate) string {
+	if c.Subject.CommonName != "" {
+		return strconv.Quote(c.Subject.CommonName)
+	}
+	return strconv.Quote(c.Subject.String())
 }
 
 // What serve may replace on its own, and how to get past a refusal.
@@ -302,7 +347,7 @@ func samePath(a, b string) bool {
 func (s *server) run(ctx context.Context) error {
 	s.logMu.Lock()
 	for _, l := range s.bannerLines {
-		fmt.Fprintln(s.log, l)
+		fmt.Fprintln(s.status, l)
 	}
 	s.logMu.Unlock()
 	errc := make(chan error, 1)
@@ -319,7 +364,7 @@ func (s *server) run(ctx context.Context) error {
 	defer cancel()
 	err := s.http.Shutdown(shutdown)
 	s.logMu.Lock()
-	fmt.Fprintln(s.log, "shut down")
+	fmt.Fprintln(s.status, "shut down")
 	s.logMu.Unlock()
 	return err
 }
@@ -358,10 +403,17 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.accessLog(r, resp)
 }
 
+// accessLog writes one line per request. What the client chooses (the
+// path, its certificate's CN) is quoted in the text log, so it cannot
+// forge a line or reach the terminal as escape codes; in JSON lines it is
+// escaped by the encoder, and what is absent is null.
 func (s *server) accessLog(r *http.Request, resp response) {
-	cn, serial := "-", "-"
+	var cn, serial, reason *string
 	if resp.TLSClientAuth.CertPresented == "1" {
-		cn, serial = r.TLS.PeerCertificates[0].Subject.CommonName, resp.TLSClientAuth.CertSerial
+		cn, serial = &r.TLS.PeerCertificates[0].Subject.CommonName, &resp.TLSClientAuth.CertSerial
+	}
+	if resp.Reason != "" {
+		reason = &resp.Reason
 	}
 	verdict := "allow"
 	if !resp.Allowed {
@@ -371,9 +423,15 @@ func (s *server) accessLog(r *http.Request, resp response) {
 	defer s.logMu.Unlock()
 	if s.jsonLog {
 		json.NewEncoder(s.log).Encode(map[string]any{"time": time.Now().UTC().Format(time.RFC3339), "remote": r.RemoteAddr,
-			"method": r.Method, "path": r.URL.Path, "status": resp.Status, "verdict": verdict, "cn": cn, "serial": serial, "reason": resp.Reason})
+			"method": r.Method, "path": r.URL.Path, "status": resp.Status, "verdict": verdict, "cn": cn, "serial": serial, "reason": reason})
 		return
 	}
-	fmt.Fprintf(s.log, "%s %s %s %s %d %s cn=%q serial=%s reason=%q\n", time.Now().UTC().Format(time.RFC3339), r.RemoteAddr,
-		r.Method, r.URL.Path, resp.Status, verdict, cn, serial, resp.Reason)
+	text := func(p *string, absent string) string {
+		if p == nil {
+			return absent
+		}
+		return *p
+	}
+	fmt.Fprintf(s.log, "%s %s %s %q %d %s cn=%q serial=%s reason=%q\n", time.Now().UTC().Format(time.RFC3339), r.RemoteAddr,
+		r.Method, r.URL.Path, resp.Status, verdict, text(cn, "-"), pkix.Printable(text(serial, "-")), text(reason, ""))
 }

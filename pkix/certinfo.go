@@ -4,9 +4,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // CertSummary is what mtlsctl prints about a certificate it wrote.
@@ -56,4 +60,37 @@ func SerialHex(n *big.Int) string {
 func FingerprintSHA256(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// Printable returns s with everything that is not printable escaped the
+// way Go quotes strings (\n, \x1b, \u202e, \x00; invalid UTF-8 as \xNN),
+// so that text from a certificate, a request or a client cannot move the
+// cursor, recolor the terminal, forge a line or hide characters. Printable
+// text, spaces and backslashes included, is returned unchanged.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || (r != ' ' && !unicode.IsPrint(r)) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == ' ' || (r != utf8.RuneError && unicode.IsPrint(r)):
+			b.WriteString(s[i : i+size])
+		default:
+			q := strconv.QuoteRune(r) // '\n', '\x1b', '\u202e', '�'
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += size
+	}
+	return b.String()
 }

@@ -3,6 +3,7 @@ package pkix
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"math/big"
@@ -82,6 +83,14 @@ func (p *AccessPolicy) Evaluate(presented []*x509.Certificate, now time.Time) Ve
 		v.Reason = reason
 		return v
 	}
+	// What OpenSSL's -purpose sslclient refuses and Go's Verify lets
+	// through: a CA certificate, or a key that may not sign, presented as
+	// a client certificate.
+	if why := clientPurposeFailure(leaf); why != "" {
+		v.Auth.CertVerified = "FAILED:unsupported certificate purpose"
+		v.Reason = "unsupported certificate purpose: " + why
+		return v
+	}
 	v.Auth.CertVerified = "SUCCESS"
 	// Every link of the chain is checked against the CRL of the CA that
 	// signed it: a revoked intermediate takes its whole subtree with it.
@@ -106,6 +115,67 @@ func (p *AccessPolicy) Evaluate(presented []*x509.Certificate, now time.Time) Ve
 	}
 	v.Allowed = true
 	return v
+}
+
+var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+// clientPurposeFailure says why c is not a TLS client certificate, the
+// way openssl verify -purpose sslclient judges the leaf, or "": a CA
+// certificate (CA:TRUE) is not one; a key usage extension must allow
+// digitalSignature (the client signs the handshake); an extended key usage
+// must include clientAuth or anyExtendedKeyUsage.
+func clientPurposeFailure(c *x509.Certificate) string {
+	if c.BasicConstraintsValid && c.IsCA {
+		return "a CA certificate (CA:TRUE) is not a client certificate"
+	}
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oidKeyUsage) && c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+			return "its key usage does not include digitalSignature"
+		}
+	}
+	if len(c.ExtKeyUsage) > 0 || len(c.UnknownExtKeyUsage) > 0 {
+		if !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageAny) {
+			return "its extended key usage does not include clientAuth"
+		}
+	}
+	return ""
+}
+
+// IssuingCAs returns, out of the policy's own CAs and candidates (say the
+// CA certificates found in a PKI directory), every CA certificate that
+// chains to the policy's roots: the CAs whose CRLs count. The policy's
+// own come first; duplicates are dropped.
+func (p *AccessPolicy) IssuingCAs(own, candidates []*x509.Certificate, now time.Time) []*x509.Certificate {
+	pool := x509.NewCertPool()
+	for _, c := range p.Intermediates {
+		pool.AddCert(c)
+	}
+	for _, c := range candidates {
+		if c.IsCA {
+			pool.AddCert(c)
+		}
+	}
+	seen := map[string]bool{}
+	var out []*x509.Certificate
+	for _, c := range append(slices.Clip(own), candidates...) {
+		if !c.IsCA || seen[string(c.Raw)] {
+			continue
+		}
+		if _, err := c.Verify(x509.VerifyOptions{Roots: p.Roots, Intermediates: pool, CurrentTime: now,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			continue
+		}
+		seen[string(c.Raw)] = true
+		out = append(out, c)
+	}
+	return out
+}
+
+// SameCA reports whether a and b are the same CA for revocation: the same
+// subject and the same key (a re-issued CA certificate still signs the
+// same CRL).
+func SameCA(a, b *x509.Certificate) bool {
+	return a != nil && b != nil && bytes.Equal(a.RawSubject, b.RawSubject) && bytes.Equal(a.RawSubjectPublicKeyInfo, b.RawSubjectPublicKeyInfo)
 }
 
 // verifyFailure words a verification error the way OpenSSL's verify
@@ -152,6 +222,11 @@ type CRLStore struct {
 	issuer  *x509.Certificate
 	revoked map[string]bool // serial (decimal) → revoked
 	number  string
+	// nextUpdate is the loaded CRL's; staleWarned is set once it was
+	// warned about having passed, missing once a vanished file was.
+	nextUpdate  time.Time
+	staleWarned bool
+	missing     bool
 	// numberInt is the CRL number in force, to refuse going backwards.
 	numberInt *big.Int
 }
@@ -161,14 +236,31 @@ type fileStamp struct {
 	size int64
 }
 
-// LoadCRLStore reads and verifies the CRL at path against the CAs.
+// LoadCRLStore reads and verifies the CRL at path against the CAs (the
+// uploaded ones and the intermediates that chain to them: see IssuingCAs).
 // warn and info receive messages about later reloads; either may be nil.
+// A CRL whose next update has passed is loaded, with a warning.
 func LoadCRLStore(path string, cas []*x509.Certificate, warn, info func(string)) (*CRLStore, error) {
 	s := &CRLStore{path: path, cas: cas, warn: warn, info: info}
 	if err := s.reload(); err != nil {
 		return nil, err
 	}
+	s.checkStale(time.Now())
 	return s, nil
+}
+
+// checkStale warns, once per loaded CRL, when its next update has passed:
+// whoever checks CRLs strictly refuses it, and what was revoked since it
+// was built is not on it.
+func (s *CRLStore) checkStale(now time.Time) {
+	if s.staleWarned || s.nextUpdate.IsZero() || !now.After(s.nextUpdate) {
+		return
+	}
+	s.staleWarned = true
+	if s.warn != nil {
+		s.warn(fmt.Sprintf("%s: the next update of CRL number %s (%s) has passed; rebuild it: mtlsctl crl build serials.txt",
+			s.path, s.number, s.nextUpdate.UTC().Format(time.RFC3339)))
+	}
 }
 
 func (s *CRLStore) reload() error {
@@ -187,13 +279,13 @@ func (s *CRLStore) reload() error {
 	}
 	var issuer *x509.Certificate
 	for _, ca := range s.cas {
-		if bytes.Equal(rl.RawIssuer, ca.RawSubject) && rl.CheckSignatureFrom(ca) == nil {
+		if ca.IsCA && bytes.Equal(rl.RawIssuer, ca.RawSubject) && rl.CheckSignatureFrom(ca) == nil {
 			issuer = ca
 			break
 		}
 	}
 	if issuer == nil {
-		return errorf(s.path, "the CRL does not verify against any CA in the policy").withHint("build it with the same CA: mtlsctl crl build serials.txt")
+		return errorf(s.path, "the CRL does not verify against any CA in the policy").withHint("build it with the same CA: mtlsctl crl build serials.txt; an intermediate's CRL needs the intermediate, in --ca or as a .pem file in --dir")
 	}
 	// A CRL older than the one in force (say restored from git) would
 	// quietly un-revoke certificates: keep the newer one.
@@ -210,18 +302,30 @@ func (s *CRLStore) reload() error {
 	if rl.Number != nil {
 		number = rl.Number.String()
 	}
-	s.stamp, s.issuer, s.revoked, s.number = stamp, issuer, revoked, number
+	if !rl.NextUpdate.Equal(s.nextUpdate) {
+		s.staleWarned = false
+	}
+	s.stamp, s.issuer, s.revoked, s.number, s.nextUpdate = stamp, issuer, revoked, number, rl.NextUpdate
 	return nil
 }
 
 // refresh re-reads the file if it changed since the last read.
 func (s *CRLStore) refresh() {
+	defer s.checkStale(time.Now())
 	info, err := os.Stat(s.path)
 	if err != nil {
-		if s.warn != nil {
-			s.warn(fmt.Sprintf("%s: cannot read (%v); keeping CRL number %s", s.path, unwrapPathError(err), s.number))
+		// Once, not on every request: a missing file stays missing.
+		if !s.missing && s.warn != nil {
+			s.warn(fmt.Sprintf("%s: cannot read (%v); keeping CRL number %s until it is back", s.path, unwrapPathError(err), s.number))
 		}
+		s.missing = true
 		return
+	}
+	if s.missing {
+		s.missing = false
+		if (fileStamp{info.ModTime(), info.Size()}) == s.stamp && s.info != nil {
+			s.info(fmt.Sprintf("%s: readable again, CRL number %s", s.path, s.number))
+		}
 	}
 	if (fileStamp{info.ModTime(), info.Size()}) == s.stamp {
 		return
@@ -247,7 +351,7 @@ func (s *CRLStore) Revoked(issuer, leaf *x509.Certificate) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refresh()
-	if s.issuer == nil || !bytes.Equal(issuer.Raw, s.issuer.Raw) {
+	if s.issuer == nil || !SameCA(issuer, s.issuer) {
 		return false // the CRL is another CA's (e.g. the root's, for an intermediate's leaf)
 	}
 	return s.revoked[leaf.SerialNumber.String()]
