@@ -87,6 +87,14 @@ func (d *Dir) writeJournal(j *journal) error {
 }
 
 func (d *Dir) readJournal() (*journal, error) {
+	info, err := os.Lstat(d.journalPath())
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, &pkix.Error{File: d.File(journalName), Msg: "is not a regular file (a symlink?); mtlsctl writes its journal itself and will not follow one",
+			Hint: "remove it; if an mtlsctl command was interrupted, check its files by hand"}
+	}
 	data, err := os.ReadFile(d.journalPath())
 	if err != nil {
 		return nil, err
@@ -233,6 +241,10 @@ func (d *Dir) applyMove(m move) error {
 		}
 	case moveBackup:
 		backup := d.abspath(m.Backup)
+		if filepath.Dir(backup) != filepath.Dir(path) || !strings.HasPrefix(filepath.Base(backup), filepath.Base(path)+".bak") {
+			return &pkix.Error{File: d.File(journalName), Msg: fmt.Sprintf("asks to keep %s as %s, which mtlsctl never does", path, backup),
+				Hint: "the journal was edited or damaged: check the files it names, then remove it by hand"}
+		}
 		if _, err := os.Lstat(backup); errors.Is(err, fs.ErrNotExist) {
 			if err := os.Link(path, backup); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return d.ioError(path, "cannot keep a backup", err)
@@ -275,12 +287,15 @@ func (d *Dir) applyRetire(m move) error {
 // staging area, or hidden beside its output) onto a name in the directory,
 // or beside itself for an output published elsewhere.
 func (d *Dir) checkMove(temp, path string) error {
-	staging := filepath.Join(d.abs, stagingName) + string(filepath.Separator)
+	temp, path = filepath.Clean(temp), filepath.Clean(path)
+	staging := filepath.Join(d.abs, stagingName)
 	base := filepath.Base(temp)
-	ours := strings.HasPrefix(temp, staging) ||
-		(filepath.Dir(temp) == filepath.Dir(path) && strings.HasPrefix(base, ".") && strings.Contains(base, ".tmp-"))
+	tempLike := strings.HasPrefix(base, ".") && strings.Contains(base, ".tmp-")
+	// In the staging area: exactly one stage directory down, a temp name.
+	inStaging := filepath.Dir(filepath.Dir(temp)) == staging && strings.HasPrefix(filepath.Base(filepath.Dir(temp)), "stage-") && tempLike
+	beside := filepath.Dir(temp) == filepath.Dir(path) && tempLike
 	inDir := filepath.Dir(path) == d.abs
-	if !ours || (!inDir && strings.HasPrefix(temp, staging)) {
+	if !(inStaging && inDir) && !beside {
 		return &pkix.Error{File: d.File(journalName), Msg: fmt.Sprintf("asks to move %s to %s, which mtlsctl never does", temp, path),
 			Hint: "the journal was edited or damaged: check the files it names, then remove it by hand"}
 	}
@@ -309,9 +324,9 @@ func (d *Dir) journalName(path string) string {
 
 func (d *Dir) abspath(name string) string {
 	if filepath.IsAbs(name) {
-		return name
+		return filepath.Clean(name)
 	}
-	return filepath.Join(d.abs, name)
+	return filepath.Join(d.abs, name) // Join cleans: no ".." survives
 }
 
 // rel is a path as messages show it: under the directory as the user

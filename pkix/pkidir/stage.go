@@ -37,6 +37,10 @@ func (d *Dir) newStage() (*stage, error) {
 		if st, err = d.tryStage(root); err == nil {
 			return st, nil
 		}
+		var pe *pkix.Error
+		if errors.As(err, &pe) {
+			return nil, err
+		}
 	}
 	return nil, d.ioError(root, "cannot make the staging directory", err)
 }
@@ -45,9 +49,14 @@ func (d *Dir) newStage() (*stage, error) {
 // locks it, and only then renames it to "stage-": a sweep never sees a
 // staging directory before its lock is held.
 func (d *Dir) tryStage(root string) (*stage, error) {
+	// Never through a planted link: keys are staged here.
+	if info, err := os.Lstat(root); err == nil && !info.IsDir() {
+		return nil, &pkix.Error{File: d.File(stagingName), Msg: "is not a directory mtlsctl made (a symlink?); keys are staged there, so it will not follow it",
+			Hint: "remove it"}
+	}
 	// Modes set explicitly: under umask 277 MkdirAll's 0700 would be
 	// 0500, a directory nobody but root can stage in.
-	if err := os.MkdirAll(root, 0o700); err != nil {
+	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, err
 	}
 	if err := os.Chmod(root, 0o700); err != nil {
@@ -123,6 +132,9 @@ func (d *Dir) sweep() int {
 		n++
 	}
 	root := filepath.Join(d.abs, stagingName)
+	if info, err := os.Lstat(root); err != nil || !info.IsDir() {
+		return n // absent, or not ours (a planted link is never followed)
+	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return n

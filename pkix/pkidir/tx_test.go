@@ -265,3 +265,50 @@ func TestJournalLostFile(t *testing.T) {
 		t.Errorf("repaired = %q", s.Repaired)
 	}
 }
+
+// A journal edited by hand may not move files from outside the
+// directory, nor keep a backup elsewhere; a symlinked journal or staging
+// area is not followed.
+func TestJournalConfined(t *testing.T) {
+	d := testDir(t)
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("secret"), 0o600)
+	os.WriteFile(d.File("ca-key.pem"), []byte("key"), 0o600)
+	for _, m := range []move{
+		{Temp: filepath.Join(d.abs, stagingName, "..", "..", filepath.Base(outside), "secret.txt"), Path: "stolen.txt", How: moveNew},
+		{Temp: filepath.Join(outside, "secret.txt"), Path: "stolen.txt", How: moveNew},
+		{Temp: ".mtlsctl-tmp/stage-x/.f.tmp-1", Path: "ca-key.pem", How: moveBackup, Backup: filepath.Join(outside, "ca-key-leak.pem")},
+	} {
+		os.MkdirAll(d.File(".mtlsctl-tmp/stage-x"), 0o700)
+		os.WriteFile(d.File(".mtlsctl-tmp/stage-x/.f.tmp-1"), []byte("attacker"), 0o600)
+		if err := d.writeJournal(&journal{Version: 1, Op: "x", Moves: []move{m}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Lock(context.Background()); err == nil || !strings.Contains(err.Error(), "which mtlsctl never does") {
+			t.Errorf("move %+v: %v", m, err)
+		}
+		os.Remove(d.journalPath())
+	}
+	if _, err := os.Stat(d.File("stolen.txt")); err == nil {
+		t.Error("a file outside the directory was moved in")
+	}
+	if _, err := os.Stat(filepath.Join(outside, "ca-key-leak.pem")); err == nil {
+		t.Error("the CA key was linked out of the directory")
+	}
+	if data, _ := os.ReadFile(d.File("ca-key.pem")); string(data) != "key" {
+		t.Errorf("ca-key.pem = %q", data)
+	}
+	// symlinked journal
+	os.WriteFile(filepath.Join(outside, "j"), []byte(`{"version":1}`), 0o600)
+	os.Symlink(filepath.Join(outside, "j"), d.journalPath())
+	if _, err := d.Lock(context.Background()); err == nil || !strings.Contains(err.Error(), "will not follow one") {
+		t.Errorf("symlinked journal: %v", err)
+	}
+	os.Remove(d.journalPath())
+	// symlinked staging area
+	os.RemoveAll(d.File(stagingName))
+	os.Symlink(outside, d.File(stagingName))
+	if _, err := d.newStage(); err == nil || !strings.Contains(err.Error(), "will not follow it") {
+		t.Errorf("symlinked staging area: %v", err)
+	}
+}
