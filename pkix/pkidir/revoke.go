@@ -239,7 +239,7 @@ func (d *Dir) revocationTargets(req *RevokeRequest, res *RevokeResult) ([]pkix.R
 		}
 		f.issuer, f.comment = issuer, "CN="+req.Cert.Subject.CommonName
 	case req.Issuer != "":
-		if _, err := readCerts(d.CA(req.Issuer).Cert, "name a CA of this directory"); err != nil {
+		if err := d.checkCAName(req.Issuer); err != nil {
 			return nil, nil, err
 		}
 		f.issuer = d.CA(req.Issuer).Name

@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -104,9 +106,32 @@ const externalPrefix = "key:"
 // isExternal reports an issuer recorded as outside the directory.
 func isExternal(issuer string) bool { return strings.HasPrefix(issuer, externalPrefix) }
 
+// checkCAName: an issuing CA named on the command line is a plain name
+// of this directory (never a path into another one, whose lock and
+// inventory this command does not hold) whose certificate is a CA.
+func (d *Dir) checkCAName(name string) error {
+	if name == "" || name == RootName {
+		return nil
+	}
+	if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-") || filepath.Base(name) != name {
+		return &pkix.Error{Msg: fmt.Sprintf("%q is not the name of a CA of %s", name, d.path), Hint: "give a CA's base name, e.g. intermediate for intermediate.pem"}
+	}
+	certs, err := readCerts(d.CA(name).Cert, "give the name of a CA of this directory (ca, or an intermediate's)")
+	if err != nil {
+		return err
+	}
+	if !certs[0].IsCA {
+		return &pkix.Error{File: d.CA(name).Cert, Msg: "is not a CA certificate", Hint: "give the name of a CA of this directory (ca, or an intermediate's)"}
+	}
+	return nil
+}
+
 // readCA reads the certificate (with any above it) and key of the
 // directory's CA called name.
 func (d *Dir) readCA(name string) (CAInput, error) {
+	if err := d.checkCAName(name); err != nil {
+		return CAInput{}, err
+	}
 	ca := d.CA(name)
 	certs, err := readCerts(ca.Cert, "run 'mtlsctl ca init' first, or pass --ca")
 	if err != nil {
