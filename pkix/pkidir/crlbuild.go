@@ -90,6 +90,9 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 		}
 		defer sess.Unlock()
 		res.Repaired = sess.Repaired
+		if err := unchanged(job.certFile, job.ca); err != nil {
+			return nil, err
+		}
 	}
 	if req.Out != "-" {
 		if err := d.resolveCRLOut(job, req.Out, req.Force); err != nil {

@@ -260,6 +260,9 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 	}
 	defer sess.Unlock()
 	res.Repaired = sess.Repaired
+	if err := unchanged(s.file, s.Issuer.Cert); err != nil {
+		return nil, err
+	}
 	if req.Force {
 		// A certificate issued again under the same name (a renewal)
 		// supersedes the old one, which no longer counts as valid: in the

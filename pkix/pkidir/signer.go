@@ -23,6 +23,23 @@ type Signer struct {
 	Name   string
 	Issuer *pkix.Issuer
 	Above  []*x509.Certificate
+	file   string // where its certificate was read ("" for stdin)
+}
+
+// unchanged checks, under the lock, that the CA certificate is still the
+// one the certificates were signed with: a CA replaced meanwhile (ca init
+// --force in another job) must not get certificates it never signed
+// recorded under its name.
+func unchanged(file string, cert *x509.Certificate) error {
+	if file == "" || file == "-" || file == "stdin" {
+		return nil
+	}
+	certs, err := readCerts(file, "")
+	if err != nil || !certs[0].Equal(cert) {
+		return &pkix.Error{File: file, Msg: "changed while this command ran (a new CA?); nothing was recorded or written",
+			Hint: "run the command again: it will use the CA now in place"}
+	}
+	return nil
 }
 
 // CAInput is a CA read by the caller (from --ca/--ca-key, maybe stdin);
@@ -66,14 +83,14 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Sig
 	// (A root is never revoked by its own CRL: no need to read the
 	// inventory, which keeps issuing from the root free of its size.)
 	if pkix.IsSelfSigned(in.Certs[0]) {
-		return &Signer{Name: name, Issuer: is, Above: above}, nil
+		return &Signer{Name: name, Issuer: is, Above: above, file: in.CertFile}, nil
 	}
 	if r, err := d.FindSerial(pkix.SerialHex(in.Certs[0].SerialNumber)); err != nil {
 		return nil, err
 	} else if r != nil && r.Status == pkix.StatusRevoked && r.SHA256 == pkix.FingerprintSHA256(in.Certs[0]) {
 		return nil, &pkix.Error{File: in.CertFile, Msg: "this CA was revoked on " + r.RevokedAt.Format("2006-01-02"), Hint: "issue from another CA"}
 	}
-	return &Signer{Name: name, Issuer: is, Above: above}, nil
+	return &Signer{Name: name, Issuer: is, Above: above, file: in.CertFile}, nil
 }
 
 // signerName is how the inventory names a CA given by file: the

@@ -1,0 +1,64 @@
+package pkidir
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// newRoot makes a root CA in d (ECDSA: fast).
+func newRoot(t *testing.T, d *Dir) *pkix.SigningConfig {
+	t.Helper()
+	req, err := pkix.LoadRequest("ca-csr.json", []byte(pkix.DefaultCARequestJSON), pkix.CARequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := pkix.ParseKeyType("ecdsa-256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.CR.KeyRequest = kr
+	cfg, err := pkix.LoadSigningConfig("ca-config.json", []byte(pkix.DefaultConfigJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _, err := pkix.InitCA(req, 0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := d.InitRoot(context.Background(), ca, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// A batch signed by a root that another job replaced meanwhile (ca init
+// --force) is not recorded under the new root's name.
+func TestIssueRefusesReplacedCA(t *testing.T) {
+	d := testDir(t)
+	cfg := newRoot(t, d)
+	signer, err := d.LoadSigner("", CAInput{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRoot(t, d) // the other job
+	before, _ := os.ReadFile(d.Inventory())
+	jobs, err := PlanBatch(pkix.DefaultRequest("x", pkix.ClientRequest), []string{"dev-1", "dev-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Issue(context.Background(), &IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: pkix.ClientProfile, CertKind: "client certificate"})
+	if err == nil || !strings.Contains(err.Error(), "changed while this command ran") {
+		t.Fatalf("err = %v", err)
+	}
+	after, _ := os.ReadFile(d.Inventory())
+	if string(after) != string(before) {
+		t.Error("the inventory changed")
+	}
+	if _, err := os.Stat(d.File("dev-1.pem")); err == nil {
+		t.Error("dev-1.pem was written")
+	}
+}
