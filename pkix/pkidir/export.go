@@ -45,6 +45,18 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 				Hint: "give the file base name instead (see 'mtlsctl client list')"}
 		}
 	}
+	// The set is read under the lock: a renewal running meanwhile must not
+	// leave a PKCS#12 of the certificate it just superseded.
+	st, err := d.newStage()
+	if err != nil {
+		return nil, err
+	}
+	defer st.release()
+	sess, err := d.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Unlock()
 	lf := d.Leaf(name)
 	certs, err := readCerts(lf.Cert, "")
 	if err != nil {
@@ -62,7 +74,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	if !pkix.KeyMatches(cert, key) {
 		return nil, &pkix.Error{File: lf.Key, Msg: "this key does not belong to " + lf.Cert}
 	}
-	res := &ExportResult{Cert: cert}
+	res := &ExportResult{Cert: cert, Repaired: sess.Repaired}
 	if r, err := d.FindSerial(pkix.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Status != pkix.StatusValid {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is %s in the inventory; Access itself does not read CRLs, so it accepts this certificate until revocation is enforced at the edge (a Worker) or by your server with the CRL", lf.Cert, r.Status))
 	}
@@ -90,17 +102,6 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	if err != nil {
 		return nil, err
 	}
-	st, err := d.newStage()
-	if err != nil {
-		return nil, err
-	}
-	defer st.release()
-	sess, err := d.Lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer sess.Unlock()
-	res.Repaired = sess.Repaired
 	file := pkix.File{Path: out, Data: data, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"}
 	written, errs, err := sess.Commit(Change{Op: "client export", Sets: []Set{{Staged: st.files([]pkix.File{file}, req.Force), Force: req.Force}}})
 	if err == nil {
