@@ -412,3 +412,23 @@ stat -c '%n %a' p p/ca-key.pem p/u2-key.pem p/u2.p12 p/ca.pem p/inventory.tsv p/
 		t.Errorf("modes:\n%s\nwant:\n%s", out, want)
 	}
 }
+
+// A PKCS#12 exported elsewhere is staged beside its output; killed before
+// it takes its name, its temporary file (a key) is still removed by the
+// next command in the directory.
+func TestCrashLeavesNoKeyOutside(t *testing.T) {
+	dir := newFleetDir(t, fleetTemplate(t))
+	out := t.TempDir()
+	code, _, errs := mtlsctl(t, dir, []string{"MTLSCTL_TEST_CRASH=staged"}, "client", "export", "dev-1", "--p12", "--no-password", "--out", filepath.Join(out, "dev-1.p12"))
+	if code != -1 {
+		t.Fatalf("exit %d, want killed\n%s", code, errs)
+	}
+	left, _ := filepath.Glob(filepath.Join(out, ".*.tmp-*"))
+	if len(left) == 0 {
+		t.Fatal("no temporary file beside the output: the crash point was not reached")
+	}
+	must(t, dir, "client", "issue", "--cn", "probe", "--key-type", "ecdsa-256")
+	if left, _ := filepath.Glob(filepath.Join(out, ".*")); len(left) != 0 {
+		t.Errorf("left beside the output after the next command: %v", left)
+	}
+}

@@ -312,6 +312,9 @@ func same(a, b string) bool {
 // rel and abspath convert between the journal's names (relative to the
 // directory when inside it) and paths.
 func (d *Dir) journalName(path string) string {
+	if name, ok := d.local(path); ok {
+		return name
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return path
@@ -320,6 +323,26 @@ func (d *Dir) journalName(path string) string {
 		return rel
 	}
 	return abs
+}
+
+// local is the name of a file of the directory, however its path is
+// spelled (--dir through a symlink, --out by the real path): the same
+// directory by its real path.
+func (d *Dir) local(path string) (string, bool) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", false
+	}
+	dir := filepath.Dir(abs)
+	if dir == d.abs {
+		return filepath.Base(abs), true
+	}
+	real, err1 := filepath.EvalSymlinks(dir)
+	mine, err2 := filepath.EvalSymlinks(d.abs)
+	if err1 == nil && err2 == nil && real == mine {
+		return filepath.Base(abs), true
+	}
+	return "", false
 }
 
 func (d *Dir) abspath(name string) string {

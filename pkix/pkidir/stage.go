@@ -92,16 +92,55 @@ func (d *Dir) tryStage(root string) (*stage, error) {
 // published through a symlink, an --out in another directory), which may
 // be on another file system.
 func (st *stage) tempDir(path string) string {
-	abs, err := filepath.Abs(path)
-	if err == nil && filepath.Dir(abs) == st.d.abs {
+	if _, ok := st.d.local(path); ok {
 		return st.path
 	}
 	return ""
 }
 
-// files stages a set.
+// files stages a set. Temporary files that had to go beside an output
+// elsewhere are listed in the stage directory, so that if this process
+// dies, the sweep that removes the stage removes them too (one may hold a
+// key, in a PKCS#12 exported with --out).
 func (st *stage) files(files []pkix.File, force bool) *pkix.Staged {
-	return pkix.StageIn(files, force, st.tempDir)
+	staged := pkix.StageIn(files, force, st.tempDir)
+	var outside []string
+	for _, t := range staged.Temps() {
+		if t != "" && filepath.Dir(t) != st.path {
+			if abs, err := filepath.Abs(t); err == nil {
+				outside = append(outside, abs)
+			}
+		}
+	}
+	if len(outside) > 0 {
+		f, err := os.OpenFile(filepath.Join(st.path, outsideList), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err == nil {
+			f.WriteString(strings.Join(outside, "\n") + "\n")
+			f.Sync()
+			f.Close()
+		}
+	}
+	return staged
+}
+
+// outsideList names, in a stage directory, its temporary files elsewhere.
+const outsideList = "outside"
+
+// removeOutside removes the temporary files a dead stage listed, when
+// their names are still mtlsctl's temporary names.
+func removeOutside(stageDir string) int {
+	data, err := os.ReadFile(filepath.Join(stageDir, outsideList))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, p := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		base := filepath.Base(p)
+		if filepath.IsAbs(p) && strings.HasPrefix(base, ".") && strings.Contains(base, ".tmp-") && os.Remove(p) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // release removes what is left of the staging directory (nothing, after
@@ -153,6 +192,7 @@ func (d *Dir) sweep() int {
 		if files, err := os.ReadDir(path); err == nil {
 			n += len(files)
 		}
+		n += removeOutside(path)
 		os.RemoveAll(path)
 		lock.Unlock()
 	}
