@@ -35,7 +35,8 @@ const (
 const exitCodeHelp = `EXIT CODES:
    0  success
    1  a check ran and found problems (ca validate, check, crl show)
-   2  usage, input or I/O error; nothing was changed
+   2  usage, input or I/O error; the command changed nothing (a repair of
+      an earlier interrupted command, if one was needed, is noted)
    3  partly done: some certificates of a batch were issued and recorded,
       others not (the summary names them), or a change was committed but
       not finished (the next command in the directory finishes it)

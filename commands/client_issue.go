@@ -36,7 +36,7 @@ is named from its CN (letters, digits, '.', '_', '-'; anything else '-').
 The whole batch is checked (names, collisions with existing files, CA,
 configuration) before any key is made, then issued on all cores; if one
 fails, the others are still written whole and recorded, and the summary and
-exit code (2) name the CNs that were not issued. A progress bar shows on a
+exit code (3) name the CNs that were not issued. A progress bar shows on a
 terminal; a summary line is always printed to stderr.
 
 Every certificate is recorded in DIR/inventory.tsv, under a lock that lets
