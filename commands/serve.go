@@ -260,7 +260,7 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 			covered = covered || pkix.SameCA(crl.Issuer(), ca)
 		}
 		if !covered {
-			banner = append(banner, fmt.Sprintf("note: no CRL loaded for %s: what it issues is not checked for revocation (give its CRL with --crl)", caName(ca)))
+			banner = append(banner, fmt.Sprintf("note: no CRL given for %s: what it issues is not checked for revocation (give its CRL with --crl)", caName(ca)))
 		}
 	}
 	banner = append([]string{"listening on " + url, "policy: " + policyText}, banner...)
@@ -297,12 +297,12 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 // idleTimeout closes keep-alive connections idle for this long.
 const idleTimeout = 2 * time.Minute
 
-// caName names a CA in serve's messages, quoted and escaped.
+// caName names a CA in serve's messages, escaped.
 func caName(c *x509.Certificate) string {
 	if c.Subject.CommonName != "" {
-		return strconv.Quote(c.Subject.CommonName)
+		return pkix.Printable(c.Subject.CommonName)
 	}
-	return strconv.Quote(c.Subject.String())
+	return pkix.Printable(c.Subject.String())
 }
 
 // What serve may replace on its own, and how to get past a refusal.
