@@ -2,6 +2,7 @@ package commands
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,8 +33,13 @@ forwarded Cf-Client-Cert-* headers. The values agree with OpenSSL's.
 For a private key: its type and size, and which certificates in its
 directory (or --dir) carry its public key. Key material is never printed.
 
---json prints one JSON document per file, the Access section keyed by
-Cloudflare's field names, for Worker tests.
+--json prints JSON Lines: one compact JSON document per file, one per
+line (jq reads the stream as it is; for one document use a single FILE),
+the Access section keyed by Cloudflare's field names, for Worker tests.
+
+A PKCS#12 file is opened with --password-file (a password that does not
+open it is an error, exit 2) or MTLSCTL_P12_PASSWORD (there, only a note);
+without a password it is only named.
 
 EXAMPLES:
    mtlsctl inspect client.pem
@@ -62,14 +68,19 @@ func runInspect(u *ui, c *cli.Context) error {
 	var results []*pkix.Inspection
 	stdinUsed := false
 	// A PKCS#12 file is opened with the same password sources as export,
-	// but a missing password only means its contents are not shown.
-	p12pw := os.Getenv("MTLSCTL_P12_PASSWORD")
-	if c.String("password-file") != "" {
+	// but a missing password only means its contents are not shown. A
+	// --password-file is given for the files named: one it does not open
+	// is an error, not the same words as no password at all.
+	var p12pw pkix.P12Password
+	if env := os.Getenv("MTLSCTL_P12_PASSWORD"); env != "" {
+		p12pw = pkix.P12Password{Value: env, From: "MTLSCTL_P12_PASSWORD"}
+	}
+	if f := c.String("password-file"); f != "" {
 		pw, err := p12Password(c)
 		if err != nil {
 			return err
 		}
-		p12pw = pw
+		p12pw = pkix.P12Password{Value: pw, From: stdinLabel(f), Required: true}
 	}
 	for _, path := range c.Args().Slice() {
 		if path == "-" {
@@ -86,7 +97,7 @@ func runInspect(u *ui, c *cli.Context) error {
 		if path == "-" {
 			label = "stdin"
 		}
-		in, err := pkix.Inspect(label, data, now, p12pw)
+		in, err := pkix.InspectWith(label, data, now, p12pw)
 		if err != nil {
 			return err
 		}
@@ -102,7 +113,9 @@ func runInspect(u *ui, c *cli.Context) error {
 	}
 	for _, in := range results {
 		if c.Bool("json") {
-			if err := u.printJSON(in); err != nil {
+			// JSON Lines: one compact document per line, so several
+			// files make a stream any JSON Lines reader takes.
+			if err := json.NewEncoder(u.out).Encode(in); err != nil {
 				return err
 			}
 			continue
@@ -140,7 +153,7 @@ func certificatesIn(dir string) (map[string][]*x509.Certificate, []string) {
 }
 
 func (u *ui) printInspection(in *pkix.Inspection) {
-	fmt.Fprintf(u.out, "%s (%s)\n", in.File, in.Format)
+	fmt.Fprintf(u.out, "%s (%s)\n", pkix.Printable(in.File), in.Format)
 	for i, d := range in.Certificates {
 		if len(in.Certificates) > 1 {
 			fmt.Fprintf(u.out, "certificate %d of %d\n", i+1, len(in.Certificates))
@@ -170,7 +183,7 @@ func (u *ui) printInspection(in *pkix.Inspection) {
 		u.printRows("  ", [][2]string{{"type", k.Type}, {"belongs to", belongs}})
 	}
 	for _, o := range in.Other {
-		fmt.Fprintf(u.out, "  also: %s\n", o)
+		fmt.Fprintf(u.out, "  also: %s\n", pkix.Printable(o))
 	}
 }
 
@@ -199,12 +212,15 @@ func (u *ui) printCertDetail(d pkix.CertDetail) {
 	u.printRows("    ", [][2]string{{"Cf-Client-Cert-Sha256", d.Headers.SHA256}, {"Cf-Client-Cert-Der-Base64", d.Headers.DERBase64}})
 }
 
+// printRows prints name/value rows aligned. Values come from the files
+// (SANs, names, paths): whatever is not printable in them is escaped, so a
+// certificate cannot write escape codes or forged lines to the terminal.
 func (u *ui) printRows(indent string, rows [][2]string) {
 	width := 0
 	for _, r := range rows {
 		width = max(width, len(r[0]))
 	}
 	for _, r := range rows {
-		fmt.Fprintf(u.out, "%s%-*s  %s\n", indent, width, r[0], r[1])
+		fmt.Fprintf(u.out, "%s%-*s  %s\n", indent, width, r[0], pkix.Printable(r[1]))
 	}
 }

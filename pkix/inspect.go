@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -84,11 +85,33 @@ type Inspection struct {
 	keys         []crypto.Signer
 }
 
+// P12Password is what Inspect opens PKCS#12 files with.
+type P12Password struct {
+	Value string
+	// From says where it came from, for messages: "" when no password
+	// was given, else MTLSCTL_P12_PASSWORD or the password file's name.
+	From string
+	// Required makes a password that does not open a PKCS#12 file an
+	// error: it was given for that file (--password-file). Otherwise (an
+	// environment variable set for other files) the file is only named.
+	Required bool
+}
+
 // Inspect reads any of the kinds mtlsctl handles from data. The keys it
 // finds are kept (unexported) so MatchKeys can pair them with certificates.
 // p12Password opens PKCS#12 files; without the right one they are only
 // recognised.
 func Inspect(file string, data []byte, now time.Time, p12Password string) (*Inspection, error) {
+	pw := P12Password{Value: p12Password}
+	if p12Password != "" {
+		pw.From = "the password"
+	}
+	return InspectWith(file, data, now, pw)
+}
+
+// InspectWith is Inspect with a password whose origin is known: one given
+// with Required that does not open a PKCS#12 file is an error.
+func InspectWith(file string, data []byte, now time.Time, p12 P12Password) (*Inspection, error) {
 	in := &Inspection{File: file}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -113,7 +136,9 @@ func Inspect(file string, data []byte, now time.Time, p12Password string) (*Insp
 		in.Format = "DER"
 		if isPKCS12(data) {
 			in.Format = "PKCS#12"
-			in.addPKCS12(data, p12Password, now)
+			if err := in.addPKCS12(file, data, p12, now); err != nil {
+				return nil, err
+			}
 		} else if !in.addDER(data, now) {
 			return nil, errorf(file, "is neither PEM nor a DER certificate, CSR, CRL or private key")
 		}
@@ -313,11 +338,27 @@ func isPKCS12(der []byte) bool {
 		oid.Equal(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1})
 }
 
-func (in *Inspection) addPKCS12(der []byte, password string, now time.Time) {
-	key, cert, cas, err := pkcs12.DecodeChain(der, password)
+// addPKCS12 opens a PKCS#12 file with p12. Without a password it is only
+// named (unless it has none); a password given for it (Required) that
+// does not open it is an error, any other only a note.
+func (in *Inspection) addPKCS12(file string, der []byte, p12 P12Password, now time.Time) error {
+	key, cert, cas, err := pkcs12.DecodeChain(der, p12.Value)
 	if err != nil {
-		in.Other = append(in.Other, "PKCS#12 file that this password does not open (set MTLSCTL_P12_PASSWORD or --password-file to look inside)")
-		return
+		wrong := errors.Is(err, pkcs12.ErrIncorrectPassword)
+		switch {
+		case p12.From == "" && wrong:
+			in.Other = append(in.Other, "PKCS#12 file, not opened: no password given (set MTLSCTL_P12_PASSWORD or --password-file to look inside)")
+		case p12.Required && wrong:
+			return errorf(file, "the password in %s does not open this PKCS#12 file", p12.From).
+				withHint("check the password file; without --password-file inspect only names the file")
+		case p12.Required:
+			return errorf(file, "cannot open this PKCS#12 file: %v", err)
+		case wrong:
+			in.Other = append(in.Other, fmt.Sprintf("PKCS#12 file that this password does not open (the one in %s; give its own with --password-file)", p12.From))
+		default:
+			in.Other = append(in.Other, fmt.Sprintf("PKCS#12 file that cannot be opened: %v", err))
+		}
+		return nil
 	}
 	in.Certificates = append(in.Certificates, DescribeCert(cert, now))
 	for _, c := range cas {
@@ -330,4 +371,5 @@ func (in *Inspection) addPKCS12(der []byte, password string, now time.Time) {
 			in.Keys[len(in.Keys)-1].MatchedBy = []string{}
 		}
 	}
+	return nil
 }
