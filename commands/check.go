@@ -3,10 +3,8 @@ package commands
 import (
 	"fmt"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
-	"github.com/fatih/color"
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
@@ -132,14 +130,7 @@ func runCheck(u *ui, c *cli.Context) error {
 			return err
 		}
 	} else {
-		tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "\tLEFT\tEXPIRES\tKIND\tNAME\tCN\tNOTE")
-		for _, it := range rep.Items {
-			mark := map[string]string{"ok": paint(u.outColor, color.FgGreen, "✓"), "warn": paint(u.outColor, color.FgYellow, "!"),
-				"urgent": paint(u.outColor, color.FgRed, "!!"), "expired": paint(u.outColor, color.FgRed, "✗")}[it.Level]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, it.Left, it.Expires.Format("2006-01-02"), it.Kind, it.Name, orDash(it.CN), it.Note)
-		}
-		tw.Flush()
+		u.printExpiryTable(rep.Items)
 	}
 	if rep.Problems > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d item%s expire%s within %s", rep.Problems, plural(rep.Problems), map[bool]string{true: "s", false: ""}[rep.Problems == 1], rep.Warn)}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -89,4 +91,34 @@ func (u *ui) printJSON(v any) error {
 	enc := json.NewEncoder(u.out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// checkMarks are the marks of check's table, by level.
+var checkMarks = map[string]struct {
+	sym   string
+	color color.Attribute
+}{"ok": {"✓", color.FgGreen}, "warn": {"!", color.FgYellow}, "urgent": {"!!", color.FgRed}, "expired": {"✗", color.FgRed}}
+
+// printExpiryTable prints check's table. The mark is padded, then colored,
+// outside the tabwriter, which would count the color codes as width and
+// shift the header. Names and CNs come from certificates: what is not
+// printable in them is escaped.
+func (u *ui) printExpiryTable(items []pkix.ExpiryItem) {
+	marks, width := []string{""}, 0
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LEFT\tEXPIRES\tKIND\tNAME\tCN\tNOTE")
+	for _, it := range items {
+		marks = append(marks, it.Level)
+		width = max(width, utf8.RuneCountInString(checkMarks[it.Level].sym))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.Left, it.Expires.Format("2006-01-02"), it.Kind, pkix.Printable(it.Name), pkix.Printable(orDash(it.CN)), it.Note)
+	}
+	tw.Flush()
+	for i, line := range strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n") {
+		mark := strings.Repeat(" ", width) // the header's
+		if m, ok := checkMarks[marks[i]]; ok {
+			mark = paint(u.outColor, m.color, fmt.Sprintf("%-*s", width, m.sym))
+		}
+		fmt.Fprintf(u.out, "%s  %s\n", mark, line)
+	}
 }
