@@ -336,7 +336,14 @@ func FindInventory(path string, data []byte, needle string, keep func(*Record) b
 // InventoryLine is one record line's raw fields, for scans that must not
 // allocate a record per line (a CRL build's cross-check).
 type InventoryLine struct {
-	Serial, Status, Kind, Issuer []byte
+	Serial, Status, Kind, CN, Issuer, Name []byte
+	Line                                   []byte // the whole line, for ParseLine
+	LineNo                                 int
+}
+
+// ParseLine parses a line ScanInventory gave, into a record.
+func (l InventoryLine) ParseLine(path string) (Record, error) {
+	return parseInventoryLine(path, l.LineNo, l.Line)
 }
 
 // ScanInventory calls fn with the raw key fields of every record line, in
@@ -347,7 +354,7 @@ func ScanInventory(path string, data []byte, fn func(InventoryLine)) error {
 			return &Error{File: path, Line: lineNo, Msg: fmt.Sprintf("has %d columns, want %d", tabs+1, len(inventoryColumns)),
 				Hint: "the inventory is tab-separated; restore it from git if it was edited by hand"}
 		}
-		var f [8][]byte
+		var f [10][]byte
 		rest := line
 		for k := range f {
 			i := bytes.IndexByte(rest, '\t')
@@ -363,7 +370,7 @@ func ScanInventory(path string, data []byte, fn func(InventoryLine)) error {
 				rest = rest[i+1:]
 			}
 		}
-		fn(InventoryLine{Serial: f[0], Status: f[1], Kind: f[2], Issuer: f[7]})
+		fn(InventoryLine{Serial: f[0], Status: f[1], Kind: f[2], CN: f[3], Issuer: f[7], Name: f[9], Line: line, LineNo: lineNo})
 		return nil
 	})
 }
@@ -375,8 +382,17 @@ func escapeField(s string) string {
 	case "-": // a value that is one dash, told apart from "empty"
 		return `\-`
 	}
-	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(s)
+	if !strings.ContainsAny(s, "\\\t\n\r") {
+		return s
+	}
+	return fieldEscaper.Replace(s)
 }
+
+// The replacers are built once (building one costs more than a line).
+var (
+	fieldEscaper   = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`)
+	fieldUnescaper = strings.NewReplacer(`\\`, `\`, `\t`, "\t", `\n`, "\n", `\r`, "\r")
+)
 
 func unescapeField(s string) string {
 	switch s {
@@ -388,7 +404,7 @@ func unescapeField(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
-	return strings.NewReplacer(`\\`, `\`, `\t`, "\t", `\n`, "\n", `\r`, "\r").Replace(s)
+	return fieldUnescaper.Replace(s)
 }
 
 // EscapeInventoryField is how a value appears in the file, for scans

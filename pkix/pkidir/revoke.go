@@ -62,7 +62,11 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 	res := &RevokeResult{Repaired: sess.Repaired}
 	at := now()
 
-	targets, foreign, err := d.revocationTargets(req, res)
+	sc, err := d.scan(req.Name, req.serial())
+	if err != nil {
+		return nil, err
+	}
+	targets, foreign, err := d.revocationTargets(req, sc, res)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +107,7 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 		return nil, err
 	}
 	defer st.release()
-	behind, err := d.crlsBehind(revokedNow)
+	behind, err := d.behindOf(sc, revokedNow)
 	if err != nil {
 		return nil, err
 	}
@@ -179,14 +183,22 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 
 type foreignSerial struct{ serial, issuer, comment string }
 
+// serial is the serial a request names, if it names one.
+func (req *RevokeRequest) serial() string {
+	if req.Cert != nil {
+		return pkix.SerialHex(req.Cert.SerialNumber)
+	}
+	return req.Serial
+}
+
 // revocationTargets finds the records a request designates.
-func (d *Dir) revocationTargets(req *RevokeRequest, res *RevokeResult) ([]pkix.Record, *foreignSerial, error) {
+func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResult) ([]pkix.Record, *foreignSerial, error) {
 	if req.Name != "" {
-		targets, err := d.FindName(req.Name, func(r *pkix.Record) bool {
-			return r.Kind == pkix.KindClient && r.Status != pkix.StatusSuperseded
-		})
-		if err != nil {
-			return nil, nil, err
+		var targets []pkix.Record
+		for _, r := range sc.matched {
+			if (r.CN == req.Name || r.Name == req.Name) && r.Kind == pkix.KindClient && r.Status != pkix.StatusSuperseded {
+				targets = append(targets, r)
+			}
 		}
 		if len(targets) == 0 {
 			hint := "see 'mtlsctl client list'; to revoke a certificate mtlsctl did not record, use --cert FILE or --serial HEX with --foreign"
@@ -205,13 +217,12 @@ func (d *Dir) revocationTargets(req *RevokeRequest, res *RevokeResult) ([]pkix.R
 		}
 		return targets, nil, nil
 	}
-	serial := req.Serial
-	if req.Cert != nil {
-		serial = pkix.SerialHex(req.Cert.SerialNumber)
-	}
-	r, err := d.FindSerial(serial)
-	if err != nil {
-		return nil, nil, err
+	serial := req.serial()
+	var r *pkix.Record
+	for i := range sc.matched {
+		if sc.matched[i].Serial == serial {
+			r = &sc.matched[i]
+		}
 	}
 	if r != nil {
 		if r.Kind == pkix.KindRoot {
@@ -335,32 +346,68 @@ func (d *Dir) CRLsBehind() ([]Behind, error) {
 	return d.crlsBehind(nil)
 }
 
-// crlsBehind is CRLsBehind with serials a transaction is revoking now
-// counted as revoked, per issuer. One scan of the inventory keeps only
-// revoked serials, so a 100,000-certificate inventory costs a pass over
-// its bytes, not a map of 100,000 strings.
-func (d *Dir) crlsBehind(extra map[string]map[string]bool) ([]Behind, error) {
+// invScan is one pass over the inventory, for a revocation: the revoked
+// serials of each issuer (is a CRL behind?) and the records a name or a
+// serial designates. A 100,000-certificate inventory costs one pass over
+// its bytes, not two searches and a scan, nor a record per line.
+type invScan struct {
+	revoked map[string]map[string]bool // issuer -> serials
+	matched []pkix.Record               // by name or serial, latest state
+}
+
+func (d *Dir) scan(name, serial string) (*invScan, error) {
+	sc := &invScan{revoked: map[string]map[string]bool{}}
 	data, err := d.inventoryData()
-	if err != nil {
-		return nil, err
+	if err != nil || data == nil {
+		return sc, err
 	}
-	revoked := map[string]map[string]bool{} // issuer -> serials
 	word := []byte(pkix.StatusRevoked)
+	nameField := []byte(pkix.EscapeInventoryField(name))
+	at := map[string]int{}
+	var perr error
 	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
 		if bytes.Equal(l.Status, word) && string(l.Kind) != string(pkix.KindRoot) {
-			set := revoked[string(l.Issuer)]
+			set := sc.revoked[string(l.Issuer)]
 			if set == nil {
 				set = map[string]bool{}
-				revoked[string(l.Issuer)] = set
+				sc.revoked[string(l.Issuer)] = set
 			}
 			set[string(l.Serial)] = true
-		} else if set := revoked[string(l.Issuer)]; set != nil {
+		} else if set := sc.revoked[string(l.Issuer)]; set != nil {
 			delete(set, string(l.Serial)) // a later line lifted it
 		}
+		if (name != "" && (bytes.Equal(l.CN, nameField) || bytes.Equal(l.Name, nameField))) || (serial != "" && string(l.Serial) == serial) {
+			r, err := l.ParseLine(d.Inventory())
+			if err != nil {
+				perr = err
+				return
+			}
+			if k, ok := at[r.Serial]; ok {
+				sc.matched[k] = r
+			} else {
+				at[r.Serial] = len(sc.matched)
+				sc.matched = append(sc.matched, r)
+			}
+		}
 	})
+	if err == nil {
+		err = perr
+	}
+	return sc, err
+}
+
+// crlsBehind is CRLsBehind with serials a transaction is revoking now
+// counted as revoked, per issuer.
+func (d *Dir) crlsBehind(extra map[string]map[string]bool) ([]Behind, error) {
+	sc, err := d.scan("", "")
 	if err != nil {
 		return nil, err
 	}
+	return d.behindOf(sc, extra)
+}
+
+func (d *Dir) behindOf(sc *invScan, extra map[string]map[string]bool) ([]Behind, error) {
+	revoked := sc.revoked
 	for issuer, serials := range extra {
 		if revoked[issuer] == nil {
 			revoked[issuer] = map[string]bool{}
