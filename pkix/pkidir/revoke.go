@@ -352,7 +352,7 @@ func (d *Dir) CRLsBehind() ([]Behind, error) {
 // its bytes, not two searches and a scan, nor a record per line.
 type invScan struct {
 	revoked map[string]map[string]bool // issuer -> serials
-	matched []pkix.Record               // by name or serial, latest state
+	matched []pkix.Record              // by name or serial, latest state
 }
 
 func (d *Dir) scan(name, serial string) (*invScan, error) {
