@@ -1,8 +1,14 @@
 package pkix
 
 import (
+	"fmt"
 	"net"
+	"net/mail"
+	"net/url"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -87,4 +93,106 @@ func checkLabel(l string) string {
 		}
 	}
 	return ""
+}
+
+// CheckRequestHost judges one "hosts" entry of a cfssl request the way
+// cfssl sorts it into a SAN: an IP address, else an email address, else a
+// URI, else a DNS name. Each must be valid by its own rules: a DNS name by
+// RFC 5280's preferred name syntax (ASCII letters, digits and '-' in labels
+// of at most 63 characters, 253 in all; a leading "*." wildcard label is
+// allowed), so an internationalised name must be given in its ASCII
+// (punycode) form; an email address as local@domain with a valid domain; a
+// URI with a scheme and nothing unprintable. Control characters are refused
+// everywhere: they would be certified and later printed as they are.
+func CheckRequestHost(h string) *Error {
+	q := strconv.Quote(h)
+	for _, r := range h {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			what := "a control character (" + strings.Trim(strconv.QuoteRune(r), "'") + ")"
+			if r == utf8.RuneError {
+				what = "invalid UTF-8"
+			}
+			return &Error{Msg: fmt.Sprintf("%s is not a valid %s: it contains %s", q, sanKind(h), what),
+				Hint: "remove it: a SAN is printed as it is wherever the certificate is shown"}
+		}
+	}
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	if addr, err := mail.ParseAddress(h); err == nil && addr != nil {
+		local, domain, _ := strings.Cut(addr.Address, "@")
+		if local == "" || !isASCIIPrintable(local) {
+			return &Error{Msg: fmt.Sprintf("%s is not a valid email address: the part before @ must be printable ASCII", q)}
+		}
+		if msg, hint := checkDNSName(domain, false); msg != "" {
+			return &Error{Msg: fmt.Sprintf("%s is not a valid email address: its domain %s", q, msg), Hint: hint}
+		}
+		return nil
+	}
+	if u, err := url.ParseRequestURI(h); err == nil && u != nil {
+		if u.Scheme == "" || !isASCIIPrintable(h) {
+			return &Error{Msg: fmt.Sprintf("%s is not a valid URI: it needs a scheme and printable ASCII (percent-encode the rest)", q)}
+		}
+		return nil
+	}
+	if msg, hint := checkDNSName(h, true); msg != "" {
+		return &Error{Msg: fmt.Sprintf("%s is not a valid DNS name: %s", q, msg), Hint: hint}
+	}
+	return nil
+}
+
+// sanKind is what cfssl would make of h, for messages.
+func sanKind(h string) string {
+	if strings.Contains(h, "@") {
+		return "email address"
+	}
+	if strings.Contains(h, "://") {
+		return "URI"
+	}
+	return "DNS name"
+}
+
+func isASCIIPrintable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDNSName judges a dNSName SAN (RFC 5280 4.2.1.6: the preferred name
+// syntax of RFC 1034, in ASCII), with a leading "*." when wildcard.
+func checkDNSName(s string, wildcard bool) (msg, hint string) {
+	if s == "" {
+		return "is empty", ""
+	}
+	if !isASCIIPrintable(s) {
+		if ascii, err := idna.Lookup.ToASCII(s); err == nil && ascii != s && isASCIIPrintable(ascii) {
+			return "it is not ASCII; an internationalised name goes in its punycode form", "use " + ascii
+		}
+		if strings.ContainsAny(s, " \u00a0") {
+			return "it contains a space", ""
+		}
+		return "it is not ASCII (letters, digits, '-' and '.' only)", ""
+	}
+	if strings.HasSuffix(s, ".") {
+		return "it ends with a dot", "use " + strings.TrimSuffix(s, ".")
+	}
+	if len(s) > 253 {
+		return "it is longer than 253 characters", ""
+	}
+	labels := strings.Split(strings.ToLower(s), ".")
+	if wildcard && labels[0] == "*" && len(labels) > 1 {
+		labels = labels[1:]
+	}
+	for _, l := range labels {
+		if l == "*" || strings.Contains(l, "*") {
+			return "a wildcard must be the whole leftmost label (*.example.com)", ""
+		}
+		if m := checkLabel(l); m != "" {
+			return "it " + strings.TrimPrefix(m, "has ") + "", ""
+		}
+	}
+	return "", ""
 }

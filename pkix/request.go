@@ -68,10 +68,19 @@ func validateRequest(file string, data []byte, cr *csr.CertificateRequest, kind 
 	}
 	var hosts []string
 	dropped := 0
-	for _, h := range cr.Hosts {
+	for i, h := range cr.Hosts {
 		if strings.TrimSpace(h) == "" {
 			dropped++
 			continue
+		}
+		// Each entry becomes a SAN (cfssl's sorting: IP, email, URI, else
+		// DNS name): one that is not valid as such, control characters
+		// above all, is refused rather than certified.
+		if err := CheckRequestHost(h); err != nil {
+			e := at("hosts")
+			e.Field = fmt.Sprintf("hosts[%d]", i)
+			e.Msg, e.Hint = err.Msg, err.Hint
+			return nil, e
 		}
 		hosts = append(hosts, h)
 	}
