@@ -11,6 +11,9 @@ import (
 // "mtlsctl crl build serials.txt --pem" would silently ignore --pem;
 // people write flags last all the time. After "--" nothing is moved.
 func reorderArgs(app *cli.App, args []string) ([]string, error) {
+	if out, ok := completionArgs(app, args); ok {
+		return out, nil // a shell asking for completions: see completion.go
+	}
 	if len(args) < 2 {
 		return args, nil
 	}
