@@ -8,16 +8,21 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// The scripts ask mtlsctl itself for candidates, so they never go stale:
-// the words so far, then the word being completed ("" for none), then
-// urfave/cli's --generate-bash-completion. mtlsctl answers that itself
-// (completionArgs), before its flags are reordered or parsed.
+// The scripts ask mtlsctl itself for candidates (urfave/cli's
+// --generate-bash-completion protocol: the words so far, then the word
+// being completed only when it starts with "-"), so they never go stale.
+// mtlsctl answers that itself (completionArgs), before its flags are
+// reordered or parsed.
 const bashCompletion = `# mtlsctl bash completion: source <(mtlsctl completion bash)
 _mtlsctl_complete() {
   local cur="${COMP_WORDS[COMP_CWORD]}"
   local words=("${COMP_WORDS[@]:0:COMP_CWORD}")
   local opts
-  opts=$("${words[@]}" "$cur" --generate-bash-completion 2>/dev/null)
+  if [[ "$cur" == -* ]]; then
+    opts=$("${words[@]}" "$cur" --generate-bash-completion 2>/dev/null)
+  else
+    opts=$("${words[@]}" --generate-bash-completion 2>/dev/null)
+  fi
   COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }
 complete -o bashdefault -o default -F _mtlsctl_complete mtlsctl
@@ -28,7 +33,11 @@ const zshCompletion = `#compdef mtlsctl
 _mtlsctl() {
   local -a opts
   local cur=${words[CURRENT]}
-  opts=("${(@f)$(${words[@]:0:CURRENT-1} "$cur" --generate-bash-completion 2>/dev/null)}")
+  if [[ "$cur" == -* ]]; then
+    opts=("${(@f)$(${words[@]:0:CURRENT-1} $cur --generate-bash-completion 2>/dev/null)}")
+  else
+    opts=("${(@f)$(${words[@]:0:CURRENT-1} --generate-bash-completion 2>/dev/null)}")
+  fi
   _describe 'mtlsctl' opts
 }
 compdef _mtlsctl mtlsctl
@@ -66,20 +75,24 @@ func completionCommand(u *ui) *cli.Command {
 const completionFlag = "--generate-bash-completion"
 
 // completionArgs answers a completion request (args ending in
-// --generate-bash-completion, the word being completed just before it)
-// itself: urfave/cli's own completion reads os.Args, offers help and h as
-// subcommands of every command, offers no flags after "--" or "-", and
-// reorderArgs would move the flag away from the end. It returns the
-// arguments to run instead, which print the candidates, and true; or
-// false when args are no completion request.
+// --generate-bash-completion) itself: urfave/cli's own completion reads
+// os.Args, offers help and h as subcommands of every command, offers no
+// flags after "--" or "-", and reorderArgs would move the flag away from
+// the end. It returns the arguments to run instead, which print the
+// candidates, and true; or false when args are no completion request.
+//
+// The word being completed is passed only when it starts with "-"; a last
+// word that is a whole flag is taken as typed before the cursor (offering
+// it again would insert it twice), so after "--csr " nothing is offered
+// and the shell completes a file name.
 func completionArgs(app *cli.App, args []string) ([]string, bool) {
 	if len(args) < 2 || args[len(args)-1] != completionFlag {
 		return nil, false
 	}
 	words := args[1 : len(args)-1]
 	cur := ""
-	if len(words) > 0 {
-		cur, words = words[len(words)-1], words[:len(words)-1]
+	if n := len(words); n > 0 && strings.HasPrefix(words[n-1], "-") && !isWholeFlag(app, words) {
+		cur, words = words[n-1], words[:n-1]
 	}
 	candidates := completions(app, words, cur)
 	app.BashComplete = func(c *cli.Context) {
@@ -161,6 +174,33 @@ func completions(app *cli.App, words []string, cur string) []string {
 		}
 	}
 	return out
+}
+
+// isWholeFlag reports whether the last of words names a flag of the
+// command the words before it reach (or a global one) in full.
+func isWholeFlag(app *cli.App, words []string) bool {
+	last := words[len(words)-1]
+	name := strings.TrimLeft(last, "-")
+	if name == "" || strings.Contains(name, "=") {
+		return false
+	}
+	flags := app.Flags
+	cmds := app.Commands
+	for _, w := range words[:len(words)-1] {
+		if c := findCommand(cmds, w); c != nil {
+			flags, cmds = c.Flags, c.Subcommands
+		}
+	}
+	if last == "--help" || last == "--version" {
+		return true
+	}
+	if flagNamed(flags, name) == nil {
+		return false
+	}
+	if len(name) == 1 {
+		return last == "-"+name
+	}
+	return last == "--"+name
 }
 
 func flagNamed(flags []cli.Flag, name string) cli.Flag {
