@@ -43,6 +43,24 @@ EXAMPLES:
 	}
 }
 
+// checkListOK is how many items that are fine a text check lists.
+const checkListOK = 20
+
+func summariseExpiry(items []pkix.ExpiryItem) ([]pkix.ExpiryItem, int) {
+	var shown []pkix.ExpiryItem
+	ok, hidden := 0, 0
+	for _, it := range items {
+		if it.Level == "ok" {
+			if ok++; ok > checkListOK {
+				hidden++
+				continue
+			}
+		}
+		shown = append(shown, it)
+	}
+	return shown, hidden
+}
+
 func runCheck(u *ui, c *cli.Context) error {
 	dir, err := pkiDir(c)
 	if err != nil {
@@ -130,7 +148,13 @@ func runCheck(u *ui, c *cli.Context) error {
 			return err
 		}
 	} else {
-		u.printExpiryTable(rep.Items)
+		// A fleet's check is summarised: every problem in full, then the
+		// first items that are fine, then a count (--json lists all).
+		shown, hidden := summariseExpiry(rep.Items)
+		u.printExpiryTable(shown)
+		if hidden > 0 {
+			fmt.Fprintf(u.out, "… and %d more that expire after %s (--json lists every one)\n", hidden, rep.Warn)
+		}
 	}
 	if rep.Problems > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d item%s expire%s within %s", rep.Problems, plural(rep.Problems), map[bool]string{true: "s", false: ""}[rep.Problems == 1], rep.Warn)}
