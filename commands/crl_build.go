@@ -1,6 +1,11 @@
 package commands
 
 import (
+	"fmt"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -68,7 +73,12 @@ EXAMPLES:
 				if c.Args().Len() == 0 {
 					return usageErrorf("crl build needs the serials file").hint("mtlsctl crl build serials.txt (- reads stdin)")
 				}
-				return usageErrorf("crl build takes one serials file, got %d arguments", c.Args().Len()).hint("see '%s --help'", c.Command.HelpName)
+				e := usageErrorf("crl build takes one serials file, got %d arguments", c.Args().Len())
+				if a := c.Args().Slice(); len(a) == 3 {
+					// cfssl's order: gencrl SERIALS CA-CERT CA-KEY
+					return e.hint("the CA is given by flags, not after the serials: mtlsctl crl build --ca %s --ca-key %s %s", a[1], a[2], a[0])
+				}
+				return e.hint("see '%s --help'", c.Command.HelpName)
 			}
 			return runCRLBuild(u, c)
 		},
@@ -111,6 +121,12 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 		return err
 	}
 	req.SerialsFile, req.Stdin = c.Args().First(), c.App.Reader
+	// The serials file is a path like any other, from the current
+	// directory; the guide's serials.txt usually sits in --dir.
+	if f := req.SerialsFile; f != "-" && !filepath.IsAbs(f) && !pkix.Exists(f) && pkix.Exists(d.File(f)) {
+		return &pkix.Error{File: f, Msg: "no such file", Err: fs.ErrNotExist,
+			Hint: fmt.Sprintf("%s exists: paths are relative to the current directory, not --dir; give %s", d.File(f), d.File(f))}
+	}
 	res, err := d.BuildCRL(c.Context, req)
 	if err != nil {
 		return err
