@@ -312,7 +312,7 @@ func entryReason(rest cryptobyte.String) RevocationReason {
 			return 0
 		}
 		ext.SkipOptionalASN1(cbasn1.BOOLEAN)
-		if !oid.Equal(asn1.ObjectIdentifier{2, 5, 29, 21}) || !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
+		if !oid.Equal(oidReasonCode) || !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
 			continue
 		}
 		var code cryptobyte.String
