@@ -72,6 +72,11 @@ func p12PasswordRaw(c *cli.Context) (string, error) {
 			return "", err
 		}
 		pw := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+		if strings.ContainsAny(pw, "\n\r") {
+			// A password is one line; more is another file given by mistake
+			// (a key, say), whose whole text would become the password.
+			return "", &pkix.Error{File: file, Msg: "holds more than one line; a password file holds the password alone", Hint: "put the password on one line"}
+		}
 		if pw == "" {
 			return "", &pkix.Error{File: file, Msg: "is empty", Hint: "put the password in it, or pass --no-password for an empty one"}
 		}

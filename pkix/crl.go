@@ -37,6 +37,9 @@ type CRLBuilder struct {
 	// finished: duplicates collapsed and indexed (Finish), once.
 	finished bool
 	dups     []Duplicate
+	// reasons kept from the CRL in force for entries listed without one
+	// (entry index -> reason), applied when signing.
+	reasons map[int]RevocationReason
 }
 
 // NewCRLBuilder starts an empty list; sizeHint (bytes of input, if known)
@@ -187,28 +190,79 @@ func (b *CRLBuilder) Finish() []Duplicate {
 // Contains reports whether the list holds a serial (after Finish).
 func (b *CRLBuilder) Contains(magnitude []byte) bool { return (&CRL{b: b}).Contains(magnitude) }
 
-// KeepDate gives the entry of a serial that had no date of its own (it got
-// the builder's default, now) the revocation date of the CRL in force,
-// rawTime being that entry's DER time element: a serial keeps the date it
-// first had, instead of a new one at every rebuild. It reports whether the
-// entry changed. (Only same-length encodings are swapped in place, which
-// every date between 1950 and 2049 is.)
-func (b *CRLBuilder) KeepDate(magnitude []byte, rawTime []byte) bool {
+// Keep makes a serial listed without a date or a reason of its own keep
+// those the CRL in force gives it (rawTime its DER time element): a
+// revocation keeps the date it first had instead of a new one at every
+// rebuild, and a keyCompromise or a certificateHold does not silently
+// become "unspecified" (a hold made permanent). It reports whether the new
+// list holds the serial. (Dates are swapped in place, which every UTCTime
+// allows; a reason is added when signing.)
+func (b *CRLBuilder) Keep(magnitude []byte, rawTime []byte, reason RevocationReason) bool {
 	i, ok := b.find(magnitude)
-	if !ok || len(rawTime) != len(b.defaultTime) {
+	if !ok {
 		return false
 	}
 	e := b.entries[b.offsets[i]:]
-	hdr := 2
+	hdr, body := 2, int(e[1])
 	if e[1]&0x80 != 0 {
-		hdr += int(e[1] & 0x7f)
+		n := int(e[1] & 0x7f)
+		hdr += n
+		body = 0
+		for _, c := range e[2 : 2+n] {
+			body = body<<8 | int(c)
+		}
 	}
 	at := hdr + 2 + int(e[hdr+1]) // past the serial INTEGER
-	if !bytes.Equal(e[at:at+len(b.defaultTime)], b.defaultTime) {
-		return false // dated by its line: that date stands
+	timeLen := 2 + int(e[at+1])
+	if len(rawTime) == len(b.defaultTime) && (rawTime[0] == 0x17 || rawTime[0] == 0x18) && int(rawTime[1]) == len(rawTime)-2 &&
+		bytes.Equal(e[at:at+len(b.defaultTime)], b.defaultTime) {
+		copy(e[at:], rawTime) // dated by its line otherwise: that date stands
 	}
-	copy(e[at:], rawTime)
+	if reason != 0 && hdr+body == at+timeLen { // no extensions: no reason of its own
+		if b.reasons == nil {
+			b.reasons = map[int]RevocationReason{}
+		}
+		b.reasons[i] = reason
+	}
 	return true
+}
+
+// applyReasons re-encodes the entries that keep a reason, in one pass.
+func (b *CRLBuilder) applyReasons() {
+	if len(b.reasons) == 0 {
+		return
+	}
+	out := make([]byte, 0, len(b.entries)+14*len(b.reasons))
+	offsets := make([]uint32, len(b.offsets))
+	for i := range b.offsets {
+		start, end := int(b.offsets[i]), len(b.entries)
+		if i+1 < len(b.offsets) {
+			end = int(b.offsets[i+1])
+		}
+		offsets[i] = uint32(len(out))
+		r, ok := b.reasons[i]
+		if !ok {
+			out = append(out, b.entries[start:end]...)
+			continue
+		}
+		e := b.entries[start:end]
+		hdr := 2
+		if e[1]&0x80 != 0 {
+			hdr += int(e[1] & 0x7f)
+		}
+		serial := trimLeadingZeros(b.entrySerial(i))
+		at := hdr + 2 + int(e[hdr+1])
+		timeTLV := e[at : at+2+int(e[at+1])]
+		intLen := len(serial)
+		if serial[0]&0x80 != 0 {
+			intLen++
+		}
+		out = appendHeader(out, 0x30, 2+intLen+len(timeTLV)+14)
+		out = appendUnsignedInteger(out, serial)
+		out = append(out, timeTLV...)
+		out = appendReasonExtensions(out, r)
+	}
+	b.entries, b.offsets, b.reasons = out, offsets, nil
 }
 
 // find is the index of a serial's entry, after Finish.
@@ -305,6 +359,7 @@ func (b *CRLBuilder) Sign(p CRLParams) (*CRL, error) {
 		return nil, errors.New("CRL number must be a non-negative integer of at most 20 octets")
 	}
 	dups := b.Finish()
+	b.applyReasons()
 	sigAlg := signer.DefaultSigAlgo(p.Key)
 	algID, hash, err := signatureAlgorithmFor(sigAlg)
 	if err != nil {

@@ -347,7 +347,7 @@ func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int
 		b.Finish()
 		job.dropped = map[string]pkix.RevocationReason{}
 		err := eachEntryOfCRL(job.out, prev, func(s []byte, reason pkix.RevocationReason, rawTime []byte) {
-			if !b.KeepDate(s, rawTime) && !b.Contains(s) {
+			if !b.Keep(s, rawTime, reason) {
 				job.dropped[hexUpper(s)] = reason
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 )
@@ -89,6 +90,13 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	out := req.Out
 	if out == "" {
 		out = lf.P12
+	}
+	// In the directory, --out is a PKCS#12 name, never one of the
+	// directory's own files (the inventory, a key, a serials file, the
+	// journal) that it would replace or be mistaken for.
+	if base, ok := d.local(out); ok && (!strings.HasSuffix(base, ".p12") || strings.HasPrefix(base, ".")) {
+		return nil, &pkix.Error{File: out, Msg: "is a file of the PKI directory that is not a PKCS#12 file; refusing to write one there",
+			Hint: "name it NAME.p12, or write it outside the directory"}
 	}
 	for _, in := range []string{lf.Cert, lf.Key} {
 		if sameFile(in, out) {
