@@ -131,6 +131,14 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 		if err != nil {
 			return nil, err
 		}
+		if foreign != nil && foreign.issuer == issuer {
+			if added > 0 {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("serial %s is not in %s: added to %s as a certificate issued elsewhere",
+					foreign.serial, d.Inventory(), ca.Serials))
+			} else {
+				res.Notes = append(res.Notes, fmt.Sprintf("serial %s is already listed in %s", foreign.serial, ca.Serials))
+			}
+		}
 		var files []pkix.File
 		if added > 0 {
 			files = append(files, pkix.File{Path: ca.Serials, Data: content, Mode: pkix.ModePublic, Kind: "revoked serials", Replace: true})
@@ -225,6 +233,10 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 		}
 	}
 	if r != nil {
+		if req.Foreign || req.Issuer != "" {
+			// Recorded: its issuer is known, whatever --issuer says.
+			res.Notes = append(res.Notes, fmt.Sprintf("serial %s is in the inventory (CN=%s, issued by %s): --foreign and --issuer are not needed, and its own CA's list is used", serial, r.CN, r.Issuer))
+		}
 		if r.Kind == pkix.KindRoot {
 			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("serial %s is the root CA %q; a root cannot be revoked by its own CRL", serial, r.CN),
 				Hint: "make a new CA (mtlsctl ca init --dir NEW) and move the clients to it"}
@@ -258,8 +270,6 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 		return nil, nil, &pkix.Error{Msg: "--foreign needs to know whose revocation list the serial goes on",
 			Hint: "give the certificate with --cert FILE, or its CA with --issuer NAME (ca for the root)"}
 	}
-	res.Warnings = append(res.Warnings, fmt.Sprintf("serial %s is not in %s: added to %s as a certificate issued elsewhere",
-		serial, d.Inventory(), d.CA(f.issuer).Serials))
 	return nil, f, nil
 }
 
