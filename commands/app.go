@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
@@ -49,15 +48,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, sigs := watchSignals(context.Background())
 	defer sigs.stop()
 	code := RunContext(ctx, args, stdin, stdout, stderr)
-	sig := sigs.caught()
-	switch {
-	case sig == 0:
-	case code != ExitOK && code != ExitProblems:
+	if sig := sigs.caught(); sig != 0 && code != ExitOK && code != ExitProblems {
 		return 128 + sig
-	default:
-		// Everything was already in flight, so everything was done: say
-		// that the signal arrived, and that nothing was lost to it.
-		fmt.Fprintf(stderr, "mtlsctl: note: %s received; the work in flight was finished and recorded\n", syscall.Signal(sig))
 	}
 	return code
 }
@@ -75,6 +67,11 @@ func RunContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	if err == nil && ui.pendingErr != nil {
 		err = ui.pendingErr
+	}
+	if err == nil && ctx.Err() != nil && !ui.signalStops {
+		// Everything was already in flight, so everything was done: say
+		// that the signal arrived, and that nothing was lost to it.
+		fmt.Fprintf(stderr, "mtlsctl: note: interrupted; the work in flight was finished and recorded\n")
 	}
 	if err == nil {
 		return ExitOK

@@ -103,6 +103,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			u.signalStops = true
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return srv.run(ctx)

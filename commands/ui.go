@@ -23,6 +23,9 @@ type ui struct {
 	outColor   bool
 	errColor   bool
 	pendingErr error // set by callbacks that cannot return an error
+	// signalStops: the command's normal end is a signal (serve), so an
+	// interruption is nothing to report.
+	signalStops bool
 }
 
 func newUI(stdout, stderr io.Writer) *ui {
