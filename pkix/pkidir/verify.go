@@ -2,7 +2,10 @@ package pkidir
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -22,9 +25,10 @@ func (u Unverified) Message() string {
 }
 
 // Unverifiable checks every valid client and intermediate of the
-// inventory whose certificate file is in the directory against the
-// current certificate of the CA that issued it. (A file that is not there
-// was moved to its device: nothing to check.)
+// inventory whose certificate file is in the directory: the file must
+// hold that certificate, and it must verify against the current
+// certificate of the CA that issued it. (A file that is not there was
+// moved to its device: nothing to check.)
 func (d *Dir) Unverifiable(inv *pkix.Inventory) []Unverified {
 	issuers := map[string]*x509.Certificate{}
 	var out []Unverified
@@ -32,8 +36,17 @@ func (d *Dir) Unverifiable(inv *pkix.Inventory) []Unverified {
 		if r.Status != pkix.StatusValid || r.Kind == pkix.KindRoot || isExternal(r.Issuer) {
 			continue
 		}
-		certs, err := readCerts(d.Leaf(r.Name).Cert, "")
-		if err != nil || pkix.SerialHex(certs[0].SerialNumber) != r.Serial {
+		file := d.Leaf(r.Name).Cert
+		if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		certs, err := readCerts(file, "")
+		switch {
+		case err != nil:
+			out = append(out, Unverified{r, filepath.Base(file) + " cannot be read as a certificate: restore it, or re-issue"})
+			continue
+		case pkix.SerialHex(certs[0].SerialNumber) != r.Serial:
+			out = append(out, Unverified{r, fmt.Sprintf("%s holds another certificate (serial %s): restore it, or re-issue", filepath.Base(file), pkix.SerialHex(certs[0].SerialNumber))})
 			continue
 		}
 		issuer, ok := issuers[r.Issuer]
