@@ -102,6 +102,10 @@ func assertRecorded(t *testing.T, dir string) {
 		if !ok || r.SHA256 != pkix.FingerprintSHA256(c) {
 			t.Errorf("%s (serial %s) is under its final name but not in the inventory", name, pkix.SerialHex(c.SerialNumber))
 		}
+		// A certificate takes its name after its key: never one without.
+		if _, err := os.Stat(filepath.Join(dir, strings.TrimSuffix(name, ".pem")+"-key.pem")); err != nil {
+			t.Errorf("%s is under its final name without its key", name)
+		}
 	}
 }
 
@@ -147,7 +151,7 @@ func assertCRLComplete(t *testing.T, dir string) {
 	}
 }
 
-var crashPoints = []string{"staged", "journal", "inventory", "move-1", "applied"}
+var crashPoints = []string{"staged", "journal", "inventory", "move-0", "move-1", "applied"}
 
 func TestCrashAtEveryPoint(t *testing.T) {
 	if testing.Short() {

@@ -91,7 +91,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 			continue
 		}
 		planned[i] = moves
-		j.Moves = append(j.Moves, moves...)
+		j.Moves = append(j.Moves, certificateLast(moves, len(set.Staged.Files()))...)
 		for k := range set.Records {
 			lines = pkix.AppendInventoryLine(lines, &set.Records[k])
 		}
@@ -149,6 +149,20 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 		}
 	}
 	return written, errs, retired, nil
+}
+
+// certificateLast orders a set's moves so that its first file (the
+// certificate, by convention) takes its name after the others (its key,
+// CSR, fullchain, PKCS#12): whoever reads the directory between two
+// renames never finds a certificate without its key.
+func certificateLast(moves []move, files int) []move {
+	if files < 2 {
+		return moves
+	}
+	out := make([]move, 0, len(moves))
+	out = append(out, moves[1:files]...)
+	out = append(out, moves[0])
+	return append(out, moves[files:]...)
 }
 
 func anyRecords(sets []Set, errs []error) bool {
