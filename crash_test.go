@@ -263,7 +263,15 @@ func TestSIGTERMDuringBatch(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
+	// Signal once the first certificate is staged: mid-batch by
+	// construction, however fast or loaded the machine is.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if staged, _ := filepath.Glob(filepath.Join(dir, ".mtlsctl-tmp", "stage-*", ".term-*")); len(staged) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
 	ee, ok := err.(*exec.ExitError)
