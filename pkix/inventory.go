@@ -350,25 +350,24 @@ func (l InventoryLine) ParseLine(path string) (Record, error) {
 // file order (so a serial's last call is its state).
 func ScanInventory(path string, data []byte, fn func(InventoryLine)) error {
 	return eachInventoryLine(data, func(lineNo int, line []byte) error {
-		if tabs := bytes.Count(line, []byte{'\t'}); tabs != len(inventoryColumns)-1 && tabs != oldInventoryColumns-1 {
-			return &Error{File: path, Line: lineNo, Msg: fmt.Sprintf("has %d columns, want %d", tabs+1, len(inventoryColumns)),
-				Hint: "the inventory is tab-separated; restore it from git if it was edited by hand"}
-		}
+		// One pass: the first ten fields are cut out, then the tabs of the
+		// rest are counted, so a torn or hand-cut line is still caught.
 		var f [10][]byte
-		rest := line
+		rest, tabs := line, 0
 		for k := range f {
 			i := bytes.IndexByte(rest, '\t')
 			if i < 0 {
-				if k < len(f)-1 {
-					return &Error{File: path, Line: lineNo, Msg: "has too few columns",
-						Hint: "the inventory is tab-separated; restore it from git if it was edited by hand"}
-				}
-				i = len(rest)
+				f[k], rest = rest, nil
+				break
 			}
-			f[k] = rest[:i]
-			if i < len(rest) {
-				rest = rest[i+1:]
-			}
+			f[k], rest, tabs = rest[:i], rest[i+1:], tabs+1
+		}
+		if rest != nil {
+			tabs += bytes.Count(rest, []byte{'\t'})
+		}
+		if tabs != len(inventoryColumns)-1 && tabs != oldInventoryColumns-1 {
+			return &Error{File: path, Line: lineNo, Msg: fmt.Sprintf("has %d columns, want %d", tabs+1, len(inventoryColumns)),
+				Hint: "the inventory is tab-separated; restore it from git if it was edited by hand"}
 		}
 		fn(InventoryLine{Serial: f[0], Status: f[1], Kind: f[2], CN: f[3], Issuer: f[7], Name: f[9], Line: line, LineNo: lineNo})
 		return nil
