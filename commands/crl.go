@@ -16,6 +16,7 @@ func crlCommand(u *ui) *cli.Command {
 		Subcommands: []*cli.Command{
 			crlBuildCommand(u),
 			crlShowCommand(u),
+			crlExportCommand(u),
 		},
 		Action: groupAction,
 	}

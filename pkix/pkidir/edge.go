@@ -1,0 +1,257 @@
+package pkidir
+
+import (
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"math/big"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// Access does not read CRLs: revocation is enforced at Cloudflare's edge
+// (a Worker, or WAF rules) from what the signed CRLs say. This file turns
+// the directory's CRLs into that list, keyed the way Cloudflare
+// identifies a certificate: the issuer's subject key identifier
+// (certIssuerSKI) and the serial (certSerial). A serial alone is not
+// unique across CAs.
+
+// Revocation is one revoked certificate as the edge sees it.
+type Revocation struct {
+	IssuerSKI string    `json:"certIssuerSKI"` // upper-case hex, leading zeros kept: bytes, not a number
+	Serial    string    `json:"certSerial"`    // upper-case hex, no leading zero bytes
+	Reason    string    `json:"reason,omitempty"`
+	RevokedAt time.Time `json:"revoked_at"`
+	CA        string    `json:"ca"` // the issuing CA's name in the directory
+}
+
+// CRLSource is a CRL the list was built from.
+type CRLSource struct {
+	CA         string    `json:"ca"`
+	File       string    `json:"file"`
+	IssuerSKI  string    `json:"issuer_ski"`
+	Number     string    `json:"number"`
+	ThisUpdate time.Time `json:"this_update"`
+	NextUpdate time.Time `json:"next_update"`
+	Count      int       `json:"count"`
+}
+
+// RevocationSet is everything the edge must refuse.
+type RevocationSet struct {
+	CRLs    []CRLSource  `json:"crls"`
+	Revoked []Revocation `json:"revoked"`
+	// RevokedCAs are the key identifiers of CAs at or below a revoked CA:
+	// every certificate they issued is refused, at any depth.
+	RevokedCAs []string `json:"revoked_cas"`
+}
+
+// CRL extensions a consumer understands; any other critical one makes
+// the CRL unusable (RFC 5280 §5.2), and these two mean it is not a
+// complete list.
+var (
+	oidCRLNumber    = asn1.ObjectIdentifier{2, 5, 29, 20}
+	oidAuthKeyID    = asn1.ObjectIdentifier{2, 5, 29, 35}
+	oidDeltaCRL     = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidIssuingDP    = asn1.ObjectIdentifier{2, 5, 29, 28}
+	oidReason       = asn1.ObjectIdentifier{2, 5, 29, 21}
+	oidInvalidityAt = asn1.ObjectIdentifier{2, 5, 29, 24}
+)
+
+// Revocations reads every CRL of the directory (the root's and each
+// intermediate's), each verified against its CA, and refuses what would
+// make the edge enforce something other than the CRLs: a CRL past its
+// next update or without one, one behind the inventory, one that is not
+// a complete list, a CA without a key identifier.
+func (d *Dir) Revocations(now time.Time) (*RevocationSet, error) {
+	inv, err := d.ReadInventory()
+	if err != nil {
+		return nil, err
+	}
+	behind, err := d.CRLsBehind()
+	if err != nil {
+		return nil, err
+	}
+	if len(behind) > 0 {
+		return nil, &pkix.Error{Msg: behind[0].Message(), Hint: "the edge would let those certificates in: rebuild the CRL first"}
+	}
+	type ca struct {
+		name, issuer string
+		cert         *x509.Certificate
+		serial       string
+	}
+	cas := []ca{}
+	for _, r := range inv.Records {
+		if !r.Kind.IsCA() || r.Status == pkix.StatusSuperseded {
+			continue
+		}
+		certs, err := readCerts(d.CA(r.Name).Cert, "")
+		if err != nil || pkix.SerialHex(certs[0].SerialNumber) != r.Serial {
+			continue // not this directory's file any more
+		}
+		cas = append(cas, ca{name: r.Name, issuer: r.Issuer, cert: certs[0], serial: r.Serial})
+	}
+	if len(cas) == 0 {
+		return nil, &pkix.Error{File: d.Inventory(), Msg: "records no CA whose certificate is in the directory", Hint: "run 'mtlsctl ca init' first"}
+	}
+	set := &RevocationSet{CRLs: []CRLSource{}, Revoked: []Revocation{}, RevokedCAs: []string{}}
+	revokedSerials := map[string]map[string]bool{} // CA name -> serials its CRL lists
+	for _, c := range cas {
+		if len(c.cert.SubjectKeyId) == 0 {
+			return nil, &pkix.Error{File: d.CA(c.name).Cert, Msg: "has no subject key identifier, which Cloudflare sends as certIssuerSKI to tell CAs apart",
+				Hint: "re-create this CA with mtlsctl (it always sets one)"}
+		}
+		ski := strings.ToUpper(hex.EncodeToString(c.cert.SubjectKeyId))
+		file := d.CA(c.name).CRL
+		data, err := os.ReadFile(file)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // nothing revoked by it (else the inventory would say it is behind)
+		} else if err != nil {
+			return nil, d.ioError(file, "cannot read", err)
+		}
+		rl, err := pkix.ParseCRL(file, data)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkCompleteCRL(file, rl, c.cert, now); err != nil {
+			return nil, err
+		}
+		src := CRLSource{CA: c.name, File: file, IssuerSKI: ski, Number: numberString(rl.Number), ThisUpdate: rl.ThisUpdate.UTC(), NextUpdate: rl.NextUpdate.UTC(), Count: len(rl.RevokedCertificateEntries)}
+		set.CRLs = append(set.CRLs, src)
+		listed := map[string]bool{}
+		for _, e := range rl.RevokedCertificateEntries {
+			serial := pkix.SerialHex(e.SerialNumber)
+			listed[serial] = true
+			rev := Revocation{IssuerSKI: ski, Serial: serial, RevokedAt: e.RevocationTime.UTC(), CA: c.name}
+			if e.ReasonCode != 0 {
+				rev.Reason = pkix.RevocationReason(e.ReasonCode).String()
+			}
+			set.Revoked = append(set.Revoked, rev)
+		}
+		revokedSerials[c.name] = listed
+	}
+	// Revoked CAs: an intermediate its issuer's CRL lists, then every CA
+	// under a revoked one, until nothing changes.
+	revoked := map[string]bool{}
+	for changed := true; changed; {
+		changed = false
+		for _, c := range cas {
+			if revoked[c.name] || c.name == c.issuer {
+				continue
+			}
+			if revokedSerials[c.issuer][c.serial] || revoked[c.issuer] {
+				revoked[c.name], changed = true, true
+			}
+		}
+	}
+	for _, c := range cas {
+		if revoked[c.name] {
+			set.RevokedCAs = append(set.RevokedCAs, strings.ToUpper(hex.EncodeToString(c.cert.SubjectKeyId)))
+		}
+	}
+	sort.Strings(set.RevokedCAs)
+	sort.Slice(set.Revoked, func(a, b int) bool {
+		if set.Revoked[a].IssuerSKI != set.Revoked[b].IssuerSKI {
+			return set.Revoked[a].IssuerSKI < set.Revoked[b].IssuerSKI
+		}
+		return set.Revoked[a].Serial < set.Revoked[b].Serial
+	})
+	return set, nil
+}
+
+// checkCompleteCRL refuses a CRL the edge must not take as the whole
+// truth: one that does not verify, has no next update or is past it, is a
+// delta CRL or partitioned (a critical Issuing Distribution Point), or
+// carries a critical extension nobody here understands.
+func checkCompleteCRL(file string, rl *x509.RevocationList, ca *x509.Certificate, now time.Time) error {
+	if err := rl.CheckSignatureFrom(ca); err != nil {
+		return &pkix.Error{File: file, Msg: "does not verify against its CA: " + err.Error(), Hint: "rebuild it with 'mtlsctl crl build'"}
+	}
+	if rl.NextUpdate.IsZero() {
+		return &pkix.Error{File: file, Msg: "has no next update, so the edge cannot tell when its data is stale", Hint: "rebuild it with 'mtlsctl crl build'"}
+	}
+	if now.After(rl.NextUpdate) {
+		return &pkix.Error{File: file, Msg: "is past its next update (" + rl.NextUpdate.UTC().Format(time.RFC3339) + ")", Hint: "rebuild it with 'mtlsctl crl build' first"}
+	}
+	for _, e := range rl.Extensions {
+		switch {
+		case e.Id.Equal(oidDeltaCRL):
+			return &pkix.Error{File: file, Msg: "is a delta CRL, not a complete list", Hint: "build a complete CRL with 'mtlsctl crl build'"}
+		case e.Id.Equal(oidIssuingDP) && e.Critical:
+			return &pkix.Error{File: file, Msg: "has a critical Issuing Distribution Point: it covers only part of what its CA issued", Hint: "build a complete CRL with 'mtlsctl crl build'"}
+		case e.Critical && !e.Id.Equal(oidCRLNumber) && !e.Id.Equal(oidAuthKeyID):
+			return &pkix.Error{File: file, Msg: "has a critical extension " + e.Id.String() + " that mtlsctl does not understand; RFC 5280 says such a CRL must not be used"}
+		}
+	}
+	for _, entry := range rl.RevokedCertificateEntries {
+		for _, e := range entry.Extensions {
+			if e.Critical && !e.Id.Equal(oidReason) && !e.Id.Equal(oidInvalidityAt) {
+				return &pkix.Error{File: file, Msg: "revokes " + pkix.SerialHex(entry.SerialNumber) + " with a critical entry extension " + e.Id.String() + " that mtlsctl does not understand"}
+			}
+		}
+	}
+	return nil
+}
+
+func numberString(n *big.Int) string {
+	if n == nil {
+		return ""
+	}
+	return n.String()
+}
+
+// WAFExpressionLimit is the longest expression a Cloudflare WAF custom
+// rule takes.
+const WAFExpressionLimit = 4096
+
+// WAFRules are Cloudflare WAF custom-rule expressions (action: Block) that
+// refuse what the set revokes, each at most WAFExpressionLimit long: one
+// for the revoked CAs, then per issuer the revoked serials, paired with
+// the issuer's key identifier since a serial alone is not unique. How the
+// edge spells a serial whose first byte has its top bit set (with the
+// DER's leading 00 or without) is not documented, so both are listed.
+func WAFRules(set *RevocationSet) []string {
+	var rules []string
+	verified := "cf.tls_client_auth.cert_verified"
+	rules = appendSplit(rules, "("+verified+" and cf.tls_client_auth.cert_issuer_ski in {", "})", set.RevokedCAs)
+	byIssuer := map[string][]string{}
+	for _, r := range set.Revoked {
+		byIssuer[r.IssuerSKI] = append(byIssuer[r.IssuerSKI], r.Serial)
+		if b, err := hex.DecodeString(evenHex(r.Serial)); err == nil && len(b) > 0 && b[0]&0x80 != 0 {
+			byIssuer[r.IssuerSKI] = append(byIssuer[r.IssuerSKI], "00"+r.Serial)
+		}
+	}
+	for _, ski := range sortedKeys(byIssuer) {
+		rules = appendSplit(rules, "("+verified+" and cf.tls_client_auth.cert_issuer_ski eq \""+ski+"\" and cf.tls_client_auth.cert_serial in {", "})", byIssuer[ski])
+	}
+	return rules
+}
+
+// appendSplit adds head + quoted values + tail, as many expressions as the
+// length limit needs.
+func appendSplit(rules []string, head, tail string, values []string) []string {
+	var b strings.Builder
+	flush := func() {
+		if b.Len() > 0 {
+			rules = append(rules, head+b.String()+tail)
+			b.Reset()
+		}
+	}
+	for _, v := range values {
+		q := `"` + v + `"`
+		if b.Len() > 0 && len(head)+b.Len()+1+len(q)+len(tail) > WAFExpressionLimit {
+			flush()
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(q)
+	}
+	flush()
+	return rules
+}
