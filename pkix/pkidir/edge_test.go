@@ -69,7 +69,7 @@ func TestCheckCompleteCRL(t *testing.T) {
 func TestWAFRules(t *testing.T) {
 	set := &RevocationSet{RevokedCAs: []string{"AA"}}
 	for i := range 500 {
-		set.Revoked = append(set.Revoked, Revocation{IssuerSKI: "0102", Serial: strings.ToUpper(big.NewInt(int64(0x7000000+i)).Text(16))})
+		set.Revoked = append(set.Revoked, Revocation{IssuerSKI: "0102", Serial: strings.ToUpper(big.NewInt(int64(0x7000000 + i)).Text(16))})
 	}
 	set.Revoked = append(set.Revoked, Revocation{IssuerSKI: "0102", Serial: "8F01"})
 	rules := WAFRules(set)
