@@ -126,6 +126,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 			crlCommand(ui),
 			inspectCommand(ui),
 			serveCommand(ui),
+			workerCommand(ui),
 			checkCommand(ui),
 			completionCommand(ui),
 		},

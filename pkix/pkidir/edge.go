@@ -1,6 +1,7 @@
 package pkidir
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/hex"
@@ -203,6 +204,36 @@ func numberString(n *big.Int) string {
 		return ""
 	}
 	return n.String()
+}
+
+// Publish writes generated files (a Worker and its data) as one
+// transaction under the lock: each replaced whole, never a half-written
+// script beside new data.
+func (d *Dir) Publish(ctx context.Context, op string, files []pkix.File) ([]pkix.Written, error) {
+	for i := range files {
+		files[i].Replace = true
+		if err := rewritable(files[i].Path); err != nil {
+			return nil, err
+		}
+	}
+	st, err := d.newStage()
+	if err != nil {
+		return nil, err
+	}
+	defer st.release()
+	sess, err := d.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Unlock()
+	written, errs, err := sess.Commit(Change{Op: op, Sets: []Set{{Staged: st.files(files, false)}}})
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
+		return nil, err
+	}
+	return written[0], nil
 }
 
 // WAFExpressionLimit is the longest expression a Cloudflare WAF custom

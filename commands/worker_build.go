@@ -1,0 +1,131 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/worker"
+	"github.com/urfave/cli/v2"
+)
+
+func workerCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:        "worker",
+		Usage:       "enforce revocation at Cloudflare's edge with a Worker (Access reads no CRL)",
+		Subcommands: []*cli.Command{workerBuildCommand(u)},
+		Action:      groupAction,
+	}
+}
+
+func workerBuildCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:  "build",
+		Usage: "build the revocation Worker from the directory's CRLs: DIR/worker/",
+		Description: `Builds a Cloudflare Worker that refuses the certificates the directory's
+CRLs revoke, keyed as Cloudflare sends a client certificate (certIssuerSKI
+and certSerial), and everything issued under a revoked CA. It goes in front
+of the Access-protected origin; valid certificates go on unchanged.
+
+The CRLs are read and checked as 'mtlsctl crl export' does (verified, not
+past their next update, not behind the inventory, complete). Writes
+DIR/worker/worker.js (an ES module without dependencies, with a header
+saying which CRLs it was built from), wrangler.toml and, with --store kv
+(default), revoked.kv.json for 'wrangler kv bulk put'. --store inline
+compiles the list into the script instead (small fleets, no KV).
+
+Stale data fails closed: once a CRL's next update has passed by more than
+--grace, the Worker refuses every request; --fail-open lets them through
+(the stale list still refuses what it lists) and logs instead.
+
+EXAMPLES:
+   mtlsctl worker build --dir pki --hostname auth.example.com --kv-namespace-id 0f2a...
+   npx wrangler kv bulk put --binding REVOKED pki/worker/revoked.kv.json --config pki/worker/wrangler.toml
+   npx wrangler deploy --config pki/worker/wrangler.toml
+
+` + exitCodeHelp,
+		Flags: []cli.Flag{
+			dirFlag(),
+			&cli.StringFlag{Name: "store", Value: "kv", Usage: "kv (one key per revoked certificate) or inline (the list in the script)"},
+			&cli.StringFlag{Name: "grace", Value: "24h", Usage: "how long past a CRL's next update its data is still used"},
+			&cli.BoolFlag{Name: "fail-open", Usage: "with stale data, let requests through and log (default: refuse)"},
+			&cli.StringFlag{Name: "kv-namespace-id", EnvVars: []string{"MTLSCTL_KV_NAMESPACE_ID"}, Usage: "the Workers KV namespace `ID` for wrangler.toml"},
+			&cli.StringSliceFlag{Name: "hostname", Usage: "an Access `HOSTNAME` the Worker runs on (repeatable)"},
+			&cli.StringFlag{Name: "out", Usage: "output `DIR` (default DIR/worker)"},
+			jsonFlag(),
+		},
+		OnUsageError: usageErrorHandler,
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			return runWorkerBuild(u, c)
+		},
+	}
+}
+
+func runWorkerBuild(u *ui, c *cli.Context) error {
+	d, err := openRepaired(u, c)
+	if err != nil {
+		return err
+	}
+	grace, err := parseDuration("grace", c.String("grace"))
+	if err != nil {
+		return err
+	}
+	store := c.String("store")
+	if store != "kv" && store != "inline" {
+		return usageErrorf("--store %q: use kv or inline", store)
+	}
+	for _, h := range c.StringSlice("hostname") {
+		if chk := pkix.CheckHostname(h); chk.Status == pkix.Fail {
+			return usageErrorf("--hostname %s", chk.Message).hint("%s", chk.Hint)
+		}
+	}
+	now := time.Now()
+	set, err := d.Revocations(now)
+	if err != nil {
+		return err
+	}
+	files, err := worker.Build(set, worker.Options{Store: store, Grace: grace, FailOpen: c.Bool("fail-open"),
+		KVNamespaceID: c.String("kv-namespace-id"), Hostnames: c.StringSlice("hostname")}, now)
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	if out == "" {
+		out = d.File("worker")
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return &pkix.Error{File: out, Msg: "cannot create: " + pkix.UnwrapPathError(err).Error()}
+	}
+	outputs := []pkix.File{
+		{Path: filepath.Join(out, "worker.js"), Data: files.Script, Mode: pkix.ModePublic, Kind: "Worker (ES module)"},
+		{Path: filepath.Join(out, "wrangler.toml"), Data: files.Wrangler, Mode: pkix.ModePublic, Kind: "wrangler configuration"},
+	}
+	if files.KV != nil {
+		outputs = append(outputs, pkix.File{Path: filepath.Join(out, "revoked.kv.json"), Data: files.KV, Mode: pkix.ModePublic, Kind: "Workers KV data (wrangler kv bulk put)"})
+	}
+	written, err := d.Publish(c.Context, "worker build", outputs)
+	if err != nil {
+		return err
+	}
+	res := newResult("worker build")
+	res.addWritten(written, nil)
+	if c.String("kv-namespace-id") == "" && store == "kv" {
+		res.Notes = append(res.Notes, "wrangler.toml has a placeholder namespace id: pass --kv-namespace-id (or MTLSCTL_KV_NAMESPACE_ID), or edit it")
+	}
+	if len(c.StringSlice("hostname")) == 0 {
+		res.Warnings = append(res.Warnings, "no --hostname: the Worker has no route and will not run in front of Access")
+	}
+	if err := u.report(res, c.Bool("json")); err != nil {
+		return err
+	}
+	if !c.Bool("json") {
+		fmt.Fprintf(u.out, "  %d revoked certificate%s, %d revoked CA%s, from %d CRL%s\n", files.Count, plural(files.Count),
+			len(set.RevokedCAs), plural(len(set.RevokedCAs)), len(set.CRLs), plural(len(set.CRLs)))
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+// Package worker generates the Cloudflare Worker that enforces a PKI
+// directory's revocations at the edge (Access itself reads no CRL): the
+// script, from a template embedded in the binary, its Workers KV data and
+// its wrangler.toml. The list comes from pkidir.Dir.Revocations, the
+// directory's verified CRLs.
+package worker
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+)
+
+//go:embed worker.js
+var template string
+
+// Prefix is where mtlsctl's keys live in a KV namespace: others' data in
+// a shared namespace is never read or touched.
+const Prefix = "mtlsctl:"
+
+// InlineLimit bounds --store inline: the script stays well under Workers'
+// script size limit (a few MB compressed); past it, use KV.
+const InlineLimit = 20000
+
+// Options are worker build's choices.
+type Options struct {
+	Store         string        // "kv" or "inline"
+	Grace         time.Duration // how long past a CRL's next update the data is still used
+	FailOpen      bool          // stale data lets requests through (logged) instead of refusing
+	KVNamespaceID string
+	Hostnames     []string // routes: a Worker with no route never runs
+	Name          string   // the Worker's name
+}
+
+// KVPair is one entry of `wrangler kv bulk put`'s JSON array.
+type KVPair struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// metadata is what the Worker caches: each CRL's dates and the revoked CAs.
+type metadata struct {
+	Built      time.Time `json:"built"`
+	CRLs       []crlMeta `json:"crls"`
+	RevokedCAs []string  `json:"revoked_cas"`
+}
+
+type crlMeta struct {
+	IssuerSKI  string    `json:"issuer_ski"`
+	Number     string    `json:"number"`
+	ThisUpdate time.Time `json:"this_update"`
+	NextUpdate time.Time `json:"next_update"`
+}
+
+type entry struct {
+	Reason    string    `json:"reason,omitempty"`
+	RevokedAt time.Time `json:"revoked_at"`
+}
+
+// Files are the generated outputs, by file name.
+type Files struct {
+	Script   []byte // worker.js
+	KV       []byte // revoked.kv.json (nil with --store inline)
+	Wrangler []byte // wrangler.toml
+	Count    int    // revoked certificates
+}
+
+// Build renders the Worker for a revocation set.
+func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) {
+	if o.Store != "kv" && o.Store != "inline" {
+		return nil, &pkix.Error{Msg: fmt.Sprintf("store %q: use kv or inline", o.Store)}
+	}
+	if o.Store == "inline" && len(set.Revoked) > InlineLimit {
+		return nil, &pkix.Error{Msg: fmt.Sprintf("%d revoked certificates are too many to compile into the script (at most %d)", len(set.Revoked), InlineLimit),
+			Hint: "use --store kv"}
+	}
+	meta := metadata{Built: now.UTC().Truncate(time.Second), RevokedCAs: set.RevokedCAs}
+	for _, c := range set.CRLs {
+		meta.CRLs = append(meta.CRLs, crlMeta{IssuerSKI: c.IssuerSKI, Number: c.Number, ThisUpdate: c.ThisUpdate, NextUpdate: c.NextUpdate})
+	}
+	metaJSON, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	f := &Files{Count: len(set.Revoked)}
+	inline, inlineMeta := "null", "null"
+	if o.Store == "kv" {
+		pairs := make([]KVPair, 0, len(set.Revoked)+1)
+		pairs = append(pairs, KVPair{Key: Prefix + "meta", Value: string(metaJSON)})
+		for _, r := range set.Revoked {
+			v, _ := json.Marshal(entry{Reason: r.Reason, RevokedAt: r.RevokedAt})
+			pairs = append(pairs, KVPair{Key: Key(r.IssuerSKI, r.Serial), Value: string(v)})
+		}
+		if f.KV, err = json.Marshal(pairs); err != nil {
+			return nil, err
+		}
+	} else {
+		m := map[string]entry{}
+		for _, r := range set.Revoked {
+			m[r.IssuerSKI+":"+r.Serial] = entry{Reason: r.Reason, RevokedAt: r.RevokedAt}
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		inline, inlineMeta = string(b), string(metaJSON)
+	}
+	var header strings.Builder
+	fmt.Fprintf(&header, "// Built %s from %d CRL%s (%d revoked certificates, %d revoked CAs), store %s, grace %s, fail %s:\n",
+		meta.Built.Format(time.RFC3339), len(set.CRLs), plural(len(set.CRLs)), len(set.Revoked), len(set.RevokedCAs), o.Store,
+		pkix.FormatDuration(o.Grace), map[bool]string{true: "open", false: "closed"}[o.FailOpen])
+	crls := append([]pkidir.CRLSource(nil), set.CRLs...)
+	sort.Slice(crls, func(a, b int) bool { return crls[a].CA < crls[b].CA })
+	for _, c := range crls {
+		fmt.Fprintf(&header, "//   %s (CA %s, issuer SKI %s): number %s, this update %s, next update %s\n",
+			pkix.Printable(c.File), pkix.Printable(c.CA), c.IssuerSKI, c.Number, c.ThisUpdate.Format(time.RFC3339), c.NextUpdate.Format(time.RFC3339))
+	}
+	script := strings.NewReplacer(
+		"/*{{HEADER}}*/\n", header.String(),
+		"/*{{GRACE_MS}}*/0", fmt.Sprint(o.Grace.Milliseconds()),
+		"/*{{FAIL_OPEN}}*/false", fmt.Sprint(o.FailOpen),
+		"/*{{INLINE}}*/null", inline,
+		"/*{{INLINE_META}}*/null", inlineMeta,
+	).Replace(template)
+	f.Script = []byte(script)
+	f.Wrangler = []byte(wrangler(o))
+	return f, nil
+}
+
+// Key is the KV key of a revoked certificate.
+func Key(issuerSKI, serial string) string { return Prefix + "rev:" + issuerSKI + ":" + serial }
+
+func wrangler(o Options) string {
+	var b strings.Builder
+	name := o.Name
+	if name == "" {
+		name = "mtlsctl-revocation"
+	}
+	fmt.Fprintf(&b, "# Generated by mtlsctl worker build; deploy with: npx wrangler deploy --config wrangler.toml\n")
+	fmt.Fprintf(&b, "name = %q\nmain = \"worker.js\"\ncompatibility_date = %q\nworkers_dev = false\n", name, "2024-09-01")
+	if len(o.Hostnames) > 0 {
+		b.WriteString("routes = [\n")
+		for _, h := range o.Hostnames {
+			fmt.Fprintf(&b, "  { pattern = %q, zone_name = %q },\n", h+"/*", zoneOf(h))
+		}
+		b.WriteString("]\n")
+	} else {
+		b.WriteString("# No route: a Worker with no route never runs. Add the Access hostnames with --hostname.\nroutes = []\n")
+	}
+	if o.Store == "kv" {
+		id := o.KVNamespaceID
+		if id == "" {
+			id = "FILL-IN-KV-NAMESPACE-ID" // wrangler refuses to deploy with it: the step says what to do
+		}
+		fmt.Fprintf(&b, "\n[[kv_namespaces]]\nbinding = \"REVOKED\"\nid = %q\n", id)
+	}
+	return b.String()
+}
+
+// zoneOf guesses the zone of a hostname: its last two labels.
+func zoneOf(host string) string {
+	labels := strings.Split(host, ".")
+	if len(labels) <= 2 {
+		return host
+	}
+	return strings.Join(labels[len(labels)-2:], ".")
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
