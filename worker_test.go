@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -57,8 +59,9 @@ func clientAuth(t *testing.T, dir, file string) map[string]string {
 }
 
 type workerd struct {
-	url string
-	cmd *exec.Cmd
+	url     string
+	cmd     *exec.Cmd
+	kvReads atomic.Int64
 }
 
 // startWorkerd runs the Worker in workerDir with the KV data it was built
@@ -66,23 +69,37 @@ type workerd struct {
 // request.cf taken from the cf-blob header, and fetch() going to origin.
 func startWorkerd(t *testing.T, bin, workerDir, origin string) *workerd {
 	t.Helper()
-	kv := filepath.Join(t.TempDir(), "kv")
-	os.MkdirAll(kv, 0o755)
+	// The KV namespace is served by a local service that counts reads:
+	// workerd's kvNamespace binding asks it GET /<key> (as its disk
+	// service would answer from one file per key).
+	values := map[string]string{}
 	if data, err := os.ReadFile(filepath.Join(workerDir, "revoked.kv.json")); err == nil {
 		var pairs []struct{ Key, Value string }
 		if err := json.Unmarshal(data, &pairs); err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range pairs {
-			os.WriteFile(filepath.Join(kv, p.Key), []byte(p.Value), 0o644)
+			values[p.Key] = p.Value
 		}
 	}
+	w := &workerd{}
+	kv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.kvReads.Add(1)
+		key, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/"))
+		v, ok := values[key]
+		if err != nil || !ok {
+			http.NotFound(rw, r)
+			return
+		}
+		io.WriteString(rw, v)
+	}))
+	t.Cleanup(kv.Close)
 	port := freePort(t)
 	config := fmt.Sprintf(`using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .w),
-    (name = "kv", disk = (path = %q, writable = false)),
+    (name = "kv", external = (address = %q, http = ())),
     (name = "origin", external = (address = %q, http = ())),
   ],
   sockets = [ (name = "http", address = "127.0.0.1:%d", http = (cfBlobHeader = "cf-blob"), service = "main") ],
@@ -93,7 +110,7 @@ const w :Workerd.Worker = (
   bindings = [ (name = "REVOKED", kvNamespace = "kv") ],
   globalOutbound = "origin",
 );
-`, kv, strings.TrimPrefix(origin, "http://"), port)
+`, strings.TrimPrefix(kv.URL, "http://"), strings.TrimPrefix(origin, "http://"), port)
 	// workerd embeds files by a path relative to its config file.
 	cfgDir := t.TempDir()
 	script, err := os.ReadFile(filepath.Join(workerDir, "worker.js"))
@@ -110,7 +127,7 @@ const w :Workerd.Worker = (
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	w := &workerd{url: fmt.Sprintf("http://127.0.0.1:%d/", port), cmd: cmd}
+	w.url, w.cmd = fmt.Sprintf("http://127.0.0.1:%d/", port), cmd
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
@@ -204,6 +221,8 @@ func TestWorkerInWorkerd(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "worker")
 			must(t, dir, "worker", "build", "--store", store, "--hostname", "auth.example.com", "--out", out)
 			w := startWorkerd(t, bin, out, origin.URL)
+			w.ask(t, r2) // the metadata is read and cached
+			before := w.kvReads.Load()
 			for _, tc := range cases {
 				code, body := w.ask(t, tc.auth)
 				if code != tc.want {
@@ -212,6 +231,17 @@ func TestWorkerInWorkerd(t *testing.T) {
 				if code == 200 && body != "origin" {
 					t.Errorf("%s: the request did not reach the origin: %q", tc.name, body)
 				}
+			}
+			// At most one KV read per request once the metadata is cached,
+			// whatever the list's size (requests refused before the lookup,
+			// or under a revoked CA, read nothing).
+			// Seven of the cases reach the lookup: one read each.
+			reads, want := w.kvReads.Load()-before, int64(7)
+			if store == "inline" {
+				want = 0
+			}
+			if reads != want {
+				t.Errorf("%s: %d KV reads for %d requests, want %d", store, reads, len(cases), want)
 			}
 		})
 	}
