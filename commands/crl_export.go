@@ -61,11 +61,19 @@ func runCRLExport(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	revoked, err := set.Revoked()
+	if err != nil {
+		return err
+	}
 	switch format {
 	case "json":
-		return u.printJSON(set)
+		return u.printJSON(struct {
+			CRLs       []pkidir.CRLSource  `json:"crls"`
+			Revoked    []pkidir.Revocation `json:"revoked"`
+			RevokedCAs []string            `json:"revoked_cas"`
+		}{set.CRLs, revoked, set.RevokedCAs})
 	case "waf":
-		rules := pkidir.WAFRules(set)
+		rules := pkidir.WAFRules(set, revoked)
 		for _, r := range rules {
 			fmt.Fprintln(u.out, r)
 		}
@@ -74,14 +82,14 @@ func runCRLExport(u *ui, c *cli.Context) error {
 	}
 	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CERT ISSUER SKI\tCERT SERIAL\tREASON\tREVOKED\tCA")
-	for _, r := range set.Revoked {
+	for _, r := range revoked {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.IssuerSKI, r.Serial, orDash(r.Reason), r.RevokedAt.Format("2006-01-02"), r.CA)
 	}
 	tw.Flush()
 	for _, ski := range set.RevokedCAs {
 		fmt.Fprintf(u.out, "revoked CA: every certificate with certIssuerSKI %s is refused\n", ski)
 	}
-	fmt.Fprintf(u.out, "%d revoked certificate%s from %d CRL%s, %d revoked CA%s\n", len(set.Revoked), plural(len(set.Revoked)),
+	fmt.Fprintf(u.out, "%d revoked certificate%s from %d CRL%s, %d revoked CA%s\n", len(revoked), plural(len(revoked)),
 		len(set.CRLs), plural(len(set.CRLs)), len(set.RevokedCAs), plural(len(set.RevokedCAs)))
 	return nil
 }

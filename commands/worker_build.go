@@ -106,13 +106,18 @@ func runWorkerBuild(u *ui, c *cli.Context) error {
 		{Path: filepath.Join(out, "wrangler.toml"), Data: files.Wrangler, Mode: pkix.ModePublic, Kind: "wrangler configuration"},
 	}
 	if files.KV != nil {
-		outputs = append(outputs, pkix.File{Path: filepath.Join(out, "revoked.kv.json"), Data: files.KV, Mode: pkix.ModePublic, Kind: "Workers KV data (wrangler kv bulk put)"})
+		outputs = append(outputs, pkix.File{Path: filepath.Join(out, "revoked.kv.json"), Stream: files.KV, Mode: pkix.ModePublic, Kind: "Workers KV data (wrangler kv bulk put)"})
 	}
 	written, err := d.Publish(c.Context, "worker build", outputs)
 	if err != nil {
 		return err
 	}
 	res := newResult("worker build")
+	for i := range written {
+		if info, err := os.Stat(written[i].Path); err == nil {
+			written[i].Size = int(info.Size()) // streamed: its size is known once written
+		}
+	}
 	res.addWritten(written, nil)
 	if c.String("kv-namespace-id") == "" && store == "kv" {
 		res.Notes = append(res.Notes, "wrangler.toml has a placeholder namespace id: pass --kv-namespace-id (or MTLSCTL_KV_NAMESPACE_ID), or edit it")

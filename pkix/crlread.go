@@ -7,6 +7,7 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"slices"
@@ -15,6 +16,9 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
+
+// CRLDER returns the DER of a CRL given as DER or PEM ("X509 CRL").
+func CRLDER(file string, data []byte) ([]byte, error) { return crlDER(file, data) }
 
 // crlDER returns the DER of a CRL given as DER or PEM ("X509 CRL").
 func crlDER(file string, data []byte) ([]byte, error) {
@@ -45,6 +49,9 @@ type CRLHeader struct {
 	Number     *big.Int
 	ThisUpdate time.Time
 	NextUpdate time.Time // zero when the CRL has none
+	// Extensions are the CRL's extensions, by OID and criticality, for a
+	// consumer to refuse what it does not understand (RFC 5280 §5.2).
+	Extensions []CRLExtension
 	// revoked is where the list of revoked certificates' content lies in
 	// the DER, for EachRevokedSerial; zero length when there is none.
 	revokedOff, revokedLen int64
@@ -139,12 +146,13 @@ func (h *CRLHeader) parseExtensions(raw []byte) error {
 		if !seq.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) {
 			return errors.New("extension")
 		}
+		var crit bool
 		if ext.PeekASN1Tag(cbasn1.BOOLEAN) {
-			var crit bool
 			if !ext.ReadASN1Boolean(&crit) {
 				return errors.New("extension")
 			}
 		}
+		h.Extensions = append(h.Extensions, CRLExtension{OID: oid, Critical: crit})
 		if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
 			return errors.New("extension")
 		}
@@ -245,6 +253,44 @@ func (h *CRLHeader) IssuedBy(cert *x509.Certificate) bool {
 	return h.AuthKeyID == nil || bytes.Equal(h.AuthKeyID, cert.SubjectKeyId)
 }
 
+// CRLExtension is one extension of a CRL or of an entry.
+type CRLExtension struct {
+	OID      asn1.ObjectIdentifier
+	Critical bool
+}
+
+// VerifyCRLSignature checks a DER CRL's signature with ca's key without
+// parsing its entries: a million-entry CRL is hashed, not decoded.
+func VerifyCRLSignature(der []byte, ca *x509.Certificate) error {
+	in := cryptobyte.String(der)
+	var outer, tbs, algo cryptobyte.String
+	var oid asn1.ObjectIdentifier
+	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&tbs, cbasn1.SEQUENCE) ||
+		!outer.ReadASN1(&algo, cbasn1.SEQUENCE) || !algo.ReadASN1ObjectIdentifier(&oid) {
+		return errors.New("malformed CRL")
+	}
+	var bits asn1.BitString
+	if !outer.ReadASN1BitString(&bits) {
+		return errors.New("malformed CRL signature")
+	}
+	alg, ok := signatureAlgorithms[oid.String()]
+	if !ok {
+		return fmt.Errorf("unsupported signature algorithm %s", oid)
+	}
+	return ca.CheckSignature(alg, tbs, bits.RightAlign())
+}
+
+// signatureAlgorithms are the CRL signatures mtlsctl verifies by OID.
+var signatureAlgorithms = map[string]x509.SignatureAlgorithm{
+	"1.2.840.10045.4.3.2":   x509.ECDSAWithSHA256,
+	"1.2.840.10045.4.3.3":   x509.ECDSAWithSHA384,
+	"1.2.840.10045.4.3.4":   x509.ECDSAWithSHA512,
+	"1.2.840.113549.1.1.11": x509.SHA256WithRSA,
+	"1.2.840.113549.1.1.12": x509.SHA384WithRSA,
+	"1.2.840.113549.1.1.13": x509.SHA512WithRSA,
+	"1.3.101.112":           x509.PureEd25519,
+}
+
 // EachRevokedSerial streams the serials (big-endian magnitude) of the CRL
 // whose header h was read from r, without loading the list: checking a
 // new CRL against a million-entry previous one costs a read, not 37 MB.
@@ -263,6 +309,12 @@ func (h *CRLHeader) EachRevokedEntry(r io.ReaderAt, fn func(magnitude []byte, re
 // element (tag, length, value), for a new CRL to keep the date a serial
 // first had. The slices are only valid during the call.
 func (h *CRLHeader) EachRevokedEntryTime(r io.ReaderAt, fn func(magnitude []byte, reason RevocationReason, rawTime []byte)) error {
+	return h.EachRevokedEntryRest(r, func(m []byte, reason RevocationReason, rawTime, _ []byte) { fn(m, reason, rawTime) })
+}
+
+// EachRevokedEntryRest also gives the rest of each entry after its
+// serial (its date and extensions), for EntryUnknownCritical.
+func (h *CRLHeader) EachRevokedEntryRest(r io.ReaderAt, fn func(magnitude []byte, reason RevocationReason, rawTime, rest []byte)) error {
 	if h.revokedLen == 0 {
 		return nil
 	}
@@ -289,8 +341,44 @@ func (h *CRLHeader) EachRevokedEntryTime(r io.ReaderAt, fn func(magnitude []byte
 		var rawTime cryptobyte.String
 		rest := entry
 		rest.ReadAnyASN1Element(&rawTime, nil)
-		fn(trimLeadingZeros(serial), entryReason(entry), rawTime)
+		fn(trimLeadingZeros(serial), entryReason(entry), rawTime, entry)
 	}
+}
+
+// EntryUnknownCritical names a critical extension of a revoked entry that
+// is neither a reason code nor an invalidity date (an entry RFC 5280 says
+// must not be used), or "" when there is none. rawEntry is the entry's
+// content after its serial.
+func EntryUnknownCritical(rest []byte) string {
+	s := cryptobyte.String(rest)
+	var date cryptobyte.String
+	var tag cbasn1.Tag
+	var exts cryptobyte.String
+	if !s.ReadAnyASN1(&date, &tag) || !s.ReadASN1(&exts, cbasn1.SEQUENCE) {
+		return ""
+	}
+	for !exts.Empty() {
+		var ext cryptobyte.String
+		var oid asn1.ObjectIdentifier
+		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) {
+			return "malformed"
+		}
+		var crit bool
+		if ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&crit) {
+			return "malformed"
+		}
+		if crit && !oid.Equal(oidReasonCode) && !oid.Equal(asn1.ObjectIdentifier{2, 5, 29, 24}) {
+			return oid.String()
+		}
+	}
+	return ""
+}
+
+// ParseCRLTime reads a DER UTCTime or GeneralizedTime element.
+func ParseCRLTime(raw []byte) (time.Time, bool) {
+	s := cryptobyte.String(raw)
+	var t time.Time
+	return t, readASN1Time(&s, &t)
 }
 
 // entryReason reads the reasonCode extension of a revoked entry's rest

@@ -1,6 +1,7 @@
 package pkidir
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/asn1"
@@ -43,32 +44,75 @@ type CRLSource struct {
 	Count      int       `json:"count"`
 }
 
-// RevocationSet is everything the edge must refuse.
+// RevocationSet is everything the edge must refuse. The revoked
+// certificates are streamed from the verified CRLs (Each), never held as
+// a million structs.
 type RevocationSet struct {
-	CRLs    []CRLSource  `json:"crls"`
-	Revoked []Revocation `json:"revoked"`
+	CRLs []CRLSource `json:"crls"`
 	// RevokedCAs are the key identifiers of CAs at or below a revoked CA:
 	// every certificate they issued is refused, at any depth.
 	RevokedCAs []string `json:"revoked_cas"`
+	Count      int      `json:"count"` // revoked certificates
+	ders       [][]byte
+	headers    []*pkix.CRLHeader
+}
+
+// Each calls fn with every revoked certificate, CRL by CRL, in each CRL's
+// order.
+func (s *RevocationSet) Each(fn func(Revocation) error) error {
+	for i, c := range s.CRLs {
+		var ferr error
+		err := s.headers[i].EachRevokedEntryTime(bytes.NewReader(s.ders[i]), func(m []byte, reason pkix.RevocationReason, raw []byte) {
+			if ferr != nil {
+				return
+			}
+			t, _ := pkix.ParseCRLTime(raw)
+			r := Revocation{IssuerSKI: c.IssuerSKI, Serial: hexUpper(m), RevokedAt: t.UTC(), CA: c.CA}
+			if reason != 0 {
+				r.Reason = reason.String()
+			}
+			ferr = fn(r)
+		})
+		if err == nil {
+			err = ferr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Revoked is every revoked certificate, sorted by issuer and serial (for
+// exports; a Worker's data is streamed with Each).
+func (s *RevocationSet) Revoked() ([]Revocation, error) {
+	out := make([]Revocation, 0, s.Count)
+	err := s.Each(func(r Revocation) error { out = append(out, r); return nil })
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].IssuerSKI != out[b].IssuerSKI {
+			return out[a].IssuerSKI < out[b].IssuerSKI
+		}
+		return out[a].Serial < out[b].Serial
+	})
+	return out, err
 }
 
 // CRL extensions a consumer understands; any other critical one makes
 // the CRL unusable (RFC 5280 §5.2), and these two mean it is not a
 // complete list.
 var (
-	oidCRLNumber    = asn1.ObjectIdentifier{2, 5, 29, 20}
-	oidAuthKeyID    = asn1.ObjectIdentifier{2, 5, 29, 35}
-	oidDeltaCRL     = asn1.ObjectIdentifier{2, 5, 29, 27}
-	oidIssuingDP    = asn1.ObjectIdentifier{2, 5, 29, 28}
-	oidReason       = asn1.ObjectIdentifier{2, 5, 29, 21}
-	oidInvalidityAt = asn1.ObjectIdentifier{2, 5, 29, 24}
+	oidCRLNumber = asn1.ObjectIdentifier{2, 5, 29, 20}
+	oidAuthKeyID = asn1.ObjectIdentifier{2, 5, 29, 35}
+	oidDeltaCRL  = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidIssuingDP = asn1.ObjectIdentifier{2, 5, 29, 28}
 )
 
 // Revocations reads every CRL of the directory (the root's and each
 // intermediate's), each verified against its CA, and refuses what would
 // make the edge enforce something other than the CRLs: a CRL past its
 // next update or without one, one behind the inventory, one that is not
-// a complete list, a CA without a key identifier.
+// a complete list, a CA without a key identifier. A million-entry CRL is
+// verified by hashing it and read by streaming its entries.
 func (d *Dir) Revocations(now time.Time) (*RevocationSet, error) {
 	inv, err := d.ReadInventory()
 	if err != nil {
@@ -87,6 +131,7 @@ func (d *Dir) Revocations(now time.Time) (*RevocationSet, error) {
 		serial       string
 	}
 	cas := []ca{}
+	caSerials := map[string]bool{}
 	for _, r := range inv.Records {
 		if !r.Kind.IsCA() || r.Status == pkix.StatusSuperseded {
 			continue
@@ -96,12 +141,13 @@ func (d *Dir) Revocations(now time.Time) (*RevocationSet, error) {
 			continue // not this directory's file any more
 		}
 		cas = append(cas, ca{name: r.Name, issuer: r.Issuer, cert: certs[0], serial: r.Serial})
+		caSerials[r.Serial] = true
 	}
 	if len(cas) == 0 {
 		return nil, &pkix.Error{File: d.Inventory(), Msg: "records no CA whose certificate is in the directory", Hint: "run 'mtlsctl ca init' first"}
 	}
-	set := &RevocationSet{CRLs: []CRLSource{}, Revoked: []Revocation{}, RevokedCAs: []string{}}
-	revokedSerials := map[string]map[string]bool{} // CA name -> serials its CRL lists
+	set := &RevocationSet{CRLs: []CRLSource{}, RevokedCAs: []string{}}
+	revokedSerials := map[string]map[string]bool{} // CA name -> CA serials its CRL lists
 	for _, c := range cas {
 		if len(c.cert.SubjectKeyId) == 0 {
 			return nil, &pkix.Error{File: d.CA(c.name).Cert, Msg: "has no subject key identifier, which Cloudflare sends as certIssuerSKI to tell CAs apart",
@@ -115,25 +161,38 @@ func (d *Dir) Revocations(now time.Time) (*RevocationSet, error) {
 		} else if err != nil {
 			return nil, d.ioError(file, "cannot read", err)
 		}
-		rl, err := pkix.ParseCRL(file, data)
+		der, err := pkix.CRLDER(file, data)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkCompleteCRL(file, rl, c.cert, now); err != nil {
+		h, err := checkCompleteCRL(file, der, c.cert, now)
+		if err != nil {
 			return nil, err
 		}
-		src := CRLSource{CA: c.name, File: file, IssuerSKI: ski, Number: numberString(rl.Number), ThisUpdate: rl.ThisUpdate.UTC(), NextUpdate: rl.NextUpdate.UTC(), Count: len(rl.RevokedCertificateEntries)}
-		set.CRLs = append(set.CRLs, src)
+		src := CRLSource{CA: c.name, File: file, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC()}
 		listed := map[string]bool{}
-		for _, e := range rl.RevokedCertificateEntries {
-			serial := pkix.SerialHex(e.SerialNumber)
-			listed[serial] = true
-			rev := Revocation{IssuerSKI: ski, Serial: serial, RevokedAt: e.RevocationTime.UTC(), CA: c.name}
-			if e.ReasonCode != 0 {
-				rev.Reason = pkix.RevocationReason(e.ReasonCode).String()
+		var bad string
+		err = h.EachRevokedEntryRest(bytes.NewReader(der), func(m []byte, _ pkix.RevocationReason, _, rest []byte) {
+			src.Count++
+			if bad == "" {
+				if oid := pkix.EntryUnknownCritical(rest); oid != "" {
+					bad = hexUpper(m) + " with a critical entry extension " + oid
+				}
 			}
-			set.Revoked = append(set.Revoked, rev)
+			if s := hexUpper(m); caSerials[s] {
+				listed[s] = true
+			}
+		})
+		if err != nil {
+			return nil, &pkix.Error{File: file, Msg: "cannot read its entries: " + err.Error()}
 		}
+		if bad != "" {
+			return nil, &pkix.Error{File: file, Msg: "revokes " + bad + " that mtlsctl does not understand; RFC 5280 says such an entry must not be used"}
+		}
+		set.CRLs = append(set.CRLs, src)
+		set.ders = append(set.ders, der)
+		set.headers = append(set.headers, h)
+		set.Count += src.Count
 		revokedSerials[c.name] = listed
 	}
 	// Revoked CAs: an intermediate its issuer's CRL lists, then every CA
@@ -156,12 +215,6 @@ func (d *Dir) Revocations(now time.Time) (*RevocationSet, error) {
 		}
 	}
 	sort.Strings(set.RevokedCAs)
-	sort.Slice(set.Revoked, func(a, b int) bool {
-		if set.Revoked[a].IssuerSKI != set.Revoked[b].IssuerSKI {
-			return set.Revoked[a].IssuerSKI < set.Revoked[b].IssuerSKI
-		}
-		return set.Revoked[a].Serial < set.Revoked[b].Serial
-	})
 	return set, nil
 }
 
@@ -169,34 +222,31 @@ func (d *Dir) Revocations(now time.Time) (*RevocationSet, error) {
 // truth: one that does not verify, has no next update or is past it, is a
 // delta CRL or partitioned (a critical Issuing Distribution Point), or
 // carries a critical extension nobody here understands.
-func checkCompleteCRL(file string, rl *x509.RevocationList, ca *x509.Certificate, now time.Time) error {
-	if err := rl.CheckSignatureFrom(ca); err != nil {
-		return &pkix.Error{File: file, Msg: "does not verify against its CA: " + err.Error(), Hint: "rebuild it with 'mtlsctl crl build'"}
+func checkCompleteCRL(file string, der []byte, ca *x509.Certificate, now time.Time) (*pkix.CRLHeader, error) {
+	if err := pkix.VerifyCRLSignature(der, ca); err != nil {
+		return nil, &pkix.Error{File: file, Msg: "does not verify against its CA: " + err.Error(), Hint: "rebuild it with 'mtlsctl crl build'"}
 	}
-	if rl.NextUpdate.IsZero() {
-		return &pkix.Error{File: file, Msg: "has no next update, so the edge cannot tell when its data is stale", Hint: "rebuild it with 'mtlsctl crl build'"}
+	h, err := pkix.ReadCRLHeader(file, der)
+	if err != nil {
+		return nil, err
 	}
-	if now.After(rl.NextUpdate) {
-		return &pkix.Error{File: file, Msg: "is past its next update (" + rl.NextUpdate.UTC().Format(time.RFC3339) + ")", Hint: "rebuild it with 'mtlsctl crl build' first"}
+	if h.NextUpdate.IsZero() {
+		return nil, &pkix.Error{File: file, Msg: "has no next update, so the edge cannot tell when its data is stale", Hint: "rebuild it with 'mtlsctl crl build'"}
 	}
-	for _, e := range rl.Extensions {
+	if now.After(h.NextUpdate) {
+		return nil, &pkix.Error{File: file, Msg: "is past its next update (" + h.NextUpdate.UTC().Format(time.RFC3339) + ")", Hint: "rebuild it with 'mtlsctl crl build' first"}
+	}
+	for _, e := range h.Extensions {
 		switch {
-		case e.Id.Equal(oidDeltaCRL):
-			return &pkix.Error{File: file, Msg: "is a delta CRL, not a complete list", Hint: "build a complete CRL with 'mtlsctl crl build'"}
-		case e.Id.Equal(oidIssuingDP) && e.Critical:
-			return &pkix.Error{File: file, Msg: "has a critical Issuing Distribution Point: it covers only part of what its CA issued", Hint: "build a complete CRL with 'mtlsctl crl build'"}
-		case e.Critical && !e.Id.Equal(oidCRLNumber) && !e.Id.Equal(oidAuthKeyID):
-			return &pkix.Error{File: file, Msg: "has a critical extension " + e.Id.String() + " that mtlsctl does not understand; RFC 5280 says such a CRL must not be used"}
+		case e.OID.Equal(oidDeltaCRL):
+			return nil, &pkix.Error{File: file, Msg: "is a delta CRL, not a complete list", Hint: "build a complete CRL with 'mtlsctl crl build'"}
+		case e.OID.Equal(oidIssuingDP) && e.Critical:
+			return nil, &pkix.Error{File: file, Msg: "has a critical Issuing Distribution Point: it covers only part of what its CA issued", Hint: "build a complete CRL with 'mtlsctl crl build'"}
+		case e.Critical && !e.OID.Equal(oidCRLNumber) && !e.OID.Equal(oidAuthKeyID):
+			return nil, &pkix.Error{File: file, Msg: "has a critical extension " + e.OID.String() + " that mtlsctl does not understand; RFC 5280 says such a CRL must not be used"}
 		}
 	}
-	for _, entry := range rl.RevokedCertificateEntries {
-		for _, e := range entry.Extensions {
-			if e.Critical && !e.Id.Equal(oidReason) && !e.Id.Equal(oidInvalidityAt) {
-				return &pkix.Error{File: file, Msg: "revokes " + pkix.SerialHex(entry.SerialNumber) + " with a critical entry extension " + e.Id.String() + " that mtlsctl does not understand"}
-			}
-		}
-	}
-	return nil
+	return h, nil
 }
 
 func numberString(n *big.Int) string {
@@ -246,12 +296,12 @@ const WAFExpressionLimit = 4096
 // the issuer's key identifier since a serial alone is not unique. How the
 // edge spells a serial whose first byte has its top bit set (with the
 // DER's leading 00 or without) is not documented, so both are listed.
-func WAFRules(set *RevocationSet) []string {
+func WAFRules(set *RevocationSet, revoked []Revocation) []string {
 	var rules []string
 	verified := "cf.tls_client_auth.cert_verified"
 	rules = appendSplit(rules, "("+verified+" and cf.tls_client_auth.cert_issuer_ski in {", "})", set.RevokedCAs)
 	byIssuer := map[string][]string{}
-	for _, r := range set.Revoked {
+	for _, r := range revoked {
 		byIssuer[r.IssuerSKI] = append(byIssuer[r.IssuerSKI], r.Serial)
 		if b, err := hex.DecodeString(evenHex(r.Serial)); err == nil && len(b) > 0 && b[0]&0x80 != 0 {
 			byIssuer[r.IssuerSKI] = append(byIssuer[r.IssuerSKI], "00"+r.Serial)

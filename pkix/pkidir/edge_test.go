@@ -49,7 +49,7 @@ func TestCheckCompleteCRL(t *testing.T) {
 		{"unknown critical", crl(now.Add(time.Hour), pkix.Extension{Id: oid(1, 2, 3, 4), Critical: true, Value: []byte{5, 0}}), "does not understand"},
 		{"unknown, not critical", crl(now.Add(time.Hour), pkix.Extension{Id: oid(1, 2, 3, 4), Value: []byte{5, 0}}), ""},
 	} {
-		err := checkCompleteCRL("ca.crl", tc.rl, ca, now)
+		_, err := checkCompleteCRL("ca.crl", tc.rl.Raw, ca, now)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
@@ -59,7 +59,7 @@ func TestCheckCompleteCRL(t *testing.T) {
 	tmpl.PublicKey = &other.PublicKey
 	der2, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &other.PublicKey, other)
 	ca2, _ := x509.ParseCertificate(der2)
-	if err := checkCompleteCRL("ca.crl", crl(now.Add(time.Hour)), ca2, now); err == nil || !strings.Contains(err.Error(), "does not verify") {
+	if _, err := checkCompleteCRL("ca.crl", crl(now.Add(time.Hour)).Raw, ca2, now); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Errorf("foreign signature: %v", err)
 	}
 }
@@ -68,11 +68,12 @@ func TestCheckCompleteCRL(t *testing.T) {
 // serial whose first byte has its top bit set.
 func TestWAFRules(t *testing.T) {
 	set := &RevocationSet{RevokedCAs: []string{"AA"}}
+	var revoked []Revocation
 	for i := range 500 {
-		set.Revoked = append(set.Revoked, Revocation{IssuerSKI: "0102", Serial: strings.ToUpper(big.NewInt(int64(0x7000000 + i)).Text(16))})
+		revoked = append(revoked, Revocation{IssuerSKI: "0102", Serial: strings.ToUpper(big.NewInt(int64(0x7000000 + i)).Text(16))})
 	}
-	set.Revoked = append(set.Revoked, Revocation{IssuerSKI: "0102", Serial: "8F01"})
-	rules := WAFRules(set)
+	revoked = append(revoked, Revocation{IssuerSKI: "0102", Serial: "8F01"})
+	rules := WAFRules(set, revoked)
 	joined := strings.Join(rules, "\n")
 	for _, r := range rules {
 		if len(r) > WAFExpressionLimit {

@@ -6,9 +6,11 @@
 package worker
 
 import (
+	"bufio"
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -66,9 +68,11 @@ type entry struct {
 // Files are the generated outputs, by file name.
 type Files struct {
 	Script   []byte // worker.js
-	KV       []byte // revoked.kv.json (nil with --store inline)
 	Wrangler []byte // wrangler.toml
 	Count    int    // revoked certificates
+	// KV writes revoked.kv.json (nil with --store inline), streamed from
+	// the CRLs: a million keys are never held in memory.
+	KV func(io.Writer) error
 }
 
 // Build renders the Worker for a revocation set.
@@ -76,8 +80,8 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 	if o.Store != "kv" && o.Store != "inline" {
 		return nil, &pkix.Error{Msg: fmt.Sprintf("store %q: use kv or inline", o.Store)}
 	}
-	if o.Store == "inline" && len(set.Revoked) > InlineLimit {
-		return nil, &pkix.Error{Msg: fmt.Sprintf("%d revoked certificates are too many to compile into the script (at most %d)", len(set.Revoked), InlineLimit),
+	if o.Store == "inline" && set.Count > InlineLimit {
+		return nil, &pkix.Error{Msg: fmt.Sprintf("%d revoked certificates are too many to compile into the script (at most %d)", set.Count, InlineLimit),
 			Hint: "use --store kv"}
 	}
 	meta := metadata{Built: now.UTC().Truncate(time.Second), RevokedCAs: set.RevokedCAs}
@@ -88,22 +92,18 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 	if err != nil {
 		return nil, err
 	}
-	f := &Files{Count: len(set.Revoked)}
+	f := &Files{Count: set.Count}
 	inline, inlineMeta := "null", "null"
 	if o.Store == "kv" {
-		pairs := make([]KVPair, 0, len(set.Revoked)+1)
-		pairs = append(pairs, KVPair{Key: Prefix + "meta", Value: string(metaJSON)})
-		for _, r := range set.Revoked {
-			v, _ := json.Marshal(entry{Reason: r.Reason, RevokedAt: r.RevokedAt})
-			pairs = append(pairs, KVPair{Key: Key(r.IssuerSKI, r.Serial), Value: string(v)})
-		}
-		if f.KV, err = json.Marshal(pairs); err != nil {
-			return nil, err
-		}
+		f.KV = func(w io.Writer) error { return writeKV(w, set, metaJSON) }
 	} else {
 		m := map[string]entry{}
-		for _, r := range set.Revoked {
+		err := set.Each(func(r pkidir.Revocation) error {
 			m[r.IssuerSKI+":"+r.Serial] = entry{Reason: r.Reason, RevokedAt: r.RevokedAt}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		b, err := json.Marshal(m)
 		if err != nil {
@@ -113,7 +113,7 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 	}
 	var header strings.Builder
 	fmt.Fprintf(&header, "// Built %s from %d CRL%s (%d revoked certificates, %d revoked CAs), store %s, grace %s, fail %s:\n",
-		meta.Built.Format(time.RFC3339), len(set.CRLs), plural(len(set.CRLs)), len(set.Revoked), len(set.RevokedCAs), o.Store,
+		meta.Built.Format(time.RFC3339), len(set.CRLs), plural(len(set.CRLs)), set.Count, len(set.RevokedCAs), o.Store,
 		pkix.FormatDuration(o.Grace), map[bool]string{true: "open", false: "closed"}[o.FailOpen])
 	crls := append([]pkidir.CRLSource(nil), set.CRLs...)
 	sort.Slice(crls, func(a, b int) bool { return crls[a].CA < crls[b].CA })
@@ -131,6 +131,45 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 	f.Script = []byte(script)
 	f.Wrangler = []byte(wrangler(o))
 	return f, nil
+}
+
+// writeKV writes the JSON array `wrangler kv bulk put` takes, one pair a
+// line. Keys and values are hex, reason names and RFC 3339 times: nothing
+// JSON must escape, so they are written as they are, without a
+// json.Marshal per entry.
+func writeKV(w io.Writer, set *pkidir.RevocationSet, metaJSON []byte) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	meta, _ := json.Marshal(string(metaJSON))
+	fmt.Fprintf(bw, "[{\"key\":%q,\"value\":%s}", Prefix+"meta", meta)
+	buf := make([]byte, 0, 256)
+	var lastTime time.Time
+	var lastStamp []byte // most entries share a date: format it once
+	err := set.Each(func(r pkidir.Revocation) error {
+		if !r.RevokedAt.Equal(lastTime) || lastStamp == nil {
+			lastTime, lastStamp = r.RevokedAt, r.RevokedAt.UTC().AppendFormat(lastStamp[:0], time.RFC3339)
+		}
+		buf = append(buf[:0], ",\n{\"key\":\""...)
+		buf = append(buf, Prefix+"rev:"...)
+		buf = append(buf, r.IssuerSKI...)
+		buf = append(buf, ':')
+		buf = append(buf, r.Serial...)
+		buf = append(buf, `","value":"{`...)
+		if r.Reason != "" {
+			buf = append(buf, `\"reason\":\"`...)
+			buf = append(buf, r.Reason...)
+			buf = append(buf, `\",`...)
+		}
+		buf = append(buf, `\"revoked_at\":\"`...)
+		buf = append(buf, lastStamp...)
+		buf = append(buf, `\"}"}`...)
+		_, err := bw.Write(buf)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	bw.WriteString("]\n")
+	return bw.Flush()
 }
 
 // Key is the KV key of a revoked certificate.
