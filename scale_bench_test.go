@@ -174,3 +174,28 @@ func reportPeak(path string) {
 		}
 	}
 }
+
+// BenchmarkWorkerBuild: worker build of 1,000,000 revoked serials (the KV
+// data file) beside crl build of the same list, real binary, one process
+// per operation.
+func BenchmarkWorkerBuild(b *testing.B) {
+	dir := benchDir(b, 0)
+	serials := filepath.Join(dir, "serials.txt")
+	writeSerials(b, serials, 1_000_000)
+	runPeak(b, dir, "crl", "build", serials)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"crl-build", []string{"crl", "build", serials}},
+		{"worker-build", []string{"worker", "build", "--hostname", "auth.example.com"}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var peak int64
+			for range b.N {
+				peak = max(peak, runPeak(b, dir, tc.args...))
+			}
+			b.ReportMetric(float64(peak)/1024, "peak-MB")
+		})
+	}
+}
