@@ -19,6 +19,15 @@ if [ -f "$MTLSCTL_DIR/ca.crl" ] && ! "$MTLSCTL" check --crl-warn 3d --crl "$MTLS
   "$MTLSCTL" crl build --next-update 7d "$MTLSCTL_DIR/serials.txt"
 fi
 
+# Access reads no CRL: when a revocation Worker is deployed (pki/worker/
+# exists), rebuild its data from the fresh CRLs. Push it afterwards with
+# `npx wrangler kv bulk put --binding REVOKED pki/worker/revoked.kv.json`;
+# the Worker refuses everything once the data is past a CRL's next update
+# plus its grace, so this must run well inside the CRLs' validity.
+if [ -d "$MTLSCTL_DIR/worker" ]; then
+  "$MTLSCTL" worker build --kv-namespace-id "${MTLSCTL_KV_NAMESPACE_ID:-}" ${MTLSCTL_HOSTNAME:+--hostname "$MTLSCTL_HOSTNAME"}
+fi
+
 # The CA as Access would judge it today (expiry warnings included).
 chain="$MTLSCTL_DIR/ca.pem"
 [ -f "$MTLSCTL_DIR/ca-chain.pem" ] && chain="$MTLSCTL_DIR/ca-chain.pem"
