@@ -24,7 +24,7 @@ import (
 
 // mtlsctl runs the binary in dir with extra environment; it returns the
 // exit code (-1 when killed), stdout and stderr.
-func mtlsctl(t *testing.T, dir string, env []string, args ...string) (int, string, string) {
+func mtlsctl(t testing.TB, dir string, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Dir = dir
@@ -42,7 +42,7 @@ func mtlsctl(t *testing.T, dir string, env []string, args ...string) (int, strin
 }
 
 // must runs mtlsctl and fails the test unless it exits 0.
-func must(t *testing.T, dir string, args ...string) string {
+func must(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	code, out, errs := mtlsctl(t, dir, nil, args...)
 	if code != 0 {

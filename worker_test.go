@@ -41,7 +41,7 @@ func workerdBinary(t *testing.T) string {
 
 // clientAuth is what Cloudflare puts in request.cf.tlsClientAuth for a
 // certificate file, from mtlsctl inspect --json.
-func clientAuth(t *testing.T, dir, file string) map[string]string {
+func clientAuth(t testing.TB, dir, file string) map[string]string {
 	t.Helper()
 	out := must(t, dir, "inspect", "--json", file)
 	var doc struct {
@@ -67,7 +67,7 @@ type workerd struct {
 // startWorkerd runs the Worker in workerDir with the KV data it was built
 // with (one file per key: workerd's disk service serves a kvNamespace),
 // request.cf taken from the cf-blob header, and fetch() going to origin.
-func startWorkerd(t *testing.T, bin, workerDir, origin string) *workerd {
+func startWorkerd(t testing.TB, bin, workerDir, origin string) *workerd {
 	t.Helper()
 	// The KV namespace is served by a local service that counts reads:
 	// workerd's kvNamespace binding asks it GET /<key> (as its disk
@@ -140,7 +140,7 @@ const w :Workerd.Worker = (
 	return nil
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func freePort(t *testing.T) int {
 
 // ask sends one request as Cloudflare would, with auth as tlsClientAuth
 // (nil: no client certificate), and returns the status and body.
-func (w *workerd) ask(t *testing.T, auth map[string]string) (int, string) {
+func (w *workerd) ask(t testing.TB, auth map[string]string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", w.url, nil)
 	cf := map[string]any{"tlsClientAuth": map[string]string{"certPresented": "0", "certVerified": "NONE"}}
@@ -263,5 +263,39 @@ func TestWorkerInWorkerd(t *testing.T) {
 	}
 	if code, _ := wo.ask(t, r1); code != 403 {
 		t.Errorf("stale, fail open, revoked: %d", code)
+	}
+}
+
+// BenchmarkWorkerdRequest: one request through the Worker in workerd,
+// with 10 and with 100,000 revoked certificates in KV, side by side: the
+// cost per request must not grow with the list.
+//
+//	MTLSCTL_WORKERD=… go test -run '^$' -bench WorkerdRequest .
+func BenchmarkWorkerdRequest(b *testing.B) {
+	bin := os.Getenv("MTLSCTL_WORKERD")
+	if bin == "" {
+		b.Skip("set MTLSCTL_WORKERD to the workerd binary")
+	}
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "origin") }))
+	defer origin.Close()
+	for _, n := range []int{10, 100_000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			dir := benchDir(b, 0)
+			must(b, dir, "client", "issue", "--cn", "ok-1", "--name", "ok-1", "--key-type", "ecdsa-256")
+			serials := filepath.Join(dir, "serials.txt")
+			writeSerials(b, serials, n)
+			must(b, dir, "crl", "build", serials)
+			out := filepath.Join(b.TempDir(), "worker")
+			must(b, dir, "worker", "build", "--hostname", "auth.example.com", "--out", out)
+			auth := clientAuth(b, dir, "ok-1.pem")
+			w := startWorkerd(b, bin, out, origin.URL)
+			w.ask(b, auth) // metadata cached
+			b.ResetTimer()
+			for range b.N {
+				if code, body := w.ask(b, auth); code != 200 {
+					b.Fatalf("%d %q", code, body)
+				}
+			}
+		})
 	}
 }
