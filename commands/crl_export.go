@@ -36,6 +36,8 @@ EXAMPLES:
 ` + exitCodeHelp,
 		Flags: []cli.Flag{
 			dirFlag(),
+			&cli.StringSliceFlag{Name: "crl", Usage: "also a CRL `FILE` made elsewhere (repeatable; pair each with --ca)"},
+			&cli.StringSliceFlag{Name: "ca", Usage: "the CA certificate `FILE` that signed the --crl in the same position"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, json or waf"},
 		},
 		OnUsageError: usageErrorHandler,
@@ -57,7 +59,11 @@ func runCRLExport(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	set, err := d.Revocations(time.Now())
+	external, err := externalCRLs(c)
+	if err != nil {
+		return err
+	}
+	set, err := d.Revocations(time.Now(), external...)
 	if err != nil {
 		return err
 	}
@@ -92,4 +98,18 @@ func runCRLExport(u *ui, c *cli.Context) error {
 	fmt.Fprintf(u.out, "%d revoked certificate%s from %d CRL%s, %d revoked CA%s\n", len(revoked), plural(len(revoked)),
 		len(set.CRLs), plural(len(set.CRLs)), len(set.RevokedCAs), plural(len(set.RevokedCAs)))
 	return nil
+}
+
+// externalCRLs pairs --crl FILE with --ca FILE, in order.
+func externalCRLs(c *cli.Context) ([]pkidir.ExternalCRL, error) {
+	crls, cas := c.StringSlice("crl"), c.StringSlice("ca")
+	if len(crls) != len(cas) {
+		return nil, usageErrorf("%d --crl but %d --ca: each CRL made elsewhere needs the CA that signed it", len(crls), len(cas)).
+			hint("--crl other.crl --ca other-ca.pem")
+	}
+	var out []pkidir.ExternalCRL
+	for i := range crls {
+		out = append(out, pkidir.ExternalCRL{CRLFile: crls[i], CAFile: cas[i]})
+	}
+	return out, nil
 }

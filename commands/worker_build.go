@@ -48,6 +48,8 @@ EXAMPLES:
 ` + exitCodeHelp,
 		Flags: []cli.Flag{
 			dirFlag(),
+			&cli.StringSliceFlag{Name: "crl", Usage: "also a CRL `FILE` made elsewhere (repeatable; pair each with --ca)"},
+			&cli.StringSliceFlag{Name: "ca", Usage: "the CA certificate `FILE` that signed the --crl in the same position"},
 			&cli.StringFlag{Name: "store", Value: "kv", Usage: "kv (one key per revoked certificate) or inline (the list in the script)"},
 			&cli.StringFlag{Name: "grace", Value: "24h", Usage: "how long past a CRL's next update its data is still used"},
 			&cli.BoolFlag{Name: "fail-open", Usage: "with stale data, let requests through and log (default: refuse)"},
@@ -85,7 +87,11 @@ func runWorkerBuild(u *ui, c *cli.Context) error {
 		}
 	}
 	now := time.Now()
-	set, err := d.Revocations(now)
+	external, err := externalCRLs(c)
+	if err != nil {
+		return err
+	}
+	set, err := d.Revocations(now, external...)
 	if err != nil {
 		return err
 	}

@@ -113,7 +113,11 @@ var (
 // next update or without one, one behind the inventory, one that is not
 // a complete list, a CA without a key identifier. A million-entry CRL is
 // verified by hashing it and read by streaming its entries.
-func (d *Dir) Revocations(now time.Time) (*RevocationSet, error) {
+// ExternalCRL is a CRL made elsewhere (--crl FILE --ca FILE), added to
+// the directory's.
+type ExternalCRL struct{ CRLFile, CAFile string }
+
+func (d *Dir) Revocations(now time.Time, external ...ExternalCRL) (*RevocationSet, error) {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return nil, err
@@ -195,6 +199,11 @@ func (d *Dir) Revocations(now time.Time) (*RevocationSet, error) {
 		set.Count += src.Count
 		revokedSerials[c.name] = listed
 	}
+	for _, x := range external {
+		if err := set.addExternal(x, now); err != nil {
+			return nil, err
+		}
+	}
 	// Revoked CAs: an intermediate its issuer's CRL lists, then every CA
 	// under a revoked one, until nothing changes.
 	revoked := map[string]bool{}
@@ -216,6 +225,57 @@ func (d *Dir) Revocations(now time.Time) (*RevocationSet, error) {
 	}
 	sort.Strings(set.RevokedCAs)
 	return set, nil
+}
+
+// addExternal adds a CRL made elsewhere, verified against the CA given
+// with it; a CA whose CRL is already in the set is refused (two lists for
+// one issuer would disagree).
+func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time) error {
+	certs, err := readCerts(x.CAFile, "give the CA certificate that signed the CRL")
+	if err != nil {
+		return err
+	}
+	ca := certs[0]
+	if len(ca.SubjectKeyId) == 0 {
+		return &pkix.Error{File: x.CAFile, Msg: "has no subject key identifier, which Cloudflare sends as certIssuerSKI to tell CAs apart"}
+	}
+	ski := strings.ToUpper(hex.EncodeToString(ca.SubjectKeyId))
+	for _, c := range set.CRLs {
+		if c.IssuerSKI == ski {
+			return &pkix.Error{File: x.CRLFile, Msg: "is a CRL of " + c.CA + ", whose CRL is already read from " + c.File, Hint: "give each CA's CRL once"}
+		}
+	}
+	data, err := readFile(x.CRLFile, "")
+	if err != nil {
+		return err
+	}
+	der, err := pkix.CRLDER(x.CRLFile, data)
+	if err != nil {
+		return err
+	}
+	h, err := checkCompleteCRL(x.CRLFile, der, ca, now)
+	if err != nil {
+		return err
+	}
+	src := CRLSource{CA: x.CAFile, File: x.CRLFile, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC()}
+	var bad string
+	err = h.EachRevokedEntryRest(bytes.NewReader(der), func(m []byte, _ pkix.RevocationReason, _, rest []byte) {
+		src.Count++
+		if oid := pkix.EntryUnknownCritical(rest); oid != "" && bad == "" {
+			bad = hexUpper(m) + " with a critical entry extension " + oid
+		}
+	})
+	if err != nil {
+		return &pkix.Error{File: x.CRLFile, Msg: "cannot read its entries: " + err.Error()}
+	}
+	if bad != "" {
+		return &pkix.Error{File: x.CRLFile, Msg: "revokes " + bad + " that mtlsctl does not understand"}
+	}
+	set.CRLs = append(set.CRLs, src)
+	set.ders = append(set.ders, der)
+	set.headers = append(set.headers, h)
+	set.Count += src.Count
+	return nil
 }
 
 // checkCompleteCRL refuses a CRL the edge must not take as the whole
