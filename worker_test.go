@@ -246,6 +246,15 @@ func TestWorkerInWorkerd(t *testing.T) {
 		})
 	}
 
+	// Without its data (not uploaded, or KV unreachable) the Worker fails
+	// closed.
+	bare := filepath.Join(t.TempDir(), "bare")
+	must(t, dir, "worker", "build", "--hostname", "auth.example.com", "--out", bare)
+	os.Remove(filepath.Join(bare, "revoked.kv.json"))
+	if code, body := startWorkerd(t, bin, bare, origin.URL).ask(t, r2); code != 403 || !strings.Contains(body, "revocation data unavailable") {
+		t.Errorf("no data: %d %q", code, body)
+	}
+
 	// Stale data fails closed, or with --fail-open lets valid certificates
 	// through while the stale list still refuses what it lists.
 	must(t, dir, "crl", "build", filepath.Join(dir, "serials.txt"), "--next-update", "2s")
