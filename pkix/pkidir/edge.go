@@ -326,16 +326,11 @@ func (d *Dir) Publish(ctx context.Context, op string, files []pkix.File) ([]pkix
 			return nil, err
 		}
 	}
-	st, err := d.newStage()
+	st, sess, end, err := d.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer st.release()
-	sess, err := d.Lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer sess.Unlock()
+	defer end()
 	written, errs, err := sess.Commit(Change{Op: op, Sets: []Set{{Staged: st.files(files, false)}}})
 	if err == nil {
 		err = errs[0]

@@ -48,16 +48,11 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	}
 	// The set is read under the lock: a renewal running meanwhile must not
 	// leave a PKCS#12 of the certificate it just superseded.
-	st, err := d.newStage()
+	st, sess, end, err := d.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer st.release()
-	sess, err := d.Lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer sess.Unlock()
+	defer end()
 	lf := d.Leaf(name)
 	certs, err := readCerts(lf.Cert, "")
 	if err != nil {

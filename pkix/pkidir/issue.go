@@ -343,16 +343,11 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 		{Path: lf.Key, Data: ca.KeyPEM, Mode: pkix.ModeSecret, Kind: "private key"},
 		{Path: lf.CSR, Data: ca.CSRPEM, Mode: pkix.ModePublic, Kind: "CSR"},
 	}, extra...)
-	st, err := d.newStage()
+	st, sess, end, err := d.begin(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	defer st.release()
-	sess, err := d.Lock(ctx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer sess.Unlock()
+	defer end()
 	rec := pkix.RecordOf{Cert: ca.Cert, Kind: pkix.KindRoot, Profile: RootName, Issuer: RootName, Name: RootName}.Record()
 	records := []pkix.Record{rec}
 	if force {

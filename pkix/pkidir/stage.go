@@ -1,6 +1,7 @@
 package pkidir
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -85,6 +86,21 @@ func (d *Dir) tryStage(root string) (*stage, error) {
 		return nil, err
 	}
 	return &stage{d: d, path: path, lock: lock}, nil
+}
+
+// begin opens a transaction: the operation's staging directory, then the
+// directory's lock; end releases both.
+func (d *Dir) begin(ctx context.Context) (*stage, *Session, func(), error) {
+	st, err := d.newStage()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sess, err := d.Lock(ctx)
+	if err != nil {
+		st.release()
+		return nil, nil, nil, err
+	}
+	return st, sess, func() { sess.Unlock(); st.release() }, nil
 }
 
 // tempDir is where an output's temporary file goes: the staging area for
