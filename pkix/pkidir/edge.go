@@ -7,6 +7,7 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/big"
 	"os"
@@ -117,7 +118,7 @@ var (
 // the directory's.
 type ExternalCRL struct{ CRLFile, CAFile string }
 
-func (d *Dir) Revocations(now time.Time, external ...ExternalCRL) (*RevocationSet, error) {
+func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*RevocationSet, error) {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return nil, err
@@ -129,10 +130,13 @@ func (d *Dir) Revocations(now time.Time, external ...ExternalCRL) (*RevocationSe
 	if len(behind) > 0 {
 		return nil, &pkix.Error{Msg: behind[0].Message(), Hint: "the edge would let those certificates in: rebuild the CRL first"}
 	}
+	// Every CA the inventory records, with its certificate when the
+	// directory still holds it (a root kept offline does not): a CRL is
+	// never silently skipped because its CA's file is elsewhere.
 	type ca struct {
 		name, issuer string
-		cert         *x509.Certificate
-		serial       string
+		cert         *x509.Certificate // nil when its file is not here
+		serial, sha  string
 	}
 	cas := []ca{}
 	caSerials := map[string]bool{}
@@ -140,25 +144,56 @@ func (d *Dir) Revocations(now time.Time, external ...ExternalCRL) (*RevocationSe
 		if !r.Kind.IsCA() || r.Status == pkix.StatusSuperseded {
 			continue
 		}
-		certs, err := readCerts(d.CA(r.Name).Cert, "")
-		if err != nil || pkix.SerialHex(certs[0].SerialNumber) != r.Serial {
-			continue // not this directory's file any more
+		c := ca{name: r.Name, issuer: r.Issuer, serial: r.Serial, sha: r.SHA256}
+		if certs, err := readCerts(d.CA(r.Name).Cert, ""); err == nil && pkix.FingerprintSHA256(certs[0]) == r.SHA256 {
+			c.cert = certs[0]
 		}
-		cas = append(cas, ca{name: r.Name, issuer: r.Issuer, cert: certs[0], serial: r.Serial})
+		cas = append(cas, c)
 		caSerials[r.Serial] = true
 	}
 	if len(cas) == 0 {
-		return nil, &pkix.Error{File: d.Inventory(), Msg: "records no CA whose certificate is in the directory", Hint: "run 'mtlsctl ca init' first"}
+		return nil, &pkix.Error{File: d.Inventory(), Msg: "records no CA", Hint: "run 'mtlsctl ca init' first"}
 	}
 	set := &RevocationSet{CRLs: []CRLSource{}, RevokedCAs: []string{}}
 	revokedSerials := map[string]map[string]bool{} // CA name -> CA serials its CRL lists
+	// CRLs made elsewhere: a CA of the inventory (a root kept offline,
+	// given with --ca) takes its own name; another CA its key identifier,
+	// the issuer the inventory records for what it signed.
+	external := append([]ExternalCRL(nil), externalCRLs...)
+	for _, x := range external {
+		name, listed, err := set.addExternal(x, now, caSerials, func(cert *x509.Certificate) string {
+			for i := range cas {
+				if cas[i].sha == pkix.FingerprintSHA256(cert) {
+					if cas[i].cert == nil {
+						cas[i].cert = cert
+					}
+					return cas[i].name
+				}
+			}
+			return ExternalIssuer(cert)
+		})
+		if err != nil {
+			return nil, err
+		}
+		revokedSerials[name] = listed
+	}
 	for _, c := range cas {
+		if _, done := revokedSerials[c.name]; done {
+			continue // its CRL came with --crl
+		}
+		file := d.CA(c.name).CRL
+		if c.cert == nil {
+			if _, err := os.Lstat(file); err == nil {
+				return nil, &pkix.Error{File: file, Msg: fmt.Sprintf("cannot be verified: the certificate of CA %s is not in %s", c.name, d.path),
+					Hint: fmt.Sprintf("restore %s, or give it with --crl %s --ca FILE", d.CA(c.name).Cert, file)}
+			}
+			continue
+		}
 		if len(c.cert.SubjectKeyId) == 0 {
 			return nil, &pkix.Error{File: d.CA(c.name).Cert, Msg: "has no subject key identifier, which Cloudflare sends as certIssuerSKI to tell CAs apart",
 				Hint: "re-create this CA with mtlsctl (it always sets one)"}
 		}
 		ski := strings.ToUpper(hex.EncodeToString(c.cert.SubjectKeyId))
-		file := d.CA(c.name).CRL
 		data, err := os.ReadFile(file)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // nothing revoked by it (else the inventory would say it is behind)
@@ -199,11 +234,6 @@ func (d *Dir) Revocations(now time.Time, external ...ExternalCRL) (*RevocationSe
 		set.Count += src.Count
 		revokedSerials[c.name] = listed
 	}
-	for _, x := range external {
-		if err := set.addExternal(x, now); err != nil {
-			return nil, err
-		}
-	}
 	// Revoked CAs: an intermediate its issuer's CRL lists, then every CA
 	// under a revoked one, until nothing changes.
 	revoked := map[string]bool{}
@@ -219,9 +249,14 @@ func (d *Dir) Revocations(now time.Time, external ...ExternalCRL) (*RevocationSe
 		}
 	}
 	for _, c := range cas {
-		if revoked[c.name] {
-			set.RevokedCAs = append(set.RevokedCAs, strings.ToUpper(hex.EncodeToString(c.cert.SubjectKeyId)))
+		if !revoked[c.name] {
+			continue
 		}
+		if c.cert == nil || len(c.cert.SubjectKeyId) == 0 {
+			return nil, &pkix.Error{File: d.CA(c.name).Cert, Msg: fmt.Sprintf("CA %s is revoked, but its key identifier is unknown without its certificate: what it issued could not be refused", c.name),
+				Hint: "restore its certificate in the directory"}
+		}
+		set.RevokedCAs = append(set.RevokedCAs, strings.ToUpper(hex.EncodeToString(c.cert.SubjectKeyId)))
 	}
 	sort.Strings(set.RevokedCAs)
 	return set, nil
@@ -230,52 +265,57 @@ func (d *Dir) Revocations(now time.Time, external ...ExternalCRL) (*RevocationSe
 // addExternal adds a CRL made elsewhere, verified against the CA given
 // with it; a CA whose CRL is already in the set is refused (two lists for
 // one issuer would disagree).
-func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time) error {
+func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials map[string]bool, nameOf func(*x509.Certificate) string) (string, map[string]bool, error) {
 	certs, err := readCerts(x.CAFile, "give the CA certificate that signed the CRL")
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	ca := certs[0]
 	if len(ca.SubjectKeyId) == 0 {
-		return &pkix.Error{File: x.CAFile, Msg: "has no subject key identifier, which Cloudflare sends as certIssuerSKI to tell CAs apart"}
+		return "", nil, &pkix.Error{File: x.CAFile, Msg: "has no subject key identifier, which Cloudflare sends as certIssuerSKI to tell CAs apart"}
 	}
 	ski := strings.ToUpper(hex.EncodeToString(ca.SubjectKeyId))
 	for _, c := range set.CRLs {
 		if c.IssuerSKI == ski {
-			return &pkix.Error{File: x.CRLFile, Msg: "is a CRL of " + c.CA + ", whose CRL is already read from " + c.File, Hint: "give each CA's CRL once"}
+			return "", nil, &pkix.Error{File: x.CRLFile, Msg: "is a CRL of " + c.CA + ", whose CRL is already read from " + c.File, Hint: "give each CA's CRL once"}
 		}
 	}
 	data, err := readFile(x.CRLFile, "")
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	der, err := pkix.CRLDER(x.CRLFile, data)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	h, err := checkCompleteCRL(x.CRLFile, der, ca, now)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	src := CRLSource{CA: x.CAFile, File: x.CRLFile, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC()}
+	name := nameOf(ca)
+	src := CRLSource{CA: name, File: x.CRLFile, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC()}
 	var bad string
+	listed := map[string]bool{}
 	err = h.EachRevokedEntryRest(bytes.NewReader(der), func(m []byte, _ pkix.RevocationReason, _, rest []byte) {
 		src.Count++
 		if oid := pkix.EntryUnknownCritical(rest); oid != "" && bad == "" {
 			bad = hexUpper(m) + " with a critical entry extension " + oid
 		}
+		if s := hexUpper(m); caSerials[s] {
+			listed[s] = true
+		}
 	})
 	if err != nil {
-		return &pkix.Error{File: x.CRLFile, Msg: "cannot read its entries: " + err.Error()}
+		return "", nil, &pkix.Error{File: x.CRLFile, Msg: "cannot read its entries: " + err.Error()}
 	}
 	if bad != "" {
-		return &pkix.Error{File: x.CRLFile, Msg: "revokes " + bad + " that mtlsctl does not understand"}
+		return "", nil, &pkix.Error{File: x.CRLFile, Msg: "revokes " + bad + " that mtlsctl does not understand"}
 	}
 	set.CRLs = append(set.CRLs, src)
 	set.ders = append(set.ders, der)
 	set.headers = append(set.headers, h)
 	set.Count += src.Count
-	return nil
+	return name, listed, nil
 }
 
 // checkCompleteCRL refuses a CRL the edge must not take as the whole
