@@ -254,7 +254,7 @@ func TestReadCRLHeaderAtSkipsEntries(t *testing.T) {
 }
 
 // Our header reader walks the DER by hand to skip the entries, and
-// EachRevokedSerial streams them; both must read what crypto/x509 reads.
+// EachRevokedEntry streams them; both must read what crypto/x509 reads.
 // Left out: a TBSCertList with bytes after the fields RFC 5280 defines
 // (crypto/x509 stops reading before them; we refuse them, or read them),
 // and inputs over 64 KiB, where our bounded reads (issuer, extensions, an
@@ -305,18 +305,21 @@ func FuzzReadCRLHeader(f *testing.F) {
 		if (h.AuthKeyID == nil) != (rl.AuthorityKeyId == nil) || !bytes.Equal(h.AuthKeyID, rl.AuthorityKeyId) {
 			t.Errorf("authority key id %x, crypto/x509 %x", h.AuthKeyID, rl.AuthorityKeyId)
 		}
-		// The serials, as magnitudes (a negative serial, which RFC 5280
-		// forbids, has none to compare).
+		// The entries: serials as magnitudes (a negative serial, which RFC
+		// 5280 forbids, has none to compare), reasons and dates.
 		der, _ := crlDER("f", data)
 		var got, want []string
-		if err := h.EachRevokedSerial(bytes.NewReader(der), func(m []byte) { got = append(got, fmt.Sprintf("%x", m)) }); err != nil {
-			t.Fatalf("EachRevokedSerial: %v", err)
+		if err := h.EachRevokedEntry(bytes.NewReader(der), func(e RevokedEntry) {
+			at, _ := ParseCRLTime(e.RawTime)
+			got = append(got, fmt.Sprintf("%x/%d/%d", e.Serial, e.Reason, at.Unix()))
+		}); err != nil {
+			t.Fatalf("EachRevokedEntry: %v", err)
 		}
 		for _, e := range rl.RevokedCertificateEntries {
 			if e.SerialNumber.Sign() < 0 {
 				return
 			}
-			want = append(want, fmt.Sprintf("%x", e.SerialNumber.Bytes()))
+			want = append(want, fmt.Sprintf("%x/%d/%d", e.SerialNumber.Bytes(), e.ReasonCode, e.RevocationTime.Unix()))
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("serials %v, crypto/x509 %v", got, want)

@@ -291,30 +291,29 @@ var signatureAlgorithms = map[string]x509.SignatureAlgorithm{
 	"1.3.101.112":           x509.PureEd25519,
 }
 
+// RevokedEntry is one entry of a CRL as EachRevokedEntry streams it. The
+// slices are only valid during the call.
+type RevokedEntry struct {
+	Serial  []byte // big-endian magnitude
+	Reason  RevocationReason
+	RawTime []byte // the revocationDate's DER element, to copy as it is
+	// UnknownCritical names a critical entry extension other than a reason
+	// code or an invalidity date (RFC 5280 says such an entry must not be
+	// used), or is "".
+	UnknownCritical string
+}
+
 // EachRevokedSerial streams the serials (big-endian magnitude) of the CRL
 // whose header h was read from r, without loading the list: checking a
 // new CRL against a million-entry previous one costs a read, not 37 MB.
 func (h *CRLHeader) EachRevokedSerial(r io.ReaderAt, fn func(magnitude []byte)) error {
-	return h.EachRevokedEntry(r, func(m []byte, _ RevocationReason) { fn(m) })
+	return h.EachRevokedEntry(r, func(e RevokedEntry) { fn(e.Serial) })
 }
 
-// EachRevokedEntry is EachRevokedSerial with each entry's reason code
-// (0, unspecified, when it has none): a certificateHold may be lifted, a
-// keyCompromise may not.
-func (h *CRLHeader) EachRevokedEntry(r io.ReaderAt, fn func(magnitude []byte, reason RevocationReason)) error {
-	return h.EachRevokedEntryTime(r, func(m []byte, reason RevocationReason, _ []byte) { fn(m, reason) })
-}
-
-// EachRevokedEntryTime also gives each entry's revocationDate as its DER
-// element (tag, length, value), for a new CRL to keep the date a serial
-// first had. The slices are only valid during the call.
-func (h *CRLHeader) EachRevokedEntryTime(r io.ReaderAt, fn func(magnitude []byte, reason RevocationReason, rawTime []byte)) error {
-	return h.EachRevokedEntryRest(r, func(m []byte, reason RevocationReason, rawTime, _ []byte) { fn(m, reason, rawTime) })
-}
-
-// EachRevokedEntryRest also gives the rest of each entry after its
-// serial (its date and extensions), for EntryUnknownCritical.
-func (h *CRLHeader) EachRevokedEntryRest(r io.ReaderAt, fn func(magnitude []byte, reason RevocationReason, rawTime, rest []byte)) error {
+// EachRevokedEntry streams the entries of the CRL whose header h was read
+// from r, each parsed once: serial, reason, date, unknown critical
+// extensions.
+func (h *CRLHeader) EachRevokedEntry(r io.ReaderAt, fn func(RevokedEntry)) error {
 	if h.revokedLen == 0 {
 		return nil
 	}
@@ -338,37 +337,58 @@ func (h *CRLHeader) EachRevokedEntryRest(r io.ReaderAt, fn func(magnitude []byte
 		if !entry.ReadASN1(&serial, cbasn1.INTEGER) || len(serial) == 0 {
 			return errors.New("bad serial in a revoked certificate entry")
 		}
-		var rawTime cryptobyte.String
-		rest := entry
-		rest.ReadAnyASN1Element(&rawTime, nil)
-		fn(trimLeadingZeros(serial), entryReason(entry), rawTime, entry)
+		e := RevokedEntry{Serial: trimLeadingZeros(serial)}
+		parseEntryRest(entry, &e)
+		fn(e)
 	}
 }
 
-// EntryUnknownCritical names a critical extension of a revoked entry that
-// is neither a reason code nor an invalidity date (an entry RFC 5280 says
-// must not be used), or "" when there is none. rawEntry is the entry's
-// content after its serial.
-func EntryUnknownCritical(rest []byte) string {
-	s := cryptobyte.String(rest)
-	var date cryptobyte.String
-	var tag cbasn1.Tag
+// parseEntryRest reads an entry after its serial: the date element, then
+// the extensions for the reason code and unknown critical ones.
+func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) {
+	var rawTime cryptobyte.String
+	if !rest.ReadAnyASN1Element(&rawTime, nil) {
+		return
+	}
+	e.RawTime = rawTime
 	var exts cryptobyte.String
-	if !s.ReadAnyASN1(&date, &tag) || !s.ReadASN1(&exts, cbasn1.SEQUENCE) {
-		return ""
+	if !rest.ReadASN1(&exts, cbasn1.SEQUENCE) {
+		return
 	}
 	for !exts.Empty() {
-		var ext cryptobyte.String
+		var ext, value cryptobyte.String
 		var oid asn1.ObjectIdentifier
-		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) {
-			return "malformed"
-		}
 		var crit bool
-		if ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&crit) {
-			return "malformed"
+		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) ||
+			(ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&crit)) {
+			e.UnknownCritical = "malformed"
+			return
 		}
-		if crit && !oid.Equal(oidReasonCode) && !oid.Equal(asn1.ObjectIdentifier{2, 5, 29, 24}) {
-			return oid.String()
+		switch {
+		case oid.Equal(oidReasonCode):
+			var code cryptobyte.String
+			if ext.ReadASN1(&value, cbasn1.OCTET_STRING) && value.ReadASN1(&code, cbasn1.ENUM) && len(code) == 1 {
+				e.Reason = RevocationReason(code[0])
+			}
+		case crit && !oid.Equal(oidInvalidityDate) && e.UnknownCritical == "":
+			e.UnknownCritical = oid.String()
+		}
+	}
+}
+
+// Incomplete says why a CRL is not a complete list a consumer may use as
+// the whole truth ("" when it is): a delta CRL, a critical Issuing
+// Distribution Point (it covers part of what its CA issued), or a critical
+// extension nobody here understands (RFC 5280 §5.2).
+func (h *CRLHeader) Incomplete() string {
+	for _, e := range h.Extensions {
+		switch {
+		case e.OID.Equal(oidDeltaCRL):
+			return "is a delta CRL, not a complete list"
+		case e.OID.Equal(oidIssuingDP) && e.Critical:
+			return "has a critical Issuing Distribution Point: it covers only part of what its CA issued"
+		case e.Critical && !e.OID.Equal(oidCRLNumber) && !e.OID.Equal(oidAKI):
+			return "has a critical extension " + e.OID.String() + " that mtlsctl does not understand; RFC 5280 says such a CRL must not be used"
 		}
 	}
 	return ""
@@ -379,36 +399,6 @@ func ParseCRLTime(raw []byte) (time.Time, bool) {
 	s := cryptobyte.String(raw)
 	var t time.Time
 	return t, readASN1Time(&s, &t)
-}
-
-// entryReason reads the reasonCode extension of a revoked entry's rest
-// (revocationDate, then optional crlEntryExtensions); 0 when absent.
-func entryReason(rest cryptobyte.String) RevocationReason {
-	var date cryptobyte.String
-	var tag cbasn1.Tag
-	if !rest.ReadAnyASN1(&date, &tag) {
-		return 0
-	}
-	var exts cryptobyte.String
-	if !rest.ReadASN1(&exts, cbasn1.SEQUENCE) {
-		return 0
-	}
-	for !exts.Empty() {
-		var ext, value cryptobyte.String
-		var oid asn1.ObjectIdentifier
-		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) {
-			return 0
-		}
-		ext.SkipOptionalASN1(cbasn1.BOOLEAN)
-		if !oid.Equal(oidReasonCode) || !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
-			continue
-		}
-		var code cryptobyte.String
-		if value.ReadASN1(&code, cbasn1.ENUM) && len(code) == 1 {
-			return RevocationReason(code[0])
-		}
-	}
-	return 0
 }
 
 func readDERLength(br *bufio.Reader) (int, error) {

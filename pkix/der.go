@@ -73,9 +73,12 @@ func appendTime(b []byte, t time.Time) []byte {
 }
 
 var (
-	oidReasonCode = asn1.ObjectIdentifier{2, 5, 29, 21}
-	oidCRLNumber  = asn1.ObjectIdentifier{2, 5, 29, 20}
-	oidAKI        = asn1.ObjectIdentifier{2, 5, 29, 35}
+	oidReasonCode     = asn1.ObjectIdentifier{2, 5, 29, 21}
+	oidCRLNumber      = asn1.ObjectIdentifier{2, 5, 29, 20}
+	oidAKI            = asn1.ObjectIdentifier{2, 5, 29, 35}
+	oidDeltaCRL       = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidIssuingDP      = asn1.ObjectIdentifier{2, 5, 29, 28}
+	oidInvalidityDate = asn1.ObjectIdentifier{2, 5, 29, 24}
 )
 
 // reasonExtension is the crlEntryExtensions of one entry: a SEQUENCE OF

@@ -299,14 +299,9 @@ func readCRLHeaderFile(path string) (*pkix.CRLHeader, error) {
 	return pkix.ReadCRLHeader(path, data)
 }
 
-// eachSerialOfCRL streams the serials of the CRL file at path.
-func eachSerialOfCRL(path string, h *pkix.CRLHeader, fn func([]byte)) error {
-	return eachEntryOfCRL(path, h, func(s []byte, _ pkix.RevocationReason, _ []byte) { fn(s) })
-}
-
 // eachEntryOfCRL streams the serials, reasons and DER dates of the CRL
 // file at path.
-func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func([]byte, pkix.RevocationReason, []byte)) error {
+func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func(pkix.RevokedEntry)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -314,7 +309,7 @@ func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func([]byte, pkix.Revocat
 	defer f.Close()
 	var first [1]byte
 	if _, err := f.ReadAt(first[:], 0); err == nil && first[0] == 0x30 {
-		return h.EachRevokedEntryTime(f, fn)
+		return h.EachRevokedEntry(f, fn)
 	}
 	// PEM: small by nature (nobody PEM-encodes a million entries twice).
 	data, err := io.ReadAll(f)
@@ -326,7 +321,7 @@ func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func([]byte, pkix.Revocat
 		return err
 	}
 	for _, e := range rl.RevokedCertificateEntries {
-		fn(e.SerialNumber.Bytes(), pkix.RevocationReason(e.ReasonCode), pkix.EncodeTime(e.RevocationTime))
+		fn(pkix.RevokedEntry{Serial: e.SerialNumber.Bytes(), Reason: pkix.RevocationReason(e.ReasonCode), RawTime: pkix.EncodeTime(e.RevocationTime)})
 	}
 	return nil
 }
@@ -346,9 +341,9 @@ func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int
 		// and what the new list leaves out is noted for the un-revoke check.
 		b.Finish()
 		job.dropped = map[string]pkix.RevocationReason{}
-		err := eachEntryOfCRL(job.out, prev, func(s []byte, reason pkix.RevocationReason, rawTime []byte) {
-			if !b.Keep(s, rawTime, reason) {
-				job.dropped[hexUpper(s)] = reason
+		err := eachEntryOfCRL(job.out, prev, func(e pkix.RevokedEntry) {
+			if !b.Keep(e.Serial, e.RawTime, e.Reason) {
+				job.dropped[hexUpper(e.Serial)] = e.Reason
 			}
 		})
 		if err != nil {

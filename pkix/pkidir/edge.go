@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -63,14 +62,14 @@ type RevocationSet struct {
 func (s *RevocationSet) Each(fn func(Revocation) error) error {
 	for i, c := range s.CRLs {
 		var ferr error
-		err := s.headers[i].EachRevokedEntryTime(bytes.NewReader(s.ders[i]), func(m []byte, reason pkix.RevocationReason, raw []byte) {
+		err := s.headers[i].EachRevokedEntry(bytes.NewReader(s.ders[i]), func(e pkix.RevokedEntry) {
 			if ferr != nil {
 				return
 			}
-			t, _ := pkix.ParseCRLTime(raw)
-			r := Revocation{IssuerSKI: c.IssuerSKI, Serial: hexUpper(m), RevokedAt: t.UTC(), CA: c.CA}
-			if reason != 0 {
-				r.Reason = reason.String()
+			t, _ := pkix.ParseCRLTime(e.RawTime)
+			r := Revocation{IssuerSKI: c.IssuerSKI, Serial: hexUpper(e.Serial), RevokedAt: t.UTC(), CA: c.CA}
+			if e.Reason != 0 {
+				r.Reason = e.Reason.String()
 			}
 			ferr = fn(r)
 		})
@@ -97,16 +96,6 @@ func (s *RevocationSet) Revoked() ([]Revocation, error) {
 	})
 	return out, err
 }
-
-// CRL extensions a consumer understands; any other critical one makes
-// the CRL unusable (RFC 5280 §5.2), and these two mean it is not a
-// complete list.
-var (
-	oidCRLNumber = asn1.ObjectIdentifier{2, 5, 29, 20}
-	oidAuthKeyID = asn1.ObjectIdentifier{2, 5, 29, 35}
-	oidDeltaCRL  = asn1.ObjectIdentifier{2, 5, 29, 27}
-	oidIssuingDP = asn1.ObjectIdentifier{2, 5, 29, 28}
-)
 
 // Revocations reads every CRL of the directory (the root's and each
 // intermediate's), each verified against its CA, and refuses what would
@@ -211,14 +200,12 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 		src := CRLSource{CA: c.name, File: file, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC()}
 		listed := map[string]bool{}
 		var bad string
-		err = h.EachRevokedEntryRest(bytes.NewReader(der), func(m []byte, _ pkix.RevocationReason, _, rest []byte) {
+		err = h.EachRevokedEntry(bytes.NewReader(der), func(e pkix.RevokedEntry) {
 			src.Count++
-			if bad == "" {
-				if oid := pkix.EntryUnknownCritical(rest); oid != "" {
-					bad = hexUpper(m) + " with a critical entry extension " + oid
-				}
+			if bad == "" && e.UnknownCritical != "" {
+				bad = hexUpper(e.Serial) + " with a critical entry extension " + e.UnknownCritical
 			}
-			if s := hexUpper(m); caSerials[s] {
+			if s := hexUpper(e.Serial); caSerials[s] {
 				listed[s] = true
 			}
 		})
@@ -296,12 +283,12 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 	src := CRLSource{CA: name, File: x.CRLFile, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC()}
 	var bad string
 	listed := map[string]bool{}
-	err = h.EachRevokedEntryRest(bytes.NewReader(der), func(m []byte, _ pkix.RevocationReason, _, rest []byte) {
+	err = h.EachRevokedEntry(bytes.NewReader(der), func(e pkix.RevokedEntry) {
 		src.Count++
-		if oid := pkix.EntryUnknownCritical(rest); oid != "" && bad == "" {
-			bad = hexUpper(m) + " with a critical entry extension " + oid
+		if bad == "" && e.UnknownCritical != "" {
+			bad = hexUpper(e.Serial) + " with a critical entry extension " + e.UnknownCritical
 		}
-		if s := hexUpper(m); caSerials[s] {
+		if s := hexUpper(e.Serial); caSerials[s] {
 			listed[s] = true
 		}
 	})
@@ -336,15 +323,8 @@ func checkCompleteCRL(file string, der []byte, ca *x509.Certificate, now time.Ti
 	if now.After(h.NextUpdate) {
 		return nil, &pkix.Error{File: file, Msg: "is past its next update (" + h.NextUpdate.UTC().Format(time.RFC3339) + ")", Hint: "rebuild it with 'mtlsctl crl build' first"}
 	}
-	for _, e := range h.Extensions {
-		switch {
-		case e.OID.Equal(oidDeltaCRL):
-			return nil, &pkix.Error{File: file, Msg: "is a delta CRL, not a complete list", Hint: "build a complete CRL with 'mtlsctl crl build'"}
-		case e.OID.Equal(oidIssuingDP) && e.Critical:
-			return nil, &pkix.Error{File: file, Msg: "has a critical Issuing Distribution Point: it covers only part of what its CA issued", Hint: "build a complete CRL with 'mtlsctl crl build'"}
-		case e.Critical && !e.OID.Equal(oidCRLNumber) && !e.OID.Equal(oidAuthKeyID):
-			return nil, &pkix.Error{File: file, Msg: "has a critical extension " + e.OID.String() + " that mtlsctl does not understand; RFC 5280 says such a CRL must not be used"}
-		}
+	if why := h.Incomplete(); why != "" {
+		return nil, &pkix.Error{File: file, Msg: why, Hint: "build a complete CRL with 'mtlsctl crl build'"}
 	}
 	return h, nil
 }

@@ -462,7 +462,7 @@ func (d *Dir) crlMissing(issuer string, want map[string]bool) ([]string, error) 
 		return nil, &pkix.Error{File: path, Msg: "exists and is not a CRL; refusing to replace it", Err: err,
 			Hint: "move it away: the next CRL build starts afresh"}
 	default:
-		if err := eachSerialOfCRL(path, h, func(s []byte) { delete(want, hexUpper(s)) }); err != nil {
+		if err := eachEntryOfCRL(path, h, func(e pkix.RevokedEntry) { delete(want, hexUpper(e.Serial)) }); err != nil {
 			return nil, &pkix.Error{File: path, Msg: "cannot read the CRL's serials: " + err.Error(), Err: err}
 		}
 	}
