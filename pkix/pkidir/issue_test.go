@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 )
@@ -60,5 +61,33 @@ func TestIssueRefusesReplacedCA(t *testing.T) {
 	}
 	if _, err := os.Stat(d.File("dev-1.pem")); err == nil {
 		t.Error("dev-1.pem was written")
+	}
+}
+
+// crl build compacts an inventory grown by appended changes (a quarter of
+// its lines and at least 1,000) to one line per serial, keeping each
+// serial's latest state.
+func TestCRLBuildCompactsInventory(t *testing.T) {
+	d := testDir(t)
+	newRoot(t, d)
+	data, _ := os.ReadFile(d.Inventory())
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	root := lines[len(lines)-1]
+	f, _ := os.OpenFile(d.Inventory(), os.O_APPEND|os.O_WRONLY, 0)
+	for range 1500 {
+		f.WriteString(root + "\n") // the same state, appended again and again
+	}
+	f.Close()
+	serials := d.File("serials.txt")
+	os.WriteFile(serials, nil, 0o644)
+	if _, err := d.BuildCRL(context.Background(), &CRLRequest{SerialsFile: serials, NextUpdate: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := d.ReadInventory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Lines != 1 || len(inv.Records) != 1 || inv.Records[0].Kind != pkix.KindRoot {
+		t.Errorf("after crl build: %d lines, %d records", inv.Lines, len(inv.Records))
 	}
 }
