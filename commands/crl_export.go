@@ -34,12 +34,10 @@ EXAMPLES:
    mtlsctl crl export --dir pki --format json | jq '.revoked | length'
 
 ` + exitCodeHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dirFlag(),
-			&cli.StringSliceFlag{Name: "crl", Usage: "also a CRL `FILE` made elsewhere (repeatable; pair each with --ca)"},
-			&cli.StringSliceFlag{Name: "ca", Usage: "the CA certificate `FILE` that signed the --crl in the same position"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, json or waf"},
-		},
+		}, externalCRLFlags()...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {

@@ -61,6 +61,14 @@ func applyKeyType(c *cli.Context, req *pkix.Request) error {
 	return nil
 }
 
+// externalCRLFlags are --crl FILE --ca FILE, for CRLs made elsewhere.
+func externalCRLFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "crl", Usage: "also a CRL `FILE` made elsewhere (repeatable; pair each with --ca)"},
+		&cli.StringSliceFlag{Name: "ca", Usage: "the CA certificate `FILE` that signed the --crl in the same position"},
+	}
+}
+
 // loadSigner reads the signing CA: --issuer NAME (the directory's
 // intermediate), --ca/--ca-key files (a bundle: the issuer first, then the
 // certificates above it), or the directory's root.

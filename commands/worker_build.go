@@ -2,11 +2,10 @@ package commands
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/worker"
 	"github.com/urfave/cli/v2"
 )
@@ -46,10 +45,8 @@ EXAMPLES:
    npx wrangler deploy --config pki/worker/wrangler.toml
 
 ` + exitCodeHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dirFlag(),
-			&cli.StringSliceFlag{Name: "crl", Usage: "also a CRL `FILE` made elsewhere (repeatable; pair each with --ca)"},
-			&cli.StringSliceFlag{Name: "ca", Usage: "the CA certificate `FILE` that signed the --crl in the same position"},
 			&cli.StringFlag{Name: "store", Value: "kv", Usage: "kv (one key per revoked certificate) or inline (the list in the script)"},
 			&cli.StringFlag{Name: "grace", Value: "24h", Usage: "how long past a CRL's next update its data is still used"},
 			&cli.BoolFlag{Name: "fail-open", Usage: "with stale data, let requests through and log (default: refuse)"},
@@ -57,7 +54,7 @@ EXAMPLES:
 			&cli.StringSliceFlag{Name: "hostname", Usage: "an Access `HOSTNAME` the Worker runs on (repeatable)"},
 			&cli.StringFlag{Name: "out", Usage: "output `DIR` (default DIR/worker)"},
 			jsonFlag(),
-		},
+		}, externalCRLFlags()...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
@@ -102,28 +99,13 @@ func runWorkerBuild(u *ui, c *cli.Context) error {
 	}
 	out := c.String("out")
 	if out == "" {
-		out = d.File("worker")
+		out = d.File(pkidir.WorkerDirName)
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return &pkix.Error{File: out, Msg: "cannot create: " + pkix.UnwrapPathError(err).Error()}
-	}
-	outputs := []pkix.File{
-		{Path: filepath.Join(out, "worker.js"), Data: files.Script, Mode: pkix.ModePublic, Kind: "Worker (ES module)"},
-		{Path: filepath.Join(out, "wrangler.toml"), Data: files.Wrangler, Mode: pkix.ModePublic, Kind: "wrangler configuration"},
-	}
-	if files.KV != nil {
-		outputs = append(outputs, pkix.File{Path: filepath.Join(out, "revoked.kv.json"), Stream: files.KV, Mode: pkix.ModePublic, Kind: "Workers KV data (wrangler kv bulk put)"})
-	}
-	written, err := d.Publish(c.Context, "worker build", outputs)
+	written, err := d.Publish(c.Context, "worker build", files.Outputs(out))
 	if err != nil {
 		return err
 	}
 	res := newResult("worker build")
-	for i := range written {
-		if info, err := os.Stat(written[i].Path); err == nil {
-			written[i].Size = int(info.Size()) // streamed: its size is known once written
-		}
-	}
 	res.addWritten(written, nil)
 	if c.String("kv-namespace-id") == "" && store == "kv" {
 		res.Notes = append(res.Notes, "wrangler.toml has a placeholder namespace id: pass --kv-namespace-id (or MTLSCTL_KV_NAMESPACE_ID), or edit it")

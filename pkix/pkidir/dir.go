@@ -60,6 +60,7 @@ const (
 	ServeCAName     = "serve-ca"
 	DefaultInter    = "intermediate"
 	DefaultLeafName = "client"
+	WorkerDirName   = "worker" // worker build's output
 	journalName     = ".mtlsctl-journal"
 )
 

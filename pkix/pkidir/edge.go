@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -340,6 +341,11 @@ func numberString(n *big.Int) string {
 // transaction under the lock: each replaced whole, never a half-written
 // script beside new data.
 func (d *Dir) Publish(ctx context.Context, op string, files []pkix.File) ([]pkix.Written, error) {
+	for _, f := range files {
+		if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
+			return nil, d.ioError(filepath.Dir(f.Path), "cannot create", err)
+		}
+	}
 	for i := range files {
 		files[i].Replace = true
 		if err := rewritable(files[i].Path); err != nil {
@@ -357,6 +363,13 @@ func (d *Dir) Publish(ctx context.Context, op string, files []pkix.File) ([]pkix
 	}
 	if err != nil {
 		return nil, err
+	}
+	for i, w := range written[0] {
+		if w.Stream != nil { // its size is known once written
+			if info, err := os.Stat(w.Path); err == nil {
+				written[0][i].Size = int(info.Size())
+			}
+		}
 	}
 	return written[0], nil
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -131,6 +132,19 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 	f.Script = []byte(script)
 	f.Wrangler = []byte(wrangler(o))
 	return f, nil
+}
+
+// Outputs are the files of the Worker's directory: worker.js,
+// wrangler.toml and, with KV, revoked.kv.json.
+func (f *Files) Outputs(dir string) []pkix.File {
+	out := []pkix.File{
+		{Path: filepath.Join(dir, "worker.js"), Data: f.Script, Mode: pkix.ModePublic, Kind: "Worker (ES module)"},
+		{Path: filepath.Join(dir, "wrangler.toml"), Data: f.Wrangler, Mode: pkix.ModePublic, Kind: "wrangler configuration"},
+	}
+	if f.KV != nil {
+		out = append(out, pkix.File{Path: filepath.Join(dir, "revoked.kv.json"), Stream: f.KV, Mode: pkix.ModePublic, Kind: "Workers KV data (wrangler kv bulk put)"})
+	}
+	return out
 }
 
 // writeKV writes the JSON array `wrangler kv bulk put` takes, one pair a
