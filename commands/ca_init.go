@@ -77,14 +77,14 @@ func runCAInit(u *ui, c *cli.Context) error {
 		expiry = d
 	}
 	var outputs []pkix.File
-	req, reqOut, err := loadOrDefault(c, "csr", dir, "ca-csr.json", pkix.DefaultCARequestJSON, func(name string, data []byte) (*pkix.Request, error) {
+	req, reqOut, err := loadOrDefault(c, "csr", d.File(pkidir.CARequestName), pkix.DefaultCARequestJSON, func(name string, data []byte) (*pkix.Request, error) {
 		return pkix.LoadRequest(name, data, pkix.CARequest)
 	})
 	if err != nil {
 		return err
 	}
 	res.Notes = append(res.Notes, req.Notes...)
-	cfg, cfgOut, err := loadOrDefault(c, "config", dir, "ca-config.json", pkix.DefaultConfigJSON, pkix.LoadSigningConfig)
+	cfg, cfgOut, err := loadOrDefault(c, "config", d.File(pkidir.ConfigName), pkix.DefaultConfigJSON, pkix.LoadSigningConfig)
 	if err != nil {
 		return err
 	}

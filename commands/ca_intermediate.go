@@ -76,7 +76,7 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 			return err
 		}
 	}
-	req, err := loadRequestOrBuiltin(c, d.Path(), pkidir.InterRequest, pkix.CARequest, c.String("cn"))
+	req, err := loadRequestOrBuiltin(c, d.File(pkidir.InterRequest), pkix.CARequest, c.String("cn"))
 	if err != nil {
 		return err
 	}

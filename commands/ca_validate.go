@@ -3,10 +3,10 @@ package commands
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 
 	"github.com/fatih/color"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -57,7 +57,11 @@ EXAMPLES:
 func runCAValidate(u *ui, c *cli.Context) error {
 	path := c.Args().First()
 	if path == "" {
-		path = filepath.Join(c.String("dir"), "ca.pem")
+		d, err := openDir(c)
+		if err != nil {
+			return err
+		}
+		path = d.CA(pkidir.RootName).Cert
 	}
 	if c.Bool("fix-order") {
 		if err := refuseOverwritingInputs([]pkix.File{{Path: c.String("out")}}, true, path); err != nil {

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -62,10 +61,11 @@ func summariseExpiry(items []pkix.ExpiryItem) ([]pkix.ExpiryItem, int) {
 }
 
 func runCheck(u *ui, c *cli.Context) error {
-	dir, err := pkiDir(c)
+	d, err := openDir(c)
 	if err != nil {
 		return err
 	}
+	root := d.CA(pkidir.RootName)
 	warn, err := parseDuration("warn", c.String("warn"))
 	if err != nil {
 		return err
@@ -89,10 +89,6 @@ func runCheck(u *ui, c *cli.Context) error {
 			}
 		}
 	} else {
-		d, err := pkidir.Open(dir)
-		if err != nil {
-			return err
-		}
 		inv, err := d.ReadInventory()
 		if err != nil {
 			return err
@@ -118,17 +114,16 @@ func runCheck(u *ui, c *cli.Context) error {
 		unverified = d.Unverifiable(inv)
 		if len(inv.Records) == 0 {
 			// A directory made with cfssl or before the inventory: its CA.
-			caPath := filepath.Join(dir, "ca.pem")
-			certs, err := loadFile(c, caPath, pkix.ParseCertificatesPEM, "no inventory and no ca.pem in "+dir+": give the files to check")
+			certs, err := loadFile(c, root.Cert, pkix.ParseCertificatesPEM, "no inventory and no ca.pem in "+d.Path()+": give the files to check")
 			if err != nil {
 				return err
 			}
 			for _, cert := range certs {
-				col.AddCertificate(caPath, cert)
+				col.AddCertificate(root.Cert, cert)
 			}
 		}
 	}
-	crlPath, explicit := inputPath(c, "crl", dir, "ca.crl")
+	crlPath, explicit := inputPath(c, "crl", root.CRL)
 	if explicit || (c.Args().Len() == 0 && pkix.Exists(crlPath)) {
 		rl, err := loadFile(c, crlPath, pkix.ParseCRL, "")
 		if err != nil {

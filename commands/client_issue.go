@@ -99,7 +99,7 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	if len(cns) > 0 {
 		cn = cns[0]
 	}
-	template, err := loadRequestOrBuiltin(c, d.Path(), pkidir.ClientRequest, pkix.ClientRequest, cn)
+	template, err := loadRequestOrBuiltin(c, d.File(pkidir.ClientRequest), pkix.ClientRequest, cn)
 	if err != nil {
 		return err
 	}

@@ -3,10 +3,10 @@ package commands
 import (
 	"bytes"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -63,10 +63,14 @@ type crlShowReport struct {
 }
 
 func runCRLShow(u *ui, c *cli.Context) error {
-	dir := c.String("dir")
+	d, err := openDir(c)
+	if err != nil {
+		return err
+	}
+	root := d.CA(pkidir.RootName)
 	path := c.Args().First()
 	if path == "" {
-		path = filepath.Join(dir, "ca.crl")
+		path = root.CRL
 	}
 	rl, err := loadFile(c, path, pkix.ParseCRL, "build one with 'mtlsctl crl build serials.txt'")
 	if err != nil {
@@ -83,7 +87,7 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	} else {
 		rep.Warnings = append(rep.Warnings, "the CRL has no CRL Number (RFC 5280 requires one); cfssl gencrl makes such CRLs")
 	}
-	caPath, explicit := inputPath(c, "ca", dir, "ca.pem")
+	caPath, explicit := inputPath(c, "ca", root.Cert)
 	badSignature := false
 	if explicit || pkix.Exists(caPath) {
 		ca, err := loadFile(c, caPath, pkix.ParseCertificatePEM, "")

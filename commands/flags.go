@@ -36,12 +36,13 @@ func forceFlag() cli.Flag {
 }
 
 // inputPath resolves an input: the flag's value if given (relative to the
-// current directory, like any path typed in a shell), else name inside dir.
-func inputPath(c *cli.Context, flag, dir, name string) (path string, explicit bool) {
+// current directory, like any path typed in a shell), else def, the file
+// the PKI directory names for it (pkidir.Dir.CA, File).
+func inputPath(c *cli.Context, flag, def string) (path string, explicit bool) {
 	if v := c.String(flag); v != "" {
 		return v, true
 	}
-	return filepath.Join(dir, name), false
+	return def, false
 }
 
 // noArgs refuses stray positional arguments. urfave/cli stops parsing flags

@@ -13,10 +13,10 @@ import (
 
 // Reading what flags name: requests, configuration, the signing CA.
 
-// loadRequestOrBuiltin reads --csr FILE, else DIR/name, else the built-in
+// loadRequestOrBuiltin reads --csr FILE, else def, else the built-in
 // request with the given CN; a CN also overrides the CN of a file.
-func loadRequestOrBuiltin(c *cli.Context, dir, name string, kind pkix.RequestKind, cn string) (*pkix.Request, error) {
-	path, explicit := inputPath(c, "csr", dir, name)
+func loadRequestOrBuiltin(c *cli.Context, def string, kind pkix.RequestKind, cn string) (*pkix.Request, error) {
+	path, explicit := inputPath(c, "csr", def)
 	if !explicit && !pkix.Exists(path) {
 		if cn == "" {
 			return nil, &pkix.Error{File: path, Msg: "no such file, and no --cn given",
@@ -97,8 +97,8 @@ func loadCAInput(c *cli.Context, d *pkidir.Dir) (pkidir.CAInput, error) {
 		return pkidir.CAInput{}, nil
 	}
 	root := d.CA(pkidir.RootName)
-	certPath, _ := inputPath(c, "ca", d.Path(), filepath.Base(root.Cert))
-	keyPath, _ := inputPath(c, "ca-key", d.Path(), filepath.Base(root.Key))
+	certPath, _ := inputPath(c, "ca", root.Cert)
+	keyPath, _ := inputPath(c, "ca-key", root.Key)
 	certs, err := loadFile(c, certPath, pkix.ParseCertificatesPEM, "run 'mtlsctl ca init' first, or pass --ca")
 	if err != nil {
 		return pkidir.CAInput{}, err
@@ -112,7 +112,7 @@ func loadCAInput(c *cli.Context, d *pkidir.Dir) (pkidir.CAInput, error) {
 
 // loadConfig reads --config, else DIR/ca-config.json.
 func loadConfig(c *cli.Context, d *pkidir.Dir) (*pkix.SigningConfig, error) {
-	cfgPath, _ := inputPath(c, "config", d.Path(), pkidir.ConfigName)
+	cfgPath, _ := inputPath(c, "config", d.File(pkidir.ConfigName))
 	return loadFile(c, cfgPath, pkix.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
 }
 
@@ -189,12 +189,12 @@ func withMissingHint(err error, hint string) error {
 	return err
 }
 
-// loadOrDefault reads an input given by flag, or DIR/name, or falls back to
+// loadOrDefault reads an input given by flag, or def, or falls back to
 // the built-in document, which is then also returned as a file to write so
 // the user can edit and reuse it. An input named explicitly must exist.
-func loadOrDefault[T any](c *cli.Context, flag, dir, name, builtin string, load func(string, []byte) (T, error)) (T, []pkix.File, error) {
+func loadOrDefault[T any](c *cli.Context, flag, def, builtin string, load func(string, []byte) (T, error)) (T, []pkix.File, error) {
 	var zero T
-	path, explicit := inputPath(c, flag, dir, name)
+	path, explicit := inputPath(c, flag, def)
 	if explicit || pkix.Exists(path) {
 		data, err := pkix.ReadInput(path, c.App.Reader)
 		if err != nil {
@@ -206,7 +206,7 @@ func loadOrDefault[T any](c *cli.Context, flag, dir, name, builtin string, load 
 		v, err := load(path, data)
 		return v, nil, err
 	}
-	v, err := load("built-in "+name, []byte(builtin))
+	v, err := load("built-in "+filepath.Base(def), []byte(builtin))
 	if err != nil {
 		return zero, nil, err
 	}

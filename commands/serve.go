@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -87,16 +88,16 @@ EXAMPLES:
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			dir, err := pkiDir(c)
+			d, err := openDir(c)
 			if err != nil {
 				return err
 			}
 			if c.IsSet("cert") != c.IsSet("key") {
 				return usageErrorf("--cert and --key go together")
 			}
-			caPath, _ := inputPath(c, "ca", dir, "ca.pem")
+			caPath, _ := inputPath(c, "ca", d.CA(pkidir.RootName).Cert)
 			srv, err := newServer(u, c.App.Reader, serveOptions{
-				dir: dir, caPath: caPath, crlPaths: c.StringSlice("crl"), commonNames: c.StringSlice("common-name"),
+				dir: d.Path(), caPath: caPath, crlPaths: c.StringSlice("crl"), commonNames: c.StringSlice("common-name"),
 				addr: c.String("addr"), addrFile: c.String("addr-file"), certFile: c.String("cert"), keyFile: c.String("key"),
 				forward: c.Bool("forward-cert"), jsonLog: c.Bool("json"),
 			})
@@ -139,6 +140,10 @@ type serveOptions struct {
 // server reports itself ready.
 func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	dir, caPath := o.dir, o.caPath
+	d, err := pkidir.Open(dir)
+	if err != nil {
+		return nil, err
+	}
 	data, err := pkix.ReadInput(caPath, stdin)
 	if err != nil {
 		return nil, withMissingHint(err, "give the CA you upload to Access with --ca")
@@ -186,7 +191,7 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	// else happens: one that is not serve's to replace (the CA key named
 	// as --addr-file, a client certificate called serve-ca.pem, a symlink)
 	// stops it with nothing written and nothing listening.
-	caFile := filepath.Join(dir, "serve-ca.pem")
+	caFile := d.Leaf(pkidir.ServeCAName).Cert
 	if o.certFile == "" {
 		if err := pkix.CheckOwned(caFile, serveCAWhat, pkix.IsEphemeralServerCA, serveCAHint); err != nil {
 			return nil, err
@@ -268,7 +273,7 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	banner = append(banner,
 		"try it:",
 		fmt.Sprintf("  curl -sv %s %s                                      # 403: no certificate", caFlag, url),
-		fmt.Sprintf("  curl -sv %s --cert %s --key %s %s   # 200 + CF_Authorization", caFlag, filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem"), url),
+		fmt.Sprintf("  curl -sv %s --cert %s --key %s %s   # 200 + CF_Authorization", caFlag, d.Leaf(pkidir.DefaultLeafName).Cert, d.Leaf(pkidir.DefaultLeafName).Key, url),
 	)
 
 	// With --json, stdout holds nothing but the access log's JSON lines:
