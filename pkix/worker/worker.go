@@ -7,7 +7,9 @@ package worker
 
 import (
 	"bufio"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,6 +56,14 @@ type metadata struct {
 	RevokedCAs []string  `json:"revoked_cas"`
 }
 
+func newMetadata(set *pkidir.RevocationSet, now time.Time) metadata {
+	meta := metadata{Built: now.UTC().Truncate(time.Second), RevokedCAs: set.RevokedCAs}
+	for _, c := range set.CRLs {
+		meta.CRLs = append(meta.CRLs, crlMeta{IssuerSKI: c.IssuerSKI, Number: c.Number, ThisUpdate: c.ThisUpdate, NextUpdate: c.NextUpdate})
+	}
+	return meta
+}
+
 type crlMeta struct {
 	IssuerSKI  string    `json:"issuer_ski"`
 	Number     string    `json:"number"`
@@ -85,10 +95,7 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 		return nil, &pkix.Error{Msg: fmt.Sprintf("%d revoked certificates are too many to compile into the script (at most %d)", set.Count, InlineLimit),
 			Hint: "use --store kv"}
 	}
-	meta := metadata{Built: now.UTC().Truncate(time.Second), RevokedCAs: set.RevokedCAs}
-	for _, c := range set.CRLs {
-		meta.CRLs = append(meta.CRLs, crlMeta{IssuerSKI: c.IssuerSKI, Number: c.Number, ThisUpdate: c.ThisUpdate, NextUpdate: c.NextUpdate})
-	}
+	meta := newMetadata(set, now)
 	metaJSON, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err
@@ -149,33 +156,27 @@ func (f *Files) Outputs(dir string) []pkix.File {
 
 // writeKV writes the JSON array `wrangler kv bulk put` takes, one pair a
 // line. Keys and values are hex, reason names and RFC 3339 times: nothing
-// JSON must escape, so they are written as they are, without a
-// json.Marshal per entry.
+// JSON must escape but the value's own quotes, so they are written as
+// they are, without a json.Marshal per entry.
 func writeKV(w io.Writer, set *pkidir.RevocationSet, metaJSON []byte) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	meta, _ := json.Marshal(string(metaJSON))
 	fmt.Fprintf(bw, "[{\"key\":%q,\"value\":%s}", Prefix+"meta", meta)
 	buf := make([]byte, 0, 256)
-	var lastTime time.Time
-	var lastStamp []byte // most entries share a date: format it once
+	val := make([]byte, 0, 128)
+	var stamps stamper
 	err := set.Each(func(r pkidir.Revocation) error {
-		if !r.RevokedAt.Equal(lastTime) || lastStamp == nil {
-			lastTime, lastStamp = r.RevokedAt, r.RevokedAt.UTC().AppendFormat(lastStamp[:0], time.RFC3339)
-		}
 		buf = append(buf[:0], ",\n{\"key\":\""...)
-		buf = append(buf, Prefix+"rev:"...)
-		buf = append(buf, r.IssuerSKI...)
-		buf = append(buf, ':')
-		buf = append(buf, r.Serial...)
-		buf = append(buf, `","value":"{`...)
-		if r.Reason != "" {
-			buf = append(buf, `\"reason\":\"`...)
-			buf = append(buf, r.Reason...)
-			buf = append(buf, `\",`...)
+		buf = appendKey(buf, r)
+		buf = append(buf, `","value":"`...)
+		val = appendValue(val[:0], r, stamps.format(r.RevokedAt))
+		for _, b := range val {
+			if b == '"' {
+				buf = append(buf, '\\')
+			}
+			buf = append(buf, b)
 		}
-		buf = append(buf, `\"revoked_at\":\"`...)
-		buf = append(buf, lastStamp...)
-		buf = append(buf, `\"}"}`...)
+		buf = append(buf, `"}`...)
 		_, err := bw.Write(buf)
 		return err
 	})
@@ -184,6 +185,70 @@ func writeKV(w io.Writer, set *pkidir.RevocationSet, metaJSON []byte) error {
 	}
 	bw.WriteString("]\n")
 	return bw.Flush()
+}
+
+// Pair is one KV key and its value.
+type Pair struct{ Key, Value string }
+
+// EachKV streams the revoked certificates' pairs, as revoked.kv.json
+// holds them (without the metadata pair: see KVMeta).
+func EachKV(set *pkidir.RevocationSet, fn func(Pair) error) error {
+	var stamps stamper
+	buf := make([]byte, 0, 128)
+	return set.Each(func(r pkidir.Revocation) error {
+		key := string(appendKey(buf[:0], r))
+		return fn(Pair{Key: key, Value: string(appendValue(buf[:0], r, stamps.format(r.RevokedAt)))})
+	})
+}
+
+// KVMeta is the metadata pair, built now, and a digest of it without its
+// build time: two pushes of the same CRLs have the same digest, so the
+// second writes nothing.
+func KVMeta(set *pkidir.RevocationSet, now time.Time) (Pair, string, error) {
+	b, err := json.Marshal(newMetadata(set, now))
+	if err != nil {
+		return Pair{}, "", err
+	}
+	timeless, err := json.Marshal(newMetadata(set, time.Time{}))
+	if err != nil {
+		return Pair{}, "", err
+	}
+	sum := sha256.Sum256(timeless)
+	return Pair{Key: Prefix + "meta", Value: string(b)}, hex.EncodeToString(sum[:16]), nil
+}
+
+func appendKey(buf []byte, r pkidir.Revocation) []byte {
+	buf = append(buf, Prefix+"rev:"...)
+	buf = append(buf, r.IssuerSKI...)
+	buf = append(buf, ':')
+	return append(buf, r.Serial...)
+}
+
+// appendValue appends an entry's JSON: {"reason":…,"revoked_at":…}.
+func appendValue(buf []byte, r pkidir.Revocation, stamp []byte) []byte {
+	buf = append(buf, '{')
+	if r.Reason != "" {
+		buf = append(buf, `"reason":"`...)
+		buf = append(buf, r.Reason...)
+		buf = append(buf, `",`...)
+	}
+	buf = append(buf, `"revoked_at":"`...)
+	buf = append(buf, stamp...)
+	return append(buf, `"}`...)
+}
+
+// stamper formats revocation times, once per run of equal times: most
+// entries of a CRL share a date.
+type stamper struct {
+	last  time.Time
+	stamp []byte
+}
+
+func (s *stamper) format(t time.Time) []byte {
+	if !t.Equal(s.last) || s.stamp == nil {
+		s.last, s.stamp = t, t.UTC().AppendFormat(s.stamp[:0], time.RFC3339)
+	}
+	return s.stamp
 }
 
 // Key is the KV key of a revoked certificate.

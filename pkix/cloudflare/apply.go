@@ -1,0 +1,71 @@
+package cloudflare
+
+import (
+	"context"
+	"strings"
+)
+
+// Step is one write of a plan, described as the user would say it.
+type Step struct {
+	What string
+	Do   func(ctx context.Context) error
+}
+
+// ApplyError is a plan that stopped: the error, what was applied before
+// it and what was not. Nothing applied means the account is as it was.
+type ApplyError struct {
+	Err        error
+	Applied    []string
+	NotApplied []string
+}
+
+func (e *ApplyError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Err.Error())
+	if len(e.Applied) == 0 {
+		b.WriteString("; nothing was applied")
+	} else {
+		b.WriteString("; applied: " + strings.Join(e.Applied, ", "))
+	}
+	if len(e.NotApplied) > 0 {
+		b.WriteString("; not applied: " + strings.Join(e.NotApplied, ", "))
+	}
+	return b.String()
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// Partial: some writes were applied and others not.
+func (e *ApplyError) Partial() bool { return len(e.Applied) > 0 }
+
+// HintText passes the cause's hint on.
+func (e *ApplyError) HintText() string {
+	if h, ok := e.Err.(interface{ HintText() string }); ok {
+		return h.HintText()
+	}
+	return ""
+}
+
+// apply runs the steps in order and stops at the first failure. It returns
+// what was applied (under --dry-run: what would have been).
+func (c *Client) apply(ctx context.Context, steps []Step) ([]string, error) {
+	var done []string
+	for i, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return done, c.stopped(err, done, steps[i:])
+		}
+		if err := s.Do(ctx); err != nil {
+			return done, c.stopped(err, done, steps[i:])
+		}
+		done = append(done, s.What)
+	}
+	return done, nil
+}
+
+func (c *Client) stopped(err error, done []string, rest []Step) error {
+	e := &ApplyError{Err: err, Applied: append([]string(nil), done...)}
+	for _, s := range rest {
+		e.NotApplied = append(e.NotApplied, s.What)
+	}
+	return e
+}

@@ -1,0 +1,116 @@
+package cloudflare
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	cf "github.com/cloudflare/cloudflare-go/v6"
+)
+
+// APIError is a failed call in one line: what was asked, Cloudflare's
+// status, error code and message, and a hint where the fix is known.
+type APIError struct {
+	Method, Path string
+	Status       int
+	Code         int64
+	Message      string
+	Hint         string
+	Err          error
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: ", e.Method, e.Path)
+	if e.Status != 0 {
+		fmt.Fprintf(&b, "%d %s", e.Status, http.StatusText(e.Status))
+	}
+	if e.Code != 0 {
+		fmt.Fprintf(&b, ", error %d", e.Code)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.Status == 0 && e.Err != nil {
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// HintText is the hint, for the CLI's hint line.
+func (e *APIError) HintText() string { return e.Hint }
+
+// wrap turns what the SDK returned into an APIError naming the call.
+func (c *Client) wrap(method, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return err
+	}
+	e := &APIError{Method: method, Path: what, Err: err}
+	var se *cf.Error
+	if errors.As(err, &se) {
+		e.Status = se.StatusCode
+		if se.Request != nil {
+			e.Method, e.Path = se.Request.Method, c.relPath(se.Request)
+		}
+		var msgs []string
+		for i, d := range se.Errors {
+			if i == 0 {
+				e.Code = d.Code
+			}
+			msgs = append(msgs, d.Message)
+		}
+		e.Message = c.redact(strings.Join(msgs, "; "))
+		if e.Message == "" {
+			e.Message = "(no error message in the response)"
+		}
+	} else {
+		e.Message = c.redact(err.Error())
+		e.Err = errors.New(e.Message)
+	}
+	e.Hint = hintFor(e)
+	return e
+}
+
+// permissions are the API token permissions each kind of call needs, as
+// the dashboard's token page names them.
+func permissionFor(path string) string {
+	switch {
+	case strings.Contains(path, "/access/certificates"):
+		return `"Access: Mutual TLS Certificates Write" (account or zone, as the certificate's scope)`
+	case strings.Contains(path, "/storage/kv/"):
+		return `"Workers KV Storage Write" (account)`
+	case strings.Contains(path, "/workers/routes"):
+		return `"Workers Routes Write" (zone)`
+	case strings.Contains(path, "/workers/scripts"):
+		return `"Workers Scripts Write" (account)`
+	}
+	return ""
+}
+
+func hintFor(e *APIError) string {
+	switch {
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Code == 10000 || e.Code == 9109:
+		if p := permissionFor(e.Path); p != "" {
+			return "the API token needs the permission " + p + "; check CLOUDFLARE_API_TOKEN or --token-file, and that the account/zone ID is the one the token is for"
+		}
+		return "check the API token (CLOUDFLARE_API_TOKEN or --token-file) and its permissions"
+	case e.Status == http.StatusTooManyRequests:
+		return "Cloudflare's rate limit (1,200 requests per 5 minutes per user): run again later; nothing is lost by a rerun"
+	case e.Status == http.StatusNotFound && strings.Contains(e.Path, "/storage/kv/namespaces/"):
+		return "check the namespace ID (--kv-namespace-id): 'npx wrangler kv namespace list' shows them"
+	case e.Status == http.StatusNotFound:
+		return "check CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_ZONE_ID (or --account-id / --zone-id)"
+	case e.Status >= 500:
+		return "Cloudflare's side failed after retries: run the same command again; it makes only the writes still needed"
+	case e.Status == 0:
+		return "could not reach the API: check the network, a proxy (HTTPS_PROXY) or CLOUDFLARE_BASE_URL"
+	}
+	return ""
+}

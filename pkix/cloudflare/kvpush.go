@@ -1,0 +1,225 @@
+package cloudflare
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strings"
+
+	cf "github.com/cloudflare/cloudflare-go/v6"
+	"github.com/cloudflare/cloudflare-go/v6/kv"
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// MaxBulk is the most pairs (or keys) one bulk write or delete takes.
+const MaxBulk = 10000
+
+// digestField is the KV metadata field holding a value's digest: listing
+// the keys returns it, so a push compares without reading any value.
+const digestField = "mtlsctl_sha256"
+
+// KVPair is one key to hold. Digest identifies the value for comparison;
+// "" means the SHA-256 of Value (a value with a time stamp that should not
+// count as a change passes a digest of the rest).
+type KVPair struct {
+	Key, Value, Digest string
+}
+
+func (p KVPair) digest() string {
+	if p.Digest != "" {
+		return p.Digest
+	}
+	sum := sha256.Sum256([]byte(p.Value))
+	return hex.EncodeToString(sum[:16])
+}
+
+// PushRequest is the data a namespace should hold under Prefix.
+type PushRequest struct {
+	NamespaceID string
+	Prefix      string                         // only keys under it are read, compared and deleted
+	Each        func(func(KVPair) error) error // the data, streamed
+	Meta        KVPair                         // written last, when anything changed or it did
+	Chunk       int                            // pairs per request; 0 or more than MaxBulk means MaxBulk
+}
+
+// PushResult counts what push did (or would do).
+type PushResult struct {
+	Status    string   `json:"status"` // changed, unchanged
+	Keys      int      `json:"keys"`   // in the data, with the metadata key
+	Written   int      `json:"written"`
+	Deleted   int      `json:"deleted"`
+	Unchanged int      `json:"unchanged"`
+	Requests  int      `json:"write_requests"`
+	Applied   []string `json:"applied"`
+}
+
+// Push makes the namespace hold the data under the prefix: changed and new
+// pairs are written in chunks, keys under the prefix that the data no
+// longer has are deleted (a lifted certificateHold), and the metadata key
+// goes last. No other key is read or touched. KV is eventually consistent
+// per key, so the order narrows the window in which a reader sees new
+// metadata with old entries, but orders nothing for readers elsewhere.
+func (c *Client) Push(ctx context.Context, req PushRequest) (*PushResult, error) {
+	if c.cfg.AccountID == "" {
+		return nil, ErrNoAccount
+	}
+	if req.NamespaceID == "" {
+		return nil, &pkix.Error{Msg: "no KV namespace ID", Hint: "pass --kv-namespace-id (or MTLSCTL_KV_NAMESPACE_ID); 'npx wrangler kv namespace create REVOKED' makes one"}
+	}
+	if req.Prefix == "" || !strings.HasPrefix(req.Meta.Key, req.Prefix) {
+		return nil, fmt.Errorf("push: every key must be under a non-empty prefix")
+	}
+	chunk := req.Chunk
+	if chunk <= 0 || chunk > MaxBulk {
+		chunk = MaxBulk
+	}
+	existing, err := c.listDigests(ctx, req.NamespaceID, req.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	res := &PushResult{Applied: []string{}}
+	var puts []KVPair
+	inData := map[string]bool{}
+	err = req.Each(func(p KVPair) error {
+		if !strings.HasPrefix(p.Key, req.Prefix) || p.Key == req.Meta.Key {
+			return fmt.Errorf("push: key %q is outside the prefix %q or is the metadata key", p.Key, req.Prefix)
+		}
+		if inData[p.Key] {
+			return nil
+		}
+		inData[p.Key] = true
+		res.Keys++
+		if d, ok := existing[p.Key]; ok && d == p.digest() {
+			res.Unchanged++
+			return nil
+		}
+		puts = append(puts, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Keys++
+	var dels []string
+	for k := range existing {
+		if !inData[k] && k != req.Meta.Key {
+			dels = append(dels, k)
+		}
+	}
+	metaChanged := existing[req.Meta.Key] != req.Meta.digest()
+	_, metaThere := existing[req.Meta.Key]
+
+	var steps []Step
+	for i := 0; i < len(puts); i += chunk {
+		part := puts[i:min(i+chunk, len(puts))]
+		steps = append(steps, Step{What: fmt.Sprintf("write %d key%s", len(part), plural(len(part))), Do: func(ctx context.Context) error {
+			if err := c.bulkPut(ctx, req.NamespaceID, part); err != nil {
+				return err
+			}
+			res.Written += len(part)
+			return nil
+		}})
+	}
+	for i := 0; i < len(dels); i += chunk {
+		part := dels[i:min(i+chunk, len(dels))]
+		steps = append(steps, Step{What: fmt.Sprintf("delete %d key%s", len(part), plural(len(part))), Do: func(ctx context.Context) error {
+			p := kv.NamespaceBulkDeleteParams{AccountID: cf.F(c.cfg.AccountID), Body: part}
+			if _, err := c.kv.BulkDelete(ctx, req.NamespaceID, p); err != nil {
+				return c.wrap(http.MethodPost, c.kvPath(req.NamespaceID, "/bulk/delete"), err)
+			}
+			res.Deleted += len(part)
+			return nil
+		}})
+	}
+	if metaChanged || !metaThere || len(steps) > 0 {
+		steps = append(steps, Step{What: "write the metadata key " + req.Meta.Key, Do: func(ctx context.Context) error {
+			if err := c.bulkPut(ctx, req.NamespaceID, []KVPair{req.Meta}); err != nil {
+				return err
+			}
+			res.Written++
+			return nil
+		}})
+	}
+	if len(steps) == 0 {
+		res.Status = "unchanged"
+		return res, nil
+	}
+	res.Status = "changed"
+	done, err := c.apply(ctx, steps)
+	res.Applied = append(res.Applied, done...)
+	res.Requests = len(done)
+	return res, err
+}
+
+// listDigests lists the keys under prefix with their digests ("" when a
+// key has none: it was written by something else, so it is rewritten).
+func (c *Client) listDigests(ctx context.Context, ns, prefix string) (map[string]string, error) {
+	out := map[string]string{}
+	p := kv.NamespaceKeyListParams{AccountID: cf.F(c.cfg.AccountID), Prefix: cf.F(prefix), Limit: cf.F(1000.0)}
+	iter := c.kv.Keys.ListAutoPaging(ctx, ns, p)
+	for iter.Next() {
+		k := iter.Current()
+		if !strings.HasPrefix(k.Name, prefix) {
+			continue // never ours, whatever the server returned
+		}
+		d := ""
+		if m, ok := k.Metadata.(map[string]any); ok {
+			d, _ = m[digestField].(string)
+		}
+		out[k.Name] = d
+	}
+	if err := iter.Err(); err != nil {
+		return nil, c.wrap(http.MethodGet, c.kvPath(ns, "/keys"), err)
+	}
+	return out, nil
+}
+
+// bulkPut writes pairs with their digests; keys the API reports as not
+// written are tried once more, then reported.
+func (c *Client) bulkPut(ctx context.Context, ns string, pairs []KVPair) error {
+	for try := 0; ; try++ {
+		body := make([]kv.NamespaceBulkUpdateParamsBody, 0, len(pairs))
+		for _, p := range pairs {
+			body = append(body, kv.NamespaceBulkUpdateParamsBody{
+				Key: cf.F(p.Key), Value: cf.F(p.Value),
+				Metadata: cf.F[any](map[string]string{digestField: p.digest()}),
+			})
+		}
+		res, err := c.kv.BulkUpdate(ctx, ns, kv.NamespaceBulkUpdateParams{AccountID: cf.F(c.cfg.AccountID), Body: body})
+		if err != nil {
+			return c.wrap(http.MethodPut, c.kvPath(ns, "/bulk"), err)
+		}
+		if res == nil || len(res.UnsuccessfulKeys) == 0 {
+			return nil
+		}
+		if try == 1 {
+			return &APIError{Method: http.MethodPut, Path: c.kvPath(ns, "/bulk"), Status: http.StatusOK,
+				Message: fmt.Sprintf("%d key%s not written (first: %s)", len(res.UnsuccessfulKeys), plural(len(res.UnsuccessfulKeys)), res.UnsuccessfulKeys[0]),
+				Hint:    "run push again: it writes only what is still missing"}
+		}
+		failed := map[string]bool{}
+		for _, k := range res.UnsuccessfulKeys {
+			failed[k] = true
+		}
+		var again []KVPair
+		for _, p := range pairs {
+			if failed[p.Key] {
+				again = append(again, p)
+			}
+		}
+		pairs = again
+	}
+}
+
+func (c *Client) kvPath(ns, rest string) string {
+	return "/accounts/" + c.cfg.AccountID + "/storage/kv/namespaces/" + ns + rest
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
