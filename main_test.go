@@ -58,6 +58,7 @@ func TestScripts(t *testing.T) {
 			"jsonpath": cmdJSONPath,
 			"waitfile": cmdWaitFile,
 			"timein":   cmdTimeIn,
+			"cffake":   cmdCFFake,
 		},
 	})
 }

@@ -127,6 +127,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 			inspectCommand(ui),
 			serveCommand(ui),
 			workerCommand(ui),
+			cloudflareCommand(ui),
 			checkCommand(ui),
 			completionCommand(ui),
 		},

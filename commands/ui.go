@@ -80,6 +80,10 @@ func (u *ui) reportError(err error) int {
 	}
 	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgRed, "error:"), msg)
 	hint := pkix.HintOf(err)
+	var hinted interface{ HintText() string }
+	if hint == "" && errors.As(err, &hinted) {
+		hint = hinted.HintText()
+	}
 	var ue *usageError
 	if errors.As(err, &ue) {
 		hint = ue.hintText

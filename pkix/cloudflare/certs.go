@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -57,13 +58,30 @@ func (c *Client) Certificates(ctx context.Context) ([]Certificate, error) {
 			fresh++
 			all = append(all, fromSDK(r))
 		}
-		// The last page is short; a page of only repeats means the server
-		// ignored "page".
-		if len(res.Result) < pageSize || fresh == 0 {
+		// The last page is the empty one, or the one result_info says is
+		// last; a page of only repeats means the server ignored "page"
+		// (the published schema lists no paging parameters). A short page
+		// is not the end: the server may cap per_page below ours.
+		info := pageInfo(res.JSON.RawJSON())
+		if fresh == 0 || (info.TotalPages > 0 && page >= info.TotalPages) || (info.TotalCount > 0 && int64(len(all)) >= info.TotalCount) {
 			return all, nil
 		}
 	}
 	return all, nil
+}
+
+type resultInfo struct {
+	TotalPages int64 `json:"total_pages"`
+	TotalCount int64 `json:"total_count"`
+}
+
+// pageInfo reads result_info's totals, which the SDK's page type drops.
+func pageInfo(raw string) resultInfo {
+	var env struct {
+		ResultInfo resultInfo `json:"result_info"`
+	}
+	json.Unmarshal([]byte(raw), &env)
+	return env.ResultInfo
 }
 
 func fromSDK(r zero_trust.Certificate) Certificate {

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	cf "github.com/cloudflare/cloudflare-go/v6"
 	"github.com/cloudflare/cloudflare-go/v6/kv"
 	"github.com/cloudflare/cloudflare-go/v6/option"
 	"github.com/cloudflare/cloudflare-go/v6/workers"
@@ -45,7 +46,7 @@ type Config struct {
 	// Retries bounds the retries of a request answered 429 or 5xx;
 	// RetryBase is the first backoff (doubled each time) when the answer
 	// has no Retry-After; a Retry-After longer than MaxWait is not waited
-	// for. Zero values take the defaults below.
+	// for. Zero values take the defaults below; Retries < 0 means none.
 	Retries   int
 	RetryBase time.Duration
 	MaxWait   time.Duration
@@ -66,6 +67,10 @@ type Client struct {
 	kv      *kv.NamespaceService
 	scripts *workers.ScriptService
 	routes  *workers.RouteService
+	// generic is the SDK's untyped client for the one call its typed
+	// services lack (see deleteKeys); a struct literal, because
+	// NewClient would read credentials from the environment.
+	generic *cf.Client
 }
 
 // New checks cfg and builds the SDK's services from explicit options only.
@@ -121,6 +126,7 @@ func New(cfg Config) (*Client, error) {
 	c.kv = kv.NewNamespaceService(opts...)
 	c.scripts = workers.NewScriptService(opts...)
 	c.routes = workers.NewRouteService(opts...)
+	c.generic = &cf.Client{Options: opts}
 	return c, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -125,9 +126,8 @@ func (c *Client) Push(ctx context.Context, req PushRequest) (*PushResult, error)
 	for i := 0; i < len(dels); i += chunk {
 		part := dels[i:min(i+chunk, len(dels))]
 		steps = append(steps, Step{What: fmt.Sprintf("delete %d key%s", len(part), plural(len(part))), Do: func(ctx context.Context) error {
-			p := kv.NamespaceBulkDeleteParams{AccountID: cf.F(c.cfg.AccountID), Body: part}
-			if _, err := c.kv.BulkDelete(ctx, req.NamespaceID, p); err != nil {
-				return c.wrap(http.MethodPost, c.kvPath(req.NamespaceID, "/bulk/delete"), err)
+			if err := c.deleteKeys(ctx, req.NamespaceID, part); err != nil {
+				return err
 			}
 			res.Deleted += len(part)
 			return nil
@@ -211,6 +211,21 @@ func (c *Client) bulkPut(ctx context.Context, ns string, pairs []KVPair) error {
 		}
 		pairs = again
 	}
+}
+
+// deleteKeys deletes keys in bulk. The SDK sends POST …/bulk/delete;
+// the published OpenAPI schema documents DELETE …/bulk with the same body.
+// A server that knows only the second answers the first 404 or 405, and
+// gets the second.
+func (c *Client) deleteKeys(ctx context.Context, ns string, keys []string) error {
+	_, err := c.kv.BulkDelete(ctx, ns, kv.NamespaceBulkDeleteParams{AccountID: cf.F(c.cfg.AccountID), Body: keys})
+	var se *cf.Error
+	if errors.As(err, &se) && (se.StatusCode == http.StatusNotFound || se.StatusCode == http.StatusMethodNotAllowed) {
+		path := fmt.Sprintf("accounts/%s/storage/kv/namespaces/%s/bulk", c.cfg.AccountID, ns)
+		err = c.generic.Delete(ctx, path, keys, nil)
+		return c.wrap(http.MethodDelete, c.kvPath(ns, "/bulk"), err)
+	}
+	return c.wrap(http.MethodPost, c.kvPath(ns, "/bulk/delete"), err)
 }
 
 func (c *Client) kvPath(ns, rest string) string {

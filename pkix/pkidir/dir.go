@@ -162,3 +162,17 @@ func (d *Dir) checkReserved(name string) error {
 	}
 	return nil
 }
+
+// UploadBundle is what Access gets for this directory: the default
+// intermediate's chain (ca-chain.pem) once there is one, else the root.
+func (d *Dir) UploadBundle() string {
+	if chain := d.CA(DefaultInter).Chain; fileExists(chain) {
+		return chain
+	}
+	return d.CA(RootName).Cert
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}

@@ -1,0 +1,61 @@
+package commands
+
+import (
+	"fmt"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cloudflare"
+	"github.com/urfave/cli/v2"
+)
+
+func cloudflareDeleteCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:      "delete",
+		Usage:     "delete an Access mTLS certificate (refused while hostnames use it, unless --force)",
+		ArgsUsage: "ID|NAME",
+		Description: `Deletes the Access mTLS certificate with this ID, or this name (a name two
+certificates share is refused: use the ID). While hostnames are associated
+with it, clients under it are let in there: delete is refused unless
+--force, which clears its hostnames first, then deletes it.
+
+Token permission: "Access: Mutual TLS Certificates Write".
+
+` + cloudflareHelp + exitCodeHelp,
+		Flags:        append([]cli.Flag{&cli.BoolFlag{Name: "force", Usage: "clear the certificate's hostnames, then delete it"}}, cloudflareFlags(true)...),
+		OnUsageError: usageErrorHandler,
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				return usageErrorf("cloudflare delete takes one certificate ID or name").hint("'mtlsctl cloudflare list' shows them")
+			}
+			return runCloudflareDelete(u, c)
+		},
+	}
+}
+
+func runCloudflareDelete(u *ui, c *cli.Context) error {
+	account, zone := scopeFrom(c)
+	cl, err := cloudflareClient(u, c, account, zone)
+	if err != nil {
+		return err
+	}
+	res, err := cl.Delete(c.Context, c.Args().First(), c.Bool("force"))
+	if res != nil {
+		if c.Bool("json") {
+			if jerr := u.printJSON(struct {
+				Command string `json:"command"`
+				DryRun  bool   `json:"dry_run"`
+				*cloudflare.DeleteResult
+			}{"cloudflare delete", cl.DryRun(), res}); jerr != nil && err == nil {
+				err = jerr
+			}
+		} else if err == nil {
+			verb := "deleted"
+			if cl.DryRun() {
+				verb = "would be deleted"
+			}
+			fmt.Fprintf(u.out, "%s: Access certificate %s %q (hostnames were: %s)\n", verb, res.Certificate.ID, pkix.Printable(res.Certificate.Name), orNone(res.Certificate.Hostnames))
+			u.printApplied(res.Applied, cl.DryRun())
+		}
+	}
+	return apiFailure(err)
+}

@@ -1,0 +1,643 @@
+// Package cloudflaretest is a local fake of the parts of Cloudflare's API
+// v4 that mtlsctl calls, for tests, in the spirit of net/http/httptest: an
+// httptest server speaking Cloudflare's envelope (success, errors,
+// messages, result, result_info), its status codes (201 on create, 202 on
+// a settings update), page and cursor pagination, its authentication
+// failure, and injected 429s and 5xxs. Request bodies are checked against
+// the field names and types of Cloudflare's published OpenAPI schema (the
+// cloudflare/api-schemas repository; see SchemaVersion): an unknown field,
+// a missing required one or a wrong type is a 400, as a strict server
+// would answer, so a client that drifts from the schema fails its tests.
+package cloudflaretest
+
+import (
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Token is the API token the fake accepts.
+const Token = "fake-token-8b1d3c0e5f7a9b2d4c6e8f0a1b3c5d7e"
+
+// Account and Zone are the IDs the fake serves.
+const (
+	Account = "023e105f4ecef8ad9ca31a8372d0c353"
+	Zone    = "9a7806061c88ada191ed06f989cc3dac"
+)
+
+// Request is one request the fake answered.
+type Request struct {
+	Method string      `json:"method"`
+	Path   string      `json:"path"` // below /client/v4, with the query
+	Status int         `json:"status"`
+	Items  int         `json:"items,omitempty"` // pairs or keys in a bulk body
+	Keys   []string    `json:"-"`
+	Header http.Header `json:"-"`
+}
+
+// Cert is an Access mTLS certificate held by the fake.
+type Cert struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Fingerprint string    `json:"fingerprint"`
+	Hostnames   []string  `json:"associated_hostnames"`
+	ExpiresOn   time.Time `json:"expires_on"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	PEM         string    `json:"-"`
+}
+
+// Setting is one hostname's settings.
+type Setting struct {
+	Hostname     string `json:"hostname"`
+	ChinaNetwork bool   `json:"china_network"`
+	Forwarding   bool   `json:"client_certificate_forwarding"`
+}
+
+// KVEntry is a value and its metadata.
+type KVEntry struct {
+	Value    string `json:"value"`
+	Metadata any    `json:"metadata,omitempty"`
+}
+
+// Script is an uploaded Worker.
+type Script struct {
+	ID         string            `json:"id"`
+	Tags       []string          `json:"tags"`
+	Metadata   map[string]any    `json:"-"`
+	Modules    map[string]string `json:"-"`
+	ModifiedOn time.Time         `json:"modified_on"`
+}
+
+// Route is a zone's Worker route.
+type Route struct {
+	ID      string `json:"id"`
+	Pattern string `json:"pattern"`
+	Script  string `json:"script"`
+}
+
+type fault struct {
+	method     string
+	path       *regexp.Regexp
+	status     int
+	times      int
+	retryAfter string
+}
+
+// Server is the fake. Its fields may be read and set under Lock.
+type Server struct {
+	*httptest.Server
+	sync.Mutex
+	Certs    []*Cert
+	Settings []Setting
+	KV       map[string]map[string]KVEntry // namespace → key → entry
+	Scripts  map[string]*Script
+	Routes   []Route
+	Log      []Request
+	// RefuseSharedHostnames makes a hostname on two certificates a 400,
+	// as Access may answer; the default accepts it.
+	RefuseSharedHostnames bool
+	// KeysPageLimit caps a KV keys page below the client's limit, so
+	// small tests see the cursor at work.
+	KeysPageLimit int
+	// OnlyDeleteBulk answers POST …/bulk/delete 404, as a server that
+	// knows only the schema's DELETE …/bulk would.
+	OnlyDeleteBulk bool
+	faults         []*fault
+	seq            int
+}
+
+// New starts a fake over TLS (httptest's certificate: trust it with
+// Server.Certificate(), or SSL_CERT_FILE for another process).
+func New() *Server {
+	s := newServer()
+	s.Server = httptest.NewTLSServer(s)
+	return s
+}
+
+// NewPlain starts a fake over plain HTTP on loopback.
+func NewPlain() *Server {
+	s := newServer()
+	s.Server = httptest.NewServer(s)
+	return s
+}
+
+func newServer() *Server {
+	return &Server{KV: map[string]map[string]KVEntry{}, Scripts: map[string]*Script{}}
+}
+
+// BaseURL is the API root to give a client (CLOUDFLARE_BASE_URL).
+func (s *Server) BaseURL() string { return s.URL + "/client/v4" }
+
+// Fail makes the next times requests matching method and the path regexp
+// answer status (with Retry-After when retryAfter is not "").
+func (s *Server) Fail(method, pathRE string, status, times int, retryAfter string) {
+	s.Lock()
+	defer s.Unlock()
+	s.faults = append(s.faults, &fault{method: method, path: regexp.MustCompile(pathRE), status: status, times: times, retryAfter: retryAfter})
+}
+
+// Writes are the logged requests other than GET.
+func (s *Server) Writes() []Request {
+	s.Lock()
+	defer s.Unlock()
+	var out []Request
+	for _, r := range s.Log {
+		if r.Method != http.MethodGet {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// envelope is Cloudflare's response wrapper.
+type envelope struct {
+	Success    bool     `json:"success"`
+	Errors     []apiMsg `json:"errors"`
+	Messages   []apiMsg `json:"messages"`
+	Result     any      `json:"result"`
+	ResultInfo any      `json:"result_info,omitempty"`
+}
+
+type apiMsg struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+type reply struct {
+	status int
+	result any
+	info   any
+	errs   []apiMsg
+	header map[string]string
+}
+
+func ok(status int, result any) reply { return reply{status: status, result: result} }
+
+func fail(status, code int, format string, args ...any) reply {
+	return reply{status: status, errs: []apiMsg{{Code: code, Message: fmt.Sprintf(format, args...)}}}
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	path := strings.TrimPrefix(r.URL.Path, "/client/v4")
+	s.Lock()
+	rep, items, keys := s.route(r, path, body)
+	logged := path
+	if r.URL.RawQuery != "" {
+		logged += "?" + r.URL.RawQuery
+	}
+	s.Log = append(s.Log, Request{Method: r.Method, Path: logged, Status: rep.status, Items: items, Keys: keys, Header: r.Header.Clone()})
+	s.Unlock()
+	for k, v := range rep.header {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cf-Ray", fmt.Sprintf("%016x-LHR", time.Now().UnixNano()))
+	w.WriteHeader(rep.status)
+	env := envelope{Success: rep.errs == nil, Errors: rep.errs, Messages: []apiMsg{}, Result: rep.result, ResultInfo: rep.info}
+	if env.Errors == nil {
+		env.Errors = []apiMsg{}
+	}
+	json.NewEncoder(w).Encode(env)
+}
+
+var (
+	certsRE    = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates$`)
+	certRE     = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates/([^/]+)$`)
+	settingsRE = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates/settings$`)
+	kvRE       = regexp.MustCompile(`^/accounts/([^/]+)/storage/kv/namespaces/([^/]+)/(keys|bulk|bulk/delete)$`)
+	scriptsRE  = regexp.MustCompile(`^/accounts/([^/]+)/workers/scripts$`)
+	scriptRE   = regexp.MustCompile(`^/accounts/([^/]+)/workers/scripts/([^/]+)$`)
+	routesRE   = regexp.MustCompile(`^/zones/([^/]+)/workers/routes$`)
+)
+
+// route answers one request; it runs under the lock.
+func (s *Server) route(r *http.Request, path string, body []byte) (reply, int, []string) {
+	for _, f := range s.faults {
+		if f.times > 0 && f.method == r.Method && f.path.MatchString(path) {
+			f.times--
+			rep := fail(f.status, 10013+f.status, "injected %d %s", f.status, http.StatusText(f.status))
+			if f.status == http.StatusTooManyRequests {
+				rep = fail(f.status, 971, "Please wait and consider throttling your request speed")
+			}
+			if f.retryAfter != "" {
+				rep.header = map[string]string{"Retry-After": f.retryAfter}
+			}
+			return rep, 0, nil
+		}
+	}
+	// A token is required; Cloudflare answers a bad one with 403 and
+	// error 10000 (or 9109 for a malformed one).
+	auth := r.Header.Get("Authorization")
+	if auth != "Bearer "+Token {
+		return fail(http.StatusForbidden, 10000, "Authentication error"), 0, nil
+	}
+	if m := settingsRE.FindStringSubmatch(path); m != nil {
+		if rep, bad := s.checkScope(m[1], m[2]); bad {
+			return rep, 0, nil
+		}
+		return s.settings(r, body), 0, nil
+	}
+	if m := certsRE.FindStringSubmatch(path); m != nil {
+		if rep, bad := s.checkScope(m[1], m[2]); bad {
+			return rep, 0, nil
+		}
+		switch r.Method {
+		case http.MethodGet:
+			return s.listCerts(r), 0, nil
+		case http.MethodPost:
+			return s.createCert(body), 0, nil
+		}
+		return fail(http.StatusMethodNotAllowed, 10405, "method not allowed"), 0, nil
+	}
+	if m := certRE.FindStringSubmatch(path); m != nil {
+		if rep, bad := s.checkScope(m[1], m[2]); bad {
+			return rep, 0, nil
+		}
+		return s.oneCert(r, m[3], body), 0, nil
+	}
+	if m := kvRE.FindStringSubmatch(path); m != nil {
+		if m[1] != Account {
+			return fail(http.StatusNotFound, 7003, "Could not route to %s, perhaps your object identifier is invalid?", path), 0, nil
+		}
+		return s.kv(r, m[2], m[3], body)
+	}
+	if m := scriptsRE.FindStringSubmatch(path); m != nil && r.Method == http.MethodGet {
+		return s.listScripts(), 0, nil
+	}
+	if m := scriptRE.FindStringSubmatch(path); m != nil && r.Method == http.MethodPut {
+		return s.putScript(r, m[2], body), 0, nil
+	}
+	if m := routesRE.FindStringSubmatch(path); m != nil {
+		if m[1] != Zone {
+			return fail(http.StatusNotFound, 7003, "Could not route to %s, perhaps your object identifier is invalid?", path), 0, nil
+		}
+		return s.routes(r, body), 0, nil
+	}
+	return fail(http.StatusNotFound, 7000, "No route for that URI"), 0, nil
+}
+
+func (s *Server) checkScope(kind, id string) (reply, bool) {
+	if (kind == "accounts" && id == Account) || (kind == "zones" && id == Zone) {
+		return reply{}, false
+	}
+	return fail(http.StatusNotFound, 7003, "Could not route to /%s/%s, perhaps your object identifier is invalid?", kind, id), true
+}
+
+func (s *Server) newID() string {
+	s.seq++
+	b := make([]byte, 6)
+	rand.Read(b)
+	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%s", s.seq, s.seq, s.seq%0xfff, s.seq%0xfff, hex.EncodeToString(b))
+}
+
+// AddCert stores a certificate directly (test set-up).
+func (s *Server) AddCert(name, pemData string, hostnames ...string) (*Cert, error) {
+	s.Lock()
+	defer s.Unlock()
+	c, err := s.newCert(name, pemData, hostnames)
+	if err != nil {
+		return nil, err
+	}
+	s.Certs = append(s.Certs, c)
+	return c, nil
+}
+
+func (s *Server) newCert(name, pemData string, hostnames []string) (*Cert, error) {
+	block, _ := pem.Decode([]byte(pemData))
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("certificate: not a PEM certificate")
+	}
+	x, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %v", err)
+	}
+	sum := md5.Sum(block.Bytes)
+	var fp []string
+	for _, b := range sum {
+		fp = append(fp, fmt.Sprintf("%02X", b))
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	if hostnames == nil {
+		hostnames = []string{}
+	}
+	return &Cert{ID: s.newID(), Name: name, Fingerprint: "MD5 Fingerprint=" + strings.Join(fp, ":"), Hostnames: hostnames,
+		ExpiresOn: x.NotAfter.UTC(), CreatedAt: now, UpdatedAt: now, PEM: pemData}, nil
+}
+
+func (s *Server) listCerts(r *http.Request) reply {
+	q := r.URL.Query()
+	page, perPage := 1, 50
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fail(http.StatusBadRequest, 12000, "page: must be an integer >= 1")
+		}
+		page = n
+	}
+	if v := q.Get("per_page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 5 || n > 50 {
+			return fail(http.StatusBadRequest, 12000, "per_page: must be an integer from 5 to 50")
+		}
+		perPage = n
+	}
+	total := len(s.Certs)
+	from := min((page-1)*perPage, total)
+	to := min(from+perPage, total)
+	out := append([]*Cert{}, s.Certs[from:to]...)
+	rep := ok(http.StatusOK, out)
+	rep.info = map[string]int{"page": page, "per_page": perPage, "count": len(out), "total_count": total, "total_pages": (total + perPage - 1) / perPage}
+	return rep
+}
+
+func (s *Server) createCert(body []byte) reply {
+	obj, rep, bad := object(body, map[string]string{"name": "string", "certificate": "string", "associated_hostnames": "[]string"}, "name", "certificate")
+	if bad {
+		return rep
+	}
+	hosts := strings2(obj["associated_hostnames"])
+	if rep, bad := s.checkHostnames(hosts, ""); bad {
+		return rep
+	}
+	c, err := s.newCert(obj["name"].(string), obj["certificate"].(string), hosts)
+	if err != nil {
+		return fail(http.StatusBadRequest, 12130, "%v", err)
+	}
+	for _, old := range s.Certs {
+		if old.Fingerprint == c.Fingerprint {
+			return fail(http.StatusBadRequest, 12134, "certificate already exists")
+		}
+	}
+	if len(s.Certs) >= 50 {
+		return fail(http.StatusBadRequest, 12135, "account has reached the limit of 50 mTLS certificates")
+	}
+	s.Certs = append(s.Certs, c)
+	return ok(http.StatusCreated, c)
+}
+
+func (s *Server) checkHostnames(hosts []string, self string) (reply, bool) {
+	for _, h := range hosts {
+		if h == "" || strings.ContainsAny(h, "/: *") {
+			return fail(http.StatusBadRequest, 12131, "associated_hostnames: %q is not a hostname", h), true
+		}
+		if !s.RefuseSharedHostnames {
+			continue
+		}
+		for _, c := range s.Certs {
+			if c.ID == self {
+				continue
+			}
+			for _, x := range c.Hostnames {
+				if strings.EqualFold(x, h) {
+					return fail(http.StatusBadRequest, 12132, "hostname %s is already associated with certificate %s", h, c.ID), true
+				}
+			}
+		}
+	}
+	return reply{}, false
+}
+
+func (s *Server) oneCert(r *http.Request, id string, body []byte) reply {
+	idx := -1
+	for i, c := range s.Certs {
+		if c.ID == id {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return fail(http.StatusNotFound, 12133, "certificate not found")
+	}
+	c := s.Certs[idx]
+	switch r.Method {
+	case http.MethodGet:
+		return ok(http.StatusOK, c)
+	case http.MethodPut:
+		obj, rep, bad := object(body, map[string]string{"name": "string", "associated_hostnames": "[]string"}, "associated_hostnames")
+		if bad {
+			return rep
+		}
+		hosts := strings2(obj["associated_hostnames"])
+		if rep, bad := s.checkHostnames(hosts, c.ID); bad {
+			return rep
+		}
+		c.Hostnames = hosts
+		if n, ok := obj["name"].(string); ok {
+			c.Name = n
+		}
+		c.UpdatedAt = time.Now().UTC().Truncate(time.Second)
+		return ok(http.StatusOK, c)
+	case http.MethodDelete:
+		if len(c.Hostnames) > 0 {
+			return fail(http.StatusBadRequest, 12136, "certificate is in use by associated hostnames")
+		}
+		s.Certs = append(s.Certs[:idx], s.Certs[idx+1:]...)
+		return ok(http.StatusOK, map[string]string{"id": id})
+	}
+	return fail(http.StatusMethodNotAllowed, 10405, "method not allowed")
+}
+
+func (s *Server) settings(r *http.Request, body []byte) reply {
+	switch r.Method {
+	case http.MethodGet:
+		return ok(http.StatusOK, append([]Setting{}, s.Settings...))
+	case http.MethodPut:
+		obj, rep, bad := object(body, map[string]string{"settings": "[]object"}, "settings")
+		if bad {
+			return rep
+		}
+		var next []Setting
+		for i, item := range obj["settings"].([]any) {
+			raw, _ := json.Marshal(item)
+			o, rep, bad := object(raw, map[string]string{"hostname": "string", "china_network": "bool", "client_certificate_forwarding": "bool"},
+				"hostname", "china_network", "client_certificate_forwarding")
+			if bad {
+				rep.errs[0].Message = fmt.Sprintf("settings[%d].%s", i, rep.errs[0].Message)
+				return rep
+			}
+			next = append(next, Setting{Hostname: o["hostname"].(string), ChinaNetwork: o["china_network"].(bool), Forwarding: o["client_certificate_forwarding"].(bool)})
+		}
+		s.Settings = next
+		return ok(http.StatusAccepted, append([]Setting{}, next...))
+	}
+	return fail(http.StatusMethodNotAllowed, 10405, "method not allowed")
+}
+
+func (s *Server) kv(r *http.Request, ns, op string, body []byte) (reply, int, []string) {
+	store := s.KV[ns]
+	if store == nil {
+		return fail(http.StatusNotFound, 10013, "namespace not found"), 0, nil
+	}
+	switch {
+	case op == "keys" && r.Method == http.MethodGet:
+		q := r.URL.Query()
+		limit := 1000
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 10 || n > 1000 {
+				return fail(http.StatusBadRequest, 10012, "limit: must be an integer from 10 to 1000"), 0, nil
+			}
+			limit = n
+		}
+		if s.KeysPageLimit > 0 {
+			limit = min(limit, s.KeysPageLimit)
+		}
+		prefix, cursor := q.Get("prefix"), q.Get("cursor")
+		var names []string
+		for k := range store {
+			if strings.HasPrefix(k, prefix) && (cursor == "" || k > cursor) {
+				names = append(names, k)
+			}
+		}
+		sort.Strings(names)
+		next := ""
+		if len(names) > limit {
+			names = names[:limit]
+			next = names[len(names)-1]
+		}
+		out := []map[string]any{}
+		for _, k := range names {
+			item := map[string]any{"name": k}
+			if store[k].Metadata != nil {
+				item["metadata"] = store[k].Metadata
+			}
+			out = append(out, item)
+		}
+		rep := ok(http.StatusOK, out)
+		rep.info = map[string]any{"count": len(out), "cursor": next}
+		return rep, 0, nil
+	case op == "bulk" && r.Method == http.MethodPut:
+		var items []json.RawMessage
+		if err := json.Unmarshal(body, &items); err != nil {
+			return fail(http.StatusBadRequest, 10026, "body: must be an array of key-value pairs"), 0, nil
+		}
+		if len(items) > 10000 {
+			return fail(http.StatusBadRequest, 10027, "bulk write: at most 10000 pairs a request, got %d", len(items)), len(items), nil
+		}
+		type pair struct {
+			key string
+			e   KVEntry
+		}
+		var pairs []pair
+		var keys []string
+		for i, raw := range items {
+			o, rep, bad := object(raw, map[string]string{"key": "string", "value": "string", "base64": "bool", "expiration": "number", "expiration_ttl": "number", "metadata": "any"}, "key", "value")
+			if bad {
+				rep.errs[0].Message = fmt.Sprintf("[%d].%s", i, rep.errs[0].Message)
+				return rep, len(items), nil
+			}
+			k := o["key"].(string)
+			if len(k) > 512 || k == "" || k == "." || k == ".." {
+				return fail(http.StatusBadRequest, 10033, "[%d].key: must be 1 to 512 bytes, not . or ..", i), len(items), nil
+			}
+			if m, ok := o["metadata"]; ok {
+				if b, _ := json.Marshal(m); len(b) > 1024 {
+					return fail(http.StatusBadRequest, 10034, "[%d].metadata: at most 1024 bytes", i), len(items), nil
+				}
+			}
+			if ttl, ok := o["expiration_ttl"].(float64); ok && ttl < 60 {
+				return fail(http.StatusBadRequest, 10035, "[%d].expiration_ttl: at least 60", i), len(items), nil
+			}
+			pairs = append(pairs, pair{k, KVEntry{Value: o["value"].(string), Metadata: o["metadata"]}})
+			keys = append(keys, k)
+		}
+		for _, p := range pairs {
+			store[p.key] = p.e
+		}
+		return ok(http.StatusOK, map[string]any{"successful_key_count": len(pairs), "unsuccessful_keys": []string{}}), len(items), keys
+	case (op == "bulk/delete" && r.Method == http.MethodPost && !s.OnlyDeleteBulk) || (op == "bulk" && r.Method == http.MethodDelete):
+		// The SDK's POST …/bulk/delete, and the schema's DELETE …/bulk.
+		var keys []string
+		if err := json.Unmarshal(body, &keys); err != nil {
+			return fail(http.StatusBadRequest, 10026, "body: must be an array of key names (strings)"), 0, nil
+		}
+		if len(keys) > 10000 {
+			return fail(http.StatusBadRequest, 10027, "bulk delete: at most 10000 keys a request, got %d", len(keys)), len(keys), nil
+		}
+		for _, k := range keys {
+			delete(store, k)
+		}
+		return ok(http.StatusOK, map[string]any{"successful_key_count": len(keys), "unsuccessful_keys": []string{}}), len(keys), keys
+	}
+	return fail(http.StatusMethodNotAllowed, 10405, "method not allowed"), 0, nil
+}
+
+// object decodes a JSON object and checks it against a schema's fields:
+// each is "string", "bool", "number", "[]string", "[]object" or "any";
+// required must be present. Unknown fields are refused.
+func object(body []byte, fields map[string]string, required ...string) (map[string]any, reply, bool) {
+	var obj map[string]any
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		return nil, fail(http.StatusBadRequest, 10001, "body: must be a JSON object"), true
+	}
+	for _, r := range required {
+		if _, ok := obj[r]; !ok {
+			return nil, fail(http.StatusBadRequest, 10002, "%s: required", r), true
+		}
+	}
+	for k, v := range obj {
+		t, known := fields[k]
+		if !known {
+			return nil, fail(http.StatusBadRequest, 10003, "%s: not a field of this request", k), true
+		}
+		if !hasType(v, t) {
+			return nil, fail(http.StatusBadRequest, 10004, "%s: must be %s", k, t), true
+		}
+	}
+	return obj, reply{}, false
+}
+
+func hasType(v any, t string) bool {
+	switch t {
+	case "string":
+		_, ok := v.(string)
+		return ok
+	case "bool":
+		_, ok := v.(bool)
+		return ok
+	case "number":
+		_, ok := v.(float64)
+		return ok
+	case "any":
+		return true
+	case "[]string", "[]object":
+		list, ok := v.([]any)
+		if !ok {
+			return false
+		}
+		for _, x := range list {
+			if t == "[]string" {
+				if _, ok := x.(string); !ok {
+					return false
+				}
+			} else if _, ok := x.(map[string]any); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func strings2(v any) []string {
+	out := []string{}
+	list, _ := v.([]any)
+	for _, x := range list {
+		out = append(out, x.(string))
+	}
+	return out
+}
