@@ -32,7 +32,7 @@ const fakeNamespace = "0f2ac74b498b48028cb68387c421e279"
 //	cffake start [plain] [refuse-shared] [only-delete-bulk] [keys-page N]
 //	cffake fail METHOD PATH-REGEXP STATUS TIMES [RETRY-AFTER]
 //	cffake writes N          exactly N requests other than GET so far
-//	cffake requests          print the request log (METHOD PATH STATUS ITEMS)
+//	cffake requests          print the request log (METHOD PATH STATUS ITEMS [FIRST-KEY])
 //	cffake cert NAME FILE [HOSTNAME...]   hold FILE's certificate already
 //	cffake certs N           hold N unrelated certificates already
 //	cffake setting HOSTNAME FORWARDING CHINA
@@ -117,7 +117,11 @@ func cmdCFFake(ts *testscript.TestScript, neg bool, args []string) {
 	case "requests":
 		s.Lock()
 		for _, r := range s.Log {
-			fmt.Fprintf(ts.Stdout(), "%s %s %d %d\n", r.Method, r.Path, r.Status, r.Items)
+			first := ""
+			if len(r.Keys) > 0 {
+				first = " " + r.Keys[0]
+			}
+			fmt.Fprintf(ts.Stdout(), "%s %s %d %d%s\n", r.Method, r.Path, r.Status, r.Items, first)
 		}
 		s.Unlock()
 	case "cert":

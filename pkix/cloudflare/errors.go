@@ -23,17 +23,16 @@ type APIError struct {
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: ", e.Method, e.Path)
-	if e.Status != 0 {
-		fmt.Fprintf(&b, "%d %s", e.Status, http.StatusText(e.Status))
+	if e.Status == 0 {
+		b.WriteString(e.Message) // no answer: the transport's error
+		return b.String()
 	}
+	fmt.Fprintf(&b, "%d %s", e.Status, http.StatusText(e.Status))
 	if e.Code != 0 {
 		fmt.Fprintf(&b, ", error %d", e.Code)
 	}
 	if e.Message != "" {
 		fmt.Fprintf(&b, ": %s", e.Message)
-	}
-	if e.Status == 0 && e.Err != nil {
-		b.WriteString(e.Err.Error())
 	}
 	return b.String()
 }

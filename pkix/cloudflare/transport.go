@@ -149,8 +149,8 @@ func (c *Client) relPath(req *http.Request) string {
 // redact removes the token from anything printed, wherever it came from
 // (an API error could echo a header).
 func (c *Client) redact(s string) string {
-	if c.cfg.Token == "" {
-		return s
+	if len(c.cfg.Token) < 8 {
+		return s // a token this short is refused by Cloudflare; replacing it would mangle words
 	}
 	return strings.ReplaceAll(s, c.cfg.Token, "[token redacted]")
 }
