@@ -202,6 +202,9 @@ func flagHint(c *cli.Context, flag string) string {
 	if flag == "password" || flag == "pass" {
 		return "a password is never a flag value (it would show in ps and shell history): use --password-file FILE or MTLSCTL_P12_PASSWORD"
 	}
+	if flag == "token" || flag == "api-token" || flag == "api-key" {
+		return "an API token is never a flag value (it would show in ps and shell history): set CLOUDFLARE_API_TOKEN or use --token-file FILE"
+	}
 	app := c.App
 	top := c.Command == nil || c.Command.Name == "" || c.Command.HelpName == app.Name
 	for _, f := range app.Flags {
