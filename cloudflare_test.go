@@ -37,7 +37,9 @@ const fakeNamespace = "0f2ac74b498b48028cb68387c421e279"
 //	cffake certs N           hold N unrelated certificates already
 //	cffake setting HOSTNAME FORWARDING CHINA
 //	cffake kv KEY VALUE      a key someone else wrote in the namespace
-//	cffake state             print certificates, settings and KV keys as JSON
+//	cffake state             print certificates, settings, KV keys, Workers and routes as JSON
+//	cffake script NAME FILE  write the uploaded Worker NAME's worker.js to FILE
+//	cffake route PATTERN SCRIPT   a route someone else made
 //	cffake clean-headers     no request carried X-Auth-Key or X-Auth-Email
 //
 // start sets CLOUDFLARE_BASE_URL, CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID,
@@ -160,10 +162,27 @@ func cmdCFFake(ts *testscript.TestScript, neg bool, args []string) {
 				values[k] = s.KV[fakeNamespace][k].Value
 			}
 		}
-		b, err := json.MarshalIndent(map[string]any{"certificates": s.Certs, "settings": s.Settings, "kv_keys": len(keys), "kv": values}, "", "  ")
+		scripts := map[string]any{}
+		for name, sc := range s.Scripts {
+			scripts[name] = map[string]any{"tags": sc.Tags, "metadata": sc.Metadata, "modules": len(sc.Modules)}
+		}
+		b, err := json.MarshalIndent(map[string]any{"certificates": s.Certs, "settings": s.Settings, "kv_keys": len(keys), "kv": values,
+			"scripts": scripts, "routes": s.Routes}, "", "  ")
 		s.Unlock()
 		ts.Check(err)
 		fmt.Fprintln(ts.Stdout(), string(b))
+	case "script":
+		s.Lock()
+		sc, ok := s.Scripts[args[1]]
+		s.Unlock()
+		if !ok {
+			ts.Fatalf("no Worker %q uploaded", args[1])
+		}
+		ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(sc.Modules["worker.js"]), 0o644))
+	case "route":
+		s.Lock()
+		s.Routes = append(s.Routes, cloudflaretest.Route{ID: "r-" + args[1], Pattern: args[1], Script: args[2]})
+		s.Unlock()
 	case "clean-headers":
 		s.Lock()
 		defer s.Unlock()

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/worker"
 	"github.com/urfave/cli/v2"
 )
@@ -32,17 +34,33 @@ about 90 seconds after push returns. Writing the metadata last narrows
 the window in which a reader sees new metadata with old entries, but it
 orders nothing for readers elsewhere.
 
-Token permission: "Workers KV Storage Write" (account); needs
-CLOUDFLARE_ACCOUNT_ID.
+--deploy NAME then uploads the Worker (the script 'worker build --store kv'
+writes) bound to the namespace, unless the account already runs the same
+code and settings under NAME, and adds a route HOSTNAME/* for each
+hostname that lacks one (in the zone of CLOUDFLARE_ZONE_ID or --zone-id).
+The hostnames are --hostname, or those Access associates with this
+directory's CA. A route that runs another Worker is refused before
+anything is written. The data goes first: a new Worker never runs
+without its data.
+
+Token permissions: "Workers KV Storage Write" (account; needs
+CLOUDFLARE_ACCOUNT_ID); with --deploy also "Workers Scripts Write" and
+"Workers Routes Write" (zone), and "Access: Mutual TLS Certificates Read"
+without --hostname.
 
 EXAMPLES:
    mtlsctl crl build --dir pki && mtlsctl cloudflare push --dir pki --kv-namespace-id 0f2a...
    mtlsctl cloudflare push --dir pki --dry-run
+   mtlsctl cloudflare push --dir pki --kv-namespace-id 0f2a... --deploy mtlsctl-revocation --zone-id 9a78...
 
 ` + cloudflareHelp + exitCodeHelp,
 		Flags: append(append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "kv-namespace-id", EnvVars: []string{"MTLSCTL_KV_NAMESPACE_ID"}, Usage: "the Workers KV namespace `ID` the Worker is bound to"},
+			&cli.StringFlag{Name: "deploy", Usage: "then upload the Worker as `NAME`, bound to the namespace, with a route per hostname"},
+			&cli.StringSliceFlag{Name: "hostname", Usage: "with --deploy: a `HOSTNAME` to route to the Worker (repeatable; default: those Access associates with this directory's CA)"},
+			&cli.StringFlag{Name: "grace", Value: "24h", Usage: "with --deploy: how long past a CRL's next update its data is still used"},
+			&cli.BoolFlag{Name: "fail-open", Usage: "with --deploy: with stale data, let requests through and log (default: refuse)"},
 		}, externalCRLFlags()...), cloudflareFlags(true)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
@@ -77,6 +95,19 @@ func runCloudflarePush(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var grace time.Duration
+	if c.String("deploy") != "" {
+		if grace, err = parseDuration("grace", c.String("grace")); err != nil {
+			return err
+		}
+		for _, h := range c.StringSlice("hostname") {
+			if chk := pkix.CheckHostname(h); chk.Status == pkix.Fail {
+				return usageErrorf("--hostname %s", chk.Message).hint("%s", chk.Hint)
+			}
+		}
+	} else if c.IsSet("hostname") || c.IsSet("fail-open") {
+		return usageErrorf("--hostname and --fail-open go with --deploy NAME").hint("mtlsctl cloudflare push --kv-namespace-id ID --deploy mtlsctl-revocation --hostname auth.example.com")
+	}
 	account := c.String("account-id")
 	if account == "" {
 		account = envOr("CLOUDFLARE_ACCOUNT_ID")
@@ -96,31 +127,90 @@ func runCloudflarePush(u *ui, c *cli.Context) error {
 			return worker.EachKV(set, func(p worker.Pair) error { return fn(cloudflare.KVPair{Key: p.Key, Value: p.Value}) })
 		},
 	})
-	if res != nil {
-		if c.Bool("json") {
-			if jerr := u.printJSON(struct {
-				Command   string `json:"command"`
-				DryRun    bool   `json:"dry_run"`
-				Namespace string `json:"namespace_id"`
-				Revoked   int    `json:"revoked_certificates"`
-				*cloudflare.PushResult
-			}{"cloudflare push", cl.DryRun(), ns, set.Count, res}); jerr != nil && err == nil {
-				err = jerr
-			}
-		} else if err == nil {
-			switch {
-			case res.Status == "unchanged":
-				fmt.Fprintf(u.out, "unchanged: namespace %s already holds the data (%d revoked certificate%s, %d CRL%s); nothing written\n",
-					ns, set.Count, plural(set.Count), len(set.CRLs), plural(len(set.CRLs)))
-			case cl.DryRun():
-				fmt.Fprintf(u.out, "would push to namespace %s: %d key%s written, %d deleted, %d unchanged (dry run: nothing was sent)\n",
-					ns, res.Written, plural(res.Written), res.Deleted, res.Unchanged)
-			default:
-				fmt.Fprintf(u.out, "pushed to namespace %s: %d key%s written, %d deleted, %d unchanged, in %d write request%s\n",
-					ns, res.Written, plural(res.Written), res.Deleted, res.Unchanged, res.Requests, plural(res.Requests))
-				fmt.Fprintf(u.out, "  revocations hold at every edge within about 90 s (KV propagation and the Worker's metadata cache)\n")
+	out := pushOutput{Command: "cloudflare push", DryRun: cl.DryRun(), Namespace: ns, Revoked: set.Count, PushResult: res}
+	if err == nil && c.String("deploy") != "" {
+		out.Worker, err = deployWorker(u, c, cl, set, ns, grace, now)
+		if err != nil && res.Status == "changed" {
+			err = partlyDone{fmt.Errorf("the KV data was pushed; the Worker: %w", err)}
+		}
+	}
+	if res == nil {
+		return apiFailure(err)
+	}
+	if c.Bool("json") {
+		if jerr := u.printJSON(out); jerr != nil && err == nil {
+			err = jerr
+		}
+		return apiFailure(err)
+	}
+	if err == nil {
+		u.printPush(out, set)
+	}
+	return apiFailure(err)
+}
+
+type pushOutput struct {
+	Command   string `json:"command"`
+	DryRun    bool   `json:"dry_run"`
+	Namespace string `json:"namespace_id"`
+	Revoked   int    `json:"revoked_certificates"`
+	*cloudflare.PushResult
+	Worker *cloudflare.DeployResult `json:"worker,omitempty"`
+}
+
+func (u *ui) printPush(o pushOutput, set *pkidir.RevocationSet) {
+	res, ns := o.PushResult, o.Namespace
+	switch {
+	case res.Status == "unchanged":
+		fmt.Fprintf(u.out, "unchanged: namespace %s already holds the data (%d revoked certificate%s, %d CRL%s); nothing written\n",
+			ns, set.Count, plural(set.Count), len(set.CRLs), plural(len(set.CRLs)))
+	case o.DryRun:
+		fmt.Fprintf(u.out, "would push to namespace %s: %d key%s written, %d deleted, %d unchanged (dry run: nothing was sent)\n",
+			ns, res.Written, plural(res.Written), res.Deleted, res.Unchanged)
+	default:
+		fmt.Fprintf(u.out, "pushed to namespace %s: %d key%s written, %d deleted, %d unchanged, in %d write request%s\n",
+			ns, res.Written, plural(res.Written), res.Deleted, res.Unchanged, res.Requests, plural(res.Requests))
+		fmt.Fprintf(u.out, "  revocations hold at every edge within about 90 s (KV propagation and the Worker's metadata cache)\n")
+	}
+	if w := o.Worker; w != nil {
+		status := w.Script
+		if o.DryRun && status == "uploaded" {
+			status = "would be uploaded"
+		}
+		fmt.Fprintf(u.out, "Worker %s: %s; routes: %s\n", o.Worker.Name, status, orNone(w.Routes))
+		u.printApplied(w.Applied, o.DryRun)
+	}
+}
+
+// deployWorker uploads the Worker and its routes, after the data.
+func deployWorker(u *ui, c *cli.Context, cl *cloudflare.Client, set *pkidir.RevocationSet, ns string, grace time.Duration, now time.Time) (*cloudflare.DeployResult, error) {
+	name := c.String("deploy")
+	hosts := c.StringSlice("hostname")
+	if len(hosts) == 0 {
+		certs, err := cl.Certificates(c.Context)
+		if err != nil {
+			return nil, err
+		}
+		mine := directoryCAs(c)
+		for _, ct := range certs {
+			if ct.Matches(mine) {
+				hosts = append(hosts, ct.Hostnames...)
 			}
 		}
 	}
-	return apiFailure(err)
+	if len(hosts) == 0 {
+		u.warn("no hostname: the Worker %s gets no route and will not run in front of Access (give --hostname, or associate one with 'mtlsctl cloudflare upload --hostname')", name)
+	}
+	files, err := worker.Build(set, worker.Options{Store: "kv", Grace: grace, FailOpen: c.Bool("fail-open"), KVNamespaceID: ns, Hostnames: hosts, Name: name}, now)
+	if err != nil {
+		return nil, err
+	}
+	zone := c.String("zone-id")
+	if zone == "" {
+		zone = envOr("CLOUDFLARE_ZONE_ID")
+	}
+	return cl.Deploy(c.Context, cloudflare.DeployRequest{
+		Name: name, Module: files.Script, Digest: files.Digest(ns, worker.Binding, worker.CompatibilityDate),
+		NamespaceID: ns, Binding: worker.Binding, CompatibilityDate: worker.CompatibilityDate, ZoneID: zone, Hostnames: hosts,
+	})
 }
