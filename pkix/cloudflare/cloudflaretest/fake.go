@@ -89,12 +89,20 @@ type Route struct {
 	Script  string `json:"script"`
 }
 
-type fault struct {
-	method     string
-	path       *regexp.Regexp
-	status     int
-	times      int
-	retryAfter string
+// Fault is an injected failure: the next Times requests matching Method
+// and Path answer Status. With After, the request is carried out first
+// (the failure is Cloudflare's side failing after the change). Message
+// replaces the error message; "$AUTH" in it becomes the request's
+// Authorization header, as a careless proxy might echo it.
+type Fault struct {
+	Method     string
+	Path       string // a regexp on the path below /client/v4
+	Status     int
+	Times      int
+	RetryAfter string
+	Message    string
+	After      bool
+	re         *regexp.Regexp
 }
 
 // Server is the fake. Its fields may be read and set under Lock.
@@ -113,11 +121,14 @@ type Server struct {
 	// KeysPageLimit caps a KV keys page below the client's limit, so
 	// small tests see the cursor at work.
 	KeysPageLimit int
-	// OnlyDeleteBulk answers POST …/bulk/delete 404, as a server that
+	// OnlyDeleteBulk answers POST …/bulk/delete 405, as a server that
 	// knows only the schema's DELETE …/bulk would.
 	OnlyDeleteBulk bool
-	faults         []*fault
-	seq            int
+	// IgnorePage answers every certificate list with page 1, as a server
+	// without paging parameters (the published schema lists none) would.
+	IgnorePage bool
+	faults     []*Fault
+	seq        int
 }
 
 // New starts a fake over TLS (httptest's certificate: trust it with
@@ -145,9 +156,15 @@ func (s *Server) BaseURL() string { return s.URL + "/client/v4" }
 // Fail makes the next times requests matching method and the path regexp
 // answer status (with Retry-After when retryAfter is not "").
 func (s *Server) Fail(method, pathRE string, status, times int, retryAfter string) {
+	s.AddFault(Fault{Method: method, Path: pathRE, Status: status, Times: times, RetryAfter: retryAfter})
+}
+
+// AddFault injects f.
+func (s *Server) AddFault(f Fault) {
 	s.Lock()
 	defer s.Unlock()
-	s.faults = append(s.faults, &fault{method: method, path: regexp.MustCompile(pathRE), status: status, times: times, retryAfter: retryAfter})
+	f.re = regexp.MustCompile(f.Path)
+	s.faults = append(s.faults, &f)
 }
 
 // Writes are the logged requests other than GET.
@@ -228,18 +245,30 @@ var (
 // route answers one request; it runs under the lock.
 func (s *Server) route(r *http.Request, path string, body []byte) (reply, int, []string) {
 	for _, f := range s.faults {
-		if f.times > 0 && f.method == r.Method && f.path.MatchString(path) {
-			f.times--
-			rep := fail(f.status, 10013+f.status, "injected %d %s", f.status, http.StatusText(f.status))
-			if f.status == http.StatusTooManyRequests {
-				rep = fail(f.status, 971, "Please wait and consider throttling your request speed")
+		if f.Times > 0 && f.Method == r.Method && f.re.MatchString(path) {
+			f.Times--
+			items, keys := 0, []string(nil)
+			if f.After {
+				_, items, keys = s.serve(r, path, body)
 			}
-			if f.retryAfter != "" {
-				rep.header = map[string]string{"Retry-After": f.retryAfter}
+			rep := fail(f.Status, 10013+f.Status, "injected %d %s", f.Status, http.StatusText(f.Status))
+			if f.Status == http.StatusTooManyRequests {
+				rep = fail(f.Status, 971, "Please wait and consider throttling your request speed")
 			}
-			return rep, 0, nil
+			if f.Message != "" {
+				rep.errs[0].Message = strings.ReplaceAll(f.Message, "$AUTH", r.Header.Get("Authorization"))
+			}
+			if f.RetryAfter != "" {
+				rep.header = map[string]string{"Retry-After": f.RetryAfter}
+			}
+			return rep, items, keys
 		}
 	}
+	return s.serve(r, path, body)
+}
+
+// serve answers a request no fault intercepted.
+func (s *Server) serve(r *http.Request, path string, body []byte) (reply, int, []string) {
 	// A token is required; Cloudflare answers a bad one with 403 and
 	// error 10000 (or 9109 for a malformed one).
 	auth := r.Header.Get("Authorization")
@@ -355,6 +384,9 @@ func (s *Server) listCerts(r *http.Request) reply {
 			return fail(http.StatusBadRequest, 12000, "per_page: must be an integer from 5 to 50")
 		}
 		perPage = n
+	}
+	if s.IgnorePage {
+		page = 1
 	}
 	total := len(s.Certs)
 	from := min((page-1)*perPage, total)
