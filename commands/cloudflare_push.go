@@ -97,6 +97,9 @@ func runCloudflarePush(u *ui, c *cli.Context) error {
 	}
 	var grace time.Duration
 	if c.String("deploy") != "" {
+		if err := cloudflare.CheckScriptName(c.String("deploy")); err != nil {
+			return err
+		}
 		if grace, err = parseDuration("grace", c.String("grace")); err != nil {
 			return err
 		}

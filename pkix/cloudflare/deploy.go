@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -13,6 +14,19 @@ import (
 	"github.com/cloudflare/cloudflare-go/v6/workers"
 	"github.com/mtlsctl/mtlsctl/pkix"
 )
+
+// scriptNameRE is the schema's workers_script_name.
+var scriptNameRE = regexp.MustCompile(`^[a-z0-9_][a-z0-9-_]*$`)
+
+// CheckScriptName refuses a Worker name the API would refuse, before
+// anything is written.
+func CheckScriptName(name string) error {
+	if !scriptNameRE.MatchString(name) || len(name) > 63 {
+		return &pkix.Error{Field: "--deploy", Msg: fmt.Sprintf("%q is not a Worker name", name),
+			Hint: "use lower-case letters, digits, - and _ (at most 63), e.g. mtlsctl-revocation"}
+	}
+	return nil
+}
 
 // DeployRequest is a module Worker bound to a KV namespace, and the
 // routes that put it in front of hostnames.
@@ -35,10 +49,9 @@ type DeployResult struct {
 	Applied []string `json:"applied"`
 }
 
-// digestTag marks an uploaded script with its digest: listing the
-// account's scripts shows the tags, so a rerun compares without
-// downloading the script. A server that lists no tags gets an upload
-// every time, which is safe.
+// digestTag marks an uploaded script with its digest: the script's tags
+// (in the list, or else in its settings) show it, so a rerun compares
+// without downloading the script.
 func digestTag(d string) string { return "mtlsctl-" + d }
 
 // Deploy uploads the script unless the account already runs this digest
@@ -47,6 +60,9 @@ func digestTag(d string) string { return "mtlsctl-" + d }
 func (c *Client) Deploy(ctx context.Context, req DeployRequest) (*DeployResult, error) {
 	if c.cfg.AccountID == "" {
 		return nil, ErrNoAccount
+	}
+	if err := CheckScriptName(req.Name); err != nil {
+		return nil, err
 	}
 	if len(req.Hostnames) > 0 && req.ZoneID == "" {
 		return nil, &pkix.Error{Msg: "routes need a zone: set CLOUDFLARE_ZONE_ID (or --zone-id) to the zone of " + strings.Join(req.Hostnames, ", "),
@@ -59,9 +75,20 @@ func (c *Client) Deploy(ctx context.Context, req DeployRequest) (*DeployResult, 
 	}
 	current := false
 	for _, s := range list.Result {
-		if s.ID == req.Name && slices.Contains(s.Tags, digestTag(req.Digest)) {
-			current = true
+		if s.ID != req.Name {
+			continue
 		}
+		tags := s.Tags
+		if tags == nil {
+			// The published schema's list has no tags; the script's
+			// settings do.
+			set, err := c.scripts.ScriptAndVersionSettings.Get(ctx, req.Name, workers.ScriptScriptAndVersionSettingGetParams{AccountID: cf.F(c.cfg.AccountID)})
+			if err != nil {
+				return nil, c.wrap(http.MethodGet, "/accounts/"+c.cfg.AccountID+"/workers/scripts/"+req.Name+"/settings", err)
+			}
+			tags = set.Tags
+		}
+		current = slices.Contains(tags, digestTag(req.Digest))
 	}
 	var steps []Step
 	if !current {

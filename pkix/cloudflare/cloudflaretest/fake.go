@@ -29,6 +29,26 @@ import (
 	"time"
 )
 
+// SchemaVersion is the published schema the fake's request checks and
+// answers follow: cloudflare/api-schemas, openapi.json (info.version
+// 4.0.0) at commit ebdfba7e8ee533e5ae625088257e226d62b5662c. Where the
+// official Go SDK (cloudflare-go v6.10.0) calls an endpoint the schema
+// lacks, the fake answers both: POST …/bulk/delete (the SDK) and DELETE
+// …/bulk (the schema), unless OnlyDeleteBulk. Fields the schema gives
+// and the SDK reads (successful_key_count, unsuccessful_keys on a bulk
+// write; total_pages in result_info) are returned too.
+//
+// From the schema: certificate list result_info {count, page, per_page,
+// total_count}; POST certificates 201 with name and certificate required,
+// associated_hostnames optional; PUT certificate with associated_hostnames
+// required; settings PUT 202, every item's hostname, china_network and
+// client_certificate_forwarding required, no other field; KV bulk write an
+// array of {key ≤512 bytes, value, base64, expiration, expiration_ttl ≥60,
+// metadata}; KV keys limit 10..1000 with a cursor; the failure envelope
+// {success: false, errors: [{code ≥1000, message}], messages, result: null};
+// Worker names ^[a-z0-9_][a-z0-9-_]*$; routes {pattern required, script}.
+const SchemaVersion = "cloudflare/api-schemas openapi.json 4.0.0 @ ebdfba7e8ee533e5ae625088257e226d62b5662c"
+
 // Token is the API token the fake accepts.
 const Token = "fake-token-8b1d3c0e5f7a9b2d4c6e8f0a1b3c5d7e"
 
@@ -233,13 +253,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var (
-	certsRE    = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates$`)
-	certRE     = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates/([^/]+)$`)
-	settingsRE = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates/settings$`)
-	kvRE       = regexp.MustCompile(`^/accounts/([^/]+)/storage/kv/namespaces/([^/]+)/(keys|bulk|bulk/delete)$`)
-	scriptsRE  = regexp.MustCompile(`^/accounts/([^/]+)/workers/scripts$`)
-	scriptRE   = regexp.MustCompile(`^/accounts/([^/]+)/workers/scripts/([^/]+)$`)
-	routesRE   = regexp.MustCompile(`^/zones/([^/]+)/workers/routes$`)
+	certsRE          = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates$`)
+	certRE           = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates/([^/]+)$`)
+	settingsRE       = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates/settings$`)
+	kvRE             = regexp.MustCompile(`^/accounts/([^/]+)/storage/kv/namespaces/([^/]+)/(keys|bulk|bulk/delete)$`)
+	scriptsRE        = regexp.MustCompile(`^/accounts/([^/]+)/workers/scripts$`)
+	scriptRE         = regexp.MustCompile(`^/accounts/([^/]+)/workers/scripts/([^/]+)$`)
+	settingsScriptRE = regexp.MustCompile(`^/accounts/([^/]+)/workers/scripts/([^/]+)/settings$`)
+	routesRE         = regexp.MustCompile(`^/zones/([^/]+)/workers/routes$`)
 )
 
 // route answers one request; it runs under the lock.
@@ -305,8 +326,20 @@ func (s *Server) serve(r *http.Request, path string, body []byte) (reply, int, [
 		}
 		return s.kv(r, m[2], m[3], body)
 	}
+	if m := scriptsRE.FindStringSubmatch(path); m != nil && m[1] != Account {
+		return fail(http.StatusNotFound, 7003, "Could not route to %s, perhaps your object identifier is invalid?", path), 0, nil
+	}
+	if m := scriptRE.FindStringSubmatch(path); m != nil && m[1] != Account {
+		return fail(http.StatusNotFound, 7003, "Could not route to %s, perhaps your object identifier is invalid?", path), 0, nil
+	}
+	if m := settingsScriptRE.FindStringSubmatch(path); m != nil && m[1] != Account {
+		return fail(http.StatusNotFound, 7003, "Could not route to %s, perhaps your object identifier is invalid?", path), 0, nil
+	}
 	if m := scriptsRE.FindStringSubmatch(path); m != nil && r.Method == http.MethodGet {
 		return s.listScripts(), 0, nil
+	}
+	if m := settingsScriptRE.FindStringSubmatch(path); m != nil && r.Method == http.MethodGet {
+		return s.scriptSettings(m[2]), 0, nil
 	}
 	if m := scriptRE.FindStringSubmatch(path); m != nil && r.Method == http.MethodPut {
 		return s.putScript(r, m[2], body), 0, nil

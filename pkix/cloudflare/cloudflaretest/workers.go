@@ -3,6 +3,7 @@ package cloudflaretest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -11,14 +12,24 @@ import (
 	"time"
 )
 
-var scriptNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+var scriptNameRE = regexp.MustCompile(`^[a-z0-9_][a-z0-9-_]{0,62}$`)
 
+// listScripts lists scripts as the published schema's
+// workers_script-response has them: no tags (the settings have them).
 func (s *Server) listScripts() reply {
-	out := []*Script{}
+	out := []map[string]any{}
 	for _, sc := range s.Scripts {
-		out = append(out, sc)
+		out = append(out, map[string]any{"id": sc.ID, "modified_on": sc.ModifiedOn, "created_on": sc.ModifiedOn, "etag": fmt.Sprintf("%x", sc.ModifiedOn.UnixNano())})
 	}
 	return ok(http.StatusOK, out)
+}
+
+func (s *Server) scriptSettings(name string) reply {
+	sc, ok1 := s.Scripts[name]
+	if !ok1 {
+		return fail(http.StatusNotFound, 10007, "This Worker does not exist on your account.")
+	}
+	return ok(http.StatusOK, map[string]any{"tags": sc.Tags, "bindings": sc.Metadata["bindings"], "compatibility_date": sc.Metadata["compatibility_date"]})
 }
 
 // putScript takes a module Worker as the schema's multipart form: a
