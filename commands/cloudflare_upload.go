@@ -33,11 +33,16 @@ overlap. When every client has a certificate from the new CA:
 'mtlsctl cloudflare delete OLD --force'. If Access refuses one hostname
 on two certificates, the upload stops before changing anything and says so.
 
+--no-create refuses to add a CA the account does not hold (exit 2, nothing
+sent): a scheduled CI job keeps the uploaded CA's hostnames right, and a
+CA file changed by mistake never becomes a second trusted CA.
+
 Token permission: "Access: Mutual TLS Certificates Write".
 
 EXAMPLES:
    mtlsctl cloudflare upload --dir pki --name "Access Testing CA" --hostname auth.example.com
    mtlsctl cloudflare upload --dir pki --dry-run
+   mtlsctl cloudflare upload --dir pki --no-create --hostname auth.example.com   # in a scheduled job
    mtlsctl cloudflare upload new/ca.pem --replace "Access Testing CA" --name "Access CA 2027"
 
 ` + cloudflareHelp + exitCodeHelp,
@@ -47,6 +52,7 @@ EXAMPLES:
 			&cli.StringSliceFlag{Name: "hostname", Usage: "an associated `HOSTNAME` (repeatable; the whole list)"},
 			&cli.StringFlag{Name: "replace", Usage: "rotate out the certificate with this `ID` or name: the new CA gets its hostnames too"},
 			&cli.BoolFlag{Name: "strict", Usage: "RFC 5280 lint findings fail validation, as 'ca validate --strict'"},
+			&cli.BoolFlag{Name: "no-create", Usage: "only update a CA Access already holds; refuse to add one (for CI jobs that must not add trust)"},
 		}, cloudflareFlags(true)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
@@ -115,7 +121,7 @@ func runCloudflareUpload(u *ui, c *cli.Context) error {
 			hosts = append(hosts, pkix.HostnameOf(ch))
 		}
 	}
-	res, err := cl.Upload(c.Context, cloudflare.UploadRequest{Chain: rep.Chain(), Name: c.String("name"), Hostnames: hosts, Replace: c.String("replace")})
+	res, err := cl.Upload(c.Context, cloudflare.UploadRequest{Chain: rep.Chain(), Name: c.String("name"), Hostnames: hosts, Replace: c.String("replace"), NoCreate: c.Bool("no-create")})
 	if res != nil {
 		out := uploadOutput{Command: "cloudflare upload", File: label, DryRun: cl.DryRun(), UploadResult: res}
 		if c.Bool("json") {

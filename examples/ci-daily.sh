@@ -28,6 +28,21 @@ if [ -d "$MTLSCTL_DIR/worker" ]; then
   "$MTLSCTL" worker build --kv-namespace-id "${MTLSCTL_KV_NAMESPACE_ID:-}" ${MTLSCTL_HOSTNAME:+--hostname "$MTLSCTL_HOSTNAME"}
 fi
 
+# With an API token (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID), put the
+# results where Cloudflare uses them. Nothing here can rotate anything by
+# accident: upload --no-create only keeps the CA Access already holds (its
+# hostnames, from MTLSCTL_HOSTNAME when set) and fails if the CA file
+# changed; push writes only the revocation data that changed. Rotation
+# (upload --replace, delete) stays a deliberate, manual step.
+if [ -n "${CLOUDFLARE_API_TOKEN:-}" ]; then
+  chain="$MTLSCTL_DIR/ca.pem"
+  [ -f "$MTLSCTL_DIR/ca-chain.pem" ] && chain="$MTLSCTL_DIR/ca-chain.pem"
+  "$MTLSCTL" cloudflare upload --no-create "$chain" ${MTLSCTL_HOSTNAME:+--hostname "$MTLSCTL_HOSTNAME"}
+  if [ -n "${MTLSCTL_KV_NAMESPACE_ID:-}" ]; then
+    "$MTLSCTL" cloudflare push
+  fi
+fi
+
 # The CA as Access would judge it today (expiry warnings included).
 chain="$MTLSCTL_DIR/ca.pem"
 [ -f "$MTLSCTL_DIR/ca-chain.pem" ] && chain="$MTLSCTL_DIR/ca-chain.pem"

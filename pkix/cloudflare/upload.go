@@ -26,6 +26,10 @@ type UploadRequest struct {
 	// Replace is the ID or name of the certificate this one rotates out:
 	// the new one gets its hostnames too, and it keeps them.
 	Replace string
+	// NoCreate refuses to add a CA the account does not hold yet: a CI
+	// job that keeps an uploaded CA's hostnames right must never add trust
+	// in another CA because the file changed under it.
+	NoCreate bool
 }
 
 // UploadResult says what upload did (or, under --dry-run, would do).
@@ -58,6 +62,10 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 			}
 			existing = &all[i]
 		}
+	}
+	if existing == nil && req.NoCreate {
+		return nil, &pkix.Error{Msg: fmt.Sprintf("no Access certificate in the account has this CA's fingerprint (MD5 %s), and --no-create forbids adding it", FingerprintMD5(req.Chain[0])),
+			Hint: "a changed CA file is a rotation: do it on purpose, without --no-create (and with --replace OLD to keep clients of the old CA working)"}
 	}
 	var old *Certificate
 	if req.Replace != "" {
