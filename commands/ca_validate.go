@@ -74,15 +74,7 @@ func runCAValidate(u *ui, c *cli.Context) error {
 	if c.String("payload") != "" && c.Bool("json") {
 		return usageErrorf("--payload and --json both want stdout").hint("use one of them")
 	}
-	data, err := pkix.ReadInput(path, c.App.Reader)
-	if err != nil {
-		return withMissingHint(err, "give the CA file, or run 'mtlsctl ca init' first")
-	}
-	label := path
-	if path == "-" {
-		label = "stdin"
-	}
-	rep, err := pkix.ValidateUpload(label, data, pkix.ValidationOptions{Hostnames: c.StringSlice("hostname"), Strict: c.Bool("strict"), Lint: true})
+	label, rep, err := validateUploadFile(c, path)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/worker"
@@ -103,10 +102,8 @@ func runCloudflarePush(u *ui, c *cli.Context) error {
 		if grace, err = parseDuration("grace", c.String("grace")); err != nil {
 			return err
 		}
-		for _, h := range c.StringSlice("hostname") {
-			if chk := pkix.CheckHostname(h); chk.Status == pkix.Fail {
-				return usageErrorf("--hostname %s", chk.Message).hint("%s", chk.Hint)
-			}
+		if err := checkHostnameFlags(c); err != nil {
+			return err
 		}
 	} else if c.IsSet("hostname") || c.IsSet("fail-open") {
 		return usageErrorf("--hostname and --fail-open go with --deploy NAME").hint("mtlsctl cloudflare push --kv-namespace-id ID --deploy mtlsctl-revocation --hostname auth.example.com")

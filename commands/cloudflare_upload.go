@@ -81,20 +81,10 @@ func runCloudflareUpload(u *ui, c *cli.Context) error {
 		}
 		path = d.UploadBundle()
 	}
-	for _, h := range c.StringSlice("hostname") {
-		if chk := pkix.CheckHostname(h); chk.Status == pkix.Fail {
-			return usageErrorf("--hostname %s", chk.Message).hint("%s", chk.Hint)
-		}
+	if err := checkHostnameFlags(c); err != nil {
+		return err
 	}
-	data, err := pkix.ReadInput(path, c.App.Reader)
-	if err != nil {
-		return withMissingHint(err, "give the CA file, or run 'mtlsctl ca init' first")
-	}
-	label := path
-	if path == "-" {
-		label = "stdin"
-	}
-	rep, err := pkix.ValidateUpload(label, data, pkix.ValidationOptions{Hostnames: c.StringSlice("hostname"), Strict: c.Bool("strict"), Lint: true})
+	label, rep, err := validateUploadFile(c, path)
 	if err != nil {
 		return err
 	}

@@ -212,3 +212,30 @@ func loadOrDefault[T any](c *cli.Context, flag, def, builtin string, load func(s
 	}
 	return v, []pkix.File{{Path: path, Data: []byte(builtin), Mode: pkix.ModePublic, Kind: "cfssl JSON (built-in default)"}}, nil
 }
+
+// validateUploadFile reads a CA bundle (path, or stdin for "-") and checks
+// it against Access's upload rules with the command's --hostname and
+// --strict: ca validate and cloudflare upload judge alike.
+func validateUploadFile(c *cli.Context, path string) (label string, rep *pkix.UploadReport, err error) {
+	data, err := pkix.ReadInput(path, c.App.Reader)
+	if err != nil {
+		return "", nil, withMissingHint(err, "give the CA file, or run 'mtlsctl ca init' first")
+	}
+	label = path
+	if path == "-" {
+		label = "stdin"
+	}
+	rep, err = pkix.ValidateUpload(label, data, pkix.ValidationOptions{Hostnames: c.StringSlice("hostname"), Strict: c.Bool("strict"), Lint: true})
+	return label, rep, err
+}
+
+// checkHostnameFlags refuses an --hostname that is not a hostname Access
+// takes (a scheme, a path, a wildcard…), before anything is done.
+func checkHostnameFlags(c *cli.Context) error {
+	for _, h := range c.StringSlice("hostname") {
+		if chk := pkix.CheckHostname(h); chk.Status == pkix.Fail {
+			return usageErrorf("--hostname %s", chk.Message).hint("%s", chk.Hint)
+		}
+	}
+	return nil
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/worker"
 	"github.com/urfave/cli/v2"
@@ -78,10 +77,8 @@ func runWorkerBuild(u *ui, c *cli.Context) error {
 	if store != "kv" && store != "inline" {
 		return usageErrorf("--store %q: use kv or inline", store)
 	}
-	for _, h := range c.StringSlice("hostname") {
-		if chk := pkix.CheckHostname(h); chk.Status == pkix.Fail {
-			return usageErrorf("--hostname %s", chk.Message).hint("%s", chk.Hint)
-		}
+	if err := checkHostnameFlags(c); err != nil {
+		return err
 	}
 	now := time.Now()
 	external, err := externalCRLs(c)
