@@ -155,7 +155,7 @@ func orNone(h []string) string {
 	if len(h) == 0 {
 		return "none"
 	}
-	return strings.Join(h, ", ")
+	return pkix.Printable(strings.Join(h, ", "))
 }
 
 // colonHex writes hex digits in colon-separated pairs, as the API does.

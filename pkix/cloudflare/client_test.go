@@ -267,3 +267,21 @@ func TestRedirectNotFollowed(t *testing.T) {
 		t.Fatal("the redirect's target got the request (and the token)")
 	}
 }
+
+// A proxy's HTML error page keeps its status in the error, not a JSON
+// parse failure.
+func TestNonJSONErrorKeepsStatus(t *testing.T) {
+	s := cloudflaretest.NewPlain()
+	defer s.Close()
+	s.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		w.Write([]byte("<html><body><h1>502 Bad Gateway</h1>\x1b[31m</body></html>"))
+	})
+	c := newTestClient(t, s, func(cfg *Config) { cfg.Retries = -1 })
+	_, err := c.Certificates(context.Background())
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadGateway || !strings.Contains(ae.Message, "not an API response (text/html): <html><body><h1>502 Bad Gateway</h1>") || strings.Contains(ae.Message, "\x1b") {
+		t.Fatalf("%#v", err)
+	}
+}

@@ -65,7 +65,7 @@ func (c *Client) wrap(method, what string, err error) error {
 			}
 			msgs = append(msgs, d.Message)
 		}
-		e.Message = c.redact(strings.Join(msgs, "; "))
+		e.Message = printable(c.redact(strings.Join(msgs, "; ")))
 		if e.Message == "" {
 			e.Message = "(no error message in the response)"
 		}

@@ -47,11 +47,11 @@ func (c *Client) middleware(req *http.Request, next option.MiddlewareNext) (*htt
 			c.logAttempt(req.Method, path, res, err, time.Since(start))
 		}
 		if attempt >= c.cfg.Retries || !c.retryable(req.Method, path, res, err) {
-			return res, err
+			return jsonErrorBody(res), err
 		}
 		wait, ok := c.backoff(res, attempt)
 		if !ok {
-			return res, err // asked to wait longer than we will: report it
+			return jsonErrorBody(res), err // asked to wait longer than we will: report it
 		}
 		if res != nil {
 			io.Copy(io.Discard, res.Body)
@@ -197,6 +197,52 @@ func shortenAll(xs []any) []any {
 		out[i] = shorten(x)
 	}
 	return out
+}
+
+// jsonErrorBody gives a failed response that is not Cloudflare's JSON (a
+// proxy's HTML page, an empty body) the API's failure envelope, so the
+// SDK reports its status with what the body said, instead of a JSON
+// parse error that hides the status.
+func jsonErrorBody(res *http.Response) *http.Response {
+	if res == nil || res.StatusCode < 400 {
+		return res
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	res.Body.Close()
+	var probe struct {
+		Errors []json.RawMessage `json:"errors"`
+	}
+	if err == nil && json.Unmarshal(body, &probe) == nil && len(probe.Errors) > 0 {
+		res.Body = io.NopCloser(bytes.NewReader(body))
+		return res
+	}
+	what := strings.Join(strings.Fields(string(body)), " ")
+	if len(what) > 120 {
+		what = what[:120] + "…"
+	}
+	if what == "" {
+		what = "an empty body"
+	}
+	ct := res.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "no content type"
+	}
+	msg, _ := json.Marshal(fmt.Sprintf("not an API response (%s): %s", ct, printable(what)))
+	env := fmt.Sprintf(`{"success":false,"errors":[{"code":0,"message":%s}],"messages":[],"result":null}`, msg)
+	res.Body = io.NopCloser(strings.NewReader(env))
+	res.Header.Set("Content-Type", "application/json")
+	res.ContentLength = int64(len(env))
+	return res
+}
+
+// printable drops control characters from text a server sent.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // dryRunResponse answers a write that was not sent with the API's success
