@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cloudflare/cfssl/csr"
@@ -18,6 +19,9 @@ type Issuer struct {
 	Key    crypto.Signer
 	Config *SigningConfig
 	signer *local.Signer
+	// reqSigners are the signers with the request policy, by profile
+	// (SignRequest).
+	reqSigners sync.Map
 }
 
 // NewIssuer checks that key belongs to cert and that cert may issue.
@@ -77,8 +81,22 @@ func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, profile, sho
 	if err != nil {
 		return nil, nil, fmt.Errorf("making the CSR: %s", cfsslMessage(err))
 	}
+	issued, warnings, err := is.signWith(s, signer.SignRequest{Hosts: cr.Hosts, Request: string(csrPEM), Profile: profile}, shown, expiry, what)
+	if err != nil {
+		return nil, nil, err
+	}
+	if issued.KeyPEM, err = MarshalKeyPEM(priv); err != nil {
+		return nil, nil, err
+	}
+	issued.CSRPEM = csrPEM
+	return issued, warnings, nil
+}
+
+// signWith signs sr with s and reads the certificate back. A profile
+// lifetime that would outlive the CA is cut at the CA's expiry, with a
+// warning when the cut is more than a day.
+func (is *Issuer) signWith(s *local.Signer, sr signer.SignRequest, shown string, expiry time.Duration, what string) (*Issued, []string, error) {
 	var warnings []string
-	sr := signer.SignRequest{Hosts: cr.Hosts, Request: string(csrPEM), Profile: profile}
 	if notAfter := time.Now().Add(expiry); notAfter.After(is.Cert.NotAfter) {
 		sr.NotAfter = is.Cert.NotAfter
 		// A cut of minutes (a CA and its first certificates made together)
@@ -96,9 +114,5 @@ func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, profile, sho
 	if err != nil {
 		return nil, nil, err
 	}
-	keyPEM, err := MarshalKeyPEM(priv)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &Issued{Cert: cert, CertPEM: certPEM, KeyPEM: keyPEM, CSRPEM: csrPEM}, warnings, nil
+	return &Issued{Cert: cert, CertPEM: certPEM}, warnings, nil
 }

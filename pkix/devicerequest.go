@@ -1,0 +1,154 @@
+package pkix
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"strings"
+
+	"github.com/cloudflare/cfssl/config"
+	"github.com/cloudflare/cfssl/signer"
+	"github.com/cloudflare/cfssl/signer/local"
+)
+
+// DeviceRequest is a PKCS#10 request made where the key lives (a device,
+// a server): its signature verified and its key acceptable. Nothing else
+// in it is trusted: what the certificate says comes from the profile.
+type DeviceRequest struct {
+	File     string
+	CSR      *x509.CertificateRequest
+	PEM      []byte
+	Warnings []string
+}
+
+// PublicKeySHA is the hex SHA-256 of the request's SubjectPublicKeyInfo,
+// as the inventory records it for certificates.
+func (r *DeviceRequest) PublicKeySHA() string {
+	sum := sha256.Sum256(r.CSR.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(sum[:])
+}
+
+// ParseDeviceRequest reads one PKCS#10 request, PEM or DER, and checks
+// it: one request, no private key beside it, a signature made by the key
+// it carries, and a key Access's clients can use (RSA of 2048 bits or
+// more, ECDSA on P-256, P-384 or P-521; Ed25519 with a warning).
+func ParseDeviceRequest(file string, data []byte) (*DeviceRequest, error) {
+	der := data
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, errorf(file, "the file is empty").withHint("give the PKCS#10 request the device made (openssl req -new …, or mtlsctl client request)")
+	}
+	if bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
+		var found []byte
+		rest := trimmed
+		for {
+			var b *pem.Block
+			b, rest = pem.Decode(rest)
+			if b == nil {
+				break
+			}
+			switch {
+			case strings.Contains(b.Type, "PRIVATE KEY"):
+				return nil, errorf(file, "the file holds a private key (%s)", b.Type).
+					withHint("send only the request: the key stays on the device; if it has left the device, make a new key there")
+			case b.Type == "CERTIFICATE REQUEST" || b.Type == "NEW CERTIFICATE REQUEST":
+				if found != nil {
+					return nil, errorf(file, "the file holds more than one request").withHint("one request per file; give each file as its own argument")
+				}
+				found = b.Bytes
+			case b.Type == "CERTIFICATE":
+				return nil, errorf(file, "this is a certificate, not a request").withHint("give the PKCS#10 request (BEGIN CERTIFICATE REQUEST); to renew a certificate use 'mtlsctl client renew'")
+			default:
+				return nil, errorf(file, "a %q PEM block is not a certificate request", b.Type)
+			}
+		}
+		if found == nil {
+			return nil, errorf(file, "no PEM block could be read").withHint("the file looks like PEM but is cut or damaged")
+		}
+		der = found
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return nil, errorf(file, "not a PKCS#10 request: %v", err).withHint("a request is PEM (BEGIN CERTIFICATE REQUEST) or DER, made by 'openssl req -new' or 'mtlsctl client request'")
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, errorf(file, "the request's signature does not verify (%v)", err).
+			withHint("the request was altered, or not signed by the key it carries: make it again on the device")
+	}
+	r := &DeviceRequest{File: file, CSR: csr, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})}
+	switch k := csr.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if bits := k.N.BitLen(); bits < 2048 {
+			return nil, errorf(file, "the request's key is RSA %d-bit, too weak", bits).withHint("make a key of at least 2048 bits (or ECDSA P-256) on the device")
+		}
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		default:
+			return nil, errorf(file, "the request's key is ECDSA on %s, which is not accepted", k.Curve.Params().Name).withHint("use P-256, P-384 or P-521")
+		}
+	case ed25519.PublicKey:
+		r.Warnings = append(r.Warnings, file+": the request's key is Ed25519: many TLS clients and servers do not offer it for client certificates; rsa or ecdsa keys work everywhere")
+	default:
+		return nil, errorf(file, "the request's key (%s) is not RSA, ECDSA or Ed25519", csr.PublicKeyAlgorithm).withHint("make an ECDSA P-256 or RSA 2048 key on the device")
+	}
+	return r, nil
+}
+
+// requestPolicy is the profile as applied to a device's request: only the
+// subject and the public key are taken from it. cfssl copies everything
+// a request asks for when a profile has no csr_whitelist (a CA:TRUE
+// request is then refused; extra names are copied), so a whitelist is
+// always set; names are copied only when the profile's own whitelist
+// allows them.
+func requestPolicy(p *config.SigningProfile) *config.SigningProfile {
+	cp := *p
+	wl := &config.CSRWhitelist{Subject: true, PublicKey: true, PublicKeyAlgorithm: true}
+	if p.CSRWhitelist != nil {
+		wl.DNSNames, wl.IPAddresses, wl.EmailAddresses, wl.URIs = p.CSRWhitelist.DNSNames, p.CSRWhitelist.IPAddresses, p.CSRWhitelist.EmailAddresses, p.CSRWhitelist.URIs
+	}
+	cp.CSRWhitelist = wl
+	return &cp
+}
+
+// SignRequest signs a device's request with the named profile: the
+// subject from the request (cn, when not "", replaces its CN), the public
+// key from the request, everything else from the profile. No key is made.
+func (is *Issuer) SignRequest(r *DeviceRequest, cn, profile string) (*Issued, []string, error) {
+	p, err := is.Config.Profile(profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, ok := is.reqSigners.Load(profile)
+	if !ok {
+		pol := *is.Config.Cfg.Signing
+		pol.Profiles = map[string]*config.SigningProfile{profile: requestPolicy(p)}
+		pol.Default = requestPolicy(p)
+		ls, err := local.NewSigner(is.Key, is.Cert, signer.DefaultSigAlgo(is.Key), &pol)
+		if err != nil {
+			return nil, nil, fmt.Errorf("setting up the signer: %s", cfsslMessage(err))
+		}
+		s, _ = is.reqSigners.LoadOrStore(profile, ls)
+	}
+	var subject *signer.Subject
+	if cn != "" {
+		subject = &signer.Subject{CN: cn}
+	}
+	hosts := []string(nil)
+	if p.CSRWhitelist == nil || !(p.CSRWhitelist.DNSNames || p.CSRWhitelist.IPAddresses || p.CSRWhitelist.EmailAddresses || p.CSRWhitelist.URIs) {
+		hosts = []string{} // not nil: clears any name the request asked for
+	}
+	issued, warnings, err := is.signWith(s.(*local.Signer), signer.SignRequest{Request: string(r.PEM), Profile: profile, Subject: subject, Hosts: hosts}, profile, p.Expiry, "certificate")
+	if err != nil {
+		return nil, nil, err
+	}
+	issued.CSRPEM = r.PEM
+	return issued, append(warnings, r.Warnings...), nil
+}
