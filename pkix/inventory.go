@@ -42,9 +42,10 @@ const (
 // IsCA reports whether the kind signs certificates.
 func (k Kind) IsCA() bool { return k == KindRoot || k == KindIntermediate }
 
-var inventoryColumns = []string{"serial", "status", "kind", "cn", "not_before", "not_after", "profile", "issuer", "sha256", "name", "revoked_at", "reason", "subject", "pubkey_sha256"}
+var inventoryColumns = []string{"serial", "status", "kind", "cn", "not_before", "not_after", "profile", "issuer", "sha256", "name", "revoked_at", "reason", "subject", "pubkey_sha256", "key"}
 
-// inventories written before the public key column have one column less.
+// inventories written before the public key column have two columns
+// less, before the key column one.
 const oldInventoryColumns = 13
 
 // InventoryHeader starts every inventory file.
@@ -71,7 +72,15 @@ type Record struct {
 	Reason       string       `json:"reason,omitempty"`
 	Subject      string       `json:"subject"`
 	PublicKeySHA string       `json:"public_key_sha256,omitempty"` // SHA-256 of the SubjectPublicKeyInfo
+	// KeyHeld is where the private key is: KeyOnDevice when the
+	// certificate was signed from the device's own request (no key here),
+	// "" when mtlsctl made the key beside the certificate.
+	KeyHeld string `json:"key_held,omitempty"`
 }
+
+// KeyOnDevice marks a certificate signed from a request: its key never
+// was in the directory.
+const KeyOnDevice = "device"
 
 // RecordOf describes a certificate just issued.
 type RecordOf struct {
@@ -192,7 +201,7 @@ func eachInventoryLine(data []byte, fn func(lineNo int, line []byte) error) erro
 
 func parseInventoryLine(path string, lineNo int, line []byte) (Record, error) {
 	f := strings.Split(string(line), "\t")
-	if len(f) == oldInventoryColumns {
+	for len(f) >= oldInventoryColumns && len(f) < len(inventoryColumns) {
 		f = append(f, "-")
 	}
 	if len(f) != len(inventoryColumns) {
@@ -203,7 +212,7 @@ func parseInventoryLine(path string, lineNo int, line []byte) (Record, error) {
 		f[i] = unescapeField(f[i])
 	}
 	r := Record{Serial: f[0], Status: RecordStatus(f[1]), Kind: Kind(f[2]), CN: f[3], Profile: f[6], Issuer: f[7], SHA256: f[8],
-		Name: f[9], Reason: f[11], Subject: f[12], PublicKeySHA: f[13]}
+		Name: f[9], Reason: f[11], Subject: f[12], PublicKeySHA: f[13], KeyHeld: f[14]}
 	var perr error
 	parse := func(s string) time.Time {
 		if s == "" {
@@ -223,6 +232,9 @@ func parseInventoryLine(path string, lineNo int, line []byte) (Record, error) {
 	case StatusValid, StatusRevoked, StatusSuperseded:
 	default:
 		return Record{}, &Error{File: path, Line: lineNo, Msg: fmt.Sprintf("unknown status %q", r.Status), Hint: "valid, revoked or superseded"}
+	}
+	if r.KeyHeld != "" && r.KeyHeld != KeyOnDevice {
+		return Record{}, &Error{File: path, Line: lineNo, Msg: fmt.Sprintf("unknown key place %q", r.KeyHeld), Hint: "- (made here) or device"}
 	}
 	switch r.Kind {
 	case KindRoot, KindIntermediate, KindClient:
@@ -267,7 +279,7 @@ func AppendInventoryLine(b []byte, r *Record) []byte {
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
-	f := []string{r.Serial, string(r.Status), string(r.Kind), r.CN, ts(r.NotBefore), ts(r.NotAfter), r.Profile, r.Issuer, r.SHA256, r.Name, ts(r.RevokedAt), r.Reason, r.Subject, r.PublicKeySHA}
+	f := []string{r.Serial, string(r.Status), string(r.Kind), r.CN, ts(r.NotBefore), ts(r.NotAfter), r.Profile, r.Issuer, r.SHA256, r.Name, ts(r.RevokedAt), r.Reason, r.Subject, r.PublicKeySHA, r.KeyHeld}
 	for i := range f {
 		f[i] = escapeField(f[i])
 	}
@@ -365,7 +377,7 @@ func ScanInventory(path string, data []byte, fn func(InventoryLine)) error {
 		if rest != nil {
 			tabs += bytes.Count(rest, []byte{'\t'})
 		}
-		if tabs != len(inventoryColumns)-1 && tabs != oldInventoryColumns-1 {
+		if tabs < oldInventoryColumns-1 || tabs > len(inventoryColumns)-1 {
 			return &Error{File: path, Line: lineNo, Msg: fmt.Sprintf("has %d columns, want %d", tabs+1, len(inventoryColumns)),
 				Hint: "the inventory is tab-separated; restore it from git if it was edited by hand"}
 		}
