@@ -100,7 +100,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 		// A CN such as "Doe, John" is one value, not two.
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "verbose", Usage: "show cfssl's log on stderr"},
+			&cli.BoolFlag{Name: "verbose", Usage: "show cfssl's log, and each Cloudflare API request (never a header), on stderr"},
 			&cli.BoolFlag{Name: "no-color", Usage: "never color output (NO_COLOR is honoured too)"},
 		},
 		Before: func(c *cli.Context) error {

@@ -21,6 +21,14 @@ const cloudflareHelp = `CREDENTIALS AND SCOPE:
 
 `
 
+const cloudflareExitHelp = `EXIT CODES:
+   0  done, or nothing to do ("unchanged")
+   1  upload: the CA fails 'ca validate'; nothing was sent
+   2  usage, credentials, input or an API error; nothing was applied
+   3  some writes were applied and others not (or one may have been): the
+      message lists them; rerun the same command, it makes only what is missing
+   130 (SIGINT), 143 (SIGTERM): interrupted; what was applied is said`
+
 func cloudflareCommand(u *ui) *cli.Command {
 	return &cli.Command{
 		Name:  "cloudflare",
@@ -34,7 +42,7 @@ only what differs, so a rerun with nothing changed makes no write.
    mtlsctl cloudflare list
    mtlsctl cloudflare push --dir pki --kv-namespace-id 0f2a...
 
-` + cloudflareHelp + exitCodeHelp,
+` + cloudflareHelp + cloudflareExitHelp,
 		Subcommands: []*cli.Command{
 			cloudflareUploadCommand(u),
 			cloudflareListCommand(u),
@@ -52,12 +60,12 @@ func cloudflareFlags(writes bool) []cli.Flag {
 		&cli.StringFlag{Name: "token-file", Usage: "read the API token from `FILE` (- for stdin) instead of CLOUDFLARE_API_TOKEN"},
 		&cli.StringFlag{Name: "account-id", Usage: "the account `ID` (default CLOUDFLARE_ACCOUNT_ID)"},
 		&cli.StringFlag{Name: "zone-id", Usage: "the zone `ID` (default CLOUDFLARE_ZONE_ID)"},
+		&cli.IntFlag{Name: "retries", Value: 4, Usage: "retries of a request Cloudflare answers 429 or 5xx (honouring Retry-After)"},
 		jsonFlag(),
 	}
 	if writes {
 		flags = append(flags,
 			&cli.BoolFlag{Name: "dry-run", Usage: "print every write that would be made (method, path, body) and make none; reads are made"},
-			&cli.IntFlag{Name: "retries", Value: 4, Usage: "retries of a request Cloudflare answers 429 or 5xx (honouring Retry-After)"},
 		)
 	}
 	return flags
@@ -134,7 +142,7 @@ func apiToken(u *ui, c *cli.Context) (string, error) {
 	token := strings.TrimSpace(os.Getenv("CLOUDFLARE_API_TOKEN"))
 	if token == "" {
 		return "", usageErrorf("no API token: set CLOUDFLARE_API_TOKEN or pass --token-file FILE").
-			hint("create one at dash.cloudflare.com → My Profile → API Tokens with the permissions 'mtlsctl cloudflare --help' lists")
+			hint("create one at dash.cloudflare.com → My Profile → API Tokens with the permission the command's --help names (e.g. 'mtlsctl cloudflare upload --help')")
 	}
 	return token, nil
 }
@@ -147,6 +155,49 @@ func apiFailure(err error) error {
 		return partlyDone{err}
 	}
 	return err
+}
+
+// finishAPI prints an API command's outcome: its document (--json) or
+// text on success; on failure with --json, a document saying what was
+// and was not applied instead, so a script never reads a failure as a
+// result. It returns the error with its exit code.
+func (u *ui) finishAPI(c *cli.Context, command string, doc any, err error, text func()) error {
+	if !c.Bool("json") {
+		if err == nil {
+			text()
+		}
+		return apiFailure(err)
+	}
+	if err != nil {
+		f := apiFailureDoc{Command: command, Status: "failed", Error: err.Error(), Applied: []string{}, NotApplied: []string{}}
+		var ae *cloudflare.ApplyError
+		if errors.As(err, &ae) {
+			f.Applied = append(f.Applied, ae.Applied...)
+			f.NotApplied = append(f.NotApplied, ae.NotApplied...)
+			f.Uncertain = ae.Uncertain
+			if ae.Partial() {
+				f.Status = "partly applied"
+			}
+		}
+		var pd partlyDone
+		if errors.As(err, &pd) {
+			f.Status = "partly applied"
+		}
+		doc = f
+	}
+	if jerr := u.printJSON(doc); jerr != nil && err == nil {
+		return jerr
+	}
+	return apiFailure(err)
+}
+
+type apiFailureDoc struct {
+	Command    string   `json:"command"`
+	Status     string   `json:"status"` // failed (nothing applied), partly applied
+	Error      string   `json:"error"`
+	Applied    []string `json:"applied"`
+	NotApplied []string `json:"not_applied"`
+	Uncertain  string   `json:"uncertain,omitempty"` // a write that may or may not have been applied
 }
 
 // printApplied lists the writes made (or, under --dry-run, that would be).

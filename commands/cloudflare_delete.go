@@ -20,7 +20,7 @@ with it, clients under it are let in there: delete is refused unless
 
 Token permission: "Access: Mutual TLS Certificates Write".
 
-` + cloudflareHelp + exitCodeHelp,
+` + cloudflareHelp + cloudflareExitHelp,
 		Flags:        append([]cli.Flag{&cli.BoolFlag{Name: "force", Usage: "clear the certificate's hostnames, then delete it"}}, cloudflareFlags(true)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
@@ -39,23 +39,17 @@ func runCloudflareDelete(u *ui, c *cli.Context) error {
 		return err
 	}
 	res, err := cl.Delete(c.Context, c.Args().First(), c.Bool("force"))
-	if res != nil {
-		if c.Bool("json") {
-			if jerr := u.printJSON(struct {
-				Command string `json:"command"`
-				DryRun  bool   `json:"dry_run"`
-				*cloudflare.DeleteResult
-			}{"cloudflare delete", cl.DryRun(), res}); jerr != nil && err == nil {
-				err = jerr
-			}
-		} else if err == nil {
-			verb := "deleted"
-			if cl.DryRun() {
-				verb = "would be deleted"
-			}
-			fmt.Fprintf(u.out, "%s: Access certificate %s %q (hostnames were: %s)\n", verb, res.Certificate.ID, pkix.Printable(res.Certificate.Name), orNone(res.Certificate.Hostnames))
-			u.printApplied(res.Applied, cl.DryRun())
+	doc := struct {
+		Command string `json:"command"`
+		DryRun  bool   `json:"dry_run"`
+		*cloudflare.DeleteResult
+	}{"cloudflare delete", cl.DryRun(), res}
+	return u.finishAPI(c, "cloudflare delete", doc, err, func() {
+		verb := "deleted"
+		if cl.DryRun() {
+			verb = "would be deleted"
 		}
-	}
-	return apiFailure(err)
+		fmt.Fprintf(u.out, "%s: Access certificate %s %q (hostnames were: %s)\n", verb, res.Certificate.ID, pkix.Printable(res.Certificate.Name), orNone(res.Certificate.Hostnames))
+		u.printApplied(res.Applied, cl.DryRun())
+	})
 }

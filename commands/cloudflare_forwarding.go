@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare"
@@ -32,7 +33,7 @@ EXAMPLES:
    mtlsctl cloudflare forwarding auth.example.com --on
    mtlsctl cloudflare forwarding auth.example.com --off --china-network=false
 
-` + cloudflareHelp + exitCodeHelp,
+` + cloudflareHelp + cloudflareExitHelp,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "on", Usage: "forward the client certificate to the origin"},
 			&cli.BoolFlag{Name: "off", Usage: "stop forwarding it"},
@@ -77,25 +78,19 @@ func runCloudflareForwarding(u *ui, c *cli.Context) error {
 		return showForwarding(u, c, cl, host)
 	}
 	res, err := cl.SetForwarding(c.Context, ch)
-	if res != nil {
-		if c.Bool("json") {
-			if jerr := u.printJSON(struct {
-				Command string `json:"command"`
-				DryRun  bool   `json:"dry_run"`
-				*cloudflare.ForwardingResult
-			}{"cloudflare forwarding", cl.DryRun(), res}); jerr != nil && err == nil {
-				err = jerr
-			}
-		} else if err == nil {
-			status := res.Status
-			if cl.DryRun() && status == "changed" {
-				status = "would change"
-			}
-			fmt.Fprintf(u.out, "%s: %s client_certificate_forwarding %s, china_network %s\n", status, res.After.Hostname, onOff(res.After.Forwarding), onOff(res.After.ChinaNetwork))
-			u.printApplied(res.Applied, cl.DryRun())
+	doc := struct {
+		Command string `json:"command"`
+		DryRun  bool   `json:"dry_run"`
+		*cloudflare.ForwardingResult
+	}{"cloudflare forwarding", cl.DryRun(), res}
+	return u.finishAPI(c, "cloudflare forwarding", doc, err, func() {
+		status := res.Status
+		if cl.DryRun() && status == "changed" {
+			status = "would change"
 		}
-	}
-	return apiFailure(err)
+		fmt.Fprintf(u.out, "%s: %s client_certificate_forwarding %s, china_network %s\n", status, res.After.Hostname, onOff(res.After.Forwarding), onOff(res.After.ChinaNetwork))
+		u.printApplied(res.Applied, cl.DryRun())
+	})
 }
 
 func showForwarding(u *ui, c *cli.Context, cl *cloudflare.Client, host string) error {
@@ -104,7 +99,7 @@ func showForwarding(u *ui, c *cli.Context, cl *cloudflare.Client, host string) e
 		return err
 	}
 	for _, s := range all {
-		if s.Hostname == host {
+		if strings.EqualFold(strings.TrimSuffix(s.Hostname, "."), strings.TrimSuffix(host, ".")) {
 			if c.Bool("json") {
 				return u.printJSON(s)
 			}

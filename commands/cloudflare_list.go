@@ -23,7 +23,7 @@ one of this directory's CA certificates.
 
 Token permission: "Access: Mutual TLS Certificates Read" (or Write).
 
-` + cloudflareHelp + exitCodeHelp,
+` + cloudflareHelp + cloudflareExitHelp,
 		Flags:        append([]cli.Flag{dirFlag()}, cloudflareFlags(false)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {

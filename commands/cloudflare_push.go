@@ -52,7 +52,7 @@ EXAMPLES:
    mtlsctl cloudflare push --dir pki --dry-run
    mtlsctl cloudflare push --dir pki --kv-namespace-id 0f2a... --deploy mtlsctl-revocation --zone-id 9a78...
 
-` + cloudflareHelp + exitCodeHelp,
+` + cloudflareHelp + cloudflareExitHelp,
 		Flags: append(append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "kv-namespace-id", EnvVars: []string{"MTLSCTL_KV_NAMESPACE_ID"}, Usage: "the Workers KV namespace `ID` the Worker is bound to"},
@@ -119,6 +119,12 @@ func runCloudflarePush(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var plan *cloudflare.DeployPlan
+	if c.String("deploy") != "" {
+		if plan, err = planDeploy(u, c, cl, set, ns, grace, now); err != nil {
+			return err
+		}
+	}
 	res, err := cl.Push(c.Context, cloudflare.PushRequest{
 		NamespaceID: ns,
 		Prefix:      worker.Prefix,
@@ -128,25 +134,13 @@ func runCloudflarePush(u *ui, c *cli.Context) error {
 		},
 	})
 	out := pushOutput{Command: "cloudflare push", DryRun: cl.DryRun(), Namespace: ns, Revoked: set.Count, PushResult: res}
-	if err == nil && c.String("deploy") != "" {
-		out.Worker, err = deployWorker(u, c, cl, set, ns, grace, now)
+	if err == nil && plan != nil {
+		out.Worker, err = plan.Apply(c.Context)
 		if err != nil && res.Status == "changed" {
-			err = partlyDone{fmt.Errorf("the KV data was pushed; the Worker: %w", err)}
+			err = partlyDone{fmt.Errorf("the KV data was pushed (%d keys written, %d deleted); the Worker: %w", res.Written, res.Deleted, err)}
 		}
 	}
-	if res == nil {
-		return apiFailure(err)
-	}
-	if c.Bool("json") {
-		if jerr := u.printJSON(out); jerr != nil && err == nil {
-			err = jerr
-		}
-		return apiFailure(err)
-	}
-	if err == nil {
-		u.printPush(out, set)
-	}
-	return apiFailure(err)
+	return u.finishAPI(c, "cloudflare push", out, err, func() { u.printPush(out, set) })
 }
 
 type pushOutput struct {
@@ -182,8 +176,9 @@ func (u *ui) printPush(o pushOutput, set *pkidir.RevocationSet) {
 	}
 }
 
-// deployWorker uploads the Worker and its routes, after the data.
-func deployWorker(u *ui, c *cli.Context, cl *cloudflare.Client, set *pkidir.RevocationSet, ns string, grace time.Duration, now time.Time) (*cloudflare.DeployResult, error) {
+// planDeploy works out the Worker's upload and routes from reads, so that
+// a route another Worker runs is refused before the KV data is written.
+func planDeploy(u *ui, c *cli.Context, cl *cloudflare.Client, set *pkidir.RevocationSet, ns string, grace time.Duration, now time.Time) (*cloudflare.DeployPlan, error) {
 	name := c.String("deploy")
 	hosts := c.StringSlice("hostname")
 	if len(hosts) == 0 {
@@ -209,7 +204,7 @@ func deployWorker(u *ui, c *cli.Context, cl *cloudflare.Client, set *pkidir.Revo
 	if zone == "" {
 		zone = envOr("CLOUDFLARE_ZONE_ID")
 	}
-	return cl.Deploy(c.Context, cloudflare.DeployRequest{
+	return cl.PlanDeploy(c.Context, cloudflare.DeployRequest{
 		Name: name, Module: files.Script, Digest: files.Digest(ns, worker.Binding, worker.CompatibilityDate),
 		NamespaceID: ns, Binding: worker.Binding, CompatibilityDate: worker.CompatibilityDate, ZoneID: zone, Hostnames: hosts,
 	})

@@ -45,7 +45,7 @@ EXAMPLES:
    mtlsctl cloudflare upload --dir pki --no-create --hostname auth.example.com   # in a scheduled job
    mtlsctl cloudflare upload new/ca.pem --replace "Access Testing CA" --name "Access CA 2027"
 
-` + cloudflareHelp + exitCodeHelp,
+` + cloudflareHelp + cloudflareExitHelp,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "name", Usage: "the certificate's `NAME` in Access (default: kept, or the CA's CN)"},
@@ -112,17 +112,8 @@ func runCloudflareUpload(u *ui, c *cli.Context) error {
 		}
 	}
 	res, err := cl.Upload(c.Context, cloudflare.UploadRequest{Chain: rep.Chain(), Name: c.String("name"), Hostnames: hosts, Replace: c.String("replace"), NoCreate: c.Bool("no-create")})
-	if res != nil {
-		out := uploadOutput{Command: "cloudflare upload", File: label, DryRun: cl.DryRun(), UploadResult: res}
-		if c.Bool("json") {
-			if jerr := u.printJSON(out); jerr != nil && err == nil {
-				err = jerr
-			}
-		} else if err == nil {
-			u.printUpload(out)
-		}
-	}
-	return apiFailure(err)
+	out := uploadOutput{Command: "cloudflare upload", File: label, DryRun: cl.DryRun(), UploadResult: res}
+	return u.finishAPI(c, "cloudflare upload", out, err, func() { u.printUpload(out) })
 }
 
 func (u *ui) printUpload(o uploadOutput) {

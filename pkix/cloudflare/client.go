@@ -82,8 +82,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token == "" {
 		return nil, &pkix.Error{Msg: "no API token", Hint: "set CLOUDFLARE_API_TOKEN or pass --token-file FILE"}
 	}
-	if strings.ContainsAny(cfg.Token, " \t\r\n") {
-		return nil, &pkix.Error{Msg: "the API token contains white space", Hint: "a Cloudflare API token is one word: check the file or variable"}
+	if strings.IndexFunc(cfg.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return nil, &pkix.Error{Msg: "the API token contains white space or control characters", Hint: "a Cloudflare API token is one word: check the file or variable"}
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL

@@ -285,3 +285,102 @@ func TestNonJSONErrorKeepsStatus(t *testing.T) {
 		t.Fatalf("%#v", err)
 	}
 }
+
+// What the SDK would take as success but is not: a redirect (never
+// followed, so nothing happened) and a 200 whose envelope says
+// "success": false.
+func TestNotSuccessIsAnError(t *testing.T) {
+	for name, f := range map[string]cloudflaretest.Fault{
+		"redirect":      {Status: http.StatusFound, Location: "http://127.0.0.1:1/"},
+		"success false": {Status: http.StatusOK, Message: "quota exceeded"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := cloudflaretest.NewPlain()
+			defer s.Close()
+			s.KV["ns"] = map[string]cloudflaretest.KVEntry{}
+			f.Method, f.Path, f.Times = http.MethodPut, `/bulk$`, 1
+			s.AddFault(f)
+			c := newTestClient(t, s, nil)
+			res, err := c.Push(context.Background(), pushRequest(5))
+			var ae *ApplyError
+			if !errors.As(err, &ae) || ae.Partial() || len(ae.NotApplied) != 2 {
+				t.Fatalf("%+v, %v: want nothing applied", res, err)
+			}
+			var api *APIError
+			if !errors.As(err, &api) || api.Status != f.Status {
+				t.Fatalf("%v: want the status %d", err, f.Status)
+			}
+		})
+	}
+}
+
+// A write whose answer is cut short may have been applied: said, and
+// counted as partly done.
+func TestUnreadableAnswerToAWriteIsUncertain(t *testing.T) {
+	s := cloudflaretest.NewPlain()
+	defer s.Close()
+	_, pemCA := testCA(t, "CA")
+	ct, _ := s.AddCert("ca", pemCA, "auth.example.com")
+	s.AddFault(cloudflaretest.Fault{Method: http.MethodPut, Path: `/access/certificates/`, Status: 200, Times: 1, After: true, Truncate: true})
+	c := newTestClient(t, s, nil)
+	_, err := c.Delete(context.Background(), ct.ID, true)
+	var ae *ApplyError
+	if !errors.As(err, &ae) || !ae.Partial() || ae.Uncertain == "" || !strings.Contains(err.Error(), "may or may not have been applied") {
+		t.Fatalf("%v: want the hostname clearing named as uncertain", err)
+	}
+	if len(s.Certs[0].Hostnames) != 0 {
+		t.Fatal("the fake did not apply it (test set-up)")
+	}
+}
+
+// The settings are written back whole, so every page is read first.
+func TestForwardingReadsEverySettingsPage(t *testing.T) {
+	s := cloudflaretest.NewPlain()
+	defer s.Close()
+	s.SettingsPerPage = 20
+	_, pemCA := testCA(t, "CA")
+	s.AddCert("ca", pemCA, "auth.example.com")
+	for i := 0; i < 61; i++ {
+		s.Settings = append(s.Settings, cloudflaretest.Setting{Hostname: "h" + strings.Repeat("x", i%3) + string(rune('a'+i%26)) + ".example.com", Forwarding: true})
+	}
+	want := len(s.Settings)
+	c := newTestClient(t, s, nil)
+	on := true
+	if _, err := c.SetForwarding(context.Background(), ForwardingChange{Hostname: "auth.example.com", Forwarding: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Settings) < want {
+		t.Fatalf("%d settings after the write, %d before: others were dropped", len(s.Settings), want)
+	}
+}
+
+func TestTokenRedactedFromEchoingHeaders(t *testing.T) {
+	s := cloudflaretest.NewPlain()
+	defer s.Close()
+	s.EchoAuthInRay = true
+	var log bytes.Buffer
+	c := newTestClient(t, s, func(cfg *Config) { cfg.Log, cfg.Verbose = &log, true })
+	if _, err := c.Certificates(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), cloudflaretest.Token) || !strings.Contains(log.String(), "[token redacted]") {
+		t.Fatalf("verbose log:\n%s", log.String())
+	}
+}
+
+func TestKVListFollowsTheCursorPastEmptyPages(t *testing.T) {
+	s := cloudflaretest.NewPlain()
+	defer s.Close()
+	s.KV["ns"] = map[string]cloudflaretest.KVEntry{"mtlsctl:rev:AB:FF": {Value: "stale"}}
+	s.KeysPageLimit = 10
+	s.KeysEmptyFirst = true
+	c := newTestClient(t, s, nil)
+	res, err := c.Push(context.Background(), pushRequest(25))
+	if err != nil || res.Deleted != 1 {
+		t.Fatalf("%+v %v: the stale key past an empty page should go", res, err)
+	}
+	s.KeysLoop = true
+	if _, err := c.Push(context.Background(), pushRequest(25)); err == nil || !strings.Contains(err.Error(), "would never end") {
+		t.Fatalf("%v: a looping cursor must stop the push", err)
+	}
+}

@@ -54,10 +54,34 @@ type DeployResult struct {
 // without downloading the script.
 func digestTag(d string) string { return "mtlsctl-" + d }
 
-// Deploy uploads the script unless the account already runs this digest
-// under this name, then adds the routes it lacks. A route that runs
-// another script is refused before anything is written.
+// DeployPlan is a deployment worked out from reads, not yet applied.
+type DeployPlan struct {
+	c     *Client
+	res   *DeployResult
+	steps []Step
+}
+
+// Apply makes the plan's writes.
+func (p *DeployPlan) Apply(ctx context.Context) (*DeployResult, error) {
+	done, err := p.c.apply(ctx, p.steps)
+	p.res.Applied = append(p.res.Applied, done...)
+	return p.res, err
+}
+
+// Deploy plans and applies at once.
 func (c *Client) Deploy(ctx context.Context, req DeployRequest) (*DeployResult, error) {
+	p, err := c.PlanDeploy(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return p.Apply(ctx)
+}
+
+// PlanDeploy reads what the account runs and works out the writes: the
+// script unless the account already runs this digest under this name,
+// then the routes it lacks. A route that runs another script is refused
+// here, before anything is written (push plans before its KV writes).
+func (c *Client) PlanDeploy(ctx context.Context, req DeployRequest) (*DeployPlan, error) {
 	if c.cfg.AccountID == "" {
 		return nil, ErrNoAccount
 	}
@@ -124,9 +148,7 @@ func (c *Client) Deploy(ctx context.Context, req DeployRequest) (*DeployResult, 
 			}
 		}
 	}
-	done, err := c.apply(ctx, steps)
-	res.Applied = append(res.Applied, done...)
-	return res, err
+	return &DeployPlan{c: c, res: res, steps: steps}, nil
 }
 
 func (c *Client) uploadScript(ctx context.Context, req DeployRequest) error {

@@ -3,6 +3,7 @@ package cloudflare
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -18,6 +19,19 @@ type APIError struct {
 	Message      string
 	Hint         string
 	Err          error
+	// unread: an answer came but could not be read (a truncated or
+	// non-JSON body), as opposed to no answer at all.
+	unread bool
+}
+
+// NoAnswer says the request's fate is unknown: no readable answer came.
+// For a write, it may have been applied.
+func (e *APIError) NoAnswer() bool { return e.Status == 0 }
+
+func isNetError(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &oe) || errors.As(err, &ne)
 }
 
 func (e *APIError) Error() string {
@@ -65,12 +79,18 @@ func (c *Client) wrap(method, what string, err error) error {
 			}
 			msgs = append(msgs, d.Message)
 		}
-		e.Message = printable(c.redact(strings.Join(msgs, "; ")))
+		e.Message = c.redact(printable(strings.Join(msgs, "; ")))
+		if se.Response != nil {
+			if wait := se.Response.Header.Get("X-Mtlsctl-Wait-Refused"); wait != "" {
+				e.Message += fmt.Sprintf(" (Cloudflare asked to wait %s s, longer than the %s mtlsctl waits)", printable(wait), c.cfg.MaxWait)
+			}
+		}
 		if e.Message == "" {
 			e.Message = "(no error message in the response)"
 		}
 	} else {
-		e.Message = c.redact(err.Error())
+		e.Message = c.redact(printable(err.Error()))
+		e.unread = !isNetError(err)
 		e.Err = errors.New(e.Message)
 	}
 	e.Hint = hintFor(e)
@@ -107,7 +127,9 @@ func hintFor(e *APIError) string {
 	case e.Status == http.StatusNotFound:
 		return "check CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_ZONE_ID (or --account-id / --zone-id)"
 	case e.Status >= 500:
-		return "Cloudflare's side failed after retries: run the same command again; it makes only the writes still needed"
+		return "Cloudflare's side failed: run the same command again; it reads first and makes only the writes still needed"
+	case e.Status == 0 && e.unread:
+		return "the answer could not be read (cut short, or not the API's JSON: a proxy in between?); a rerun reads first and makes only the writes still needed"
 	case e.Status == 0:
 		return "could not reach the API: check the network, a proxy (HTTPS_PROXY) or CLOUDFLARE_BASE_URL"
 	}

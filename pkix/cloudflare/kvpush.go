@@ -159,23 +159,39 @@ func (c *Client) Push(ctx context.Context, req PushRequest) (*PushResult, error)
 // key has none: it was written by something else, so it is rewritten).
 func (c *Client) listDigests(ctx context.Context, ns, prefix string) (map[string]string, error) {
 	out := map[string]string{}
-	p := kv.NamespaceKeyListParams{AccountID: cf.F(c.cfg.AccountID), Prefix: cf.F(prefix), Limit: cf.F(1000.0)}
-	iter := c.kv.Keys.ListAutoPaging(ctx, ns, p)
-	for iter.Next() {
-		k := iter.Current()
-		if !strings.HasPrefix(k.Name, prefix) {
-			continue // never ours, whatever the server returned
+	cursor := ""
+	seen := map[string]bool{}
+	for {
+		p := kv.NamespaceKeyListParams{AccountID: cf.F(c.cfg.AccountID), Prefix: cf.F(prefix), Limit: cf.F(1000.0)}
+		if cursor != "" {
+			p.Cursor = cf.F(cursor)
 		}
-		d := ""
-		if m, ok := k.Metadata.(map[string]any); ok {
-			d, _ = m[digestField].(string)
+		page, err := c.kv.Keys.List(ctx, ns, p)
+		if err != nil {
+			return nil, c.wrap(http.MethodGet, c.kvPath(ns, "/keys"), err)
 		}
-		out[k.Name] = d
+		for _, k := range page.Result {
+			if !strings.HasPrefix(k.Name, prefix) {
+				continue // never ours, whatever the server returned
+			}
+			d := ""
+			if m, ok := k.Metadata.(map[string]any); ok {
+				d, _ = m[digestField].(string)
+			}
+			out[k.Name] = d
+		}
+		// The list ends when the cursor does, not at an empty page (KV
+		// can return one mid-list); a cursor seen before would loop.
+		cursor = page.ResultInfo.Cursor
+		if cursor == "" {
+			return out, nil
+		}
+		if seen[cursor] {
+			return nil, &APIError{Method: http.MethodGet, Path: c.kvPath(ns, "/keys"), Status: http.StatusOK,
+				Message: "the key list returned a cursor it had returned before: it would never end"}
+		}
+		seen[cursor] = true
 	}
-	if err := iter.Err(); err != nil {
-		return nil, c.wrap(http.MethodGet, c.kvPath(ns, "/keys"), err)
-	}
-	return out, nil
 }
 
 // bulkPut writes pairs with their digests; keys the API reports as not

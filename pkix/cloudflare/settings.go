@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
 	cf "github.com/cloudflare/cloudflare-go/v6"
+	"github.com/cloudflare/cloudflare-go/v6/option"
 	"github.com/cloudflare/cloudflare-go/v6/zero_trust"
 	"github.com/mtlsctl/mtlsctl/pkix"
 )
@@ -25,17 +27,38 @@ func (c *Client) Settings(ctx context.Context) ([]HostnameSetting, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := zero_trust.AccessCertificateSettingGetParams{}
-	setScope(&p.AccountID, &p.ZoneID, account, zone)
-	page, err := c.certs.Settings.Get(ctx, p)
-	if err != nil {
-		return nil, c.wrap(http.MethodGet, c.certPath("/settings"), err)
-	}
 	out := []HostnameSetting{}
-	for _, s := range page.Result {
-		out = append(out, HostnameSetting{Hostname: s.Hostname, ChinaNetwork: s.ChinaNetwork, Forwarding: s.ClientCertificateForwarding})
+	for page := 1; ; page++ {
+		p := zero_trust.AccessCertificateSettingGetParams{}
+		setScope(&p.AccountID, &p.ZoneID, account, zone)
+		var opts []option.RequestOption
+		if page > 1 {
+			opts = append(opts, option.WithQuery("page", fmt.Sprint(page)))
+		}
+		res, err := c.certs.Settings.Get(ctx, p, opts...)
+		if err != nil {
+			return nil, c.wrap(http.MethodGet, c.certPath("/settings"), err)
+		}
+		fresh := 0
+		for _, s := range res.Result {
+			if slices.ContainsFunc(out, func(o HostnameSetting) bool { return o.Hostname == s.Hostname }) {
+				continue
+			}
+			fresh++
+			out = append(out, HostnameSetting{Hostname: s.Hostname, ChinaNetwork: s.ChinaNetwork, Forwarding: s.ClientCertificateForwarding})
+		}
+		// The settings are written back whole: every one must be read.
+		// The list is one page unless result_info counts more.
+		info := pageInfo(res.JSON.RawJSON())
+		if info.TotalCount <= int64(len(out)) {
+			return out, nil
+		}
+		if fresh == 0 || page >= maxPages {
+			return nil, &APIError{Method: http.MethodGet, Path: c.certPath("/settings"), Status: http.StatusOK,
+				Message: fmt.Sprintf("the API counts %d hostname settings but lists %d", info.TotalCount, len(out)),
+				Hint:    "nothing was written: the whole list is written back, so a partial one would drop the others' settings"}
+		}
 	}
-	return out, nil
 }
 
 // ForwardingChange is what to set for one hostname; nil leaves a setting

@@ -47,11 +47,17 @@ func (c *Client) middleware(req *http.Request, next option.MiddlewareNext) (*htt
 			c.logAttempt(req.Method, path, res, err, time.Since(start))
 		}
 		if attempt >= c.cfg.Retries || !c.retryable(req.Method, path, res, err) {
-			return jsonErrorBody(res), err
+			if err != nil {
+				return nil, err
+			}
+			return c.checkAnswer(req.Method, path, jsonErrorBody(res))
 		}
 		wait, ok := c.backoff(res, attempt)
 		if !ok {
-			return jsonErrorBody(res), err // asked to wait longer than we will: report it
+			// Asked to wait longer than we will: report it.
+			res = jsonErrorBody(res)
+			res.Header.Set("X-Mtlsctl-Wait-Refused", res.Header.Get("Retry-After"))
+			return res, nil
 		}
 		if res != nil {
 			io.Copy(io.Discard, res.Body)
@@ -59,7 +65,7 @@ func (c *Client) middleware(req *http.Request, next option.MiddlewareNext) (*htt
 		}
 		// Always said, not only with --verbose: a CI log should show why
 		// a step took a minute.
-		fmt.Fprintf(c.cfg.Log, "mtlsctl: note: %s %s: %s; retrying in %s (%d of %d)\n", req.Method, path, c.redact(attemptStatus(res, err)), wait.Round(time.Millisecond), attempt+1, c.cfg.Retries)
+		fmt.Fprintf(c.cfg.Log, "mtlsctl: note: %s %s: %s; retrying in %s (%d of %d)\n", req.Method, path, c.redact(printable(attemptStatus(res, err))), wait.Round(time.Millisecond), attempt+1, c.cfg.Retries)
 		t := time.NewTimer(wait)
 		select {
 		case <-req.Context().Done():
@@ -129,7 +135,9 @@ func (c *Client) logAttempt(method, path string, res *http.Response, err error, 
 	if res != nil && res.Header.Get("Cf-Ray") != "" {
 		ray = " cf-ray " + res.Header.Get("Cf-Ray")
 	}
-	fmt.Fprintf(c.cfg.Log, "mtlsctl: api: %s %s → %s (%s)%s\n", method, path, c.redact(status), took.Round(time.Millisecond), ray)
+	// Everything from the server is cleaned of control characters, then
+	// of the token (a header can echo it).
+	fmt.Fprintf(c.cfg.Log, "mtlsctl: api: %s %s → %s (%s)%s\n", method, path, c.redact(printable(status)), took.Round(time.Millisecond), c.redact(printable(ray)))
 }
 
 // relPath is the request's path and query below the API root, as the
@@ -197,6 +205,53 @@ func shortenAll(xs []any) []any {
 		out[i] = shorten(x)
 	}
 	return out
+}
+
+// checkAnswer refuses what the SDK would take as success but is not: a
+// redirect (never followed, so nothing was done) and a 2xx whose envelope
+// says "success": false.
+func (c *Client) checkAnswer(method, path string, res *http.Response) (*http.Response, error) {
+	switch {
+	case res.StatusCode >= 300 && res.StatusCode < 400:
+		res.Body.Close()
+		loc := printable(res.Header.Get("Location"))
+		if loc == "" {
+			loc = "nowhere"
+		}
+		return nil, &APIError{Method: method, Path: path, Status: res.StatusCode,
+			Message: c.redact("a redirect to " + loc + ", not followed (the token would go with it)"),
+			Hint:    "CLOUDFLARE_BASE_URL must be the API root itself (Cloudflare's is https://api.cloudflare.com/client/v4)"}
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		res.Body = io.NopCloser(bytes.NewReader(body))
+		var env struct {
+			Success *bool `json:"success"`
+			Errors  []struct {
+				Code    int64  `json:"code"`
+				Message string `json:"message"`
+			} `json:"errors"`
+		}
+		if json.Unmarshal(body, &env) == nil && env.Success != nil && !*env.Success {
+			e := &APIError{Method: method, Path: path, Status: res.StatusCode, Message: "the answer says success: false"}
+			var msgs []string
+			for i, x := range env.Errors {
+				if i == 0 {
+					e.Code = x.Code
+				}
+				msgs = append(msgs, x.Message)
+			}
+			if len(msgs) > 0 {
+				e.Message += ": " + strings.Join(msgs, "; ")
+			}
+			e.Message = c.redact(printable(e.Message))
+			return nil, e
+		}
+	}
+	return res, nil
 }
 
 // jsonErrorBody gives a failed response that is not Cloudflare's JSON (a

@@ -67,18 +67,29 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		return nil, &pkix.Error{Msg: fmt.Sprintf("no Access certificate in the account has this CA's fingerprint (MD5 %s), and --no-create forbids adding it", FingerprintMD5(req.Chain[0])),
 			Hint: "a changed CA file is a rotation: do it on purpose, without --no-create (and with --replace OLD to keep clients of the old CA working)"}
 	}
+	// The API does not say which certificate of an uploaded chain its
+	// fingerprint is of; a match on a later one (the root) may be that
+	// certificate uploaded alone, without the rest of this chain.
+	first := FingerprintMD5(req.Chain[0])
+	isFirst := func(ct *Certificate) bool { return NormalizeFingerprint(ct.Fingerprint) == first }
 	var old *Certificate
 	if req.Replace != "" {
 		o, err := Find(all, req.Replace)
 		if err != nil {
 			return nil, err
 		}
-		if o.Matches(req.Chain) {
+		if isFirst(&o) {
 			return nil, &pkix.Error{Msg: fmt.Sprintf("--replace %s names the CA being uploaded (certificate %s has its fingerprint)", req.Replace, o.ID),
 				Hint: "--replace takes the old CA's ID or name"}
 		}
 		old = &o
 		res.Replacing = old
+		if existing != nil && existing.ID == o.ID {
+			existing = nil // a part of this chain, replaced by the whole
+		}
+	}
+	if existing != nil && !isFirst(existing) && len(req.Chain) > 1 {
+		res.Notes = append(res.Notes, fmt.Sprintf("certificate %s matches a later certificate of this bundle, not its first: if it was uploaded alone, Access lacks the rest of the chain; upload the chain with --replace %s", existing.ID, existing.ID))
 	}
 
 	hosts := req.Hostnames

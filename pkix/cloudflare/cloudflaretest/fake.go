@@ -110,7 +110,8 @@ type Route struct {
 }
 
 // Fault is an injected failure: the next Times requests matching Method
-// and Path answer Status. With After, the request is carried out first
+// and Path answer Status with the failure envelope (a 200 so says
+// "success": false, as a proxy or a broken API might). With After, the request is carried out first
 // (the failure is Cloudflare's side failing after the change). Message
 // replaces the error message; "$AUTH" in it becomes the request's
 // Authorization header, as a careless proxy might echo it.
@@ -122,7 +123,12 @@ type Fault struct {
 	RetryAfter string
 	Message    string
 	After      bool
-	re         *regexp.Regexp
+	// Location makes the answer a redirect there (Status 3xx).
+	Location string
+	// Truncate sends Status with the JSON cut in half, as a dropped
+	// connection or a broken proxy would.
+	Truncate bool
+	re       *regexp.Regexp
 }
 
 // Server is the fake. Its fields may be read and set under Lock.
@@ -144,6 +150,16 @@ type Server struct {
 	// OnlyDeleteBulk answers POST …/bulk/delete 405, as a server that
 	// knows only the schema's DELETE …/bulk would.
 	OnlyDeleteBulk bool
+	// SettingsPerPage pages the hostname settings list (result_info
+	// counts them all), as a server may; 0 lists them in one page.
+	SettingsPerPage int
+	// KeysEmptyFirst answers the first keys page empty with a cursor, as
+	// KV may mid-list; KeysLoop answers every page empty with the same
+	// cursor, as a broken server would.
+	KeysEmptyFirst, KeysLoop bool
+	// EchoAuthInRay puts the Authorization header in Cf-Ray, as a
+	// careless proxy might echo it.
+	EchoAuthInRay bool
 	// IgnorePage answers every certificate list with page 1, as a server
 	// without paging parameters (the published schema lists none) would.
 	IgnorePage bool
@@ -215,11 +231,12 @@ type apiMsg struct {
 }
 
 type reply struct {
-	status int
-	result any
-	info   any
-	errs   []apiMsg
-	header map[string]string
+	status   int
+	result   any
+	info     any
+	errs     []apiMsg
+	header   map[string]string
+	truncate bool
 }
 
 func ok(status int, result any) reply { return reply{status: status, result: result} }
@@ -243,13 +260,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(k, v)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cf-Ray", fmt.Sprintf("%016x-LHR", time.Now().UnixNano()))
+	ray := fmt.Sprintf("%016x-LHR", time.Now().UnixNano())
+	if s.EchoAuthInRay {
+		ray += " " + r.Header.Get("Authorization")
+	}
+	w.Header().Set("Cf-Ray", ray)
 	w.WriteHeader(rep.status)
 	env := envelope{Success: rep.errs == nil, Errors: rep.errs, Messages: []apiMsg{}, Result: rep.result, ResultInfo: rep.info}
 	if env.Errors == nil {
 		env.Errors = []apiMsg{}
 	}
-	json.NewEncoder(w).Encode(env)
+	b, _ := json.Marshal(env)
+	if rep.truncate {
+		b = b[:len(b)/2]
+	}
+	w.Write(b)
 }
 
 var (
@@ -282,6 +307,10 @@ func (s *Server) route(r *http.Request, path string, body []byte) (reply, int, [
 			if f.RetryAfter != "" {
 				rep.header = map[string]string{"Retry-After": f.RetryAfter}
 			}
+			if f.Location != "" {
+				rep.header = map[string]string{"Location": f.Location}
+			}
+			rep.truncate = f.Truncate
 			return rep, items, keys
 		}
 	}
@@ -519,6 +548,17 @@ func (s *Server) oneCert(r *http.Request, id string, body []byte) reply {
 func (s *Server) settings(r *http.Request, body []byte) reply {
 	switch r.Method {
 	case http.MethodGet:
+		if s.SettingsPerPage > 0 {
+			page := 1
+			if v, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && v > 0 {
+				page = v
+			}
+			from := min((page-1)*s.SettingsPerPage, len(s.Settings))
+			to := min(from+s.SettingsPerPage, len(s.Settings))
+			rep := ok(http.StatusOK, append([]Setting{}, s.Settings[from:to]...))
+			rep.info = map[string]int{"page": page, "per_page": s.SettingsPerPage, "count": to - from, "total_count": len(s.Settings)}
+			return rep
+		}
 		return ok(http.StatusOK, append([]Setting{}, s.Settings...))
 	case http.MethodPut:
 		obj, rep, bad := object(body, map[string]string{"settings": "[]object"}, "settings")
@@ -562,6 +602,11 @@ func (s *Server) kv(r *http.Request, ns, op string, body []byte) (reply, int, []
 			limit = min(limit, s.KeysPageLimit)
 		}
 		prefix, cursor := q.Get("prefix"), q.Get("cursor")
+		if s.KeysLoop || (s.KeysEmptyFirst && cursor == "") {
+			rep := ok(http.StatusOK, []any{})
+			rep.info = map[string]any{"count": 0, "cursor": " "}
+			return rep, 0, nil
+		}
 		var names []string
 		for k := range store {
 			if strings.HasPrefix(k, prefix) && (cursor == "" || k > cursor) {
