@@ -8,6 +8,8 @@ func clientCommand(u *ui) *cli.Command {
 		Usage: "issue, list, revoke and export client certificates",
 		Subcommands: []*cli.Command{
 			clientIssueCommand(u),
+			clientSignCommand(u),
+			clientRequestCommand(u),
 			clientListCommand(u),
 			clientRevokeCommand(u),
 			clientExportCommand(u),

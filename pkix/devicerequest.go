@@ -2,6 +2,7 @@ package pkix
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"github.com/cloudflare/cfssl/csr"
 	"strings"
 
 	"github.com/cloudflare/cfssl/config"
@@ -151,4 +153,33 @@ func (is *Issuer) SignRequest(r *DeviceRequest, cn, profile string) (*Issued, []
 	}
 	issued.CSRPEM = r.PEM
 	return issued, append(warnings, r.Warnings...), nil
+}
+
+// NewDeviceRequest makes, where it runs (the device), a key and a PKCS#10
+// request for req's subject and key type: the key (PKCS#8 PEM) never has
+// to leave. The request carries no extension: what the certificate gets
+// is the CA's profile's to decide.
+func NewDeviceRequest(req *Request) (keyPEM, csrPEM []byte, err error) {
+	kr := req.CR.KeyRequest
+	if kr == nil {
+		kr = csr.NewKeyRequest()
+	}
+	generated, err := kr.Generate()
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating a %s key: %v", KeyTypeName(kr), err)
+	}
+	priv, ok := generated.(crypto.Signer)
+	if !ok {
+		return nil, nil, fmt.Errorf("generated key %T cannot sign", generated)
+	}
+	cr := *req.CR
+	cr.Hosts = nil // names are the profile's to grant, not the device's to ask
+	csrPEM, err = csr.Generate(priv, &cr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("making the request: %s", cfsslMessage(err))
+	}
+	if keyPEM, err = MarshalKeyPEM(priv); err != nil {
+		return nil, nil, err
+	}
+	return keyPEM, csrPEM, nil
 }

@@ -63,6 +63,10 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 		return nil, &pkix.Error{File: lf.Cert, Msg: "is a CA certificate; mtlsctl exports client certificates only",
 			Hint: "a CA's key stays where it is; export a client certificate"}
 	}
+	if recs, ferr := d.FindName(name, func(r *pkix.Record) bool { return r.Name == name && r.SHA256 == pkix.FingerprintSHA256(cert) }); ferr == nil && len(recs) > 0 && recs[0].KeyHeld == pkix.KeyOnDevice {
+		return nil, &pkix.Error{File: lf.Cert, Msg: "was signed from the device's own request: its key is on the device, never here",
+			Hint: "a PKCS#12 file holds the key: make it on the device (openssl pkcs12 -export -inkey KEY -in " + name + ".pem), or send the device " + name + ".pem alone"}
+	}
 	key, err := readKey(lf.Key, "the key must be next to the certificate as NAME-key.pem")
 	if err != nil {
 		return nil, err

@@ -16,9 +16,14 @@ import (
 )
 
 // Job is one certificate to issue: its request and its files' base name.
+// With Device, the certificate is signed from a device's own PKCS#10
+// request (no key is made or written); CN then overrides the request's
+// CN only when SetCN.
 type Job struct {
 	CN, Name string
 	Req      *pkix.Request
+	Device   *pkix.DeviceRequest
+	SetCN    bool
 }
 
 // PlanBatch gives every CN of a batch its request and its files' name,
@@ -105,7 +110,11 @@ func (d *Dir) CheckOutputs(req *IssueRequest) error {
 		if err := d.checkName(req.Kind, j.Name); err != nil {
 			return err
 		}
-		for _, p := range d.outputs(req, j.Name) {
+		if j.Device != nil && req.P12 != nil {
+			return &pkix.Error{File: j.Device.File, Msg: "a PKCS#12 file holds the private key, and this certificate's key is on the device",
+				Hint: "drop --p12: the device pairs its key with the certificate itself"}
+		}
+		for _, p := range d.outputs(req, j) {
 			if err := d.checkFree(p, j.CN, req.Force); err != nil {
 				return err
 			}
@@ -133,12 +142,18 @@ func (d *Dir) checkName(kind pkix.Kind, name string) error {
 }
 
 // outputs are the paths a job writes.
-func (d *Dir) outputs(req *IssueRequest, name string) []string {
-	lf := d.Leaf(name)
-	out := []string{lf.Cert, lf.Key, lf.CSR}
+func (d *Dir) outputs(req *IssueRequest, j Job) []string {
+	lf := d.Leaf(j.Name)
+	out := []string{lf.Cert}
+	if !d.requestInPlace(j) {
+		out = append(out, lf.CSR)
+	}
+	if j.Device == nil {
+		out = append(out, lf.Key)
+	}
 	switch {
 	case req.Kind == pkix.KindIntermediate:
-		out = append(out, d.CA(name).Chain)
+		out = append(out, d.CA(j.Name).Chain)
 	case req.Signer.UnderIntermediate():
 		out = append(out, lf.Fullchain)
 	}
@@ -146,6 +161,18 @@ func (d *Dir) outputs(req *IssueRequest, name string) []string {
 		out = append(out, lf.P12)
 	}
 	return out
+}
+
+// requestInPlace: a device's request signed from DIR/NAME.csr itself (the
+// usual flow: the request is dropped into the directory) is already where
+// its copy would go, and is left as it is.
+func (d *Dir) requestInPlace(j Job) bool {
+	if j.Device == nil {
+		return false
+	}
+	a, err1 := os.Stat(j.Device.File)
+	b, err2 := os.Stat(d.Leaf(j.Name).CSR)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
 // checkFree: an existing output is refused without force; with force it
@@ -184,6 +211,9 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 	if err := d.CheckOutputs(req); err != nil {
 		return nil, err
 	}
+	if err := d.checkDeviceKeys(req); err != nil {
+		return nil, err
+	}
 	s := req.Signer
 	var p12Chain []*x509.Certificate
 	if req.P12 != nil {
@@ -196,10 +226,18 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 	defer st.release()
 	staged := make([]*pkix.Staged, len(req.Jobs))
 	results := pkix.RunBatch(ctx, len(req.Jobs), func(i int) (*pkix.Issued, []string, error) {
-		if req.Kind == pkix.KindIntermediate {
-			return s.Issuer.IssueIntermediate(req.Jobs[i].Req, req.Profile, req.CAProfile, req.PathLen)
+		j := req.Jobs[i]
+		switch {
+		case req.Kind == pkix.KindIntermediate:
+			return s.Issuer.IssueIntermediate(j.Req, req.Profile, req.CAProfile, req.PathLen)
+		case j.Device != nil:
+			cn := ""
+			if j.SetCN {
+				cn = j.CN
+			}
+			return s.Issuer.SignRequest(j.Device, cn, req.Profile)
 		}
-		return s.Issuer.Issue(req.Jobs[i].Req, req.Profile)
+		return s.Issuer.Issue(j.Req, req.Profile)
 	}, func(i int, r *pkix.BatchResult, done int) {
 		if req.Progress != nil {
 			defer req.Progress(done)
@@ -207,7 +245,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 		if r.Err != nil {
 			return
 		}
-		files, err := d.certFiles(req, req.Jobs[i].Name, r.Issued, p12Chain)
+		files, err := d.certFiles(req, req.Jobs[i], r.Issued, p12Chain)
 		if err != nil {
 			r.Err = err
 			return
@@ -230,6 +268,9 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			}
 		}
 		rec := pkix.RecordOf{Cert: r.Issued.Cert, Kind: req.Kind, Profile: req.Profile, Issuer: s.Name, Name: j.Name}.Record()
+		if j.Device != nil {
+			rec.KeyHeld = pkix.KeyOnDevice
+		}
 		set := Set{Staged: staged[i], Records: []pkix.Record{rec}, Force: req.Force}
 		if req.Force && req.Kind == pkix.KindClient {
 			// A renewal replaces the whole set: files it does not make again
@@ -237,6 +278,9 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			lf := d.Leaf(j.Name)
 			if req.P12 == nil {
 				set.Retire = append(set.Retire, lf.P12)
+			}
+			if j.Device != nil {
+				set.Retire = append(set.Retire, lf.Key) // the old key is not this certificate's
 			}
 			if !s.UnderIntermediate() {
 				set.Retire = append(set.Retire, lf.Fullchain)
@@ -305,12 +349,15 @@ func sortFailures(f []Failure) {
 // certFiles are one certificate's outputs: the three files of cfssljson
 // -bare; under an intermediate the fullchain a client presents; for an
 // intermediate the chain Access wants uploaded; NAME.p12 if asked.
-func (d *Dir) certFiles(req *IssueRequest, name string, is *pkix.Issued, p12Chain []*x509.Certificate) ([]pkix.File, error) {
+func (d *Dir) certFiles(req *IssueRequest, j Job, is *pkix.Issued, p12Chain []*x509.Certificate) ([]pkix.File, error) {
+	name := j.Name
 	lf := d.Leaf(name)
-	files := []pkix.File{
-		{Path: lf.Cert, Data: is.CertPEM, Mode: pkix.ModePublic, Kind: req.CertKind},
-		{Path: lf.Key, Data: is.KeyPEM, Mode: pkix.ModeSecret, Kind: "private key"},
-		{Path: lf.CSR, Data: is.CSRPEM, Mode: pkix.ModePublic, Kind: "CSR"},
+	files := []pkix.File{{Path: lf.Cert, Data: is.CertPEM, Mode: pkix.ModePublic, Kind: req.CertKind}}
+	if is.KeyPEM != nil { // nil: signed from a device's request, whose key stays there
+		files = append(files, pkix.File{Path: lf.Key, Data: is.KeyPEM, Mode: pkix.ModeSecret, Kind: "private key"})
+	}
+	if !d.requestInPlace(j) {
+		files = append(files, pkix.File{Path: lf.CSR, Data: is.CSRPEM, Mode: pkix.ModePublic, Kind: "CSR"})
 	}
 	s := req.Signer
 	if req.Kind == pkix.KindIntermediate {
@@ -319,7 +366,7 @@ func (d *Dir) certFiles(req *IssueRequest, name string, is *pkix.Issued, p12Chai
 	} else if chain := s.Fullchain(is.Cert); chain != nil {
 		files = append(files, pkix.File{Path: lf.Fullchain, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "leaf + intermediates"})
 	}
-	if req.P12 != nil {
+	if req.P12 != nil && is.KeyPEM != nil {
 		key, err := pkix.ParseKeyPEM("new key", is.KeyPEM)
 		if err != nil {
 			return nil, err
