@@ -96,4 +96,3 @@ func runClientRequest(u *ui, c *cli.Context) error {
 	res.addWritten(written, nil)
 	return u.report(res, c.Bool("json"))
 }
-
