@@ -165,6 +165,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}{
 		{"batch", nil, []string{"client", "issue", "--cn", "a-1", "--cn", "a-2", "--cn", "a-3", "--key-type", "ecdsa-256", "--p12", "--no-password"}},
 		{"renewal", nil, []string{"client", "issue", "--cn", "dev-2", "--name", "dev-2", "--force", "--key-type", "ecdsa-256"}},
+		{"renew-batch", nil, []string{"client", "renew", "--expiring", "5000d"}},
 		{"revoke-crl", nil, []string{"client", "revoke", "dev-1", "--reason", "keyCompromise", "--crl"}},
 		{"crl-build", []string{"client", "revoke", "dev-3"}, []string{"crl", "build", "serials.txt"}},
 		{"intermediate", nil, []string{"ca", "intermediate", "--cn", "Issuing 1", "--key-type", "ecdsa-256"}},
@@ -238,6 +239,44 @@ func TestKillBatchAtRandom(t *testing.T) {
 		t.Logf("round %d: killed after %v", round, delay)
 		assertRecorded(t, dir)
 		must(t, dir, "client", "issue", "--cn", "probe", "--name", "probe", "--key-type", "ecdsa-256")
+		assertWhole(t, dir)
+	}
+}
+
+// Kill -9 at random moments of a batch renewal: every certificate is
+// recorded, old or new, and the next command leaves every set whole.
+func TestKillRenewalAtRandom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	template := fleetTemplate(t)
+	for round := range 3 {
+		dir := newFleetDir(t, template)
+		var cns strings.Builder
+		for i := range 150 {
+			fmt.Fprintf(&cns, "r%d-dev-%d\n", round, i)
+		}
+		os.WriteFile(filepath.Join(dir, "cns.txt"), []byte(cns.String()), 0o644)
+		must(t, dir, "client", "issue", "--cn-file", "cns.txt", "--key-type", "ecdsa-256")
+		cmd := exec.Command(os.Args[0], "client", "renew", "--expiring", "5000d")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "MTLSCTL_AS_MAIN=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(rng.IntN(500)) * time.Millisecond
+		time.Sleep(delay)
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Logf("round %d: killed after %v", round, delay)
+		assertRecorded(t, dir)
+		must(t, dir, "client", "issue", "--cn", "probe", "--name", "probe", "--key-type", "ecdsa-256")
+		assertWhole(t, dir)
+		// The rest is renewed by running it again.
+		must(t, dir, "client", "renew", "--expiring", "5000d", "--cn", "r*")
 		assertWhole(t, dir)
 	}
 }

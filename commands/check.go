@@ -151,6 +151,16 @@ func runCheck(u *ui, c *cli.Context) error {
 			fmt.Fprintf(u.out, "… and %d more that expire after %s (--json lists every one)\n", hidden, rep.Warn)
 		}
 	}
+	if rep.Problems > 0 && !c.Bool("json") {
+		// The command that fixes the client certificates found: the last
+		// line, for the person reading the CI log.
+		for _, it := range rep.Items {
+			if it.Kind == string(pkix.KindClient) && it.Level != "ok" {
+				fmt.Fprintf(u.out, "renew them: mtlsctl client renew --expiring %s\n", rep.Warn)
+				break
+			}
+		}
+	}
 	if rep.Problems > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d item%s expire%s within %s", rep.Problems, plural(rep.Problems), map[bool]string{true: "s", false: ""}[rep.Problems == 1], rep.Warn)}
 	}

@@ -10,6 +10,7 @@ func clientCommand(u *ui) *cli.Command {
 			clientIssueCommand(u),
 			clientSignCommand(u),
 			clientRequestCommand(u),
+			clientRenewCommand(u),
 			clientListCommand(u),
 			clientRevokeCommand(u),
 			clientExportCommand(u),

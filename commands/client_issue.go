@@ -189,8 +189,12 @@ func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir
 	if err := u.report(res, c.Bool("json")); err != nil {
 		return err
 	}
+	verb := "issued"
+	if res.Command == "client renew" {
+		verb = "renewed"
+	}
 	if total > 1 || len(out.Failed) > 0 {
-		fmt.Fprintf(u.err, "mtlsctl: issued %d of %d certificate%s\n", len(out.Issued), total, plural(total))
+		fmt.Fprintf(u.err, "mtlsctl: %s %d of %d certificate%s\n", verb, len(out.Issued), total, plural(total))
 	}
 	if len(out.Failed) == 0 {
 		return nil
@@ -206,10 +210,12 @@ func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir
 	case notStarted > 0:
 		err = &pkix.Error{Msg: fmt.Sprintf("interrupted: %d certificate%s not started", notStarted, plural(notStarted)),
 			Hint: "those issued were written whole and recorded; run the batch again with only the CNs not issued (--json lists them)"}
+	case len(out.Issued) == 0 && len(out.Failed) == 1 && out.Failed[0].Hint() != "":
+		err = &pkix.Error{Msg: fmt.Sprintf("no certificate was %s: %s", verb, strings.Join(names, "; ")), Hint: out.Failed[0].Hint() + " (nothing was written)"}
 	case len(out.Issued) == 0:
-		err = &pkix.Error{Msg: fmt.Sprintf("no certificate was issued: %s", strings.Join(names, "; ")), Hint: "nothing was written"}
+		err = &pkix.Error{Msg: fmt.Sprintf("no certificate was %s: %s", verb, strings.Join(names, "; ")), Hint: "nothing was written"}
 	default:
-		err = &pkix.Error{Msg: fmt.Sprintf("%d certificate%s not issued: %s", len(out.Failed), plural(len(out.Failed)), strings.Join(names, "; ")),
+		err = &pkix.Error{Msg: fmt.Sprintf("%d certificate%s not %s: %s", len(out.Failed), plural(len(out.Failed)), verb, strings.Join(names, "; ")),
 			Hint: "the others were written and recorded; run again with only the failed CNs"}
 	}
 	if len(out.Issued) > 0 {

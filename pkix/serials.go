@@ -14,6 +14,9 @@ type RevocationReason int
 // ReasonCertificateHold is the one reason whose revocation may be lifted.
 const ReasonCertificateHold RevocationReason = 6
 
+// ReasonSuperseded is what a renewal that revokes the old certificate says.
+const ReasonSuperseded RevocationReason = 4
+
 // reasonNames are RFC 5280's names, matched case-insensitively. 7 is unused
 // and removeFromCRL (8) belongs only in delta CRLs, so neither is accepted.
 var reasonNames = map[string]RevocationReason{

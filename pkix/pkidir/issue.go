@@ -24,6 +24,9 @@ type Job struct {
 	Req      *pkix.Request
 	Device   *pkix.DeviceRequest
 	SetCN    bool
+	// KeyHere: the request is for a key in the directory (a renewal that
+	// keeps it): the key file stays, the record says the key is here.
+	KeyHere bool
 }
 
 // PlanBatch gives every CN of a batch its request and its files' name,
@@ -89,6 +92,9 @@ type Failure struct {
 	Error string `json:"error"`
 	err   error
 }
+
+// Hint is how to fix the failure, when known.
+func (f Failure) Hint() string { return pkix.HintOf(f.err) }
 
 // NotStarted reports a certificate an interrupted batch never began.
 func (f Failure) NotStarted() bool { return errors.Is(f.err, pkix.ErrNotStarted) }
@@ -268,7 +274,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			}
 		}
 		rec := pkix.RecordOf{Cert: r.Issued.Cert, Kind: req.Kind, Profile: req.Profile, Issuer: s.Name, Name: j.Name}.Record()
-		if j.Device != nil {
+		if j.Device != nil && !j.KeyHere {
 			rec.KeyHeld = pkix.KeyOnDevice
 		}
 		set := Set{Staged: staged[i], Records: []pkix.Record{rec}, Force: req.Force}
@@ -279,7 +285,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			if req.P12 == nil {
 				set.Retire = append(set.Retire, lf.P12)
 			}
-			if j.Device != nil {
+			if j.Device != nil && !j.KeyHere {
 				set.Retire = append(set.Retire, lf.Key) // the old key is not this certificate's
 			}
 			if !s.UnderIntermediate() {

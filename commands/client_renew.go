@@ -1,0 +1,139 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/urfave/cli/v2"
+)
+
+func clientRenewCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:      "renew",
+		Usage:     "reissue client certificates that are due: named, or every one expiring soon",
+		ArgsUsage: "[NAME...]",
+		Description: `Reissues each named valid client certificate (file base name or CN), or
+with --expiring every valid one that expires within the duration (--cn
+GLOB narrows them), with the same subject, profile and issuer, under the
+same name. The old files are kept as .bak and the old record becomes
+superseded (not revoked: it stays valid until it expires, for a device
+that has not yet picked up the new one); --revoke-old revokes them
+(reason superseded) and rebuilds the CRLs.
+
+A new key by default, of the same type and size; --reuse-key re-signs the
+current key. A certificate whose key is on the device (signed with
+'client sign') is always renewed with that key, from its request in the
+directory (NAME.csr), or from a new request from the device with
+--request FILE.
+
+Renewals run on all cores with the guarantees of a batch issue: each one
+is written whole and recorded, or not at all. Exit 0 when everything due
+was renewed (or nothing was due: "nothing due"), 2 when some could not be
+(each named with the reason; the others are renewed and recorded).
+
+EXAMPLES:
+   mtlsctl client renew --expiring 30d                 # what 'check' warns about
+   mtlsctl client renew device-7 --reuse-key
+   mtlsctl client renew device-8 --request device-8-new.csr
+   mtlsctl client renew --expiring 30d --cn 'sensor-*' --revoke-old
+
+` + exitCodeHelp,
+		Flags: []cli.Flag{
+			dirFlag(),
+			&cli.StringFlag{Name: "expiring", Usage: "renew every valid client certificate expiring within `DURATION` (30d, 720h)"},
+			&cli.StringFlag{Name: "cn", Usage: "with --expiring: only CNs matching `GLOB` (sensor-*)"},
+			&cli.BoolFlag{Name: "reuse-key", Usage: "re-sign the current key instead of making a new one"},
+			&cli.StringFlag{Name: "request", Usage: "a new PKCS#10 request `FILE` from the device (one certificate)"},
+			&cli.BoolFlag{Name: "revoke-old", Usage: "revoke the renewed certificates (reason superseded) and rebuild the CRLs"},
+			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --revoke-old: how long the CRLs are valid"},
+			configFlag(),
+			jsonFlag(),
+		},
+		OnUsageError: usageErrorHandler,
+		Action: func(c *cli.Context) error {
+			return runClientRenew(u, c)
+		},
+	}
+}
+
+func runClientRenew(u *ui, c *cli.Context) error {
+	d, err := openRepaired(u, c)
+	if err != nil {
+		return err
+	}
+	names := c.Args().Slice()
+	for _, n := range names {
+		if strings.HasPrefix(n, "-") {
+			return usageErrorf("flag %s came after an argument", n).hint("put flags before the names: see 'mtlsctl client renew --help'")
+		}
+	}
+	req := &pkidir.RenewRequest{Names: names, ReuseKey: c.Bool("reuse-key"), CNGlob: c.String("cn"), Now: time.Now()}
+	switch {
+	case len(names) > 0 && c.IsSet("expiring"):
+		return usageErrorf("names and --expiring both pick what to renew").hint("give one of them")
+	case len(names) == 0 && !c.IsSet("expiring"):
+		return usageErrorf("renew what? give NAMEs or --expiring DURATION").hint("mtlsctl client renew --expiring 30d")
+	case c.IsSet("cn") && !c.IsSet("expiring"):
+		return usageErrorf("--cn narrows --expiring").hint("mtlsctl client renew --expiring 30d --cn 'sensor-*'")
+	}
+	nextUpdate, err := parseDuration("next-update", c.String("next-update"))
+	if err != nil {
+		return err
+	}
+	if c.IsSet("expiring") {
+		if req.Expiring, err = parseDuration("expiring", c.String("expiring")); err != nil {
+			return err
+		}
+	}
+	if f := c.String("request"); f != "" {
+		data, err := pkix.ReadInput(f, c.App.Reader)
+		if err != nil {
+			return err
+		}
+		if req.Request, err = pkix.ParseDeviceRequest(stdinLabel(f), data); err != nil {
+			return err
+		}
+	}
+	if req.Config, err = loadConfig(c, d); err != nil {
+		return err
+	}
+	bar := newProgress(u, 0, !c.Bool("json"))
+	req.Progress = bar.update
+	out, err := d.Renew(c.Context, req)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	if len(out.Due) == 0 {
+		if c.Bool("json") {
+			res := newResult("client renew")
+			failed := []pkidir.Failure{}
+			res.Failed = &failed
+			return u.report(res, true)
+		}
+		fmt.Fprintf(u.out, "nothing due: no valid client certificate expires within %s\n", pkix.FormatDuration(req.Expiring))
+		return nil
+	}
+	res := newResult("client renew")
+	if c.Bool("revoke-old") && len(out.Superseded) > 0 {
+		for i, old := range out.Superseded {
+			rr := &pkidir.RevokeRequest{Serial: old.Serial, Reason: pkix.ReasonSuperseded, CRL: i == len(out.Superseded)-1, NextUpdate: nextUpdate}
+			rv, err := d.Revoke(c.Context, rr)
+			if err != nil {
+				return partlyDone{fmt.Errorf("renewed %d certificate%s, but revoking the old %s failed: %w", len(out.Issued), plural(len(out.Issued)), old.Serial, err)}
+			}
+			res.Revoked = append(res.Revoked, rv.Revoked...)
+			res.addWritten(rv.Written, nil)
+		}
+	}
+	err = reportIssued(u, c, d, res, out.IssueResult, len(out.Due))
+	var pd partlyDone
+	if errors.As(err, &pd) {
+		return pd.error // some renewed and recorded, some not: exit 2, as documented
+	}
+	return err
+}

@@ -1,0 +1,262 @@
+package pkidir
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"time"
+
+	"github.com/cloudflare/cfssl/csr"
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// RenewRequest picks the client certificates to reissue: by name (file
+// base name or CN), or every valid one expiring within Expiring (whose
+// CN matches CNGlob, when given).
+type RenewRequest struct {
+	Names    []string
+	Expiring time.Duration
+	CNGlob   string
+	// ReuseKey re-signs the current public key instead of making a new
+	// key. A certificate whose key is on the device is always renewed so,
+	// from its request in the directory (NAME.csr), or from Request.
+	ReuseKey bool
+	Request  *pkix.DeviceRequest // a new request from the device (one certificate)
+	Config   *pkix.SigningConfig
+	Now      time.Time
+	Progress func(done int)
+}
+
+// RenewResult is what a renewal did: the certificates due, the new ones,
+// and those that could not be renewed, named.
+type RenewResult struct {
+	Due []pkix.Record
+	*IssueResult
+	Superseded []pkix.Record // the old records, now superseded (same order as Issued)
+}
+
+// Renew reissues each due certificate with the same subject, profile and
+// issuer, under the same name (the old files kept as .bak, the old record
+// superseded, as 'client issue --force' does), on all cores. Certificates
+// that cannot be renewed are Failed, named; the others are renewed.
+func (d *Dir) Renew(ctx context.Context, req *RenewRequest) (*RenewResult, error) {
+	if req.Now.IsZero() {
+		req.Now = time.Now()
+	}
+	due, err := d.dueForRenewal(req)
+	if err != nil {
+		return nil, err
+	}
+	res := &RenewResult{Due: due, IssueResult: &IssueResult{}}
+	if len(due) == 0 {
+		return res, nil
+	}
+	if req.Request != nil && len(due) != 1 {
+		return nil, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("one request renews one certificate, and %d are due", len(due)),
+			Hint: "name the certificate the request is for: mtlsctl client renew NAME --request FILE"}
+	}
+	type group struct{ issuer, profile string }
+	jobs := map[group][]Job{}
+	old := map[string]pkix.Record{}
+	for _, r := range due {
+		j, err := d.renewalJob(r, req)
+		if err != nil {
+			res.Failed = append(res.Failed, Failure{CN: r.CN, Name: r.Name, Error: err.Error(), err: err})
+			continue
+		}
+		g := group{r.Issuer, r.Profile}
+		jobs[g] = append(jobs[g], j)
+		old[r.Name] = r
+	}
+	groups := make([]group, 0, len(jobs))
+	for g := range jobs {
+		groups = append(groups, g)
+	}
+	sort.Slice(groups, func(a, b int) bool {
+		return groups[a].issuer+"/"+groups[a].profile < groups[b].issuer+"/"+groups[b].profile
+	})
+	for _, g := range groups {
+		signer, err := d.LoadSigner(g.issuer, CAInput{}, req.Config)
+		if err != nil {
+			for _, j := range jobs[g] {
+				res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: err.Error(), err: err})
+			}
+			continue
+		}
+		out, err := d.Issue(ctx, &IssueRequest{Kind: pkix.KindClient, Jobs: jobs[g], Signer: signer, Profile: g.profile,
+			CertKind: "client certificate (renewed)", Force: true, Progress: req.Progress})
+		if err != nil {
+			for _, j := range jobs[g] {
+				res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: err.Error(), err: err})
+			}
+			continue
+		}
+		res.Issued = append(res.Issued, out.Issued...)
+		res.Failed = append(res.Failed, out.Failed...)
+		res.Warnings = append(res.Warnings, out.Warnings...)
+		res.Notes = append(res.Notes, out.Notes...)
+		res.Repaired = append(res.Repaired, out.Repaired...)
+		for _, is := range out.Issued {
+			res.Superseded = append(res.Superseded, old[is.Name])
+		}
+	}
+	sortFailures(res.Failed)
+	return res, nil
+}
+
+// dueForRenewal selects the valid client certificates to renew.
+func (d *Dir) dueForRenewal(req *RenewRequest) ([]pkix.Record, error) {
+	inv, err := d.ReadInventory()
+	if err != nil {
+		return nil, err
+	}
+	valid := func(r *pkix.Record) bool { return r.Kind == pkix.KindClient && r.Status == pkix.StatusValid }
+	var due []pkix.Record
+	if len(req.Names) > 0 {
+		seen := map[string]bool{}
+		for _, n := range req.Names {
+			var m []pkix.Record
+			for _, r := range inv.Records {
+				if valid(&r) && r.Name == n {
+					m = append(m, r)
+				}
+			}
+			if len(m) == 0 {
+				for _, r := range inv.Records {
+					if valid(&r) && r.CN == n {
+						m = append(m, r)
+					}
+				}
+			}
+			switch {
+			case len(m) == 0:
+				return nil, &pkix.Error{Msg: fmt.Sprintf("no valid client certificate is named or has the CN %q", n), Hint: "see 'mtlsctl client list --valid'", Err: ErrUnknown}
+			case len(m) > 1:
+				return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q matches %d certificates", n, len(m)), Hint: "give the file base name instead (see 'mtlsctl client list')", Err: ErrAmbiguous}
+			}
+			if !seen[m[0].Serial] {
+				seen[m[0].Serial] = true
+				due = append(due, m[0])
+			}
+		}
+		return due, nil
+	}
+	for _, r := range inv.Records {
+		if !valid(&r) || r.NotAfter.After(req.Now.Add(req.Expiring)) {
+			continue
+		}
+		if req.CNGlob != "" {
+			if ok, err := path.Match(req.CNGlob, r.CN); err != nil {
+				return nil, &pkix.Error{Field: "--cn", Msg: fmt.Sprintf("%q is not a pattern: %v", req.CNGlob, err)}
+			} else if !ok {
+				continue
+			}
+		}
+		due = append(due, r)
+	}
+	return due, nil
+}
+
+// renewalJob is how one certificate is renewed: with a new key made here
+// (the same type and size), the current key re-signed, or the device's
+// request.
+func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
+	lf := d.Leaf(r.Name)
+	certs, err := readCerts(lf.Cert, "the certificate's file is gone: issue it again with 'mtlsctl client issue'")
+	if err != nil {
+		return Job{}, err
+	}
+	cert := certs[0]
+	if pkix.FingerprintSHA256(cert) != r.SHA256 {
+		return Job{}, &pkix.Error{File: lf.Cert, Msg: "is not the certificate the inventory records (serial " + r.Serial + ")",
+			Hint: "restore it from git or its .bak, or issue it again with 'mtlsctl client issue --force'"}
+	}
+	job := Job{CN: r.CN, Name: r.Name}
+	switch {
+	case req.Request != nil:
+		job.Device = req.Request
+	case r.KeyHeld == pkix.KeyOnDevice:
+		dr, err := requestFor(lf.CSR, cert)
+		if err != nil {
+			return Job{}, err
+		}
+		job.Device = dr
+	case req.ReuseKey:
+		key, err := readKey(lf.Key, "the key must be next to the certificate as NAME-key.pem")
+		if err != nil {
+			return Job{}, err
+		}
+		if !pkix.KeyMatches(cert, key) {
+			return Job{}, &pkix.Error{File: lf.Key, Msg: "this key does not belong to " + lf.Cert}
+		}
+		csrPEM, err := csr.Generate(key, subjectRequest(cert))
+		if err != nil {
+			return Job{}, fmt.Errorf("%s: a request for the current key: %v", lf.Key, err)
+		}
+		dr, err := pkix.ParseDeviceRequest(lf.Key, csrPEM)
+		if err != nil {
+			return Job{}, err
+		}
+		job.Device, job.KeyHere = dr, true
+	default:
+		cr := subjectRequest(cert)
+		cr.KeyRequest = keyRequestLike(cert)
+		job.Req = &pkix.Request{CR: cr}
+	}
+	return job, nil
+}
+
+// requestFor is the device's request in the directory for cert's key.
+func requestFor(path string, cert *x509.Certificate) (*pkix.DeviceRequest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &pkix.Error{File: path, Msg: "the key is on the device and its request is not here",
+			Hint: "give a request from the device: mtlsctl client renew NAME --request FILE"}
+	}
+	dr, err := pkix.ParseDeviceRequest(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if string(dr.CSR.RawSubjectPublicKeyInfo) != string(cert.RawSubjectPublicKeyInfo) {
+		return nil, &pkix.Error{File: path, Msg: "is a request for another key than the certificate's",
+			Hint: "give the device's current request with --request FILE"}
+	}
+	return dr, nil
+}
+
+// subjectRequest asks for cert's subject again.
+func subjectRequest(cert *x509.Certificate) *csr.CertificateRequest {
+	s := cert.Subject
+	n := csr.Name{}
+	first := func(v []string) string {
+		if len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	n.C, n.ST, n.L, n.O, n.OU = first(s.Country), first(s.Province), first(s.Locality), first(s.Organization), first(s.OrganizationalUnit)
+	cr := &csr.CertificateRequest{CN: s.CommonName, SerialNumber: s.SerialNumber}
+	if n.C+n.ST+n.L+n.O+n.OU != "" {
+		cr.Names = []csr.Name{n}
+	}
+	return cr
+}
+
+// keyRequestLike is a new key of the same type and size as cert's.
+func keyRequestLike(cert *x509.Certificate) *csr.KeyRequest {
+	switch k := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return &csr.KeyRequest{A: "rsa", S: k.N.BitLen()}
+	case *ecdsa.PublicKey:
+		return &csr.KeyRequest{A: "ecdsa", S: k.Curve.Params().BitSize}
+	case ed25519.PublicKey:
+		return &csr.KeyRequest{A: "ed25519"}
+	}
+	return csr.NewKeyRequest()
+}
