@@ -8,10 +8,19 @@
 # CRL expires within 30 days (Access's first alert), or when the CA no
 # longer passes Access's upload rules; rebuilds the CRL when its next update
 # is less than 3 days away, so consumers never see a stale one.
+#
+# Opt-in renewal: MTLSCTL_RENEW=30d renews every valid client certificate
+# expiring within 30 days first (new keys; keys held on devices re-signed
+# from their requests in pki/), so the gate below passes without a person.
+# Commit pki/ afterwards: the new certificates and the inventory changed.
 set -euo pipefail
 : "${MTLSCTL_DIR:=pki}"
 export MTLSCTL_DIR
 MTLSCTL=${MTLSCTL:-mtlsctl}
+
+if [ -n "${MTLSCTL_RENEW:-}" ]; then
+  "$MTLSCTL" client renew --expiring "$MTLSCTL_RENEW"
+fi
 
 # Keep the CRL fresh first, so the expiry gate below sees the new one.
 if [ -f "$MTLSCTL_DIR/ca.crl" ] && ! "$MTLSCTL" check --crl-warn 3d --crl "$MTLSCTL_DIR/ca.crl" "$MTLSCTL_DIR/ca.pem" >/dev/null 2>&1; then
