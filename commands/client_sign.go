@@ -120,21 +120,26 @@ func runClientSign(u *ui, c *cli.Context) error {
 	return reportIssued(u, c, d, res, out, len(jobs))
 }
 
-// planRequests reads every request and names its files: from its CN (or
-// --cn), or --name.
+// planRequests reads every request, checks them on all cores, and names
+// their files: from the CN (or --cn), or --name.
 func planRequests(c *cli.Context, files []string) ([]pkidir.Job, error) {
-	var jobs []pkidir.Job
-	byName := map[string]string{}
-	for _, f := range files {
-		data, err := pkix.ReadInput(f, c.App.Reader)
-		if err != nil {
+	labels := make([]string, len(files))
+	data := make([][]byte, len(files))
+	for i, f := range files {
+		var err error
+		if data[i], err = pkix.ReadInput(f, c.App.Reader); err != nil {
 			return nil, withMissingHint(err, "give the request files the devices made")
 		}
-		label := stdinLabel(f)
-		r, err := pkix.ParseDeviceRequest(label, data)
-		if err != nil {
-			return nil, err
-		}
+		labels[i] = stdinLabel(f)
+	}
+	reqs, err := pkix.ParseDeviceRequests(labels, data)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []pkidir.Job
+	byName := map[string]string{}
+	for i, r := range reqs {
+		label := labels[i]
 		cn, setCN := r.CSR.Subject.CommonName, false
 		if v := c.String("cn"); v != "" {
 			if err := checkCNFlag(v); err != nil {

@@ -13,7 +13,10 @@ import (
 	"encoding/pem"
 	"fmt"
 	"github.com/cloudflare/cfssl/csr"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/cloudflare/cfssl/config"
 	"github.com/cloudflare/cfssl/signer"
@@ -182,4 +185,33 @@ func NewDeviceRequest(req *Request) (keyPEM, csrPEM []byte, err error) {
 		return nil, nil, err
 	}
 	return keyPEM, csrPEM, nil
+}
+
+// ParseDeviceRequests checks many requests on all cores (a signature
+// check each); the first bad one, in the order given, is the error.
+func ParseDeviceRequests(files []string, data [][]byte) ([]*DeviceRequest, error) {
+	out := make([]*DeviceRequest, len(files))
+	errs := make([]error, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				out[i], errs[i] = ParseDeviceRequest(files[i], data[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

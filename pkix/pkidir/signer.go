@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -24,6 +25,10 @@ type Signer struct {
 	Issuer *pkix.Issuer
 	Above  []*x509.Certificate
 	file   string // where its certificate was read ("" for stdin)
+	// under caches UnderIntermediate: it checks a signature, and a batch
+	// asks once per certificate.
+	under     bool
+	underOnce sync.Once
 }
 
 // unchanged checks, under the lock, that the CA certificate is still the
@@ -178,7 +183,10 @@ func (d *Dir) ChainToRoot(s *Signer) []*x509.Certificate {
 
 // UnderIntermediate reports whether the signer is not a root: its
 // clients then need a fullchain.
-func (s *Signer) UnderIntermediate() bool { return !pkix.IsSelfSigned(s.Issuer.Cert) }
+func (s *Signer) UnderIntermediate() bool {
+	s.underOnce.Do(func() { s.under = !pkix.IsSelfSigned(s.Issuer.Cert) })
+	return s.under
+}
 
 // Fullchain is what a client presents under an intermediate: the leaf,
 // then the intermediates, never the root. Nil under a root.
