@@ -100,3 +100,26 @@ func TestParseDeviceRequestRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A device's request is input from outside: parsing never panics, and
+// what is accepted has a verified signature and an accepted key.
+func FuzzParseDeviceRequest(f *testing.F) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "device"}}, key)
+	f.Add(der)
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	f.Add([]byte("-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n"))
+	f.Add([]byte{0x30, 0x82, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := ParseDeviceRequest("fuzz.csr", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.csr: ") {
+				t.Fatalf("error without the file: %v", err)
+			}
+			return
+		}
+		if r.CSR.CheckSignature() != nil {
+			t.Fatal("accepted a request whose signature does not verify")
+		}
+	})
+}
