@@ -71,6 +71,11 @@ func runClientRequest(u *ui, c *cli.Context) error {
 		return err
 	}
 	name := c.String("name")
+	if c.IsSet("name") {
+		if err := checkBaseName(name); err != nil {
+			return err
+		}
+	}
 	if name == "" {
 		name = pkix.SafeName(req.CR.CN)
 	}
@@ -86,8 +91,15 @@ func runClientRequest(u *ui, c *cli.Context) error {
 		{Path: lf.Key, Data: keyPEM, Mode: pkix.ModeSecret, Kind: "private key (stays here)"},
 		{Path: lf.CSR, Data: csrPEM, Mode: pkix.ModePublic, Kind: "PKCS#10 request (send to the CA)"},
 	}
-	written, err := d.Publish(c.Context, "client request", files)
+	// The key may be the device's only one: never replaced without
+	// --force, which keeps the old files as .bak.
+	undo, err := ensureDir(d.Path())
 	if err != nil {
+		return err
+	}
+	written, err := pkix.WriteFiles(files, c.Bool("force"))
+	if err != nil {
+		undo()
 		return err
 	}
 	res := newResult("client request")

@@ -91,8 +91,10 @@ func runClientSign(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := cfg.Profile(profile); err != nil {
+	if p, err := cfg.Profile(profile); err != nil {
 		return err
+	} else if p.CAConstraint.IsCA {
+		return usageErrorf("--profile %s makes CA certificates: a device's request never gets one", profile).hint("sign with a client profile (the default, client)")
 	}
 	certKind := "client certificate"
 	if !cfg.ProfileHasUsage(profile, "client auth") {
@@ -154,8 +156,11 @@ func planRequests(c *cli.Context, files []string) ([]pkidir.Job, error) {
 			return nil, &pkix.Error{File: label, Msg: "the request's " + cerr.Msg, Hint: cerr.Hint}
 		}
 		name := pkix.SafeName(cn)
-		if v := c.String("name"); v != "" {
-			name = v
+		if c.IsSet("name") {
+			if err := checkBaseName(c.String("name")); err != nil {
+				return nil, err
+			}
+			name = c.String("name")
 		}
 		if other, ok := byName[name]; ok {
 			return nil, &pkix.Error{File: label, Msg: fmt.Sprintf("would be named %s.pem, as %s", name, other), Hint: "two requests for one CN: sign one of them"}

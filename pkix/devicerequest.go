@@ -83,6 +83,14 @@ func ParseDeviceRequest(file string, data []byte) (*DeviceRequest, error) {
 	if err != nil {
 		return nil, errorf(file, "not a PKCS#10 request: %v", err).withHint("a request is PEM (BEGIN CERTIFICATE REQUEST) or DER, made by 'openssl req -new' or 'mtlsctl client request'")
 	}
+	switch csr.PublicKey.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+	default:
+		return nil, errorf(file, "the request's key (%s) is not RSA, ECDSA or Ed25519", csr.PublicKeyAlgorithm).withHint("make an ECDSA P-256 or RSA 2048 key on the device")
+	}
+	if csr.SignatureAlgorithm == x509.UnknownSignatureAlgorithm {
+		return nil, errorf(file, "the request is signed with an algorithm that is not accepted (RSA-PSS?)").withHint("sign it with PKCS#1 v1.5 RSA, ECDSA or Ed25519")
+	}
 	if err := csr.CheckSignature(); err != nil {
 		return nil, errorf(file, "the request's signature does not verify (%v)", err).
 			withHint("the request was altered, or not signed by the key it carries: make it again on the device")

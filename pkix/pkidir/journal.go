@@ -265,9 +265,9 @@ func (d *Dir) applyMove(m move) error {
 // name, then unlinked. Idempotent like every move.
 func (d *Dir) applyRetire(m move) error {
 	path, backup := d.abspath(m.Path), d.abspath(m.Backup)
-	// Only what a renewal retires: a PKCS#12 or a fullchain of the
-	// directory, kept beside itself.
-	retirable := strings.HasSuffix(path, ".p12") || strings.HasSuffix(path, "-fullchain.pem")
+	// Only what a renewal retires: a PKCS#12, a fullchain or (a key now
+	// on the device) a key of the directory, kept beside itself.
+	retirable := strings.HasSuffix(path, ".p12") || strings.HasSuffix(path, "-fullchain.pem") || strings.HasSuffix(path, "-key.pem")
 	if !retirable || filepath.Dir(path) != d.abs || filepath.Dir(backup) != d.abs || !strings.HasPrefix(filepath.Base(backup), filepath.Base(path)+".bak") {
 		return d.checkMove("", path)
 	}

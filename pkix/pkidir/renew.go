@@ -180,13 +180,19 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 	job := Job{CN: r.CN, Name: r.Name}
 	switch {
 	case req.Request != nil:
-		job.Device = req.Request
+		// The renewal is of this certificate: its CN, whatever the new
+		// request says.
+		if cn := req.Request.CSR.Subject.CommonName; cn != r.CN {
+			return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request is for CN %q, the certificate for %q", cn, r.CN),
+				Hint: "a renewal keeps the subject: make the request with the certificate's CN, or sign it as a new certificate with 'mtlsctl client sign'"}
+		}
+		job.Device, job.SetCN = req.Request, true
 	case r.KeyHeld == pkix.KeyOnDevice:
 		dr, err := requestFor(lf.CSR, cert)
 		if err != nil {
 			return Job{}, err
 		}
-		job.Device = dr
+		job.Device, job.SetCN = dr, true // the certificate's CN (it may have been set with --cn)
 	case req.ReuseKey:
 		key, err := readKey(lf.Key, "the key must be next to the certificate as NAME-key.pem")
 		if err != nil {
