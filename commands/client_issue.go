@@ -138,22 +138,28 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		}
 		req.P12 = &pkidir.P12Options{Password: password, Legacy: c.Bool("legacy")}
 	}
+	return issueBatch(u, c, d, res, req)
+}
+
+// issueBatch checks a batch's outputs, issues it with a progress bar and
+// reports it: client issue and client sign alike.
+func issueBatch(u *ui, c *cli.Context, d *pkidir.Dir, res *result, req *pkidir.IssueRequest) error {
 	// Names the directory reserves first: "ca" is refused as reserved,
 	// not only because ca.pem happens to be an input.
 	if err := d.CheckOutputs(req); err != nil {
 		return err
 	}
-	if err := refuseInputs(c, d, jobs); err != nil {
+	if err := refuseInputs(c, d, req.Jobs); err != nil {
 		return err
 	}
-	bar := newProgress(u, len(jobs), !c.Bool("json"))
+	bar := newProgress(u, len(req.Jobs), !c.Bool("json"))
 	req.Progress = bar.update
 	out, err := d.Issue(c.Context, req)
 	bar.finish()
 	if err != nil {
 		return err
 	}
-	return reportIssued(u, c, d, res, out, len(jobs))
+	return reportIssued(u, c, d, res, out, len(req.Jobs))
 }
 
 // reportIssued prints an issue's result and turns what was not done into

@@ -106,20 +106,7 @@ func runClientSign(u *ui, c *cli.Context) error {
 		return err
 	}
 	req := &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force")}
-	if err := d.CheckOutputs(req); err != nil {
-		return err
-	}
-	if err := refuseInputs(c, d, jobs); err != nil {
-		return err
-	}
-	bar := newProgress(u, len(jobs), !c.Bool("json"))
-	req.Progress = bar.update
-	out, err := d.Issue(c.Context, req)
-	bar.finish()
-	if err != nil {
-		return err
-	}
-	return reportIssued(u, c, d, res, out, len(jobs))
+	return issueBatch(u, c, d, res, req)
 }
 
 // planRequests reads every request, checks them on all cores, and names

@@ -2,7 +2,6 @@ package pkix
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -171,17 +170,9 @@ func (is *Issuer) SignRequest(r *DeviceRequest, cn, profile string) (*Issued, []
 // to leave. The request carries no extension: what the certificate gets
 // is the CA's profile's to decide.
 func NewDeviceRequest(req *Request) (keyPEM, csrPEM []byte, err error) {
-	kr := req.CR.KeyRequest
-	if kr == nil {
-		kr = csr.NewKeyRequest()
-	}
-	generated, err := kr.Generate()
+	priv, err := generateKey(req.CR.KeyRequest)
 	if err != nil {
-		return nil, nil, fmt.Errorf("generating a %s key: %v", KeyTypeName(kr), err)
-	}
-	priv, ok := generated.(crypto.Signer)
-	if !ok {
-		return nil, nil, fmt.Errorf("generated key %T cannot sign", generated)
+		return nil, nil, err
 	}
 	cr := *req.CR
 	cr.Hosts = nil // names are the profile's to grant, not the device's to ask

@@ -65,17 +65,9 @@ func (is *Issuer) Issue(req *Request, profile string) (*Issued, []string, error)
 // verifying then anyway. shown names the profile in messages; what names
 // the certificate ("certificate", "intermediate").
 func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, profile, shown string, expiry time.Duration, what string) (*Issued, []string, error) {
-	kr := cr.KeyRequest
-	if kr == nil {
-		kr = csr.NewKeyRequest()
-	}
-	generated, err := kr.Generate()
+	priv, err := generateKey(cr.KeyRequest)
 	if err != nil {
-		return nil, nil, fmt.Errorf("generating a %s key: %v", KeyTypeName(kr), err)
-	}
-	priv, ok := generated.(crypto.Signer)
-	if !ok {
-		return nil, nil, fmt.Errorf("generated key %T cannot sign", generated)
+		return nil, nil, err
 	}
 	csrPEM, err := csr.Generate(priv, cr)
 	if err != nil {
@@ -115,4 +107,21 @@ func (is *Issuer) signWith(s *local.Signer, sr signer.SignRequest, shown string,
 		return nil, nil, err
 	}
 	return &Issued{Cert: cert, CertPEM: certPEM}, warnings, nil
+}
+
+// generateKey makes the key a request asks for (cfssl's default when it
+// asks for none).
+func generateKey(kr *csr.KeyRequest) (crypto.Signer, error) {
+	if kr == nil {
+		kr = csr.NewKeyRequest()
+	}
+	generated, err := kr.Generate()
+	if err != nil {
+		return nil, fmt.Errorf("generating a %s key: %v", KeyTypeName(kr), err)
+	}
+	priv, ok := generated.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("generated key %T cannot sign", generated)
+	}
+	return priv, nil
 }
