@@ -27,7 +27,7 @@ it must have a CN (or give --cn).
 From the request only the subject and the public key are taken; every
 extension comes from the profile: a request asking for CA:TRUE,
 keyCertSign, serverAuth or names gets a clientAuth leaf with CA:FALSE and
-no subjectAltName, unless the profile's csr_whitelist allows names.
+no subjectAltName, unless the profile's CSRWhitelist (cfssl's field) allows names.
 
 Files are named from the CN as 'client issue' names a batch (device-7.pem
 and device-7.csr; under an intermediate also device-7-fullchain.pem); a

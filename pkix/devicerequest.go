@@ -116,7 +116,7 @@ func ParseDeviceRequest(file string, data []byte) (*DeviceRequest, error) {
 
 // requestPolicy is the profile as applied to a device's request: only the
 // subject and the public key are taken from it. cfssl copies everything
-// a request asks for when a profile has no csr_whitelist (a CA:TRUE
+// a request asks for when a profile has no CSRWhitelist (a CA:TRUE
 // request is then refused; extra names are copied), so a whitelist is
 // always set; names are copied only when the profile's own whitelist
 // allows them.
