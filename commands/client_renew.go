@@ -90,7 +90,7 @@ func runClientRenew(u *ui, c *cli.Context) error {
 		}
 	}
 	if f := c.String("request"); f != "" {
-		data, err := pkix.ReadInput(f, c.App.Reader)
+		data, err := pkix.ReadInputLimit(f, c.App.Reader, 1<<20)
 		if err != nil {
 			return err
 		}

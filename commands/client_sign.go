@@ -116,7 +116,8 @@ func planRequests(c *cli.Context, files []string) ([]pkidir.Job, error) {
 	data := make([][]byte, len(files))
 	for i, f := range files {
 		var err error
-		if data[i], err = pkix.ReadInput(f, c.App.Reader); err != nil {
+		// A request is a few KiB; 1 MiB is generous and bounds memory.
+		if data[i], err = pkix.ReadInputLimit(f, c.App.Reader, 1<<20); err != nil {
 			return nil, withMissingHint(err, "give the request files the devices made")
 		}
 		labels[i] = stdinLabel(f)
