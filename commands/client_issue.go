@@ -85,7 +85,6 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		return err
 	}
 	res := newResult("client issue")
-	profile := c.String("profile")
 	cns, err := collectCNs(c)
 	if err != nil {
 		return err
@@ -111,23 +110,10 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(c, d)
+	req, err := clientBatch(c, d, res, jobs)
 	if err != nil {
 		return err
 	}
-	if _, err := cfg.Profile(profile); err != nil {
-		return err
-	}
-	certKind := "client certificate"
-	if !cfg.ProfileHasUsage(profile, "client auth") {
-		certKind = "certificate (profile " + profile + ")"
-		res.Warnings = append(res.Warnings, fmt.Sprintf("profile %q has no \"client auth\": Access will not accept this certificate from a client", profile))
-	}
-	signer, err := loadSigner(c, d, cfg)
-	if err != nil {
-		return err
-	}
-	req := &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force")}
 	if c.Bool("p12") {
 		password, err := p12Password(c)
 		if err != nil {
@@ -139,6 +125,30 @@ func runClientIssue(u *ui, c *cli.Context) error {
 		req.P12 = &pkidir.P12Options{Password: password, Legacy: c.Bool("legacy")}
 	}
 	return issueBatch(u, c, d, res, req)
+}
+
+// clientBatch is a batch of client certificates under --profile, signed by
+// the CA of --ca/--issuer: client issue and client sign alike. A profile
+// without clientAuth is warned about.
+func clientBatch(c *cli.Context, d *pkidir.Dir, res *result, jobs []pkidir.Job) (*pkidir.IssueRequest, error) {
+	profile := c.String("profile")
+	cfg, err := loadConfig(c, d)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cfg.Profile(profile); err != nil {
+		return nil, err
+	}
+	certKind := "client certificate"
+	if !cfg.ProfileHasUsage(profile, "client auth") {
+		certKind = "certificate (profile " + profile + ")"
+		res.Warnings = append(res.Warnings, fmt.Sprintf("profile %q has no \"client auth\": Access will not accept this certificate from a client", profile))
+	}
+	signer, err := loadSigner(c, d, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force")}, nil
 }
 
 // issueBatch checks a batch's outputs, issues it with a progress bar and

@@ -86,26 +86,10 @@ func runClientSign(u *ui, c *cli.Context) error {
 		return err
 	}
 	res := newResult("client sign")
-	profile := c.String("profile")
-	cfg, err := loadConfig(c, d)
+	req, err := clientBatch(c, d, res, jobs)
 	if err != nil {
 		return err
 	}
-	if p, err := cfg.Profile(profile); err != nil {
-		return err
-	} else if p.CAConstraint.IsCA {
-		return usageErrorf("--profile %s makes CA certificates: a device's request never gets one", profile).hint("sign with a client profile (the default, client)")
-	}
-	certKind := "client certificate"
-	if !cfg.ProfileHasUsage(profile, "client auth") {
-		certKind = "certificate (profile " + profile + ")"
-		res.Warnings = append(res.Warnings, fmt.Sprintf("profile %q has no \"client auth\": Access will not accept this certificate from a client", profile))
-	}
-	signer, err := loadSigner(c, d, cfg)
-	if err != nil {
-		return err
-	}
-	req := &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force")}
 	return issueBatch(u, c, d, res, req)
 }
 

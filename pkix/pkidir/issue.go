@@ -116,6 +116,13 @@ func (d *Dir) CheckOutputs(req *IssueRequest) error {
 		if err := d.checkName(req.Kind, j.Name); err != nil {
 			return err
 		}
+		if j.Device != nil {
+			// A device's request never makes a CA, whatever profile is named.
+			if p, err := req.Signer.Issuer.Config.Profile(req.Profile); err == nil && p.CAConstraint.IsCA {
+				return &pkix.Error{Field: "profile " + req.Profile, Msg: "makes CA certificates: a device's request never gets one",
+					Hint: "sign with a client profile (the default, client)"}
+			}
+		}
 		if j.Device != nil && req.P12 != nil {
 			return &pkix.Error{File: j.Device.File, Msg: "a PKCS#12 file holds the private key, and this certificate's key is on the device",
 				Hint: "drop --p12: the device pairs its key with the certificate itself"}
