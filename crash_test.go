@@ -210,6 +210,21 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 }
 
+// killAfter runs mtlsctl in dir and kills it with SIGKILL after delay.
+func killAfter(t *testing.T, dir string, delay time.Duration, args ...string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "MTLSCTL_AS_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(delay)
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Logf("%s: killed after %v", strings.Join(args[:2], " "), delay)
+}
+
 // Kill -9 at random moments of a batch, several times over, then repair.
 func TestKillBatchAtRandom(t *testing.T) {
 	if testing.Short() {
@@ -226,17 +241,7 @@ func TestKillBatchAtRandom(t *testing.T) {
 			fmt.Fprintf(&cns, "r%d-dev-%d\n", round, i)
 		}
 		os.WriteFile(filepath.Join(dir, "cns.txt"), []byte(cns.String()), 0o644)
-		cmd := exec.Command(os.Args[0], "client", "issue", "--cn-file", "cns.txt", "--key-type", "ecdsa-256")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "MTLSCTL_AS_MAIN=1")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		delay := time.Duration(rng.IntN(600)) * time.Millisecond
-		time.Sleep(delay)
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Logf("round %d: killed after %v", round, delay)
+		killAfter(t, dir, time.Duration(rng.IntN(600))*time.Millisecond, "client", "issue", "--cn-file", "cns.txt", "--key-type", "ecdsa-256")
 		assertRecorded(t, dir)
 		must(t, dir, "client", "issue", "--cn", "probe", "--name", "probe", "--key-type", "ecdsa-256")
 		assertWhole(t, dir)
@@ -261,17 +266,7 @@ func TestKillRenewalAtRandom(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(dir, "cns.txt"), []byte(cns.String()), 0o644)
 		must(t, dir, "client", "issue", "--cn-file", "cns.txt", "--key-type", "ecdsa-256")
-		cmd := exec.Command(os.Args[0], "client", "renew", "--expiring", "5000d")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "MTLSCTL_AS_MAIN=1")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		delay := time.Duration(rng.IntN(500)) * time.Millisecond
-		time.Sleep(delay)
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Logf("round %d: killed after %v", round, delay)
+		killAfter(t, dir, time.Duration(rng.IntN(500))*time.Millisecond, "client", "renew", "--expiring", "5000d")
 		assertRecorded(t, dir)
 		must(t, dir, "client", "issue", "--cn", "probe", "--name", "probe", "--key-type", "ecdsa-256")
 		assertWhole(t, dir)
