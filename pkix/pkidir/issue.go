@@ -27,6 +27,10 @@ type Job struct {
 	// KeyHere: the request is for a key in the directory (a renewal that
 	// keeps it): the key file stays, the record says the key is here.
 	KeyHere bool
+	// Replaces: the serial of the valid certificate a renewal replaces. If
+	// another run renewed or revoked it meanwhile, this job is not
+	// committed (checked under the lock, so two renewals never both land).
+	Replaces string
 }
 
 // PlanBatch gives every CN of a batch its request and its files' name,
@@ -324,6 +328,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 		// A certificate issued again under the same name (a renewal)
 		// supersedes the old one, which no longer counts as valid: in the
 		// same set, so the old record changes only if the new one lands.
+		kept, keptJob := sets[:0], setJob[:0]
 		for k := range sets {
 			rec := sets[k].Records[0]
 			old, err := d.FindName(rec.Name, func(r *pkix.Record) bool {
@@ -332,10 +337,24 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			if err != nil {
 				return nil, err
 			}
+			j := req.Jobs[setJob[k]]
+			if j.Replaces != "" && !slices.ContainsFunc(old, func(r pkix.Record) bool { return r.Serial == j.Replaces }) {
+				sets[k].Staged.Discard()
+				err := &pkix.Error{Msg: "serial " + j.Replaces + " is no longer valid: another run renewed or revoked it meanwhile; this renewal is dropped",
+					Hint: "see 'mtlsctl client list --cn " + j.CN + "'"}
+				res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: err.Error(), err: err})
+				continue
+			}
 			for _, o := range old {
 				o.Status = pkix.StatusSuperseded
 				sets[k].Records = append(sets[k].Records, o)
 			}
+			kept, keptJob = append(kept, sets[k]), append(keptJob, setJob[k])
+		}
+		sets, setJob = kept, keptJob
+		if len(sets) == 0 {
+			sortFailures(res.Failed)
+			return res, nil
 		}
 	}
 	written, errs, retired, err := sess.commit(Change{Op: string(req.Kind) + " issue", Sets: sets})

@@ -177,7 +177,7 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 		return Job{}, &pkix.Error{File: lf.Cert, Msg: "is not the certificate the inventory records (serial " + r.Serial + ")",
 			Hint: "restore it from git or its .bak, or issue it again with 'mtlsctl client issue --force'"}
 	}
-	job := Job{CN: r.CN, Name: r.Name}
+	job := Job{CN: r.CN, Name: r.Name, Replaces: r.Serial}
 	switch {
 	case req.Request != nil:
 		// The renewal is of this certificate: its CN, whatever the new

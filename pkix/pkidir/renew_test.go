@@ -1,0 +1,144 @@
+package pkidir
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// issueClients issues a client certificate for each CN in d.
+func issueClients(t *testing.T, d *Dir, cfg *pkix.SigningConfig, cns ...string) {
+	t.Helper()
+	signer, err := d.LoadSigner("", CAInput{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := pkix.DefaultRequest("x", pkix.ClientRequest)
+	kr, _ := pkix.ParseKeyType("ecdsa-256")
+	req.CR.KeyRequest = kr
+	jobs, err := PlanBatch(req, cns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Issue(context.Background(), &IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: pkix.ClientProfile, CertKind: "client certificate"})
+	if err != nil || len(res.Failed) > 0 {
+		t.Fatalf("issue: %v %+v", err, res)
+	}
+}
+
+func validRecords(t *testing.T, d *Dir) map[string][]pkix.Record {
+	t.Helper()
+	inv, err := d.ReadInventory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string][]pkix.Record{}
+	for _, r := range inv.Records {
+		if r.Kind == pkix.KindClient && r.Status == pkix.StatusValid {
+			m[r.Name] = append(m[r.Name], r)
+		}
+	}
+	return m
+}
+
+// A renewal worked out before another run renewed the same certificate
+// is dropped under the lock: the certificate is renewed once, not twice.
+func TestStaleRenewalIsDropped(t *testing.T) {
+	d := testDir(t)
+	cfg := newRoot(t, d)
+	issueClients(t, d, cfg, "dev-1", "dev-2")
+	req := &RenewRequest{Names: []string{"dev-1", "dev-2"}, Config: cfg}
+	due, err := d.dueForRenewal(req)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("due %v %v", due, err)
+	}
+	var stale []Job
+	for _, r := range due {
+		j, err := d.renewalJob(r, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale = append(stale, j)
+	}
+	// The other run renews dev-1 first.
+	if res, err := d.Renew(context.Background(), &RenewRequest{Names: []string{"dev-1"}, Config: cfg}); err != nil || len(res.Issued) != 1 {
+		t.Fatalf("other run: %v %+v", err, res)
+	}
+	afterOther := validRecords(t, d)
+	signer, err := d.LoadSigner("", CAInput{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Issue(context.Background(), &IssueRequest{Kind: pkix.KindClient, Jobs: stale, Signer: signer, Profile: pkix.ClientProfile, CertKind: "client certificate (renewed)", Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, is := range res.Issued {
+		names = append(names, is.Name)
+	}
+	if len(names) != 1 || names[0] != "dev-2" {
+		t.Fatalf("issued %v, want dev-2 only", names)
+	}
+	if len(res.Failed) != 1 || res.Failed[0].Name != "dev-1" || !strings.Contains(res.Failed[0].Error, "another run renewed or revoked it") {
+		t.Fatalf("failed %+v", res.Failed)
+	}
+	after := validRecords(t, d)
+	if len(after["dev-1"]) != 1 || after["dev-1"][0].Serial != afterOther["dev-1"][0].Serial {
+		t.Errorf("dev-1 after the stale renewal: %+v, want the other run's %s", after["dev-1"], afterOther["dev-1"][0].Serial)
+	}
+	data, _ := os.ReadFile(d.Leaf("dev-1").Cert)
+	if c, err := pkix.ParseCertificatePEM("dev-1.pem", data); err != nil || pkix.SerialHex(c.SerialNumber) != afterOther["dev-1"][0].Serial {
+		t.Errorf("dev-1.pem is not the other run's certificate")
+	}
+}
+
+// Two renewals of everything due, at once: each certificate is renewed
+// exactly once, whichever run gets it.
+func TestConcurrentRenewalsRenewOnce(t *testing.T) {
+	d := testDir(t)
+	cfg := newRoot(t, d)
+	cns := []string{"dev-1", "dev-2", "dev-3", "dev-4", "dev-5", "dev-6"}
+	issueClients(t, d, cfg, cns...)
+	var wg sync.WaitGroup
+	issued := make([]int, 2)
+	for k := range issued {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := d.Renew(context.Background(), &RenewRequest{Expiring: 400 * 24 * time.Hour, Config: cfg})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			issued[k] = len(res.Issued)
+		}()
+	}
+	wg.Wait()
+	if issued[0]+issued[1] != len(cns) {
+		t.Errorf("the two runs renewed %d and %d certificates, want %d in all", issued[0], issued[1], len(cns))
+	}
+	inv, err := d.ReadInventory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	superseded := 0
+	for _, r := range inv.Records {
+		if r.Status == pkix.StatusSuperseded && r.Kind == pkix.KindClient {
+			superseded++
+		}
+	}
+	if superseded != len(cns) {
+		t.Errorf("%d superseded records, want %d", superseded, len(cns))
+	}
+	for _, cn := range cns {
+		if n := len(validRecords(t, d)[cn]); n != 1 {
+			t.Errorf("%s has %d valid records", cn, n)
+		}
+	}
+}
