@@ -42,6 +42,15 @@ func (d *Dir) checkDeviceKeys(req *IssueRequest) error {
 	if err != nil {
 		return err
 	}
+	// The key a --force renewal may keep is the one its name's valid
+	// certificate has now (older records of that name may share it, from
+	// renewals that kept it); a key a renewal retired stays retired.
+	current := map[string]bool{}
+	for _, r := range inv.Records {
+		if j, ok := byKey[r.PublicKeySHA]; ok && req.Force && r.Name == j.Name && r.Status == pkix.StatusValid {
+			current[r.Name] = true
+		}
+	}
 	for _, r := range inv.Records {
 		j, ok := byKey[r.PublicKeySHA]
 		if !ok || r.PublicKeySHA == "" {
@@ -51,7 +60,7 @@ func (d *Dir) checkDeviceKeys(req *IssueRequest) error {
 			return &pkix.Error{File: j.Device.File, Msg: fmt.Sprintf("the request's key is the key of the CA %s (CN %q)", r.Name, r.CN),
 				Hint: "a CA's key is never a client's; make a new key on the device"}
 		}
-		if req.Force && r.Name == j.Name && r.Status != pkix.StatusRevoked {
+		if current[r.Name] && r.Name == j.Name && r.Status != pkix.StatusRevoked {
 			continue // the certificate being renewed, keeping its key
 		}
 		return &pkix.Error{File: j.Device.File, Msg: fmt.Sprintf("the request's key is already certified: %s (CN %q, serial %s, %s)", r.Name, r.CN, r.Serial, r.Status),
