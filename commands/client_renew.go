@@ -41,7 +41,7 @@ EXAMPLES:
    mtlsctl client renew device-8 --request device-8-new.csr
    mtlsctl client renew --expiring 30d --cn 'sensor-*' --revoke-old
 
-` + exitCodeHelp,
+` + renewExitCodeHelp,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "expiring", Usage: "renew every valid client certificate expiring within `DURATION` (30d, 720h)"},
@@ -59,6 +59,19 @@ EXAMPLES:
 		},
 	}
 }
+
+// renewExitCodeHelp: renewal's own meaning of 2 (what the issue asks of
+// a daily job: 0 everything due renewed, 2 something due was not).
+const renewExitCodeHelp = `EXIT CODES:
+   0  everything due was renewed, or nothing was due ("nothing due")
+   2  usage, input or I/O error, and the directory is unchanged; or some
+      due certificates could not be renewed: each is named with the
+      reason, and the others were renewed and recorded
+   3  renewed, but revoking the old certificates (--revoke-old) failed:
+      the renewals are recorded and none of the old ones is revoked;
+      revoke them with 'mtlsctl client revoke --serial' (see the error)
+   130 (SIGINT), 143 (SIGTERM): interrupted; renewals in flight were
+      finished and recorded, none was started after the signal`
 
 func runClientRenew(u *ui, c *cli.Context) error {
 	d, err := openRepaired(u, c)
@@ -79,6 +92,8 @@ func runClientRenew(u *ui, c *cli.Context) error {
 		return usageErrorf("renew what? give NAMEs or --expiring DURATION").hint("mtlsctl client renew --expiring 30d")
 	case c.IsSet("cn") && !c.IsSet("expiring"):
 		return usageErrorf("--cn narrows --expiring").hint("mtlsctl client renew --expiring 30d --cn 'sensor-*'")
+	case c.IsSet("next-update") && !c.Bool("revoke-old"):
+		return usageErrorf("--next-update is how long the CRLs --revoke-old rebuilds are valid, and --revoke-old is not given").hint("add --revoke-old, or leave --next-update out")
 	}
 	nextUpdate, err := parseDuration("next-update", c.String("next-update"))
 	if err != nil {
@@ -115,20 +130,27 @@ func runClientRenew(u *ui, c *cli.Context) error {
 			res.Failed = &failed
 			return u.report(res, true)
 		}
+		if req.CNGlob != "" {
+			fmt.Fprintf(u.out, "nothing due: no valid client certificate whose CN matches %q expires within %s\n", req.CNGlob, pkix.FormatDuration(req.Expiring))
+			return nil
+		}
 		fmt.Fprintf(u.out, "nothing due: no valid client certificate expires within %s\n", pkix.FormatDuration(req.Expiring))
 		return nil
 	}
 	res := newResult("client renew")
 	if c.Bool("revoke-old") && len(out.Superseded) > 0 {
-		for i, old := range out.Superseded {
-			rr := &pkidir.RevokeRequest{Serial: old.Serial, Reason: pkix.ReasonSuperseded, CRL: i == len(out.Superseded)-1, NextUpdate: nextUpdate}
-			rv, err := d.Revoke(c.Context, rr)
-			if err != nil {
-				return partlyDone{fmt.Errorf("renewed %d certificate%s, but revoking the old %s failed: %w", len(out.Issued), plural(len(out.Issued)), old.Serial, err)}
-			}
-			res.Revoked = append(res.Revoked, rv.Revoked...)
-			res.addWritten(rv.Written, nil)
+		// One transaction: every old certificate revoked and the CRLs
+		// rebuilt, or none of it.
+		rr := &pkidir.RevokeRequest{Reason: pkix.ReasonSuperseded, CRL: true, NextUpdate: nextUpdate}
+		for _, old := range out.Superseded {
+			rr.Serials = append(rr.Serials, old.Serial)
 		}
+		rv, err := d.Revoke(c.Context, rr)
+		if err != nil {
+			return partlyDone{fmt.Errorf("renewed %d certificate%s, but revoking the old ones failed (none is revoked): %w", len(out.Issued), plural(len(out.Issued)), err)}
+		}
+		res.Revoked = append(res.Revoked, rv.Revoked...)
+		res.addWritten(rv.Written, nil)
 	}
 	err = reportIssued(u, c, d, res, out.IssueResult, len(out.Due))
 	var pd partlyDone

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
@@ -115,7 +116,8 @@ func planRequests(c *cli.Context, files []string) ([]pkidir.Job, error) {
 	for i, r := range reqs {
 		label := labels[i]
 		cn, setCN := r.CSR.Subject.CommonName, false
-		if v := c.String("cn"); v != "" {
+		if c.IsSet("cn") { // --cn '' is refused, not ignored
+			v := c.String("cn")
 			if err := checkCNFlag(v); err != nil {
 				return nil, err
 			}
@@ -125,7 +127,7 @@ func planRequests(c *cli.Context, files []string) ([]pkidir.Job, error) {
 			return nil, &pkix.Error{File: label, Msg: "the request has no CN", Hint: "make it with a CN (openssl req -subj /CN=device-7), or give --cn"}
 		}
 		if cerr := pkix.CheckCN(cn); cerr != nil {
-			return nil, &pkix.Error{File: label, Msg: "the request's " + cerr.Msg, Hint: cerr.Hint}
+			return nil, &pkix.Error{File: label, Msg: "the request's " + strings.TrimPrefix(cerr.Msg, "the "), Hint: cerr.Hint}
 		}
 		name := pkix.SafeName(cn)
 		if c.IsSet("name") {

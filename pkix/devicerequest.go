@@ -49,6 +49,11 @@ func ParseDeviceRequest(file string, data []byte) (*DeviceRequest, error) {
 	if len(trimmed) == 0 {
 		return nil, errorf(file, "the file is empty").withHint("give the PKCS#10 request the device made (openssl req -new …, or mtlsctl client request)")
 	}
+	// 'openssl req -text' writes the request as text before its PEM: the
+	// text is skipped (only when it is text: DER is binary).
+	if i := bytes.Index(trimmed, []byte("\n-----BEGIN ")); i > 0 && !bytes.HasPrefix(trimmed, []byte("-----BEGIN")) && isText(trimmed[:i]) {
+		trimmed = trimmed[i+1:]
+	}
 	if bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
 		var found []byte
 		rest := trimmed
@@ -213,4 +218,14 @@ func ParseDeviceRequests(files []string, data [][]byte) ([]*DeviceRequest, error
 		}
 	}
 	return out, nil
+}
+
+// isText: printable ASCII and line breaks only.
+func isText(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != '\n' && c != '\r' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }

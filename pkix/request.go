@@ -208,6 +208,9 @@ func KeyTypeName(kr *csr.KeyRequest) string {
 // CheckCN refuses a common name RFC 5280 does not allow (over 64
 // characters) or that would print as something else (control characters).
 func CheckCN(cn string) *Error {
+	if cn != "" && strings.TrimSpace(cn) == "" {
+		return &Error{Msg: fmt.Sprintf("the CN %q is only spaces", cn), Hint: "give the certificate a name, e.g. device-7"}
+	}
 	if n := utf8.RuneCountInString(cn); n > 64 {
 		return &Error{Msg: fmt.Sprintf("the CN is %d characters long; RFC 5280 allows at most 64", n), Hint: "put longer names in the organisation fields, or shorten it"}
 	}

@@ -21,6 +21,9 @@ type RevokeRequest struct {
 	Name   string
 	Serial string
 	Cert   *x509.Certificate
+	// Serials: several recorded certificates at once, in one transaction
+	// with one CRL rebuild (renew --revoke-old); each must be recorded.
+	Serials []string
 	All    bool // every certificate Name matches
 	Reason pkix.RevocationReason
 	// Foreign revokes a certificate the inventory does not know (issued
@@ -62,7 +65,14 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 	res := &RevokeResult{Repaired: sess.Repaired}
 	at := now()
 
-	sc, err := d.scan(req.Name, req.serial())
+	wanted := map[string]bool{}
+	for _, sr := range req.Serials {
+		wanted[sr] = true
+	}
+	if sr := req.serial(); sr != "" {
+		wanted[sr] = true
+	}
+	sc, err := d.scan(req.Name, wanted)
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +211,23 @@ func (req *RevokeRequest) serial() string {
 
 // revocationTargets finds the records a request designates.
 func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResult) ([]pkix.Record, *foreignSerial, error) {
+	if len(req.Serials) > 0 {
+		found := map[string]bool{}
+		for _, r := range sc.matched {
+			found[r.Serial] = true
+		}
+		for _, sr := range req.Serials {
+			if !found[sr] {
+				return nil, nil, &pkix.Error{File: d.Inventory(), Msg: "serial " + sr + " is not recorded", Err: ErrUnknown}
+			}
+		}
+		for _, r := range sc.matched {
+			if r.Kind.IsCA() {
+				return nil, nil, &pkix.Error{Msg: fmt.Sprintf("serial %s is a CA (%s): revoke it with 'mtlsctl client revoke --serial'", r.Serial, r.CN)}
+			}
+		}
+		return sc.matched, nil, nil
+	}
 	if req.Name != "" {
 		var targets []pkix.Record
 		for _, r := range sc.matched {
@@ -365,7 +392,7 @@ type invScan struct {
 	matched []pkix.Record              // by name or serial, latest state
 }
 
-func (d *Dir) scan(name, serial string) (*invScan, error) {
+func (d *Dir) scan(name string, serials map[string]bool) (*invScan, error) {
 	sc := &invScan{revoked: map[string]map[string]bool{}}
 	data, err := d.inventoryData()
 	if err != nil || data == nil {
@@ -386,7 +413,7 @@ func (d *Dir) scan(name, serial string) (*invScan, error) {
 		} else if set := sc.revoked[string(l.Issuer)]; set != nil {
 			delete(set, string(l.Serial)) // a later line lifted it
 		}
-		if (name != "" && (bytes.Equal(l.CN, nameField) || bytes.Equal(l.Name, nameField))) || (serial != "" && string(l.Serial) == serial) {
+		if (name != "" && (bytes.Equal(l.CN, nameField) || bytes.Equal(l.Name, nameField))) || (len(serials) > 0 && serials[string(l.Serial)]) {
 			r, err := l.ParseLine(d.Inventory())
 			if err != nil {
 				perr = err
@@ -409,7 +436,7 @@ func (d *Dir) scan(name, serial string) (*invScan, error) {
 // crlsBehind is CRLsBehind with serials a transaction is revoking now
 // counted as revoked, per issuer.
 func (d *Dir) crlsBehind(extra map[string]map[string]bool) ([]Behind, error) {
-	sc, err := d.scan("", "")
+	sc, err := d.scan("", nil)
 	if err != nil {
 		return nil, err
 	}
