@@ -24,8 +24,8 @@ type RevokeRequest struct {
 	// Serials: several recorded certificates at once, in one transaction
 	// with one CRL rebuild (renew --revoke-old); each must be recorded.
 	Serials []string
-	All    bool // every certificate Name matches
-	Reason pkix.RevocationReason
+	All     bool // every certificate Name matches
+	Reason  pkix.RevocationReason
 	// Foreign revokes a certificate the inventory does not know (issued
 	// by a CA of this directory, but by another tool): Cert, or Issuer
 	// (a CA's name) with Serial, says whose list it goes on.
