@@ -10,8 +10,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -351,6 +353,30 @@ func TestForwardingReadsEverySettingsPage(t *testing.T) {
 	}
 	if len(s.Settings) < want {
 		t.Fatalf("%d settings after the write, %d before: others were dropped", len(s.Settings), want)
+	}
+}
+
+// A server whose settings pages never advance (it ignores page) while
+// result_info counts more than it lists: nothing is written, since the
+// whole list is written back and a partial one drops the others.
+func TestForwardingRefusesAnIncompleteSettingsList(t *testing.T) {
+	s := cloudflaretest.NewPlain()
+	defer s.Close()
+	s.SettingsPerPage, s.IgnorePage = 20, true
+	_, pemCA := testCA(t, "CA")
+	s.AddCert("ca", pemCA, "auth.example.com")
+	for i := 0; i < 61; i++ {
+		s.Settings = append(s.Settings, cloudflaretest.Setting{Hostname: fmt.Sprintf("h%02d.example.com", i), Forwarding: true})
+	}
+	before := append([]cloudflaretest.Setting{}, s.Settings...)
+	c := newTestClient(t, s, nil)
+	on := true
+	_, err := c.SetForwarding(context.Background(), ForwardingChange{Hostname: "auth.example.com", Forwarding: &on})
+	if err == nil || !strings.Contains(err.Error(), "the API counts 61 hostname settings but lists 20") {
+		t.Fatalf("err = %v", err)
+	}
+	if !slices.Equal(s.Settings, before) {
+		t.Error("the settings were written")
 	}
 }
 

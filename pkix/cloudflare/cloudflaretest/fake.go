@@ -160,8 +160,9 @@ type Server struct {
 	// EchoAuthInRay puts the Authorization header in Cf-Ray, as a
 	// careless proxy might echo it.
 	EchoAuthInRay bool
-	// IgnorePage answers every certificate list with page 1, as a server
-	// without paging parameters (the published schema lists none) would.
+	// IgnorePage answers every certificate list (and paged settings list)
+	// with page 1, as a server without paging parameters (the published
+	// schema lists none) would.
 	IgnorePage bool
 	faults     []*Fault
 	seq        int
@@ -550,7 +551,7 @@ func (s *Server) settings(r *http.Request, body []byte) reply {
 	case http.MethodGet:
 		if s.SettingsPerPage > 0 {
 			page := 1
-			if v, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && v > 0 {
+			if v, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && v > 0 && !s.IgnorePage {
 				page = v
 			}
 			from := min((page-1)*s.SettingsPerPage, len(s.Settings))
