@@ -167,6 +167,15 @@ func (is *Issuer) SignRequest(r *DeviceRequest, cn, profile string) (*Issued, []
 		return nil, nil, err
 	}
 	issued.CSRPEM = r.PEM
+	// cfssl re-encodes the subject from its parsed attributes: values of
+	// one type share an RDN, a multi-valued RDN is split (string types
+	// change too, which no DN rule sees). Rules on the whole DN
+	// (cert_subject_dn) must be written for what is issued.
+	got, _ := DNRFC2253(issued.Cert.RawSubject)
+	asked, _ := DNRFC2253(r.CSR.RawSubject)
+	if cn == "" && got != asked {
+		warnings = append(warnings, fmt.Sprintf("%s: the certificate's subject is %s, re-encoded from the request's %s (same attributes, other RDNs); match rules on the CN, or on the subject as issued", r.File, got, asked))
+	}
 	return issued, append(warnings, r.Warnings...), nil
 }
 
