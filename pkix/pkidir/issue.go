@@ -131,8 +131,12 @@ func (d *Dir) CheckOutputs(req *IssueRequest) error {
 			return &pkix.Error{File: j.Device.File, Msg: "a PKCS#12 file holds the private key, and this certificate's key is on the device",
 				Hint: "drop --p12: the device pairs its key with the certificate itself"}
 		}
+		cn := j.CN
+		if j.Replaces != "" {
+			cn = "" // a renewal: its certificate file was checked against the record
+		}
 		for _, p := range d.outputs(req, j) {
-			if err := d.checkFree(p, j.CN, req.Force); err != nil {
+			if err := d.checkFree(p, cn, req.Force); err != nil {
 				return err
 			}
 		}
@@ -203,9 +207,11 @@ func (d *Dir) checkFree(path, cn string, force bool) error {
 		return d.ioError(path, "cannot check the output", err)
 	}
 	other := ""
-	if data, err := os.ReadFile(path); err == nil {
-		if c, err := pkix.ParseCertificatePEM(path, data); err == nil && c.Subject.CommonName != cn && cn != "" {
-			other = c.Subject.CommonName
+	if cn != "" {
+		if data, err := os.ReadFile(path); err == nil {
+			if c, err := pkix.ParseCertificatePEM(path, data); err == nil && c.Subject.CommonName != cn {
+				other = c.Subject.CommonName
+			}
 		}
 	}
 	switch {
@@ -328,15 +334,17 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 		// A certificate issued again under the same name (a renewal)
 		// supersedes the old one, which no longer counts as valid: in the
 		// same set, so the old record changes only if the new one lands.
+		names := map[string]bool{}
+		for _, set := range sets {
+			names[set.Records[0].Name] = true
+		}
+		valid, err := d.validByName(names, req.Kind)
+		if err != nil {
+			return nil, err
+		}
 		kept, keptJob := sets[:0], setJob[:0]
 		for k := range sets {
-			rec := sets[k].Records[0]
-			old, err := d.FindName(rec.Name, func(r *pkix.Record) bool {
-				return r.Name == rec.Name && r.Kind == rec.Kind && r.Status == pkix.StatusValid
-			})
-			if err != nil {
-				return nil, err
-			}
+			old := valid[sets[k].Records[0].Name]
 			j := req.Jobs[setJob[k]]
 			if j.Replaces != "" && !slices.ContainsFunc(old, func(r pkix.Record) bool { return r.Serial == j.Replaces }) {
 				sets[k].Staged.Discard()
