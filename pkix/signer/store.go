@@ -1,0 +1,162 @@
+package signer
+
+import (
+	"context"
+	"crypto/x509"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Store is the signer's record: cfssl's certificates table, written by
+// mtlsctl's own accessor so that a certificate's row, the nonce of the
+// request that asked for it and the runner's identity commit together
+// (cfssl's accessor has no transactions, and its local signer inserts
+// after signing). A certificate leaves the signer only once Record has
+// returned nil.
+type Store struct {
+	db *sql.DB
+}
+
+// Open connects to the database at dsn (a postgres:// URL or a libpq
+// key=value string) and checks that it answers.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("the database does not answer: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// DB is the connection pool, for cfssl's own accessor and for tests.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// ErrReplay is a request whose nonce was already used.
+var ErrReplay = errors.New("this request was already used (a replay)")
+
+// Row is one certificate as cfssl's certdb writes it: serial in decimal,
+// authority key identifier in lower-case hex, status "good", metadata
+// and SANs as JSON.
+type Row struct {
+	Serial, AKI, CALabel, Status, CommonName string
+	Reason                                   int
+	Expiry, NotBefore, IssuedAt              time.Time
+	RevokedAt                                *time.Time
+	PEM                                      string
+	Metadata                                 map[string]any
+	SANs                                     []string
+}
+
+// RowOf is the row cfssl's local signer would write for cert (signed
+// under label), with the runner that asked for it in the metadata.
+func RowOf(cert *x509.Certificate, certPEM []byte, label, runner string, now time.Time) Row {
+	meta := map[string]any{}
+	if runner != "" {
+		meta["mtlsctl_runner"] = runner
+	}
+	sans := append([]string{}, cert.DNSNames...)
+	return Row{
+		Serial:     cert.SerialNumber.String(),
+		AKI:        hex.EncodeToString(cert.AuthorityKeyId),
+		CALabel:    label,
+		Status:     "good",
+		CommonName: cert.Subject.CommonName,
+		Expiry:     cert.NotAfter,
+		NotBefore:  cert.NotBefore,
+		IssuedAt:   now,
+		PEM:        string(certPEM),
+		Metadata:   meta,
+		SANs:       sans,
+	}
+}
+
+// SerialHex is a certdb serial (decimal) as mtlsctl shows serials:
+// upper-case hex.
+func SerialHex(decimal string) (string, error) {
+	n, ok := new(big.Int).SetString(decimal, 10)
+	if !ok || n.Sign() < 0 {
+		return "", fmt.Errorf("serial %q is not a decimal number", decimal)
+	}
+	return strings.ToUpper(n.Text(16)), nil
+}
+
+// SerialDecimal is a hex serial (as users give it) as certdb stores it.
+func SerialDecimal(hexSerial string) (string, error) {
+	n, ok := new(big.Int).SetString(strings.TrimPrefix(strings.ToLower(hexSerial), "0x"), 16)
+	if !ok || n.Sign() < 0 {
+		return "", fmt.Errorf("serial %q is not hexadecimal", hexSerial)
+	}
+	return n.String(), nil
+}
+
+const insertCertificate = `
+INSERT INTO certificates (serial_number, authority_key_identifier, ca_label, status, reason, expiry, revoked_at, pem,
+  issued_at, not_before, metadata, sans, common_name)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+
+// Record commits row and, when nonce is not nil, the request's nonce, in
+// one transaction. A nonce already recorded is ErrReplay, and nothing is
+// written. An error means the certificate is not recorded and must not
+// be handed out.
+func (s *Store) Record(ctx context.Context, row Row, nonce []byte) error {
+	meta, err := json.Marshal(row.Metadata)
+	if err != nil {
+		return err
+	}
+	sans, err := json.Marshal(row.SANs)
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if nonce != nil {
+		_, err := tx.ExecContext(ctx, `INSERT INTO mtlsctl_nonces (nonce, seen_at, serial_number, authority_key_identifier) VALUES ($1, $2, $3, $4)`,
+			nonce, row.IssuedAt, []byte(row.Serial), []byte(row.AKI))
+		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+			return ErrReplay
+		} else if err != nil {
+			return err
+		}
+	}
+	// Never NULL where cfssl writes a value: its reader scans revoked_at
+	// into a time.Time and ca_label into a string, and fails on NULL.
+	// cfssl writes the zero time and an empty label.
+	revokedAt := time.Time{}
+	if row.RevokedAt != nil {
+		revokedAt = *row.RevokedAt
+	}
+	if _, err := tx.ExecContext(ctx, insertCertificate,
+		[]byte(row.Serial), []byte(row.AKI), []byte(row.CALabel), []byte(row.Status), row.Reason, row.Expiry, revokedAt, []byte(row.PEM),
+		row.IssuedAt, row.NotBefore, string(meta), string(sans), row.CommonName); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// PruneNonces forgets nonces seen before cutoff: a request that old is
+// refused as stale before its nonce is looked at.
+func (s *Store) PruneNonces(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM mtlsctl_nonces WHERE seen_at < $1`, cutoff)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
