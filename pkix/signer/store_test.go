@@ -207,3 +207,6 @@ func TestConcurrentRecords(t *testing.T) {
 		t.Fatalf("%d rows, want 40", n)
 	}
 }
+
+func stopDatabase(t *testing.T)  { pgtest.StopServer(t) }
+func startDatabase(t *testing.T) { pgtest.StartServer(t) }
