@@ -193,12 +193,12 @@ func (s *Server) boundTo(ctx context.Context, who Runner, fresh Freshness) *boun
 	return &boundSigner{s: s, ctx: ctx, who: who, fresh: fresh}
 }
 
-func (b *boundSigner) Info(req cfinfo.Req) (*cfinfo.Resp, error) { return b.s.local.Info(req) }
-func (b *boundSigner) Policy() *config.Signing                   { return b.s.policy }
-func (b *boundSigner) SetDBAccessor(certdb.Accessor)             {}
-func (b *boundSigner) GetDBAccessor() certdb.Accessor            { return nil }
-func (b *boundSigner) SetPolicy(*config.Signing)                 {}
-func (b *boundSigner) SigAlgo() x509.SignatureAlgorithm          { return b.s.local.SigAlgo() }
+func (b *boundSigner) Info(req cfinfo.Req) (*cfinfo.Resp, error)  { return b.s.local.Info(req) }
+func (b *boundSigner) Policy() *config.Signing                    { return b.s.policy }
+func (b *boundSigner) SetDBAccessor(certdb.Accessor)              {}
+func (b *boundSigner) GetDBAccessor() certdb.Accessor             { return nil }
+func (b *boundSigner) SetPolicy(*config.Signing)                  {}
+func (b *boundSigner) SigAlgo() x509.SignatureAlgorithm           { return b.s.local.SigAlgo() }
 func (b *boundSigner) SetReqModifier(func(*http.Request, []byte)) {}
 
 // Sign maps the Service's answers to cfssl's: a refusal is a 400 with
