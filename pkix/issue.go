@@ -55,7 +55,7 @@ func (is *Issuer) Issue(req *Request, profile string) (*Issued, []string, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	return is.sign(is.signer, req.CR, profile, profile, p.Expiry, "certificate")
+	return is.sign(is.signer, req.CR, req.Extensions, profile, profile, p.Expiry, "certificate")
 }
 
 // sign is the one flow behind every certificate a CA here issues, leaf or
@@ -64,7 +64,7 @@ func (is *Issuer) Issue(req *Request, profile string) (*Issued, []string, error)
 // CA is cut at the CA's expiry, with a warning: such a certificate stops
 // verifying then anyway. shown names the profile in messages; what names
 // the certificate ("certificate", "intermediate").
-func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, profile, shown string, expiry time.Duration, what string) (*Issued, []string, error) {
+func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, exts []signer.Extension, profile, shown string, expiry time.Duration, what string) (*Issued, []string, error) {
 	priv, err := generateKey(cr.KeyRequest)
 	if err != nil {
 		return nil, nil, err
@@ -73,7 +73,7 @@ func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, profile, sho
 	if err != nil {
 		return nil, nil, fmt.Errorf("making the CSR: %s", cfsslMessage(err))
 	}
-	issued, warnings, err := is.signWith(s, signer.SignRequest{Hosts: cr.Hosts, Request: string(csrPEM), Profile: profile}, shown, expiry, what)
+	issued, warnings, err := is.signWith(s, signer.SignRequest{Hosts: cr.Hosts, Request: string(csrPEM), Profile: profile, Extensions: exts}, shown, expiry, what)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,7 @@ package pkix
 
 import (
 	"fmt"
+	"github.com/cloudflare/cfssl/signer"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,10 @@ import (
 type Request struct {
 	CR    *csr.CertificateRequest
 	Notes []string
+	// Extensions are added to the certificate; the profile must list
+	// each in allowed_extensions (cfssl refuses the others). The signer's
+	// runner certificates carry their grant so.
+	Extensions []signer.Extension
 }
 
 // RequestKind says which checks apply: a CA request may carry a "ca"

@@ -73,7 +73,11 @@ const testHMAC = "0123456789abcdef0123456789abcdef"
 // startSigner runs the signer on a loopback TLS listener.
 func startSigner(t *testing.T, p *testPKI, svc *Service, revoked func(*x509.Certificate) error) string {
 	t.Helper()
-	srv := &Server{Service: svc, Open: []string{"client"}, HMACKey: testHMAC, ClientCAs: p.pool, Revoked: revoked}
+	return startServer(t, &Server{Service: svc, Open: []string{"client"}, HMACKey: testHMAC, ClientCAs: p.pool, Revoked: revoked}, p)
+}
+
+func startServer(t *testing.T, srv *Server, p *testPKI) string {
+	t.Helper()
 	if err := srv.Prepare(); err != nil {
 		t.Fatal(err)
 	}
