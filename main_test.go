@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/commands"
+	"github.com/mtlsctl/mtlsctl/pkix/signer/pgtest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -37,9 +38,11 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs every CLI scenario in testdata/script.
 func TestScripts(t *testing.T) {
+	t.Cleanup(pgtest.Stop) // after every script, parallel ones included
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: true,
+		Condition:           condition,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("NO_COLOR", "1")
 			// The examples are the guide's files verbatim; scripts copy
@@ -59,6 +62,8 @@ func TestScripts(t *testing.T) {
 			"waitfile": cmdWaitFile,
 			"timein":   cmdTimeIn,
 			"cffake":   cmdCFFake,
+			"pgdb":     cmdPGDB,
+			"cfsslcli": cmdCfsslCLI,
 		},
 	})
 }

@@ -128,6 +128,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 			serveCommand(ui),
 			workerCommand(ui),
 			cloudflareCommand(ui),
+			signerCommand(ui),
 			checkCommand(ui),
 			completionCommand(ui),
 		},

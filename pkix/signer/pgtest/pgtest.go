@@ -12,6 +12,7 @@ package pgtest
 import (
 	"bytes"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -67,14 +68,27 @@ func Bin() (string, error) {
 // use. Outside CI a missing PostgreSQL skips the test.
 func DSN(t testing.TB) string {
 	t.Helper()
+	dsn, err := NewDatabase()
+	if err != nil {
+		if errors.Is(err, ErrUnavailable) && os.Getenv("CI") != "true" {
+			t.Skipf("skipped: %v", err)
+		}
+		t.Fatalf("PostgreSQL is required under CI: %v", err)
+	}
+	return dsn
+}
+
+// ErrUnavailable: PostgreSQL could not be found or started here.
+var ErrUnavailable = errors.New("no PostgreSQL")
+
+// NewDatabase is DSN for callers without a testing.TB (script commands):
+// a fresh database, or an error wrapping ErrUnavailable.
+func NewDatabase() (string, error) {
 	once.Do(func() { shared, initErr = start() })
 	if initErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL is required under CI: %v", initErr)
-		}
-		t.Skipf("skipped: %v", initErr)
+		return "", fmt.Errorf("%w: %v", ErrUnavailable, initErr)
 	}
-	return shared.newDatabase(t)
+	return shared.newDatabase()
 }
 
 // Stop stops the shared cluster, if one was started (from TestMain).
@@ -187,20 +201,20 @@ func (c *Cluster) URL(name string) string {
 	return fmt.Sprintf("postgres://mtlsctl@127.0.0.1:%d/%s?sslmode=disable", c.port, name)
 }
 
-func (c *Cluster) newDatabase(t testing.TB) string {
+func (c *Cluster) newDatabase() (string, error) {
 	c.mu.Lock()
 	c.n++
 	name := fmt.Sprintf("t%d", c.n)
 	c.mu.Unlock()
 	db, err := sql.Open("postgres", c.URL("postgres"))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer db.Close()
 	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	return c.URL(name)
+	return c.URL(name), nil
 }
 
 func freePort() (int, error) {

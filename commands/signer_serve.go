@@ -1,0 +1,116 @@
+package commands
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/signer"
+	"github.com/urfave/cli/v2"
+)
+
+func signerServeCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the signer: cfssl's authsign, info and health, over TLS 1.3 with runner certificates",
+		Description: `Serves /api/v1/cfssl/authsign (runners), /api/v1/cfssl/info and
+/api/v1/cfssl/health; every other path is 404. Each connection needs
+TLS 1.3 and a client certificate from the signer CA (DIR/signer/ca.pem)
+that is not on its CRL (DIR/signer/ca.crl, read again when it changes).
+Each signing request needs the HMAC key, a time within 2 minutes and a
+nonce never seen (kept in the database, so several signers can share
+it); --allow-cfssl-clients also accepts stock cfssl clients, which send
+neither, and whose captured requests can then be replayed.
+
+Refuses to start if a profile open to runners (--open-profile, default
+client) makes CA certificates or lacks client auth. A certificate is
+handed out only after its row is committed; with the database down,
+every request fails and nothing is signed that is not recorded.
+
+HMAC key: MTLSCTL_SIGNER_HMAC_FILE, MTLSCTL_SIGNER_HMAC, or by default
+DIR/signer/hmac.key. Stops on SIGINT or SIGTERM, finishing requests in
+flight.
+
+EXAMPLES:
+   mtlsctl signer serve --dir pki --db postgres://signer@db/pki --addr :8888
+
+` + exitCodeHelp,
+		Flags: []cli.Flag{
+			dirFlag(),
+			dbFlag(),
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8888", Usage: "listen on `HOST:PORT` (:8888 for every address)"},
+			&cli.StringFlag{Name: "addr-file", Usage: "write the address actually listened on to `FILE` (for scripts)"},
+			&cli.StringSliceFlag{Name: "open-profile", Usage: "a `PROFILE` runners may name (repeatable; default client)"},
+			&cli.BoolFlag{Name: "allow-cfssl-clients", Usage: "also accept stock cfssl clients (no time or nonce: replayable)"},
+		},
+		OnUsageError: usageErrorHandler,
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			return runSignerServe(u, c)
+		},
+	}
+}
+
+func runSignerServe(u *ui, c *cli.Context) error {
+	d, err := openRepaired(u, c)
+	if err != nil {
+		return err
+	}
+	if c.String("db") == "" {
+		return usageErrorf("signer serve needs --db URL (or MTLSCTL_SIGNER_DB)")
+	}
+	sd, err := signer.OpenDir(d)
+	if err != nil {
+		return err
+	}
+	keyFile := envOr("MTLSCTL_SIGNER_HMAC_FILE")
+	if keyFile == "" && envOr("MTLSCTL_SIGNER_HMAC") == "" {
+		keyFile = sd.File(signer.HMACKeyName)
+	}
+	key, err := signer.LoadHMACKey(keyFile, "MTLSCTL_SIGNER_HMAC")
+	if err != nil {
+		return err
+	}
+	store, err := signer.Open(c.Context, c.String("db"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	srv, tlsCfg, err := signer.LoadServer(d, sd, store, signer.ServeOptions{Open: c.StringSlice("open-profile"), HMACKey: key, AllowCfsslClients: c.Bool("allow-cfssl-clients")})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.String("addr"))
+	if err != nil {
+		return &pkix.Error{Msg: fmt.Sprintf("cannot listen on %s: %v", c.String("addr"), errors.Unwrap(err)), Hint: "choose another --addr, e.g. 127.0.0.1:0 for any free port"}
+	}
+	if p := c.String("addr-file"); p != "" {
+		if err := pkix.ReplaceOwned(p, []byte(ln.Addr().String()+"\n"), pkix.ModePublic, addrFileWhat, isAddrFile, addrFileHint); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, ErrorLog: log.New(u.err, "mtlsctl signer: ", log.LstdFlags)} // refused handshakes: who tried
+	tlsLn := tls.NewListener(ln, tlsCfg)
+	fmt.Fprintf(u.err, "mtlsctl signer: listening on %s (TLS 1.3, client certificates of %s)\n", ln.Addr(), sd.CA("").Cert)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(tlsLn) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-c.Context.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = hs.Shutdown(shutdown)
+	fmt.Fprintln(u.err, "mtlsctl signer: shut down")
+	return err
+}

@@ -1,0 +1,68 @@
+package signer
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+)
+
+// ServeOptions are 'signer serve''s choices.
+type ServeOptions struct {
+	Open              []string // profiles runners may name (default: client)
+	HMACKey           string   // hex, from LoadHMACKey
+	AllowCfsslClients bool
+}
+
+// LoadServer assembles the signer from the directories: the issuing CA
+// of d (its key signs), the signer CA of DIR/signer (the only issuer of
+// client certificates it accepts, and its CRL), the server certificate,
+// the database, and checks the configuration before anything listens.
+func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.Config, error) {
+	cfgPath := d.File(pkidir.ConfigName)
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, nil, &pkix.Error{File: cfgPath, Msg: "cannot be read", Hint: "the signer signs with the directory's CA and its configuration: run 'mtlsctl ca init' there", Err: err}
+	}
+	cfg, err := pkix.LoadSigningConfig(cfgPath, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	issuing, err := d.LoadSigner("", pkidir.CAInput{}, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	signerCA := sd.CA(pkidir.RootName)
+	caPEM, err := os.ReadFile(signerCA.Cert)
+	if err != nil {
+		return nil, nil, &pkix.Error{File: signerCA.Cert, Msg: "the signer CA is missing", Hint: "run 'mtlsctl signer init' first", Err: err}
+	}
+	ca, err := pkix.ParseCertificatePEM(signerCA.Cert, caPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	pair, err := tls.LoadX509KeyPair(sd.Leaf(ServerName).Cert, sd.Leaf(ServerName).Key)
+	if err != nil {
+		return nil, nil, &pkix.Error{File: sd.Leaf(ServerName).Cert, Msg: "the signer's server certificate: " + err.Error(), Hint: "run 'mtlsctl signer init' first"}
+	}
+	open := o.Open
+	if len(open) == 0 {
+		open = []string{pkix.ClientProfile}
+	}
+	crl := &CRLCheck{Path: signerCA.CRL, CA: ca}
+	srv := &Server{
+		Service:   &Service{Store: store, Issuer: issuing.Issuer, AllowCfsslClients: o.AllowCfsslClients},
+		Open:      open,
+		HMACKey:   o.HMACKey,
+		ClientCAs: pool,
+		Revoked:   crl.Check,
+	}
+	if err := srv.Prepare(); err != nil {
+		return nil, nil, err
+	}
+	return srv, srv.TLSConfig(pair), nil
+}

@@ -1,0 +1,87 @@
+package signer
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// CRLCheck answers, on every connection, whether a client certificate is
+// on the signer CA's CRL (DIR/signer/ca.crl, rebuilt by 'mtlsctl client
+// revoke --dir DIR/signer NAME'). The file is read again whenever it
+// changes, so a revocation takes effect on the next connection without a
+// restart. A CRL that cannot be read, is not signed by the signer CA, or
+// is past its next update refuses every connection: the signer cannot
+// tell who is revoked.
+type CRLCheck struct {
+	Path string
+	CA   *x509.Certificate
+
+	mu      sync.Mutex
+	stamp   string // size and mtime of the file last read
+	revoked map[string]bool
+	next    time.Time
+	err     error
+	now     func() time.Time
+}
+
+// Check refuses cert if it is revoked, or if the CRL cannot be trusted.
+func (c *CRLCheck) Check(cert *x509.Certificate) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	info, err := os.Stat(c.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // no revocation yet: the signer CA has revoked nothing
+	case err != nil:
+		return fmt.Errorf("the signer CA's CRL %s: %v", c.Path, err)
+	}
+	if stamp := fmt.Sprint(info.Size(), info.ModTime().UnixNano()); stamp != c.stamp {
+		c.stamp = stamp
+		c.revoked, c.next, c.err = c.load()
+	}
+	if c.err != nil {
+		return c.err
+	}
+	now := time.Now()
+	if c.now != nil {
+		now = c.now()
+	}
+	if !c.next.IsZero() && now.After(c.next) {
+		return fmt.Errorf("the signer CA's CRL %s is past its next update (%s): rebuild it with 'mtlsctl crl build --dir DIR/signer'", c.Path, c.next.UTC().Format(time.RFC3339))
+	}
+	if c.revoked[pkix.SerialHex(cert.SerialNumber)] {
+		return fmt.Errorf("the client certificate %s (serial %s) is revoked on the signer CA's CRL", cert.Subject.CommonName, pkix.SerialHex(cert.SerialNumber))
+	}
+	return nil
+}
+
+func (c *CRLCheck) load() (map[string]bool, time.Time, error) {
+	data, err := os.ReadFile(c.Path)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("the signer CA's CRL %s: %v", c.Path, err)
+	}
+	der := data
+	if b, _ := pem.Decode(data); b != nil && b.Type == "X509 CRL" {
+		der = b.Bytes
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("the signer CA's CRL %s cannot be read: %v", c.Path, err)
+	}
+	if err := crl.CheckSignatureFrom(c.CA); err != nil {
+		return nil, time.Time{}, fmt.Errorf("the signer CA's CRL %s is not signed by the signer CA: %v", c.Path, err)
+	}
+	out := map[string]bool{}
+	for _, e := range crl.RevokedCertificateEntries {
+		out[pkix.SerialHex(e.SerialNumber)] = true
+	}
+	return out, crl.NextUpdate, nil
+}
