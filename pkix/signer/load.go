@@ -9,7 +9,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
-// ServeOptions are 'signer serve”s choices.
+// ServeOptions are the choices of 'signer serve'.
 type ServeOptions struct {
 	Open              []string // profiles runners may name (default: client)
 	HMACKey           string   // hex, from LoadHMACKey
