@@ -65,7 +65,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "p12", Usage: "also write BASE.p12 (key + certificate + chain); see 'client export'"},
 			forceFlag(),
 			jsonFlag(),
-		}, p12Flags()...),
+		}, append(p12Flags(), signerClientFlags()...)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
@@ -109,6 +109,9 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	jobs, err := planJobs(c, template, cns)
 	if err != nil {
 		return err
+	}
+	if c.String("signer") != "" {
+		return issueViaSigner(u, c, d, res, jobs)
 	}
 	req, err := clientBatch(c, d, res, jobs)
 	if err != nil {
@@ -190,7 +193,7 @@ func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir
 		res.Issued = append(res.Issued, sum)
 		res.addWritten(is.Files, map[string]*pkix.CertSummary{is.Files[0].Path: &sum})
 	}
-	if len(out.Issued) > 0 {
+	if len(out.Issued) > 0 && res.Recorded == "" {
 		res.Recorded = d.Inventory()
 	}
 	notStarted := 0

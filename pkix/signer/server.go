@@ -207,10 +207,15 @@ func (b *boundSigner) Sign(req cfsigner.SignRequest) ([]byte, error) {
 	cert, err := b.s.Service.Sign(b.ctx, b.who, b.fresh, req)
 	var re *RequestError
 	if errors.As(err, &re) {
-		return nil, &cferr.Error{ErrorCode: int(cferr.PolicyError) + int(cferr.InvalidRequest), Message: re.Msg}
+		return nil, &cferr.Error{ErrorCode: codeRefused, Message: re.Msg}
 	}
 	return cert, err
 }
+
+// codeRefused is the cfssl error code of a refused request (cfssl's
+// PolicyError + InvalidRequest): a runner tells a refusal of one request
+// from a signer that is failing.
+const codeRefused = int(cferr.PolicyError) + int(cferr.InvalidRequest)
 
 // cfsslMessage is a cfssl error's message without its JSON wrapping.
 func cfsslMessage(err error) string {

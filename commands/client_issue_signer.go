@@ -1,0 +1,107 @@
+package commands
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"os"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/signer"
+	"github.com/urfave/cli/v2"
+)
+
+// signerClientFlags: 'client issue' as a runner of 'mtlsctl signer'.
+func signerClientFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "signer", EnvVars: []string{"MTLSCTL_SIGNER"}, Usage: "have the signer at `URL` sign (https://signer.internal:8888): keys are made here, no CA key needed"},
+		&cli.StringFlag{Name: "signer-ca", EnvVars: []string{"MTLSCTL_SIGNER_CA"}, Usage: "with --signer: the signer CA `FILE` (DIR/signer/ca.pem on the signing host)"},
+		&cli.StringFlag{Name: "signer-cert", EnvVars: []string{"MTLSCTL_SIGNER_CERT"}, Usage: "with --signer: this runner's certificate `FILE`"},
+		&cli.StringFlag{Name: "signer-key", EnvVars: []string{"MTLSCTL_SIGNER_KEY"}, Usage: "with --signer: this runner's key `FILE`"},
+	}
+}
+
+// issueViaSigner issues jobs through the signer: each key made here,
+// each CSR signed there and recorded in its database before it comes
+// back, each certificate, key and CSR written here as one set. The
+// directory holds the issuing CA's certificate (ca.pem), to check the
+// answers, and no inventory: the signer's database is the record.
+func issueViaSigner(u *ui, c *cli.Context, d *pkidir.Dir, res *result, jobs []pkidir.Job) error {
+	for _, f := range []string{"p12", "issuer", "ca-key", "config"} {
+		if c.IsSet(f) {
+			return usageErrorf("--%s does not apply with --signer: the signer holds the CA key and its configuration", f)
+		}
+	}
+	for _, f := range []string{"signer-ca", "signer-cert", "signer-key"} {
+		if c.String(f) == "" {
+			return usageErrorf("--signer needs --%s (or its MTLSCTL_ variable)", f).hint("the signer's admin gives a runner signer/ca.pem, NAME.pem and NAME-key.pem")
+		}
+	}
+	caFile := c.String("ca")
+	if caFile == "" {
+		caFile = d.CA(pkidir.RootName).Cert
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return &pkix.Error{File: caFile, Msg: "the issuing CA's certificate is needed to check what the signer answers", Hint: "copy the signing host's ca.pem here, or give --ca FILE", Err: err}
+	}
+	issuing, err := pkix.ParseCertificatePEM(caFile, caPEM)
+	if err != nil {
+		return err
+	}
+	signerCAPEM, err := os.ReadFile(c.String("signer-ca"))
+	if err != nil {
+		return &pkix.Error{File: c.String("signer-ca"), Msg: "cannot be read", Err: err}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(signerCAPEM) {
+		return &pkix.Error{File: c.String("signer-ca"), Msg: "holds no PEM certificate"}
+	}
+	pair, err := tls.LoadX509KeyPair(c.String("signer-cert"), c.String("signer-key"))
+	if err != nil {
+		return &pkix.Error{File: c.String("signer-cert"), Msg: "this runner's certificate and key: " + err.Error()}
+	}
+	key, err := signer.LoadHMACKey(envOr("MTLSCTL_SIGNER_HMAC_FILE"), "MTLSCTL_SIGNER_HMAC")
+	if err != nil {
+		return err
+	}
+	remote, err := signer.NewRemote(c.String("signer"), pool, pair, key, issuing)
+	if err != nil {
+		return usageErrorf("--signer: %v", err)
+	}
+	// The outputs are checked before any key is made, as locally.
+	var rjobs []signer.RunnerJob
+	for _, j := range jobs {
+		if err := d.CheckCertName(j.Name); err != nil {
+			return err
+		}
+		lf := d.Leaf(j.Name)
+		if !c.Bool("force") {
+			if err := pkix.CheckFree([]pkix.File{{Path: lf.Cert}, {Path: lf.Key}, {Path: lf.CSR}}); err != nil {
+				return err
+			}
+		}
+		rjobs = append(rjobs, signer.RunnerJob{CN: j.CN, Name: j.Name, Req: j.Req, Files: lf})
+	}
+	bar := newProgress(u, len(rjobs), !c.Bool("json"))
+	results := remote.IssueBatch(c.Context, rjobs, c.String("profile"), c.Bool("force"), bar.update)
+	bar.finish()
+	out := &pkidir.IssueResult{}
+	for i, r := range results {
+		if r.Err != nil {
+			out.Failed = append(out.Failed, pkidir.Failure{CN: rjobs[i].CN, Name: rjobs[i].Name, Error: r.Err.Error()})
+			continue
+		}
+		out.Issued = append(out.Issued, pkidir.IssuedCert{CN: rjobs[i].CN, Name: rjobs[i].Name, Cert: r.Cert, Files: r.Written})
+	}
+	res.Recorded = "the signer's database (" + remote.URL + ")"
+	err = reportIssued(u, c, d, res, out, len(rjobs))
+	// A batch the signer did not finish is exit 2 (issue 14): the CNs not
+	// issued are named; those issued are written whole.
+	var pd partlyDone
+	if errors.As(err, &pd) {
+		return pd.error
+	}
+	return err
+}
