@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -84,31 +83,18 @@ func ensureDir(dir string) (undo func(), err error) {
 	return func() { os.Remove(dir) }, nil
 }
 
-// parseDuration accepts Go durations ("8760h") and whole days ("30d"),
-// which is how people write certificate lifetimes.
+// parseDuration is pkix.ParseDuration for a flag: days ("30d") or Go
+// units ("8760h"), positive, at most 100 years.
 func parseDuration(flag, s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(d); err == nil && n > 0 {
-			if n > maxDays {
-				return 0, usageErrorf("--%s %q is longer than 100 years", flag, s)
-			}
-			return time.Duration(n) * 24 * time.Hour, nil
+	d, err := pkix.ParseDuration(s)
+	if err != nil {
+		if strings.Contains(err.Error(), "100 years") {
+			return 0, usageErrorf("--%s %s", flag, err)
 		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, usageErrorf("--%s %q is not a positive duration", flag, s).hint(`use days ("1825d") or Go units ("43800h")`)
-	}
-	if d > maxDays*24*time.Hour {
-		return 0, usageErrorf("--%s %q is longer than 100 years", flag, s)
+		return 0, usageErrorf("--%s %s", flag, err).hint(`use days ("1825d") or Go units ("43800h")`)
 	}
 	return d, nil
 }
-
-// maxDays bounds durations given in days, well below where
-// time.Duration (about 292 years) would wrap around.
-const maxDays = 36500
 
 // refuseOverwritingInputs stops an output from landing on one of the
 // command's own inputs (say --name ca --force, or --out ca-key.pem), which

@@ -31,6 +31,11 @@ const (
 	PathAuthSign = "/api/v1/cfssl/authsign"
 	PathInfo     = "/api/v1/cfssl/info"
 	PathHealth   = "/api/v1/cfssl/health"
+	// Admin endpoints, mtlsctl's own (cfssl's revoke and crl stay 404:
+	// they take no client identity and speak decimal serials).
+	PathRevoke = "/api/v1/mtlsctl/revoke"
+	PathCRL    = "/api/v1/mtlsctl/crl"
+	PathList   = "/api/v1/mtlsctl/list"
 )
 
 // maxBody bounds a request: a CSR is a few KiB.
@@ -116,6 +121,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(PathHealth, health.NewHealthCheck())
 	mux.Handle(PathInfo, s.withRole("", infoHandler))
 	mux.Handle(PathAuthSign, s.withRole(RoleRunner, http.HandlerFunc(s.authSign)))
+	mux.Handle(PathRevoke, s.withRole(RoleAdmin, api.HTTPHandler{Handler: api.HandlerFunc(s.revoke), Methods: []string{"POST"}}))
+	mux.Handle(PathCRL, s.withRole(RoleAdmin, http.HandlerFunc(s.crl)))
+	mux.Handle(PathList, s.withRole(RoleAdmin, api.HTTPHandler{Handler: api.HandlerFunc(s.list), Methods: []string{"GET"}}))
 	mux.Handle("/", http.NotFoundHandler())
 	return http.MaxBytesHandler(mux, maxBody)
 }
