@@ -1,8 +1,6 @@
 package commands
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"os"
 
@@ -33,10 +31,9 @@ func issueViaSigner(u *ui, c *cli.Context, d *pkidir.Dir, res *result, jobs []pk
 			return usageErrorf("--%s does not apply with --signer: the signer holds the CA key and its configuration", f)
 		}
 	}
-	for _, f := range []string{"signer-ca", "signer-cert", "signer-key"} {
-		if c.String(f) == "" {
-			return usageErrorf("--signer needs --%s (or its MTLSCTL_ variable)", f).hint("the signer's admin gives a runner signer/ca.pem, NAME.pem and NAME-key.pem")
-		}
+	pool, pair, err := signerCredentials(c)
+	if err != nil {
+		return err
 	}
 	caFile := c.String("ca")
 	if caFile == "" {
@@ -49,18 +46,6 @@ func issueViaSigner(u *ui, c *cli.Context, d *pkidir.Dir, res *result, jobs []pk
 	issuing, err := pkix.ParseCertificatePEM(caFile, caPEM)
 	if err != nil {
 		return err
-	}
-	signerCAPEM, err := os.ReadFile(c.String("signer-ca"))
-	if err != nil {
-		return &pkix.Error{File: c.String("signer-ca"), Msg: "cannot be read", Err: err}
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(signerCAPEM) {
-		return &pkix.Error{File: c.String("signer-ca"), Msg: "holds no PEM certificate"}
-	}
-	pair, err := tls.LoadX509KeyPair(c.String("signer-cert"), c.String("signer-key"))
-	if err != nil {
-		return &pkix.Error{File: c.String("signer-cert"), Msg: "this runner's certificate and key: " + err.Error()}
 	}
 	key, err := signer.LoadHMACKey(envOr("MTLSCTL_SIGNER_HMAC_FILE"), "MTLSCTL_SIGNER_HMAC")
 	if err != nil {

@@ -25,7 +25,7 @@ EXAMPLES:
    mtlsctl client list --cn 'device-*' --all
 
 ` + exitCodeHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "expiring", Usage: "only certificates expiring within `DURATION` (e.g. 30d)"},
 			&cli.BoolFlag{Name: "revoked", Usage: "only revoked certificates"},
@@ -33,7 +33,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "cn", Usage: "only CNs matching `PATTERN` (shell glob)"},
 			&cli.BoolFlag{Name: "all", Usage: "include the root and intermediate CAs"},
 			jsonFlag(),
-		},
+		}, signerClientFlags()...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
@@ -45,6 +45,9 @@ EXAMPLES:
 }
 
 func runClientList(u *ui, c *cli.Context) error {
+	if c.String("signer") != "" {
+		return listViaSigner(u, c)
+	}
 	dir, err := pkiDir(c)
 	if err != nil {
 		return err

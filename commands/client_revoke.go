@@ -30,7 +30,7 @@ EXAMPLES:
    mtlsctl client revoke --cert lost-laptop.pem --reason cessationOfOperation
 
 ` + exitCodeHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "serial", Usage: "revoke the certificate with this `HEX` serial"},
 			&cli.StringFlag{Name: "cert", Usage: "revoke the certificate in `FILE`"},
@@ -41,7 +41,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "crl", Usage: "also rebuild the issuing CA's CRL (DIR/ca.crl, or DIR/NAME.crl for intermediate NAME)"},
 			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --crl: how long the CRL is valid"},
 			jsonFlag(),
-		},
+		}, signerClientFlags()...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 1 {
@@ -53,6 +53,9 @@ EXAMPLES:
 }
 
 func runClientRevoke(u *ui, c *cli.Context) error {
+	if c.String("signer") != "" {
+		return revokeViaSigner(u, c)
+	}
 	d, err := openRepaired(u, c)
 	if err != nil {
 		return err

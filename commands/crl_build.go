@@ -53,7 +53,7 @@ EXAMPLES:
    mtlsctl crl build --out - serials.txt | openssl crl -inform DER -noout -text
 
 ` + exitCodeHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "issuer", Usage: "build the CRL of the directory's intermediate `NAME` (DIR/NAME.crl from DIR/NAME.pem)"},
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
@@ -66,9 +66,16 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "force", Usage: "replace an output that is not a CRL of this CA, keeping it as NAME.bak"},
 			&cli.StringSliceFlag{Name: "allow-unrevoke", Usage: "let the new CRL leave out this revoked `SERIAL` (lifting a certificateHold); repeat for each"},
 			jsonFlag(),
-		},
+		}, signerClientFlags()...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
+			if c.String("signer") != "" {
+				d, err := openDir(c)
+				if err != nil {
+					return err
+				}
+				return crlViaSigner(u, c, d)
+			}
 			if c.Args().Len() != 1 {
 				if c.Args().Len() == 0 {
 					return usageErrorf("crl build needs the serials file").hint("mtlsctl crl build serials.txt (- reads stdin)")

@@ -1,0 +1,207 @@
+package commands
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/signer"
+	"github.com/urfave/cli/v2"
+)
+
+// signerCredentials reads what a runner or an admin presents to the
+// signer: the signer CA to trust, its certificate and key.
+func signerCredentials(c *cli.Context) (*x509.CertPool, tls.Certificate, error) {
+	for _, f := range []string{"signer-ca", "signer-cert", "signer-key"} {
+		if c.String(f) == "" {
+			return nil, tls.Certificate{}, usageErrorf("--signer needs --%s (or its MTLSCTL_ variable)", f).hint("the signer's admin gives signer/ca.pem, NAME.pem and NAME-key.pem")
+		}
+	}
+	signerCAPEM, err := os.ReadFile(c.String("signer-ca"))
+	if err != nil {
+		return nil, tls.Certificate{}, &pkix.Error{File: c.String("signer-ca"), Msg: "cannot be read", Err: err}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(signerCAPEM) {
+		return nil, tls.Certificate{}, &pkix.Error{File: c.String("signer-ca"), Msg: "holds no PEM certificate"}
+	}
+	pair, err := tls.LoadX509KeyPair(c.String("signer-cert"), c.String("signer-key"))
+	if err != nil {
+		return nil, tls.Certificate{}, &pkix.Error{File: c.String("signer-cert"), Msg: "the certificate and key for the signer: " + err.Error()}
+	}
+	return pool, pair, nil
+}
+
+func signerAdmin(c *cli.Context) (*signer.Admin, error) {
+	pool, pair, err := signerCredentials(c)
+	if err != nil {
+		return nil, err
+	}
+	a, err := signer.NewAdmin(c.String("signer"), pool, pair)
+	if err != nil {
+		return nil, usageErrorf("--signer: %v", err)
+	}
+	return a, nil
+}
+
+// listViaSigner is 'client list --signer': the one inventory, the
+// signer's database.
+func listViaSigner(u *ui, c *cli.Context) error {
+	a, err := signerAdmin(c)
+	if err != nil {
+		return err
+	}
+	f := signer.ListFilter{CN: c.String("cn")}
+	switch {
+	case c.Bool("revoked"):
+		f.Status = "revoked"
+	case c.Bool("valid"):
+		f.Status = "good"
+	}
+	if s := c.String("expiring"); s != "" {
+		if f.Expiring, err = parseDuration("expiring", s); err != nil {
+			return err
+		}
+	}
+	rows, err := a.List(f)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return u.printJSON(rows)
+	}
+	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERIAL\tSTATUS\tCN\tNOT AFTER\tRUNNER")
+	for _, r := range rows {
+		status := r.Status
+		if r.Reason != "" {
+			status += " (" + r.Reason + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Serial, status, pkix.Printable(r.CN), r.NotAfter.UTC().Format("2006-01-02"), pkix.Printable(r.Runner))
+	}
+	return tw.Flush()
+}
+
+// revokeViaSigner is 'client revoke --signer': by --serial, or by a CN
+// that names exactly one valid certificate in the signer's database.
+func revokeViaSigner(u *ui, c *cli.Context) error {
+	for _, f := range []string{"cert", "foreign", "issuer", "all", "crl"} {
+		if c.IsSet(f) {
+			return usageErrorf("--%s does not apply with --signer", f).hint("revoke by --serial HEX or by CN; publish with 'mtlsctl crl build --signer'")
+		}
+	}
+	a, err := signerAdmin(c)
+	if err != nil {
+		return err
+	}
+	serial := c.String("serial")
+	switch name := c.Args().First(); {
+	case serial != "" && name != "":
+		return usageErrorf("give a CN or --serial, not both")
+	case serial == "" && name == "":
+		return usageErrorf("revoke what? give a CN or --serial HEX")
+	case serial == "":
+		rows, err := a.List(signer.ListFilter{Status: "good", CN: name})
+		if err != nil {
+			return err
+		}
+		var exact []signer.Listed
+		for _, r := range rows {
+			if r.CN == name {
+				exact = append(exact, r)
+			}
+		}
+		switch len(exact) {
+		case 0:
+			return &pkix.Error{Msg: fmt.Sprintf("the signer's database has no valid certificate with CN %q", name), Hint: "see 'mtlsctl client list --signer'"}
+		case 1:
+			serial = exact[0].Serial
+		default:
+			return &pkix.Error{Msg: fmt.Sprintf("CN %q names %d valid certificates in the signer's database", name, len(exact)), Hint: "revoke one with --serial (see 'mtlsctl client list --signer --cn " + name + "')"}
+		}
+	}
+	ans, err := a.Revoke(serial, c.String("reason"))
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return u.printJSON(ans)
+	}
+	if ans.Revoked {
+		fmt.Fprintf(u.out, "revoked serial %s in the signer's database; publish it: mtlsctl crl build --signer ...\n", ans.Serial)
+	} else {
+		fmt.Fprintf(u.out, "serial %s was already revoked; nothing changed\n", ans.Serial)
+	}
+	return nil
+}
+
+// crlViaSigner is 'crl build --signer': the CRL the signer signs from its
+// database, checked against DIR/ca.pem, written whole to --out.
+func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
+	if c.Args().Len() > 0 {
+		return usageErrorf("with --signer the CRL comes from the signer's database: no serials file")
+	}
+	nextUpdate, err := parseDuration("next-update", c.String("next-update"))
+	if err != nil {
+		return err
+	}
+	caFile := c.String("ca")
+	if caFile == "" {
+		caFile = d.CA(pkidir.RootName).Cert
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return &pkix.Error{File: caFile, Msg: "the issuing CA's certificate is needed to check the signer's CRL", Err: err}
+	}
+	issuing, err := pkix.ParseCertificatePEM(caFile, caPEM)
+	if err != nil {
+		return err
+	}
+	a, err := signerAdmin(c)
+	if err != nil {
+		return err
+	}
+	crl, der, err := a.CRL(nextUpdate, issuing)
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	if out == "" {
+		out = d.CA(pkidir.RootName).CRL
+	}
+	data := der
+	if c.Bool("pem") {
+		data = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	}
+	if out == "-" {
+		_, err := u.out.Write(data)
+		return err
+	}
+	// Only a CRL is replaced in place; anything else (a key given as
+	// --out by mistake) needs --force, and is then kept as a backup.
+	replace := true
+	if old, err := os.ReadFile(out); err == nil {
+		oldDER := old
+		if b, _ := pem.Decode(old); b != nil {
+			oldDER = b.Bytes
+		}
+		if _, err := x509.ParseRevocationList(oldDER); err != nil {
+			if !c.Bool("force") {
+				return &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "choose another --out, or --force to keep it as a .bak copy"}
+			}
+			replace = false
+		}
+	}
+	w, err := pkix.WriteFiles([]pkix.File{{Path: out, Data: data, Mode: pkix.ModePublic, Kind: fmt.Sprintf("CRL from the signer (number %s, %d revoked)", crl.Number, len(crl.RevokedCertificateEntries)), Replace: replace}}, c.Bool("force"))
+	if err != nil {
+		return err
+	}
+	res := newResult("crl build")
+	res.addWritten(w, nil)
+	return u.report(res, c.Bool("json"))
+}

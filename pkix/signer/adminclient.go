@@ -1,0 +1,124 @@
+package signer
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// Admin is an admin's connection to the signer's own endpoints (list,
+// revoke, CRL), over TLS 1.3 with the admin's certificate.
+type Admin struct {
+	base string
+	http *http.Client
+}
+
+// NewAdmin connects to the signer at base, trusting signerCA for the
+// server, presenting cert.
+func NewAdmin(base string, signerCA *x509.CertPool, cert tls.Certificate) (*Admin, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("the signer's address %q is not an https:// URL", base)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: signerCA, Certificates: []tls.Certificate{cert}}}
+	return &Admin{base: strings.TrimSuffix(base, "/"), http: &http.Client{Transport: tr, Timeout: time.Minute}}, nil
+}
+
+// answer is cfssl's envelope, which the signer's endpoints use too.
+type answer struct {
+	Success bool            `json:"success"`
+	Result  json.RawMessage `json:"result"`
+	Errors  []struct {
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+func (a *Admin) do(req *http.Request, into any) error {
+	res, err := a.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("the signer at %s: %v", a.base, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 256<<20))
+	if err != nil {
+		return err
+	}
+	var env answer
+	if json.Unmarshal(body, &env) != nil {
+		return fmt.Errorf("the signer answered %s with something other than its JSON", res.Status)
+	}
+	if !env.Success || res.StatusCode != http.StatusOK {
+		msg := res.Status
+		if len(env.Errors) > 0 {
+			msg = env.Errors[0].Message
+		}
+		return fmt.Errorf("the signer refused: %s", pkix.Printable(msg))
+	}
+	return json.Unmarshal(env.Result, into)
+}
+
+// List is the CA's certificates in the signer's database.
+func (a *Admin) List(f ListFilter) ([]Listed, error) {
+	q := url.Values{}
+	if f.Status != "" {
+		q.Set("status", f.Status)
+	}
+	if f.CN != "" {
+		q.Set("cn", f.CN)
+	}
+	if f.Expiring > 0 {
+		q.Set("expiring", f.Expiring.String())
+	}
+	req, _ := http.NewRequest(http.MethodGet, a.base+PathList+"?"+q.Encode(), nil)
+	var out []Listed
+	return out, a.do(req, &out)
+}
+
+// Revoke revokes serial (hex) with reason (an RFC 5280 name, or "").
+func (a *Admin) Revoke(serial, reason string) (*RevokeAnswer, error) {
+	body, _ := json.Marshal(RevokeRequest{Serial: serial, Reason: reason})
+	req, _ := http.NewRequest(http.MethodPost, a.base+PathRevoke, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	var out RevokeAnswer
+	return &out, a.do(req, &out)
+}
+
+// CRL is the CA's CRL signed now by the signer from its database (DER),
+// checked: it parses, and the issuing CA signed it.
+func (a *Admin) CRL(nextUpdate time.Duration, issuing *x509.Certificate) (*x509.RevocationList, []byte, error) {
+	req, _ := http.NewRequest(http.MethodGet, a.base+PathCRL+"?next_update="+url.QueryEscape(nextUpdate.String()), nil)
+	res, err := a.http.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the signer at %s: %v", a.base, err)
+	}
+	defer res.Body.Close()
+	der, err := io.ReadAll(io.LimitReader(res.Body, 1<<30))
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		var env answer
+		msg := res.Status
+		if json.Unmarshal(der, &env) == nil && len(env.Errors) > 0 {
+			msg = env.Errors[0].Message
+		}
+		return nil, nil, fmt.Errorf("the signer refused: %s", pkix.Printable(msg))
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the signer's CRL cannot be read: %v", err)
+	}
+	if err := crl.CheckSignatureFrom(issuing); err != nil {
+		return nil, nil, fmt.Errorf("the signer's CRL is not signed by this directory's CA: %v", err)
+	}
+	return crl, der, nil
+}
