@@ -38,7 +38,8 @@ type Cluster struct {
 }
 
 var (
-	once    sync.Once
+	mu      sync.Mutex // guards the three below
+	started bool
 	shared  *Cluster
 	initErr error
 )
@@ -84,18 +85,29 @@ var ErrUnavailable = errors.New("no PostgreSQL")
 // NewDatabase is DSN for callers without a testing.TB (script commands):
 // a fresh database, or an error wrapping ErrUnavailable.
 func NewDatabase() (string, error) {
-	once.Do(func() { shared, initErr = start() })
-	if initErr != nil {
-		return "", fmt.Errorf("%w: %v", ErrUnavailable, initErr)
+	mu.Lock()
+	if !started {
+		started = true
+		shared, initErr = start()
 	}
-	return shared.newDatabase()
+	c, err := shared, initErr
+	mu.Unlock()
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return c.newDatabase()
 }
 
-// Stop stops the shared cluster, if one was started (from TestMain).
+// Stop stops the shared cluster, if one was started (from TestMain, or a
+// test's cleanup).
+// A later NewDatabase starts a new cluster.
 func Stop() {
+	mu.Lock()
+	defer mu.Unlock()
 	if shared != nil {
 		shared.stop()
 	}
+	started, shared, initErr = false, nil, nil
 }
 
 // Main runs a package's tests and then stops the cluster.
@@ -109,7 +121,10 @@ func Main(m *testing.M) {
 // what a client sees while the database is away.
 func StopServer(t testing.TB) {
 	t.Helper()
-	if err := shared.run("pg_ctl", "stop", "-D", shared.data(), "-m", "fast", "-w"); err != nil {
+	mu.Lock()
+	c := shared
+	mu.Unlock()
+	if err := c.run("pg_ctl", "stop", "-D", c.data(), "-m", "fast", "-w"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -117,7 +132,10 @@ func StopServer(t testing.TB) {
 // StartServer starts the cluster StopServer stopped.
 func StartServer(t testing.TB) {
 	t.Helper()
-	if err := shared.startServer(); err != nil {
+	mu.Lock()
+	c := shared
+	mu.Unlock()
+	if err := c.startServer(); err != nil {
 		t.Fatal(err)
 	}
 }
