@@ -34,7 +34,8 @@ handed out only after its row is committed; with the database down,
 every request fails and nothing is signed that is not recorded.
 
 HMAC key: MTLSCTL_SIGNER_HMAC_FILE, MTLSCTL_SIGNER_HMAC, or by default
-DIR/signer/hmac.key. Stops on SIGINT or SIGTERM, finishing requests in
+DIR/signer/hmac.key. During a key rotation, MTLSCTL_SIGNER_HMAC_PREVIOUS_FILE
+names the old key, still accepted until every runner has the new one. Stops on SIGINT or SIGTERM, finishing requests in
 flight.
 
 EXAMPLES:
@@ -79,12 +80,20 @@ func runSignerServe(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// A rotation: runners still on the old key keep working until they
+	// have the new one; then the variable is unset and the signer restarted.
+	var prevKey string
+	if f := envOr("MTLSCTL_SIGNER_HMAC_PREVIOUS_FILE"); f != "" {
+		if prevKey, err = signer.LoadHMACKey(f, ""); err != nil {
+			return err
+		}
+	}
 	store, err := signer.Open(c.Context, c.String("db"))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	srv, tlsCfg, err := signer.LoadServer(d, sd, store, signer.ServeOptions{Open: c.StringSlice("open-profile"), HMACKey: key, AllowCfsslClients: c.Bool("allow-cfssl-clients")})
+	srv, tlsCfg, err := signer.LoadServer(d, sd, store, signer.ServeOptions{Open: c.StringSlice("open-profile"), HMACKey: key, PrevHMACKey: prevKey, AllowCfsslClients: c.Bool("allow-cfssl-clients")})
 	if err != nil {
 		return err
 	}

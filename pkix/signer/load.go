@@ -13,6 +13,7 @@ import (
 type ServeOptions struct {
 	Open              []string // profiles runners may name (default: client)
 	HMACKey           string   // hex, from LoadHMACKey
+	PrevHMACKey       string   // during a rotation: the key being retired, or ""
 	AllowCfsslClients bool
 }
 
@@ -55,11 +56,12 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	}
 	crl := &CRLCheck{Path: signerCA.CRL, CA: ca}
 	srv := &Server{
-		Service:   &Service{Store: store, Issuer: issuing.Issuer, AllowCfsslClients: o.AllowCfsslClients},
-		Open:      open,
-		HMACKey:   o.HMACKey,
-		ClientCAs: pool,
-		Revoked:   crl.Check,
+		Service:     &Service{Store: store, Issuer: issuing.Issuer, AllowCfsslClients: o.AllowCfsslClients},
+		Open:        open,
+		HMACKey:     o.HMACKey,
+		PrevHMACKey: o.PrevHMACKey,
+		ClientCAs:   pool,
+		Revoked:     crl.Check,
 	}
 	if err := srv.Prepare(); err != nil {
 		return nil, nil, err

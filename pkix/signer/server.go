@@ -52,6 +52,9 @@ type Server struct {
 	// HMACKey is cfssl's auth key: "env:NAME", "file:PATH" or hex (only
 	// from a file or the environment on the command line).
 	HMACKey string
+	// PrevHMACKey, during a rotation, is the key runners not yet given
+	// the new one still use (cfssl's prev_auth_key); "" when none.
+	PrevHMACKey string
 	// ClientCAs is the signer CA: the only issuer of runner and admin
 	// certificates (never the issuing CA).
 	ClientCAs *x509.CertPool
@@ -75,11 +78,18 @@ func (s *Server) Prepare() error {
 	if err != nil {
 		return fmt.Errorf("the HMAC key: %v", cfsslMessage(err))
 	}
+	var prev auth.Provider
+	if s.PrevHMACKey != "" {
+		if prev, err = auth.New(s.PrevHMACKey, nil); err != nil {
+			return fmt.Errorf("the previous HMAC key: %v", cfsslMessage(err))
+		}
+	}
 	pol := &config.Signing{Profiles: map[string]*config.SigningProfile{}}
 	for _, name := range s.Open {
 		p, _ := cfg.Profile(name)
 		cp := *p
 		cp.Provider, cp.AuthKeyName = provider, "runners"
+		cp.PrevProvider = prev
 		pol.Profiles[name] = &cp
 	}
 	// The default (a request naming no profile) is the first open one.

@@ -255,3 +255,30 @@ func TestServerRefusesMalformedBodies(t *testing.T) {
 		}
 	}
 }
+
+// An HMAC key rotation: with the old key as the previous one, runners on
+// either key are served; without it, the old key is refused.
+func TestHMACKeyRotation(t *testing.T) {
+	store := openStore(t)
+	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	p := newTestPKI(t)
+	runnerCert := p.leaf(t, "runner-1", &Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"*"}}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)
+	newKey := strings.Repeat("cd", 16)
+	sign := func(url, key, cn string) error {
+		req := cfsigner.SignRequest{Request: csrPEM(t, cn), Profile: "client"}
+		Freshen(&req, time.Now())
+		_, err := remoteSigner(t, url, p, runnerCert, key).Sign(req)
+		return err
+	}
+	during := startServer(t, &Server{Service: &Service{Store: store, Issuer: issuer}, Open: []string{"client"}, HMACKey: newKey, PrevHMACKey: testHMAC, ClientCAs: p.pool}, p)
+	if err := sign(during, testHMAC, "old-key"); err != nil {
+		t.Fatalf("the previous key during the rotation: %v", err)
+	}
+	if err := sign(during, newKey, "new-key"); err != nil {
+		t.Fatalf("the new key: %v", err)
+	}
+	after := startServer(t, &Server{Service: &Service{Store: store, Issuer: issuer}, Open: []string{"client"}, HMACKey: newKey, ClientCAs: p.pool}, p)
+	if err := sign(after, testHMAC, "old-again"); err == nil || !strings.Contains(err.Error(), "invalid token") {
+		t.Fatalf("the retired key after the rotation: %v", err)
+	}
+}
