@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // Store is the signer's record: cfssl's certificates table, written by
@@ -84,14 +85,14 @@ func RowOf(cert *x509.Certificate, certPEM []byte, label, runner string, now tim
 	}
 }
 
-// SerialHex is a certdb serial (decimal) as mtlsctl shows serials:
-// upper-case hex.
+// SerialHex is a certdb serial (decimal) as mtlsctl shows serials
+// everywhere (pkix.SerialHex: upper-case, whole bytes).
 func SerialHex(decimal string) (string, error) {
 	n, ok := new(big.Int).SetString(decimal, 10)
 	if !ok || n.Sign() < 0 {
 		return "", fmt.Errorf("serial %q is not a decimal number", decimal)
 	}
-	return strings.ToUpper(n.Text(16)), nil
+	return pkix.SerialHex(n), nil
 }
 
 // SerialDecimal is a hex serial (as users give it) as certdb stores it.

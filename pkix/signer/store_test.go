@@ -16,6 +16,7 @@ import (
 
 	cfsql "github.com/cloudflare/cfssl/certdb/sql"
 	"github.com/jmoiron/sqlx"
+	mpkix "github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/signer/pgtest"
 )
 
@@ -210,3 +211,19 @@ func TestConcurrentRecords(t *testing.T) {
 
 func stopDatabase(t *testing.T)  { pgtest.StopServer(t) }
 func startDatabase(t *testing.T) { pgtest.StartServer(t) }
+
+// Serials read from the database print as every other mtlsctl serial:
+// whole bytes, so a leading zero nibble is kept.
+func TestSerialHexMatchesTheRest(t *testing.T) {
+	for _, hexSerial := range []string{"022D3164BAF348CB02972E02E61F7438E34CDB02", "7F", "0A", "00FF"} {
+		dec, err := SerialDecimal(hexSerial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := new(big.Int).SetString(dec, 10)
+		got, err := SerialHex(dec)
+		if err != nil || got != mpkix.SerialHex(n) {
+			t.Errorf("%s: %s, want %s", hexSerial, got, mpkix.SerialHex(n))
+		}
+	}
+}
