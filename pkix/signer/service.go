@@ -116,7 +116,7 @@ func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfs
 	if _, err := s.Issuer.Config.Profile(profile); err != nil {
 		return nil, refuse("%v", err)
 	}
-	dr, err := pkix.ParseDeviceRequest("certificate_request", []byte(req.Request))
+	dr, err := pkix.ParseDeviceRequestForSigning("certificate_request", []byte(req.Request))
 	if err != nil {
 		return nil, refuse("%v", err)
 	}

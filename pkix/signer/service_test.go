@@ -1,6 +1,7 @@
 package signer
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -190,6 +191,9 @@ func TestServiceRefusals(t *testing.T) {
 		{"not a CSR", who, freshness(t, now), func() cfsigner.SignRequest {
 			return cfsigner.SignRequest{Request: "hello", Profile: "client"}
 		}, "certificate_request"},
+		{"a CSR whose signature is not its key's", who, freshness(t, now), func() cfsigner.SignRequest {
+			return cfsigner.SignRequest{Request: tamperedCSR(t, "ci-1"), Profile: "client"}
+		}, "signing"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -254,4 +258,21 @@ func TestServiceRefusesWhileTheDatabaseIsDown(t *testing.T) {
 	if n := rows(t, store); n != 1 {
 		t.Fatalf("%d rows, want 1", n)
 	}
+}
+
+// tamperedCSR is a request for cn whose signature was made over other
+// bytes (the subject changed after signing).
+func tamperedCSR(t *testing.T, cn string) string {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ci-X"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(der, []byte("ci-X"))
+	der[i+3] = cn[3]
+	if c, err := x509.ParseCertificateRequest(der); err != nil || c.CheckSignature() == nil {
+		t.Fatalf("the tampered request still verifies (%v)", err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
