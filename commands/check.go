@@ -28,15 +28,20 @@ EXAMPLES:
    mtlsctl check --dir pki
    mtlsctl check --warn 60d --json
    mtlsctl check ca.pem ca-chain.pem
+   mtlsctl check --signer https://signer.internal:8888 --crl ca.crl   # an admin's certificate
+
+With --signer (an admin certificate), the client certificates are the
+valid ones in the signer's database, and the CRL given (or DIR/ca.crl)
+must list every certificate the database marks revoked.
 
 ` + exitCodeHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "warn", Value: "30d", Usage: "fail when something expires within `DURATION`"},
 			&cli.StringFlag{Name: "crl", Usage: "CRL `FILE` whose next update to check (default DIR/ca.crl when it exists)"},
 			&cli.StringFlag{Name: "crl-warn", Value: "2d", Usage: "fail when the CRL's next update is within `DURATION`"},
 			jsonFlag(),
-		},
+		}, signerClientFlags()...),
 		OnUsageError: usageErrorHandler,
 		Action:       func(c *cli.Context) error { return runCheck(u, c) },
 	}
@@ -78,7 +83,16 @@ func runCheck(u *ui, c *cli.Context) error {
 	var behind []pkidir.Behind
 	var unverified []pkidir.Unverified
 	pending := ""
-	if c.Args().Len() > 0 {
+	var signerBehind string // --signer: revoked in the database, missing from the CRL
+	var signerCRL []byte    // --signer: the CRL file given, to compare
+	if c.String("signer") != "" {
+		if c.Args().Len() > 0 {
+			return usageErrorf("with --signer the certificates are the signer's database: no FILEs")
+		}
+		if err := signerCheckItems(c, d, col); err != nil {
+			return err
+		}
+	} else if c.Args().Len() > 0 {
 		for _, path := range c.Args().Slice() {
 			certs, err := loadFile(c, path, pkix.ParseCertificatesPEM, "")
 			if err != nil {
@@ -130,6 +144,15 @@ func runCheck(u *ui, c *cli.Context) error {
 			return err
 		}
 		col.AddCRL(crlPath, rl.NextUpdate)
+		signerCRL = rl.Raw
+	}
+	if c.String("signer") != "" {
+		if signerBehind, err = signerCRLBehind(c, crlPath, signerCRL); err != nil {
+			return err
+		}
+		if signerBehind != "" {
+			u.warn("%s", signerBehind)
+		}
 	}
 	rep := col.Report()
 	for _, b := range behind {
@@ -156,7 +179,11 @@ func runCheck(u *ui, c *cli.Context) error {
 		// line, for the person reading the CI log.
 		for _, it := range rep.Items {
 			if it.Kind == string(pkix.KindClient) && it.Level != "ok" {
-				fmt.Fprintf(u.out, "renew them: mtlsctl client renew --expiring %s\n", rep.Warn)
+				if c.String("signer") != "" {
+					fmt.Fprintf(u.out, "reissue them from a runner: mtlsctl client issue --signer … --force --cn CN\n")
+				} else {
+					fmt.Fprintf(u.out, "renew them: mtlsctl client renew --expiring %s\n", rep.Warn)
+				}
 				break
 			}
 		}
@@ -169,6 +196,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	if len(behind) > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d CRL%s behind the inventory", len(behind), plural(len(behind)))}
+	}
+	if signerBehind != "" {
+		return &problemsFound{summary: "the CRL is behind the signer's database"}
 	}
 	if pending != "" {
 		return &problemsFound{summary: "an interrupted change is not finished"}

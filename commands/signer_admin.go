@@ -6,7 +6,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
@@ -204,4 +206,68 @@ func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
 	res := newResult("crl build")
 	res.addWritten(w, nil)
 	return u.report(res, c.Bool("json"))
+}
+
+// signerCheckItems is what 'check --signer' checks: the CA in DIR/ca.pem
+// and the valid certificates in the signer's database.
+func signerCheckItems(c *cli.Context, d *pkidir.Dir, col *pkix.ExpiryCollector) error {
+	root := d.CA(pkidir.RootName)
+	certs, err := loadFile(c, root.Cert, pkix.ParseCertificatesPEM, "the issuing CA's certificate is needed: copy the signing host's ca.pem to "+root.Cert)
+	if err != nil {
+		return err
+	}
+	for _, cert := range certs {
+		col.AddCertificate(root.Cert, cert)
+	}
+	a, err := signerAdmin(c)
+	if err != nil {
+		return err
+	}
+	rows, err := a.List(signer.ListFilter{Status: "good"})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, r := range rows {
+		if r.NotAfter.Before(now.Add(-24 * time.Hour)) {
+			continue // long expired: nothing to renew, and no longer anyone's
+		}
+		col.AddRecord(pkix.Record{Kind: pkix.KindClient, Name: r.CN, CN: r.CN, Serial: r.Serial, NotAfter: r.NotAfter})
+	}
+	return nil
+}
+
+// signerCRLBehind compares the CRL given with the database: a revoked
+// certificate it does not list still gets in where the CRL is used.
+func signerCRLBehind(c *cli.Context, crlPath string, crlDER []byte) (string, error) {
+	a, err := signerAdmin(c)
+	if err != nil {
+		return "", err
+	}
+	revoked, err := a.List(signer.ListFilter{Status: "revoked"})
+	if err != nil || len(revoked) == 0 {
+		return "", err
+	}
+	if crlDER == nil {
+		return fmt.Sprintf("the signer's database has %d revoked certificate%s and no CRL was given (--crl FILE): publish one with 'mtlsctl crl build --signer …'", len(revoked), plural(len(revoked))), nil
+	}
+	crl, err := x509.ParseRevocationList(crlDER)
+	if err != nil {
+		return "", &pkix.Error{File: crlPath, Msg: "cannot be read: " + err.Error()}
+	}
+	listed := map[string]bool{}
+	for _, e := range crl.RevokedCertificateEntries {
+		listed[pkix.SerialHex(e.SerialNumber)] = true
+	}
+	var missing []string
+	for _, r := range revoked {
+		if !listed[r.Serial] {
+			missing = append(missing, r.Serial)
+		}
+	}
+	if len(missing) == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("%s does not list %d certificate%s the signer's database marks revoked (%s): rebuild it with 'mtlsctl crl build --signer …'",
+		crlPath, len(missing), plural(len(missing)), strings.Join(missing[:min(len(missing), 5)], ", ")), nil
 }
