@@ -112,6 +112,7 @@ func runSignerServe(u *ui, c *cli.Context) error {
 	fmt.Fprintf(u.err, "mtlsctl signer: listening on %s (TLS 1.3, client certificates of %s)\n", ln.Addr(), sd.CA("").Cert)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(tlsLn) }()
+	go store.PruneLoop(c.Context)
 	select {
 	case err := <-errc:
 		return err

@@ -4,9 +4,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/big"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +146,51 @@ func TestCRLNumbersNeverRepeat(t *testing.T) {
 	crl, err := store.BuildCRL(t.Context(), issuer, aki, floor, time.Hour, now)
 	if err != nil || crl.Number.Cmp(floor) <= 0 {
 		t.Fatalf("after a floor of %s: %v %v", floor, crl, err)
+	}
+}
+
+// A directory that published its own CRLs before the signer: the
+// signer's first CRL numbers above the local ca.crl's.
+func TestSignerCRLNumberAboveTheLocalCRL(t *testing.T) {
+	store := openStore(t)
+	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	p := newTestPKI(t)
+	local := filepath.Join(t.TempDir(), "ca.crl")
+	high := new(big.Int).Lsh(big.NewInt(1), 100)
+	b := mpkix.NewCRLBuilder(0, time.Now())
+	crl, err := b.Sign(mpkix.CRLParams{Issuer: issuer.Cert, Key: issuer.Key, Number: high, ThisUpdate: time.Now(), NextUpdate: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(local, crl.Bytes(), 0o644)
+	url := startServer(t, &Server{Service: &Service{Store: store, Issuer: issuer}, Open: []string{"client"}, HMACKey: testHMAC, ClientCAs: p.pool, LocalCRL: local}, p)
+	admin := p.leaf(t, "admin-1", &Grant{Role: RoleAdmin}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)
+	code, der := get(t, url, p, admin, PathCRL)
+	if code != 200 {
+		t.Fatalf("%d %s", code, der)
+	}
+	got, err := x509.ParseRevocationList(der)
+	if err != nil || got.Number.Cmp(high) <= 0 {
+		t.Fatalf("the signer's CRL number %v after a local %s (%v)", got.Number, high, err)
+	}
+}
+
+// A profile's name_whitelist (cfssl's CN rule) holds for runners too,
+// whatever their grant allows.
+func TestNameWhitelistHolds(t *testing.T) {
+	store := openStore(t)
+	issuer := testIssuer(t, `{"signing": {"default": {"expiry": "8760h"}, "profiles": {"client": {"usages": ["digital signature", "client auth"], "expiry": "8760h", "name_whitelist": "^ci-[0-9]+$"}}}}`)
+	svc := &Service{Store: store, Issuer: issuer}
+	who := runner(t, Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"*"}})
+	if _, err := svc.Sign(t.Context(), who, freshness(t, time.Now()), cfsigner.SignRequest{Request: csrPEM(t, "ci-7"), Profile: "client"}); err != nil {
+		t.Fatalf("an allowed name: %v", err)
+	}
+	_, err := svc.Sign(t.Context(), who, freshness(t, time.Now()), cfsigner.SignRequest{Request: csrPEM(t, "ci-x"), Profile: "client"})
+	var re *RequestError
+	if !errors.As(err, &re) {
+		t.Fatalf("a name outside name_whitelist: %v", err)
+	}
+	if n := rows(t, store); n != 1 {
+		t.Fatalf("%d rows", n)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -67,7 +69,15 @@ func (s *Server) crl(w http.ResponseWriter, r *http.Request) {
 		}
 		next = d
 	}
-	crl, err := s.Service.Store.BuildCRL(r.Context(), s.Service.Issuer, s.aki(), nil, next, time.Now())
+	var floor *big.Int
+	if s.LocalCRL != "" {
+		if data, err := os.ReadFile(s.LocalCRL); err == nil {
+			if rl, err := pkix.ParseCRL(s.LocalCRL, data); err == nil && rl.Number != nil && rl.CheckSignatureFrom(s.Service.Issuer.Cert) == nil {
+				floor = rl.Number
+			}
+		}
+	}
+	crl, err := s.Service.Store.BuildCRL(r.Context(), s.Service.Issuer, s.aki(), floor, next, time.Now())
 	if err != nil {
 		api.HandleError(w, err)
 		return

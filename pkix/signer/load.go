@@ -62,6 +62,7 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 		PrevHMACKey: o.PrevHMACKey,
 		ClientCAs:   pool,
 		Revoked:     crl.Check,
+		LocalCRL:    d.CA(pkidir.RootName).CRL,
 	}
 	if err := srv.Prepare(); err != nil {
 		return nil, nil, err

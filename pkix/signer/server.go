@@ -61,6 +61,10 @@ type Server struct {
 	// Revoked says whether a client certificate is on the signer CA's
 	// CRL; it is asked on every connection.
 	Revoked func(*x509.Certificate) error
+	// LocalCRL is the directory's own CRL (DIR/ca.crl), if one was ever
+	// built: the database's CRL numbers never go below its number, so a
+	// switch from local CRLs to the signer's never goes backwards.
+	LocalCRL string
 
 	local  *local.Signer
 	policy *config.Signing

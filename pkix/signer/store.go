@@ -156,3 +156,24 @@ func (s *Store) PruneNonces(ctx context.Context, cutoff time.Time) (int64, error
 	}
 	return res.RowsAffected()
 }
+
+// PruneEvery is how often a running signer forgets nonces that no fresh
+// request can carry any more (seen more than twice the window ago).
+const PruneEvery = time.Minute
+
+// PruneLoop prunes old nonces every PruneEvery until ctx ends, so the
+// table stays the size of a few minutes of requests. A failure (the
+// database away) is retried on the next tick: a nonce kept longer is
+// harmless.
+func (s *Store) PruneLoop(ctx context.Context) {
+	t := time.NewTicker(PruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.PruneNonces(ctx, now.Add(-2*Window))
+		}
+	}
+}
