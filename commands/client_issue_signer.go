@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"crypto/x509"
 	"errors"
 	"os"
 
@@ -35,15 +36,7 @@ func issueViaSigner(u *ui, c *cli.Context, d *pkidir.Dir, res *result, jobs []pk
 	if err != nil {
 		return err
 	}
-	caFile := c.String("ca")
-	if caFile == "" {
-		caFile = d.CA(pkidir.RootName).Cert
-	}
-	caPEM, err := os.ReadFile(caFile)
-	if err != nil {
-		return &pkix.Error{File: caFile, Msg: "the issuing CA's certificate is needed to check what the signer answers", Hint: "copy the signing host's ca.pem here, or give --ca FILE", Err: err}
-	}
-	issuing, err := pkix.ParseCertificatePEM(caFile, caPEM)
+	issuing, err := issuingCA(c, d, "what the signer answers")
 	if err != nil {
 		return err
 	}
@@ -89,4 +82,18 @@ func issueViaSigner(u *ui, c *cli.Context, d *pkidir.Dir, res *result, jobs []pk
 		return pd.error
 	}
 	return err
+}
+
+// issuingCA is the issuing CA's certificate a runner or an admin keeps
+// (--ca, else DIR/ca.pem): the signer's answers are checked against it.
+func issuingCA(c *cli.Context, d *pkidir.Dir, what string) (*x509.Certificate, error) {
+	caFile := c.String("ca")
+	if caFile == "" {
+		caFile = d.CA(pkidir.RootName).Cert
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, &pkix.Error{File: caFile, Msg: "the issuing CA's certificate is needed to check " + what, Hint: "copy the signing host's ca.pem here, or give --ca FILE", Err: err}
+	}
+	return pkix.ParseCertificatePEM(caFile, caPEM)
 }

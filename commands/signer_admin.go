@@ -152,15 +152,7 @@ func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
 	if err != nil {
 		return err
 	}
-	caFile := c.String("ca")
-	if caFile == "" {
-		caFile = d.CA(pkidir.RootName).Cert
-	}
-	caPEM, err := os.ReadFile(caFile)
-	if err != nil {
-		return &pkix.Error{File: caFile, Msg: "the issuing CA's certificate is needed to check the signer's CRL", Err: err}
-	}
-	issuing, err := pkix.ParseCertificatePEM(caFile, caPEM)
+	issuing, err := issuingCA(c, d, "the signer's CRL")
 	if err != nil {
 		return err
 	}
