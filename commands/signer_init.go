@@ -60,6 +60,12 @@ func runSignerInit(u *ui, c *cli.Context) error {
 	if c.String("db") == "" {
 		return usageErrorf("signer init needs --db URL (or MTLSCTL_SIGNER_DB)").hint("mtlsctl signer init --db postgres://signer@localhost/pki")
 	}
+	if checkBaseName(c.String("runner")) != nil {
+		return usageErrorf("--runner %q must be a plain file name (letters, digits, '-', '.', '_')", c.String("runner"))
+	}
+	if c.String("runner") == signer.ServerName {
+		return usageErrorf("--runner %s is the signer's own server certificate: choose another name", signer.ServerName)
+	}
 	g := grantFrom(c, false)
 	if len(g.CNs) == 0 {
 		return usageErrorf("the first runner needs --cn PATTERN: the CNs it may ask for").hint("--cn 'ci-*', or --cn '*' for any")

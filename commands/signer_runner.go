@@ -44,8 +44,11 @@ func runSignerRunner(u *ui, c *cli.Context) error {
 		return usageErrorf("signer runner takes one NAME").hint("mtlsctl signer runner --dir pki ci-runner-2 --cn 'ci-*'")
 	}
 	name := c.Args().First()
-	if err := checkBaseName(name); err != nil {
-		return err
+	if checkBaseName(name) != nil {
+		return usageErrorf("NAME %q must be a plain file name (letters, digits, '-', '.', '_')", name)
+	}
+	if name == signer.ServerName {
+		return usageErrorf("%s is the signer's own server certificate: choose another NAME", name)
 	}
 	admin := c.Bool("admin")
 	if admin && (c.IsSet("cn") || c.IsSet("profile")) {
