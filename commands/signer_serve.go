@@ -97,6 +97,7 @@ func runSignerServe(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	srv.Log = log.New(u.err, "mtlsctl signer: ", log.LstdFlags)
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return &pkix.Error{Msg: fmt.Sprintf("cannot listen on %s: %v", c.String("addr"), errors.Unwrap(err)), Hint: "choose another --addr, e.g. 127.0.0.1:0 for any free port"}
@@ -107,7 +108,7 @@ func runSignerServe(u *ui, c *cli.Context) error {
 			return err
 		}
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, ErrorLog: log.New(u.err, "mtlsctl signer: ", log.LstdFlags)} // refused handshakes: who tried
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: log.New(u.err, "mtlsctl signer: ", log.LstdFlags)} // refused handshakes: who tried
 	tlsLn := tls.NewListener(ln, tlsCfg)
 	fmt.Fprintf(u.err, "mtlsctl signer: listening on %s (TLS 1.3, client certificates of %s)\n", ln.Addr(), sd.CA("").Cert)
 	errc := make(chan error, 1)

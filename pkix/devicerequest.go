@@ -140,9 +140,9 @@ func parseDeviceRequest(file string, data []byte, verify bool) (*DeviceRequest, 
 // request is then refused; extra names are copied), so a whitelist is
 // always set; names are copied only when the profile's own whitelist
 // allows them.
-func requestPolicy(p *config.SigningProfile) *config.SigningProfile {
+func requestPolicy(p *config.SigningProfile, subjectFromRequest bool) *config.SigningProfile {
 	cp := *p
-	wl := &config.CSRWhitelist{Subject: true, PublicKey: true, PublicKeyAlgorithm: true}
+	wl := &config.CSRWhitelist{Subject: subjectFromRequest, PublicKey: true, PublicKeyAlgorithm: true}
 	if p.CSRWhitelist != nil {
 		wl.DNSNames, wl.IPAddresses, wl.EmailAddresses, wl.URIs = p.CSRWhitelist.DNSNames, p.CSRWhitelist.IPAddresses, p.CSRWhitelist.EmailAddresses, p.CSRWhitelist.URIs
 	}
@@ -154,24 +154,41 @@ func requestPolicy(p *config.SigningProfile) *config.SigningProfile {
 // subject from the request (cn, when not "", replaces its CN), the public
 // key from the request, everything else from the profile. No key is made.
 func (is *Issuer) SignRequest(r *DeviceRequest, cn, profile string) (*Issued, []string, error) {
+	var subject *signer.Subject
+	if cn != "" {
+		subject = &signer.Subject{CN: cn}
+	}
+	return is.signRequest(r, subject, true, profile)
+}
+
+// SignRequestAs signs r with subject as the whole subject: nothing of the
+// request's subject is taken, only its key. The signer service uses it,
+// so that a runner chooses the CN its grant allows and nothing else of
+// the subject (an O a relying party reads as a group).
+func (is *Issuer) SignRequestAs(r *DeviceRequest, subject *signer.Subject, profile string) (*Issued, []string, error) {
+	return is.signRequest(r, subject, false, profile)
+}
+
+func (is *Issuer) signRequest(r *DeviceRequest, subject *signer.Subject, subjectFromRequest bool, profile string) (*Issued, []string, error) {
 	p, err := is.Config.Profile(profile)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, ok := is.reqSigners.Load(profile)
+	key := fmt.Sprint(profile, "\x00", subjectFromRequest)
+	s, ok := is.reqSigners.Load(key)
 	if !ok {
 		pol := *is.Config.Cfg.Signing
-		pol.Profiles = map[string]*config.SigningProfile{profile: requestPolicy(p)}
-		pol.Default = requestPolicy(p)
+		pol.Profiles = map[string]*config.SigningProfile{profile: requestPolicy(p, subjectFromRequest)}
+		pol.Default = requestPolicy(p, subjectFromRequest)
 		ls, err := local.NewSigner(is.Key, is.Cert, signer.DefaultSigAlgo(is.Key), &pol)
 		if err != nil {
 			return nil, nil, fmt.Errorf("setting up the signer: %s", cfsslMessage(err))
 		}
-		s, _ = is.reqSigners.LoadOrStore(profile, ls)
+		s, _ = is.reqSigners.LoadOrStore(key, ls)
 	}
-	var subject *signer.Subject
-	if cn != "" {
-		subject = &signer.Subject{CN: cn}
+	cn := ""
+	if subject != nil {
+		cn = subject.CN
 	}
 	hosts := []string(nil)
 	if p.CSRWhitelist == nil || !(p.CSRWhitelist.DNSNames || p.CSRWhitelist.IPAddresses || p.CSRWhitelist.EmailAddresses || p.CSRWhitelist.URIs) {

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"os"
 
+	cfsigner "github.com/cloudflare/cfssl/signer"
+
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
@@ -54,9 +56,13 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	if len(open) == 0 {
 		open = []string{pkix.ClientProfile}
 	}
-	crl := &CRLCheck{Path: signerCA.CRL, CA: ca}
+	subject, err := hostSubject(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	crl := &CRLCheck{Path: signerCA.CRL, CA: ca, Serials: signerCA.Serials}
 	srv := &Server{
-		Service:     &Service{Store: store, Issuer: issuing.Issuer, AllowCfsslClients: o.AllowCfsslClients},
+		Service:     &Service{Store: store, Issuer: issuing.Issuer, AllowCfsslClients: o.AllowCfsslClients, Subject: subject},
 		Open:        open,
 		HMACKey:     o.HMACKey,
 		PrevHMACKey: o.PrevHMACKey,
@@ -68,4 +74,18 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 		return nil, nil, err
 	}
 	return srv, srv.TLSConfig(pair), nil
+}
+
+// hostSubject is the subject runners' certificates get beside their CN:
+// the signing host's client request (DIR/client-csr.json), or mtlsctl's
+// built-in one, as 'client issue' on the host would give.
+func hostSubject(d *pkidir.Dir) (*cfsigner.Subject, error) {
+	req := pkix.DefaultRequest("", pkix.ClientRequest)
+	path := d.File(pkidir.ClientRequest)
+	if data, err := os.ReadFile(path); err == nil {
+		if req, err = pkix.LoadRequest(path, data, pkix.ClientRequest); err != nil {
+			return nil, err
+		}
+	}
+	return &cfsigner.Subject{Names: req.CR.Names, SerialNumber: req.CR.SerialNumber}, nil
 }

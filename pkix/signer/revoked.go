@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,9 @@ import (
 type CRLCheck struct {
 	Path string
 	CA   *x509.Certificate
+	// Serials is the signer CA's revoked-serials file: when it lists a
+	// serial and the CRL is missing, nobody can say who is revoked.
+	Serials string
 
 	mu      sync.Mutex
 	stamp   string // size and mtime of the file last read
@@ -39,7 +43,12 @@ func (c *CRLCheck) Check(cert *x509.Certificate) error {
 	info, err := os.Stat(c.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil // no revocation yet: the signer CA has revoked nothing
+		// No CRL: fine while the signer CA has revoked nothing; a lost
+		// CRL must not let revoked runners back in.
+		if data, err := os.ReadFile(c.Serials); err == nil && hasSerial(data) {
+			return fmt.Errorf("the signer CA has revoked certificates (%s) but its CRL %s is missing: rebuild it with 'mtlsctl crl build --dir DIR/signer %s'", c.Serials, c.Path, c.Serials)
+		}
+		return nil
 	case err != nil:
 		return fmt.Errorf("the signer CA's CRL %s: %v", c.Path, err)
 	}
@@ -84,4 +93,15 @@ func (c *CRLCheck) load() (map[string]bool, time.Time, error) {
 		out[pkix.SerialHex(e.SerialNumber)] = true
 	}
 	return out, crl.NextUpdate, nil
+}
+
+// hasSerial: a serials file with at least one line that is not blank or
+// a comment.
+func hasSerial(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+			return true
+		}
+	}
+	return false
 }

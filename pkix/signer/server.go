@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 
 	"github.com/cloudflare/cfssl/api"
@@ -61,6 +62,8 @@ type Server struct {
 	// Revoked says whether a client certificate is on the signer CA's
 	// CRL; it is asked on every connection.
 	Revoked func(*x509.Certificate) error
+	// Log receives what runners are not told (internal failures).
+	Log *log.Logger
 	// LocalCRL is the directory's own CRL (DIR/ca.crl), if one was ever
 	// built: the database's CRL numbers never go below its number, so a
 	// switch from local CRLs to the signer's never goes backwards.
@@ -131,16 +134,33 @@ func (s *Server) TLSConfig(cert tls.Certificate) *tls.Config {
 // Handler serves the endpoints; anything else is 404.
 func (s *Server) Handler() http.Handler {
 	infoHandler, _ := info.NewHandler(s.boundTo(context.Background(), Runner{}, Freshness{}))
+	routes := map[string]http.Handler{
+		PathHealth: s.withRole("", health.NewHealthCheck()),
+		PathInfo:   s.withRole("", infoHandler),
+	}
 	mux := http.NewServeMux()
-	mux.Handle(PathHealth, health.NewHealthCheck())
-	mux.Handle(PathInfo, s.withRole("", infoHandler))
 	mux.Handle(PathAuthSign, s.withRole(RoleRunner, http.HandlerFunc(s.authSign)))
 	mux.Handle(PathRevoke, s.withRole(RoleAdmin, api.HTTPHandler{Handler: api.HandlerFunc(s.revoke), Methods: []string{"POST"}}))
 	mux.Handle(PathCRL, s.withRole(RoleAdmin, http.HandlerFunc(s.crl)))
 	mux.Handle(PathList, s.withRole(RoleAdmin, api.HTTPHandler{Handler: api.HandlerFunc(s.list), Methods: []string{"GET"}}))
 	mux.Handle("/", http.NotFoundHandler())
-	return http.MaxBytesHandler(mux, maxBody)
+	for path, h := range routes {
+		mux.Handle(path, h)
+	}
+	// Only the exact paths: ServeMux would answer an unclean path
+	// ("//api/...", "/x/../api/...") with a redirect instead of a 404.
+	exact := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := known[r.URL.Path]; !ok || r.URL.RawPath != "" {
+			http.NotFound(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return http.MaxBytesHandler(exact, maxBody)
 }
+
+// known are the paths that exist.
+var known = map[string]bool{PathAuthSign: true, PathInfo: true, PathHealth: true, PathRevoke: true, PathCRL: true, PathList: true}
 
 type ctxKey struct{}
 
@@ -153,6 +173,15 @@ func (s *Server) withRole(role string, next http.Handler) http.Handler {
 			return
 		}
 		cert := r.TLS.VerifiedChains[0][0]
+		// Revocation is checked on every request, not only at the
+		// handshake: a kept-alive connection must not outlive a
+		// revocation.
+		if s.Revoked != nil {
+			if err := s.Revoked(cert); err != nil {
+				forbidden(w, err)
+				return
+			}
+		}
 		g, err := GrantOf(cert)
 		if err == nil && role != "" && g.Role != role {
 			err = fmt.Errorf("this endpoint is for %s certificates, and this one is an %s's", role, g.Role)
@@ -177,6 +206,10 @@ func forbidden(w http.ResponseWriter, err error) {
 // signer is the Service bound to this runner and this request: cfssl
 // checks the HMAC before it calls Sign.
 func (s *Server) authSign(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		api.HandleError(w, cferr.NewMethodNotAllowed(r.Method))
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		api.HandleError(w, cferr.NewBadRequest(err))
@@ -231,7 +264,15 @@ func (b *boundSigner) Sign(req cfsigner.SignRequest) ([]byte, error) {
 	if errors.As(err, &re) {
 		return nil, &cferr.Error{ErrorCode: codeRefused, Message: re.Msg}
 	}
-	return cert, err
+	if err != nil {
+		// The detail (a database address, a driver's message) stays in
+		// the signer's log; the runner learns that nothing was handed out.
+		if b.s.Log != nil {
+			b.s.Log.Printf("%s: %v", b.who.ID(), err)
+		}
+		return nil, errors.New("the signer could not record the certificate, so none was handed out: retry later")
+	}
+	return cert, nil
 }
 
 // codeRefused is the cfssl error code of a refused request (cfssl's

@@ -2,6 +2,10 @@ package signer
 
 import (
 	"crypto/ecdsa"
+	"encoding/pem"
+	"net/http/httptrace"
+	"sync/atomic"
+
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -9,6 +13,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	csrpkg "github.com/cloudflare/cfssl/csr"
 	"io"
 	"math/big"
 	"net"
@@ -280,5 +285,70 @@ func TestHMACKeyRotation(t *testing.T) {
 	after := startServer(t, &Server{Service: &Service{Store: store, Issuer: issuer}, Open: []string{"client"}, HMACKey: newKey, ClientCAs: p.pool}, p)
 	if err := sign(after, testHMAC, "old-again"); err == nil || !strings.Contains(err.Error(), "invalid token") {
 		t.Fatalf("the retired key after the rotation: %v", err)
+	}
+}
+
+// A runner revoked while its connection is kept alive gets nothing more
+// on that connection: revocation is checked on every request.
+func TestRevocationOnAKeptAliveConnection(t *testing.T) {
+	store := openStore(t)
+	p := newTestPKI(t)
+	var revoked atomic.Bool
+	runnerCert := p.leaf(t, "runner-1", &Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"*"}}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)
+	url := startSigner(t, p, &Service{Store: store, Issuer: testIssuer(t, mpkix.DefaultConfigJSON)}, func(c *x509.Certificate) error {
+		if revoked.Load() && c.SerialNumber.Cmp(runnerCert.Leaf.SerialNumber) == 0 {
+			return errors.New("revoked on the signer CA's CRL")
+		}
+		return nil
+	})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool, Certificates: []tls.Certificate{runnerCert}}}}
+	var conns atomic.Int32
+	trace := func() *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, url+PathInfo, strings.NewReader(`{"profile": "client"}`))
+		return req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{ConnectStart: func(string, string) { conns.Add(1) }}))
+	}
+	res, err := client.Do(trace())
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("before: %v %v", res, err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	revoked.Store(true)
+	res, err = client.Do(trace())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if conns.Load() != 1 {
+		t.Fatalf("%d connections: the test needs the kept-alive one", conns.Load())
+	}
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("a revoked runner on its open connection: %d, want 403", res.StatusCode)
+	}
+}
+
+// What a runner's CSR says beyond the CN (an O a relying party reads as
+// a group) never reaches the certificate: the signing host decides it.
+func TestRunnerCannotChooseSubjectFields(t *testing.T) {
+	store := openStore(t)
+	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	who := runner(t, Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"ci-*"}})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ci-1", Organization: []string{"system:masters"}, OrganizationalUnit: []string{"admins"}}}, key)
+	csr := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	for _, host := range []*cfsigner.Subject{nil, {Names: []csrpkg.Name{{O: "Access", OU: "Devices"}}}} {
+		svc := &Service{Store: store, Issuer: issuer, Subject: host}
+		certPEM, err := svc.Sign(t.Context(), who, freshness(t, time.Now()), cfsigner.SignRequest{Request: csr, Profile: "client"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := mpkix.ParseCertificatePEM("c", certPEM)
+		want := []string(nil)
+		if host != nil {
+			want = []string{"Access"}
+		}
+		if c.Subject.CommonName != "ci-1" || strings.Join(c.Subject.Organization, ",") != strings.Join(want, ",") {
+			t.Errorf("subject %s with the host's %v", c.Subject, host)
+		}
 	}
 }

@@ -31,6 +31,10 @@ type Service struct {
 	Issuer *pkix.Issuer
 	// Label is cfssl's CA label written in each row (ca_label).
 	Label string
+	// Subject is the subject every certificate gets, but for its CN (the
+	// signing host's client request: DIR/client-csr.json, or the built-in
+	// one); nil: the CN alone. A runner chooses the CN, never the rest.
+	Subject *cfsigner.Subject
 	// AllowCfsslClients accepts requests without a time and a nonce
 	// (stock cfssl clients): such a request, once captured, can be
 	// replayed for ever, as on cfssl's own server.
@@ -107,7 +111,7 @@ func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfs
 		}
 	}
 	if req.Subject != nil && (len(req.Subject.Names) > 0 || req.Subject.SerialNumber != "") {
-		return nil, refuse("the request's subject overrides more than the CN: put the names in the CSR")
+		return nil, refuse("the request's subject overrides more than the CN: the signing host decides the other subject fields")
 	}
 	profile := req.Profile
 	if profile == "" {
@@ -120,9 +124,9 @@ func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfs
 	if err != nil {
 		return nil, refuse("%v", err)
 	}
-	cn, override := dr.CSR.Subject.CommonName, ""
+	cn := dr.CSR.Subject.CommonName
 	if req.Subject != nil && req.Subject.CN != "" {
-		cn, override = req.Subject.CN, req.Subject.CN
+		cn = req.Subject.CN
 	}
 	if cn == "" {
 		return nil, refuse("the request has no CN")
@@ -133,7 +137,12 @@ func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfs
 	if err := who.Grant.Allows(profile, cn); err != nil {
 		return nil, refuse("%v", err)
 	}
-	issued, _, err := s.Issuer.SignRequest(dr, override, profile)
+	subject := &cfsigner.Subject{}
+	if s.Subject != nil {
+		*subject = *s.Subject
+	}
+	subject.CN = cn
+	issued, _, err := s.Issuer.SignRequestAs(dr, subject, profile)
 	if err != nil {
 		return nil, refuse("%v", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +78,24 @@ func TestGrantRoundTripAndRefusals(t *testing.T) {
 		if _, err := bad.Extension(); err == nil {
 			t.Errorf("grant %+v was accepted", bad)
 		}
+	}
+}
+
+// A missing signer-CA CRL is fine while nothing is revoked, and refuses
+// everyone once the serials file lists a revocation.
+func TestCRLCheckWithoutTheCRL(t *testing.T) {
+	dir := t.TempDir()
+	c := &CRLCheck{Path: filepath.Join(dir, "ca.crl"), Serials: filepath.Join(dir, "serials.txt")}
+	cert := &x509.Certificate{SerialNumber: big.NewInt(5)}
+	if err := c.Check(cert); err != nil {
+		t.Fatalf("nothing revoked: %v", err)
+	}
+	os.WriteFile(c.Serials, []byte("# none yet\n\n"), 0o644)
+	if err := c.Check(cert); err != nil {
+		t.Fatalf("comments only: %v", err)
+	}
+	os.WriteFile(c.Serials, []byte("05 keyCompromise\n"), 0o644)
+	if err := c.Check(cert); err == nil || !strings.Contains(err.Error(), "CRL") {
+		t.Fatalf("revocations and no CRL: %v", err)
 	}
 }
