@@ -41,7 +41,7 @@ must list every certificate the database marks revoked.
 			&cli.StringFlag{Name: "crl", Usage: "CRL `FILE` whose next update to check (default DIR/ca.crl when it exists)"},
 			&cli.StringFlag{Name: "crl-warn", Value: "2d", Usage: "fail when the CRL's next update is within `DURATION`"},
 			jsonFlag(),
-		}, signerClientFlags()...),
+		}, signerClientFlags(true)...),
 		OnUsageError: usageErrorHandler,
 		Action:       func(c *cli.Context) error { return runCheck(u, c) },
 	}

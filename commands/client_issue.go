@@ -65,7 +65,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "p12", Usage: "also write BASE.p12 (key + certificate + chain); see 'client export'"},
 			forceFlag(),
 			jsonFlag(),
-		}, append(p12Flags(), signerClientFlags()...)...),
+		}, append(p12Flags(), signerClientFlags(false)...)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"crypto/x509"
-	"errors"
 	"os"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -11,13 +10,18 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// signerClientFlags: 'client issue' as a runner of 'mtlsctl signer'.
-func signerClientFlags() []cli.Flag {
+// signerClientFlags: a command as a runner ('client issue') or an admin
+// (list, revoke, crl build, check) of 'mtlsctl signer'.
+func signerClientFlags(admin bool) []cli.Flag {
+	what, who := "have the signer at `URL` sign (https://signer.internal:8888): keys are made here, no CA key needed", "runner"
+	if admin {
+		what, who = "work on the database of the signer at `URL` (https://signer.internal:8888), with an admin certificate", "admin"
+	}
 	return []cli.Flag{
-		&cli.StringFlag{Name: "signer", EnvVars: []string{"MTLSCTL_SIGNER"}, Usage: "have the signer at `URL` sign (https://signer.internal:8888): keys are made here, no CA key needed"},
+		&cli.StringFlag{Name: "signer", EnvVars: []string{"MTLSCTL_SIGNER"}, Usage: what},
 		&cli.StringFlag{Name: "signer-ca", EnvVars: []string{"MTLSCTL_SIGNER_CA"}, Usage: "with --signer: the signer CA `FILE` (DIR/signer/ca.pem on the signing host)"},
-		&cli.StringFlag{Name: "signer-cert", EnvVars: []string{"MTLSCTL_SIGNER_CERT"}, Usage: "with --signer: this runner's certificate `FILE`"},
-		&cli.StringFlag{Name: "signer-key", EnvVars: []string{"MTLSCTL_SIGNER_KEY"}, Usage: "with --signer: this runner's key `FILE`"},
+		&cli.StringFlag{Name: "signer-cert", EnvVars: []string{"MTLSCTL_SIGNER_CERT"}, Usage: "with --signer: this " + who + "'s certificate `FILE`"},
+		&cli.StringFlag{Name: "signer-key", EnvVars: []string{"MTLSCTL_SIGNER_KEY"}, Usage: "with --signer: this " + who + "'s key `FILE`"},
 	}
 }
 
@@ -74,14 +78,9 @@ func issueViaSigner(u *ui, c *cli.Context, d *pkidir.Dir, res *result, jobs []pk
 		out.Issued = append(out.Issued, pkidir.IssuedCert{CN: rjobs[i].CN, Name: rjobs[i].Name, Cert: r.Cert, Files: r.Written})
 	}
 	res.Recorded = "the signer's database (" + remote.URL + ")"
-	err = reportIssued(u, c, d, res, out, len(rjobs))
-	// A batch the signer did not finish is exit 2 (issue 14): the CNs not
-	// issued are named; those issued are written whole.
-	var pd partlyDone
-	if errors.As(err, &pd) {
-		return pd.error
-	}
-	return err
+	// As a local batch: 3 when some were issued and written and others
+	// not (named), 2 when none was.
+	return reportIssued(u, c, d, res, out, len(rjobs))
 }
 
 // issuingCA is the issuing CA's certificate a runner or an admin keeps

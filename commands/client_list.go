@@ -33,7 +33,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "cn", Usage: "only CNs matching `PATTERN` (shell glob)"},
 			&cli.BoolFlag{Name: "all", Usage: "include the root and intermediate CAs"},
 			jsonFlag(),
-		}, signerClientFlags()...),
+		}, signerClientFlags(true)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {

@@ -66,7 +66,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "force", Usage: "replace an output that is not a CRL of this CA, keeping it as NAME.bak"},
 			&cli.StringSliceFlag{Name: "allow-unrevoke", Usage: "let the new CRL leave out this revoked `SERIAL` (lifting a certificateHold); repeat for each"},
 			jsonFlag(),
-		}, signerClientFlags()...),
+		}, signerClientFlags(true)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.String("signer") != "" {

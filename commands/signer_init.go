@@ -66,12 +66,20 @@ func runSignerInit(u *ui, c *cli.Context) error {
 	if c.String("runner") == signer.ServerName {
 		return usageErrorf("--runner %s is the signer's own server certificate: choose another name", signer.ServerName)
 	}
+	for _, h := range c.StringSlice("host") {
+		if err := pkix.CheckServerHost(h); err != nil {
+			return usageErrorf("--host: %s", err.Msg).hint("%s", err.Hint)
+		}
+	}
 	g := grantFrom(c, false)
 	if len(g.CNs) == 0 {
 		return usageErrorf("the first runner needs --cn PATTERN: the CNs it may ask for").hint("--cn 'ci-*', or --cn '*' for any")
 	}
 	if err := g.Check(); err != nil {
 		return usageErrorf("%v", err)
+	}
+	if err := checkGrantProfiles(d, g); err != nil {
+		return err
 	}
 	store, err := signer.Open(c.Context, c.String("db"))
 	if err != nil {

@@ -65,6 +65,9 @@ func runSignerRunner(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkGrantProfiles(d, g); err != nil {
+		return err
+	}
 	sd, err := signer.OpenDir(d)
 	if err != nil {
 		return err

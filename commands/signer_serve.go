@@ -35,8 +35,10 @@ every request fails and nothing is signed that is not recorded.
 
 HMAC key: MTLSCTL_SIGNER_HMAC_FILE, MTLSCTL_SIGNER_HMAC, or by default
 DIR/signer/hmac.key. During a key rotation, MTLSCTL_SIGNER_HMAC_PREVIOUS_FILE
-names the old key, still accepted until every runner has the new one. Stops on SIGINT or SIGTERM, finishing requests in
-flight.
+names the old key, still accepted until every runner has the new one.
+
+SIGINT or SIGTERM is its normal stop: it finishes the requests in flight
+and exits 0 (not 130/143 as the table below says of other commands).
 
 EXAMPLES:
    mtlsctl signer serve --dir pki --db postgres://signer@db/pki --addr :8888

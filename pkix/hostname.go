@@ -196,3 +196,18 @@ func checkDNSName(s string, wildcard bool) (msg, hint string) {
 	}
 	return "", ""
 }
+
+// CheckServerHost accepts what a server certificate made here may name: an
+// IP address, or a DNS name by RFC 5280's preferred syntax, no wildcard.
+func CheckServerHost(h string) *Error {
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	if h == "" {
+		return &Error{Msg: "a host name is empty", Hint: "give the name or address runners connect to, e.g. --host signer.internal"}
+	}
+	if msg, hint := checkDNSName(h, false); msg != "" {
+		return &Error{Msg: fmt.Sprintf("%s is not a valid DNS name or IP address: %s", strconv.Quote(h), msg), Hint: hint}
+	}
+	return nil
+}

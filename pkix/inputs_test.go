@@ -129,3 +129,18 @@ func FuzzLoadSigningConfig(f *testing.F) {
 		}
 	})
 }
+
+// A CN must print as what it is: control characters, invisible
+// formatting characters (a right-to-left override makes "ci-\u202eadmin"
+// show as "ci-nimda") and spaces other than ' ' are refused.
+func TestCheckCN(t *testing.T) {
+	for cn, ok := range map[string]bool{
+		"device-7": true, "James Royal": true, "Zoë": true, "ci-": true,
+		"ci-\u202eadmin": false, "ci-\u200b": false, "ci-\u00a0x": false, "a\tb": false, "a\x1bb": false,
+		"  ": false, strings.Repeat("x", 65): false,
+	} {
+		if err := CheckCN(cn); (err == nil) != ok {
+			t.Errorf("CheckCN(%q) = %v", cn, err)
+		}
+	}
+}

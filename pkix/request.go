@@ -220,8 +220,15 @@ func CheckCN(cn string) *Error {
 		return &Error{Msg: fmt.Sprintf("the CN is %d characters long; RFC 5280 allows at most 64", n), Hint: "put longer names in the organisation fields, or shorten it"}
 	}
 	for _, r := range cn {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return &Error{Msg: fmt.Sprintf("the CN %q contains a control character", cn)}
+		case unicode.Is(unicode.Cf, r):
+			// Right-to-left overrides, zero-width spaces: a CN that
+			// prints as another (ci-\u202eadmin shows as "ci-nimda").
+			return &Error{Msg: fmt.Sprintf("the CN %q contains an invisible formatting character (%U)", cn, r), Hint: "a CN must print as what it is"}
+		case r != ' ' && unicode.IsSpace(r):
+			return &Error{Msg: fmt.Sprintf("the CN %q contains a space other than ' ' (%U)", cn, r), Hint: "use a plain space, or none"}
 		}
 	}
 	if !utf8.ValidString(cn) {

@@ -1,9 +1,12 @@
 package signer
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"os"
+	"slices"
 
 	cfsigner "github.com/cloudflare/cfssl/signer"
 
@@ -37,6 +40,12 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	if err != nil {
 		return nil, nil, err
 	}
+	// A service holding keys refuses to run with one others can read.
+	for _, key := range []string{d.CA(pkidir.RootName).Key, sd.CA(pkidir.RootName).Key, sd.Leaf(ServerName).Key} {
+		if info, err := os.Stat(key); err == nil && info.Mode().Perm()&0o077 != 0 {
+			return nil, nil, &pkix.Error{File: key, Msg: fmt.Sprintf("is readable by others (mode %04o): the signer will not serve with it", info.Mode().Perm()), Hint: "chmod 600 " + key}
+		}
+	}
 	signerCA := sd.CA(pkidir.RootName)
 	caPEM, err := os.ReadFile(signerCA.Cert)
 	if err != nil {
@@ -51,6 +60,12 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	pair, err := tls.LoadX509KeyPair(sd.Leaf(ServerName).Cert, sd.Leaf(ServerName).Key)
 	if err != nil {
 		return nil, nil, &pkix.Error{File: sd.Leaf(ServerName).Cert, Msg: "the signer's server certificate: " + err.Error(), Hint: "run 'mtlsctl signer init' first"}
+	}
+	if leaf, err := x509.ParseCertificate(pair.Certificate[0]); err != nil || !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
+		return nil, nil, &pkix.Error{File: sd.Leaf(ServerName).Cert, Msg: "is not a TLS server certificate (no serverAuth)", Hint: "restore it from its .bak, or move it away and run 'mtlsctl signer init' to make a new one"}
+	}
+	if err := CheckSchema(context.Background(), store.DB()); err != nil {
+		return nil, nil, err
 	}
 	open := o.Open
 	if len(open) == 0 {

@@ -32,6 +32,9 @@ type Remote struct {
 // for the server's certificate, presenting client; answers must be
 // certificates of issuing (the runner directory's ca.pem).
 func NewRemote(url string, signerCA *x509.CertPool, client tls.Certificate, hmacKey string, issuing *x509.Certificate) (*Remote, error) {
+	if !strings.HasPrefix(url, "https://") {
+		return nil, fmt.Errorf("the signer's address %q must be an https:// URL", url)
+	}
 	cfgJSON := fmt.Sprintf(`{"signing": {"default": {"auth_remote": {"remote": "signer", "auth_key": "runner"}}},
 		"auth_keys": {"runner": {"type": "standard", "key": %q}}, "remotes": {"signer": %q}}`, hmacKey, url)
 	cfg, err := config.LoadConfig([]byte(cfgJSON))

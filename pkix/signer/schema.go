@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // schemaVersion is the schema this build writes. Versions 1 and 2 are
@@ -145,4 +146,22 @@ func Migrate(ctx context.Context, db *sql.DB) ([]string, error) {
 		done = append(done, fmt.Sprintf("%d %s", m.version, m.what))
 	}
 	return done, tx.Commit()
+}
+
+// CheckSchema refuses a database this build cannot serve from: no schema
+// (run 'signer init'), or an older or newer one.
+func CheckSchema(ctx context.Context, db *sql.DB) error {
+	var newest sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version WHERE is_applied`).Scan(&newest)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "goose_db_version"):
+		return fmt.Errorf("the database has no signer schema: run 'mtlsctl signer init' with this --db first")
+	case err != nil:
+		return err
+	case !newest.Valid || newest.Int64 < schemaVersion:
+		return fmt.Errorf("the database's schema is version %d, older than this mtlsctl's %d: run 'mtlsctl signer init' with this --db", newest.Int64, schemaVersion)
+	case newest.Int64 > schemaVersion:
+		return fmt.Errorf("the database's schema is version %d, newer than this mtlsctl's %d: use a newer mtlsctl", newest.Int64, schemaVersion)
+	}
+	return nil
 }
