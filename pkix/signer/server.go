@@ -11,6 +11,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"slices"
 
 	"github.com/cloudflare/cfssl/api"
 	"github.com/cloudflare/cfssl/api/health"
@@ -69,8 +70,9 @@ type Server struct {
 	// switch from local CRLs to the signer's never goes backwards.
 	LocalCRL string
 
-	local  *local.Signer
-	policy *config.Signing
+	local     *local.Signer
+	policy    *config.Signing
+	providers []auth.Provider // the HMAC key, and the previous one during a rotation
 }
 
 // Prepare checks the configuration and builds the cfssl policy: the
@@ -107,6 +109,10 @@ func (s *Server) Prepare() error {
 		return fmt.Errorf("setting up the signer: %v", cfsslMessage(err))
 	}
 	s.local, s.policy = ls, pol
+	s.providers = []auth.Provider{provider}
+	if prev != nil {
+		s.providers = append(s.providers, prev)
+	}
 	return nil
 }
 
@@ -218,6 +224,12 @@ func (s *Server) authSign(w http.ResponseWriter, r *http.Request) {
 	var aReq auth.AuthenticatedRequest
 	if err := json.Unmarshal(body, &aReq); err != nil {
 		api.HandleError(w, cferr.NewBadRequestString("not an authenticated signing request"))
+		return
+	}
+	// The token first (cfssl's handler checks it again): without the key,
+	// nothing of the request is read further.
+	if !slices.ContainsFunc(s.providers, func(p auth.Provider) bool { return p.Verify(&aReq) }) {
+		api.HandleError(w, cferr.NewBadRequestString("invalid token"))
 		return
 	}
 	fresh, err := ReadFreshness(aReq.Request)

@@ -2,6 +2,7 @@ package signer
 
 import (
 	"crypto/ecdsa"
+	"encoding/base64"
 	"encoding/pem"
 	"net/http/httptrace"
 	"sync/atomic"
@@ -258,6 +259,12 @@ func TestServerRefusesMalformedBodies(t *testing.T) {
 		if code, _, err := post(t, url, p, &runnerCert, PathAuthSign, body); err != nil || code != http.StatusBadRequest {
 			t.Errorf("%s: %d %v", body, code, err)
 		}
+	}
+	// Without the key, nothing of the request is read: a malformed time
+	// under a wrong token is "invalid token", not a parser's message.
+	probe := base64.StdEncoding.EncodeToString([]byte(`{"metadata": {"mtlsctl_time": "x", "mtlsctl_nonce": "y"}}`))
+	if code, body, _ := post(t, url, p, &runnerCert, PathAuthSign, `{"token": "AAAA", "request": "`+probe+`"}`); code != http.StatusBadRequest || !strings.Contains(body, "invalid token") || strings.Contains(body, "RFC 3339") {
+		t.Errorf("a probe without the key: %d %s", code, body)
 	}
 }
 
