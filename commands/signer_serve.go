@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	cflog "github.com/cloudflare/cfssl/log"
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/signer"
 	"github.com/urfave/cli/v2"
@@ -100,6 +101,12 @@ func runSignerServe(u *ui, c *cli.Context) error {
 		return err
 	}
 	srv.Log = log.New(u.err, "mtlsctl signer: ", log.LstdFlags)
+	if !c.Bool("verbose") {
+		// A server formats cfssl's debug lines for every request only to
+		// drop them; this process serves and does nothing else, so the
+		// level is lowered for it (a --verbose run keeps every line).
+		cflog.Level = cflog.LevelError
+	}
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return &pkix.Error{Msg: fmt.Sprintf("cannot listen on %s: %v", c.String("addr"), errors.Unwrap(err)), Hint: "choose another --addr, e.g. 127.0.0.1:0 for any free port"}

@@ -80,7 +80,9 @@ report() { # report NAME SECONDS
   rm -f "$work"/lat-*
 }
 
-# 1. cfssl serve, with the same key, TLS, client certificates and database.
+# Both servers run side by side; the loads alternate, ROUNDS times (the
+# machine's speed drifts), and the medians are compared.
+rounds=${ROUNDS:-3}
 port=$(free_port)
 cat > "$work/cfssl-config.json" <<JSON
 {"signing": {"default": {"expiry": "8760h", "usages": ["digital signature", "client auth"], "auth_key": "k"},
@@ -91,20 +93,30 @@ echo "{\"driver\": \"postgres\", \"data_source\": \"$(db cfssl)\"}" > "$work/db.
 "$CFSSL_BIN/cfssl" serve -loglevel 5 -address 127.0.0.1 -port "$port" -ca "$pki/ca.pem" -ca-key "$pki/ca-key.pem" \
   -config "$work/cfssl-config.json" -db-config "$work/db.json" -tls-cert "$s/server.pem" -tls-key "$s/server-key.pem" \
   -mutual-tls-ca "$s/ca.pem" 2>"$work/cfssl.log" &
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-sleep 1
-cfssl_s=$(load "https://127.0.0.1:$port")
-printf '%-26s %6s  %9s  %10s\n' "$n ECDSA P-256, 4 runners" requests wall throughput
-report "cfssl serve" "$cfssl_s"
-rows=$("$pgbin/psql" -tA "$(db cfssl)" -c "select count(*) from certificates")
-[ "$rows" -eq "$n" ] || { echo "cfssl recorded $rows certificates, not $n" >&2; exit 1; }
-
-# 2. mtlsctl signer serve.
+cfssl_pid=$!
 MTLSCTL_SIGNER_DB=$(db mtlsctl) "$work/mtlsctl" signer serve --dir "$pki" --addr 127.0.0.1:0 --addr-file "$work/addr" 2>"$work/mtlsctl.log" &
-for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
-m_s=$(load "https://$(cat "$work/addr")" -stamp)
-report "mtlsctl signer serve" "$m_s"
+m_pid=$!
+# cpu PID: the process's user+system time in clock ticks (less noisy than
+# wall time on a shared machine: the servers' own cost per certificate).
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && [ -s "$work/addr" ] && break; sleep 0.1; done
+sleep 1
+printf '%-26s %6s  %9s  %10s\n' "$n ECDSA P-256, 4 runners" requests wall throughput
+cfssl_runs=() m_runs=() cfssl_cpu=0 m_cpu=0
+for r in $(seq "$rounds"); do
+  c0=$(cpu "$cfssl_pid"); t=$(load "https://127.0.0.1:$port"); cfssl_cpu=$((cfssl_cpu + $(cpu "$cfssl_pid") - c0))
+  cfssl_runs+=("$t"); report "cfssl serve (round $r)" "$t"
+  c0=$(cpu "$m_pid"); t=$(load "https://$(cat "$work/addr")" -stamp); m_cpu=$((m_cpu + $(cpu "$m_pid") - c0))
+  m_runs+=("$t"); report "mtlsctl signer (round $r)" "$t"
+done
+want=$((n * rounds))
+rows=$("$pgbin/psql" -tA "$(db cfssl)" -c "select count(*) from certificates")
+[ "$rows" -eq "$want" ] || { echo "cfssl recorded $rows certificates, not $want" >&2; exit 1; }
 rows=$("$pgbin/psql" -tA "$(db mtlsctl)" -c "select count(*) from certificates")
 nonces=$("$pgbin/psql" -tA "$(db mtlsctl)" -c "select count(*) from mtlsctl_nonces")
-[ "$rows" -eq "$n" ] && [ "$nonces" -eq "$n" ] || { echo "mtlsctl recorded $rows certificates and $nonces nonces, not $n" >&2; exit 1; }
-awk -v c="$cfssl_s" -v m="$m_s" 'BEGIN {printf "mtlsctl signer throughput is %.2fx cfssl serve'"'"'s\n", c/m}'
+[ "$rows" -eq "$want" ] && [ "$nonces" -eq "$want" ] || { echo "mtlsctl recorded $rows certificates and $nonces nonces, not $want" >&2; exit 1; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+c=$(median "${cfssl_runs[@]}"); m=$(median "${m_runs[@]}")
+awk -v c="$c" -v m="$m" -v n="$n" 'BEGIN {printf "medians of the rounds: cfssl serve %.0f/s, mtlsctl signer %.0f/s: mtlsctl is %.2fx cfssl serve'"'"'s throughput\n", n/c, n/m, c/m}'
+awk -v c="$cfssl_cpu" -v m="$m_cpu" -v hz="$hz" -v w="$want" 'BEGIN {printf "server CPU per certificate: cfssl serve %.2f ms, mtlsctl signer %.2f ms\n", c*1000/hz/w, m*1000/hz/w}'
