@@ -194,3 +194,35 @@ func TestNameWhitelistHolds(t *testing.T) {
 		t.Fatalf("%d rows", n)
 	}
 }
+
+// A profile the signer did not open is refused even when a runner's
+// grant names it and the configuration holds it: cfssl's authsign falls
+// back to its default profile for the HMAC check, so the signer checks
+// the profile actually asked for (a CA profile here: a sub-CA for a
+// runner otherwise).
+func TestUnopenedProfileRefused(t *testing.T) {
+	store := openStore(t)
+	issuer := testIssuer(t, `{"signing": {"default": {"expiry": "8760h"}, "profiles": {
+		"client": {"usages": ["digital signature", "client auth"], "expiry": "8760h"},
+		"peer": {"usages": ["digital signature", "client auth", "server auth"], "expiry": "87600h"},
+		"sub": {"usages": ["cert sign", "crl sign", "client auth"], "expiry": "87600h", "ca_constraint": {"is_ca": true, "max_path_len": 0, "max_path_len_zero": true}}}}}`)
+	p := newTestPKI(t)
+	url := startSigner(t, p, &Service{Store: store, Issuer: issuer}, nil)
+	runnerCert := p.leaf(t, "runner-3", &Grant{Role: RoleRunner, Profiles: []string{"client", "peer", "sub"}, CNs: []string{"ci-*"}}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)
+	rs := remoteSigner(t, url, p, runnerCert, testHMAC)
+	for _, profile := range []string{"peer", "sub", "nonexistent"} {
+		req := cfsigner.SignRequest{Request: csrPEM(t, "ci-"+profile), Profile: profile}
+		Freshen(&req, time.Now())
+		if _, err := rs.Sign(req); err == nil || !strings.Contains(err.Error(), "not open to runners") {
+			t.Errorf("profile %s: %v", profile, err)
+		}
+	}
+	if n := rows(t, store); n != 0 {
+		t.Fatalf("%d rows", n)
+	}
+	req := cfsigner.SignRequest{Request: csrPEM(t, "ci-ok"), Profile: "client"}
+	Freshen(&req, time.Now())
+	if _, err := rs.Sign(req); err != nil {
+		t.Fatalf("the open profile: %v", err)
+	}
+}

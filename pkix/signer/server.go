@@ -83,6 +83,7 @@ func (s *Server) Prepare() error {
 	if err := CheckProfiles(cfg, s.Open); err != nil {
 		return err
 	}
+	s.Service.Open = s.Open
 	provider, err := auth.New(s.HMACKey, nil)
 	if err != nil {
 		return fmt.Errorf("the HMAC key: %v", cfsslMessage(err))

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,11 @@ type Service struct {
 	Issuer *pkix.Issuer
 	// Label is cfssl's CA label written in each row (ca_label).
 	Label string
+	// Open are the profiles runners may name (signer serve's
+	// --open-profile); nil: only mtlsctl's client profile. cfssl's
+	// authsign handler falls back to its default profile for one it does
+	// not hold, so the profile actually asked for is checked here.
+	Open []string
 	// Subject is the subject every certificate gets, but for its CN (the
 	// signing host's client request: DIR/client-csr.json, or the built-in
 	// one); nil: the CN alone. A runner chooses the CN, never the rest.
@@ -117,7 +123,14 @@ func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfs
 	if profile == "" {
 		profile = pkix.ClientProfile
 	}
-	if _, err := s.Issuer.Config.Profile(profile); err != nil {
+	open := s.Open
+	if open == nil {
+		open = []string{pkix.ClientProfile}
+	}
+	if !slices.Contains(open, profile) {
+		return nil, refuse("profile %q is not open to runners on this signer (open: %s)", profile, strings.Join(open, ", "))
+	}
+	if err := CheckProfiles(s.Issuer.Config, []string{profile}); err != nil {
 		return nil, refuse("%v", err)
 	}
 	dr, err := pkix.ParseDeviceRequestForSigning("certificate_request", []byte(req.Request))

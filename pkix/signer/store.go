@@ -148,7 +148,7 @@ func (s *Store) Record(ctx context.Context, row Row, nonce []byte) error {
 	if nonce != nil {
 		// The nonce's insert and the row's are one statement: both land,
 		// or (a seen nonce: unique_violation) neither does.
-		query = `WITH nonce AS (INSERT INTO mtlsctl_nonces (nonce, seen_at, serial_number, authority_key_identifier) VALUES ($14, $9, $1, $2))` + insertCertificate
+		query = `WITH nonce AS (INSERT INTO mtlsctl_nonces (nonce, seen_at, serial_number, authority_key_identifier) VALUES ($14, now(), $1, $2))` + insertCertificate
 		args = append(args, nonce)
 	}
 	_, err = s.db.ExecContext(ctx, query, args...)
@@ -159,19 +159,25 @@ func (s *Store) Record(ctx context.Context, row Row, nonce []byte) error {
 	return err
 }
 
-// PruneNonces forgets nonces seen before cutoff: a request that old is
-// refused as stale before its nonce is looked at.
-func (s *Store) PruneNonces(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM mtlsctl_nonces WHERE seen_at < $1`, cutoff)
+// PruneNonces forgets nonces the database saw more than keep ago, on the
+// database's own clock (every signer process writes and prunes by it, so
+// their clocks need not agree for this).
+func (s *Store) PruneNonces(ctx context.Context, keep time.Duration) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM mtlsctl_nonces WHERE seen_at < now() - make_interval(secs => $1)`, keep.Seconds())
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-// PruneEvery is how often a running signer forgets nonces that no fresh
-// request can carry any more (seen more than twice the window ago).
+// PruneEvery is how often a running signer forgets old nonces.
 const PruneEvery = time.Minute
+
+// NonceKeep is how long a nonce is kept: a request is accepted while its
+// time is within Window of a signer's clock, so its replay could be too
+// for up to 2×Window after it was seen; the rest is room for signers'
+// clocks to differ from the database's by up to 2.5 minutes.
+const NonceKeep = 2*Window + 5*time.Minute
 
 // PruneLoop prunes old nonces every PruneEvery until ctx ends, so the
 // table stays the size of a few minutes of requests. A failure (the
@@ -184,8 +190,8 @@ func (s *Store) PruneLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			s.PruneNonces(ctx, now.Add(-2*Window))
+		case <-t.C:
+			s.PruneNonces(ctx, NonceKeep)
 		}
 	}
 }

@@ -64,7 +64,7 @@ func ReadFreshness(r []byte) (Freshness, error) {
 		Metadata map[string]json.RawMessage `json:"metadata"`
 	}
 	if err := json.Unmarshal(r, &env); err != nil {
-		return Freshness{}, fmt.Errorf("the signing request is not JSON: %v", err)
+		return Freshness{}, fmt.Errorf("the signing request is not a JSON object with a metadata object")
 	}
 	rawTime, hasTime := env.Metadata[MetaTime]
 	rawNonce, hasNonce := env.Metadata[MetaNonce]

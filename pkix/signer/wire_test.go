@@ -34,7 +34,8 @@ func TestReadFreshness(t *testing.T) {
 		`{"metadata": {"mtlsctl_time": "2026-11-27T22:00:00Z", "mtlsctl_nonce": "AAEC"}}`:          "16 to 64",
 		`{"metadata": {"mtlsctl_time": "2026-11-27T22:00:00Z", "mtlsctl_nonce": "%%%"}}`:           "16 to 64",
 		`{"metadata": {"mtlsctl_time": 5, "mtlsctl_nonce": 6}}`:                                    "must be strings",
-		`not json`: "not JSON",
+		`not json`:                   "not a JSON object",
+		`{"metadata": ["an array"]}`: "not a JSON object",
 	} {
 		if _, err := ReadFreshness([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want %q", in, err, want)
