@@ -143,7 +143,7 @@ func parseDeviceRequest(file string, data []byte, verify bool) (*DeviceRequest, 
 func requestPolicy(p *config.SigningProfile, subjectFromRequest bool) *config.SigningProfile {
 	cp := *p
 	wl := &config.CSRWhitelist{Subject: subjectFromRequest, PublicKey: true, PublicKeyAlgorithm: true}
-	if p.CSRWhitelist != nil {
+	if p.CSRWhitelist != nil && subjectFromRequest {
 		wl.DNSNames, wl.IPAddresses, wl.EmailAddresses, wl.URIs = p.CSRWhitelist.DNSNames, p.CSRWhitelist.IPAddresses, p.CSRWhitelist.EmailAddresses, p.CSRWhitelist.URIs
 	}
 	cp.CSRWhitelist = wl
@@ -162,7 +162,8 @@ func (is *Issuer) SignRequest(r *DeviceRequest, cn, profile string) (*Issued, []
 }
 
 // SignRequestAs signs r with subject as the whole subject: nothing of the
-// request's subject is taken, only its key. The signer service uses it,
+// request's subject is taken, only its key, and no name (SAN) it asks
+// for, whatever the profile's whitelist allows. The signer service uses it,
 // so that a runner chooses the CN its grant allows and nothing else of
 // the subject (an O a relying party reads as a group).
 func (is *Issuer) SignRequestAs(r *DeviceRequest, subject *signer.Subject, profile string) (*Issued, []string, error) {
@@ -191,8 +192,11 @@ func (is *Issuer) signRequest(r *DeviceRequest, subject *signer.Subject, subject
 		cn = subject.CN
 	}
 	hosts := []string(nil)
-	if p.CSRWhitelist == nil || !(p.CSRWhitelist.DNSNames || p.CSRWhitelist.IPAddresses || p.CSRWhitelist.EmailAddresses || p.CSRWhitelist.URIs) {
-		hosts = []string{} // not nil: clears any name the request asked for
+	if !subjectFromRequest || p.CSRWhitelist == nil || !(p.CSRWhitelist.DNSNames || p.CSRWhitelist.IPAddresses || p.CSRWhitelist.EmailAddresses || p.CSRWhitelist.URIs) {
+		// Not nil: clears any name the request asked for. Always so for
+		// the signer service (SignRequestAs): a runner's grant covers
+		// the CN, never names.
+		hosts = []string{}
 	}
 	issued, warnings, err := is.signWith(s.(*local.Signer), signer.SignRequest{Request: string(r.PEM), Profile: profile, Subject: subject, Hosts: hosts}, profile, p.Expiry, "certificate")
 	if err != nil {

@@ -137,7 +137,7 @@ func TestCheckCN(t *testing.T) {
 	for cn, ok := range map[string]bool{
 		"device-7": true, "James Royal": true, "Zoë": true, "ci-": true,
 		"ci-\u202eadmin": false, "ci-\u200b": false, "ci-\u00a0x": false, "a\tb": false, "a\x1bb": false,
-		"  ": false, strings.Repeat("x", 65): false,
+		"  ": false, strings.Repeat("x", 65): false, "ci-x ": false, " ci-x": false,
 	} {
 		if err := CheckCN(cn); (err == nil) != ok {
 			t.Errorf("CheckCN(%q) = %v", cn, err)

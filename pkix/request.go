@@ -216,6 +216,10 @@ func CheckCN(cn string) *Error {
 	if cn != "" && strings.TrimSpace(cn) == "" {
 		return &Error{Msg: fmt.Sprintf("the CN %q is only spaces", cn), Hint: "give the certificate a name, e.g. device-7"}
 	}
+	if strings.TrimSpace(cn) != cn {
+		// "ci-x " prints as "ci-x" and is another name.
+		return &Error{Msg: fmt.Sprintf("the CN %q begins or ends with a space", cn), Hint: "remove the spaces: they make a second name that prints as the first"}
+	}
 	if n := utf8.RuneCountInString(cn); n > 64 {
 		return &Error{Msg: fmt.Sprintf("the CN is %d characters long; RFC 5280 allows at most 64", n), Hint: "put longer names in the organisation fields, or shorten it"}
 	}

@@ -1,13 +1,20 @@
 package signer
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,5 +231,32 @@ func TestUnopenedProfileRefused(t *testing.T) {
 	Freshen(&req, time.Now())
 	if _, err := rs.Sign(req); err != nil {
 		t.Fatalf("the open profile: %v", err)
+	}
+}
+
+// A runner gets no name (SAN) from its CSR even under an open profile
+// whose whitelist copies names: its grant covers the CN only.
+func TestRunnerGetsNoSANs(t *testing.T) {
+	store := openStore(t)
+	issuer := testIssuer(t, `{"signing": {"default": {"expiry": "8760h"}, "profiles": {
+		"client": {"usages": ["digital signature", "client auth"], "expiry": "8760h"},
+		"peer": {"usages": ["digital signature", "client auth", "server auth"], "expiry": "8760h",
+			"CSRWhitelist": {"DNSNames": true, "IPAddresses": true, "EmailAddresses": true, "URIs": true, "PublicKey": true, "PublicKeyAlgorithm": true, "Subject": true}}}}}`)
+	svc := &Service{Store: store, Issuer: issuer, Open: []string{"client", "peer"}}
+	who := runner(t, Grant{Role: RoleRunner, Profiles: []string{"client", "peer"}, CNs: []string{"ci-*"}})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	u, _ := url.Parse("spiffe://prod/admin")
+	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ci-r"},
+		DNSNames: []string{"prod.example.com"}, EmailAddresses: []string{"root@example.com"}, IPAddresses: []net.IP{net.IPv4(10, 0, 0, 1)}, URIs: []*url.URL{u}}, key)
+	csr := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	for _, profile := range []string{"peer", "client"} {
+		certPEM, err := svc.Sign(t.Context(), who, freshness(t, time.Now()), cfsigner.SignRequest{Request: csr, Profile: profile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := mpkix.ParseCertificatePEM("c", certPEM)
+		if len(c.DNSNames)+len(c.EmailAddresses)+len(c.IPAddresses)+len(c.URIs) != 0 {
+			t.Errorf("profile %s: the runner got names %v %v %v %v", profile, c.DNSNames, c.EmailAddresses, c.IPAddresses, c.URIs)
+		}
 	}
 }
