@@ -35,11 +35,11 @@ func InitCA(req *Request, expiry time.Duration, cfg *SigningConfig) (*Issued, []
 	}
 	certPEM, csrPEM, keyPEM, err := initca.New(&cr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating the CA: %s", cfsslMessage(err))
+		return nil, nil, fmt.Errorf("creating the CA: %s", CfsslMessage(err))
 	}
 	key, err := helpers.ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading back the CA key: %s", cfsslMessage(err))
+		return nil, nil, fmt.Errorf("reading back the CA key: %s", CfsslMessage(err))
 	}
 	pkcs8, err := MarshalKeyPEM(key)
 	if err != nil {

@@ -183,7 +183,7 @@ func (is *Issuer) signRequest(r *DeviceRequest, subject *signer.Subject, subject
 		pol.Default = requestPolicy(p, subjectFromRequest)
 		ls, err := local.NewSigner(is.Key, is.Cert, signer.DefaultSigAlgo(is.Key), &pol)
 		if err != nil {
-			return nil, nil, fmt.Errorf("setting up the signer: %s", cfsslMessage(err))
+			return nil, nil, fmt.Errorf("setting up the signer: %s", CfsslMessage(err))
 		}
 		s, _ = is.reqSigners.LoadOrStore(key, ls)
 	}
@@ -228,7 +228,7 @@ func NewDeviceRequest(req *Request) (keyPEM, csrPEM []byte, err error) {
 	cr.Hosts = nil // names are the profile's to grant, not the device's to ask
 	csrPEM, err = csr.Generate(priv, &cr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("making the request: %s", cfsslMessage(err))
+		return nil, nil, fmt.Errorf("making the request: %s", CfsslMessage(err))
 	}
 	if keyPEM, err = MarshalKeyPEM(priv); err != nil {
 		return nil, nil, err

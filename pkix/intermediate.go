@@ -79,7 +79,7 @@ func (is *Issuer) IssueIntermediate(req *Request, profileName string, profile *c
 	policy := &config.Signing{Profiles: map[string]*config.SigningProfile{IntermediateProfile: &p}, Default: is.Config.Cfg.Signing.Default}
 	s, err := local.NewSigner(is.Key, root, signer.DefaultSigAlgo(is.Key), policy)
 	if err != nil {
-		return nil, nil, fmt.Errorf("setting up the signer: %s", cfsslMessage(err))
+		return nil, nil, fmt.Errorf("setting up the signer: %s", CfsslMessage(err))
 	}
 
 	cr := *req.CR

@@ -43,7 +43,7 @@ func NewIssuer(certFile string, cert *x509.Certificate, keyFile string, key cryp
 	}
 	s, err := local.NewSigner(key, cert, signer.DefaultSigAlgo(key), cfg.Cfg.Signing)
 	if err != nil {
-		return nil, fmt.Errorf("setting up the signer: %s", cfsslMessage(err))
+		return nil, fmt.Errorf("setting up the signer: %s", CfsslMessage(err))
 	}
 	return &Issuer{Cert: cert, Key: key, Config: cfg, signer: s}, nil
 }
@@ -71,7 +71,7 @@ func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, exts []signe
 	}
 	csrPEM, err := csr.Generate(priv, cr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("making the CSR: %s", cfsslMessage(err))
+		return nil, nil, fmt.Errorf("making the CSR: %s", CfsslMessage(err))
 	}
 	issued, warnings, err := is.signWith(s, signer.SignRequest{Hosts: cr.Hosts, Request: string(csrPEM), Profile: profile, Extensions: exts}, shown, expiry, what)
 	if err != nil {
@@ -100,7 +100,7 @@ func (is *Issuer) signWith(s *local.Signer, sr signer.SignRequest, shown string,
 	}
 	certPEM, err := s.Sign(sr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("signing: %s", cfsslMessage(err))
+		return nil, nil, fmt.Errorf("signing: %s", CfsslMessage(err))
 	}
 	cert, err := ParseCertificatePEM("new "+what, certPEM)
 	if err != nil {

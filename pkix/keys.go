@@ -48,7 +48,7 @@ func ParseKeyPEM(file string, data []byte) (crypto.Signer, error) {
 		}
 		key, err := derhelpers.ParsePrivateKeyDER(block.Bytes)
 		if err != nil {
-			return nil, errorf(file, "cannot parse the private key: %s", cfsslMessage(err))
+			return nil, errorf(file, "cannot parse the private key: %s", CfsslMessage(err))
 		}
 		return key, nil
 	}
@@ -74,9 +74,9 @@ func KeyDescription(pub crypto.PublicKey) string {
 	return fmt.Sprintf("%T", pub)
 }
 
-// cfsslMessage extracts the human part of cfssl's JSON error blobs
+// CfsslMessage extracts the human part of cfssl's JSON error blobs
 // ({"code":5200,"message":"..."}) so they never reach the user as JSON.
-func cfsslMessage(err error) string {
+func CfsslMessage(err error) string {
 	var ce *cferr.Error
 	if errors.As(err, &ce) {
 		msg := ce.Message

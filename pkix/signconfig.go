@@ -117,7 +117,7 @@ func LoadSigningConfig(file string, data []byte) (*SigningConfig, error) {
 	// checks above mean it should not fail, but if it does, say so plainly.
 	cfg, err := config.LoadConfig(data)
 	if err != nil {
-		return nil, &Error{File: file, Msg: "cfssl rejected the configuration: " + cfsslMessage(err), Err: err}
+		return nil, &Error{File: file, Msg: "cfssl rejected the configuration: " + CfsslMessage(err), Err: err}
 	}
 	sc.Cfg = cfg
 	sort.Strings(sc.Warnings)

@@ -39,13 +39,13 @@ func NewRemote(url string, signerCA *x509.CertPool, client tls.Certificate, hmac
 		"auth_keys": {"runner": {"type": "standard", "key": %q}}, "remotes": {"signer": %q}}`, hmacKey, url)
 	cfg, err := config.LoadConfig([]byte(cfgJSON))
 	if err != nil {
-		return nil, fmt.Errorf("the signer's address %q: %v", url, cfsslMessage(err))
+		return nil, fmt.Errorf("the signer's address %q: %v", url, pkix.CfsslMessage(err))
 	}
 	cfg.Signing.SetRemoteCAs(signerCA)
 	cfg.Signing.Default.ClientCert = &client
 	rs, err := remote.NewSigner(cfg.Signing)
 	if err != nil {
-		return nil, fmt.Errorf("the signer's address %q: %v", url, cfsslMessage(err))
+		return nil, fmt.Errorf("the signer's address %q: %v", url, pkix.CfsslMessage(err))
 	}
 	return &Remote{URL: url, rs: rs, issuing: issuing}, nil
 }
@@ -54,7 +54,7 @@ func NewRemote(url string, signerCA *x509.CertPool, client tls.Certificate, hmac
 // issuing CA, for the key and the CN asked for.
 func (r *Remote) Sign(csrPEM []byte, cn, profile string) (*x509.Certificate, []byte, error) {
 	req := cfsigner.SignRequest{Request: string(csrPEM), Profile: profile}
-	if err := Freshen(&req, timeNow()); err != nil {
+	if err := Freshen(&req, time.Now()); err != nil {
 		return nil, nil, err
 	}
 	certPEM, err := r.rs.Sign(req)
@@ -164,8 +164,6 @@ func (r *Remote) issueOne(j RunnerJob, profile string, force bool) RunnerResult 
 	return RunnerResult{Cert: cert, Written: w}
 }
 
-var timeNow = time.Now
-
 // remoteError is what cfssl's client reports of a failed request: its
 // own error whose message may be the signer's JSON answer.
 type remoteError struct {
@@ -179,7 +177,7 @@ func (e *remoteError) Error() string { return e.msg }
 // when it answered (a refusal, or a failure on its side), else the
 // transport's.
 func remoteFailure(err error) *remoteError {
-	msg := cfsslMessage(err)
+	msg := pkix.CfsslMessage(err)
 	var answer struct {
 		Errors []struct {
 			Code    int    `json:"code"`

@@ -24,6 +24,7 @@ import (
 	cfinfo "github.com/cloudflare/cfssl/info"
 	cfsigner "github.com/cloudflare/cfssl/signer"
 	"github.com/cloudflare/cfssl/signer/local"
+	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // The endpoints that exist. Every other path (cfssl's newcert, certadd,
@@ -86,12 +87,12 @@ func (s *Server) Prepare() error {
 	s.Service.Open = s.Open
 	provider, err := auth.New(s.HMACKey, nil)
 	if err != nil {
-		return fmt.Errorf("the HMAC key: %v", cfsslMessage(err))
+		return fmt.Errorf("the HMAC key: %v", pkix.CfsslMessage(err))
 	}
 	var prev auth.Provider
 	if s.PrevHMACKey != "" {
 		if prev, err = auth.New(s.PrevHMACKey, nil); err != nil {
-			return fmt.Errorf("the previous HMAC key: %v", cfsslMessage(err))
+			return fmt.Errorf("the previous HMAC key: %v", pkix.CfsslMessage(err))
 		}
 	}
 	pol := &config.Signing{Profiles: map[string]*config.SigningProfile{}}
@@ -107,7 +108,7 @@ func (s *Server) Prepare() error {
 	pol.Default = &def
 	ls, err := local.NewSigner(s.Service.Issuer.Key, s.Service.Issuer.Cert, cfsigner.DefaultSigAlgo(s.Service.Issuer.Key), pol)
 	if err != nil {
-		return fmt.Errorf("setting up the signer: %v", cfsslMessage(err))
+		return fmt.Errorf("setting up the signer: %v", pkix.CfsslMessage(err))
 	}
 	s.local, s.policy = ls, pol
 	s.providers = []auth.Provider{provider}
@@ -142,32 +143,25 @@ func (s *Server) TLSConfig(cert tls.Certificate) *tls.Config {
 func (s *Server) Handler() http.Handler {
 	infoHandler, _ := info.NewHandler(s.boundTo(context.Background(), Runner{}, Freshness{}))
 	routes := map[string]http.Handler{
-		PathHealth: s.withRole("", health.NewHealthCheck()),
-		PathInfo:   s.withRole("", infoHandler),
+		PathHealth:   s.withRole("", health.NewHealthCheck()),
+		PathInfo:     s.withRole("", infoHandler),
+		PathAuthSign: s.withRole(RoleRunner, http.HandlerFunc(s.authSign)),
+		PathRevoke:   s.withRole(RoleAdmin, api.HTTPHandler{Handler: api.HandlerFunc(s.revoke), Methods: []string{"POST"}}),
+		PathCRL:      s.withRole(RoleAdmin, http.HandlerFunc(s.crl)),
+		PathList:     s.withRole(RoleAdmin, api.HTTPHandler{Handler: api.HandlerFunc(s.list), Methods: []string{"GET"}}),
 	}
-	mux := http.NewServeMux()
-	mux.Handle(PathAuthSign, s.withRole(RoleRunner, http.HandlerFunc(s.authSign)))
-	mux.Handle(PathRevoke, s.withRole(RoleAdmin, api.HTTPHandler{Handler: api.HandlerFunc(s.revoke), Methods: []string{"POST"}}))
-	mux.Handle(PathCRL, s.withRole(RoleAdmin, http.HandlerFunc(s.crl)))
-	mux.Handle(PathList, s.withRole(RoleAdmin, api.HTTPHandler{Handler: api.HandlerFunc(s.list), Methods: []string{"GET"}}))
-	mux.Handle("/", http.NotFoundHandler())
-	for path, h := range routes {
-		mux.Handle(path, h)
-	}
-	// Only the exact paths: ServeMux would answer an unclean path
-	// ("//api/...", "/x/../api/...") with a redirect instead of a 404.
-	exact := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := known[r.URL.Path]; !ok || r.URL.RawPath != "" {
+	// The exact paths only, looked up as they came: a ServeMux would
+	// answer an unclean path ("//api/...", "/x/../api/...") with a
+	// redirect instead of a 404.
+	return http.MaxBytesHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, ok := routes[r.URL.Path]
+		if !ok || r.URL.RawPath != "" {
 			http.NotFound(w, r)
 			return
 		}
-		mux.ServeHTTP(w, r)
-	})
-	return http.MaxBytesHandler(exact, maxBody)
+		h.ServeHTTP(w, r)
+	}), maxBody)
 }
-
-// known are the paths that exist.
-var known = map[string]bool{PathAuthSign: true, PathInfo: true, PathHealth: true, PathRevoke: true, PathCRL: true, PathList: true}
 
 type ctxKey struct{}
 
@@ -292,14 +286,5 @@ func (b *boundSigner) Sign(req cfsigner.SignRequest) ([]byte, error) {
 // PolicyError + InvalidRequest): a runner tells a refusal of one request
 // from a signer that is failing.
 const codeRefused = int(cferr.PolicyError) + int(cferr.InvalidRequest)
-
-// cfsslMessage is a cfssl error's message without its JSON wrapping.
-func cfsslMessage(err error) string {
-	var ce *cferr.Error
-	if errors.As(err, &ce) {
-		return ce.Message
-	}
-	return err.Error()
-}
 
 var _ cfsigner.Signer = (*boundSigner)(nil)

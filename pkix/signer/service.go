@@ -45,7 +45,6 @@ type Service struct {
 	// (stock cfssl clients): such a request, once captured, can be
 	// replayed for ever, as on cfssl's own server.
 	AllowCfsslClients bool
-	Now               func() time.Time
 }
 
 // RequestError is a request the signer refuses; nothing was signed.
@@ -85,9 +84,6 @@ func CheckProfiles(cfg *pkix.SigningConfig, open []string) error {
 // transaction. The certificate is returned only once it is recorded.
 func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfsigner.SignRequest) ([]byte, error) {
 	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
 	if who.Grant == nil || who.Grant.Role != RoleRunner {
 		return nil, refuse("this client certificate is not a runner's")
 	}
