@@ -176,22 +176,7 @@ func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
 		_, err := u.out.Write(data)
 		return err
 	}
-	// Only a CRL is replaced in place; anything else (a key given as
-	// --out by mistake) needs --force, and is then kept as a backup.
-	replace := true
-	if old, err := os.ReadFile(out); err == nil {
-		oldDER := old
-		if b, _ := pem.Decode(old); b != nil {
-			oldDER = b.Bytes
-		}
-		if _, err := x509.ParseRevocationList(oldDER); err != nil {
-			if !c.Bool("force") {
-				return &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "choose another --out, or --force to keep it as a .bak copy"}
-			}
-			replace = false
-		}
-	}
-	w, err := pkix.WriteFiles([]pkix.File{{Path: out, Data: data, Mode: pkix.ModePublic, Kind: fmt.Sprintf("CRL from the signer (number %s, %d revoked)", crl.Number, len(crl.RevokedCertificateEntries)), Replace: replace}}, c.Bool("force"))
+	w, err := d.PublishCRL(out, issuing, data, fmt.Sprintf("CRL from the signer (number %s, %d revoked)", crl.Number, len(crl.RevokedCertificateEntries)), c.Bool("force"))
 	if err != nil {
 		return err
 	}

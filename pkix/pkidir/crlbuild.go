@@ -224,12 +224,9 @@ func (d *Dir) caName(cert *x509.Certificate, file string) string {
 	return strings.TrimSuffix(filepath.Base(file), ".pem")
 }
 
-// resolveCRLOut decides where the CRL goes and reads the one it replaces.
-// A symlink at the output (ca.crl linked into a web server's directory)
-// is followed only when its target is a regular file holding this CA's
-// CRL: then the target is replaced atomically in its own directory and
-// the link stays. A link to anything else is refused, --force or not: a
-// planted link must not choose what gets overwritten.
+// resolveCRLOut decides where the CRL goes (never over an input of the
+// command; see crlTarget for links and other files) and reads the one it
+// replaces.
 func (d *Dir) resolveCRLOut(job *crlJob, out string, force bool) error {
 	if out == "" {
 		if job.stranger {
@@ -244,40 +241,68 @@ func (d *Dir) resolveCRLOut(job *crlJob, out string, force bool) error {
 			return &pkix.Error{File: out, Msg: "is also an input of this command; refusing to write over it", Hint: "choose another --out"}
 		}
 	}
+	target, previous, foreign, err := d.crlTarget(out, job.ca, force)
+	if err != nil {
+		return err
+	}
+	job.out, job.previous = target, previous
+	if foreign {
+		job.force = true // forced: a foreign file says nothing about our numbering
+	}
+	return nil
+}
+
+// crlTarget is where a CRL of ca written to out lands, and the CRL of ca
+// it replaces (nil when none). A symlink at out (ca.crl linked into a web
+// server's directory) is followed only when its target is a regular file
+// holding this CA's CRL: then the target is replaced atomically in its
+// own directory and the link stays. A link to anything else is refused,
+// force or not: a planted link must not choose what gets overwritten. A
+// file that is not this CA's CRL is replaced only with force (foreign).
+func (d *Dir) crlTarget(out string, ca *x509.Certificate, force bool) (target string, previous *pkix.CRLHeader, foreign bool, err error) {
 	info, err := os.Lstat(out)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return out, nil, false, nil
 	} else if err != nil {
-		return d.ioError(out, "cannot check the output", err)
+		return "", nil, false, d.ioError(out, "cannot check the output", err)
 	}
 	if info.Mode()&fs.ModeSymlink != 0 {
 		target, err := filepath.EvalSymlinks(out)
 		if err != nil {
-			return &pkix.Error{File: out, Msg: "is a symlink that cannot be followed: " + unwrap(err).Error(), Hint: "fix or remove the link"}
+			return "", nil, false, &pkix.Error{File: out, Msg: "is a symlink that cannot be followed: " + unwrap(err).Error(), Hint: "fix or remove the link"}
 		}
 		h, err := readCRLHeaderFile(target)
-		if err != nil || !h.IssuedBy(job.ca) {
-			return &pkix.Error{File: out, Msg: "is a symlink to " + target + ", which is not a CRL of this CA; refusing to follow it",
+		if err != nil || !h.IssuedBy(ca) {
+			return "", nil, false, &pkix.Error{File: out, Msg: "is a symlink to " + target + ", which is not a CRL of this CA; refusing to follow it",
 				Hint: "a linked CRL must point at this CA's CRL; remove the link or point it there"}
 		}
-		job.out, job.previous = target, h
-		return nil
+		return target, h, false, nil
 	}
 	if !info.Mode().IsRegular() {
-		return &pkix.Error{File: out, Msg: "is not a regular file; refusing to replace it"}
+		return "", nil, false, &pkix.Error{File: out, Msg: "is not a regular file; refusing to replace it"}
 	}
 	h, err := readCRLHeaderFile(out)
 	switch {
 	case err != nil && !force:
-		return &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
-	case err == nil && !h.IssuedBy(job.ca) && !force:
-		return &pkix.Error{File: out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another --out, or pass --force to keep it as a .bak copy"}
-	case err != nil || !h.IssuedBy(job.ca):
-		job.force = true // forced: a foreign file says nothing about our numbering
-	default:
-		job.previous = h
+		return "", nil, false, &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
+	case err == nil && !h.IssuedBy(ca) && !force:
+		return "", nil, false, &pkix.Error{File: out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another --out, or pass --force to keep it as a .bak copy"}
+	case err != nil || !h.IssuedBy(ca):
+		return out, nil, true, nil
 	}
-	return nil
+	return out, h, false, nil
+}
+
+// PublishCRL writes a CRL of ca that was signed elsewhere (by the signer,
+// from its database) to out, with the checks of a CRL built here: a link
+// is followed only to this CA's CRL, and a file that is not this CA's CRL
+// is replaced only with force, kept as a .bak copy.
+func (d *Dir) PublishCRL(out string, ca *x509.Certificate, data []byte, kind string, force bool) ([]pkix.Written, error) {
+	target, _, foreign, err := d.crlTarget(out, ca, force)
+	if err != nil {
+		return nil, err
+	}
+	return pkix.WriteFiles([]pkix.File{{Path: target, Data: data, Mode: pkix.ModePublic, Kind: kind, Replace: !foreign}}, force)
 }
 
 // readCRLHeaderFile reads the header of the CRL at path: DER in place,
