@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -83,8 +84,8 @@ func runCheck(u *ui, c *cli.Context) error {
 	var behind []pkidir.Behind
 	var unverified []pkidir.Unverified
 	pending := ""
-	var signerBehind string // --signer: revoked in the database, missing from the CRL
-	var signerCRL []byte    // --signer: the CRL file given, to compare
+	var signerBehind string            // --signer: revoked in the database, missing from the CRL
+	var signerCRL *x509.RevocationList // --signer: the CRL given, to compare
 	if c.String("signer") != "" {
 		if c.Args().Len() > 0 {
 			return usageErrorf("with --signer the certificates are the signer's database: no FILEs")
@@ -144,7 +145,7 @@ func runCheck(u *ui, c *cli.Context) error {
 			return err
 		}
 		col.AddCRL(crlPath, rl.NextUpdate)
-		signerCRL = rl.Raw
+		signerCRL = rl
 	}
 	if c.String("signer") != "" {
 		if signerBehind, err = signerCRLBehind(c, crlPath, signerCRL); err != nil {

@@ -1,10 +1,6 @@
 package commands
 
 import (
-	"os"
-
-	"github.com/mtlsctl/mtlsctl/pkix"
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/signer"
 	"github.com/urfave/cli/v2"
 )
@@ -56,26 +52,4 @@ func grantFrom(c *cli.Context, admin bool) signer.Grant {
 		profiles = []string{"client"}
 	}
 	return signer.Grant{Role: signer.RoleRunner, Profiles: profiles, CNs: c.StringSlice("cn")}
-}
-
-// checkGrantProfiles refuses a runner grant naming a profile the signer
-// could never open to it: missing from DIR/ca-config.json, a CA profile,
-// or one without client auth.
-func checkGrantProfiles(d *pkidir.Dir, g signer.Grant) error {
-	if g.Role != signer.RoleRunner {
-		return nil
-	}
-	path := d.File(pkidir.ConfigName)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return &pkix.Error{File: path, Msg: "cannot be read: the grant's profiles are checked against it", Hint: "run 'mtlsctl ca init' first", Err: err}
-	}
-	cfg, err := pkix.LoadSigningConfig(path, data)
-	if err != nil {
-		return err
-	}
-	if err := signer.CheckProfiles(cfg, g.Profiles); err != nil {
-		return usageErrorf("--profile: %v", err)
-	}
-	return nil
 }

@@ -108,23 +108,8 @@ func revokeViaSigner(u *ui, c *cli.Context) error {
 	case serial == "" && name == "":
 		return usageErrorf("revoke what? give a CN or --serial HEX")
 	case serial == "":
-		rows, err := a.List(signer.ListFilter{Status: "good", CN: name})
-		if err != nil {
+		if serial, err = a.ValidSerialOf(name); err != nil {
 			return err
-		}
-		var exact []signer.Listed
-		for _, r := range rows {
-			if r.CN == name {
-				exact = append(exact, r)
-			}
-		}
-		switch len(exact) {
-		case 0:
-			return &pkix.Error{Msg: fmt.Sprintf("the signer's database has no valid certificate with CN %q", name), Hint: "see 'mtlsctl client list --signer'"}
-		case 1:
-			serial = exact[0].Serial
-		default:
-			return &pkix.Error{Msg: fmt.Sprintf("CN %q names %d valid certificates in the signer's database", name, len(exact)), Hint: "revoke one with --serial (see 'mtlsctl client list --signer --cn " + name + "')"}
 		}
 	}
 	ans, err := a.Revoke(serial, c.String("reason"))
@@ -216,7 +201,7 @@ func signerCheckItems(c *cli.Context, d *pkidir.Dir, col *pkix.ExpiryCollector) 
 
 // signerCRLBehind compares the CRL given with the database: a revoked
 // certificate it does not list still gets in where the CRL is used.
-func signerCRLBehind(c *cli.Context, crlPath string, crlDER []byte) (string, error) {
+func signerCRLBehind(c *cli.Context, crlPath string, crl *x509.RevocationList) (string, error) {
 	a, err := signerAdmin(c)
 	if err != nil {
 		return "", err
@@ -225,23 +210,10 @@ func signerCRLBehind(c *cli.Context, crlPath string, crlDER []byte) (string, err
 	if err != nil || len(revoked) == 0 {
 		return "", err
 	}
-	if crlDER == nil {
+	if crl == nil {
 		return fmt.Sprintf("the signer's database has %d revoked certificate%s and no CRL was given (--crl FILE): publish one with 'mtlsctl crl build --signer …'", len(revoked), plural(len(revoked))), nil
 	}
-	crl, err := x509.ParseRevocationList(crlDER)
-	if err != nil {
-		return "", &pkix.Error{File: crlPath, Msg: "cannot be read: " + err.Error()}
-	}
-	listed := map[string]bool{}
-	for _, e := range crl.RevokedCertificateEntries {
-		listed[pkix.SerialHex(e.SerialNumber)] = true
-	}
-	var missing []string
-	for _, r := range revoked {
-		if !listed[r.Serial] {
-			missing = append(missing, r.Serial)
-		}
-	}
+	missing := signer.MissingFromCRL(crl, revoked)
 	if len(missing) == 0 {
 		return "", nil
 	}

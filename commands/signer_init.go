@@ -63,14 +63,6 @@ func runSignerInit(u *ui, c *cli.Context) error {
 	if checkBaseName(c.String("runner")) != nil {
 		return usageErrorf("--runner %q must be a plain file name (letters, digits, '-', '.', '_')", c.String("runner"))
 	}
-	if c.String("runner") == signer.ServerName {
-		return usageErrorf("--runner %s is the signer's own server certificate: choose another name", signer.ServerName)
-	}
-	for _, h := range c.StringSlice("host") {
-		if err := pkix.CheckServerHost(h); err != nil {
-			return usageErrorf("--host: %s", err.Msg).hint("%s", err.Hint)
-		}
-	}
 	g := grantFrom(c, false)
 	if len(g.CNs) == 0 {
 		return usageErrorf("the first runner needs --cn PATTERN: the CNs it may ask for").hint("--cn 'ci-*', or --cn '*' for any")
@@ -78,7 +70,11 @@ func runSignerInit(u *ui, c *cli.Context) error {
 	if err := g.Check(); err != nil {
 		return usageErrorf("%v", err)
 	}
-	if err := checkGrantProfiles(d, g); err != nil {
+	// Everything that can be checked before the database and the files.
+	if err := signer.CheckGrantProfiles(d, g); err != nil {
+		return err
+	}
+	if err := signer.CheckInit(c.String("runner"), c.StringSlice("host")); err != nil {
 		return err
 	}
 	store, err := signer.Open(c.Context, c.String("db"))

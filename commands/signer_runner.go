@@ -47,9 +47,6 @@ func runSignerRunner(u *ui, c *cli.Context) error {
 	if checkBaseName(name) != nil {
 		return usageErrorf("NAME %q must be a plain file name (letters, digits, '-', '.', '_')", name)
 	}
-	if name == signer.ServerName {
-		return usageErrorf("%s is the signer's own server certificate: choose another NAME", name)
-	}
 	admin := c.Bool("admin")
 	if admin && (c.IsSet("cn") || c.IsSet("profile")) {
 		return usageErrorf("an admin certificate asks for no certificate: --cn and --profile are a runner's").hint("leave them out, or drop --admin")
@@ -65,7 +62,7 @@ func runSignerRunner(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkGrantProfiles(d, g); err != nil {
+	if err := signer.CheckGrantProfiles(d, g); err != nil {
 		return err
 	}
 	sd, err := signer.OpenDir(d)

@@ -122,3 +122,50 @@ func (a *Admin) CRL(nextUpdate time.Duration, issuing *x509.Certificate) (*x509.
 	}
 	return crl, der, nil
 }
+
+// ValidSerialOf is the serial of the one valid certificate with CN cn in
+// the signer's database (a revocation by name): none or several is an
+// error that says which.
+func (a *Admin) ValidSerialOf(cn string) (string, error) {
+	// The listing's CN filter is a glob: cn's own '*', '?', '[' match
+	// themselves.
+	rows, err := a.List(ListFilter{Status: "good", CN: globEscape(cn)})
+	if err != nil {
+		return "", err
+	}
+	var exact []Listed
+	for _, r := range rows {
+		if r.CN == cn {
+			exact = append(exact, r)
+		}
+	}
+	switch len(exact) {
+	case 0:
+		return "", &pkix.Error{Msg: fmt.Sprintf("the signer's database has no valid certificate with CN %q", cn), Hint: "see 'mtlsctl client list --signer'"}
+	case 1:
+		return exact[0].Serial, nil
+	}
+	return "", &pkix.Error{Msg: fmt.Sprintf("CN %q names %d valid certificates in the signer's database", cn, len(exact)),
+		Hint: "revoke one with --serial (see 'mtlsctl client list --signer --cn " + cn + "')"}
+}
+
+func globEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`).Replace(s)
+}
+
+// MissingFromCRL are the serials of revoked certificates (from the
+// signer's database) that crl does not list: devices that still get in
+// where that CRL is used.
+func MissingFromCRL(crl *x509.RevocationList, revoked []Listed) []string {
+	listed := map[string]bool{}
+	for _, e := range crl.RevokedCertificateEntries {
+		listed[pkix.SerialHex(e.SerialNumber)] = true
+	}
+	var missing []string
+	for _, r := range revoked {
+		if r.Status == "revoked" && !listed[r.Serial] {
+			missing = append(missing, r.Serial)
+		}
+	}
+	return missing
+}

@@ -117,6 +117,9 @@ func IssueServer(ctx context.Context, sd *pkidir.Dir, hosts []string) (*pkidir.I
 	if len(hosts) == 0 {
 		return nil, errors.New("the server certificate needs at least one host name or address")
 	}
+	if err := checkHosts(hosts); err != nil {
+		return nil, err
+	}
 	req := pkix.DefaultRequest("signer", pkix.ClientRequest)
 	req.CR.CN = hosts[0]
 	req.CR.Hosts = hosts
@@ -127,6 +130,9 @@ func IssueServer(ctx context.Context, sd *pkidir.Dir, hosts []string) (*pkidir.I
 // IssueGrant issues a runner's or an admin's client certificate under
 // the signer CA, with g signed into it, as NAME.pem and NAME-key.pem.
 func IssueGrant(ctx context.Context, sd *pkidir.Dir, name, cn string, g Grant, force bool) (*pkidir.IssueResult, error) {
+	if name == ServerName {
+		return nil, &pkix.Error{Msg: fmt.Sprintf("%s is the signer's own server certificate: choose another name", name)}
+	}
 	ext, err := g.Extension()
 	if err != nil {
 		return nil, err
@@ -206,4 +212,46 @@ func LoadHMACKey(file, envName string) (string, error) {
 		return "", &pkix.Error{Field: from, Msg: "the HMAC key must be hex of at least 16 bytes", Hint: "use the key 'mtlsctl signer init' wrote (DIR/signer/hmac.key)"}
 	}
 	return raw, nil
+}
+
+// CheckGrantProfiles refuses a runner grant naming a profile the signer
+// could never open to it: missing from the issuing directory's
+// ca-config.json, a CA profile, or one without client auth.
+func CheckGrantProfiles(d *pkidir.Dir, g Grant) error {
+	if g.Role != RoleRunner {
+		return nil
+	}
+	path := d.File(pkidir.ConfigName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return &pkix.Error{File: path, Msg: "cannot be read: the grant's profiles are checked against it", Hint: "run 'mtlsctl ca init' first", Err: err}
+	}
+	cfg, err := pkix.LoadSigningConfig(path, data)
+	if err != nil {
+		return err
+	}
+	if err := CheckProfiles(cfg, g.Profiles); err != nil {
+		return &pkix.Error{Field: "--profile", Msg: err.Error()}
+	}
+	return nil
+}
+
+// CheckInit refuses, before anything is written, what 'signer init' could
+// only fail on half way: a first runner named as the server certificate,
+// and host names a server certificate cannot carry.
+func CheckInit(runner string, hosts []string) error {
+	if runner == ServerName {
+		return &pkix.Error{Field: "--runner", Msg: fmt.Sprintf("%s is the signer's own server certificate: choose another name", runner)}
+	}
+	return checkHosts(hosts)
+}
+
+func checkHosts(hosts []string) error {
+	for _, h := range hosts {
+		if err := pkix.CheckServerHost(h); err != nil {
+			err.Field = "--host"
+			return err
+		}
+	}
+	return nil
 }
