@@ -185,7 +185,7 @@ func remoteFailure(err error) *remoteError {
 		} `json:"errors"`
 	}
 	if i := strings.Index(msg, "{"); i >= 0 && json.Unmarshal([]byte(msg[i:]), &answer) == nil && len(answer.Errors) > 0 {
-		return &remoteError{msg: answer.Errors[0].Message, refused: answer.Errors[0].Code == codeRefused}
+		return &remoteError{msg: pkix.Printable(answer.Errors[0].Message), refused: answer.Errors[0].Code == codeRefused}
 	}
 	return &remoteError{msg: pkix.Printable(msg)}
 }
