@@ -225,6 +225,18 @@ func killAfter(t *testing.T, dir string, delay time.Duration, args ...string) {
 	t.Logf("%s: killed after %v", strings.Join(args[:2], " "), delay)
 }
 
+// writeRoundCNs writes DIR/cns.txt: 150 CNs of this round.
+func writeRoundCNs(t *testing.T, dir string, round int) {
+	t.Helper()
+	var cns strings.Builder
+	for i := range 150 {
+		fmt.Fprintf(&cns, "r%d-dev-%d\n", round, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cns.txt"), []byte(cns.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Kill -9 at random moments of a batch, several times over, then repair.
 func TestKillBatchAtRandom(t *testing.T) {
 	if testing.Short() {
@@ -236,11 +248,7 @@ func TestKillBatchAtRandom(t *testing.T) {
 	template := fleetTemplate(t)
 	for round := range 6 {
 		dir := newFleetDir(t, template)
-		var cns strings.Builder
-		for i := range 150 {
-			fmt.Fprintf(&cns, "r%d-dev-%d\n", round, i)
-		}
-		os.WriteFile(filepath.Join(dir, "cns.txt"), []byte(cns.String()), 0o644)
+		writeRoundCNs(t, dir, round)
 		killAfter(t, dir, time.Duration(rng.IntN(600))*time.Millisecond, "client", "issue", "--cn-file", "cns.txt", "--key-type", "ecdsa-256")
 		assertRecorded(t, dir)
 		must(t, dir, "client", "issue", "--cn", "probe", "--name", "probe", "--key-type", "ecdsa-256")
@@ -260,11 +268,7 @@ func TestKillRenewalAtRandom(t *testing.T) {
 	template := fleetTemplate(t)
 	for round := range 3 {
 		dir := newFleetDir(t, template)
-		var cns strings.Builder
-		for i := range 150 {
-			fmt.Fprintf(&cns, "r%d-dev-%d\n", round, i)
-		}
-		os.WriteFile(filepath.Join(dir, "cns.txt"), []byte(cns.String()), 0o644)
+		writeRoundCNs(t, dir, round)
 		must(t, dir, "client", "issue", "--cn-file", "cns.txt", "--key-type", "ecdsa-256")
 		killAfter(t, dir, time.Duration(rng.IntN(500))*time.Millisecond, "client", "renew", "--expiring", "5000d")
 		assertRecorded(t, dir)
