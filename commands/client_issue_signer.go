@@ -52,19 +52,9 @@ func issueViaSigner(u *ui, c *cli.Context, d *pkidir.Dir, res *result, jobs []pk
 	if err != nil {
 		return usageErrorf("--signer: %v", err)
 	}
-	// The outputs are checked before any key is made, as locally.
-	var rjobs []signer.RunnerJob
-	for _, j := range jobs {
-		if err := d.CheckCertName(j.Name); err != nil {
-			return err
-		}
-		lf := d.Leaf(j.Name)
-		if !c.Bool("force") {
-			if err := pkix.CheckFree([]pkix.File{{Path: lf.Cert}, {Path: lf.Key}, {Path: lf.CSR}}); err != nil {
-				return err
-			}
-		}
-		rjobs = append(rjobs, signer.RunnerJob{CN: j.CN, Name: j.Name, Req: j.Req, Files: lf})
+	rjobs, err := signer.PlanRunnerJobs(d, jobs, c.Bool("force"))
+	if err != nil {
+		return err
 	}
 	bar := newProgress(u, len(rjobs), !c.Bool("json"))
 	results := remote.IssueBatch(c.Context, rjobs, c.String("profile"), c.Bool("force"), bar.update)

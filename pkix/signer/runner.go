@@ -81,6 +81,26 @@ type RunnerJob struct {
 	Files    pkidir.LeafFiles
 }
 
+// PlanRunnerJobs gives each job of a batch its files in d, checked before
+// any key is made, as a local batch's are: a name the directory reserves
+// is refused, and an existing output without force.
+func PlanRunnerJobs(d *pkidir.Dir, jobs []pkidir.Job, force bool) ([]RunnerJob, error) {
+	out := make([]RunnerJob, 0, len(jobs))
+	for _, j := range jobs {
+		if err := d.CheckCertName(j.Name); err != nil {
+			return nil, err
+		}
+		lf := d.Leaf(j.Name)
+		if !force {
+			if err := pkix.CheckFree([]pkix.File{{Path: lf.Cert}, {Path: lf.Key}, {Path: lf.CSR}}); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, RunnerJob{CN: j.CN, Name: j.Name, Req: j.Req, Files: lf})
+	}
+	return out, nil
+}
+
 // RunnerResult is what became of one job: written whole, or not at all.
 type RunnerResult struct {
 	Cert    *x509.Certificate
