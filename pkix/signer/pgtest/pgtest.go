@@ -121,9 +121,7 @@ func Main(m *testing.M) {
 // what a client sees while the database is away.
 func StopServer(t testing.TB) {
 	t.Helper()
-	mu.Lock()
-	c := shared
-	mu.Unlock()
+	c := current()
 	if err := c.run("pg_ctl", "stop", "-D", c.data(), "-m", "fast", "-w"); err != nil {
 		t.Fatal(err)
 	}
@@ -132,12 +130,15 @@ func StopServer(t testing.TB) {
 // StartServer starts the cluster StopServer stopped.
 func StartServer(t testing.TB) {
 	t.Helper()
-	mu.Lock()
-	c := shared
-	mu.Unlock()
-	if err := c.startServer(); err != nil {
+	if err := current().startServer(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func current() *Cluster {
+	mu.Lock()
+	defer mu.Unlock()
+	return shared
 }
 
 func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
