@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -85,7 +84,8 @@ func runCheck(u *ui, c *cli.Context) error {
 	var unverified []pkidir.Unverified
 	pending := ""
 	var signerBehind string            // --signer: revoked in the database, missing from the CRL
-	var signerCRL *x509.RevocationList // --signer: the CRL given, to compare
+	var signerCRL *pkix.RevocationList // --signer: the CRL given, to compare
+	var crlRefused string              // the CRL is not a complete list
 	if c.String("signer") != "" {
 		if c.Args().Len() > 0 {
 			return usageErrorf("with --signer the certificates are the signer's database: no FILEs")
@@ -140,11 +140,20 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	crlPath, explicit := inputPath(c, "crl", root.CRL)
 	if explicit || (c.Args().Len() == 0 && pkix.Exists(crlPath)) {
-		rl, err := loadFile(c, crlPath, pkix.ParseCRL, "")
+		rl, err := loadFile(c, crlPath, pkix.ReadCRL, "")
 		if err != nil {
 			return err
 		}
-		col.AddCRL(crlPath, rl.NextUpdate)
+		for _, w := range rl.Warnings {
+			u.warn("%s: %s", pkix.Printable(rl.File), w)
+		}
+		if err := rl.Usable(); err != nil {
+			crlRefused = err.Error()
+			u.warn("%s", crlRefused)
+		}
+		if !rl.NextUpdate.IsZero() {
+			col.AddCRL(crlPath, rl.NextUpdate)
+		}
 		signerCRL = rl
 	}
 	if c.String("signer") != "" {
@@ -197,6 +206,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	if len(behind) > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d CRL%s behind the inventory", len(behind), plural(len(behind)))}
+	}
+	if crlRefused != "" {
+		return &problemsFound{summary: "the CRL is not its CA's complete revocation list"}
 	}
 	if signerBehind != "" {
 		return &problemsFound{summary: "the CRL is behind the signer's database"}

@@ -1,7 +1,7 @@
 package commands
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,20 +46,27 @@ type crlEntryReport struct {
 	Serial       string    `json:"serial"`
 	SerialColons string    `json:"serial_openssl"`
 	Date         time.Time `json:"revocation_date"`
-	Reason       string    `json:"reason,omitempty"`
+	Reason       string    `json:"reason,omitempty"` // absent when the entry has no reasonCode
 }
 
 type crlShowReport struct {
-	File       string           `json:"file"`
-	Number     string           `json:"number"`
-	Issuer     string           `json:"issuer"`
-	ThisUpdate time.Time        `json:"this_update"`
-	NextUpdate time.Time        `json:"next_update"`
-	SigAlg     string           `json:"signature_algorithm"`
-	Signature  string           `json:"signature"` // "verified", "INVALID", "not checked"
-	Count      int              `json:"count"`
-	Entries    []crlEntryReport `json:"entries"`
-	Warnings   []string         `json:"warnings"`
+	File       string     `json:"file"`
+	Kind       string     `json:"kind"` // complete, delta, partitioned, indirect
+	Number     string     `json:"number"`
+	Issuer     string     `json:"issuer"`
+	ThisUpdate time.Time  `json:"this_update"`
+	NextUpdate *time.Time `json:"next_update"` // null when the CRL has none
+	SigAlg     string     `json:"signature_algorithm"`
+	Signature  string     `json:"signature"` // "verified with FILE", "INVALID", "not checked"
+	// SignatureFailure names what failed when Signature is INVALID:
+	// issuer name, key identifier, algorithm, signature or key usage.
+	SignatureFailure string `json:"signature_failure,omitempty"`
+	// Refusals say why serve, check and worker build refuse the CRL as
+	// its CA's complete list; empty when they take it.
+	Refusals []string         `json:"refusals"`
+	Count    int              `json:"count"`
+	Entries  []crlEntryReport `json:"entries"`
+	Warnings []string         `json:"warnings"`
 }
 
 func runCRLShow(u *ui, c *cli.Context) error {
@@ -72,20 +79,22 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	if path == "" {
 		path = root.CRL
 	}
-	rl, err := loadFile(c, path, pkix.ParseCRL, "build one with 'mtlsctl crl build serials.txt'")
+	rl, err := loadFile(c, path, pkix.ReadCRL, "build one with 'mtlsctl crl build serials.txt'")
 	if err != nil {
 		return err
 	}
 	if path == "-" {
 		path = "stdin"
 	}
-	rep := crlShowReport{File: path, Issuer: rl.Issuer.String(), ThisUpdate: rl.ThisUpdate.UTC(), NextUpdate: rl.NextUpdate.UTC(),
-		SigAlg: rl.SignatureAlgorithm.String(), Signature: "not checked", Count: len(rl.RevokedCertificateEntries),
-		Entries: []crlEntryReport{}, Warnings: []string{}}
+	rep := crlShowReport{File: path, Kind: rl.Kind, Issuer: rl.IssuerName(), ThisUpdate: rl.ThisUpdate.UTC(),
+		SigAlg: rl.SignatureAlgorithm, Signature: "not checked", Refusals: append([]string{}, rl.Refusals...), Count: rl.Count,
+		Entries: []crlEntryReport{}, Warnings: append([]string{}, rl.Warnings...)}
+	if !rl.NextUpdate.IsZero() {
+		next := rl.NextUpdate.UTC()
+		rep.NextUpdate = &next
+	}
 	if rl.Number != nil {
 		rep.Number = rl.Number.String()
-	} else {
-		rep.Warnings = append(rep.Warnings, "the CRL has no CRL Number (RFC 5280 requires one); cfssl gencrl makes such CRLs")
 	}
 	caPath, explicit := inputPath(c, "ca", root.Cert)
 	badSignature := false
@@ -98,35 +107,36 @@ func runCRLShow(u *ui, c *cli.Context) error {
 		if caPath == "-" {
 			caLabel = "stdin"
 		}
-		if !bytes.Equal(rl.RawIssuer, ca.RawSubject) || (len(rl.AuthorityKeyId) > 0 && !bytes.Equal(rl.AuthorityKeyId, ca.SubjectKeyId)) {
-			why := fmt.Sprintf("the CRL was issued by %s, not by the CA in %s", rl.Issuer.String(), caLabel)
-			if bytes.Equal(rl.RawIssuer, ca.RawSubject) {
-				why = fmt.Sprintf("the CRL was issued by another key than the CA in %s (same name, different Authority Key Identifier)", caLabel)
-			}
-			if explicit {
-				rep.Signature = "INVALID"
-				badSignature = true
-				rep.Warnings = append(rep.Warnings, why)
-			} else {
-				rep.Warnings = append(rep.Warnings, fmt.Sprintf("signature not checked: %s is another CA (%s)", caLabel, ca.Subject.String()))
-			}
-		} else if err := rl.CheckSignatureFrom(ca); err != nil {
-			rep.Signature = "INVALID"
-			badSignature = true
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("the signature does not verify against %s: %v", caLabel, err))
-		} else {
+		err = rl.VerifyBy(ca, caLabel)
+		var failure *pkix.SignatureFailure
+		switch {
+		case err == nil:
 			rep.Signature = "verified with " + caLabel
+		case errors.As(err, &failure) && !explicit && (failure.Part == "issuer name" || failure.Part == "key identifier"):
+			// DIR/ca.pem is only the default: a CRL of another CA is shown,
+			// not judged.
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("signature not checked: %s is another CA (%s)", caLabel, pkix.SubjectDN(ca)))
+		default:
+			rep.Signature = "INVALID"
+			if failure != nil {
+				rep.SignatureFailure = failure.Part
+			}
+			badSignature = true
+			rep.Warnings = append(rep.Warnings, err.Error())
 		}
 	}
 	if !rl.NextUpdate.IsZero() && time.Now().After(rl.NextUpdate) {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the CRL's next update (%s) has passed: consumers treat it as stale; rebuild it", rl.NextUpdate.UTC().Format(time.RFC3339)))
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the CRL's next update (%s) has passed: consumers treat it as stale; rebuild it", rl.NextUpdateText()))
 	}
-	for _, e := range rl.RevokedCertificateEntries {
-		er := crlEntryReport{Serial: pkix.SerialHex(e.SerialNumber), SerialColons: pkix.SerialColons(e.SerialNumber), Date: e.RevocationTime.UTC()}
-		if e.ReasonCode != 0 {
-			er.Reason = pkix.RevocationReason(e.ReasonCode).String()
+	for _, e := range rl.Entries {
+		er := crlEntryReport{Serial: pkix.SerialHex(e.Serial), SerialColons: pkix.SerialColons(e.Serial), Date: e.Date.UTC()}
+		if e.HasReason {
+			er.Reason = e.Reason.String()
 		}
 		rep.Entries = append(rep.Entries, er)
+	}
+	for _, r := range rep.Refusals {
+		u.warn("not a complete revocation list: %s", r)
 	}
 	for _, w := range rep.Warnings {
 		u.warn("%s", w)
@@ -136,14 +146,25 @@ func runCRLShow(u *ui, c *cli.Context) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(u.out, "%s\n  number       %s\n  issuer       %s\n  this update  %s\n  next update  %s\n  signature    %s, %s\n  revoked      %d\n",
-			rep.File, orDash(rep.Number), rep.Issuer, rep.ThisUpdate.Format(time.RFC3339), rep.NextUpdate.Format(time.RFC3339), rep.SigAlg, rep.Signature, rep.Count)
+		kind := rep.Kind
+		if rep.Kind != "complete" {
+			kind += " (not a complete list: serve, check and worker build refuse it)"
+		}
+		sig := rep.Signature
+		if rep.SignatureFailure != "" {
+			sig += " (" + rep.SignatureFailure + ")"
+		}
+		fmt.Fprintf(u.out, "%s\n  kind         %s\n  number       %s\n  issuer       %s\n  this update  %s\n  next update  %s\n  signature    %s, %s\n  revoked      %d\n",
+			pkix.Printable(rep.File), kind, orDash(rep.Number), rep.Issuer, rep.ThisUpdate.Format(time.RFC3339), rl.NextUpdateText(), rep.SigAlg, sig, rep.Count)
 		for _, e := range rep.Entries {
 			fmt.Fprintf(u.out, "    %s  %s  %s  %s\n", e.Serial, e.SerialColons, e.Date.Format(time.RFC3339), orDash(e.Reason))
 		}
 	}
-	if badSignature {
-		return &problemsFound{summary: path + ": the CRL's signature does not verify"}
+	switch {
+	case badSignature:
+		return &problemsFound{summary: path + ": the CRL's signature does not verify (" + rep.SignatureFailure + ")"}
+	case rl.MustNotUse:
+		return &problemsFound{summary: path + ": RFC 5280 says this CRL must not be used"}
 	}
 	return nil
 }

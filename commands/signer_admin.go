@@ -201,7 +201,7 @@ func signerCheckItems(c *cli.Context, d *pkidir.Dir, col *pkix.ExpiryCollector) 
 
 // signerCRLBehind compares the CRL given with the database: a revoked
 // certificate it does not list still gets in where the CRL is used.
-func signerCRLBehind(c *cli.Context, crlPath string, crl *x509.RevocationList) (string, error) {
+func signerCRLBehind(c *cli.Context, crlPath string, crl *pkix.RevocationList) (string, error) {
 	a, err := signerAdmin(c)
 	if err != nil {
 		return "", err

@@ -1,6 +1,7 @@
 package pkix
 
 import (
+	"encoding/asn1"
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
@@ -185,8 +186,8 @@ func TestReadCRLHeader(t *testing.T) {
 		if h.Number.Cmp(number) != 0 || !bytes.Equal(h.IssuerRaw, ca.Cert.RawSubject) {
 			t.Errorf("%s: number %v issuer match %v", name, h.Number, bytes.Equal(h.IssuerRaw, ca.Cert.RawSubject))
 		}
-		if _, err := ParseCRL(name, data); err != nil {
-			t.Errorf("%s: ParseCRL: %v", name, err)
+		if _, err := ReadCRL(name, data); err != nil {
+			t.Errorf("%s: ReadCRL: %v", name, err)
 		}
 	}
 	if _, err := ReadCRLHeader("x", []byte("hello")); err == nil {
@@ -283,12 +284,25 @@ func FuzzReadCRLHeader(f *testing.F) {
 	f.Add([]byte("-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := ReadCRLHeader("f", data)
-		rl, stdErr := ParseCRL("f", data) // crypto/x509 on the same DER
+		full, fullErr := ReadCRL("f", data)
+		der, derErr := crlDER("f", data)
+		if derErr != nil {
+			return
+		}
+		rl, stdErr := x509.ParseRevocationList(der) // crypto/x509 on the same DER
 		if stdErr != nil || len(data) > 64*1024 || !onlyTBSFields(rl.RawTBSRevocationList) {
 			return
 		}
 		if err != nil {
-			t.Fatalf("crypto/x509 reads the CRL, we do not: %v", err)
+			t.Fatalf("crypto/x509 reads the CRL, the header reader does not: %v", err)
+		}
+		// crypto/x509 takes a version 3 CRL and a version 1 CRL with
+		// extensions, which RFC 5280 does not define and ReadCRL refuses;
+		// otherwise both must read the same files.
+		// So does data after the signature, which crypto/x509 skips and
+		// OpenSSL refuses.
+		if fullErr != nil && tbsVersion(rl.RawTBSRevocationList) == 1 && threeElements(der) {
+			t.Fatalf("crypto/x509 reads the CRL, ReadCRL does not: %v", fullErr)
 		}
 		if !bytes.Equal(h.IssuerRaw, rl.RawIssuer) {
 			t.Errorf("issuer %x, crypto/x509 %x", h.IssuerRaw, rl.RawIssuer)
@@ -307,7 +321,6 @@ func FuzzReadCRLHeader(f *testing.F) {
 		}
 		// The entries: serials as magnitudes (a negative serial, which RFC
 		// 5280 forbids, has none to compare), reasons and dates.
-		der, _ := crlDER("f", data)
 		var got, want []string
 		if err := h.EachRevokedEntry(bytes.NewReader(der), func(e RevokedEntry) {
 			at, _ := ParseCRLTime(e.RawTime)
@@ -324,7 +337,37 @@ func FuzzReadCRLHeader(f *testing.F) {
 		if !slices.Equal(got, want) {
 			t.Errorf("serials %v, crypto/x509 %v", got, want)
 		}
+		if fullErr == nil {
+			var read []string
+			for _, e := range full.Entries {
+				read = append(read, fmt.Sprintf("%x/%d/%d", e.Serial.Bytes(), e.Reason, e.Date.Unix()))
+			}
+			if !slices.Equal(read, want) {
+				t.Errorf("ReadCRL entries %v, crypto/x509 %v", read, want)
+			}
+		}
 	})
+}
+
+// tbsVersion is the version field of a TBSCertList (0 when absent).
+func tbsVersion(raw []byte) int {
+	in := cryptobyte.String(raw)
+	var tbs cryptobyte.String
+	v := 0
+	if in.ReadASN1(&tbs, cbasn1.SEQUENCE) && tbs.PeekASN1Tag(cbasn1.INTEGER) {
+		tbs.ReadASN1Integer(&v)
+	}
+	return v
+}
+
+// threeElements reports whether a CertificateList is its three elements
+// and nothing else, the signature a whole number of bytes.
+func threeElements(der []byte) bool {
+	in := cryptobyte.String(der)
+	var outer cryptobyte.String
+	var bits asn1.BitString
+	return in.ReadASN1(&outer, cbasn1.SEQUENCE) && len(bytes.TrimSpace(in)) == 0 && outer.SkipASN1(cbasn1.SEQUENCE) &&
+		outer.SkipASN1(cbasn1.SEQUENCE) && outer.ReadASN1BitString(&bits) && outer.Empty() && bits.BitLength%8 == 0
 }
 
 // onlyTBSFields reports whether a TBSCertList holds RFC 5280's fields and

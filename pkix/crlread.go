@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -152,10 +154,10 @@ func (h *CRLHeader) parseExtensions(raw []byte) error {
 				return errors.New("extension")
 			}
 		}
-		h.Extensions = append(h.Extensions, CRLExtension{OID: oid, Critical: crit})
 		if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
 			return errors.New("extension")
 		}
+		h.Extensions = append(h.Extensions, CRLExtension{OID: oid, Critical: crit, Value: value})
 		switch {
 		case oid.Equal(oidCRLNumber):
 			n := new(big.Int)
@@ -230,19 +232,6 @@ func readASN1Time(s *cryptobyte.String, t *time.Time) bool {
 	return s.ReadASN1GeneralizedTime(t)
 }
 
-// ParseCRL fully parses a DER or PEM CRL.
-func ParseCRL(file string, data []byte) (*x509.RevocationList, error) {
-	der, err := crlDER(file, data)
-	if err != nil {
-		return nil, err
-	}
-	rl, err := x509.ParseRevocationList(der)
-	if err != nil {
-		return nil, errorf(file, "not a valid CRL: %v", err)
-	}
-	return rl, nil
-}
-
 // IssuedBy reports whether the CRL names cert as its issuer: same subject
 // and, when the CRL says, the same key (two CAs made from the same default
 // request share a subject).
@@ -257,50 +246,31 @@ func (h *CRLHeader) IssuedBy(cert *x509.Certificate) bool {
 type CRLExtension struct {
 	OID      asn1.ObjectIdentifier
 	Critical bool
-}
-
-// VerifyCRLSignature checks a DER CRL's signature with ca's key without
-// parsing its entries: a million-entry CRL is hashed, not decoded.
-func VerifyCRLSignature(der []byte, ca *x509.Certificate) error {
-	in := cryptobyte.String(der)
-	var outer, tbs, algo cryptobyte.String
-	var oid asn1.ObjectIdentifier
-	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&tbs, cbasn1.SEQUENCE) ||
-		!outer.ReadASN1(&algo, cbasn1.SEQUENCE) || !algo.ReadASN1ObjectIdentifier(&oid) {
-		return errors.New("malformed CRL")
-	}
-	var bits asn1.BitString
-	if !outer.ReadASN1BitString(&bits) {
-		return errors.New("malformed CRL signature")
-	}
-	alg, ok := signatureAlgorithms[oid.String()]
-	if !ok {
-		return fmt.Errorf("unsupported signature algorithm %s", oid)
-	}
-	return ca.CheckSignature(alg, tbs, bits.RightAlign())
-}
-
-// signatureAlgorithms are the CRL signatures mtlsctl verifies by OID.
-var signatureAlgorithms = map[string]x509.SignatureAlgorithm{
-	"1.2.840.10045.4.3.2":   x509.ECDSAWithSHA256,
-	"1.2.840.10045.4.3.3":   x509.ECDSAWithSHA384,
-	"1.2.840.10045.4.3.4":   x509.ECDSAWithSHA512,
-	"1.2.840.113549.1.1.11": x509.SHA256WithRSA,
-	"1.2.840.113549.1.1.12": x509.SHA384WithRSA,
-	"1.2.840.113549.1.1.13": x509.SHA512WithRSA,
-	"1.3.101.112":           x509.PureEd25519,
+	Value    []byte // the extnValue's content
 }
 
 // RevokedEntry is one entry of a CRL as EachRevokedEntry streams it. The
 // slices are only valid during the call.
 type RevokedEntry struct {
-	Serial  []byte // big-endian magnitude
-	Reason  RevocationReason
-	RawTime []byte // the revocationDate's DER element, to copy as it is
-	// UnknownCritical names a critical entry extension other than a reason
-	// code or an invalidity date (RFC 5280 says such an entry must not be
-	// used), or is "".
+	Serial   []byte // big-endian magnitude
+	Negative bool   // the serial is negative (RFC 5280 forbids it; still revoked as written)
+	Reason   RevocationReason
+	// HasReason tells an explicit reasonCode (unspecified included) from
+	// none: RFC 5280 says to omit unspecified, so one written is shown.
+	HasReason bool
+	RawTime   []byte // the revocationDate's DER element, to copy as it is
+	Date      time.Time
+	// UnknownCritical names a critical entry extension other than those
+	// RFC 5280 defines (RFC 5280 §5.3: such an entry must not be used),
+	// or is "".
 	UnknownCritical string
+	// CertificateIssuer is set when the entry carries a Certificate
+	// Issuer extension: it and the entries after it revoke certificates
+	// of another CA (an indirect CRL).
+	CertificateIssuer bool
+	// Problem is what a consumer should be warned of: a reason code
+	// outside RFC 5280, a duplicate or malformed entry extension; or "".
+	Problem string
 }
 
 // EachRevokedSerial streams the serials (big-endian magnitude) of the CRL
@@ -311,87 +281,140 @@ func (h *CRLHeader) EachRevokedSerial(r io.ReaderAt, fn func(magnitude []byte)) 
 }
 
 // EachRevokedEntry streams the entries of the CRL whose header h was read
-// from r, each parsed once: serial, reason, date, unknown critical
-// extensions.
+// from r, each parsed once: serial, date, reason, and what RFC 5280 asks
+// a consumer to notice in its extensions.
 func (h *CRLHeader) EachRevokedEntry(r io.ReaderAt, fn func(RevokedEntry)) error {
 	if h.revokedLen == 0 {
 		return nil
 	}
 	br := bufio.NewReaderSize(io.NewSectionReader(r, h.revokedOff, h.revokedLen), 1<<16)
 	var buf []byte
-	for {
+	for i := 1; ; i++ {
 		tag, err := br.ReadByte()
 		if err == io.EOF {
 			return nil
 		}
 		n, err2 := readDERLength(br)
 		if err != nil || err2 != nil || tag != 0x30 || n > 1<<16 {
-			return errors.New("bad revoked certificate entry")
+			return fmt.Errorf("revoked certificate entry %d is malformed", i)
 		}
 		buf = slices.Grow(buf[:0], n)[:n]
 		if _, err := io.ReadFull(br, buf); err != nil {
-			return errors.New("truncated revoked certificate entry")
+			return fmt.Errorf("revoked certificate entry %d is truncated", i)
 		}
 		entry := cryptobyte.String(buf)
 		var serial cryptobyte.String
 		if !entry.ReadASN1(&serial, cbasn1.INTEGER) || len(serial) == 0 {
-			return errors.New("bad serial in a revoked certificate entry")
+			return fmt.Errorf("revoked certificate entry %d has no valid serial", i)
 		}
-		e := RevokedEntry{Serial: trimLeadingZeros(serial)}
-		parseEntryRest(entry, &e)
+		e := RevokedEntry{Serial: trimLeadingZeros(serial), Negative: serial[0]&0x80 != 0}
+		if e.Negative {
+			e.Serial = new(big.Int).Neg(new(big.Int).Sub(new(big.Int).SetBytes(serial), new(big.Int).Lsh(big.NewInt(1), uint(8*len(serial))))).Bytes()
+		}
+		if err := parseEntryRest(entry, &e); err != nil {
+			return fmt.Errorf("revoked certificate entry %d (serial %s): %v", i, entryHex(e), err)
+		}
 		fn(e)
 	}
 }
 
-// parseEntryRest reads an entry after its serial: the date element, then
-// the extensions for the reason code and unknown critical ones.
-func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) {
+func entryHex(e RevokedEntry) string {
+	s := strings.ToUpper(hex.EncodeToString(e.Serial))
+	if s == "" {
+		s = "00"
+	}
+	if e.Negative {
+		return "-" + s
+	}
+	return s
+}
+
+// entryExtensions are the entry extensions RFC 5280 §5.3 defines; a
+// critical one of another type makes the entry unusable.
+var entryExtensions = map[string]string{
+	"2.5.29.21": "reason code", "2.5.29.24": "invalidity date", "2.5.29.29": "certificate issuer", "2.5.29.23": "hold instruction code",
+}
+
+// parseEntryRest reads an entry after its serial: the date, then the
+// extensions. A missing or unreadable date makes the entry (and so the
+// CRL) unreadable; what is wrong in an extension is noted, not fatal.
+func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) error {
 	var rawTime cryptobyte.String
 	if !rest.ReadAnyASN1Element(&rawTime, nil) {
-		return
+		return errors.New("no revocation date")
 	}
 	e.RawTime = rawTime
-	var exts cryptobyte.String
-	if !rest.ReadASN1(&exts, cbasn1.SEQUENCE) {
-		return
+	var ok bool
+	if e.Date, ok = ParseCRLTime(rawTime); !ok {
+		return errors.New("its revocation date is not a valid UTCTime or GeneralizedTime")
 	}
+	if rest.Empty() {
+		return nil
+	}
+	note := func(p string) {
+		if e.Problem == "" {
+			e.Problem = p
+		}
+	}
+	var exts cryptobyte.String
+	if !rest.ReadASN1(&exts, cbasn1.SEQUENCE) || !rest.Empty() {
+		// The serial and date are what matter; crypto/x509 reads such an
+		// entry too, so it is revoked and named, not fatal.
+		note("malformed entry extensions")
+	}
+	var seen []string
 	for !exts.Empty() {
 		var ext, value cryptobyte.String
 		var oid asn1.ObjectIdentifier
 		var crit bool
 		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) ||
-			(ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&crit)) {
-			e.UnknownCritical = "malformed"
-			return
+			(ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&crit)) ||
+			!ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
+			note("a malformed entry extension")
+			return nil
 		}
+		id := oid.String()
+		if slices.Contains(seen, id) {
+			note("a duplicate " + extName(id, entryExtensions) + " extension (RFC 5280 allows each once)")
+			continue
+		}
+		seen = append(seen, id)
 		switch {
 		case oid.Equal(oidReasonCode):
-			var code cryptobyte.String
-			if ext.ReadASN1(&value, cbasn1.OCTET_STRING) && value.ReadASN1(&code, cbasn1.ENUM) && len(code) == 1 {
-				e.Reason = RevocationReason(code[0])
+			var code int
+			if !value.ReadASN1Enum(&code) || !value.Empty() {
+				note("a malformed reason code")
+				continue
 			}
-		case crit && !oid.Equal(oidInvalidityDate) && e.UnknownCritical == "":
-			e.UnknownCritical = oid.String()
+			e.Reason, e.HasReason = RevocationReason(code), true
+			if _, known := reasonText[e.Reason]; !known || code == 7 {
+				note(fmt.Sprintf("reason code %d, which RFC 5280 does not define", code))
+			} else if e.Reason == 8 {
+				note("the reason removeFromCRL, which belongs only in a delta CRL")
+			}
+		case oid.Equal(oidCertIssuer):
+			var names cryptobyte.String
+			if !value.ReadASN1(&names, cbasn1.SEQUENCE) || !value.Empty() || names.Empty() {
+				note("an empty or malformed certificate issuer extension")
+			}
+			e.CertificateIssuer = true
+		case oid.Equal(oidInvalidityDate):
+			var t time.Time
+			if !value.ReadASN1GeneralizedTime(&t) {
+				note("a malformed invalidity date")
+			}
+		case crit && entryExtensions[id] == "" && e.UnknownCritical == "":
+			e.UnknownCritical = id
 		}
 	}
+	return nil
 }
 
-// Incomplete says why a CRL is not a complete list a consumer may use as
-// the whole truth ("" when it is): a delta CRL, a critical Issuing
-// Distribution Point (it covers part of what its CA issued), or a critical
-// extension nobody here understands (RFC 5280 §5.2).
-func (h *CRLHeader) Incomplete() string {
-	for _, e := range h.Extensions {
-		switch {
-		case e.OID.Equal(oidDeltaCRL):
-			return "is a delta CRL, not a complete list"
-		case e.OID.Equal(oidIssuingDP) && e.Critical:
-			return "has a critical Issuing Distribution Point: it covers only part of what its CA issued"
-		case e.Critical && !e.OID.Equal(oidCRLNumber) && !e.OID.Equal(oidAKI):
-			return "has a critical extension " + e.OID.String() + " that mtlsctl does not understand; RFC 5280 says such a CRL must not be used"
-		}
+func extName(oid string, names map[string]string) string {
+	if n, ok := names[oid]; ok {
+		return n
 	}
-	return ""
+	return oid
 }
 
 // ParseCRLTime reads a DER UTCTime or GeneralizedTime element.

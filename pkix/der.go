@@ -79,6 +79,7 @@ var (
 	oidDeltaCRL       = asn1.ObjectIdentifier{2, 5, 29, 27}
 	oidIssuingDP      = asn1.ObjectIdentifier{2, 5, 29, 28}
 	oidInvalidityDate = asn1.ObjectIdentifier{2, 5, 29, 24}
+	oidCertIssuer     = asn1.ObjectIdentifier{2, 5, 29, 29}
 )
 
 // reasonExtension is the crlEntryExtensions of one entry: a SEQUENCE OF

@@ -1,9 +1,12 @@
 package pkix
 
 import (
+	"bytes"
+	"crypto/x509"
 	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf16"
 )
@@ -178,4 +181,67 @@ func DNLegacy(raw []byte) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// FormatDN is how mtlsctl prints every distinguished name: RFC 2253 as
+// OpenSSL's -nameopt RFC2253 prints it, control and non-ASCII bytes
+// escaped, so a name never reaches a terminal raw.
+func FormatDN(raw []byte) string {
+	s, err := DNRFC2253(raw)
+	if err != nil {
+		return "(an invalid name, DER " + strings.ToUpper(hex.EncodeToString(raw)) + ")"
+	}
+	return s
+}
+
+// SubjectDN and IssuerDN are a certificate's names as FormatDN prints them.
+func SubjectDN(c *x509.Certificate) string { return FormatDN(c.RawSubject) }
+func IssuerDN(c *x509.Certificate) string  { return FormatDN(c.RawIssuer) }
+
+// SameDN compares two DER names as RFC 5280 §7.1 and OpenSSL do: the same
+// attributes in the same RDNs, string values compared after conversion to
+// UTF-8, ASCII case folding and whitespace folding. So a CA that rolled its
+// name over from PrintableString to UTF8String still matches its CRLs.
+func SameDN(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	ca, okA := canonicalDN(a)
+	cb, okB := canonicalDN(b)
+	return okA && okB && ca == cb
+}
+
+func canonicalDN(raw []byte) (string, bool) {
+	rdns, err := parseDN(raw)
+	if err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	for _, rdn := range rdns {
+		attrs := make([]string, 0, len(rdn))
+		for _, a := range rdn {
+			v, isString := valueBytes(a.Value)
+			val := "#" + hex.EncodeToString(a.Value.FullBytes)
+			if isString {
+				val = asciiLower(strings.Join(strings.Fields(string(v)), " "))
+			}
+			attrs = append(attrs, a.Type.String()+"="+val)
+		}
+		slices.Sort(attrs)
+		b.WriteString(strings.Join(attrs, "\x00+"))
+		b.WriteString("\x00,")
+	}
+	return b.String(), true
+}
+
+// asciiLower lower-cases A-Z only, as OpenSSL's name canonicalisation
+// does; other letters are compared as they are.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

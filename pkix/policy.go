@@ -273,19 +273,34 @@ func (s *CRLStore) reload() error {
 	if err != nil {
 		return errorf(s.path, "cannot read: %v", unwrapPathError(err))
 	}
-	rl, err := ParseCRL(s.path, data)
+	rl, err := ReadCRL(s.path, data)
 	if err != nil {
 		return err
 	}
 	var issuer *x509.Certificate
+	var why error
 	for _, ca := range s.cas {
-		if ca.IsCA && bytes.Equal(rl.RawIssuer, ca.RawSubject) && rl.CheckSignatureFrom(ca) == nil {
+		if !ca.IsCA {
+			continue
+		}
+		if err := rl.VerifyBy(ca, "the policy's CA "+SubjectDN(ca)); err == nil {
 			issuer = ca
 			break
+		} else if f, ok := err.(*SignatureFailure); ok && f.Part != "issuer name" && why == nil {
+			why = err // the CRL's CA is here, but something else is wrong: say what
 		}
 	}
 	if issuer == nil {
-		return errorf(s.path, "the CRL does not verify against any CA in the policy").withHint("build it with the same CA: mtlsctl crl build serials.txt; an intermediate's CRL needs the intermediate, in --ca or as a .pem file in --dir")
+		e := errorf(s.path, "the CRL does not verify against any CA in the policy")
+		if why != nil {
+			e = errorf(s.path, "the CRL does not verify against any CA in the policy (%v)", why)
+		}
+		return e.withHint("build it with the same CA: mtlsctl crl build serials.txt; an intermediate's CRL needs the intermediate, in --ca or as a .pem file in --dir")
+	}
+	// A delta, partitioned or indirect CRL, or one with a critical
+	// extension nobody here understands, would let in what it leaves out.
+	if err := rl.Usable(); err != nil {
+		return err
 	}
 	// A CRL older than the one in force (say restored from git) would
 	// quietly un-revoke certificates: keep the newer one.
@@ -294,9 +309,9 @@ func (s *CRLStore) reload() error {
 			withHint("rebuild it: mtlsctl crl build serials.txt")
 	}
 	s.numberInt = rl.Number
-	revoked := make(map[string]bool, len(rl.RevokedCertificateEntries))
-	for _, e := range rl.RevokedCertificateEntries {
-		revoked[e.SerialNumber.String()] = true
+	revoked := make(map[string]bool, rl.Count)
+	for _, e := range rl.Entries {
+		revoked[e.Serial.String()] = true
 	}
 	number := ""
 	if rl.Number != nil {
@@ -304,6 +319,11 @@ func (s *CRLStore) reload() error {
 	}
 	if !rl.NextUpdate.Equal(s.nextUpdate) {
 		s.staleWarned = false
+	}
+	if s.warn != nil {
+		for _, w := range rl.Warnings {
+			s.warn(s.path + ": " + w)
+		}
 	}
 	s.stamp, s.issuer, s.revoked, s.number, s.nextUpdate = stamp, issuer, revoked, number, rl.NextUpdate
 	return nil

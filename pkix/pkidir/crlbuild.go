@@ -341,14 +341,8 @@ func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func(pkix.RevokedEntry)) 
 	if err != nil {
 		return err
 	}
-	rl, err := pkix.ParseCRL(path, data)
-	if err != nil {
-		return err
-	}
-	for _, e := range rl.RevokedCertificateEntries {
-		fn(pkix.RevokedEntry{Serial: e.SerialNumber.Bytes(), Reason: pkix.RevocationReason(e.ReasonCode), RawTime: pkix.EncodeTime(e.RevocationTime)})
-	}
-	return nil
+	_, err = pkix.ScanCRL(path, data, fn)
+	return err
 }
 
 // signCRL reads the serials and signs.

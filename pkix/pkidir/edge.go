@@ -194,28 +194,17 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 		if err != nil {
 			return nil, err
 		}
-		h, err := checkCompleteCRL(file, der, c.cert, now)
-		if err != nil {
-			return nil, err
-		}
-		src := CRLSource{CA: c.name, File: file, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC()}
 		listed := map[string]bool{}
-		var bad string
-		err = h.EachRevokedEntry(bytes.NewReader(der), func(e pkix.RevokedEntry) {
-			src.Count++
-			if bad == "" && e.UnknownCritical != "" {
-				bad = hexUpper(e.Serial) + " with a critical entry extension " + e.UnknownCritical
-			}
+		rl, err := readEdgeCRL(file, der, c.cert, now, func(e pkix.RevokedEntry) {
 			if s := hexUpper(e.Serial); caSerials[s] {
 				listed[s] = true
 			}
 		})
 		if err != nil {
-			return nil, &pkix.Error{File: file, Msg: "cannot read its entries: " + err.Error()}
+			return nil, err
 		}
-		if bad != "" {
-			return nil, &pkix.Error{File: file, Msg: "revokes " + bad + " that mtlsctl does not understand; RFC 5280 says such an entry must not be used"}
-		}
+		h := rl.CRLHeader
+		src := CRLSource{CA: c.name, File: file, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC(), Count: rl.Count}
 		set.CRLs = append(set.CRLs, src)
 		set.ders = append(set.ders, der)
 		set.headers = append(set.headers, h)
@@ -276,29 +265,18 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 	if err != nil {
 		return "", nil, err
 	}
-	h, err := checkCompleteCRL(x.CRLFile, der, ca, now)
-	if err != nil {
-		return "", nil, err
-	}
-	name := nameOf(ca)
-	src := CRLSource{CA: name, File: x.CRLFile, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC()}
-	var bad string
 	listed := map[string]bool{}
-	err = h.EachRevokedEntry(bytes.NewReader(der), func(e pkix.RevokedEntry) {
-		src.Count++
-		if bad == "" && e.UnknownCritical != "" {
-			bad = hexUpper(e.Serial) + " with a critical entry extension " + e.UnknownCritical
-		}
+	rl, err := readEdgeCRL(x.CRLFile, der, ca, now, func(e pkix.RevokedEntry) {
 		if s := hexUpper(e.Serial); caSerials[s] {
 			listed[s] = true
 		}
 	})
 	if err != nil {
-		return "", nil, &pkix.Error{File: x.CRLFile, Msg: "cannot read its entries: " + err.Error()}
+		return "", nil, err
 	}
-	if bad != "" {
-		return "", nil, &pkix.Error{File: x.CRLFile, Msg: "revokes " + bad + " that mtlsctl does not understand"}
-	}
+	h := rl.CRLHeader
+	name := nameOf(ca)
+	src := CRLSource{CA: name, File: x.CRLFile, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC(), Count: rl.Count}
 	set.CRLs = append(set.CRLs, src)
 	set.ders = append(set.ders, der)
 	set.headers = append(set.headers, h)
@@ -306,28 +284,29 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 	return name, listed, nil
 }
 
-// checkCompleteCRL refuses a CRL the edge must not take as the whole
-// truth: one that does not verify, has no next update or is past it, is a
-// delta CRL or partitioned (a critical Issuing Distribution Point), or
-// carries a critical extension nobody here understands.
-func checkCompleteCRL(file string, der []byte, ca *x509.Certificate, now time.Time) (*pkix.CRLHeader, error) {
-	if err := pkix.VerifyCRLSignature(der, ca); err != nil {
-		return nil, &pkix.Error{File: file, Msg: "does not verify against its CA: " + err.Error(), Hint: "rebuild it with 'mtlsctl crl build'"}
-	}
-	h, err := pkix.ReadCRLHeader(file, der)
+// readEdgeCRL reads a CRL the edge is to enforce, streaming its entries
+// to fn, and refuses one the edge must not take as the whole truth: one
+// that does not verify, has no next update or is past it, or that the
+// reader says is not a complete list (a delta or partitioned CRL, a
+// critical extension nobody here understands).
+func readEdgeCRL(file string, der []byte, ca *x509.Certificate, now time.Time, fn func(pkix.RevokedEntry)) (*pkix.RevocationList, error) {
+	rl, err := pkix.ScanCRL(file, der, fn)
 	if err != nil {
 		return nil, err
 	}
-	if h.NextUpdate.IsZero() {
+	if err := rl.VerifyBy(ca, "its CA certificate"); err != nil {
+		return nil, &pkix.Error{File: file, Msg: "does not verify against its CA: " + err.Error(), Hint: "rebuild it with 'mtlsctl crl build'"}
+	}
+	if err := rl.Usable(); err != nil {
+		return nil, err
+	}
+	if rl.NextUpdate.IsZero() {
 		return nil, &pkix.Error{File: file, Msg: "has no next update, so the edge cannot tell when its data is stale", Hint: "rebuild it with 'mtlsctl crl build'"}
 	}
-	if now.After(h.NextUpdate) {
-		return nil, &pkix.Error{File: file, Msg: "is past its next update (" + h.NextUpdate.UTC().Format(time.RFC3339) + ")", Hint: "rebuild it with 'mtlsctl crl build' first"}
+	if now.After(rl.NextUpdate) {
+		return nil, &pkix.Error{File: file, Msg: "is past its next update (" + rl.NextUpdate.UTC().Format(time.RFC3339) + ")", Hint: "rebuild it with 'mtlsctl crl build' first"}
 	}
-	if why := h.Incomplete(); why != "" {
-		return nil, &pkix.Error{File: file, Msg: why, Hint: "build a complete CRL with 'mtlsctl crl build'"}
-	}
-	return h, nil
+	return rl, nil
 }
 
 func numberString(n *big.Int) string {

@@ -156,10 +156,10 @@ func globEscape(s string) string {
 // MissingFromCRL are the serials of revoked certificates (from the
 // signer's database) that crl does not list: devices that still get in
 // where that CRL is used.
-func MissingFromCRL(crl *x509.RevocationList, revoked []Listed) []string {
+func MissingFromCRL(crl *pkix.RevocationList, revoked []Listed) []string {
 	listed := map[string]bool{}
-	for _, e := range crl.RevokedCertificateEntries {
-		listed[pkix.SerialHex(e.SerialNumber)] = true
+	for _, e := range crl.Entries {
+		listed[pkix.SerialHex(e.Serial)] = true
 	}
 	var missing []string
 	for _, r := range revoked {

@@ -72,7 +72,7 @@ func (s *Server) crl(w http.ResponseWriter, r *http.Request) {
 	var floor *big.Int
 	if s.LocalCRL != "" {
 		if data, err := os.ReadFile(s.LocalCRL); err == nil {
-			if rl, err := pkix.ParseCRL(s.LocalCRL, data); err == nil && rl.Number != nil && rl.CheckSignatureFrom(s.Service.Issuer.Cert) == nil {
+			if rl, err := pkix.ScanCRL(s.LocalCRL, data, nil); err == nil && rl.Number != nil && rl.VerifyBy(s.Service.Issuer.Cert, s.LocalCRL) == nil {
 				floor = rl.Number
 			}
 		}

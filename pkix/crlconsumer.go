@@ -1,0 +1,369 @@
+package pkix
+
+import (
+	"bytes"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// RevocationList is a CRL read from anywhere (mtlsctl's own, cfssl's, another CA's)
+// with what RFC 5280 §5 asks a consumer to notice. It is the one reader
+// behind crl show, serve, check and the Worker builder: each acts on
+// Refusals and Warnings instead of deciding for itself.
+type RevocationList struct {
+	*CRLHeader
+	File string
+	DER  []byte
+	// Version is 1 or 2, as RFC 5280 numbers them (the DER says 0 or 1).
+	Version int
+	// SignatureAlgorithm is the algorithm's name as OpenSSL prints it, or
+	// its OID when neither knows it.
+	SignatureAlgorithm string
+	// Kind is "complete" or what else the CRL is: "delta", "partitioned",
+	// "indirect".
+	Kind string
+	// Refusals say why the CRL must not be used as the complete list of
+	// what its CA revoked (a delta or partitioned CRL, a critical
+	// extension mtlsctl does not understand). Empty for a usable CRL.
+	Refusals []string
+	// MustNotUse is set when RFC 5280 says the CRL must not be used at
+	// all (a critical extension mtlsctl does not understand), not only
+	// not as a complete list.
+	MustNotUse bool
+	// Warnings are what a consumer should hear but may still use it with:
+	// no next update, no CRL number, odd entries.
+	Warnings []string
+	// Count is the number of entries; Entries holds them when ReadCRL
+	// (not ScanCRL) read the file.
+	Count   int
+	Entries []CRLEntry
+
+	sigOID     asn1.ObjectIdentifier
+	sigParams  []byte
+	tbs, sig   []byte
+	entryNotes map[string]*entryNote
+}
+
+// CRLEntry is one revoked certificate.
+type CRLEntry struct {
+	Serial    *big.Int
+	Date      time.Time
+	Reason    RevocationReason
+	HasReason bool // an explicit reasonCode, unspecified included
+}
+
+// entryNote gathers one kind of entry problem: how many entries have it
+// and the first serial, so a million odd entries make one warning.
+type entryNote struct {
+	n      int
+	first  string
+	refuse bool
+}
+
+// ReadCRL reads a DER or PEM CRL and all its entries.
+func ReadCRL(file string, data []byte) (*RevocationList, error) {
+	var entries []CRLEntry
+	c, err := ScanCRL(file, data, func(e RevokedEntry) {
+		s := new(big.Int).SetBytes(e.Serial)
+		if e.Negative {
+			s.Neg(s)
+		}
+		entries = append(entries, CRLEntry{Serial: s, Date: e.Date, Reason: e.Reason, HasReason: e.HasReason})
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Entries = entries
+	return c, nil
+}
+
+// ScanCRL reads a DER or PEM CRL and streams its entries to fn (which may
+// be nil), so a million-entry CRL is checked without being held.
+func ScanCRL(file string, data []byte, fn func(RevokedEntry)) (*RevocationList, error) {
+	der, err := crlDER(file, data)
+	if err != nil {
+		return nil, err
+	}
+	c := &RevocationList{File: file, DER: der, Kind: "complete", entryNotes: map[string]*entryNote{}}
+	if err := c.parseOuter(); err != nil {
+		return nil, errorf(file, "not a valid CRL: %v", err).withHint("give a CRL file (DER or PEM); 'openssl crl -in FILE -text' shows what it holds")
+	}
+	if c.CRLHeader, err = ReadCRLHeaderAt(file, bytes.NewReader(der)); err != nil {
+		return nil, err
+	}
+	c.SignatureAlgorithm = SignatureAlgorithmName(c.sigOID, c.sigParams)
+	c.headerFindings()
+	var firstIndirect string
+	err = c.EachRevokedEntry(bytes.NewReader(der), func(e RevokedEntry) {
+		c.Count++
+		serial := entryHex(e)
+		if e.UnknownCritical != "" {
+			c.noteEntry(fmt.Sprintf("a critical extension %s that mtlsctl does not understand (RFC 5280 §5.3: such a CRL must not be used to tell any certificate's status)", e.UnknownCritical), serial, true)
+			c.MustNotUse = true
+		}
+		if e.CertificateIssuer && firstIndirect == "" {
+			firstIndirect = serial
+		}
+		if e.Problem != "" {
+			c.noteEntry(e.Problem, serial, false)
+		}
+		if e.Negative {
+			c.noteEntry("a negative serial number (RFC 5280 requires positive ones)", serial, false)
+		}
+		if fn != nil {
+			fn(e)
+		}
+	})
+	if err != nil {
+		return nil, errorf(file, "not a valid CRL: %v", err).withHint("give a CRL file (DER or PEM); 'openssl crl -in FILE -text' shows what it holds")
+	}
+	if firstIndirect != "" {
+		c.refuse("indirect", fmt.Sprintf("lists certificates of another CA (entry %s has a Certificate Issuer extension): mtlsctl cannot tell which serials are its issuer's", firstIndirect))
+	}
+	c.entryFindings()
+	return c, nil
+}
+
+// parseOuter checks the CRL's structure as RFC 5280 §5.1 lays it out and
+// keeps what the signature check needs.
+func (c *RevocationList) parseOuter() error {
+	in := cryptobyte.String(c.DER)
+	var outer, tbs, tbsAll, algo, algoAll cryptobyte.String
+	var bits asn1.BitString
+	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) {
+		return fmt.Errorf("no CertificateList")
+	}
+	if len(bytes.TrimSpace(in)) > 0 {
+		return fmt.Errorf("%d bytes after the CRL", len(in))
+	}
+	if !outer.ReadASN1Element(&tbsAll, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&algoAll, cbasn1.SEQUENCE) ||
+		!outer.ReadASN1BitString(&bits) || !outer.Empty() || bits.BitLength%8 != 0 {
+		return fmt.Errorf("malformed CertificateList")
+	}
+	c.tbs, c.sig = tbsAll, bits.Bytes
+	algo = algoAll
+	if !algo.ReadASN1(&algo, cbasn1.SEQUENCE) || !algo.ReadASN1ObjectIdentifier(&c.sigOID) {
+		return fmt.Errorf("malformed signature algorithm")
+	}
+	c.sigParams = algo
+	tbs = tbsAll
+	if !tbs.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+		return fmt.Errorf("malformed TBSCertList")
+	}
+	c.Version = 1
+	if tbs.PeekASN1Tag(cbasn1.INTEGER) {
+		var v int
+		if !tbs.ReadASN1Integer(&v) || v != 1 {
+			return fmt.Errorf("version %d: RFC 5280 CRLs are version 1 or 2", v+1)
+		}
+		c.Version = 2
+	}
+	var inner, issuer, revoked cryptobyte.String
+	if !tbs.ReadASN1Element(&inner, cbasn1.SEQUENCE) {
+		return fmt.Errorf("no signature algorithm in TBSCertList")
+	}
+	if !bytes.Equal(inner, algoAll) {
+		return fmt.Errorf("the signature algorithm inside the signed part differs from the outer one")
+	}
+	if !tbs.ReadASN1(&issuer, cbasn1.SEQUENCE) {
+		return fmt.Errorf("no issuer")
+	}
+	var t time.Time
+	if !readASN1Time(&tbs, &t) {
+		return fmt.Errorf("thisUpdate is not a valid UTCTime or GeneralizedTime")
+	}
+	if tbs.PeekASN1Tag(cbasn1.UTCTime) || tbs.PeekASN1Tag(cbasn1.GeneralizedTime) {
+		if !readASN1Time(&tbs, &t) {
+			return fmt.Errorf("nextUpdate is not a valid UTCTime or GeneralizedTime")
+		}
+	}
+	if tbs.PeekASN1Tag(cbasn1.SEQUENCE) && !tbs.ReadASN1(&revoked, cbasn1.SEQUENCE) {
+		return fmt.Errorf("malformed revokedCertificates")
+	}
+	if tbs.PeekASN1Tag(cbasn1.Tag(0).Constructed().ContextSpecific()) {
+		if c.Version == 1 {
+			return fmt.Errorf("a version 1 CRL with extensions (RFC 5280 requires version 2)")
+		}
+		var exts cryptobyte.String
+		if !tbs.ReadASN1(&exts, cbasn1.Tag(0).Constructed().ContextSpecific()) {
+			return fmt.Errorf("malformed crlExtensions")
+		}
+	}
+	if !tbs.Empty() {
+		return fmt.Errorf("unexpected data at the end of TBSCertList")
+	}
+	return nil
+}
+
+// crlExtensions are the CRL extensions RFC 5280 §5.2 defines and mtlsctl
+// acts on or may ignore; a critical one outside this list makes the CRL
+// unusable.
+var crlExtensions = map[string]string{
+	"2.5.29.20": "CRL number", "2.5.29.35": "authority key identifier", "2.5.29.18": "issuer alternative name",
+	"2.5.29.27": "delta CRL indicator", "2.5.29.28": "issuing distribution point", "2.5.29.46": "freshest CRL",
+	"1.3.6.1.5.5.7.1.1": "authority information access",
+}
+
+func (c *RevocationList) headerFindings() {
+	seen := map[string]bool{}
+	for _, e := range c.Extensions {
+		id := e.OID.String()
+		if seen[id] {
+			c.MustNotUse = true
+			c.refuse("", fmt.Sprintf("has the %s extension twice (RFC 5280 allows each once): which one holds is ambiguous", extName(id, crlExtensions)))
+		}
+		seen[id] = true
+		switch {
+		case e.OID.Equal(oidDeltaCRL):
+			base := new(big.Int)
+			v := cryptobyte.String(e.Value)
+			what := "a delta CRL"
+			if v.ReadASN1Integer(base) {
+				what = "a delta CRL (changes since base CRL number " + base.String() + ")"
+			}
+			c.refuse("delta", "is "+what+": it lists only what was revoked since its base CRL, not everything revoked")
+		case e.OID.Equal(oidIssuingDP):
+			c.refuse("partitioned", "has an Issuing Distribution Point ("+describeIDP(e.Value)+"): it covers only part of what its CA revoked")
+		case e.Critical && crlExtensions[id] == "":
+			c.MustNotUse = true
+			c.refuse("", fmt.Sprintf("has a critical extension %s that mtlsctl does not understand; RFC 5280 §5.2 says such a CRL must not be used", id))
+		}
+	}
+	if c.Number == nil {
+		c.Warnings = append(c.Warnings, "it has no CRL Number (RFC 5280 requires one), so a newer CRL cannot be told from an older one; cfssl gencrl makes such CRLs")
+	}
+	if c.NextUpdate.IsZero() {
+		c.Warnings = append(c.Warnings, "it has no next update: nothing tells when it is stale")
+	}
+}
+
+// refuse records why the CRL is not a complete list; kind, when given,
+// names what it is instead.
+func (c *RevocationList) refuse(kind, why string) {
+	if kind != "" && c.Kind == "complete" {
+		c.Kind = kind
+	}
+	c.Refusals = append(c.Refusals, why)
+}
+
+func (c *RevocationList) noteEntry(what, serial string, refuse bool) {
+	n := c.entryNotes[what]
+	if n == nil {
+		n = &entryNote{first: serial, refuse: refuse}
+		c.entryNotes[what] = n
+	}
+	n.n++
+}
+
+// entryFindings turns entry notes into refusals (critical extensions not
+// understood) and warnings (everything else), one line per kind.
+func (c *RevocationList) entryFindings() {
+	for what, n := range c.entryNotes {
+		line := fmt.Sprintf("entry %s has %s", n.first, what)
+		if n.n > 1 {
+			line = fmt.Sprintf("%d entries (the first %s) have %s", n.n, n.first, what)
+		}
+		if n.refuse {
+			c.Refusals = append(c.Refusals, line)
+		} else {
+			c.Warnings = append(c.Warnings, line)
+		}
+	}
+	slices.Sort(c.Refusals)
+	slices.Sort(c.Warnings)
+}
+
+// Usable is nil when the CRL may be enforced as the complete list of what
+// its CA revoked, and otherwise an error naming the file and the reason.
+func (c *RevocationList) Usable() error {
+	if len(c.Refusals) == 0 {
+		return nil
+	}
+	return errorf(c.File, "cannot be used as its CA's complete revocation list: %s", strings.Join(c.Refusals, "; ")).
+		withHint("give the CA's complete CRL (for an mtlsctl CA: mtlsctl crl build)")
+}
+
+// NextUpdateText is the next update as RFC 3339, or "none".
+func (c *RevocationList) NextUpdateText() string {
+	if c.NextUpdate.IsZero() {
+		return "none"
+	}
+	return c.NextUpdate.UTC().Format(time.RFC3339)
+}
+
+// IssuerName is the CRL issuer as OpenSSL prints it (RFC 2253).
+func (c *RevocationList) IssuerName() string { return FormatDN(c.IssuerRaw) }
+
+// describeIDP names what an Issuing Distribution Point restricts the CRL
+// to, in RFC 5280's terms.
+func describeIDP(value []byte) string {
+	in := cryptobyte.String(value)
+	var idp cryptobyte.String
+	if !in.ReadASN1(&idp, cbasn1.SEQUENCE) {
+		return "malformed"
+	}
+	var parts []string
+	if idp.PeekASN1Tag(cbasn1.Tag(0).Constructed().ContextSpecific()) {
+		var dp, names cryptobyte.String
+		idp.ReadASN1(&dp, cbasn1.Tag(0).Constructed().ContextSpecific())
+		switch {
+		case dp.PeekASN1Tag(cbasn1.Tag(0).Constructed().ContextSpecific()) && dp.ReadASN1(&names, cbasn1.Tag(0).Constructed().ContextSpecific()):
+			var uris []string
+			for !names.Empty() {
+				var tag cbasn1.Tag
+				var v cryptobyte.String
+				if !names.ReadAnyASN1(&v, &tag) {
+					break
+				}
+				if tag == cbasn1.Tag(6).ContextSpecific() {
+					uris = append(uris, "URI:"+Printable(string(v)))
+				}
+			}
+			if len(uris) > 0 {
+				parts = append(parts, "distribution point "+strings.Join(uris, ", "))
+			} else {
+				parts = append(parts, "a named distribution point")
+			}
+		default:
+			parts = append(parts, "a distribution point relative to the issuer")
+		}
+	}
+	flag := func(n int, name string) {
+		tag := cbasn1.Tag(n).ContextSpecific()
+		if idp.PeekASN1Tag(tag) {
+			var v cryptobyte.String
+			idp.ReadASN1(&v, tag)
+			if len(v) == 1 && v[0] != 0 {
+				parts = append(parts, name)
+			}
+		}
+	}
+	flag(1, "only user certificates")
+	flag(2, "only CA certificates")
+	if tag := cbasn1.Tag(3).ContextSpecific(); idp.PeekASN1Tag(tag) {
+		var v cryptobyte.String
+		idp.ReadASN1(&v, tag)
+		var reasons []string
+		if len(v) > 1 {
+			for bit, name := range []string{"unused", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise"} {
+				if byteIdx := 1 + bit/8; byteIdx < len(v) && v[byteIdx]&(0x80>>(bit%8)) != 0 {
+					reasons = append(reasons, name)
+				}
+			}
+		}
+		parts = append(parts, "only some reasons: "+strings.Join(reasons, ", "))
+	}
+	flag(4, "indirect CRL")
+	flag(5, "only attribute certificates")
+	if len(parts) == 0 {
+		return "empty"
+	}
+	return strings.Join(parts, "; ")
+}

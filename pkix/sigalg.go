@@ -1,0 +1,102 @@
+package pkix
+
+import (
+	"crypto/x509"
+	"encoding/asn1"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// sigAlg is a signature algorithm by OID: its name (Go's spelling, as the
+// rest of mtlsctl's output uses) and what Go verifies it as, or
+// UnknownSignatureAlgorithm for those Go cannot check (MD2, DSA, Ed448...).
+type sigAlg struct {
+	name string
+	alg  x509.SignatureAlgorithm
+}
+
+var sigAlgs = map[string]sigAlg{
+	"1.2.840.113549.1.1.2":    {"MD2-RSA", x509.UnknownSignatureAlgorithm},
+	"1.2.840.113549.1.1.4":    {"MD5-RSA", x509.UnknownSignatureAlgorithm},
+	"1.2.840.113549.1.1.5":    {"SHA1-RSA", x509.SHA1WithRSA},
+	"1.3.14.3.2.29":           {"SHA1-RSA", x509.SHA1WithRSA},
+	"1.2.840.113549.1.1.14":   {"SHA224-RSA", x509.UnknownSignatureAlgorithm},
+	"1.2.840.113549.1.1.11":   {"SHA256-RSA", x509.SHA256WithRSA},
+	"1.2.840.113549.1.1.12":   {"SHA384-RSA", x509.SHA384WithRSA},
+	"1.2.840.113549.1.1.13":   {"SHA512-RSA", x509.SHA512WithRSA},
+	"1.2.840.113549.1.1.10":   {"RSASSA-PSS", x509.UnknownSignatureAlgorithm}, // the hash is in the parameters
+	"1.2.840.10045.4.1":       {"ECDSA-SHA1", x509.ECDSAWithSHA1},
+	"1.2.840.10045.4.3.1":     {"ECDSA-SHA224", x509.UnknownSignatureAlgorithm},
+	"1.2.840.10045.4.3.2":     {"ECDSA-SHA256", x509.ECDSAWithSHA256},
+	"1.2.840.10045.4.3.3":     {"ECDSA-SHA384", x509.ECDSAWithSHA384},
+	"1.2.840.10045.4.3.4":     {"ECDSA-SHA512", x509.ECDSAWithSHA512},
+	"1.2.840.10040.4.3":       {"DSA-SHA1", x509.UnknownSignatureAlgorithm},
+	"2.16.840.1.101.3.4.3.1":  {"DSA-SHA224", x509.UnknownSignatureAlgorithm},
+	"2.16.840.1.101.3.4.3.2":  {"DSA-SHA256", x509.UnknownSignatureAlgorithm},
+	"1.3.101.112":             {"Ed25519", x509.PureEd25519},
+	"1.3.101.113":             {"Ed448", x509.UnknownSignatureAlgorithm},
+	"2.16.840.1.101.3.4.3.17": {"ML-DSA-44", x509.UnknownSignatureAlgorithm},
+	"2.16.840.1.101.3.4.3.18": {"ML-DSA-65", x509.UnknownSignatureAlgorithm},
+	"2.16.840.1.101.3.4.3.19": {"ML-DSA-87", x509.UnknownSignatureAlgorithm},
+	"1.2.156.10197.1.501":     {"SM2-SM3", x509.UnknownSignatureAlgorithm},
+}
+
+// pssHashes are the RSASSA-PSS hashes Go verifies, by the hash OID in the
+// parameters (Go checks PSS with the salt as long as the hash).
+var pssHashes = map[string]sigAlg{
+	"2.16.840.1.101.3.4.2.1": {"SHA256-RSAPSS", x509.SHA256WithRSAPSS},
+	"2.16.840.1.101.3.4.2.2": {"SHA384-RSAPSS", x509.SHA384WithRSAPSS},
+	"2.16.840.1.101.3.4.2.3": {"SHA512-RSAPSS", x509.SHA512WithRSAPSS},
+}
+
+func lookupSigAlg(oid asn1.ObjectIdentifier, params []byte) (sigAlg, bool) {
+	a, ok := sigAlgs[oid.String()]
+	if ok && a.name == "RSASSA-PSS" {
+		// RSASSA-PSS-params: SEQUENCE { [0] EXPLICIT hashAlgorithm, ... };
+		// an absent hash means SHA-1, which Go does not verify for PSS.
+		p := cryptobyte.String(params)
+		var seq, h, hashAlg cryptobyte.String
+		var hashOID asn1.ObjectIdentifier
+		if p.ReadASN1(&seq, cbasn1.SEQUENCE) && seq.ReadASN1(&h, cbasn1.Tag(0).Constructed().ContextSpecific()) &&
+			h.ReadASN1(&hashAlg, cbasn1.SEQUENCE) && hashAlg.ReadASN1ObjectIdentifier(&hashOID) {
+			if pss, known := pssHashes[hashOID.String()]; known {
+				return pss, true
+			}
+		}
+	}
+	return a, ok
+}
+
+// SignatureAlgorithmName names a signature algorithm by its OID even when
+// Go does not know it, so nothing prints as Go's "0".
+func SignatureAlgorithmName(oid asn1.ObjectIdentifier, params []byte) string {
+	if a, ok := lookupSigAlg(oid, params); ok {
+		return a.name
+	}
+	return "an unknown algorithm (" + oid.String() + ")"
+}
+
+// certSignatureAlgorithm reads the outer signature algorithm of a DER
+// certificate, CSR or CRL: all three are SEQUENCE { signed, algorithm,
+// signature }.
+func certSignatureAlgorithm(der []byte) (asn1.ObjectIdentifier, []byte, bool) {
+	in := cryptobyte.String(der)
+	var outer, algo cryptobyte.String
+	var oid asn1.ObjectIdentifier
+	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.SkipASN1(cbasn1.SEQUENCE) ||
+		!outer.ReadASN1(&algo, cbasn1.SEQUENCE) || !algo.ReadASN1ObjectIdentifier(&oid) {
+		return nil, nil, false
+	}
+	return oid, algo, true
+}
+
+// SignatureAlgorithmOf names the signature algorithm of a DER certificate,
+// request or CRL from the OID it carries.
+func SignatureAlgorithmOf(der []byte) string {
+	oid, params, ok := certSignatureAlgorithm(der)
+	if !ok {
+		return "an unknown algorithm"
+	}
+	return SignatureAlgorithmName(oid, params)
+}
