@@ -1,9 +1,9 @@
 package pkix
 
 import (
-	"encoding/asn1"
 	"bytes"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"math/big"
