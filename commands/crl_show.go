@@ -15,10 +15,25 @@ func crlShowCommand(u *ui) *cli.Command {
 		Name:      "show",
 		Usage:     "print a CRL (DER or PEM): number, dates, and every revoked serial",
 		ArgsUsage: "[CRL-FILE]",
-		Description: `Prints a CRL's number, issuer, this and next update, and each entry: the
-serial as Access's certSerial shows it and in OpenSSL's colon form, the
-revocation date and reason. With --ca the signature is verified, and one
-that does not verify (or a CRL of another CA) exits 1. Without --ca,
+		Description: `Prints a CRL's kind, number, issuer, this and next update, and each entry:
+the serial as Access's certSerial shows it and in OpenSSL's colon form, the
+revocation date and reason (an explicit "unspecified" is shown; "-" means
+the entry has no reason code). Names are printed as OpenSSL's
+-nameopt RFC2253 prints them.
+
+The kind is "complete", or what else the CRL is: "delta" (a Delta CRL
+Indicator), "partitioned" (an Issuing Distribution Point) or "indirect"
+(entries of another CA). serve, check and worker build refuse those as a
+CA's revocation list, and a CRL with a critical extension mtlsctl does not
+understand (RFC 5280 §5.2, §5.3), each with the reason; --json lists the
+reasons in "refusals". A CRL without a next update shows "none" (null in
+--json), with a warning.
+
+A CRL that RFC 5280 says must not be used exits 1. With --ca the
+signature is verified, and a CRL that does not verify exits 1;
+"signature_failure" names
+what failed: issuer name, key identifier, algorithm (one Go cannot check,
+such as DSA or MD2), signature, or key usage (no cRLSign). Without --ca,
 DIR/ca.pem is used when it exists and is the CRL's issuer; when it is
 another CA the signature is not checked, with a warning.
 

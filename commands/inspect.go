@@ -168,8 +168,18 @@ func (u *ui) printInspection(in *pkix.Inspection) {
 	}
 	for _, r := range in.CRLs {
 		fmt.Fprintf(u.out, "certificate revocation list (mtlsctl crl show lists its entries)\n")
-		u.printRows("  ", [][2]string{{"issuer", r.Issuer}, {"number", orDash(r.Number)}, {"this update", r.ThisUpdate.Format(time.RFC3339)},
-			{"next update", r.NextUpdate.Format(time.RFC3339)}, {"revoked", fmt.Sprint(r.Count)}})
+		next := "none"
+		if r.NextUpdate != nil {
+			next = r.NextUpdate.Format(time.RFC3339)
+		}
+		u.printRows("  ", [][2]string{{"kind", r.Kind}, {"issuer", r.Issuer}, {"number", orDash(r.Number)}, {"this update", r.ThisUpdate.Format(time.RFC3339)},
+			{"next update", next}, {"signature", r.SigAlg}, {"revoked", fmt.Sprint(r.Count)}})
+		for _, why := range r.Refusals {
+			fmt.Fprintf(u.out, "  not a complete revocation list: %s\n", pkix.Printable(why))
+		}
+		for _, w := range r.Warnings {
+			fmt.Fprintf(u.out, "  note: %s\n", pkix.Printable(w))
+		}
 	}
 	for _, k := range in.Keys {
 		fmt.Fprintf(u.out, "private key (contents not shown)\n")

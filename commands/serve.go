@@ -308,7 +308,7 @@ func caName(c *x509.Certificate) string {
 	if c.Subject.CommonName != "" {
 		return pkix.Printable(c.Subject.CommonName)
 	}
-	return pkix.Printable(c.Subject.String())
+	return pkix.SubjectDN(c)
 }
 
 // What serve may replace on its own, and how to get past a refusal.

@@ -42,14 +42,7 @@ func OpenSSLTime(t time.Time) string {
 
 // AccessView computes the fields Access shows for c.
 func AccessView(c *x509.Certificate) AccessFields {
-	subject, err := DNRFC2253(c.RawSubject)
-	if err != nil {
-		subject = c.Subject.String()
-	}
-	issuer, err := DNRFC2253(c.RawIssuer)
-	if err != nil {
-		issuer = c.Issuer.String()
-	}
+	subject, issuer := SubjectDN(c), IssuerDN(c)
 	subjectLegacy, _ := DNLegacy(c.RawSubject)
 	issuerLegacy, _ := DNLegacy(c.RawIssuer)
 	s1 := sha1.Sum(c.Raw)

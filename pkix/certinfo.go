@@ -30,16 +30,16 @@ type CertSummary struct {
 // Summarize extracts the printable facts of a certificate.
 func Summarize(c *x509.Certificate) CertSummary {
 	return CertSummary{
-		Subject:   c.Subject.String(),
+		Subject:   SubjectDN(c),
 		CN:        c.Subject.CommonName,
-		Issuer:    c.Issuer.String(),
+		Issuer:    IssuerDN(c),
 		Serial:    SerialHex(c.SerialNumber),
 		SHA256:    FingerprintSHA256(c),
 		NotBefore: c.NotBefore.UTC(),
 		NotAfter:  c.NotAfter.UTC(),
 		IsCA:      c.IsCA,
 		Key:       KeyDescription(c.PublicKey),
-		SigAlg:    c.SignatureAlgorithm.String(),
+		SigAlg:    signatureAlgorithmName(c),
 	}
 }
 

@@ -361,13 +361,13 @@ func tbsVersion(raw []byte) int {
 }
 
 // threeElements reports whether a CertificateList is its three elements
-// and nothing else, the signature a whole number of bytes.
+// and nothing else.
 func threeElements(der []byte) bool {
 	in := cryptobyte.String(der)
 	var outer cryptobyte.String
 	var bits asn1.BitString
 	return in.ReadASN1(&outer, cbasn1.SEQUENCE) && len(bytes.TrimSpace(in)) == 0 && outer.SkipASN1(cbasn1.SEQUENCE) &&
-		outer.SkipASN1(cbasn1.SEQUENCE) && outer.ReadASN1BitString(&bits) && outer.Empty() && bits.BitLength%8 == 0
+		outer.SkipASN1(cbasn1.SEQUENCE) && outer.ReadASN1BitString(&bits) && outer.Empty()
 }
 
 // onlyTBSFields reports whether a TBSCertList holds RFC 5280's fields and

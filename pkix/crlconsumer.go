@@ -144,10 +144,12 @@ func (c *RevocationList) parseOuter() error {
 		return fmt.Errorf("%d bytes after the CRL", len(in))
 	}
 	if !outer.ReadASN1Element(&tbsAll, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&algoAll, cbasn1.SEQUENCE) ||
-		!outer.ReadASN1BitString(&bits) || !outer.Empty() || bits.BitLength%8 != 0 {
+		!outer.ReadASN1BitString(&bits) || !outer.Empty() {
 		return fmt.Errorf("malformed CertificateList")
 	}
-	c.tbs, c.sig = tbsAll, bits.Bytes
+	// A signature that is not a whole number of bytes is read (OpenSSL
+	// does too) and fails the signature check, not the parse.
+	c.tbs, c.sig = tbsAll, bits.RightAlign()
 	algo = algoAll
 	if !algo.ReadASN1(&algo, cbasn1.SEQUENCE) || !algo.ReadASN1ObjectIdentifier(&c.sigOID) {
 		return fmt.Errorf("malformed signature algorithm")

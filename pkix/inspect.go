@@ -63,13 +63,18 @@ type KeyDetail struct {
 	MatchedBy []string `json:"certificates"`
 }
 
-// CRLDetail is what inspect shows about a CRL.
+// CRLDetail is what inspect shows about a CRL, from the same reader as
+// crl show.
 type CRLDetail struct {
-	Issuer     string    `json:"issuer"`
-	Number     string    `json:"number"`
-	ThisUpdate time.Time `json:"this_update"`
-	NextUpdate time.Time `json:"next_update"`
-	Count      int       `json:"count"`
+	Issuer     string     `json:"issuer"`
+	Kind       string     `json:"kind"` // complete, delta, partitioned, indirect
+	Number     string     `json:"number"`
+	ThisUpdate time.Time  `json:"this_update"`
+	NextUpdate *time.Time `json:"next_update"` // null when the CRL has none
+	SigAlg     string     `json:"signature_algorithm"`
+	Count      int        `json:"count"`
+	Refusals   []string   `json:"refusals"`
+	Warnings   []string   `json:"warnings"`
 }
 
 // Inspection is one file's contents, kind by kind, as detected from the
@@ -82,7 +87,10 @@ type Inspection struct {
 	CRLs         []CRLDetail  `json:"crls,omitempty"`
 	Keys         []KeyDetail  `json:"keys,omitempty"`
 	Other        []string     `json:"other,omitempty"`
-	keys         []crypto.Signer
+	// Unreadable counts the blocks in Other that could not be parsed; a
+	// file whose every block is unreadable is an error, not a report.
+	Unreadable int `json:"-"`
+	keys       []crypto.Signer
 }
 
 // P12Password is what Inspect opens PKCS#12 files with.
@@ -146,23 +154,30 @@ func InspectWith(file string, data []byte, now time.Time, p12 P12Password) (*Ins
 	if len(in.Certificates)+len(in.CSRs)+len(in.CRLs)+len(in.Keys)+len(in.Other) == 0 {
 		return nil, errorf(file, "holds nothing mtlsctl can read")
 	}
+	if in.Unreadable > 0 && in.Unreadable == len(in.Other) && len(in.Certificates)+len(in.CSRs)+len(in.CRLs)+len(in.Keys) == 0 {
+		return nil, errorf(file, "%s", strings.Join(in.Other, "; ")).withHint("'openssl asn1parse -in FILE' shows its structure")
+	}
 	return in, nil
 }
 
 func (in *Inspection) add(file, typ string, der []byte, headers map[string]string, now time.Time) {
+	var err error
 	switch {
 	case typ == "CERTIFICATE":
-		if c, err := x509.ParseCertificate(der); err == nil {
+		var c *x509.Certificate
+		if c, err = x509.ParseCertificate(der); err == nil {
 			in.Certificates = append(in.Certificates, DescribeCert(c, now))
 			return
 		}
 	case strings.Contains(typ, "CERTIFICATE REQUEST"):
-		if r, err := x509.ParseCertificateRequest(der); err == nil {
+		var r *x509.CertificateRequest
+		if r, err = x509.ParseCertificateRequest(der); err == nil {
 			in.CSRs = append(in.CSRs, describeCSR(r))
 			return
 		}
 	case typ == "X509 CRL":
-		if r, err := x509.ParseRevocationList(der); err == nil {
+		var r *RevocationList
+		if r, err = ScanCRL(file, der, nil); err == nil {
 			in.CRLs = append(in.CRLs, describeCRL(r))
 			return
 		}
@@ -170,32 +185,107 @@ func (in *Inspection) add(file, typ string, der []byte, headers map[string]strin
 		in.Keys = append(in.Keys, KeyDetail{Type: "encrypted private key", Encrypted: true, MatchedBy: []string{}})
 		return
 	case strings.Contains(typ, "PRIVATE KEY"):
-		if k, err := derhelpers.ParsePrivateKeyDER(der); err == nil {
+		var k crypto.Signer
+		if k, err = derhelpers.ParsePrivateKeyDER(der); err == nil {
 			in.addKey(k)
 			return
 		}
+	default:
+		in.Other = append(in.Other, fmt.Sprintf("a %s block, which mtlsctl does not read", typ))
+		return
 	}
-	in.Other = append(in.Other, fmt.Sprintf("%s block that cannot be parsed", typ))
+	in.Unreadable++
+	in.Other = append(in.Other, fmt.Sprintf("a PEM %s block that cannot be parsed: %s", typ, parseReason(file, err)))
 }
 
+// parseReason is a parser's error without the "x509: " prefix or the file
+// name the caller already printed.
+func parseReason(file string, err error) string {
+	msg := strings.TrimPrefix(err.Error(), "x509: ")
+	msg = strings.TrimPrefix(msg, file+": ")
+	return strings.TrimPrefix(msg, "not a valid CRL: ")
+}
+
+// addDER reads a DER file as the kind its structure says it is, and when
+// it cannot be read, says why in the terms of that kind.
 func (in *Inspection) addDER(der []byte, now time.Time) bool {
-	if c, err := x509.ParseCertificate(der); err == nil {
+	c, certErr := x509.ParseCertificate(der)
+	if certErr == nil {
 		in.Certificates = append(in.Certificates, DescribeCert(c, now))
 		return true
 	}
-	if r, err := x509.ParseCertificateRequest(der); err == nil {
+	r, csrErr := x509.ParseCertificateRequest(der)
+	if csrErr == nil {
 		in.CSRs = append(in.CSRs, describeCSR(r))
 		return true
 	}
-	if r, err := x509.ParseRevocationList(der); err == nil {
-		in.CRLs = append(in.CRLs, describeCRL(r))
+	rl, crlErr := ScanCRL(in.File, der, nil)
+	if crlErr == nil {
+		in.CRLs = append(in.CRLs, describeCRL(rl))
 		return true
 	}
 	if k, err := derhelpers.ParsePrivateKeyDER(der); err == nil {
 		in.addKey(k)
 		return true
 	}
-	return false
+	var kind string
+	var err error
+	switch derShape(der) {
+	case "certificate":
+		kind, err = "CERTIFICATE", certErr
+	case "CSR":
+		kind, err = "CERTIFICATE REQUEST", csrErr
+	case "CRL":
+		kind, err = "X509 CRL", crlErr
+	default:
+		return false
+	}
+	in.Unreadable++
+	in.Other = append(in.Other, fmt.Sprintf("a DER %s that cannot be parsed: %s", kind, parseReason(in.File, err)))
+	return true
+}
+
+// derShape guesses what a signed DER structure is from the start of what
+// it signs: a certificate's starts with [0] version or a serial and an
+// AlgorithmIdentifier then a Name then a Validity (SEQUENCE); a request's
+// with INTEGER 0 then a Name then a SubjectPublicKeyInfo; a CRL's with an
+// optional INTEGER 1, an AlgorithmIdentifier, a Name, then a time.
+func derShape(der []byte) string {
+	in := cryptobyte.String(der)
+	var outer, tbs cryptobyte.String
+	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+		return ""
+	}
+	if tbs.PeekASN1Tag(cbasn1.Tag(0).Constructed().ContextSpecific()) {
+		return "certificate"
+	}
+	var first cryptobyte.String
+	var tag cbasn1.Tag
+	if !tbs.ReadAnyASN1(&first, &tag) {
+		return ""
+	}
+	if tag == cbasn1.INTEGER {
+		if !tbs.ReadAnyASN1(&first, &tag) {
+			return ""
+		}
+	}
+	// first is now an AlgorithmIdentifier (certificate v1, CRL) or a Name
+	// (CSR): what follows tells them apart.
+	var second, third cryptobyte.String
+	var tag2, tag3 cbasn1.Tag
+	if !tbs.ReadAnyASN1(&second, &tag2) {
+		return ""
+	}
+	tbs.ReadAnyASN1(&third, &tag3)
+	switch {
+	case tag2 == cbasn1.SEQUENCE && (tag3 == cbasn1.UTCTime || tag3 == cbasn1.GeneralizedTime):
+		return "CRL"
+	case tag2 == cbasn1.SEQUENCE && tag3 == cbasn1.SEQUENCE:
+		return "certificate"
+	case tag2 == cbasn1.SEQUENCE:
+		return "CSR"
+	}
+	return ""
 }
 
 func (in *Inspection) addKey(k crypto.Signer) {
@@ -243,20 +333,18 @@ func DescribeCert(c *x509.Certificate, now time.Time) CertDetail {
 }
 
 func describeCSR(r *x509.CertificateRequest) CSRDetail {
-	subject, err := DNRFC2253(r.RawSubject)
-	if err != nil {
-		subject = r.Subject.String()
-	}
-	return CSRDetail{Subject: subject, Key: KeyDescription(r.PublicKey), SignatureAlg: r.SignatureAlgorithm.String(),
+	subject := FormatDN(r.RawSubject)
+	return CSRDetail{Subject: subject, Key: KeyDescription(r.PublicKey), SignatureAlg: SignatureAlgorithmOf(r.Raw),
 		SignatureValid: r.CheckSignature() == nil, SANs: sanList(r.DNSNames, r.EmailAddresses, r.IPAddresses, r.URIs)}
 }
 
-func describeCRL(r *x509.RevocationList) CRLDetail {
-	issuer, err := DNRFC2253(r.RawIssuer)
-	if err != nil {
-		issuer = r.Issuer.String()
+func describeCRL(r *RevocationList) CRLDetail {
+	d := CRLDetail{Issuer: r.IssuerName(), Kind: r.Kind, ThisUpdate: r.ThisUpdate.UTC(), SigAlg: r.SignatureAlgorithm, Count: r.Count,
+		Refusals: append([]string{}, r.Refusals...), Warnings: append([]string{}, r.Warnings...)}
+	if !r.NextUpdate.IsZero() {
+		next := r.NextUpdate.UTC()
+		d.NextUpdate = &next
 	}
-	d := CRLDetail{Issuer: issuer, ThisUpdate: r.ThisUpdate.UTC(), NextUpdate: r.NextUpdate.UTC(), Count: len(r.RevokedCertificateEntries)}
 	if r.Number != nil {
 		d.Number = r.Number.String()
 	}

@@ -94,10 +94,7 @@ type RecordOf struct {
 // Record builds the inventory line of a new certificate.
 func (o RecordOf) Record() Record {
 	c := o.Cert
-	subject, err := DNRFC2253(c.RawSubject)
-	if err != nil {
-		subject = c.Subject.String()
-	}
+	subject := SubjectDN(c)
 	return Record{Serial: SerialHex(c.SerialNumber), Status: StatusValid, Kind: o.Kind, CN: c.Subject.CommonName,
 		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), Profile: o.Profile, Issuer: o.Issuer,
 		SHA256: FingerprintSHA256(c), Name: o.Name, Subject: subject, PublicKeySHA: PublicKeySHA256(c)}

@@ -184,6 +184,11 @@ func verifyFailure(err error, leaf *x509.Certificate, now time.Time) string {
 	var inv x509.CertificateInvalidError
 	var unknown x509.UnknownAuthorityError
 	switch {
+	case errors.As(err, new(x509.UnhandledCriticalExtension)):
+		// OpenSSL's words (X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION): the
+		// client certificate or a CA above it has a critical extension
+		// no verifier here understands.
+		return "unhandled critical extension"
 	case errors.As(err, &inv):
 		switch inv.Reason {
 		case x509.Expired:

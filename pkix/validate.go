@@ -1,8 +1,6 @@
 package pkix
 
 import (
-	"encoding/asn1"
-
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
@@ -14,9 +12,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Status is a rule's verdict.
@@ -94,8 +89,8 @@ func ValidateUpload(file string, data []byte, opts ValidationOptions) (*UploadRe
 	}
 	r := &UploadReport{Bundle: content, Hostnames: []Check{}}
 	for i, c := range certs {
-		cc := CertChecks{Index: i + 1, Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: SerialHex(c.SerialNumber), NotAfter: c.NotAfter.UTC(), cert: c}
-		cc.Checks = append(cc.Checks, checkCAFlag(c), checkSignatureAlgorithm(c), checkValidity(c, opts.Now), checkKeyUsage(c))
+		cc := CertChecks{Index: i + 1, Subject: SubjectDN(c), Issuer: IssuerDN(c), Serial: SerialHex(c.SerialNumber), NotAfter: c.NotAfter.UTC(), cert: c}
+		cc.Checks = append(cc.Checks, checkCAFlag(c), checkSignatureAlgorithm(c), checkValidity(c, opts.Now), checkKeyUsage(c), checkCriticalExtensions(c))
 		if eku, ok := checkCAExtKeyUsage(c); ok {
 			cc.Checks = append(cc.Checks, eku)
 		}
@@ -241,6 +236,23 @@ func checkSignatureAlgorithm(c *x509.Certificate) Check {
 		Hint: "re-create the CA with an RSA or ECDSA key: mtlsctl ca init --key-type ecdsa-384"}
 }
 
+// checkCriticalExtensions: a certificate with a critical extension the
+// verifier does not understand must be refused (RFC 5280 §4.2); OpenSSL
+// fails it with "unhandled critical extension", and Go's Verify too, so
+// no client under such a CA is ever let in.
+func checkCriticalExtensions(c *x509.Certificate) Check {
+	if len(c.UnhandledCriticalExtensions) == 0 {
+		return Check{Rule: "critical-extensions", Status: Pass, Message: "no critical extension that verifiers do not understand"}
+	}
+	var oids []string
+	for _, oid := range c.UnhandledCriticalExtensions {
+		oids = append(oids, oid.String())
+	}
+	return Check{Rule: "critical-extensions", Status: Fail,
+		Message: "unhandled critical extension " + strings.Join(oids, ", ") + ": OpenSSL and Go refuse this certificate, and every client certificate under it",
+		Hint:    "re-create the CA without that extension, or with it not critical"}
+}
+
 func checkValidity(c *x509.Certificate, now time.Time) Check {
 	left := c.NotAfter.Sub(now)
 	days := int(left.Hours() / 24)
@@ -315,9 +327,9 @@ func chainBreak(certs []*x509.Certificate) (string, bool) {
 	top := certs[len(certs)-1]
 	if !isSelfSigned(top) {
 		if len(certs) == 1 {
-			return fmt.Sprintf("%s is not self-signed and its issuer (%s) is not in the bundle", cn(top), top.Issuer.String()), false
+			return fmt.Sprintf("%s is not self-signed and its issuer (%s) is not in the bundle", cn(top), IssuerDN(top)), false
 		}
-		return fmt.Sprintf("the last certificate (%s) is not a self-signed root: its issuer %s is missing", cn(top), top.Issuer.String()), false
+		return fmt.Sprintf("the last certificate (%s) is not a self-signed root: its issuer %s is missing", cn(top), IssuerDN(top)), false
 	}
 	// pathLenConstraint of certificate j limits the CAs below it: j of them
 	// in the bundle (clients' leaves do not count).
@@ -339,7 +351,7 @@ func chainDescription(certs []*x509.Certificate) string {
 func chainHint(certs []*x509.Certificate) string {
 	top := certs[len(certs)-1]
 	if !isSelfSigned(top) {
-		return "Access wants the whole chain: append the certificate of " + top.Issuer.String() + " (for mtlsctl ca intermediate, upload ca-chain.pem)"
+		return "Access wants the whole chain: append the certificate of " + IssuerDN(top) + " (for mtlsctl ca intermediate, upload ca-chain.pem)"
 	}
 	return "check that every certificate in the bundle belongs to the same chain"
 }
@@ -376,8 +388,16 @@ func findOrder(certs []*x509.Certificate) []*x509.Certificate {
 	return nil
 }
 
+// isSelfSigned: issuer and subject the same and the signature its own. A
+// signature Go cannot check (DSA, MD2) counts by name: the signature rule
+// fails such a certificate already, and telling its user to append its
+// own issuer would send them looking for a certificate that is this one.
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && signedBy(c, c) == nil
+	if !SameDN(c.RawIssuer, c.RawSubject) {
+		return false
+	}
+	err := signedBy(c, c)
+	return err == nil || errors.Is(err, x509.ErrUnsupportedAlgorithm) || c.PublicKeyAlgorithm == x509.UnknownPublicKeyAlgorithm || c.PublicKeyAlgorithm == x509.DSA
 }
 
 // signedBy checks child's signature with parent's key. Go refuses to verify
@@ -414,11 +434,16 @@ func signedBy(child, parent *x509.Certificate) error {
 	return child.CheckSignatureFrom(parent)
 }
 
+// cn names a certificate in messages: its most specific attribute as
+// FormatDN prints it when that is its CN, else its whole name.
 func cn(c *x509.Certificate) string {
+	dn := SubjectDN(c)
 	if c.Subject.CommonName != "" {
-		return "CN=" + c.Subject.CommonName
+		if first, _, _ := strings.Cut(dn, ","); strings.HasPrefix(first, "CN=") {
+			return first
+		}
 	}
-	return c.Subject.String()
+	return dn
 }
 
 // OrderedPEM encodes certs as a PEM bundle.
@@ -445,39 +470,17 @@ func HostnameOf(c Check) string {
 	return name
 }
 
-// Signature algorithm OIDs Go does not parse into a SignatureAlgorithm, or
-// parses only with particular parameters, named for the user.
-var signatureOIDNames = map[string]string{
-	"1.2.840.113549.1.1.10":   "RSASSA-PSS",
-	"1.2.840.113549.1.1.4":    "MD5-RSA",
-	"1.2.840.113549.1.1.2":    "MD2-RSA",
-	"1.3.101.112":             "Ed25519",
-	"1.3.101.113":             "Ed448",
-	"1.2.840.10040.4.3":       "DSA-SHA1",
-	"2.16.840.1.101.3.4.3.2":  "DSA-SHA256",
-	"2.16.840.1.101.3.4.3.17": "ML-DSA-44",
-	"2.16.840.1.101.3.4.3.18": "ML-DSA-65",
-	"2.16.840.1.101.3.4.3.19": "ML-DSA-87",
-	"1.2.156.10197.1.501":     "SM2-SM3",
-}
-
 // signatureAlgorithmName names c's signature algorithm even when Go does
 // not support it, from the OID in the certificate itself.
 func signatureAlgorithmName(c *x509.Certificate) string {
 	if c.SignatureAlgorithm != x509.UnknownSignatureAlgorithm {
 		return c.SignatureAlgorithm.String()
 	}
-	in := cryptobyte.String(c.Raw)
-	var cert, algID cryptobyte.String
-	var oid asn1.ObjectIdentifier
-	if !in.ReadASN1(&cert, cbasn1.SEQUENCE) || !cert.SkipASN1(cbasn1.SEQUENCE) ||
-		!cert.ReadASN1(&algID, cbasn1.SEQUENCE) || !algID.ReadASN1ObjectIdentifier(&oid) {
+	oid, params, ok := certSignatureAlgorithm(c.Raw)
+	if !ok {
 		return "an unknown algorithm"
 	}
-	if name, ok := signatureOIDNames[oid.String()]; ok {
-		return name + " (" + oid.String() + ")"
-	}
-	return "an unknown algorithm (" + oid.String() + ")"
+	return SignatureAlgorithmName(oid, params) + " (" + oid.String() + ")"
 }
 
 // checkCAExtKeyUsage: a CA with an Extended Key Usage extension restricts

@@ -1,0 +1,481 @@
+package main
+
+// The peer corpus: pyca/cryptography's X.509 vectors (x509/custom) and
+// NIST's PKITS, as Debian's python3-cryptography-vectors ships them. Every
+// CRL and certificate goes through mtlsctl's reader and commands, and what
+// mtlsctl prints is compared with what OpenSSL prints for the same file,
+// OpenSSL run here. Where mtlsctl is deliberately stricter than OpenSSL the
+// file is listed below with the reason; everything else must agree.
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/commands"
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// vectorsDir is where the Debian package puts the vectors;
+// MTLSCTL_VECTORS overrides it (say, a pip-installed copy).
+func vectorsDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("MTLSCTL_VECTORS")
+	if dir == "" {
+		dir = "/usr/lib/python3/dist-packages/cryptography_vectors"
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x509", "PKITS_data", "crls")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("pyca's vectors are not in %s; .ci/run installs python3-cryptography-vectors", dir)
+		}
+		t.Skipf("pyca's vectors are not in %s: apt-get install python3-cryptography-vectors (or set MTLSCTL_VECTORS)", dir)
+	}
+	return dir
+}
+
+func corpusOpenSSL(t *testing.T) string {
+	t.Helper()
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("openssl is not installed; .ci/run installs it")
+		}
+		t.Skip("openssl is not installed")
+	}
+	return openssl
+}
+
+// run runs mtlsctl in process.
+func runMtlsctl(args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	code = commands.Run(append([]string{"mtlsctl"}, args...), strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// strictCRLs are the CRLs OpenSSL prints and mtlsctl refuses to read
+// (exit 2), and why.
+var strictCRLs = map[string]string{
+	// Version 3 does not exist for CRLs (RFC 5280 §5.1.2.1: v2, or v1
+	// when absent); OpenSSL prints "Version unknown (2)".
+	"crl_bad_version.pem": "version 3",
+	// thisUpdate is not a valid time; OpenSSL prints "Bad time value".
+	"crl_invalid_time.der": "thisUpdate is not a valid",
+}
+
+// strictCerts are the certificates OpenSSL reads and mtlsctl (through
+// Go's parser) refuses, exit 2 with the reason; each is malformed by RFC
+// 5280.
+var strictCerts = map[string]string{
+	"negative_serial.pem":       "negative serial number",   // §4.1.2.2: positive
+	"invalid_version.pem":       "invalid version",          // version 4
+	"ec_no_named_curve.pem":     "invalid ECDSA parameters", // RFC 5480 §2.1.1: a named curve
+	"two_basic_constraints.pem": "duplicate extension",      // §4.2: each extension once
+}
+
+// opensslCRL is what OpenSSL prints of a CRL.
+type opensslCRL struct {
+	issuer, this, next, number string
+	entries                    []string // "SERIAL DATE REASON"
+	text                       string
+}
+
+var (
+	entrySerial = regexp.MustCompile(`^    Serial Number: (-?[0-9A-F]+)$`)
+	entryDate   = regexp.MustCompile(`^        Revocation Date: (.+)$`)
+	unknownCrit = regexp.MustCompile(`(?m)^ +([0-9]+(?:\.[0-9]+)+): critical$`)
+)
+
+func readOpenSSLCRL(t *testing.T, openssl, file string) (*opensslCRL, bool) {
+	form := "PEM"
+	if data, _ := os.ReadFile(file); len(data) > 0 && data[0] == 0x30 {
+		form = "DER"
+	}
+	head, err := exec.Command(openssl, "crl", "-inform", form, "-in", file, "-noout", "-issuer", "-lastupdate", "-nextupdate", "-crlnumber",
+		"-nameopt", "RFC2253", "-dateopt", "iso_8601").Output()
+	if err != nil {
+		return nil, false
+	}
+	text, err := exec.Command(openssl, "crl", "-inform", form, "-in", file, "-noout", "-text", "-nameopt", "RFC2253", "-dateopt", "iso_8601").Output()
+	if err != nil {
+		return nil, false
+	}
+	o := &opensslCRL{text: string(text)}
+	for _, line := range strings.Split(string(head), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "issuer":
+			o.issuer = v
+		case "lastUpdate":
+			o.this = v
+		case "nextUpdate":
+			o.next = v
+		case "crlNumber":
+			o.number = v
+		}
+	}
+	// Entries: serial, date, and the first reason code (mtlsctl keeps the
+	// first of duplicates too).
+	lines := strings.Split(string(text), "\n")
+	var serial, date, reason string
+	flush := func() {
+		if serial != "" {
+			o.entries = append(o.entries, serial+" "+date+" "+reason)
+		}
+		serial, date, reason = "", "", ""
+	}
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		if m := entrySerial.FindStringSubmatch(line); m != nil {
+			flush()
+			serial = m[1]
+		} else if m := entryDate.FindStringSubmatch(line); m != nil && serial != "" {
+			date = m[1]
+		} else if strings.TrimSpace(line) == "X509v3 CRL Reason Code:" && serial != "" && reason == "" && i+1 < len(lines) {
+			reason = strings.TrimSpace(lines[i+1])
+		} else if strings.HasPrefix(line, "    Signature Algorithm:") {
+			break
+		}
+	}
+	flush()
+	return o, true
+}
+
+// openSSLReason is OpenSSL's name of an RFC 5280 reason, as mtlsctl names it.
+var openSSLReason = map[string]string{
+	"unspecified": "Unspecified", "keyCompromise": "Key Compromise", "cACompromise": "CA Compromise",
+	"affiliationChanged": "Affiliation Changed", "superseded": "Superseded", "cessationOfOperation": "Cessation Of Operation",
+	"certificateHold": "Certificate Hold", "removeFromCRL": "Remove From CRL", "privilegeWithdrawn": "Privilege Withdrawn",
+	"aACompromise": "AA Compromise",
+}
+
+type crlShowJSON struct {
+	Kind       string  `json:"kind"`
+	Number     string  `json:"number"`
+	Issuer     string  `json:"issuer"`
+	ThisUpdate string  `json:"this_update"`
+	NextUpdate *string `json:"next_update"`
+	SigAlg     string  `json:"signature_algorithm"`
+	Signature  string  `json:"signature"`
+	Failure    string  `json:"signature_failure"`
+	Refusals   []string
+	Count      int `json:"count"`
+	Entries    []struct {
+		Serial string `json:"serial"`
+		Date   string `json:"revocation_date"`
+		Reason string `json:"reason"`
+	} `json:"entries"`
+	Warnings []string `json:"warnings"`
+}
+
+func isoFromRFC3339(s string) string { return strings.Replace(s, "T", " ", 1) }
+
+func corpusCRLs(t *testing.T, vectors string) []string {
+	var files []string
+	custom, _ := filepath.Glob(filepath.Join(vectors, "x509", "custom", "*"))
+	for _, f := range custom {
+		if b := filepath.Base(f); strings.HasPrefix(b, "crl_") || strings.HasSuffix(b, "_crl.pem") {
+			files = append(files, f)
+		}
+	}
+	pkits, _ := filepath.Glob(filepath.Join(vectors, "x509", "PKITS_data", "crls", "*.crl"))
+	return append(files, pkits...)
+}
+
+// TestCorpusCRLs: every CRL of the corpus, through crl show and the
+// reader, against OpenSSL: the same issuer, dates, number, serials, dates
+// and reasons; the kind OpenSSL's own text implies (Delta CRL Indicator,
+// Issuing Distribution Point, Certificate Issuer entries); and exit 1 with
+// the OID named for each critical extension OpenSSL does not know either.
+func TestCorpusCRLs(t *testing.T) {
+	vectors := vectorsDir(t)
+	openssl := corpusOpenSSL(t)
+	empty := t.TempDir()
+	files := corpusCRLs(t, vectors)
+	if len(files) < 190 {
+		t.Fatalf("only %d CRLs in the corpus", len(files))
+	}
+	for _, file := range files {
+		base := filepath.Base(file)
+		t.Run(base, func(t *testing.T) {
+			o, osslOK := readOpenSSLCRL(t, openssl, file)
+			out, errOut, code := runMtlsctl("crl", "show", "--json", "--dir", empty, file)
+			data, _ := os.ReadFile(file)
+			rl, readErr := pkix.ReadCRL(base, data)
+			if why, strict := strictCRLs[base]; strict {
+				if code != 2 || !strings.Contains(errOut, why) || readErr == nil {
+					t.Errorf("mtlsctl should refuse it (%s): exit %d, %s", why, code, errOut)
+				}
+				return
+			}
+			if !osslOK {
+				if code != 2 || !strings.Contains(errOut, base) {
+					t.Errorf("OpenSSL cannot read it, mtlsctl exit %d: %s", code, errOut)
+				}
+				return
+			}
+			if code != 0 && code != 1 || readErr != nil {
+				t.Fatalf("OpenSSL reads it, mtlsctl exit %d: %s (reader: %v)", code, errOut, readErr)
+			}
+			var got crlShowJSON
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("crl show --json: %v\n%s", err, out)
+			}
+			if got.Issuer != o.issuer {
+				t.Errorf("issuer %q, OpenSSL %q", got.Issuer, o.issuer)
+			}
+			if isoFromRFC3339(got.ThisUpdate) != o.this {
+				t.Errorf("this update %s, OpenSSL %s", got.ThisUpdate, o.this)
+			}
+			switch {
+			case o.next == "NONE" && got.NextUpdate != nil:
+				t.Errorf("next update %s, OpenSSL NONE", *got.NextUpdate)
+			case o.next != "NONE" && (got.NextUpdate == nil || isoFromRFC3339(*got.NextUpdate) != o.next):
+				t.Errorf("next update %v, OpenSSL %s", got.NextUpdate, o.next)
+			}
+			if want := o.number; (want == "<NONE>") != (got.Number == "") || (want != "<NONE>" && !sameNumber(got.Number, want)) {
+				t.Errorf("number %q, OpenSSL %q", got.Number, want)
+			}
+			var entries []string
+			for _, e := range got.Entries {
+				reason := openSSLReason[e.Reason]
+				if reason == "" && e.Reason != "" {
+					reason = strings.TrimSuffix(strings.TrimPrefix(e.Reason, "reason("), ")")
+				}
+				entries = append(entries, e.Serial+" "+opensslDate(e.Date)+" "+reason)
+			}
+			if !slices.Equal(entries, o.entries) {
+				t.Errorf("entries differ from OpenSSL's:\n mtlsctl %q\n OpenSSL %q", first(entries, 5), first(o.entries, 5))
+			}
+			if got.Count != rl.Count || got.Kind != rl.Kind {
+				t.Errorf("crl show says %d entries, %s; the reader %d, %s", got.Count, got.Kind, rl.Count, rl.Kind)
+			}
+			// The kind, from what OpenSSL shows of the extensions.
+			want := "complete"
+			switch {
+			case strings.Contains(o.text, "X509v3 Delta CRL Indicator"):
+				want = "delta"
+			case strings.Contains(o.text, "X509v3 Issuing Distribution Point"):
+				want = "partitioned"
+			case strings.Contains(o.text, "X509v3 Certificate Issuer"):
+				want = "indirect"
+			}
+			if got.Kind != want {
+				t.Errorf("kind %s, OpenSSL's text says %s", got.Kind, want)
+			}
+			if (want == "complete") != (len(got.Refusals) == 0) && len(unknownCrit.FindAllString(o.text, -1)) == 0 {
+				t.Errorf("kind %s with refusals %q", got.Kind, got.Refusals)
+			}
+			// Critical extensions neither OpenSSL nor mtlsctl knows: the
+			// CRL must not be used, and crl show exits 1 naming the OID.
+			crit := unknownCrit.FindAllStringSubmatch(o.text, -1)
+			if len(crit) > 0 {
+				if code != 1 || !strings.Contains(strings.Join(got.Refusals, " "), crit[0][1]) {
+					t.Errorf("critical %s: exit %d, refusals %q", crit[0][1], code, got.Refusals)
+				}
+			} else if code != 0 {
+				t.Errorf("exit %d: %s", code, errOut)
+			}
+			if strings.Contains(got.SigAlg, "unknown") {
+				t.Errorf("signature algorithm %q", got.SigAlg)
+			}
+		})
+	}
+}
+
+// sameNumber compares a decimal CRL number with OpenSSL's "0x0A" form.
+func sameNumber(decimal, openssl string) bool {
+	a, okA := new(big.Int).SetString(decimal, 10)
+	b, okB := new(big.Int).SetString(strings.TrimPrefix(openssl, "0x"), 16)
+	return okA && okB && a.Cmp(b) == 0
+}
+
+// opensslDate is an RFC 3339 time as OpenSSL's -text prints entry dates
+// (it ignores -dateopt there).
+func opensslDate(rfc3339 string) string {
+	t, err := time.Parse(time.RFC3339, rfc3339)
+	if err != nil {
+		return rfc3339
+	}
+	return t.UTC().Format("Jan _2 15:04:05 2006 GMT")
+}
+
+func first(s []string, n int) []string { return s[:min(n, len(s))] }
+
+// TestCorpusNamedCRLVerdicts: the CRLs the issue names, each with the
+// verdict RFC 5280 asks of a consumer.
+func TestCorpusNamedCRLVerdicts(t *testing.T) {
+	vectors := vectorsDir(t)
+	custom := filepath.Join(vectors, "x509", "custom")
+	crls := filepath.Join(vectors, "x509", "PKITS_data", "crls")
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		file    string
+		kind    string
+		exit    int
+		refusal string // in the refusals, "" for none
+		warning string // in the warnings
+	}{
+		{filepath.Join(crls, "UnknownCRLExtensionCACRL.crl"), "complete", 1, "critical extension 2.16.840.1.101.2.1.12.2", ""},
+		{filepath.Join(crls, "UnknownCRLEntryExtensionCACRL.crl"), "complete", 1, "critical extension 2.16.840.1.101.2.1.12.2", ""},
+		{filepath.Join(custom, "crl_md2_unknown_crit_entry_ext.pem"), "complete", 1, "critical extension 1.2.3.4", ""},
+		{filepath.Join(crls, "deltaCRLCA1deltaCRL.crl"), "delta", 0, "is a delta CRL", ""},
+		{filepath.Join(crls, "deltaCRLIndicatorNoBaseCACRL.crl"), "delta", 0, "is a delta CRL", ""},
+		{filepath.Join(custom, "crl_delta_crl_indicator.pem"), "delta", 0, "base CRL number 12345678901234567890", ""},
+		{filepath.Join(crls, "onlyContainsUserCertsCACRL.crl"), "partitioned", 0, "only user certificates", ""},
+		{filepath.Join(crls, "onlyContainsCACertsCACRL.crl"), "partitioned", 0, "only CA certificates", ""},
+		{filepath.Join(crls, "onlyContainsAttributeCertsCACRL.crl"), "partitioned", 0, "only attribute certificates", ""},
+		{filepath.Join(crls, "onlySomeReasonsCA1compromiseCRL.crl"), "partitioned", 0, "only some reasons: keyCompromise", ""},
+		{filepath.Join(crls, "indirectCRLCA1CRL.crl"), "partitioned", 0, "indirect CRL", ""},
+		{filepath.Join(custom, "crl_idp_fullname_only.pem"), "partitioned", 0, "distribution point URI:http://myhost.com/myca.crl", ""},
+		{filepath.Join(custom, "crl_no_next_update.pem"), "complete", 0, "", "no next update"},
+		{filepath.Join(custom, "crl_unsupported_reason.pem"), "complete", 0, "", "reason code 12, which RFC 5280 does not define"},
+		{filepath.Join(custom, "crl_dup_entry_ext.pem"), "complete", 0, "", "duplicate reason code"},
+		{filepath.Join(custom, "crl_inval_cert_issuer_entry_ext.pem"), "indirect", 0, "Certificate Issuer", "empty or malformed certificate issuer"},
+		{filepath.Join(custom, "crl_all_reasons.pem"), "indirect", 0, "Certificate Issuer", "removeFromCRL"},
+		{filepath.Join(crls, "GoodCACRL.crl"), "complete", 0, "", ""},
+	} {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			out, errOut, code := runMtlsctl("crl", "show", "--json", "--dir", empty, tc.file)
+			var got crlShowJSON
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("exit %d: %v\n%s", code, err, errOut)
+			}
+			refusals, warnings := strings.Join(got.Refusals, "\n"), strings.Join(got.Warnings, "\n")
+			if got.Kind != tc.kind || code != tc.exit || (tc.refusal == "") != (refusals == "") || !strings.Contains(refusals, tc.refusal) ||
+				!strings.Contains(warnings, tc.warning) {
+				t.Errorf("kind %s, exit %d, refusals %q, warnings %q", got.Kind, code, got.Refusals, got.Warnings)
+			}
+			if tc.warning == "no next update" && got.NextUpdate != nil {
+				t.Errorf("next_update %v, want null", *got.NextUpdate)
+			}
+			text, _, _ := runMtlsctl("crl", "show", "--dir", empty, tc.file)
+			if tc.warning == "no next update" && !regexp.MustCompile(`(?m)^  next update  none$`).MatchString(text) {
+				t.Errorf("text output:\n%s", text)
+			}
+		})
+	}
+	// An explicit reason "unspecified" is shown, not dropped.
+	out, _, _ := runMtlsctl("crl", "show", "--json", "--dir", empty, filepath.Join(custom, "crl_all_reasons.pem"))
+	if !strings.Contains(out, `"reason": "unspecified"`) {
+		t.Errorf("an explicit unspecified reason is dropped:\n%s", out)
+	}
+}
+
+// pkitsOddIssuers are the PKITS CRLs that no PKITS certificate issued,
+// with the CA each is tested against and what mtlsctl must say.
+var pkitsOddIssuers = map[string]struct {
+	cert, failure, message string
+	exit                   int
+}{
+	"BadCRLIssuerNameCACRL.crl": {"BadCRLIssuerNameCACert.crt", "issuer name", "the CRL was issued by CN=Incorrect CRL Issuer Name", 1},
+	"TwoCRLsCABadCRL.crl":       {"TwoCRLsCACert.crt", "issuer name", "the CRL was issued by CN=Bad CRL for Two CRLs CA", 1},
+	// The CA's DSA key inherits its parameters from its issuer: neither
+	// Go nor OpenSSL can decode it alone, so the CA file is unreadable.
+	"DSAParametersInheritedCACRL.crl": {"DSAParametersInheritedCACert.crt", "", "invalid DSA parameters", 2},
+}
+
+// pkitsCerts reads every PKITS certificate, by file name.
+func pkitsCerts(t *testing.T, vectors string) map[string]*x509.Certificate {
+	files, _ := filepath.Glob(filepath.Join(vectors, "x509", "PKITS_data", "certs", "*.crt"))
+	certs := map[string]*x509.Certificate{}
+	for _, f := range files {
+		der, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err := x509.ParseCertificate(der); err == nil {
+			certs[f] = c
+		}
+	}
+	return certs
+}
+
+// TestCorpusPKITSSignatures: every PKITS CRL checked with crl show --ca
+// against each certificate named as its issuer. Where OpenSSL verifies the
+// signature, mtlsctl says verified, or names the part that is not the
+// signature: the algorithm (DSA, which Go cannot check) or the key usage
+// (a CA whose certificate lacks cRLSign). Where OpenSSL does not, mtlsctl
+// says INVALID (signature). Never a bare "INVALID".
+func TestCorpusPKITSSignatures(t *testing.T) {
+	vectors := vectorsDir(t)
+	openssl := corpusOpenSSL(t)
+	certs := pkitsCerts(t, vectors)
+	dir := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(vectors, "x509", "PKITS_data", "crls", "*.crl"))
+	verifiedByBoth, named := 0, map[string]int{}
+	for _, file := range files {
+		data, _ := os.ReadFile(file)
+		rl, err := pkix.ReadCRL(file, data)
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Base(file), err)
+			continue
+		}
+		candidates := 0
+		for certFile, c := range certs {
+			if !pkix.SameDN(c.RawSubject, rl.IssuerRaw) || (len(rl.AuthKeyID) > 0 && !bytes.Equal(rl.AuthKeyID, c.SubjectKeyId)) {
+				continue
+			}
+			candidates++
+			caPEM := filepath.Join(dir, filepath.Base(certFile)+".pem")
+			os.WriteFile(caPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o644)
+			ossl, _ := exec.Command(openssl, "crl", "-inform", "DER", "-in", file, "-noout", "-CAfile", caPEM).CombinedOutput()
+			osslOK := strings.Contains(string(ossl), "verify OK")
+			out, errOut, code := runMtlsctl("crl", "show", "--json", "--dir", dir, "--ca", caPEM, file)
+			var got crlShowJSON
+			json.Unmarshal([]byte(out), &got)
+			label := filepath.Base(file) + " by " + filepath.Base(certFile)
+			switch {
+			case osslOK && got.Signature != "INVALID":
+				verifiedByBoth++
+			case osslOK && got.Failure == "algorithm":
+				if !strings.HasPrefix(got.SigAlg, "DSA-") {
+					t.Errorf("%s: Go cannot check %s?", label, got.SigAlg)
+				}
+				named["algorithm"]++
+			case osslOK && got.Failure == "key usage":
+				if c.KeyUsage == 0 || c.KeyUsage&x509.KeyUsageCRLSign != 0 {
+					t.Errorf("%s: key usage refused, but the certificate has %v", label, c.KeyUsage)
+				}
+				named["key usage"]++
+			case osslOK:
+				t.Errorf("%s: OpenSSL verifies it; mtlsctl: %s (%s) %s", label, got.Signature, got.Failure, errOut)
+			case got.Signature != "INVALID" || got.Failure != "signature" || code != 1:
+				t.Errorf("%s: OpenSSL does not verify it (%s); mtlsctl: %s (%s), exit %d", label, strings.TrimSpace(string(ossl)), got.Signature, got.Failure, code)
+			default:
+				named["signature"]++
+			}
+			if got.Signature == "INVALID" {
+				t.Logf("%s: %s (%s)", label, got.Failure, strings.Join(got.Warnings, "; "))
+			}
+		}
+		if _, listed := pkitsOddIssuers[filepath.Base(file)]; candidates == 0 && !listed {
+			t.Errorf("%s: no PKITS certificate is its issuer", filepath.Base(file))
+		}
+	}
+	// The CRLs no certificate issued, against the CA they claim to be of.
+	for crl, tc := range pkitsOddIssuers {
+		der, _ := os.ReadFile(filepath.Join(vectors, "x509", "PKITS_data", "certs", tc.cert))
+		caPEM := filepath.Join(dir, tc.cert+".pem")
+		os.WriteFile(caPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+		out, errOut, code := runMtlsctl("crl", "show", "--json", "--dir", dir, "--ca", caPEM, filepath.Join(vectors, "x509", "PKITS_data", "crls", crl))
+		var got crlShowJSON
+		json.Unmarshal([]byte(out), &got)
+		if code != tc.exit || got.Failure != tc.failure || !strings.Contains(errOut, tc.message) {
+			t.Errorf("%s with %s: exit %d, failure %q: %s", crl, tc.cert, code, got.Failure, errOut)
+		}
+	}
+	t.Logf("verified by both: %d; named failures: %v", verifiedByBoth, named)
+	if verifiedByBoth < 150 || named["algorithm"] == 0 || named["signature"] == 0 {
+		t.Errorf("verified by both: %d; named failures: %v", verifiedByBoth, named)
+	}
+}
