@@ -671,3 +671,72 @@ func TestCorpusCertificates(t *testing.T) {
 		t.Error("no certificate with an unhandled critical extension was found")
 	}
 }
+
+// TestCorpusEnforcement: every PKITS CRL that the reader says is not its
+// CA's complete list (delta, partitioned, indirect, or with a critical
+// extension nobody here understands) is refused, with that reason, by the
+// three commands that enforce CRLs: serve (its CRL loader), check and
+// worker build. Every complete one is taken by all three.
+func TestCorpusEnforcement(t *testing.T) {
+	vectors := vectorsDir(t)
+	certs := pkitsCerts(t, vectors)
+	dir := t.TempDir()
+	pki := filepath.Join(dir, "pki")
+	if _, errOut, code := runMtlsctl("ca", "init", "--dir", pki); code != 0 {
+		t.Fatal(errOut)
+	}
+	files, _ := filepath.Glob(filepath.Join(vectors, "x509", "PKITS_data", "crls", "*.crl"))
+	refused, taken := 0, 0
+	for _, file := range files {
+		data, _ := os.ReadFile(file)
+		rl, err := pkix.ReadCRL(file, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ca *x509.Certificate
+		for _, c := range certs {
+			if rl.VerifyBy(c, "ca") == nil {
+				ca = c
+				break
+			}
+		}
+		if ca == nil {
+			continue // no issuer that verifies: TestCorpusPKITSSignatures names why
+		}
+		base := filepath.Base(file)
+		caPEM := filepath.Join(dir, base+".ca.pem")
+		os.WriteFile(caPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o644)
+		const refusal = "cannot be used as its CA's complete revocation list"
+		// serve takes CRLs signed by the CAs of its policy only, so a CRL
+		// signed by a separate key (a certificate that is no CA) is refused
+		// there for that, before anything else; the loader is asked only
+		// about CRLs signed by a CA.
+		var loadErr error
+		if ca.IsCA {
+			_, loadErr = pkix.LoadCRLStore(file, []*x509.Certificate{ca}, nil, nil)
+		}
+		_, checkErr, checkCode := runMtlsctl("check", "--dir", pki, "--crl", file)
+		_, workerErr, workerCode := runMtlsctl("worker", "build", "--dir", pki, "--crl", file, "--ca", caPEM)
+		if len(rl.Refusals) > 0 {
+			refused++
+			if ca.IsCA && (loadErr == nil || !strings.Contains(loadErr.Error(), refusal)) {
+				t.Errorf("%s (%s): serve's loader takes it: %v", base, rl.Refusals[0], loadErr)
+			}
+			if checkCode != 1 || !strings.Contains(checkErr, refusal) {
+				t.Errorf("%s: check exit %d: %s", base, checkCode, checkErr)
+			}
+			if workerCode != 2 || !strings.Contains(workerErr, refusal) {
+				t.Errorf("%s: worker build exit %d: %s", base, workerCode, workerErr)
+			}
+			continue
+		}
+		taken++
+		if loadErr != nil || strings.Contains(checkErr, refusal) || strings.Contains(workerErr, refusal) {
+			t.Errorf("%s: a complete CRL refused: serve %v; check %s; worker build %s", base, loadErr, checkErr, workerErr)
+		}
+	}
+	t.Logf("refused %d, taken %d", refused, taken)
+	if refused < 20 || taken < 100 {
+		t.Errorf("refused %d, taken %d", refused, taken)
+	}
+}

@@ -148,10 +148,10 @@ func runCheck(u *ui, c *cli.Context) error {
 			u.warn("%s: %s", pkix.Printable(rl.File), w)
 		}
 		if err := rl.Usable(); err != nil {
+			// Its next update says nothing of what it leaves out: no row.
 			crlRefused = err.Error()
 			u.warn("%s", crlRefused)
-		}
-		if !rl.NextUpdate.IsZero() {
+		} else if !rl.NextUpdate.IsZero() {
 			col.AddCRL(crlPath, rl.NextUpdate)
 		}
 		signerCRL = rl
