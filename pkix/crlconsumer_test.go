@@ -1,0 +1,205 @@
+package pkix
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// hand-made CRLs, signed by a CA made here, each with one thing RFC 5280
+// asks a consumer to notice.
+func signCRL(t *testing.T, ca *Issuer, tmpl *x509.RevocationList) []byte {
+	t.Helper()
+	if tmpl.Number == nil {
+		tmpl.Number = big.NewInt(7)
+	}
+	if tmpl.ThisUpdate.IsZero() {
+		tmpl.ThisUpdate = time.Now().Add(-time.Minute)
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// crypto/x509 writes reason codes only from its ReasonCode field (and
+// only valid ones), so test CRLs carry them under a stand-in OID that
+// resign turns into the real one.
+var standInReason = asn1.ObjectIdentifier{2, 5, 29, 99}
+
+func reasonExt(code byte) pkix.Extension {
+	return pkix.Extension{Id: standInReason, Value: []byte{0x0a, 0x01, code}}
+}
+
+// resign replaces the stand-in reason OID with reasonCode's in the signed
+// part and signs it again with the CA's key.
+func resign(t *testing.T, ca *Issuer, der []byte) []byte {
+	t.Helper()
+	in := cryptobyte.String(der)
+	var outer, tbs, algo cryptobyte.String
+	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&tbs, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&algo, cbasn1.SEQUENCE) {
+		t.Fatal("malformed test CRL")
+	}
+	patched := bytes.ReplaceAll(tbs, []byte{0x06, 0x03, 0x55, 0x1d, 0x63}, []byte{0x06, 0x03, 0x55, 0x1d, 0x15})
+	digest := sha256.Sum256(patched)
+	sig, err := ca.Key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(patched)
+		b.AddBytes(algo)
+		b.AddASN1BitString(sig)
+	})
+	return b.BytesOrPanic()
+}
+
+func TestReadCRLEntryFindings(t *testing.T) {
+	ca := newTestCA(t, "ecdsa-256")
+	now := time.Now()
+	entry := func(serial int64, exts ...pkix.Extension) x509.RevocationListEntry {
+		return x509.RevocationListEntry{SerialNumber: big.NewInt(serial), RevocationTime: now.Add(-time.Hour), ExtraExtensions: exts}
+	}
+	unknownCrit := pkix.Extension{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}
+	certIssuer := pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 29}, Critical: true, Value: []byte{0x30, 0x00}}
+	for _, tc := range []struct {
+		name               string
+		entries            []x509.RevocationListEntry
+		kind               string
+		mustNotUse         bool
+		refusal, warning   string
+		explicitUnspecifed bool
+	}{
+		{"plain", []x509.RevocationListEntry{entry(1, reasonExt(1))}, "complete", false, "", "", false},
+		{"explicit unspecified", []x509.RevocationListEntry{entry(1, reasonExt(0))}, "complete", false, "", "", true},
+		{"unknown critical entry extension", []x509.RevocationListEntry{entry(1), entry(2, unknownCrit), entry(3, unknownCrit)}, "complete", true,
+			"2 entries (the first 02) have a critical extension 1.2.3.4", "", false},
+		{"reason 7", []x509.RevocationListEntry{entry(5, reasonExt(7))}, "complete", false, "", "entry 05 has reason code 7, which RFC 5280 does not define", false},
+		{"reason 11", []x509.RevocationListEntry{entry(5, reasonExt(11))}, "complete", false, "", "reason code 11", false},
+		{"removeFromCRL", []x509.RevocationListEntry{entry(5, reasonExt(8))}, "complete", false, "", "removeFromCRL, which belongs only in a delta CRL", false},
+		{"duplicate reason", []x509.RevocationListEntry{entry(6, reasonExt(1), reasonExt(1))}, "complete", false, "", "duplicate reason code extension", false},
+		{"empty certificate issuer", []x509.RevocationListEntry{entry(6, certIssuer)}, "indirect", false, "Certificate Issuer", "empty or malformed certificate issuer", false},
+		{"malformed reason", []x509.RevocationListEntry{entry(6, pkix.Extension{Id: standInReason, Value: []byte{0x02, 0x01, 0x01}})}, "complete", false, "", "malformed reason code", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			der := resign(t, ca, signCRL(t, ca, &x509.RevocationList{NextUpdate: now.Add(time.Hour), RevokedCertificateEntries: tc.entries}))
+			rl, err := ReadCRL("t.crl", der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refusals, warnings := strings.Join(rl.Refusals, "\n"), strings.Join(rl.Warnings, "\n")
+			if rl.Kind != tc.kind || rl.MustNotUse != tc.mustNotUse || (tc.refusal == "") != (refusals == "") ||
+				!strings.Contains(refusals, tc.refusal) || !strings.Contains(warnings, tc.warning) || (tc.warning == "") != (warnings == "") {
+				t.Errorf("kind %s, must not use %v\nrefusals %q\nwarnings %q", rl.Kind, rl.MustNotUse, rl.Refusals, rl.Warnings)
+			}
+			if (rl.Usable() == nil) != (refusals == "") {
+				t.Errorf("Usable: %v", rl.Usable())
+			}
+			if rl.Count != len(tc.entries) || len(rl.Entries) != len(tc.entries) {
+				t.Errorf("%d entries read", rl.Count)
+			}
+			if tc.explicitUnspecifed && (!rl.Entries[0].HasReason || rl.Entries[0].Reason != 0) {
+				t.Errorf("explicit unspecified read as %+v", rl.Entries[0])
+			}
+			if err := rl.VerifyBy(ca.Cert, "ca.pem"); err != nil {
+				t.Errorf("VerifyBy: %v", err)
+			}
+		})
+	}
+}
+
+// Signature verdicts name the part that failed.
+func TestVerifyByNamesTheFailure(t *testing.T) {
+	ca := newTestCA(t, "ecdsa-256")
+	der := signCRL(t, ca, &x509.RevocationList{NextUpdate: time.Now().Add(time.Hour)})
+	rl, err := ReadCRL("t.crl", der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := func(err error) string {
+		if f, ok := err.(*SignatureFailure); ok {
+			return f.Part
+		}
+		return ""
+	}
+	other := newTestCA(t, "ecdsa-256") // the same default name, another key
+	if p := part(rl.VerifyBy(other.Cert, "other.pem")); p != "key identifier" {
+		t.Errorf("another CA of the same name: %q", p)
+	}
+	// The same name and key identifier, another key: the signature itself.
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := *ca.Cert
+	tmpl.PublicKey = &key.PublicKey
+	forged, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgedCert, _ := x509.ParseCertificate(forged)
+	tmpl.PublicKey = ca.Cert.PublicKey
+	if p := part(rl.VerifyBy(forgedCert, "forged.pem")); p != "signature" {
+		t.Errorf("another key: %q", p)
+	}
+	// A CA without cRLSign: the signature verifies, the key usage does not.
+	tmpl.KeyUsage = x509.KeyUsageCertSign
+	noCRLSign, _ := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, ca.Cert.PublicKey, ca.Key)
+	noCRLSignCert, _ := x509.ParseCertificate(noCRLSign)
+	if p := part(rl.VerifyBy(noCRLSignCert, "nocrlsign.pem")); p != "key usage" {
+		t.Errorf("no cRLSign: %q", p)
+	}
+	// Another name.
+	tmpl.Subject = pkix.Name{CommonName: "Someone Else"}
+	tmpl.RawSubject = nil
+	renamed, _ := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, ca.Cert.PublicKey, ca.Key)
+	renamedCert, _ := x509.ParseCertificate(renamed)
+	if err := rl.VerifyBy(renamedCert, "renamed.pem"); part(err) != "issuer name" || !strings.Contains(err.Error(), "CN=Someone Else") {
+		t.Errorf("another name: %v", err)
+	}
+}
+
+// SameDN compares as RFC 5280 §7.1 and OpenSSL do.
+func TestSameDN(t *testing.T) {
+	name := func(tag int, cn string) []byte {
+		der, _ := asn1.Marshal([]asn1.RawValue{{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true,
+			Bytes: mustMarshal(t, struct {
+				Type  asn1.ObjectIdentifier
+				Value asn1.RawValue
+			}{asn1.ObjectIdentifier{2, 5, 4, 3}, asn1.RawValue{Tag: tag, Bytes: []byte(cn)}})}})
+		return der
+	}
+	for _, tc := range []struct {
+		a, b []byte
+		same bool
+	}{
+		{name(asn1.TagPrintableString, "Good CA"), name(asn1.TagUTF8String, "Good CA"), true},
+		{name(asn1.TagUTF8String, "good  ca "), name(asn1.TagUTF8String, "Good CA"), true},
+		{name(asn1.TagUTF8String, "Good CA"), name(asn1.TagUTF8String, "Good CB"), false},
+		{name(asn1.TagUTF8String, "É"), name(asn1.TagUTF8String, "é"), false}, // ASCII case folding only, as OpenSSL
+	} {
+		if got := SameDN(tc.a, tc.b); got != tc.same {
+			t.Errorf("SameDN(%x, %x) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	der, err := asn1.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
