@@ -167,6 +167,9 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range policy.Warnings {
+		warn(w)
+	}
 	// The CAs whose CRLs count: the uploaded ones and every CA certificate
 	// in the PKI directory (intermediate.pem, a chain bundle) that chains
 	// to them. An intermediate's CRL verifies against the intermediate,

@@ -3,8 +3,10 @@ package commands
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	x509pkix "crypto/x509/pkix"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -99,4 +101,37 @@ func TestCheckColoredColumnsAlign(t *testing.T) {
 		}
 	}
 	_ = os.Remove(path)
+}
+
+// Issue 15: a CA whose name carries ESC and BEL reaches the terminal
+// escaped, as OpenSSL's -nameopt RFC2253 prints it, through ca validate
+// and crl show (its CRL's issuer) too.
+func TestDNsEscapedEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	ca, caKey := mint(t, &x509.Certificate{Subject: x509pkix.Name{CommonName: "evil\x1b[2J\x07ca", Organization: []string{"O\rrg"}},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}, nil, nil)
+	caFile := filepath.Join(dir, "evil-ca.pem")
+	writePEM(t, caFile, "CERTIFICATE", ca.Raw)
+	crl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: time.Now().Add(-time.Minute),
+		NextUpdate: time.Now().Add(time.Hour)}, ca, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlFile := filepath.Join(dir, "evil.crl")
+	os.WriteFile(crlFile, crl, 0o644)
+	const want = `CN=evil\1B[2J\07ca,O=O\0Drg`
+	for _, args := range [][]string{
+		{"ca", "validate", caFile},
+		{"crl", "show", "--dir", dir, "--ca", caFile, crlFile},
+		{"crl", "show", "--dir", dir, crlFile},
+		{"inspect", crlFile},
+	} {
+		out, errOut, _ := runColored(t, false, args...)
+		if strings.ContainsAny(out+errOut, "\x1b\x07\r") {
+			t.Errorf("%v: raw control characters reach the terminal:\n%q\n%q", args, out, errOut)
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("%v: the name is not printed as OpenSSL prints it (%s):\n%s", args, want, out)
+		}
+	}
 }

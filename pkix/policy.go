@@ -37,6 +37,8 @@ type AccessPolicy struct {
 	Intermediates []*x509.Certificate // from the uploaded chain
 	CommonNames   []string
 	CRLs          []*CRLStore // one per issuing CA that publishes one
+	// Warnings are what is wrong with the CAs themselves, for the start.
+	Warnings []string
 }
 
 // NewAccessPolicy builds a policy from an uploaded CA bundle: self-signed
@@ -57,6 +59,13 @@ func NewAccessPolicy(file string, caBundle []*x509.Certificate, commonNames []st
 	}
 	if roots == 0 {
 		return nil, errorf(file, "has no root (self-signed) certificate").withHint("upload the whole chain, up to the root, as Access wants it")
+	}
+	// A CA with a critical extension no verifier understands lets nobody
+	// in: say so at start, not in every 403.
+	for _, c := range caBundle {
+		if ch := checkCriticalExtensions(c); ch.Status != Pass {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s: %s", file, cn(c), ch.Message))
+		}
 	}
 	return p, nil
 }
