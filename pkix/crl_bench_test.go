@@ -2,6 +2,7 @@ package pkix
 
 import (
 	"bufio"
+	"crypto/x509"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -72,6 +73,57 @@ func BenchmarkCRLBuild(b *testing.B) {
 				size = crl.Size
 			}
 			b.ReportMetric(float64(size), "crl-bytes")
+		})
+	}
+}
+
+// BenchmarkReadCRL measures the one CRL reader (what crl show and serve
+// load, and what the Worker builder streams) against crypto/x509's parser
+// on the same DER, which crl show and serve used before.
+func BenchmarkReadCRL(b *testing.B) {
+	ca := newTestCA(b, "ecdsa-256")
+	for _, n := range []int{1_000, 100_000, 1_000_000} {
+		dir := b.TempDir()
+		serials := filepath.Join(dir, "serials.txt")
+		writeSerialFile(b, serials, n)
+		f, _ := os.Open(serials)
+		now := time.Now()
+		builder := NewCRLBuilder(0, now)
+		if err := ReadSerials(f, "serials.txt", false, now, builder); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		crl, err := builder.Sign(CRLParams{Issuer: ca.Cert, Key: ca.Key, Number: NextCRLNumber(nil, now), ThisUpdate: now, NextUpdate: now.Add(time.Hour)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		der := crl.Bytes()
+		b.Run(fmt.Sprintf("ReadCRL/entries=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rl, err := ReadCRL("ca.crl", der)
+				if err != nil || rl.Count != n || rl.VerifyBy(ca.Cert, "ca.pem") != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("ScanCRL/entries=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rl, err := ScanCRL("ca.crl", der, func(RevokedEntry) {})
+				if err != nil || rl.Count != n || rl.VerifyBy(ca.Cert, "ca.pem") != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("crypto-x509/entries=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rl, err := x509.ParseRevocationList(der)
+				if err != nil || len(rl.RevokedCertificateEntries) != n || rl.CheckSignatureFrom(ca.Cert) != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -415,3 +415,24 @@ func TestCRLAcceptedByOpenSSL(t *testing.T) {
 		}
 	}
 }
+
+// parseZuluTime agrees with cryptobyte on every input: the same time, or
+// both refusing.
+func FuzzParseZuluTime(f *testing.F) {
+	for _, s := range []string{"\x17\x0d991231235959Z", "\x17\x0d500101000000Z", "\x18\x0f20491231235959Z", "\x17\x0d000431000000Z",
+		"\x17\x0d991231235960Z", "\x18\x0f99991231235959Z", "\x17\x0d9912312359+9Z", "\x17\x11991231235959+0100"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fast, okFast := parseZuluTime(raw)
+		s := cryptobyte.String(raw)
+		var slow time.Time
+		okSlow := readASN1Time(&s, &slow) && s.Empty()
+		if okFast && (!okSlow || !fast.Equal(slow)) {
+			t.Errorf("%q: fast %v, cryptobyte %v %v", raw, fast, slow, okSlow)
+		}
+		if got, ok := ParseCRLTime(raw); ok != okSlow || (ok && !got.Equal(slow)) {
+			t.Errorf("%q: ParseCRLTime %v %v, cryptobyte %v %v", raw, got, ok, slow, okSlow)
+		}
+	})
+}

@@ -103,19 +103,18 @@ func ScanCRL(file string, data []byte, fn func(RevokedEntry)) (*RevocationList, 
 	var firstIndirect string
 	err = c.EachRevokedEntry(bytes.NewReader(der), func(e RevokedEntry) {
 		c.Count++
-		serial := entryHex(e)
 		if e.UnknownCritical != "" {
-			c.noteEntry(fmt.Sprintf("a critical extension %s that mtlsctl does not understand (RFC 5280 §5.3: such a CRL must not be used to tell any certificate's status)", e.UnknownCritical), serial, true)
+			c.noteEntry(fmt.Sprintf("a critical extension %s that mtlsctl does not understand (RFC 5280 §5.3: such a CRL must not be used to tell any certificate's status)", e.UnknownCritical), entryHex(e), true)
 			c.MustNotUse = true
 		}
 		if e.CertificateIssuer && firstIndirect == "" {
-			firstIndirect = serial
+			firstIndirect = entryHex(e)
 		}
 		if e.Problem != "" {
-			c.noteEntry(e.Problem, serial, false)
+			c.noteEntry(e.Problem, entryHex(e), false)
 		}
 		if e.Negative {
-			c.noteEntry("a negative serial number (RFC 5280 requires positive ones)", serial, false)
+			c.noteEntry("a negative serial number (RFC 5280 requires positive ones)", entryHex(e), false)
 		}
 		if fn != nil {
 			fn(e)

@@ -329,8 +329,8 @@ func entryHex(e RevokedEntry) string {
 	return s
 }
 
-// entryExtensions are the entry extensions RFC 5280 §5.3 defines; a
-// critical one of another type makes the entry unusable.
+// entryExtensions name the entry extensions RFC 5280 §5.3 defines; a
+// critical one of another type makes the CRL unusable.
 var entryExtensions = map[string]string{
 	"2.5.29.21": "reason code", "2.5.29.24": "invalidity date", "2.5.29.29": "certificate issuer", "2.5.29.23": "hold instruction code",
 }
@@ -362,25 +362,26 @@ func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) error {
 		// entry too, so it is revoked and named, not fatal.
 		note("malformed entry extensions")
 	}
-	var seen []string
+	// Entries are read by the million: OIDs are compared as DER bytes and
+	// made into strings only for messages.
+	var seenBuf [4][]byte
+	seen := seenBuf[:0]
 	for !exts.Empty() {
-		var ext, value cryptobyte.String
-		var oid asn1.ObjectIdentifier
+		var ext, value, oid cryptobyte.String
 		var crit bool
-		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) ||
+		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) ||
 			(ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&crit)) ||
 			!ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
 			note("a malformed entry extension")
 			return nil
 		}
-		id := oid.String()
-		if slices.Contains(seen, id) {
-			note("a duplicate " + extName(id, entryExtensions) + " extension (RFC 5280 allows each once)")
+		if containsBytes(seen, oid) {
+			note("a duplicate " + extName(oidText(oid), entryExtensions) + " extension (RFC 5280 allows each once)")
 			continue
 		}
-		seen = append(seen, id)
+		seen = append(seen, oid)
 		switch {
-		case oid.Equal(oidReasonCode):
+		case bytes.Equal(oid, derReasonCode):
 			var code int
 			if !value.ReadASN1Enum(&code) || !value.Empty() {
 				note("a malformed reason code")
@@ -392,22 +393,52 @@ func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) error {
 			} else if e.Reason == 8 {
 				note("the reason removeFromCRL, which belongs only in a delta CRL")
 			}
-		case oid.Equal(oidCertIssuer):
+		case bytes.Equal(oid, derCertIssuer):
 			var names cryptobyte.String
 			if !value.ReadASN1(&names, cbasn1.SEQUENCE) || !value.Empty() || names.Empty() {
 				note("an empty or malformed certificate issuer extension")
 			}
 			e.CertificateIssuer = true
-		case oid.Equal(oidInvalidityDate):
+		case bytes.Equal(oid, derInvalidityDate):
 			var t time.Time
 			if !value.ReadASN1GeneralizedTime(&t) {
 				note("a malformed invalidity date")
 			}
-		case crit && entryExtensions[id] == "" && e.UnknownCritical == "":
-			e.UnknownCritical = id
+		case crit && !bytes.Equal(oid, derHoldInstruction) && e.UnknownCritical == "":
+			e.UnknownCritical = oidText(oid)
 		}
 	}
 	return nil
+}
+
+// The entry extensions RFC 5280 §5.3 defines, as the DER content of their
+// OIDs (2.5.29.21, .29, .24 and .23).
+var (
+	derReasonCode      = []byte{0x55, 0x1d, 0x15}
+	derCertIssuer      = []byte{0x55, 0x1d, 0x1d}
+	derInvalidityDate  = []byte{0x55, 0x1d, 0x18}
+	derHoldInstruction = []byte{0x55, 0x1d, 0x17}
+)
+
+func containsBytes(list [][]byte, b []byte) bool {
+	for _, x := range list {
+		if bytes.Equal(x, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// oidText is the dotted form of an OID's DER content.
+func oidText(der []byte) string {
+	var oid asn1.ObjectIdentifier
+	full := cryptobyte.NewBuilder(nil)
+	full.AddASN1(cbasn1.OBJECT_IDENTIFIER, func(b *cryptobyte.Builder) { b.AddBytes(der) })
+	in := cryptobyte.String(full.BytesOrPanic())
+	if !in.ReadASN1ObjectIdentifier(&oid) {
+		return "an invalid OID " + strings.ToUpper(hex.EncodeToString(der))
+	}
+	return oid.String()
 }
 
 func extName(oid string, names map[string]string) string {
@@ -419,9 +450,63 @@ func extName(oid string, names map[string]string) string {
 
 // ParseCRLTime reads a DER UTCTime or GeneralizedTime element.
 func ParseCRLTime(raw []byte) (time.Time, bool) {
+	if t, ok := parseZuluTime(raw); ok {
+		return t, true
+	}
 	s := cryptobyte.String(raw)
 	var t time.Time
-	return t, readASN1Time(&s, &t)
+	return t, readASN1Time(&s, &t) && s.Empty()
+}
+
+// parseZuluTime reads the form RFC 5280 §4.1.2.5 prescribes, UTCTime
+// YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ, without allocating (a
+// million entry dates go through here); anything else is left to
+// cryptobyte, which agrees with it on these forms.
+func parseZuluTime(raw []byte) (time.Time, bool) {
+	if len(raw) < 2 || int(raw[1]) != len(raw)-2 {
+		return time.Time{}, false
+	}
+	v := raw[2:]
+	var year int
+	switch {
+	case raw[0] == 0x17 && len(v) == 13:
+		if year = digits(v[0:2]); year < 0 {
+			return time.Time{}, false
+		}
+		if year += 2000; year >= 2050 {
+			year -= 100
+		}
+		v = v[2:]
+	case raw[0] == 0x18 && len(v) == 15:
+		year = digits(v[0:4])
+		v = v[4:]
+	default:
+		return time.Time{}, false
+	}
+	if v[10] != 'Z' || year < 0 {
+		return time.Time{}, false
+	}
+	mon, day, hour, minute, sec := digits(v[0:2]), digits(v[2:4]), digits(v[4:6]), digits(v[6:8]), digits(v[8:10])
+	if mon < 1 || mon > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 || hour < 0 || minute < 0 || sec < 0 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(mon), day, hour, minute, sec, 0, time.UTC)
+	if t.Day() != day { // 31 April rolls over to 1 May: not a date
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// digits reads ASCII decimal digits, or -1.
+func digits(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 func readDERLength(br *bufio.Reader) (int, error) {

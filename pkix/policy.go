@@ -234,7 +234,7 @@ type CRLStore struct {
 	mu      sync.Mutex
 	stamp   fileStamp
 	issuer  *x509.Certificate
-	revoked map[string]bool // serial (decimal) → revoked
+	revoked map[string]bool // serialKey → revoked
 	number  string
 	// nextUpdate is the loaded CRL's; staleWarned is set once it was
 	// warned about having passed, missing once a vanished file was.
@@ -287,7 +287,10 @@ func (s *CRLStore) reload() error {
 	if err != nil {
 		return errorf(s.path, "cannot read: %v", unwrapPathError(err))
 	}
-	rl, err := ReadCRL(s.path, data)
+	revoked := map[string]bool{}
+	rl, err := ScanCRL(s.path, data, func(e RevokedEntry) {
+		revoked[serialKey(e.Negative, e.Serial)] = true
+	})
 	if err != nil {
 		return err
 	}
@@ -323,10 +326,6 @@ func (s *CRLStore) reload() error {
 			withHint("rebuild it: mtlsctl crl build serials.txt")
 	}
 	s.numberInt = rl.Number
-	revoked := make(map[string]bool, rl.Count)
-	for _, e := range rl.Entries {
-		revoked[e.Serial.String()] = true
-	}
 	number := ""
 	if rl.Number != nil {
 		number = rl.Number.String()
@@ -388,7 +387,16 @@ func (s *CRLStore) Revoked(issuer, leaf *x509.Certificate) bool {
 	if s.issuer == nil || !SameCA(issuer, s.issuer) {
 		return false // the CRL is another CA's (e.g. the root's, for an intermediate's leaf)
 	}
-	return s.revoked[leaf.SerialNumber.String()]
+	return s.revoked[serialKey(leaf.SerialNumber.Sign() < 0, leaf.SerialNumber.Bytes())]
+}
+
+// serialKey is a serial as a map key: its sign and big-endian magnitude,
+// as the CRL reader streams it (no big.Int per entry).
+func serialKey(negative bool, magnitude []byte) string {
+	if negative {
+		return "-" + string(magnitude)
+	}
+	return string(magnitude)
 }
 
 // Issuer is the CA whose CRL this is.
