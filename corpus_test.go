@@ -127,20 +127,8 @@ func readOpenSSLCRL(t *testing.T, openssl, file string) (*opensslCRL, bool) {
 	if err != nil {
 		return nil, false
 	}
-	o := &opensslCRL{text: string(text)}
-	for _, line := range strings.Split(string(head), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		switch k {
-		case "issuer":
-			o.issuer = v
-		case "lastUpdate":
-			o.this = v
-		case "nextUpdate":
-			o.next = v
-		case "crlNumber":
-			o.number = v
-		}
-	}
+	f := opensslFields(head)
+	o := &opensslCRL{text: string(text), issuer: f["issuer"], this: f["lastUpdate"], next: f["nextUpdate"], number: f["crlNumber"]}
 	// Entries: serial, date, and the first reason code (mtlsctl keeps the
 	// first of duplicates too).
 	lines := strings.Split(string(text), "\n")
@@ -166,6 +154,17 @@ func readOpenSSLCRL(t *testing.T, openssl, file string) (*opensslCRL, bool) {
 	}
 	flush()
 	return o, true
+}
+
+// opensslFields reads OpenSSL's "name=value" lines (-issuer, -serial, …).
+func opensslFields(out []byte) map[string]string {
+	f := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			f[k] = v
+		}
+	}
+	return f
 }
 
 // openSSLReason is OpenSSL's name of an RFC 5280 reason, as mtlsctl names it.
@@ -515,18 +514,8 @@ func readOpenSSLCert(t *testing.T, openssl, file, dir string) opensslCert {
 	if err != nil {
 		return opensslCert{}
 	}
-	o := opensslCert{ok: true}
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		switch k {
-		case "subject":
-			o.subject = v
-		case "issuer":
-			o.issuer = v
-		case "serial":
-			o.serial = v
-		}
-	}
+	f := opensslFields(out)
+	o := opensslCert{ok: true, subject: f["subject"], issuer: f["issuer"], serial: f["serial"]}
 	// Trusted as itself, times ignored: the first error OpenSSL meets in
 	// its extension checks is the one that matters here.
 	asPEM := filepath.Join(dir, filepath.Base(file)+".pem")
