@@ -381,6 +381,16 @@ func TestCorpusNamedCRLVerdicts(t *testing.T) {
 			}
 		})
 	}
+	// check says a CRL without a next update cannot tell when it is stale,
+	// and shows no expiry for it (it once printed "expired -2562047h ago").
+	pki := filepath.Join(empty, "pki")
+	if _, errOut, code := runMtlsctl("ca", "init", "--dir", pki); code != 0 {
+		t.Fatal(errOut)
+	}
+	_, errOut, code := runMtlsctl("check", "--dir", pki, "--crl", filepath.Join(custom, "crl_no_next_update.pem"))
+	if !strings.Contains(errOut, "crl_no_next_update.pem: it has no next update: nothing tells when it is stale") || strings.Contains(errOut, "-2562047h") {
+		t.Errorf("check, exit %d: %s", code, errOut)
+	}
 	// An explicit reason "unspecified" is shown, not dropped.
 	out, _, _ := runMtlsctl("crl", "show", "--json", "--dir", empty, filepath.Join(custom, "crl_all_reasons.pem"))
 	if !strings.Contains(out, `"reason": "unspecified"`) {

@@ -11,6 +11,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,25 +50,35 @@ func reasonExt(code byte) pkix.Extension {
 // resign replaces the stand-in reason OID with reasonCode's in the signed
 // part and signs it again with the CA's key.
 func resign(t *testing.T, ca *Issuer, der []byte) []byte {
+	return resignWith(t, ca, der, func(tbs []byte) []byte {
+		return bytes.ReplaceAll(tbs, []byte{0x06, 0x03, 0x55, 0x1d, 0x63}, []byte{0x06, 0x03, 0x55, 0x1d, 0x15})
+	})
+}
+
+// resignWith changes the content of a CRL's TBSCertList with patch and
+// signs the result again with the CA's key (ECDSA with SHA-256).
+func resignWith(t *testing.T, ca *Issuer, der []byte, patch func(tbs []byte) []byte) []byte {
 	t.Helper()
 	in := cryptobyte.String(der)
 	var outer, tbs, algo cryptobyte.String
-	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&tbs, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&algo, cbasn1.SEQUENCE) {
+	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) || !outer.ReadASN1(&tbs, cbasn1.SEQUENCE) || !outer.ReadASN1Element(&algo, cbasn1.SEQUENCE) {
 		t.Fatal("malformed test CRL")
 	}
-	patched := bytes.ReplaceAll(tbs, []byte{0x06, 0x03, 0x55, 0x1d, 0x63}, []byte{0x06, 0x03, 0x55, 0x1d, 0x15})
-	digest := sha256.Sum256(patched)
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddBytes(patch(append([]byte{}, tbs...))) })
+	signed := b.BytesOrPanic()
+	digest := sha256.Sum256(signed)
 	sig, err := ca.Key.Sign(rand.Reader, digest[:], crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(patched)
+	var out cryptobyte.Builder
+	out.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(signed)
 		b.AddBytes(algo)
 		b.AddASN1BitString(sig)
 	})
-	return b.BytesOrPanic()
+	return out.BytesOrPanic()
 }
 
 func TestReadCRLEntryFindings(t *testing.T) {
@@ -202,4 +214,31 @@ func mustMarshal(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return der
+}
+
+// serve's CRL loader warns about a CRL without a next update. crypto/x509
+// always writes one, so the test CRL has it cut out and is signed again.
+func TestCRLStoreWarnsWithoutNextUpdate(t *testing.T) {
+	ca := newTestCA(t, "ecdsa-256")
+	next := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	der := signCRL(t, ca, &x509.RevocationList{NextUpdate: next})
+	nextDER := EncodeTime(next)
+	cut := resignWith(t, ca, der, func(tbs []byte) []byte {
+		i := bytes.Index(tbs, nextDER)
+		if i < 0 {
+			t.Fatal("no nextUpdate in the test CRL")
+		}
+		return append(tbs[:i], tbs[i+len(nextDER):]...)
+	})
+	path := filepath.Join(t.TempDir(), "ca.crl")
+	if err := os.WriteFile(path, cut, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	if _, err := LoadCRLStore(path, []*x509.Certificate{ca.Cert}, func(w string) { warnings = append(warnings, w) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(warnings, "\n"), "ca.crl: it has no next update: nothing tells when it is stale") {
+		t.Errorf("warnings: %q", warnings)
+	}
 }
