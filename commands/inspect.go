@@ -101,6 +101,11 @@ func runInspect(u *ui, c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		if in.Unreadable > 0 {
+			// Some blocks read, some not: the report shows both, and the
+			// log says so even under --json.
+			u.warn("%s: %d block%s cannot be parsed (listed under 'also')", pkix.Printable(label), in.Unreadable, plural(in.Unreadable))
+		}
 		if len(in.Keys) > 0 {
 			dir := c.String("dir")
 			if dir == "" {
