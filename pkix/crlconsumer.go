@@ -101,10 +101,11 @@ func ScanCRL(file string, data []byte, fn func(RevokedEntry)) (*RevocationList, 
 	c.SignatureAlgorithm = SignatureAlgorithmName(c.sigOID, c.sigParams)
 	c.headerFindings()
 	var firstIndirect string
+	withExtensions := 0
 	err = c.EachRevokedEntry(bytes.NewReader(der), func(e RevokedEntry) {
 		c.Count++
 		if e.UnknownCritical != "" {
-			c.noteEntry(fmt.Sprintf("a critical extension %s that mtlsctl does not understand (RFC 5280 §5.3: such a CRL must not be used to tell any certificate's status)", e.UnknownCritical), entryHex(e), true)
+			c.noteEntry(fmt.Sprintf("a critical extension %s that mtlsctl does not handle (only a Certificate Issuer may be critical; RFC 5280 §5.3: such a CRL must not be used to tell any certificate's status)", e.UnknownCritical), entryHex(e), true)
 			c.MustNotUse = true
 		}
 		if e.CertificateIssuer && firstIndirect == "" {
@@ -112,6 +113,9 @@ func ScanCRL(file string, data []byte, fn func(RevokedEntry)) (*RevocationList, 
 		}
 		if e.Problem != "" {
 			c.noteEntry(e.Problem, entryHex(e), false)
+		}
+		if e.HasExtensions {
+			withExtensions++
 		}
 		if e.Negative {
 			c.noteEntry("a negative serial number (RFC 5280 requires positive ones)", entryHex(e), false)
@@ -122,6 +126,9 @@ func ScanCRL(file string, data []byte, fn func(RevokedEntry)) (*RevocationList, 
 	})
 	if err != nil {
 		return nil, errorf(file, "not a valid CRL: %v", err).withHint("give a CRL file (DER or PEM); 'openssl crl -in FILE -text' shows what it holds")
+	}
+	if c.Version == 1 && withExtensions > 0 {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("it is a version 1 CRL, yet %d entr%s extensions (RFC 5280 requires version 2 for them)", withExtensions, map[bool]string{true: "y has", false: "ies have"}[withExtensions == 1]))
 	}
 	if firstIndirect != "" {
 		c.refuse("indirect", fmt.Sprintf("lists certificates of another CA (entry %s has a Certificate Issuer extension): mtlsctl cannot tell which serials are its issuer's", firstIndirect))
@@ -235,6 +242,13 @@ func (c *RevocationList) headerFindings() {
 		case e.Critical && crlExtensions[id] == "":
 			c.MustNotUse = true
 			c.refuse("", fmt.Sprintf("has a critical extension %s that mtlsctl does not understand; RFC 5280 §5.2 says such a CRL must not be used", id))
+		case e.Critical && !e.OID.Equal(oidAKI):
+			// RFC 5280 defines these non-critical; OpenSSL handles only
+			// an AKI, an IDP and a delta indicator marked critical and
+			// refuses the CRL otherwise. A critical Freshest CRL would
+			// even require reading delta CRLs, which nothing here does.
+			c.MustNotUse = true
+			c.refuse("", fmt.Sprintf("has its %s extension marked critical, which RFC 5280 defines non-critical; OpenSSL refuses such a CRL (unhandled critical CRL extension)", crlExtensions[id]))
 		}
 	}
 	if c.Number == nil {

@@ -139,23 +139,14 @@ func ReadCRLHeaderAt(file string, r io.ReaderAt) (*CRLHeader, error) {
 func (h *CRLHeader) parseExtensions(raw []byte) error {
 	in := cryptobyte.String(raw)
 	var exts, seq cryptobyte.String
-	if !in.ReadASN1(&exts, cbasn1.Tag(0).Constructed().ContextSpecific()) || !exts.ReadASN1(&seq, cbasn1.SEQUENCE) {
-		return errors.New("extensions")
+	if !in.ReadASN1(&exts, cbasn1.Tag(0).Constructed().ContextSpecific()) || !exts.ReadASN1(&seq, cbasn1.SEQUENCE) || !exts.Empty() {
+		return errors.New("malformed extensions")
 	}
 	for !seq.Empty() {
-		var ext, value cryptobyte.String
+		oidDER, crit, value, ok := readExtension(&seq)
 		var oid asn1.ObjectIdentifier
-		if !seq.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&oid) {
-			return errors.New("extension")
-		}
-		var crit bool
-		if ext.PeekASN1Tag(cbasn1.BOOLEAN) {
-			if !ext.ReadASN1Boolean(&crit) {
-				return errors.New("extension")
-			}
-		}
-		if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
-			return errors.New("extension")
+		if !ok || !oidOf(oidDER, &oid) {
+			return errors.New("malformed extension")
 		}
 		h.Extensions = append(h.Extensions, CRLExtension{OID: oid, Critical: crit, Value: value})
 		switch {
@@ -164,18 +155,52 @@ func (h *CRLHeader) parseExtensions(raw []byte) error {
 			if !value.ReadASN1Integer(n) {
 				return errors.New("CRL number")
 			}
-			h.Number = n
+			if h.Number == nil { // a second one is refused as a duplicate; the first is shown
+				h.Number = n
+			}
 		case oid.Equal(oidAKI):
 			var aki, id cryptobyte.String
 			if !value.ReadASN1(&aki, cbasn1.SEQUENCE) {
 				return errors.New("authority key identifier")
 			}
-			if aki.ReadASN1(&id, cbasn1.Tag(0).ContextSpecific()) {
+			if aki.ReadASN1(&id, cbasn1.Tag(0).ContextSpecific()) && h.AuthKeyID == nil {
 				h.AuthKeyID = id
 			}
 		}
 	}
 	return nil
+}
+
+// readExtension reads one Extension (RFC 5280 §4.1): the OID's DER
+// content, whether it is critical, and the extnValue's content. Nothing
+// may follow the extnValue (OpenSSL refuses that; crypto/x509 skips it,
+// and with it whatever a second value says). A BOOLEAN TRUE written as
+// any non-zero byte, as BER allows and OpenSSL reads, counts as critical:
+// reading it as not critical would hide what must not be ignored.
+func readExtension(seq *cryptobyte.String) (oid []byte, critical bool, value cryptobyte.String, ok bool) {
+	var ext, oidDER cryptobyte.String
+	if !seq.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1(&oidDER, cbasn1.OBJECT_IDENTIFIER) || len(oidDER) == 0 {
+		return nil, false, nil, false
+	}
+	if ext.PeekASN1Tag(cbasn1.BOOLEAN) {
+		var b cryptobyte.String
+		if !ext.ReadASN1(&b, cbasn1.BOOLEAN) || len(b) != 1 {
+			return nil, false, nil, false
+		}
+		critical = b[0] != 0
+	}
+	if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) || !ext.Empty() {
+		return nil, false, nil, false
+	}
+	return oidDER, critical, value, true
+}
+
+// oidOf decodes an OID's DER content.
+func oidOf(der []byte, oid *asn1.ObjectIdentifier) bool {
+	full := cryptobyte.NewBuilder(nil)
+	full.AddASN1(cbasn1.OBJECT_IDENTIFIER, func(b *cryptobyte.Builder) { b.AddBytes(der) })
+	in := cryptobyte.String(full.BytesOrPanic())
+	return in.ReadASN1ObjectIdentifier(oid)
 }
 
 // tlv is one DER element located in a file: its tag, where it starts, the
@@ -260,10 +285,13 @@ type RevokedEntry struct {
 	HasReason bool
 	RawTime   []byte // the revocationDate's DER element, to copy as it is
 	Date      time.Time
-	// UnknownCritical names a critical entry extension other than those
-	// RFC 5280 defines (RFC 5280 §5.3: such an entry must not be used),
-	// or is "".
+	// UnknownCritical names a critical entry extension other than a
+	// Certificate Issuer, the one RFC 5280 §5.3 defines critical (OpenSSL
+	// refuses any other; RFC 5280: such a CRL must not be used), or is "".
 	UnknownCritical string
+	// HasExtensions: the entry has crlEntryExtensions (a version 1 CRL
+	// may not).
+	HasExtensions bool
 	// CertificateIssuer is set when the entry carries a Certificate
 	// Issuer extension: it and the entries after it revoke certificates
 	// of another CA (an indirect CRL).
@@ -358,22 +386,27 @@ func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) error {
 	}
 	var exts cryptobyte.String
 	if !rest.ReadASN1(&exts, cbasn1.SEQUENCE) || !rest.Empty() {
-		// The serial and date are what matter; crypto/x509 reads such an
-		// entry too, so it is revoked and named, not fatal.
-		note("malformed entry extensions")
+		// Not a list of extensions, or something after it: what it says
+		// cannot be known, so the CRL cannot be read (OpenSSL and
+		// crypto/x509 refuse it too).
+		return errors.New("malformed entry extensions")
 	}
+	e.HasExtensions = true
 	// Entries are read by the million: OIDs are compared as DER bytes and
 	// made into strings only for messages.
 	var seenBuf [4][]byte
 	seen := seenBuf[:0]
 	for !exts.Empty() {
-		var ext, value, oid cryptobyte.String
-		var crit bool
-		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) ||
-			(ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&crit)) ||
-			!ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
-			note("a malformed entry extension")
-			return nil
+		oid, crit, value, ok := readExtension(&exts)
+		if !ok {
+			return errors.New("a malformed entry extension")
+		}
+		// Only a Certificate Issuer may be critical: OpenSSL refuses a
+		// CRL with any other critical entry extension, reason codes
+		// included (RFC 5280 defines them non-critical), and so does
+		// mtlsctl, duplicates or not.
+		if crit && !bytes.Equal(oid, derCertIssuer) && e.UnknownCritical == "" {
+			e.UnknownCritical = oidText(oid)
 		}
 		if containsBytes(seen, oid) {
 			note("a duplicate " + extName(oidText(oid), entryExtensions) + " extension (RFC 5280 allows each once)")
@@ -404,8 +437,6 @@ func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) error {
 			if !value.ReadASN1GeneralizedTime(&t) {
 				note("a malformed invalidity date")
 			}
-		case crit && !bytes.Equal(oid, derHoldInstruction) && e.UnknownCritical == "":
-			e.UnknownCritical = oidText(oid)
 		}
 	}
 	return nil
@@ -432,10 +463,7 @@ func containsBytes(list [][]byte, b []byte) bool {
 // oidText is the dotted form of an OID's DER content.
 func oidText(der []byte) string {
 	var oid asn1.ObjectIdentifier
-	full := cryptobyte.NewBuilder(nil)
-	full.AddASN1(cbasn1.OBJECT_IDENTIFIER, func(b *cryptobyte.Builder) { b.AddBytes(der) })
-	in := cryptobyte.String(full.BytesOrPanic())
-	if !in.ReadASN1ObjectIdentifier(&oid) {
+	if !oidOf(der, &oid) {
 		return "an invalid OID " + strings.ToUpper(hex.EncodeToString(der))
 	}
 	return oid.String()

@@ -35,6 +35,16 @@ func (c *RevocationList) VerifyBy(ca *x509.Certificate, label string) error {
 			strings.ToUpper(hex.EncodeToString(c.AuthKeyID)), label, strings.ToUpper(hex.EncodeToString(ca.SubjectKeyId)))}
 	}
 	a, known := lookupSigAlg(c.sigOID, c.sigParams)
+	if c.sigOID.Equal(oidRSAPSS) {
+		supported, err := verifyPSS(ca.PublicKey, c.sigParams, c.tbs, c.sig)
+		switch {
+		case !supported:
+			return &SignatureFailure{"algorithm", fmt.Sprintf("the CRL is signed with RSASSA-PSS parameters mtlsctl cannot check (its key %s, a mask hash other than the message hash, or an unknown hash)", KeyDescription(ca.PublicKey))}
+		case err != nil:
+			return &SignatureFailure{"signature", fmt.Sprintf("the %s signature does not verify with the key of %s: the CRL was altered, or another key signed it", c.SignatureAlgorithm, label)}
+		}
+		return checkCRLSign(ca, label)
+	}
 	if !known || a.alg == x509.UnknownSignatureAlgorithm {
 		return &SignatureFailure{"algorithm", fmt.Sprintf("the CRL is signed with %s, which mtlsctl cannot check (Go does not implement it)", c.SignatureAlgorithm)}
 	}
@@ -45,6 +55,12 @@ func (c *RevocationList) VerifyBy(ca *x509.Certificate, label string) error {
 		}
 		return &SignatureFailure{"signature", fmt.Sprintf("the %s signature does not verify with the key of %s: the CRL was altered, or another key signed it", a.name, label)}
 	}
+	return checkCRLSign(ca, label)
+}
+
+// checkCRLSign: a signature that verifies still needs a signer whose Key
+// Usage, when it has one, allows cRLSign (RFC 5280 §6.3.3).
+func checkCRLSign(ca *x509.Certificate, label string) error {
 	if ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCRLSign == 0 {
 		return &SignatureFailure{"key usage", fmt.Sprintf("the signature verifies, but the certificate in %s may not sign CRLs: its Key Usage lacks cRLSign (RFC 5280 §6.3.3)", label)}
 	}

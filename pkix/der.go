@@ -80,6 +80,7 @@ var (
 	oidIssuingDP      = asn1.ObjectIdentifier{2, 5, 29, 28}
 	oidInvalidityDate = asn1.ObjectIdentifier{2, 5, 29, 24}
 	oidCertIssuer     = asn1.ObjectIdentifier{2, 5, 29, 29}
+	oidRSAPSS         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
 )
 
 // reasonExtension is the crlEntryExtensions of one entry: a SEQUENCE OF

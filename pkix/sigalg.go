@@ -1,6 +1,11 @@
 package pkix
 
 import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
+	_ "crypto/sha1" // PSS with SHA-1, RFC 4055's default hash
+	_ "crypto/sha512"
 	"crypto/x509"
 	"encoding/asn1"
 
@@ -99,4 +104,76 @@ func SignatureAlgorithmOf(der []byte) string {
 		return "an unknown algorithm"
 	}
 	return SignatureAlgorithmName(oid, params)
+}
+
+// pssParams are what RSASSA-PSS-params (RFC 4055 §3.1) say: the hash, the
+// MGF1 hash and the salt length, with RFC 4055's defaults (SHA-1, 20).
+type pssParams struct {
+	hash, mgfHash crypto.Hash
+	saltLength    int
+}
+
+var pssHashOIDs = map[string]crypto.Hash{
+	"1.3.14.3.2.26": crypto.SHA1, "2.16.840.1.101.3.4.2.4": crypto.SHA224, "2.16.840.1.101.3.4.2.1": crypto.SHA256,
+	"2.16.840.1.101.3.4.2.2": crypto.SHA384, "2.16.840.1.101.3.4.2.3": crypto.SHA512,
+}
+
+func parsePSSParams(params []byte) (pssParams, bool) {
+	p := pssParams{hash: crypto.SHA1, mgfHash: crypto.SHA1, saltLength: 20}
+	in := cryptobyte.String(params)
+	var seq cryptobyte.String
+	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) {
+		return p, false
+	}
+	hashOf := func(alg cryptobyte.String) (crypto.Hash, bool) {
+		var id cryptobyte.String
+		var oid asn1.ObjectIdentifier
+		if !alg.ReadASN1(&id, cbasn1.SEQUENCE) || !id.ReadASN1ObjectIdentifier(&oid) {
+			return 0, false
+		}
+		h, ok := pssHashOIDs[oid.String()]
+		return h, ok
+	}
+	var field cryptobyte.String
+	var ok bool
+	if seq.PeekASN1Tag(cbasn1.Tag(0).Constructed().ContextSpecific()) {
+		if !seq.ReadASN1(&field, cbasn1.Tag(0).Constructed().ContextSpecific()) {
+			return p, false
+		}
+		if p.hash, ok = hashOf(field); !ok {
+			return p, false
+		}
+	}
+	if seq.PeekASN1Tag(cbasn1.Tag(1).Constructed().ContextSpecific()) {
+		// MaskGenAlgorithm: SEQUENCE { id-mgf1, HashAlgorithm }
+		var mgf, mgfOID, inner cryptobyte.String
+		if !seq.ReadASN1(&field, cbasn1.Tag(1).Constructed().ContextSpecific()) || !field.ReadASN1(&mgf, cbasn1.SEQUENCE) ||
+			!mgf.ReadASN1(&mgfOID, cbasn1.OBJECT_IDENTIFIER) || !bytes.Equal(mgfOID, []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08}) {
+			return p, false
+		}
+		inner = mgf
+		if p.mgfHash, ok = hashOf(inner); !ok {
+			return p, false
+		}
+	}
+	if seq.PeekASN1Tag(cbasn1.Tag(2).Constructed().ContextSpecific()) {
+		if !seq.ReadASN1(&field, cbasn1.Tag(2).Constructed().ContextSpecific()) || !field.ReadASN1Integer(&p.saltLength) || p.saltLength < 0 {
+			return p, false
+		}
+	}
+	return p, true
+}
+
+// verifyPSS checks an RSASSA-PSS signature with the salt length its
+// parameters give: crypto/x509 checks only a salt as long as the hash, and
+// would call OpenSSL's default (the longest salt) a bad signature.
+func verifyPSS(pub crypto.PublicKey, params, signed, sig []byte) (supported bool, err error) {
+	key, isRSA := pub.(*rsa.PublicKey)
+	p, ok := parsePSSParams(params)
+	if !isRSA || !ok || p.hash != p.mgfHash || !p.hash.Available() {
+		return false, nil
+	}
+	h := p.hash.New()
+	h.Write(signed)
+	return true, rsa.VerifyPSS(key, p.hash, h.Sum(nil), sig, &rsa.PSSOptions{SaltLength: p.saltLength, Hash: p.hash})
 }
