@@ -201,6 +201,10 @@ func TestSameDN(t *testing.T) {
 		{name(asn1.TagUTF8String, "good  ca "), name(asn1.TagUTF8String, "Good CA"), true},
 		{name(asn1.TagUTF8String, "Good CA"), name(asn1.TagUTF8String, "Good CB"), false},
 		{name(asn1.TagUTF8String, "É"), name(asn1.TagUTF8String, "é"), false}, // ASCII case folding only, as OpenSSL
+		{name(asn1.TagUTF8String, "Good\u00a0CA"), name(asn1.TagUTF8String, "Good CA"), false}, // only ASCII white space folds
+		{name(asn1.TagUTF8String, "Good\tCA"), name(asn1.TagUTF8String, "Good CA"), true},
+		{name(18, "123"), name(asn1.TagPrintableString, "123"), false}, // NumericString compares as encoded
+		{name(asn1.TagT61String, "caf\xe9"), name(asn1.TagUTF8String, "café"), true},  // T61String read as Latin-1
 	} {
 		if got := SameDN(tc.a, tc.b); got != tc.same {
 			t.Errorf("SameDN(%x, %x) = %v", tc.a, tc.b, got)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Distinguished names as Cloudflare shows them: certSubjectDN in RFC 2253
@@ -16,19 +17,6 @@ import (
 // in OpenSSL's one-line form (-nameopt compat). Both are built from the
 // raw DER, byte for byte as OpenSSL does, not from Go's pkix.Name.String,
 // which names and escapes attributes differently.
-
-// attribute short names, as OpenSSL's object table has them
-var dnShortNames = map[string]string{
-	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
-	"2.5.4.5": "serialNumber", "2.5.4.9": "street", "2.5.4.12": "title", "2.5.4.42": "GN", "2.5.4.4": "SN",
-	"2.5.4.43": "initials", "2.5.4.44": "generationQualifier", "2.5.4.46": "dnQualifier", "2.5.4.65": "pseudonym",
-	"2.5.4.17": "postalCode", "2.5.4.15": "businessCategory", "2.5.4.97": "organizationIdentifier",
-	"2.5.4.13": "description", "2.5.4.41": "name", "2.5.4.18": "postOfficeBox",
-	"0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
-	"1.2.840.113549.1.9.1": "emailAddress", "1.2.840.113549.1.9.2": "unstructuredName",
-	"1.3.6.1.4.1.311.60.2.1.1": "jurisdictionL", "1.3.6.1.4.1.311.60.2.1.2": "jurisdictionST",
-	"1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC",
-}
 
 type dnAttr struct {
 	Type  asn1.ObjectIdentifier
@@ -59,8 +47,13 @@ func valueBytes(v asn1.RawValue) ([]byte, bool) {
 		return nil, false
 	}
 	switch v.Tag {
-	case asn1.TagUTF8String, asn1.TagPrintableString, asn1.TagIA5String, asn1.TagT61String, 18 /* Numeric */, 26 /* Visible */ :
+	case asn1.TagUTF8String:
 		return v.Bytes, true
+	case asn1.TagPrintableString, asn1.TagIA5String, asn1.TagT61String, 18 /* Numeric */, 26 /* Visible */ :
+		// OpenSSL reads each byte of these as one character (Latin-1)
+		// and converts to UTF-8 before escaping: a T61String "café" is
+		// caf\C3\A9, not caf\E9.
+		return latin1ToUTF8(v.Bytes), true
 	case asn1.TagBMPString:
 		if len(v.Bytes)%2 != 0 {
 			return nil, false
@@ -83,8 +76,21 @@ func valueBytes(v asn1.RawValue) ([]byte, bool) {
 	return nil, false
 }
 
+func latin1ToUTF8(b []byte) []byte {
+	for _, c := range b {
+		if c >= 0x80 {
+			out := make([]byte, 0, len(b)+8)
+			for _, c := range b {
+				out = utf8.AppendRune(out, rune(c))
+			}
+			return out
+		}
+	}
+	return b
+}
+
 func attrName(oid asn1.ObjectIdentifier) (string, bool) {
-	if n, ok := dnShortNames[oid.String()]; ok {
+	if n, ok := opensslShortNames[oid.String()]; ok {
 		return n, true
 	}
 	return oid.String(), false
@@ -222,8 +228,10 @@ func canonicalDN(raw []byte) (string, bool) {
 		for _, a := range rdn {
 			v, isString := valueBytes(a.Value)
 			val := "#" + hex.EncodeToString(a.Value.FullBytes)
-			if isString {
-				val = asciiLower(strings.Join(strings.Fields(string(v)), " "))
+			// OpenSSL canonicalises the string types but NumericString,
+			// which it compares as encoded.
+			if isString && a.Value.Tag != 18 {
+				val = asciiLower(foldASCIISpace(v))
 			}
 			attrs = append(attrs, a.Type.String()+"="+val)
 		}
@@ -232,6 +240,25 @@ func canonicalDN(raw []byte) (string, bool) {
 		b.WriteString("\x00,")
 	}
 	return b.String(), true
+}
+
+// foldASCIISpace trims ASCII white space and turns each run inside into
+// one space, as OpenSSL does; other spaces (U+00A0, say) are characters.
+func foldASCIISpace(v []byte) string {
+	var b strings.Builder
+	space := false
+	for _, c := range v {
+		if c == ' ' || (c >= '\t' && c <= '\r') {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // asciiLower lower-cases A-Z only, as OpenSSL's name canonicalisation

@@ -33,17 +33,33 @@ func TestAccessViewMatchesOpenSSL(t *testing.T) {
 			{Type: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: "private"},
 		}},
 		{CommonName: "tab\there"},
+		// attribute types outside the usual ones: OpenSSL prints them by
+		// its own short names
+		{ExtraNames: []x509pkix.AttributeTypeAndValue{
+			{Type: asn1.ObjectIdentifier{2, 5, 4, 20}, Value: "+1 555"},
+			{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 3}, Value: "a@b.example"},
+			{Type: asn1.ObjectIdentifier{2, 5, 4, 72}, Value: "role"},
+			{Type: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 20, 2, 3}, Value: "upn@example"},
+		}},
 	}
+	// A T61String with a byte above 0x7f, which OpenSSL reads as Latin-1
+	// (Go does not write T61String, so the DER is made here).
+	names = append(names, x509pkix.Name{})
+	rawSubjects := make([][]byte, len(names))
+	rawSubjects[len(names)-1] = mustMarshalDN(t, asn1.TagT61String, "caf\xe9")
 	dir := t.TempDir()
 	for i, name := range names {
-		tmpl := &x509.Certificate{SerialNumber: new(big.Int).Lsh(big.NewInt(0xfe), uint(8*i)), Subject: name,
+		tmpl := &x509.Certificate{SerialNumber: new(big.Int).Lsh(big.NewInt(0xfe), uint(8*i)), Subject: name, RawSubject: rawSubjects[i],
 			NotBefore: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), NotAfter: time.Date(2027, 12, 22, 19, 39, 0, 0, time.UTC),
 			SubjectKeyId: []byte{1, 2, 3, byte(i)}, AuthorityKeyId: []byte{9, 8, 7}}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _ := x509.ParseCertificate(der)
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
 		f := filepath.Join(dir, "c.pem")
 		os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 		run := func(args ...string) string {
@@ -80,4 +96,21 @@ func TestAccessViewMatchesOpenSSL(t *testing.T) {
 			t.Errorf("certIssuerSKI %q", v.CertIssuerSKI)
 		}
 	}
+}
+
+// mustMarshalDN is a one-attribute name (a CN) with the value as tag says.
+func mustMarshalDN(t *testing.T, tag int, value string) []byte {
+	t.Helper()
+	atv, err := asn1.Marshal(struct {
+		Type  asn1.ObjectIdentifier
+		Value asn1.RawValue
+	}{asn1.ObjectIdentifier{2, 5, 4, 3}, asn1.RawValue{Tag: tag, Bytes: []byte(value)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := asn1.Marshal([]asn1.RawValue{{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: atv}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
