@@ -59,12 +59,14 @@ func paint(enabled bool, attr color.Attribute, s string) string {
 	return c.Sprint(s)
 }
 
+// Warnings, notes and errors carry text from files (names, file names,
+// CNs): each line is escaped so no control byte reaches the terminal.
 func (u *ui) warn(format string, args ...any) {
-	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgYellow, "warning:"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgYellow, "warning:"), pkix.Printable(fmt.Sprintf(format, args...)))
 }
 
 func (u *ui) note(format string, args ...any) {
-	fmt.Fprintf(u.err, "mtlsctl: note: %s\n", fmt.Sprintf(format, args...))
+	fmt.Fprintf(u.err, "mtlsctl: note: %s\n", pkix.Printable(fmt.Sprintf(format, args...)))
 }
 
 // reportError prints err as one line, plus a hint line when the fix is
@@ -72,7 +74,7 @@ func (u *ui) note(format string, args ...any) {
 func (u *ui) reportError(err error) int {
 	msg := strings.TrimSpace(err.Error())
 	// One line: a multi-line message from a library is folded.
-	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " ")
+	msg = pkix.Printable(strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " "))
 	var problems *problemsFound
 	if errors.As(err, &problems) {
 		fmt.Fprintf(u.err, "mtlsctl: %s\n", msg)
@@ -89,7 +91,7 @@ func (u *ui) reportError(err error) int {
 		hint = ue.hintText
 	}
 	if hint != "" {
-		fmt.Fprintf(u.err, "mtlsctl: hint: %s\n", hint)
+		fmt.Fprintf(u.err, "mtlsctl: hint: %s\n", pkix.Printable(hint))
 	}
 	return exitCode(err)
 }

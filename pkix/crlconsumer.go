@@ -91,6 +91,12 @@ func ScanCRL(file string, data []byte, fn func(RevokedEntry)) (*RevocationList, 
 	if err != nil {
 		return nil, err
 	}
+	return scanCRLDER(file, der, fn)
+}
+
+// scanCRLDER is ScanCRL on DER already taken out of its file.
+func scanCRLDER(file string, der []byte, fn func(RevokedEntry)) (*RevocationList, error) {
+	var err error
 	c := &RevocationList{File: file, DER: der, Kind: "complete", entryNotes: map[string]*entryNote{}}
 	if err := c.parseOuter(); err != nil {
 		return nil, errorf(file, "not a valid CRL: %v", err).withHint("give a CRL file (DER or PEM); 'openssl crl -in FILE -text' shows what it holds")

@@ -106,6 +106,12 @@ func TestReadCRLEntryFindings(t *testing.T) {
 		{"removeFromCRL", []x509.RevocationListEntry{entry(5, reasonExt(8))}, "complete", false, "", "removeFromCRL, which belongs only in a delta CRL", false},
 		{"duplicate reason", []x509.RevocationListEntry{entry(6, reasonExt(1), reasonExt(1))}, "complete", false, "", "duplicate reason code extension", false},
 		{"empty certificate issuer", []x509.RevocationListEntry{entry(6, certIssuer)}, "indirect", false, "Certificate Issuer", "empty or malformed certificate issuer", false},
+		// OpenSSL refuses a critical reason code (RFC 5280: non-critical);
+		// a duplicate does not hide that the second copy is critical.
+		{"critical reason code", []x509.RevocationListEntry{entry(1, pkix.Extension{Id: standInReason, Critical: true, Value: []byte{0x0a, 0x01, 0x01}})}, "complete", true,
+			"entry 01 has a critical extension 2.5.29.21", "", false},
+		{"duplicate, then critical", []x509.RevocationListEntry{entry(1, pkix.Extension{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: []byte{5, 0}}, unknownCrit)}, "complete", true,
+			"entry 01 has a critical extension 1.2.3.4", "duplicate 1.2.3.4 extension", false},
 		{"malformed reason", []x509.RevocationListEntry{entry(6, pkix.Extension{Id: standInReason, Value: []byte{0x02, 0x01, 0x01}})}, "complete", false, "", "malformed reason code", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -200,11 +206,11 @@ func TestSameDN(t *testing.T) {
 		{name(asn1.TagPrintableString, "Good CA"), name(asn1.TagUTF8String, "Good CA"), true},
 		{name(asn1.TagUTF8String, "good  ca "), name(asn1.TagUTF8String, "Good CA"), true},
 		{name(asn1.TagUTF8String, "Good CA"), name(asn1.TagUTF8String, "Good CB"), false},
-		{name(asn1.TagUTF8String, "É"), name(asn1.TagUTF8String, "é"), false}, // ASCII case folding only, as OpenSSL
+		{name(asn1.TagUTF8String, "É"), name(asn1.TagUTF8String, "é"), false},                  // ASCII case folding only, as OpenSSL
 		{name(asn1.TagUTF8String, "Good\u00a0CA"), name(asn1.TagUTF8String, "Good CA"), false}, // only ASCII white space folds
 		{name(asn1.TagUTF8String, "Good\tCA"), name(asn1.TagUTF8String, "Good CA"), true},
-		{name(18, "123"), name(asn1.TagPrintableString, "123"), false}, // NumericString compares as encoded
-		{name(asn1.TagT61String, "caf\xe9"), name(asn1.TagUTF8String, "café"), true},  // T61String read as Latin-1
+		{name(18, "123"), name(asn1.TagPrintableString, "123"), false},               // NumericString compares as encoded
+		{name(asn1.TagT61String, "caf\xe9"), name(asn1.TagUTF8String, "café"), true}, // T61String read as Latin-1
 	} {
 		if got := SameDN(tc.a, tc.b); got != tc.same {
 			t.Errorf("SameDN(%x, %x) = %v", tc.a, tc.b, got)
@@ -244,5 +250,27 @@ func TestCRLStoreWarnsWithoutNextUpdate(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(warnings, "\n"), "ca.crl: it has no next update: nothing tells when it is stale") {
 		t.Errorf("warnings: %q", warnings)
+	}
+}
+
+// A critical flag written as BER (any non-zero byte), which OpenSSL reads
+// as TRUE, is critical here too.
+func TestBERTrueIsCritical(t *testing.T) {
+	ca := newTestCA(t, "ecdsa-256")
+	der := signCRL(t, ca, &x509.RevocationList{NextUpdate: time.Now().Add(time.Hour), RevokedCertificateEntries: []x509.RevocationListEntry{
+		{SerialNumber: big.NewInt(9), RevocationTime: time.Now().Add(-time.Hour),
+			ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}}}}})
+	ber := resignWith(t, ca, der, func(tbs []byte) []byte {
+		return bytes.Replace(tbs, []byte{0x06, 0x03, 0x2a, 0x03, 0x04, 0x01, 0x01, 0xff}, []byte{0x06, 0x03, 0x2a, 0x03, 0x04, 0x01, 0x01, 0x01}, 1)
+	})
+	if bytes.Equal(ber, der) {
+		t.Fatal("nothing patched")
+	}
+	rl, err := ReadCRL("ber.crl", ber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rl.MustNotUse || rl.Usable() == nil {
+		t.Errorf("a BER TRUE critical extension is ignored: %q", rl.Refusals)
 	}
 }

@@ -22,26 +22,46 @@ import (
 // CRLDER returns the DER of a CRL given as DER or PEM ("X509 CRL").
 func CRLDER(file string, data []byte) ([]byte, error) { return crlDER(file, data) }
 
-// crlDER returns the DER of a CRL given as DER or PEM ("X509 CRL").
+// crlDER returns the DER of a CRL given as DER or PEM ("X509 CRL"). A PEM
+// file must hold one CRL and nothing else that looks like PEM: a second
+// CRL (which one counts?) or a damaged block is refused, not skipped.
 func crlDER(file string, data []byte) ([]byte, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, errorf(file, "file is empty")
 	}
 	if trimmed[0] == 0x30 {
-		return data, nil
+		// DER; leading white space is not part of it, but a trailing
+		// byte 0x20 or 0x0a may be.
+		return bytes.TrimLeft(data, " \t\r\n"), nil
 	}
+	var der []byte
 	rest := trimmed
+	blocks := 0
 	for {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
-			return nil, errorf(file, "not a CRL: neither DER nor a PEM X509 CRL block")
+			break
 		}
-		if block.Type == "X509 CRL" {
-			return block.Bytes, nil
+		blocks++
+		if block.Type != "X509 CRL" {
+			continue
 		}
+		if der != nil {
+			return nil, errorf(file, "holds more than one CRL").withHint("give each CRL in a file of its own")
+		}
+		der = block.Bytes
 	}
+	// pem.Decode skips a block it cannot decode and goes on to the next:
+	// count the BEGIN lines to notice.
+	if bytes.Contains(rest, []byte("-----BEGIN ")) || bytes.Count(trimmed, []byte("-----BEGIN ")) > blocks {
+		return nil, errorf(file, "a PEM block is truncated or damaged")
+	}
+	if der == nil {
+		return nil, errorf(file, "not a CRL: neither DER nor a PEM X509 CRL block")
+	}
+	return der, nil
 }
 
 // CRLHeader is what a new CRL needs from the previous one.

@@ -128,15 +128,18 @@ func InspectWith(file string, data []byte, now time.Time, p12 P12Password) (*Ins
 	if bytes.Contains(trimmed, []byte("-----BEGIN ")) {
 		in.Format = "PEM"
 		rest := trimmed
+		blocks := 0
 		for {
 			block, after := pem.Decode(rest)
 			if block == nil {
 				break
 			}
+			blocks++
 			rest = after
 			in.add(file, block.Type, block.Bytes, block.Headers, now)
 		}
-		if bytes.Contains(rest, []byte("-----BEGIN ")) {
+		// pem.Decode skips a block it cannot decode: count BEGIN lines.
+		if bytes.Contains(rest, []byte("-----BEGIN ")) || bytes.Count(trimmed, []byte("-----BEGIN ")) > blocks {
 			return nil, errorf(file, "a PEM block is truncated or damaged")
 		}
 	} else {
@@ -147,14 +150,16 @@ func InspectWith(file string, data []byte, now time.Time, p12 P12Password) (*Ins
 			if err := in.addPKCS12(file, data, p12, now); err != nil {
 				return nil, err
 			}
-		} else if !in.addDER(data, now) {
+		} else if !in.addDER(bytes.TrimLeft(data, " \t\r\n"), now) {
 			return nil, errorf(file, "is neither PEM nor a DER certificate, CSR, CRL or private key")
 		}
 	}
 	if len(in.Certificates)+len(in.CSRs)+len(in.CRLs)+len(in.Keys)+len(in.Other) == 0 {
 		return nil, errorf(file, "holds nothing mtlsctl can read")
 	}
-	if in.Unreadable > 0 && in.Unreadable == len(in.Other) && len(in.Certificates)+len(in.CSRs)+len(in.CRLs)+len(in.Keys) == 0 {
+	// Nothing read: unparseable blocks, or (in PEM) only kinds mtlsctl
+	// does not read, is an error with what each block is.
+	if (in.Unreadable > 0 || in.Format == "PEM") && len(in.Certificates)+len(in.CSRs)+len(in.CRLs)+len(in.Keys) == 0 {
 		return nil, errorf(file, "%s", strings.Join(in.Other, "; ")).withHint("'openssl asn1parse -in FILE' shows its structure")
 	}
 	return in, nil
@@ -163,7 +168,7 @@ func InspectWith(file string, data []byte, now time.Time, p12 P12Password) (*Ins
 func (in *Inspection) add(file, typ string, der []byte, headers map[string]string, now time.Time) {
 	var err error
 	switch {
-	case typ == "CERTIFICATE":
+	case typ == "CERTIFICATE" || typ == "X509 CERTIFICATE": // the second an old label OpenSSL still reads
 		var c *x509.Certificate
 		if c, err = x509.ParseCertificate(der); err == nil {
 			in.Certificates = append(in.Certificates, DescribeCert(c, now))
@@ -177,7 +182,7 @@ func (in *Inspection) add(file, typ string, der []byte, headers map[string]strin
 		}
 	case typ == "X509 CRL":
 		var r *RevocationList
-		if r, err = ScanCRL(file, der, nil); err == nil {
+		if r, err = scanCRLDER(file, der, nil); err == nil {
 			in.CRLs = append(in.CRLs, describeCRL(r))
 			return
 		}
@@ -219,7 +224,7 @@ func (in *Inspection) addDER(der []byte, now time.Time) bool {
 		in.CSRs = append(in.CSRs, describeCSR(r))
 		return true
 	}
-	rl, crlErr := ScanCRL(in.File, der, nil)
+	rl, crlErr := scanCRLDER(in.File, der, nil)
 	if crlErr == nil {
 		in.CRLs = append(in.CRLs, describeCRL(rl))
 		return true

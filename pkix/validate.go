@@ -336,7 +336,7 @@ func checkChain(certs []*x509.Certificate, r *UploadReport) []Check {
 		r.FixedOrder = order
 		var names []string
 		for _, c := range order {
-			names = append(names, c.Subject.CommonName)
+			names = append(names, cn(c))
 		}
 		return append(checks, Check{Rule: "chain", Status: Fail, Message: "the certificates are out of order: " + fail,
 			Hint: "Access wants the intermediate first, then its issuer, up to the root: " + strings.Join(names, " → ") + " (--fix-order --out FILE writes it)"})

@@ -284,10 +284,10 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 	case req.Cert != nil:
 		issuer, ok := d.issuerOf(req.Cert)
 		if !ok {
-			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("the certificate (CN=%s) was not issued by any CA of %s", req.Cert.Subject.CommonName, d.path),
+			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("the certificate (%s) was not issued by any CA of %s", pkix.SubjectDN(req.Cert), d.path),
 				Hint: "revoke it with the CA that issued it, in its own directory"}
 		}
-		f.issuer, f.comment = issuer, "CN="+req.Cert.Subject.CommonName
+		f.issuer, f.comment = issuer, "CN="+pkix.Printable(req.Cert.Subject.CommonName)
 	case req.Issuer != "":
 		if err := d.checkCAName(req.Issuer); err != nil {
 			return nil, nil, err
