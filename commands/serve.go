@@ -291,7 +291,6 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 		// A keep-alive connection left idle is closed, so idle clients
 		// cannot hold connections (and file descriptors) forever.
 		IdleTimeout: idleTimeout,
-		ErrorLog:    newDiscardLogger(),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			MinVersion:   tls.VersionTLS12,
@@ -300,6 +299,7 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 			ClientAuth: tls.RequestClientCert,
 		},
 	}
+	s.http.ErrorLog = s.handshakeLog()
 	return s, nil
 }
 
