@@ -86,6 +86,7 @@ func runCheck(u *ui, c *cli.Context) error {
 	var signerBehind string            // --signer: revoked in the database, missing from the CRL
 	var signerCRL *pkix.RevocationList // --signer: the CRL given, to compare
 	var crlRefused string              // the CRL is not a complete list
+	var crlNotes []string              // what the CRL reader found, for --json
 	if c.String("signer") != "" {
 		if c.Args().Len() > 0 {
 			return usageErrorf("with --signer the certificates are the signer's database: no FILEs")
@@ -145,11 +146,13 @@ func runCheck(u *ui, c *cli.Context) error {
 			return err
 		}
 		for _, w := range rl.Warnings {
-			u.warn("%s: %s", pkix.Printable(rl.File), w)
+			crlNotes = append(crlNotes, rl.File+": "+w)
+			u.warn("%s: %s", rl.File, w)
 		}
 		if err := rl.Usable(); err != nil {
 			// Its next update says nothing of what it leaves out: no row.
 			crlRefused = err.Error()
+			crlNotes = append(crlNotes, crlRefused)
 			u.warn("%s", crlRefused)
 		} else if !rl.NextUpdate.IsZero() {
 			col.AddCRL(crlPath, rl.NextUpdate)
@@ -165,6 +168,7 @@ func runCheck(u *ui, c *cli.Context) error {
 		}
 	}
 	rep := col.Report()
+	rep.CRLNotes = crlNotes
 	for _, b := range behind {
 		u.warn("%s", b.Message())
 	}

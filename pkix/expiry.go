@@ -27,6 +27,9 @@ type ExpiryReport struct {
 	Items    []ExpiryItem `json:"items"`
 	Problems int          `json:"problems"`
 	Warn     string       `json:"warn"`
+	// CRLNotes are what the CRL reader found that is not a date: why the
+	// CRL is not a complete list, or that it has no next update.
+	CRLNotes []string `json:"crl_notes,omitempty"`
 }
 
 // ExpiryCollector gathers items and judges them against the warning window.
