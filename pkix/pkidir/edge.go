@@ -195,7 +195,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 			return nil, err
 		}
 		listed := map[string]bool{}
-		rl, err := readEdgeCRL(file, der, c.cert, now, func(e pkix.RevokedEntry) {
+		rl, err := readEdgeCRL(file, der, c.cert, d.CA(c.name).Cert, now, func(e pkix.RevokedEntry) {
 			if s := hexUpper(e.Serial); caSerials[s] {
 				listed[s] = true
 			}
@@ -266,7 +266,7 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 		return "", nil, err
 	}
 	listed := map[string]bool{}
-	rl, err := readEdgeCRL(x.CRLFile, der, ca, now, func(e pkix.RevokedEntry) {
+	rl, err := readEdgeCRL(x.CRLFile, der, ca, x.CAFile, now, func(e pkix.RevokedEntry) {
 		if s := hexUpper(e.Serial); caSerials[s] {
 			listed[s] = true
 		}
@@ -289,12 +289,12 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 // that does not verify, has no next update or is past it, or that the
 // reader says is not a complete list (a delta or partitioned CRL, a
 // critical extension nobody here understands).
-func readEdgeCRL(file string, der []byte, ca *x509.Certificate, now time.Time, fn func(pkix.RevokedEntry)) (*pkix.RevocationList, error) {
+func readEdgeCRL(file string, der []byte, ca *x509.Certificate, caFile string, now time.Time, fn func(pkix.RevokedEntry)) (*pkix.RevocationList, error) {
 	rl, err := pkix.ScanCRL(file, der, fn)
 	if err != nil {
 		return nil, err
 	}
-	if err := rl.VerifyBy(ca, "its CA certificate"); err != nil {
+	if err := rl.VerifyBy(ca, caFile); err != nil {
 		return nil, &pkix.Error{File: file, Msg: "does not verify against its CA: " + err.Error(), Hint: "rebuild it with 'mtlsctl crl build'"}
 	}
 	if err := rl.Usable(); err != nil {

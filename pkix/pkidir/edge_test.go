@@ -49,7 +49,7 @@ func TestReadEdgeCRL(t *testing.T) {
 		{"unknown critical", crl(now.Add(time.Hour), pkix.Extension{Id: oid(1, 2, 3, 4), Critical: true, Value: []byte{5, 0}}), "does not understand"},
 		{"unknown, not critical", crl(now.Add(time.Hour), pkix.Extension{Id: oid(1, 2, 3, 4), Value: []byte{5, 0}}), ""},
 	} {
-		_, err := readEdgeCRL("ca.crl", tc.rl.Raw, ca, now, nil)
+		_, err := readEdgeCRL("ca.crl", tc.rl.Raw, ca, "ca.pem", now, nil)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
@@ -59,7 +59,7 @@ func TestReadEdgeCRL(t *testing.T) {
 	tmpl.PublicKey = &other.PublicKey
 	der2, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &other.PublicKey, other)
 	ca2, _ := x509.ParseCertificate(der2)
-	if _, err := readEdgeCRL("ca.crl", crl(now.Add(time.Hour)).Raw, ca2, now, nil); err == nil || !strings.Contains(err.Error(), "does not verify") {
+	if _, err := readEdgeCRL("ca.crl", crl(now.Add(time.Hour)).Raw, ca2, "other.pem", now, nil); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Errorf("foreign signature: %v", err)
 	}
 }
