@@ -246,8 +246,13 @@ type CRLStore struct {
 }
 
 type fileStamp struct {
-	mod  time.Time
-	size int64
+	mod    time.Time
+	size   int64
+	change [3]int64 // inode and change time (Linux)
+}
+
+func stampOf(info os.FileInfo) fileStamp {
+	return fileStamp{info.ModTime(), info.Size(), changeOf(info)}
 }
 
 // LoadCRLStore reads and verifies the CRL at path against the CAs (the
@@ -282,7 +287,7 @@ func (s *CRLStore) reload() error {
 	if err != nil {
 		return errorf(s.path, "cannot read: %v", unwrapPathError(err))
 	}
-	stamp := fileStamp{info.ModTime(), info.Size()}
+	stamp := stampOf(info)
 	data, err := os.ReadFile(s.path)
 	if err != nil {
 		return errorf(s.path, "cannot read: %v", unwrapPathError(err))
@@ -313,6 +318,13 @@ func (s *CRLStore) reload() error {
 			e = errorf(s.path, "the CRL does not verify against any CA in the policy (%v)", why)
 		}
 		return e.withHint("build it with the same CA: mtlsctl crl build serials.txt; an intermediate's CRL needs the intermediate, in --ca or as a .pem file in --dir")
+	}
+	// The file is this store's CA's CRL: another CA's, even one of the
+	// policy, would drop every revocation the CA made (and its number is
+	// not comparable).
+	if s.issuer != nil && !SameCA(issuer, s.issuer) {
+		return errorf(s.path, "is now a CRL of %s, not of %s as before", SubjectDN(issuer), SubjectDN(s.issuer)).
+			withHint("put each CA's CRL in its own file: serve --crl root.crl --crl intermediate.crl")
 	}
 	// A delta, partitioned or indirect CRL, or one with a critical
 	// extension nobody here understands, would let in what it leaves out.
@@ -356,18 +368,18 @@ func (s *CRLStore) refresh() {
 	}
 	if s.missing {
 		s.missing = false
-		if (fileStamp{info.ModTime(), info.Size()}) == s.stamp && s.info != nil {
+		if (stampOf(info)) == s.stamp && s.info != nil {
 			s.info(fmt.Sprintf("%s: readable again, CRL number %s", s.path, s.number))
 		}
 	}
-	if (fileStamp{info.ModTime(), info.Size()}) == s.stamp {
+	if (stampOf(info)) == s.stamp {
 		return
 	}
 	old := s.number
 	if err := s.reload(); err != nil {
 		// Remember the bad file's stamp so it is not re-read and re-warned
 		// on every request; a fixed file will have a new stamp.
-		s.stamp = fileStamp{info.ModTime(), info.Size()}
+		s.stamp = stampOf(info)
 		if s.warn != nil {
 			s.warn(fmt.Sprintf("%v; keeping the last good CRL (number %s)", err, old))
 		}
