@@ -62,9 +62,9 @@ type CRLEntry struct {
 // entryNote gathers one kind of entry problem: how many entries have it
 // and the first serial, so a million odd entries make one warning.
 type entryNote struct {
-	n      int
-	first  string
-	refuse bool
+	n           int
+	first, what string
+	refuse      bool
 }
 
 // ReadCRL reads a DER or PEM CRL and all its entries.
@@ -111,20 +111,20 @@ func scanCRLDER(file string, der []byte, fn func(RevokedEntry)) (*RevocationList
 	err = c.EachRevokedEntry(bytes.NewReader(der), func(e RevokedEntry) {
 		c.Count++
 		if e.UnknownCritical != "" {
-			c.noteEntry(fmt.Sprintf("a critical extension %s that mtlsctl does not handle (only a Certificate Issuer may be critical; RFC 5280 §5.3: such a CRL must not be used to tell any certificate's status)", e.UnknownCritical), entryHex(e), true)
+			c.noteEntry("critical", fmt.Sprintf("a critical extension %s that mtlsctl does not handle (only a Certificate Issuer may be critical; RFC 5280 §5.3: such a CRL must not be used to tell any certificate's status)", e.UnknownCritical), entryHex, e, true)
 			c.MustNotUse = true
 		}
 		if e.CertificateIssuer && firstIndirect == "" {
 			firstIndirect = entryHex(e)
 		}
 		if e.Problem != "" {
-			c.noteEntry(e.Problem, entryHex(e), false)
+			c.noteEntry(e.ProblemKind, e.Problem, entryHex, e, false)
 		}
 		if e.HasExtensions {
 			withExtensions++
 		}
 		if e.Negative {
-			c.noteEntry("a negative serial number (RFC 5280 requires positive ones)", entryHex(e), false)
+			c.noteEntry("negative", "a negative serial number (RFC 5280 requires positive ones)", entryHex, e, false)
 		}
 		if fn != nil {
 			fn(e)
@@ -274,22 +274,34 @@ func (c *RevocationList) refuse(kind, why string) {
 	c.Refusals = append(c.Refusals, why)
 }
 
-func (c *RevocationList) noteEntry(what, serial string, refuse bool) {
-	n := c.entryNotes[what]
+// noteEntry counts one entry problem of a kind; the first entry's own
+// message is kept (the serial is made only then: a million entries with
+// the same problem cost a count each).
+func (c *RevocationList) noteEntry(kind, what string, serial func(RevokedEntry) string, e RevokedEntry, refuse bool) {
+	n := c.entryNotes[kind]
 	if n == nil {
-		n = &entryNote{first: serial, refuse: refuse}
-		c.entryNotes[what] = n
+		n = &entryNote{first: serial(e), what: what, refuse: refuse}
+		c.entryNotes[kind] = n
 	}
 	n.n++
 }
 
+// entryKinds name each kind of entry problem in the plural, for the line
+// that counts them.
+var entryKinds = map[string]string{
+	"critical": "critical extensions mtlsctl does not handle", "duplicate": "duplicate extensions",
+	"reason": "reason codes a complete CRL should not have", "malformed": "malformed extension values",
+	"negative": "negative serial numbers",
+}
+
 // entryFindings turns entry notes into refusals (critical extensions not
-// understood) and warnings (everything else), one line per kind.
+// handled) and warnings (everything else), one line per kind however many
+// entries or OIDs it covers.
 func (c *RevocationList) entryFindings() {
-	for what, n := range c.entryNotes {
-		line := fmt.Sprintf("entry %s has %s", n.first, what)
+	for kind, n := range c.entryNotes {
+		line := fmt.Sprintf("entry %s has %s", n.first, n.what)
 		if n.n > 1 {
-			line = fmt.Sprintf("%d entries (the first %s) have %s", n.n, n.first, what)
+			line = fmt.Sprintf("%d entries have %s; the first, %s, has %s", n.n, entryKinds[kind], n.first, n.what)
 		}
 		if n.refuse {
 			c.Refusals = append(c.Refusals, line)

@@ -100,8 +100,14 @@ func TestReadCRLEntryFindings(t *testing.T) {
 		{"plain", []x509.RevocationListEntry{entry(1, reasonExt(1))}, "complete", false, "", "", false},
 		{"explicit unspecified", []x509.RevocationListEntry{entry(1, reasonExt(0))}, "complete", false, "", "", true},
 		{"unknown critical entry extension", []x509.RevocationListEntry{entry(1), entry(2, unknownCrit), entry(3, unknownCrit)}, "complete", true,
-			"2 entries (the first 02) have a critical extension 1.2.3.4", "", false},
+			"2 entries have critical extensions mtlsctl does not handle; the first, 02, has a critical extension 1.2.3.4", "", false},
 		{"reason 7", []x509.RevocationListEntry{entry(5, reasonExt(7))}, "complete", false, "", "entry 05 has reason code 7, which RFC 5280 does not define", false},
+		// One line per kind, whatever OIDs or codes: 20,000 different
+		// OIDs once made 20,000 lines.
+		{"different critical OIDs", []x509.RevocationListEntry{entry(1, unknownCrit), entry(2, pkix.Extension{Id: asn1.ObjectIdentifier{1, 2, 3, 5}, Critical: true, Value: []byte{5, 0}})}, "complete", true,
+			"2 entries have critical extensions mtlsctl does not handle; the first, 01, has a critical extension 1.2.3.4", "", false},
+		{"different reason codes", []x509.RevocationListEntry{entry(5, reasonExt(7)), entry(6, reasonExt(11))}, "complete", false, "",
+			"2 entries have reason codes a complete CRL should not have; the first, 05, has reason code 7", false},
 		{"reason 11", []x509.RevocationListEntry{entry(5, reasonExt(11))}, "complete", false, "", "reason code 11", false},
 		{"removeFromCRL", []x509.RevocationListEntry{entry(5, reasonExt(8))}, "complete", false, "", "removeFromCRL, which belongs only in a delta CRL", false},
 		{"duplicate reason", []x509.RevocationListEntry{entry(6, reasonExt(1), reasonExt(1))}, "complete", false, "", "duplicate reason code extension", false},

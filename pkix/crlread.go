@@ -318,7 +318,9 @@ type RevokedEntry struct {
 	CertificateIssuer bool
 	// Problem is what a consumer should be warned of: a reason code
 	// outside RFC 5280, a duplicate or malformed entry extension; or "".
-	Problem string
+	// ProblemKind groups problems for one warning per kind ("reason",
+	// "duplicate", "malformed"), whatever OID or code each names.
+	Problem, ProblemKind string
 }
 
 // EachRevokedSerial streams the serials (big-endian magnitude) of the CRL
@@ -399,9 +401,9 @@ func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) error {
 	if rest.Empty() {
 		return nil
 	}
-	note := func(p string) {
+	note := func(kind, p string) {
 		if e.Problem == "" {
-			e.Problem = p
+			e.Problem, e.ProblemKind = p, kind
 		}
 	}
 	var exts cryptobyte.String
@@ -416,6 +418,7 @@ func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) error {
 	// made into strings only for messages.
 	var seenBuf [4][]byte
 	seen := seenBuf[:0]
+	var seenSet map[string]struct{}
 	for !exts.Empty() {
 		oid, crit, value, ok := readExtension(&exts)
 		if !ok {
@@ -428,34 +431,47 @@ func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) error {
 		if crit && !bytes.Equal(oid, derCertIssuer) && e.UnknownCritical == "" {
 			e.UnknownCritical = oidText(oid)
 		}
-		if containsBytes(seen, oid) {
-			note("a duplicate " + extName(oidText(oid), entryExtensions) + " extension (RFC 5280 allows each once)")
+		// A handful of extensions is the rule: a list to scan; thousands
+		// in one entry (hostile) would make that quadratic, so a set.
+		dup := false
+		if seenSet != nil {
+			_, dup = seenSet[string(oid)]
+			seenSet[string(oid)] = struct{}{}
+		} else if dup = containsBytes(seen, oid); !dup {
+			if seen = append(seen, oid); len(seen) > 16 {
+				seenSet = make(map[string]struct{}, 64)
+				for _, o := range seen {
+					seenSet[string(o)] = struct{}{}
+				}
+			}
+		}
+		if dup {
+			note("duplicate", "a duplicate "+extName(oidText(oid), entryExtensions)+" extension (RFC 5280 allows each once)")
 			continue
 		}
-		seen = append(seen, oid)
 		switch {
 		case bytes.Equal(oid, derReasonCode):
 			var code int
 			if !value.ReadASN1Enum(&code) || !value.Empty() {
-				note("a malformed reason code")
+				note("malformed", "a malformed reason code")
 				continue
 			}
 			e.Reason, e.HasReason = RevocationReason(code), true
 			if _, known := reasonText[e.Reason]; !known || code == 7 {
-				note(fmt.Sprintf("reason code %d, which RFC 5280 does not define", code))
+				note("reason", fmt.Sprintf("reason code %d, which RFC 5280 does not define", code))
 			} else if e.Reason == 8 {
-				note("the reason removeFromCRL, which belongs only in a delta CRL")
+				note("reason", "the reason removeFromCRL, which belongs only in a delta CRL")
 			}
 		case bytes.Equal(oid, derCertIssuer):
 			var names cryptobyte.String
 			if !value.ReadASN1(&names, cbasn1.SEQUENCE) || !value.Empty() || names.Empty() {
-				note("an empty or malformed certificate issuer extension")
+				note("malformed", "an empty or malformed certificate issuer extension")
 			}
 			e.CertificateIssuer = true
 		case bytes.Equal(oid, derInvalidityDate):
 			var t time.Time
 			if !value.ReadASN1GeneralizedTime(&t) {
-				note("a malformed invalidity date")
+				note("malformed", "a malformed invalidity date")
 			}
 		}
 	}
