@@ -137,14 +137,15 @@ var marks = map[pkix.Status]struct {
 
 func (u *ui) printCheck(indent string, ch pkix.Check) {
 	m := marks[ch.Status]
-	fmt.Fprintf(u.out, "%s%s %-10s %s\n", indent, paint(u.outColor, m.attr, m.sign), ch.Rule, ch.Message)
+	// Messages quote names, hostnames and file names from the input.
+	fmt.Fprintf(u.out, "%s%s %-10s %s\n", indent, paint(u.outColor, m.attr, m.sign), ch.Rule, pkix.Printable(ch.Message))
 	if ch.Hint != "" && ch.Status != pkix.Pass {
-		fmt.Fprintf(u.out, "%s  %-10s → %s\n", indent, "", ch.Hint)
+		fmt.Fprintf(u.out, "%s  %-10s → %s\n", indent, "", pkix.Printable(ch.Hint))
 	}
 }
 
 func (u *ui) printChecklist(label string, rep *pkix.UploadReport) {
-	fmt.Fprintf(u.out, "%s: %d certificate%s\n", label, len(rep.Certificates), plural(len(rep.Certificates)))
+	fmt.Fprintf(u.out, "%s: %d certificate%s\n", pkix.Printable(label), len(rep.Certificates), plural(len(rep.Certificates)))
 	for _, ch := range rep.Bundle {
 		u.printCheck("  ", ch)
 	}

@@ -120,8 +120,13 @@ func TestDNsEscapedEverywhere(t *testing.T) {
 	crlFile := filepath.Join(dir, "evil.crl")
 	os.WriteFile(crlFile, crl, 0o644)
 	const want = `CN=evil\1B[2J\07ca,O=O\0Drg`
+	// a file name and a hostname with escape sequences too
+	evilFile := filepath.Join(dir, "c\x1b]0;pwn\x07.pem")
+	writePEM(t, evilFile, "CERTIFICATE", ca.Raw)
 	for _, args := range [][]string{
 		{"ca", "validate", caFile},
+		{"ca", "validate", evilFile},
+		{"ca", "validate", "--hostname", "a\x1b[31mb.example.com", caFile},
 		{"crl", "show", "--dir", dir, "--ca", caFile, crlFile},
 		{"crl", "show", "--dir", dir, crlFile},
 		{"inspect", crlFile},
