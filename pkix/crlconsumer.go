@@ -150,7 +150,10 @@ func (c *RevocationList) parseOuter() error {
 	var outer, tbs, tbsAll, algo, algoAll cryptobyte.String
 	var bits asn1.BitString
 	if !in.ReadASN1(&outer, cbasn1.SEQUENCE) {
-		return fmt.Errorf("no CertificateList")
+		if len(c.DER) > 1 && c.DER[0] == 0x30 && c.DER[1] == 0x80 {
+			return fmt.Errorf("an indefinite length, which is BER, not DER")
+		}
+		return fmt.Errorf("no DER CertificateList (a truncated file, a non-minimal length, or not a CRL)")
 	}
 	if len(bytes.TrimSpace(in)) > 0 {
 		return fmt.Errorf("%d bytes after the CRL", len(in))
@@ -262,6 +265,9 @@ func (c *RevocationList) headerFindings() {
 	}
 	if c.NextUpdate.IsZero() {
 		c.Warnings = append(c.Warnings, "it has no next update: nothing tells when it is stale")
+	}
+	if n := c.Number; n != nil && (n.Sign() < 0 || len(n.Bytes()) > 20) {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("its CRL number %s is outside what RFC 5280 §5.2.3 allows (non-negative, at most 20 octets)", n))
 	}
 }
 

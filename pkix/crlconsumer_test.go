@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -278,5 +279,29 @@ func TestBERTrueIsCritical(t *testing.T) {
 	}
 	if !rl.MustNotUse || rl.Usable() == nil {
 		t.Errorf("a BER TRUE critical extension is ignored: %q", rl.Refusals)
+	}
+}
+
+// PEM as OpenSSL takes it: text before the block (even text starting with
+// "0", the first byte of DER), not an encrypted block, not two CRLs.
+func TestCRLFileForms(t *testing.T) {
+	ca := newTestCA(t, "ecdsa-256")
+	der := signCRL(t, ca, &x509.RevocationList{NextUpdate: time.Now().Add(time.Hour)})
+	block := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	encrypted := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00"}, Bytes: der})
+	for _, tc := range []struct {
+		name, data, err string
+	}{
+		{"preamble starting with 0", "0 is where this CRL's story starts\n" + string(block), ""},
+		{"DER after white space", "\n\n" + string(der), ""},
+		{"encrypted", string(encrypted), "encrypted"},
+		{"two CRLs", string(block) + string(block), "more than one CRL"},
+		{"a damaged block before", "-----BEGIN X509 CRL-----\n!!!!\n-----END X509 CRL-----\n" + string(block), "truncated or damaged"},
+		{"indefinite length", "\x30\x80" + string(der[2:]), "indefinite length"},
+	} {
+		_, err := ReadCRL("f.crl", []byte(tc.data))
+		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.err)
+		}
 	}
 }

@@ -30,9 +30,10 @@ func crlDER(file string, data []byte) ([]byte, error) {
 	if len(trimmed) == 0 {
 		return nil, errorf(file, "file is empty")
 	}
-	if trimmed[0] == 0x30 {
+	if trimmed[0] == 0x30 && !bytes.Contains(trimmed, []byte("-----BEGIN X509 CRL-----")) {
 		// DER; leading white space is not part of it, but a trailing
-		// byte 0x20 or 0x0a may be.
+		// byte 0x20 or 0x0a may be. (A PEM file whose preamble text
+		// starts with "0" holds a BEGIN line.)
 		return bytes.TrimLeft(data, " \t\r\n"), nil
 	}
 	var der []byte
@@ -51,6 +52,9 @@ func crlDER(file string, data []byte) ([]byte, error) {
 		if der != nil {
 			return nil, errorf(file, "holds more than one CRL").withHint("give each CRL in a file of its own")
 		}
+		if strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+			return nil, errorf(file, "the CRL's PEM block is encrypted (Proc-Type: ENCRYPTED)").withHint("decrypt it first: CRLs are public")
+		}
 		der = block.Bytes
 	}
 	// pem.Decode skips a block it cannot decode and goes on to the next:
@@ -63,6 +67,11 @@ func crlDER(file string, data []byte) ([]byte, error) {
 	}
 	return der, nil
 }
+
+// maxCRLElement bounds what is read into memory at once: an issuer, the
+// extensions, one entry. Real ones are under a kilobyte; OpenSSL reads
+// larger, so the bound is far above anything a CA writes.
+const maxCRLElement = 16 << 20
 
 // CRLHeader is what a new CRL needs from the previous one.
 type CRLHeader struct {
@@ -95,7 +104,7 @@ func ReadCRLHeader(file string, data []byte) (*CRLHeader, error) {
 // length, so consulting a million-entry ca.crl reads a few kilobytes.
 func ReadCRLHeaderAt(file string, r io.ReaderAt) (*CRLHeader, error) {
 	bad := func(what string) error {
-		return errorf(file, "not a valid CRL (%s)", what).withHint("move the file away, or choose another --out")
+		return errorf(file, "not a valid CRL (%s)", what).withHint("'openssl crl -in FILE -noout -text' shows what it holds")
 	}
 	outer, err := readTLV(r, 0)
 	if err != nil || outer.tag != 0x30 {
@@ -119,7 +128,7 @@ func ReadCRLHeaderAt(file string, r io.ReaderAt) (*CRLHeader, error) {
 			sequences++
 			switch sequences {
 			case 2:
-				if h.IssuerRaw, err = e.read(r, 64*1024); err != nil {
+				if h.IssuerRaw, err = e.read(r, maxCRLElement); err != nil {
 					return nil, bad("issuer")
 				}
 				haveIssuer = true
@@ -141,7 +150,7 @@ func ReadCRLHeaderAt(file string, r io.ReaderAt) (*CRLHeader, error) {
 				return nil, bad("nextUpdate")
 			}
 		case e.tag == 0xa0:
-			raw, err := e.read(r, 64*1024)
+			raw, err := e.read(r, maxCRLElement)
 			if err != nil {
 				return nil, bad("extensions")
 			}
@@ -345,8 +354,11 @@ func (h *CRLHeader) EachRevokedEntry(r io.ReaderAt, fn func(RevokedEntry)) error
 			return nil
 		}
 		n, err2 := readDERLength(br)
-		if err != nil || err2 != nil || tag != 0x30 || n > 1<<16 {
+		if err != nil || err2 != nil || tag != 0x30 {
 			return fmt.Errorf("revoked certificate entry %d is malformed", i)
+		}
+		if n > maxCRLElement {
+			return fmt.Errorf("revoked certificate entry %d is larger than 16 MiB, which mtlsctl does not read", i)
 		}
 		buf = slices.Grow(buf[:0], n)[:n]
 		if _, err := io.ReadFull(br, buf); err != nil {
@@ -356,6 +368,11 @@ func (h *CRLHeader) EachRevokedEntry(r io.ReaderAt, fn func(RevokedEntry)) error
 		var serial cryptobyte.String
 		if !entry.ReadASN1(&serial, cbasn1.INTEGER) || len(serial) == 0 {
 			return fmt.Errorf("revoked certificate entry %d has no valid serial", i)
+		}
+		// DER writes an INTEGER in as few bytes as it takes; padding
+		// (00 00 4F…) is refused by OpenSSL and crypto/x509 alike.
+		if len(serial) > 1 && ((serial[0] == 0 && serial[1]&0x80 == 0) || (serial[0] == 0xff && serial[1]&0x80 != 0)) {
+			return fmt.Errorf("revoked certificate entry %d has a serial padded with a leading byte, which DER does not allow", i)
 		}
 		e := RevokedEntry{Serial: trimLeadingZeros(serial), Negative: serial[0]&0x80 != 0}
 		if e.Negative {

@@ -307,7 +307,14 @@ func (d *Dir) PublishCRL(out string, ca *x509.Certificate, data []byte, kind str
 
 // readCRLHeaderFile reads the header of the CRL at path: DER in place,
 // without loading its entries; PEM by decoding it whole.
-func readCRLHeaderFile(path string) (*pkix.CRLHeader, error) {
+func readCRLHeaderFile(path string) (h *pkix.CRLHeader, err error) {
+	defer func() {
+		// What is there is not a CRL to build on: say how to get past it.
+		var pe *pkix.Error
+		if errors.As(err, &pe) {
+			pe.Hint = "move the file away, or choose another --out"
+		}
+	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
