@@ -169,6 +169,11 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	rep := col.Report()
 	rep.CRLNotes = crlNotes
+	// --json's problems count what makes the exit 1, a refused CRL too.
+	expiring := rep.Problems
+	if crlRefused != "" {
+		rep.Problems++
+	}
 	for _, b := range behind {
 		u.warn("%s", b.Message())
 	}
@@ -188,7 +193,7 @@ func runCheck(u *ui, c *cli.Context) error {
 			fmt.Fprintf(u.out, "… and %d more that expire after %s (--json lists every one)\n", hidden, rep.Warn)
 		}
 	}
-	if rep.Problems > 0 && !c.Bool("json") {
+	if expiring > 0 && !c.Bool("json") {
 		// The command that fixes the client certificates found: the last
 		// line, for the person reading the CI log.
 		for _, it := range rep.Items {
@@ -202,8 +207,8 @@ func runCheck(u *ui, c *cli.Context) error {
 			}
 		}
 	}
-	if rep.Problems > 0 {
-		return &problemsFound{summary: fmt.Sprintf("%d item%s expire%s within %s", rep.Problems, plural(rep.Problems), map[bool]string{true: "s", false: ""}[rep.Problems == 1], rep.Warn)}
+	if expiring > 0 {
+		return &problemsFound{summary: fmt.Sprintf("%d item%s expire%s within %s", expiring, plural(expiring), map[bool]string{true: "s", false: ""}[expiring == 1], rep.Warn)}
 	}
 	if len(unverified) > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d certificate%s no longer verif%s", len(unverified), plural(len(unverified)), map[bool]string{true: "ies", false: "y"}[len(unverified) == 1])}
