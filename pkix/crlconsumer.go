@@ -13,18 +13,19 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// RevocationList is a CRL read from anywhere (mtlsctl's own, cfssl's, another CA's)
-// with what RFC 5280 §5 asks a consumer to notice. It is the one reader
-// behind crl show, serve, check and the Worker builder: each acts on
-// Refusals and Warnings instead of deciding for itself.
+// RevocationList is a CRL read from anywhere (mtlsctl's own, cfssl's,
+// another CA's) with what RFC 5280 §5 asks a consumer to notice. It is the
+// one reader behind crl show, serve, check, inspect and the Worker
+// builder: each acts on Refusals and Warnings instead of deciding for
+// itself.
 type RevocationList struct {
 	*CRLHeader
 	File string
 	DER  []byte
 	// Version is 1 or 2, as RFC 5280 numbers them (the DER says 0 or 1).
 	Version int
-	// SignatureAlgorithm is the algorithm's name as OpenSSL prints it, or
-	// its OID when neither knows it.
+	// SignatureAlgorithm is the algorithm's name as the rest of mtlsctl's
+	// output spells it (Go's names: SHA256-RSA, MD2-RSA), or its OID.
 	SignatureAlgorithm string
 	// Kind is "complete" or what else the CRL is: "delta", "partitioned",
 	// "indirect".
@@ -33,9 +34,10 @@ type RevocationList struct {
 	// what its CA revoked (a delta or partitioned CRL, a critical
 	// extension mtlsctl does not understand). Empty for a usable CRL.
 	Refusals []string
-	// MustNotUse is set when RFC 5280 says the CRL must not be used at
-	// all (a critical extension mtlsctl does not understand), not only
-	// not as a complete list.
+	// MustNotUse is set when the CRL must not be used at all, not only
+	// not as a complete list: a critical extension mtlsctl does not
+	// handle (RFC 5280 §5.2, §5.3; OpenSSL refuses the same ones) or an
+	// extension given twice.
 	MustNotUse bool
 	// Warnings are what a consumer should hear but may still use it with:
 	// no next update, no CRL number, odd entries.

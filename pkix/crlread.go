@@ -84,7 +84,7 @@ type CRLHeader struct {
 	// consumer to refuse what it does not understand (RFC 5280 §5.2).
 	Extensions []CRLExtension
 	// revoked is where the list of revoked certificates' content lies in
-	// the DER, for EachRevokedSerial; zero length when there is none.
+	// the DER, for EachRevokedEntry; zero length when there is none.
 	revokedOff, revokedLen int64
 }
 
@@ -330,13 +330,6 @@ type RevokedEntry struct {
 	// ProblemKind groups problems for one warning per kind ("reason",
 	// "duplicate", "malformed"), whatever OID or code each names.
 	Problem, ProblemKind string
-}
-
-// EachRevokedSerial streams the serials (big-endian magnitude) of the CRL
-// whose header h was read from r, without loading the list: checking a
-// new CRL against a million-entry previous one costs a read, not 37 MB.
-func (h *CRLHeader) EachRevokedSerial(r io.ReaderAt, fn func(magnitude []byte)) error {
-	return h.EachRevokedEntry(r, func(e RevokedEntry) { fn(e.Serial) })
 }
 
 // EachRevokedEntry streams the entries of the CRL whose header h was read

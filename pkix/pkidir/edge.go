@@ -67,9 +67,8 @@ func (s *RevocationSet) Each(fn func(Revocation) error) error {
 			if ferr != nil {
 				return
 			}
-			t, _ := pkix.ParseCRLTime(e.RawTime)
-			r := Revocation{IssuerSKI: c.IssuerSKI, Serial: hexUpper(e.Serial), RevokedAt: t.UTC(), CA: c.CA}
-			if e.Reason != 0 {
+			r := Revocation{IssuerSKI: c.IssuerSKI, Serial: hexUpper(e.Serial), RevokedAt: e.Date.UTC(), CA: c.CA}
+			if e.HasReason { // an explicit unspecified too, as crl show shows it
 				r.Reason = e.Reason.String()
 			}
 			ferr = fn(r)
