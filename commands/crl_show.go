@@ -1,8 +1,12 @@
 package commands
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -78,10 +82,12 @@ type crlShowReport struct {
 	SignatureFailure string `json:"signature_failure,omitempty"`
 	// Refusals say why serve, check and worker build refuse the CRL as
 	// its CA's complete list; empty when they take it.
-	Refusals []string         `json:"refusals"`
-	Count    int              `json:"count"`
-	Entries  []crlEntryReport `json:"entries"`
-	Warnings []string         `json:"warnings"`
+	Refusals []string `json:"refusals"`
+	Count    int      `json:"count"`
+	// Entries are []crlEntryReport, streamed by writeCRLShowJSON in the
+	// place this marker holds.
+	Entries  json.RawMessage `json:"entries"`
+	Warnings []string        `json:"warnings"`
 }
 
 func runCRLShow(u *ui, c *cli.Context) error {
@@ -94,7 +100,10 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	if path == "" {
 		path = root.CRL
 	}
-	rl, err := loadFile(c, path, pkix.ReadCRL, "build one with 'mtlsctl crl build serials.txt'")
+	// Read once for what the CRL is, then its entries streamed to the
+	// output: a million entries are never held.
+	scan := func(file string, data []byte) (*pkix.RevocationList, error) { return pkix.ScanCRL(file, data, nil) }
+	rl, err := loadFile(c, path, scan, "build one with 'mtlsctl crl build serials.txt'")
 	if err != nil {
 		return err
 	}
@@ -103,7 +112,7 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	}
 	rep := crlShowReport{File: path, Kind: rl.Kind, Issuer: rl.IssuerName(), ThisUpdate: rl.ThisUpdate.UTC(),
 		SigAlg: rl.SignatureAlgorithm, Signature: "not checked", Refusals: append([]string{}, rl.Refusals...), Count: rl.Count,
-		Entries: []crlEntryReport{}, Warnings: append([]string{}, rl.Warnings...)}
+		Warnings: append([]string{}, rl.Warnings...)}
 	if !rl.NextUpdate.IsZero() {
 		next := rl.NextUpdate.UTC()
 		rep.NextUpdate = &next
@@ -143,21 +152,17 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	if !rl.NextUpdate.IsZero() && time.Now().After(rl.NextUpdate) {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the CRL's next update (%s) has passed: consumers treat it as stale; rebuild it", rl.NextUpdateText()))
 	}
-	for _, e := range rl.Entries {
-		er := crlEntryReport{Serial: pkix.SerialHex(e.Serial), SerialColons: pkix.SerialColons(e.Serial), Date: e.Date.UTC()}
-		if e.HasReason {
-			er.Reason = e.Reason.String()
-		}
-		rep.Entries = append(rep.Entries, er)
-	}
 	for _, r := range rep.Refusals {
 		u.warn("not a complete revocation list: %s", r)
 	}
 	for _, w := range rep.Warnings {
 		u.warn("%s", w)
 	}
+	// A million entries are written as they are formatted, through a
+	// buffer: never held as a report, never one write each.
+	out := bufio.NewWriterSize(u.out, 1<<16)
 	if c.Bool("json") {
-		if err := u.printJSON(rep); err != nil {
+		if err := writeCRLShowJSON(out, rep, rl); err != nil {
 			return err
 		}
 	} else {
@@ -169,11 +174,18 @@ func runCRLShow(u *ui, c *cli.Context) error {
 		if rep.SignatureFailure != "" {
 			sig += " (" + rep.SignatureFailure + ")"
 		}
-		fmt.Fprintf(u.out, "%s\n  kind         %s\n  number       %s\n  issuer       %s\n  this update  %s\n  next update  %s\n  signature    %s, %s\n  revoked      %d\n",
+		fmt.Fprintf(out, "%s\n  kind         %s\n  number       %s\n  issuer       %s\n  this update  %s\n  next update  %s\n  signature    %s, %s\n  revoked      %d\n",
 			pkix.Printable(rep.File), kind, orDash(rep.Number), rep.Issuer, rep.ThisUpdate.Format(time.RFC3339), rl.NextUpdateText(), rep.SigAlg, sig, rep.Count)
-		for _, e := range rep.Entries {
-			fmt.Fprintf(u.out, "    %s  %s  %s  %s\n", e.Serial, e.SerialColons, e.Date.Format(time.RFC3339), orDash(e.Reason))
+		err := rl.EachEntry(func(e pkix.CRLEntry) {
+			er := entryReport(e)
+			fmt.Fprintf(out, "    %s  %s  %s  %s\n", er.Serial, er.SerialColons, er.Date.Format(time.RFC3339), orDash(er.Reason))
+		})
+		if err != nil {
+			return err
 		}
+	}
+	if err := out.Flush(); err != nil {
+		return err
 	}
 	switch {
 	case badSignature:
@@ -182,6 +194,56 @@ func runCRLShow(u *ui, c *cli.Context) error {
 		return &problemsFound{summary: path + ": RFC 5280 says this CRL must not be used"}
 	}
 	return nil
+}
+
+func entryReport(e pkix.CRLEntry) crlEntryReport {
+	er := crlEntryReport{Serial: pkix.SerialHex(e.Serial), SerialColons: pkix.SerialColons(e.Serial), Date: e.Date.UTC()}
+	if e.HasReason {
+		er.Reason = e.Reason.String()
+	}
+	return er
+}
+
+// writeCRLShowJSON writes rep as printJSON does (two-space indent) with
+// the CRL's entries streamed in place: the report is marshalled with a
+// marker where the entries go, and each entry as it is read.
+func writeCRLShowJSON(w io.Writer, rep crlShowReport, rl *pkix.RevocationList) error {
+	const marker = `\u0000entries` // a JSON escape: no name or file holds a NUL
+	rep.Entries = json.RawMessage(`"` + marker + `"`)
+	head, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	before, after, ok := bytes.Cut(head, []byte(`"`+marker+`"`))
+	if !ok {
+		return fmt.Errorf("internal error: no place for the entries")
+	}
+	w.Write(before)
+	if rl.Count == 0 {
+		io.WriteString(w, "[]")
+	} else {
+		io.WriteString(w, "[\n    ")
+		first := true
+		var werr error
+		err := rl.EachEntry(func(e pkix.CRLEntry) {
+			if !first {
+				io.WriteString(w, ",\n    ")
+			}
+			first = false
+			b, err := json.MarshalIndent(entryReport(e), "    ", "  ")
+			if err != nil && werr == nil {
+				werr = err
+			}
+			w.Write(b)
+		})
+		if err != nil || werr != nil {
+			return errors.Join(err, werr)
+		}
+		io.WriteString(w, "\n  ]")
+	}
+	w.Write(after)
+	_, err = io.WriteString(w, "\n")
+	return err
 }
 
 func orDash(s string) string {

@@ -78,7 +78,7 @@ func (u *ui) report(r *result, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
 	for _, f := range shown {
-		line := fmt.Sprintf("  %s\t%s\t%s\t%d bytes", f.Path, f.Kind, f.Mode, f.Size)
+		line := fmt.Sprintf("  %s\t%s\t%s\t%d bytes", pkix.Printable(f.Path), f.Kind, f.Mode, f.Size)
 		if f.Cert != nil {
 			line += fmt.Sprintf("\tCN=%q serial=%s not-after=%s", f.Cert.CN, f.Cert.Serial, f.Cert.NotAfter.Format(time.RFC3339))
 		}
@@ -89,11 +89,11 @@ func (u *ui) report(r *result, asJSON bool) error {
 		fmt.Fprintf(u.out, "  … and %d more files (--json lists every one)\n", more)
 	}
 	if r.Recorded != "" {
-		fmt.Fprintf(u.out, "  recorded in %s\n", r.Recorded)
+		fmt.Fprintf(u.out, "  recorded in %s\n", pkix.Printable(r.Recorded))
 	}
 	for _, f := range shown {
 		if f.Backup != "" {
-			fmt.Fprintf(u.out, "  kept the previous %s as %s\n", filepath.Base(f.Path), f.Backup)
+			fmt.Fprintf(u.out, "  kept the previous %s as %s\n", pkix.Printable(filepath.Base(f.Path)), pkix.Printable(f.Backup))
 		}
 	}
 	return nil

@@ -140,3 +140,20 @@ func TestDNsEscapedEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// The "wrote N files" summary escapes the names it lists.
+func TestWrittenFilesEscaped(t *testing.T) {
+	dir := t.TempDir()
+	if _, errOut, code := runColored(t, false, "ca", "init", "--dir", dir); code != 0 {
+		t.Fatal(errOut)
+	}
+	serials := filepath.Join(dir, "serials.txt")
+	os.WriteFile(serials, []byte("# none\n"), 0o644)
+	out, errOut, code := runColored(t, false, "crl", "build", "--dir", dir, "--out", filepath.Join(dir, "o\x1b[2J.crl"), serials)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.ContainsAny(out+errOut, "\x1b") || !strings.Contains(out, `o\x1b[2J.crl`) {
+		t.Errorf("the file name is not escaped:\n%q", out)
+	}
+}

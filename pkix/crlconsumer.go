@@ -72,18 +72,29 @@ type entryNote struct {
 // ReadCRL reads a DER or PEM CRL and all its entries.
 func ReadCRL(file string, data []byte) (*RevocationList, error) {
 	var entries []CRLEntry
-	c, err := ScanCRL(file, data, func(e RevokedEntry) {
-		s := new(big.Int).SetBytes(e.Serial)
-		if e.Negative {
-			s.Neg(s)
-		}
-		entries = append(entries, CRLEntry{Serial: s, Date: e.Date, Reason: e.Reason, HasReason: e.HasReason})
-	})
+	c, err := ScanCRL(file, data, func(e RevokedEntry) { entries = append(entries, entryOf(e)) })
 	if err != nil {
 		return nil, err
 	}
 	c.Entries = entries
 	return c, nil
+}
+
+// EachEntry streams the entries of a CRL read by ScanCRL a second time,
+// as CRLEntry values: crl show prints a million entries without holding
+// them.
+func (c *RevocationList) EachEntry(fn func(CRLEntry)) error {
+	return c.EachRevokedEntry(bytes.NewReader(c.DER), func(e RevokedEntry) {
+		fn(entryOf(e))
+	})
+}
+
+func entryOf(e RevokedEntry) CRLEntry {
+	s := new(big.Int).SetBytes(e.Serial)
+	if e.Negative {
+		s.Neg(s)
+	}
+	return CRLEntry{Serial: s, Date: e.Date, Reason: e.Reason, HasReason: e.HasReason}
 }
 
 // ScanCRL reads a DER or PEM CRL and streams its entries to fn (which may

@@ -148,7 +148,7 @@ func readUploadContent(file string, data []byte) ([]*x509.Certificate, []Check, 
 		return nil, nil, errorf(file, "has no PEM block").withHint("give the CA certificate in PEM (-----BEGIN CERTIFICATE-----)")
 	}
 	var certs []*x509.Certificate
-	var found []string
+	var found, criticalRefused []string
 	rest := trimmed
 	n := 0
 	for {
@@ -161,6 +161,14 @@ func readUploadContent(file string, data []byte) ([]*x509.Certificate, []Check, 
 		switch {
 		case block.Type == "CERTIFICATE":
 			c, err := x509.ParseCertificate(block.Bytes)
+			if err != nil && strings.Contains(err.Error(), "incorrectly marked critical") {
+				// A well-formed certificate with an extension RFC 5280
+				// says must not be critical (SKI, AKI, AIA): Go will not
+				// read it, OpenSSL calls it an unhandled critical
+				// extension. A failed rule, not unreadable input.
+				criticalRefused = append(criticalRefused, fmt.Sprintf("certificate %d: unhandled critical extension (%s)", n, strings.TrimPrefix(err.Error(), "x509: ")))
+				continue
+			}
 			if err != nil {
 				return nil, nil, errorf(file, "PEM block %d is a CERTIFICATE that cannot be parsed: %v", n, err)
 			}
@@ -175,6 +183,10 @@ func readUploadContent(file string, data []byte) ([]*x509.Certificate, []Check, 
 	}
 	if bytes.Contains(rest, []byte("-----BEGIN ")) {
 		return nil, nil, errorf(file, "PEM block %d is truncated or damaged", n+1).withHint("copy the whole block, from -----BEGIN to -----END")
+	}
+	if len(criticalRefused) > 0 {
+		return nil, []Check{{Rule: "critical-extensions", Status: Fail, Message: strings.Join(criticalRefused, "; ") + ": OpenSSL and Go refuse it, and every client certificate under it",
+			Hint: "re-create the CA with that extension not critical (RFC 5280 requires it non-critical)"}}, nil
 	}
 	if len(certs) == 0 {
 		if len(found) > 0 {

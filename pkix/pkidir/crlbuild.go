@@ -272,7 +272,7 @@ func (d *Dir) crlTarget(out string, ca *x509.Certificate, force bool) (target st
 			return "", nil, false, &pkix.Error{File: out, Msg: "is a symlink that cannot be followed: " + unwrap(err).Error(), Hint: "fix or remove the link"}
 		}
 		h, err := readCRLHeaderFile(target)
-		if err != nil || !h.IssuedBy(ca) {
+		if err != nil || !crlOf(target, h, ca) {
 			return "", nil, false, &pkix.Error{File: out, Msg: "is a symlink to " + target + ", which is not a CRL of this CA; refusing to follow it",
 				Hint: "a linked CRL must point at this CA's CRL; remove the link or point it there"}
 		}
@@ -285,12 +285,33 @@ func (d *Dir) crlTarget(out string, ca *x509.Certificate, force bool) (target st
 	switch {
 	case err != nil && !force:
 		return "", nil, false, &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
-	case err == nil && !h.IssuedBy(ca) && !force:
+	case err == nil && !crlOf(out, h, ca) && !force:
 		return "", nil, false, &pkix.Error{File: out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another --out, or pass --force to keep it as a .bak copy"}
-	case err != nil || !h.IssuedBy(ca):
+	case err != nil || !crlOf(out, h, ca):
 		return out, nil, true, nil
 	}
 	return out, h, false, nil
+}
+
+// crlOf reports whether the CRL at path, whose header h was read, is ca's:
+// its name and key identifier, and its signature. Names alone are not
+// enough: two CAs made from the default request share one, and a CRL
+// without a key identifier (OpenSSL's default) names no key.
+func crlOf(path string, h *pkix.CRLHeader, ca *x509.Certificate) bool {
+	if !h.IssuedBy(ca) {
+		return false
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	rl, err := pkix.ScanCRL(path, data, nil)
+	if err != nil {
+		return false
+	}
+	var f *pkix.SignatureFailure
+	err = rl.VerifyBy(ca, path)
+	return err == nil || (errors.As(err, &f) && f.Part == "key usage")
 }
 
 // PublishCRL writes a CRL of ca that was signed elsewhere (by the signer,
@@ -362,6 +383,12 @@ func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int
 	number := pkix.NextCRLNumber(nil, at)
 	if prev := job.previous; prev != nil {
 		number = pkix.NextCRLNumber(prev.Number, at)
+		if len(number.Bytes()) > 20 {
+			// No later number fits RFC 5280's 20 octets: consumers that
+			// saw the CRL in force would take any new one as older.
+			return nil, &pkix.Error{File: job.outShown, Msg: fmt.Sprintf("the CRL in force has number %s, so the next one would be longer than the 20 octets RFC 5280 allows", prev.Number),
+				Hint: "move it away (the next CRL then starts afresh from the clock; consumers that cached the old one must drop it)"}
+		}
 		// One pass over the CRL in force: a serial listed without a date
 		// keeps the date it had there (not a new "now" at every rebuild),
 		// and what the new list leaves out is noted for the un-revoke check.
