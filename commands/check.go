@@ -153,7 +153,7 @@ func runCheck(u *ui, c *cli.Context) error {
 			// Its next update says nothing of what it leaves out: no row.
 			crlRefused = err.Error()
 			crlNotes = append(crlNotes, crlRefused)
-			u.warn("%s", crlRefused)
+			u.warn("%s (%s)", crlRefused, pkix.HintOf(err))
 		} else if !rl.NextUpdate.IsZero() {
 			col.AddCRL(crlPath, rl.NextUpdate)
 		}

@@ -38,8 +38,8 @@ signature is verified, and a CRL that does not verify exits 1;
 "signature_failure" names
 what failed: issuer name, key identifier, algorithm (one Go cannot check,
 such as DSA or MD2), signature, or key usage (no cRLSign). Without --ca,
-DIR/ca.pem is used when it exists and is the CRL's issuer; when it is
-another CA the signature is not checked, with a warning.
+the directory's CA that signed it is used (DIR/ca.pem or an intermediate's
+certificate); when none did, the signature is not checked, with a warning.
 
 EXAMPLES:
    mtlsctl crl show                 # DIR/ca.crl, checked against DIR/ca.pem
@@ -121,6 +121,12 @@ func runCRLShow(u *ui, c *cli.Context) error {
 		rep.Number = rl.Number.String()
 	}
 	caPath, explicit := inputPath(c, "ca", root.Cert)
+	if !explicit {
+		// The directory's CA that signed it: the root, or an intermediate.
+		if issuer, ok := d.CRLIssuer(rl); ok {
+			caPath = issuer
+		}
+	}
 	badSignature := false
 	if explicit || pkix.Exists(caPath) {
 		ca, err := loadFile(c, caPath, pkix.ParseCertificatePEM, "")

@@ -294,7 +294,8 @@ func readEdgeCRL(file string, der []byte, ca *x509.Certificate, caFile string, n
 		return nil, err
 	}
 	if err := rl.VerifyBy(ca, caFile); err != nil {
-		return nil, &pkix.Error{File: file, Msg: "does not verify against its CA: " + err.Error(), Hint: "rebuild it with 'mtlsctl crl build'"}
+		return nil, &pkix.Error{File: file, Msg: "does not verify against its CA: " + err.Error(),
+			Hint: "give the CRL with the certificate of the CA that signed it (for an mtlsctl CA, rebuild it with 'mtlsctl crl build')"}
 	}
 	if err := rl.Usable(); err != nil {
 		return nil, err

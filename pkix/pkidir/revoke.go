@@ -337,14 +337,19 @@ func (d *Dir) nearestSerial(serial string) *pkix.Record {
 // issuerOf finds which CA of the directory signed a certificate mtlsctl
 // did not record: the root, or an intermediate whose files are here.
 func (d *Dir) issuerOf(cert *x509.Certificate) (string, bool) {
-	inv, err := d.ReadInventory()
-	if err != nil {
-		return "", false
-	}
+	names, cas := d.caCertificates()
+	return pkix.IssuerAmong(cert, names, cas)
+}
+
+// caCertificates are the directory's CAs: the root, then the valid
+// intermediates, by name, with their certificates.
+func (d *Dir) caCertificates() ([]string, map[string]*x509.Certificate) {
 	names := []string{RootName}
-	for _, r := range inv.Records {
-		if r.Kind == pkix.KindIntermediate && r.Status == pkix.StatusValid {
-			names = append(names, r.Name)
+	if inv, err := d.ReadInventory(); err == nil {
+		for _, r := range inv.Records {
+			if r.Kind == pkix.KindIntermediate && r.Status == pkix.StatusValid {
+				names = append(names, r.Name)
+			}
 		}
 	}
 	cas := map[string]*x509.Certificate{}
@@ -353,7 +358,20 @@ func (d *Dir) issuerOf(cert *x509.Certificate) (string, bool) {
 			cas[name] = certs[0]
 		}
 	}
-	return pkix.IssuerAmong(cert, names, cas)
+	return names, cas
+}
+
+// CRLIssuer names the certificate file of the directory's CA that signed
+// rl (the root or an intermediate), so an intermediate's CRL is checked
+// against the intermediate without --ca.
+func (d *Dir) CRLIssuer(rl *pkix.RevocationList) (string, bool) {
+	names, cas := d.caCertificates()
+	for _, name := range names {
+		if ca, ok := cas[name]; ok && rl.VerifyBy(ca, d.CA(name).Cert) == nil {
+			return d.CA(name).Cert, true
+		}
+	}
+	return "", false
 }
 
 // Behind is a CA whose CRL does not list every certificate the inventory
