@@ -294,12 +294,16 @@ func (d *Dir) crlTarget(out string, ca *x509.Certificate, force bool) (target st
 }
 
 // crlOf reports whether the CRL at path, whose header h was read, is ca's:
-// its name and key identifier, and its signature. Names alone are not
-// enough: two CAs made from the default request share one, and a CRL
-// without a key identifier (OpenSSL's default) names no key.
+// its name and key identifier, or, when it names no key (OpenSSL's
+// default), its signature. A name alone is not enough: two CAs made from
+// the default request share one. (mtlsctl's CRLs name their key, so a
+// million-entry ca.crl is not read twice.)
 func crlOf(path string, h *pkix.CRLHeader, ca *x509.Certificate) bool {
 	if !h.IssuedBy(ca) {
 		return false
+	}
+	if len(h.AuthKeyID) > 0 && len(ca.SubjectKeyId) > 0 {
+		return true
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
