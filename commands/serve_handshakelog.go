@@ -26,10 +26,7 @@ func (s *server) handshakeLog() *log.Logger {
 		if m == nil {
 			return len(p), nil
 		}
-		reason := "client certificate refused in the TLS handshake: " + m[2]
-		if strings.Contains(m[2], "incorrectly marked critical") {
-			reason += " (OpenSSL: unhandled critical extension)"
-		}
+		reason := pkix.HandshakeRefusal(m[2])
 		s.logMu.Lock()
 		defer s.logMu.Unlock()
 		now := time.Now().UTC().Format(time.RFC3339)

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -185,6 +186,19 @@ func (p *AccessPolicy) IssuingCAs(own, candidates []*x509.Certificate, now time.
 // same CRL).
 func SameCA(a, b *x509.Certificate) bool {
 	return a != nil && b != nil && bytes.Equal(a.RawSubject, b.RawSubject) && bytes.Equal(a.RawSubjectPublicKeyInfo, b.RawSubjectPublicKeyInfo)
+}
+
+// HandshakeRefusal words why Go's TLS stack refused a client certificate
+// it could not parse (parseErr is its message): Go will not read a
+// certificate with an extension RFC 5280 requires non-critical (SKI, AKI,
+// AIA) marked critical, which OpenSSL (and Access) call an unhandled
+// critical extension.
+func HandshakeRefusal(parseErr string) string {
+	reason := "client certificate refused in the TLS handshake: " + parseErr
+	if strings.Contains(parseErr, "incorrectly marked critical") {
+		reason += " (OpenSSL: unhandled critical extension)"
+	}
+	return reason
 }
 
 // verifyFailure words a verification error the way OpenSSL's verify
