@@ -43,18 +43,6 @@ func vectorsDir(t *testing.T) string {
 	return dir
 }
 
-func corpusOpenSSL(t *testing.T) string {
-	t.Helper()
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("openssl is not installed; .ci/run installs it")
-		}
-		t.Skip("openssl is not installed")
-	}
-	return openssl
-}
-
 // run runs mtlsctl in process.
 func runMtlsctl(args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
@@ -215,7 +203,7 @@ func corpusCRLs(t *testing.T, vectors string) []string {
 // the OID named for each critical extension OpenSSL does not know either.
 func TestCorpusCRLs(t *testing.T) {
 	vectors := vectorsDir(t)
-	openssl := corpusOpenSSL(t)
+	openssl := requireOpenSSL(t)
 	empty := t.TempDir()
 	files := corpusCRLs(t, vectors)
 	if len(files) < 190 {
@@ -435,7 +423,7 @@ func pkitsCerts(t *testing.T, vectors string) map[string]*x509.Certificate {
 // says INVALID (signature). Never a bare "INVALID".
 func TestCorpusPKITSSignatures(t *testing.T) {
 	vectors := vectorsDir(t)
-	openssl := corpusOpenSSL(t)
+	openssl := requireOpenSSL(t)
 	certs := pkitsCerts(t, vectors)
 	dir := t.TempDir()
 	files, _ := filepath.Glob(filepath.Join(vectors, "x509", "PKITS_data", "crls", "*.crl"))
@@ -571,7 +559,7 @@ type validateJSON struct {
 // where openssl verify says "unhandled critical extension".
 func TestCorpusCertificates(t *testing.T) {
 	vectors := vectorsDir(t)
-	openssl := corpusOpenSSL(t)
+	openssl := requireOpenSSL(t)
 	empty := t.TempDir()
 	var files []string
 	custom, _ := filepath.Glob(filepath.Join(vectors, "x509", "custom", "*"))

@@ -172,13 +172,8 @@ func TestFourRunnersThroughOneSigner(t *testing.T) {
 		}
 		all = append(all, files...)
 	}
-	if _, err := exec.LookPath("openssl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required under CI")
-		}
-		t.Skip("no openssl")
-	}
-	out, err := exec.Command("openssl", append([]string{"verify", "-purpose", "sslclient", "-CAfile", filepath.Join(host, "ca.pem")}, all...)...).CombinedOutput()
+	openssl := requireOpenSSL(t)
+	out, err := exec.Command(openssl, append([]string{"verify", "-purpose", "sslclient", "-CAfile", filepath.Join(host, "ca.pem")}, all...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("openssl verify: %v\n%s", err, out)
 	}

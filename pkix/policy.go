@@ -195,10 +195,17 @@ func SameCA(a, b *x509.Certificate) bool {
 // critical extension.
 func HandshakeRefusal(parseErr string) string {
 	reason := "client certificate refused in the TLS handshake: " + parseErr
-	if strings.Contains(parseErr, "incorrectly marked critical") {
+	if criticalMarked(parseErr) {
 		reason += " (OpenSSL: unhandled critical extension)"
 	}
 	return reason
+}
+
+// criticalMarked recognises crypto/x509's refusal of a certificate with an
+// extension RFC 5280 requires non-critical (SKI, AKI, AIA) marked critical:
+// it has no error type, only this wording.
+func criticalMarked(parseErr string) bool {
+	return strings.Contains(parseErr, "incorrectly marked critical")
 }
 
 // verifyFailure words a verification error the way OpenSSL's verify

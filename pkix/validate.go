@@ -161,7 +161,7 @@ func readUploadContent(file string, data []byte) ([]*x509.Certificate, []Check, 
 		switch {
 		case block.Type == "CERTIFICATE":
 			c, err := x509.ParseCertificate(block.Bytes)
-			if err != nil && strings.Contains(err.Error(), "incorrectly marked critical") {
+			if err != nil && criticalMarked(err.Error()) {
 				// A well-formed certificate with an extension RFC 5280
 				// says must not be critical (SKI, AKI, AIA): Go will not
 				// read it, OpenSSL calls it an unhandled critical
