@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/rand"
 	"crypto/x509"
 	x509pkix "crypto/x509/pkix"
@@ -360,6 +361,52 @@ func FuzzParseDuration(f *testing.F) {
 		d, err := ParseDuration(s)
 		if err == nil && (d <= 0 || d > MaxDurationDays*24*time.Hour) {
 			t.Fatalf("%q accepted as %v", s, d)
+		}
+	})
+}
+
+// SameDN, which decides whether a CRL names its CA, is reflexive on every
+// name it can read and symmetric on any input.
+func FuzzSameDN(f *testing.F) {
+	c, err := makeCertForFuzz()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(c.RawSubject, c.RawIssuer)
+	printable, _ := asn1.Marshal(x509pkix.Name{CommonName: "Good CA"}.ToRDNSequence())
+	f.Add(printable, []byte{0x30, 0x12, 0x31, 0x10, 0x30, 0x0e, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x07, 'g', 'o', 'o', 'd', ' ', 'c', 'a'})
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if _, err := parseDN(a); err == nil && !SameDN(a, append([]byte{}, a...)) {
+			t.Errorf("%x is not the same as itself", a)
+		}
+		if SameDN(a, b) != SameDN(b, a) {
+			t.Errorf("SameDN(%x, %x) is not symmetric", a, b)
+		}
+	})
+}
+
+// RSASSA-PSS parameters from anywhere: named, parsed and used to verify
+// without a panic, and a parse that succeeds gives a usable salt length.
+func FuzzPSSParams(f *testing.F) {
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		f.Fatal(err)
+	}
+	// OpenSSL's defaults for SHA-256 (salt 222 for a 2048-bit key), and none.
+	f.Add([]byte{0x30, 0x34, 0xa0, 0x0f, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
+		0xa1, 0x1c, 0x30, 0x1a, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86,
+		0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0xa2, 0x03, 0x02, 0x01, 0xde}, []byte("signed"), []byte("sig"))
+	f.Add([]byte{0x30, 0x00}, []byte{}, []byte{})
+	pss := asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
+	f.Fuzz(func(t *testing.T, params, signed, sig []byte) {
+		if name := SignatureAlgorithmName(pss, params); name == "" {
+			t.Error("no name")
+		}
+		if p, ok := parsePSSParams(params); ok && (p.saltLength < 0 || !p.hash.Available() || !p.mgfHash.Available()) {
+			t.Errorf("parsed %+v from %x", p, params)
+		}
+		if supported, err := verifyPSS(&key.PublicKey, params, signed, sig); supported && err == nil {
+			t.Errorf("a random signature verifies: %x %x", params, sig)
 		}
 	})
 }
