@@ -326,7 +326,7 @@ func FuzzReadCRLHeader(f *testing.F) {
 		// 5280 forbids, has none to compare), reasons and dates.
 		var got, want []string
 		if err := h.EachRevokedEntry(bytes.NewReader(der), func(e RevokedEntry) {
-			at, _ := ParseCRLTime(e.RawTime)
+			at, _ := parseCRLTime(e.RawTime)
 			got = append(got, fmt.Sprintf("%x/%d/%d", e.Serial, e.Reason, at.Unix()))
 		}); err != nil {
 			t.Fatalf("EachRevokedEntry: %v", err)
@@ -479,8 +479,8 @@ func FuzzParseZuluTime(f *testing.F) {
 		if okFast && (!okSlow || !fast.Equal(slow)) {
 			t.Errorf("%q: fast %v, cryptobyte %v %v", raw, fast, slow, okSlow)
 		}
-		if got, ok := ParseCRLTime(raw); ok != okSlow || (ok && !got.Equal(slow)) {
-			t.Errorf("%q: ParseCRLTime %v %v, cryptobyte %v %v", raw, got, ok, slow, okSlow)
+		if got, ok := parseCRLTime(raw); ok != okSlow || (ok && !got.Equal(slow)) {
+			t.Errorf("%q: parseCRLTime %v %v, cryptobyte %v %v", raw, got, ok, slow, okSlow)
 		}
 	})
 }

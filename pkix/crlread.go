@@ -405,7 +405,7 @@ func parseEntryRest(rest cryptobyte.String, e *RevokedEntry) error {
 	}
 	e.RawTime = rawTime
 	var ok bool
-	if e.Date, ok = ParseCRLTime(rawTime); !ok {
+	if e.Date, ok = parseCRLTime(rawTime); !ok {
 		return errors.New("its revocation date is not a valid UTCTime or GeneralizedTime")
 	}
 	if rest.Empty() {
@@ -522,8 +522,8 @@ func extName(oid string, names map[string]string) string {
 	return oid
 }
 
-// ParseCRLTime reads a DER UTCTime or GeneralizedTime element.
-func ParseCRLTime(raw []byte) (time.Time, bool) {
+// parseCRLTime reads a DER UTCTime or GeneralizedTime element.
+func parseCRLTime(raw []byte) (time.Time, bool) {
 	if t, ok := parseZuluTime(raw); ok {
 		return t, true
 	}
