@@ -19,9 +19,6 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// CRLDER returns the DER of a CRL given as DER or PEM ("X509 CRL").
-func CRLDER(file string, data []byte) ([]byte, error) { return crlDER(file, data) }
-
 // crlDER returns the DER of a CRL given as DER or PEM ("X509 CRL"). A PEM
 // file must hold one CRL and nothing else that looks like PEM: a second
 // CRL (which one counts?) or a damaged block is refused, not skipped.

@@ -54,8 +54,7 @@ type RevocationSet struct {
 	// every certificate they issued is refused, at any depth.
 	RevokedCAs []string `json:"revoked_cas"`
 	Count      int      `json:"count"` // revoked certificates
-	ders       [][]byte
-	headers    []*pkix.CRLHeader
+	lists      []*pkix.RevocationList // read and checked, in CRLs' order
 }
 
 // Each calls fn with every revoked certificate, CRL by CRL, in each CRL's
@@ -63,7 +62,7 @@ type RevocationSet struct {
 func (s *RevocationSet) Each(fn func(Revocation) error) error {
 	for i, c := range s.CRLs {
 		var ferr error
-		err := s.headers[i].EachRevokedEntry(bytes.NewReader(s.ders[i]), func(e pkix.RevokedEntry) {
+		err := s.lists[i].EachRevokedEntry(bytes.NewReader(s.lists[i].DER), func(e pkix.RevokedEntry) {
 			if ferr != nil {
 				return
 			}
@@ -189,12 +188,8 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 		} else if err != nil {
 			return nil, d.ioError(file, "cannot read", err)
 		}
-		der, err := pkix.CRLDER(file, data)
-		if err != nil {
-			return nil, err
-		}
 		listed := map[string]bool{}
-		rl, err := readEdgeCRL(file, der, c.cert, d.CA(c.name).Cert, now, func(e pkix.RevokedEntry) {
+		rl, err := readEdgeCRL(file, data, c.cert, d.CA(c.name).Cert, now, func(e pkix.RevokedEntry) {
 			if s := hexUpper(e.Serial); caSerials[s] {
 				listed[s] = true
 			}
@@ -205,8 +200,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 		h := rl.CRLHeader
 		src := CRLSource{CA: c.name, File: file, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC(), Count: rl.Count}
 		set.CRLs = append(set.CRLs, src)
-		set.ders = append(set.ders, der)
-		set.headers = append(set.headers, h)
+		set.lists = append(set.lists, rl)
 		set.Count += src.Count
 		revokedSerials[c.name] = listed
 	}
@@ -260,12 +254,8 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 	if err != nil {
 		return "", nil, err
 	}
-	der, err := pkix.CRLDER(x.CRLFile, data)
-	if err != nil {
-		return "", nil, err
-	}
 	listed := map[string]bool{}
-	rl, err := readEdgeCRL(x.CRLFile, der, ca, x.CAFile, now, func(e pkix.RevokedEntry) {
+	rl, err := readEdgeCRL(x.CRLFile, data, ca, x.CAFile, now, func(e pkix.RevokedEntry) {
 		if s := hexUpper(e.Serial); caSerials[s] {
 			listed[s] = true
 		}
@@ -277,8 +267,7 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 	name := nameOf(ca)
 	src := CRLSource{CA: name, File: x.CRLFile, IssuerSKI: ski, Number: numberString(h.Number), ThisUpdate: h.ThisUpdate.UTC(), NextUpdate: h.NextUpdate.UTC(), Count: rl.Count}
 	set.CRLs = append(set.CRLs, src)
-	set.ders = append(set.ders, der)
-	set.headers = append(set.headers, h)
+	set.lists = append(set.lists, rl)
 	set.Count += src.Count
 	return name, listed, nil
 }
@@ -288,8 +277,8 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 // that does not verify, has no next update or is past it, or that the
 // reader says is not a complete list (a delta or partitioned CRL, a
 // critical extension nobody here understands).
-func readEdgeCRL(file string, der []byte, ca *x509.Certificate, caFile string, now time.Time, fn func(pkix.RevokedEntry)) (*pkix.RevocationList, error) {
-	rl, err := pkix.ScanCRL(file, der, fn)
+func readEdgeCRL(file string, data []byte, ca *x509.Certificate, caFile string, now time.Time, fn func(pkix.RevokedEntry)) (*pkix.RevocationList, error) {
+	rl, err := pkix.ScanCRL(file, data, fn)
 	if err != nil {
 		return nil, err
 	}
