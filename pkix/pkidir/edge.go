@@ -52,8 +52,8 @@ type RevocationSet struct {
 	CRLs []CRLSource `json:"crls"`
 	// RevokedCAs are the key identifiers of CAs at or below a revoked CA:
 	// every certificate they issued is refused, at any depth.
-	RevokedCAs []string `json:"revoked_cas"`
-	Count      int      `json:"count"` // revoked certificates
+	RevokedCAs []string               `json:"revoked_cas"`
+	Count      int                    `json:"count"` // revoked certificates
 	lists      []*pkix.RevocationList // read and checked, in CRLs' order
 }
 
