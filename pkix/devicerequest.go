@@ -100,6 +100,9 @@ func parseDeviceRequest(file string, data []byte, verify bool) (*DeviceRequest, 
 	if err != nil {
 		return nil, errorf(file, "not a PKCS#10 request: %v", err).withHint("a request is PEM (BEGIN CERTIFICATE REQUEST) or DER, made by 'openssl req -new' or 'mtlsctl client request'")
 	}
+	if err := checkOneCN(file, csr); err != nil {
+		return nil, err
+	}
 	switch csr.PublicKey.(type) {
 	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
 	default:

@@ -227,10 +227,10 @@ func CheckCN(cn string) *Error {
 		switch {
 		case unicode.IsControl(r):
 			return &Error{Msg: fmt.Sprintf("the CN %q contains a control character", cn)}
-		case unicode.Is(unicode.Cf, r):
-			// Right-to-left overrides, zero-width spaces: a CN that
-			// prints as another (ci-\u202eadmin shows as "ci-nimda").
-			return &Error{Msg: fmt.Sprintf("the CN %q contains an invisible formatting character (%U)", cn, r), Hint: "a CN must print as what it is"}
+		case invisible(r):
+			// Right-to-left overrides, zero widths, Hangul fillers: a CN
+			// that prints as another (ci-\u202eadmin shows as "ci-nimda").
+			return &Error{Msg: fmt.Sprintf("the CN %q contains a character that prints as nothing (%U)", cn, r), Hint: "a CN must print as what it is: remove it"}
 		case r != ' ' && unicode.IsSpace(r):
 			return &Error{Msg: fmt.Sprintf("the CN %q contains a space other than ' ' (%U)", cn, r), Hint: "use a plain space, or none"}
 		}
