@@ -64,6 +64,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
 			&cli.BoolFlag{Name: "p12", Usage: "also write BASE.p12 (key + certificate + chain); see 'client export'"},
 			forceFlag(),
+			allowDNSpecialsFlag(),
 			jsonFlag(),
 		}, append(p12Flags(), signerClientFlags(false)...)...),
 		OnUsageError: usageErrorHandler,
@@ -151,7 +152,8 @@ func clientBatch(c *cli.Context, d *pkidir.Dir, res *result, jobs []pkidir.Job) 
 	if err != nil {
 		return nil, err
 	}
-	return &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force")}, nil
+	return &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force"),
+		AllowDNSpecials: c.Bool(allowDNSpecialsFlagName)}, nil
 }
 
 // issueBatch checks a batch's outputs, issues it with a progress bar and

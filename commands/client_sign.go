@@ -51,6 +51,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (e.g. intermediate); also writes BASE-fullchain.pem"},
 			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
 			forceFlag(),
+			allowDNSpecialsFlag(),
 			jsonFlag(),
 		},
 		OnUsageError: usageErrorHandler,

@@ -72,6 +72,9 @@ type IssueRequest struct {
 	CertKind  string // how the certificate file is described ("client certificate")
 	Force     bool
 	P12       *P12Options
+	// AllowDNSpecials lets a client CN hold DN metacharacters (",", "+",
+	// "=", ...), which are refused by default (pkix.CheckCNSpecials).
+	AllowDNSpecials bool
 	// Progress, if set, is called from the workers with the number done.
 	Progress func(done int)
 }
@@ -118,6 +121,9 @@ type IssueResult struct {
 func (d *Dir) CheckOutputs(req *IssueRequest) error {
 	for _, j := range req.Jobs {
 		if err := d.checkName(req.Kind, j.Name); err != nil {
+			return err
+		}
+		if err := d.checkCNSpecials(req, j); err != nil {
 			return err
 		}
 		if j.Device != nil {

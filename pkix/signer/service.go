@@ -143,6 +143,12 @@ func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfs
 	if cerr := pkix.CheckCN(cn); cerr != nil {
 		return nil, refuse("%s", cerr.Msg)
 	}
+	// A runner never gets DN metacharacters in a CN: its grant is
+	// matched on the CN, and a relying party's DN rule would read
+	// "ci-x,O=system:masters" as an O.
+	if cerr := pkix.CheckCNSpecials(cn); cerr != nil {
+		return nil, refuse("%s", cerr.Msg)
+	}
 	if err := who.Grant.Allows(profile, cn); err != nil {
 		return nil, refuse("%v", err)
 	}

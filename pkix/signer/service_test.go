@@ -160,6 +160,18 @@ func TestServiceRefusals(t *testing.T) {
 		{"CN override outside the grant", who, freshness(t, now), func() cfsigner.SignRequest {
 			return cfsigner.SignRequest{Request: csrPEM(t, "ci-1"), Profile: "client", Subject: &cfsigner.Subject{CN: "admin"}}
 		}, `CN "admin" matches none`},
+		{"CN with a DN metacharacter", who, freshness(t, now), func() cfsigner.SignRequest {
+			return cfsigner.SignRequest{Request: csrPEM(t, "ci-x,O=system:masters"), Profile: "client"}
+		}, "part of a DN's syntax"},
+		{"CN override with a DN metacharacter", who, freshness(t, now), func() cfsigner.SignRequest {
+			return cfsigner.SignRequest{Request: csrPEM(t, "ci-1"), Profile: "client", Subject: &cfsigner.Subject{CN: "ci-x+O=system:masters"}}
+		}, "part of a DN's syntax"},
+		{"CN ending in a Hangul filler", who, freshness(t, now), func() cfsigner.SignRequest {
+			return cfsigner.SignRequest{Request: csrPEM(t, "ci-x\u3164"), Profile: "client"}
+		}, "U+3164"},
+		{"CN ending in a Braille blank", who, freshness(t, now), func() cfsigner.SignRequest {
+			return cfsigner.SignRequest{Request: csrPEM(t, "ci-x\u2800"), Profile: "client"}
+		}, "U+2800"},
 		{"profile not granted", who, freshness(t, now), func() cfsigner.SignRequest {
 			return cfsigner.SignRequest{Request: csrPEM(t, "ci-1"), Profile: "server"}
 		}, "profile"},
