@@ -87,6 +87,7 @@ func runCheck(u *ui, c *cli.Context) error {
 	var signerCRL *pkix.RevocationList // --signer: the CRL given, to compare
 	var crlRefused string              // the CRL is not a complete list
 	var crlNotes []string              // what the CRL reader found, for --json
+	var revokedInEffect []string       // valid, but condemned by a revocation
 	if c.String("signer") != "" {
 		if c.Args().Len() > 0 {
 			return usageErrorf("with --signer the certificates are the signer's database: no FILEs")
@@ -128,6 +129,7 @@ func runCheck(u *ui, c *cli.Context) error {
 		// A certificate that no longer verifies (its CA was replaced) is
 		// as good as expired.
 		unverified = d.Unverifiable(inv)
+		revokedInEffect = d.RevocationFindings(inv)
 		if len(inv.Records) == 0 {
 			// A directory made with cfssl or before the inventory: its CA.
 			certs, err := loadFile(c, root.Cert, pkix.ParseCertificatesPEM, "no inventory and no ca.pem in "+d.Path()+": give the files to check")
@@ -186,6 +188,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	for _, v := range unverified {
 		u.warn("%s", v.Message())
 	}
+	for _, f := range revokedInEffect {
+		u.warn("%s", f)
+	}
 	if c.Bool("json") {
 		if err := u.printJSON(rep); err != nil {
 			return err
@@ -218,6 +223,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	if len(unverified) > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d certificate%s no longer verif%s", len(unverified), plural(len(unverified)), map[bool]string{true: "ies", false: "y"}[len(unverified) == 1])}
+	}
+	if len(revokedInEffect) > 0 {
+		return &problemsFound{summary: fmt.Sprintf("%d valid certificate%s condemned by a revocation", len(revokedInEffect), plural(len(revokedInEffect)))}
 	}
 	if len(behind) > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d CRL%s behind the inventory", len(behind), plural(len(behind)))}

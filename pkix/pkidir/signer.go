@@ -84,16 +84,17 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Sig
 			above = chain[1:]
 		}
 	}
-	// An issuer the inventory says was revoked must not sign anything more.
-	// (A root is never revoked by its own CRL: no need to read the
-	// inventory, which keeps issuing from the root free of its size.)
+	// An issuer the inventory says was revoked, or that is under a
+	// revoked CA at any depth, must not sign anything more. (A root is
+	// never revoked by its own CRL: no need to read the inventory, which
+	// keeps issuing from the root free of its size.)
 	if pkix.IsSelfSigned(in.Certs[0]) {
 		return &Signer{Name: name, Issuer: is, Above: above, file: in.CertFile}, nil
 	}
-	if r, err := d.FindSerial(pkix.SerialHex(in.Certs[0].SerialNumber)); err != nil {
+	if r, err := d.revokedInChain(in.Certs[0], above); err != nil {
 		return nil, err
-	} else if r != nil && r.Status == pkix.StatusRevoked && r.SHA256 == pkix.FingerprintSHA256(in.Certs[0]) {
-		return nil, &pkix.Error{File: in.CertFile, Msg: "this CA was revoked on " + r.RevokedAt.Format("2006-01-02"), Hint: "issue from another CA"}
+	} else if r != nil {
+		return nil, revokedSignerError(in.CertFile, in.Certs[0], r)
 	}
 	return &Signer{Name: name, Issuer: is, Above: above, file: in.CertFile}, nil
 }

@@ -1,0 +1,135 @@
+package pkidir
+
+import (
+	"crypto/x509"
+	"fmt"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// maxChainDepth bounds a walk up the CAs: a chain longer than this is a
+// loop in hand-edited records, not a PKI.
+const maxChainDepth = 16
+
+// revokedInChain walks from a CA certificate up to its root and returns
+// the record of the first certificate on the way that the inventory marks
+// revoked (the CA itself included). Every certificate issued under a
+// revoked CA, at any depth, is refused wherever its chain is checked
+// against the CRLs: issuing one is handing out a certificate dead on
+// arrival. Each parent is found among the certificates given above it
+// and the directory's file of the CA its record names as issuer, and is
+// taken only if it signed the child (a re-keyed CA's new file is not the
+// parent of what its old key issued).
+func (d *Dir) revokedInChain(cert *x509.Certificate, above []*x509.Certificate) (*pkix.Record, error) {
+	cur := cert
+	for range maxChainDepth {
+		if pkix.IsSelfSigned(cur) {
+			return nil, nil // a root is never revoked by its own CRL
+		}
+		r, err := d.FindSerial(pkix.SerialHex(cur.SerialNumber))
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && r.SHA256 != pkix.FingerprintSHA256(cur) {
+			r = nil // another certificate with that serial: not this one's record
+		}
+		if r != nil && r.Status == pkix.StatusRevoked {
+			return r, nil
+		}
+		candidates := above
+		if r != nil {
+			if certs, err := readCerts(d.CA(r.Issuer).Cert, ""); err == nil {
+				candidates = append([]*x509.Certificate{certs[0]}, above...)
+			}
+		}
+		var parent *x509.Certificate
+		for _, c := range candidates {
+			if cur.CheckSignatureFrom(c) == nil {
+				parent = c
+				break
+			}
+		}
+		if parent == nil {
+			return nil, nil // the chain leaves what this directory knows
+		}
+		cur = parent
+	}
+	return nil, nil
+}
+
+// revokedSignerError is the refusal of a CA that may not sign: revoked
+// itself, or under a revoked CA.
+func revokedSignerError(file string, cert *x509.Certificate, r *pkix.Record) error {
+	when := r.RevokedAt.Format("2006-01-02")
+	if r.Reason != "" {
+		when += ", " + r.Reason
+	}
+	if r.SHA256 == pkix.FingerprintSHA256(cert) {
+		return &pkix.Error{File: file, Msg: "this CA was revoked on " + when, Hint: "issue from another CA"}
+	}
+	return &pkix.Error{File: file, Msg: fmt.Sprintf("this CA is under the CA %s (CN %q, serial %s), revoked on %s: whatever it issues is refused wherever its chain is checked", r.Name, r.CN, r.Serial, when),
+		Hint: "issue from a CA outside the revoked branch (a new intermediate under the root: mtlsctl ca intermediate)"}
+}
+
+// UnderRevoked is a valid certificate whose issuing chain holds a CA the
+// inventory marks revoked: the edge refuses it, so it only looks valid.
+type UnderRevoked struct {
+	Record   pkix.Record
+	Ancestor pkix.Record
+}
+
+// Message is the one line check prints.
+func (u UnderRevoked) Message() string {
+	return fmt.Sprintf("%s is under the revoked CA %s (CN %q, serial %s, revoked on %s): it is refused wherever its chain is checked; re-issue it from a CA outside that branch",
+		pkix.FormatRecord(&u.Record), u.Ancestor.Name, u.Ancestor.CN, u.Ancestor.Serial, u.Ancestor.RevokedAt.Format("2006-01-02"))
+}
+
+// UnderRevokedCAs lists the valid certificates of the inventory that a
+// revoked CA is above, at any depth, naming the nearest revoked one. The
+// issuer of a record is the CA record of that name that existed when it
+// was issued (the latest issued no later than it): a CA revoked and then
+// made again under the same name does not clear what the revoked one
+// issued.
+func UnderRevokedCAs(inv *pkix.Inventory) []UnderRevoked {
+	byName := map[string][]*pkix.Record{}
+	for i := range inv.Records {
+		r := &inv.Records[i]
+		if r.Kind.IsCA() {
+			byName[r.Name] = append(byName[r.Name], r)
+		}
+	}
+	issuerOf := func(r *pkix.Record) *pkix.Record {
+		var best *pkix.Record
+		for _, ca := range byName[r.Issuer] {
+			if ca.Serial != r.Serial && !ca.NotBefore.After(r.NotBefore) && (best == nil || !ca.NotBefore.Before(best.NotBefore)) {
+				best = ca
+			}
+		}
+		if best == nil && len(byName[r.Issuer]) > 0 {
+			// Dates that do not order (a clock set back): the CA of that
+			// name recorded last.
+			best = byName[r.Issuer][len(byName[r.Issuer])-1]
+		}
+		return best
+	}
+	var out []UnderRevoked
+	for i := range inv.Records {
+		r := &inv.Records[i]
+		if r.Status != pkix.StatusValid || r.Kind == pkix.KindRoot || isExternal(r.Issuer) {
+			continue
+		}
+		cur := r
+		for range maxChainDepth {
+			ca := issuerOf(cur)
+			if ca == nil || ca.Kind == pkix.KindRoot {
+				break
+			}
+			if ca.Status == pkix.StatusRevoked {
+				out = append(out, UnderRevoked{Record: *r, Ancestor: *ca})
+				break
+			}
+			cur = ca
+		}
+	}
+	return out
+}

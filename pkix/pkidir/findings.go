@@ -1,0 +1,15 @@
+package pkidir
+
+import "github.com/mtlsctl/mtlsctl/pkix"
+
+// RevocationFindings are the valid certificates of the inventory that a
+// revocation already condemns: those under a revoked CA, at any depth.
+// Each is one line for check, which exits 1 while any is left: they look
+// valid in a list, and the edge refuses them.
+func (d *Dir) RevocationFindings(inv *pkix.Inventory) []string {
+	var out []string
+	for _, u := range UnderRevokedCAs(inv) {
+		out = append(out, u.Message())
+	}
+	return out
+}
