@@ -22,7 +22,10 @@ intermediate NAME; 'mtlsctl crl build' on that file makes the CRL, and
 --crl rebuilds it (DIR/ca.crl, DIR/NAME.crl) in the same step. Everything
 that can fail is checked before any file changes. A name that matches
 several certificates is refused with the list, unless --all. Revoking
-twice changes nothing (and rebuilds no CRL).
+twice changes nothing (and rebuilds no CRL). With --reason keyCompromise,
+every other valid certificate of the same key (the same RSA modulus or EC
+point, whatever its encoding) is named: --all-with-key revokes them in the
+same step, and 'mtlsctl check' fails while any of them stays valid.
 
 EXAMPLES:
    mtlsctl client revoke device-7 --reason keyCompromise --crl
@@ -38,6 +41,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "foreign", Usage: "the certificate is not in the inventory (issued by a CA here, with another tool): revoke it anyway"},
 			&cli.StringFlag{Name: "issuer", Usage: "with --foreign --serial: the `NAME` of the CA that issued it (ca for the root)"},
 			&cli.BoolFlag{Name: "all", Usage: "revoke every certificate NAME matches"},
+			&cli.BoolFlag{Name: "all-with-key", Usage: "with --reason keyCompromise: also revoke every other valid certificate of the same key (otherwise each is named in a warning)"},
 			&cli.BoolFlag{Name: "crl", Usage: "also rebuild the issuing CA's CRL (DIR/ca.crl, or DIR/NAME.crl for intermediate NAME)"},
 			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --crl: how long the CRL is valid"},
 			jsonFlag(),
@@ -60,7 +64,7 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	req := &pkidir.RevokeRequest{Name: c.Args().First(), All: c.Bool("all"), CRL: c.Bool("crl"), Foreign: c.Bool("foreign"), Issuer: c.String("issuer")}
+	req := &pkidir.RevokeRequest{Name: c.Args().First(), All: c.Bool("all"), AllWithKey: c.Bool("all-with-key"), CRL: c.Bool("crl"), Foreign: c.Bool("foreign"), Issuer: c.String("issuer")}
 	if (req.Issuer != "" || req.Foreign) && req.Name != "" {
 		return usageErrorf("--foreign and --issuer are for a certificate the inventory does not know").hint("give it by --serial HEX or --cert FILE")
 	}
@@ -86,6 +90,9 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 			return e.hint("reasons: %s", pkix.ReasonNames())
 		}
 		req.Reason = r
+	}
+	if req.AllWithKey && req.Reason != pkix.ReasonKeyCompromise {
+		return usageErrorf("--all-with-key revokes the other certificates of a compromised key").hint("add --reason keyCompromise")
 	}
 	if req.CRL {
 		if req.NextUpdate, err = parseDuration("next-update", c.String("next-update")); err != nil {

@@ -42,10 +42,12 @@ const (
 // IsCA reports whether the kind signs certificates.
 func (k Kind) IsCA() bool { return k == KindRoot || k == KindIntermediate }
 
-var inventoryColumns = []string{"serial", "status", "kind", "cn", "not_before", "not_after", "profile", "issuer", "sha256", "name", "revoked_at", "reason", "subject", "pubkey_sha256", "key"}
+var inventoryColumns = []string{"serial", "status", "kind", "cn", "not_before", "not_after", "profile", "issuer", "sha256", "name", "revoked_at", "reason", "subject", "pubkey_sha256", "key", "key_identity"}
 
 // inventories written before the public key column have two columns
-// less, before the key column one.
+// less, before the key column one, before the key identity column
+// three; a missing column reads as empty (for the key identity: filled
+// in from the certificate file where it is needed, pkidir.keyIdentities).
 const oldInventoryColumns = 13
 
 // InventoryHeader starts every inventory file.
@@ -76,6 +78,10 @@ type Record struct {
 	// certificate was signed from the device's own request (no key here),
 	// "" when mtlsctl made the key beside the certificate.
 	KeyHeld string `json:"key_held,omitempty"`
+	// KeyIdentity names the key itself (KeyIdentity: an RSA modulus,
+	// an EC point), so that one key under two encodings or two RSA
+	// exponents is seen as one.
+	KeyIdentity string `json:"key_identity,omitempty"`
 }
 
 // KeyOnDevice marks a certificate signed from a request: its key never
@@ -97,7 +103,7 @@ func (o RecordOf) Record() Record {
 	subject := SubjectDN(c)
 	return Record{Serial: SerialHex(c.SerialNumber), Status: StatusValid, Kind: o.Kind, CN: c.Subject.CommonName,
 		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), Profile: o.Profile, Issuer: o.Issuer,
-		SHA256: FingerprintSHA256(c), Name: o.Name, Subject: subject, PublicKeySHA: PublicKeySHA256(c)}
+		SHA256: FingerprintSHA256(c), Name: o.Name, Subject: subject, PublicKeySHA: PublicKeySHA256(c), KeyIdentity: CertKeyIdentity(c)}
 }
 
 // PublicKeySHA256 is the hex SHA-256 of a certificate's
@@ -209,7 +215,7 @@ func parseInventoryLine(path string, lineNo int, line []byte) (Record, error) {
 		f[i] = unescapeField(f[i])
 	}
 	r := Record{Serial: f[0], Status: RecordStatus(f[1]), Kind: Kind(f[2]), CN: f[3], Profile: f[6], Issuer: f[7], SHA256: f[8],
-		Name: f[9], Reason: f[11], Subject: f[12], PublicKeySHA: f[13], KeyHeld: f[14]}
+		Name: f[9], Reason: f[11], Subject: f[12], PublicKeySHA: f[13], KeyHeld: f[14], KeyIdentity: f[15]}
 	var perr error
 	parse := func(s string) time.Time {
 		if s == "" {
@@ -276,7 +282,7 @@ func AppendInventoryLine(b []byte, r *Record) []byte {
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
-	f := []string{r.Serial, string(r.Status), string(r.Kind), r.CN, ts(r.NotBefore), ts(r.NotAfter), r.Profile, r.Issuer, r.SHA256, r.Name, ts(r.RevokedAt), r.Reason, r.Subject, r.PublicKeySHA, r.KeyHeld}
+	f := []string{r.Serial, string(r.Status), string(r.Kind), r.CN, ts(r.NotBefore), ts(r.NotAfter), r.Profile, r.Issuer, r.SHA256, r.Name, ts(r.RevokedAt), r.Reason, r.Subject, r.PublicKeySHA, r.KeyHeld, r.KeyIdentity}
 	for i := range f {
 		f[i] = escapeField(f[i])
 	}

@@ -14,6 +14,10 @@ type RevocationReason int
 // ReasonCertificateHold is the one reason whose revocation may be lifted.
 const ReasonCertificateHold RevocationReason = 6
 
+// ReasonKeyCompromise: the private key is known to others; every
+// certificate of that key is as good as theirs.
+const ReasonKeyCompromise RevocationReason = 1
+
 // ReasonSuperseded is what a renewal that revokes the old certificate says.
 const ReasonSuperseded RevocationReason = 4
 

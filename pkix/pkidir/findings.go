@@ -3,7 +3,9 @@ package pkidir
 import "github.com/mtlsctl/mtlsctl/pkix"
 
 // RevocationFindings are the valid certificates of the inventory that a
-// revocation already condemns: those under a revoked CA, at any depth.
+// revocation already condemns: those under a revoked CA, at any depth,
+// and those whose key is the key of a certificate revoked for
+// keyCompromise.
 // Each is one line for check, which exits 1 while any is left: they look
 // valid in a list, and the edge refuses them.
 func (d *Dir) RevocationFindings(inv *pkix.Inventory) []string {
@@ -11,5 +13,5 @@ func (d *Dir) RevocationFindings(inv *pkix.Inventory) []string {
 	for _, u := range UnderRevokedCAs(inv) {
 		out = append(out, u.Message())
 	}
-	return out
+	return append(out, d.CompromisedKeyStillValid(inv)...)
 }

@@ -322,6 +322,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 		sortFailures(res.Failed)
 		return res, nil
 	}
+	testPause("issue-signed")
 	// Issuing carries on after a signal: the certificates made are paid
 	// for and must be recorded, not left as temporary files.
 	sess, err := d.Lock(context.WithoutCancel(ctx))
@@ -335,6 +336,13 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 	res.Repaired = sess.Repaired
 	if err := unchanged(s.file, s.Issuer.Cert); err != nil {
 		return nil, err
+	}
+	if sets, setJob, err = d.recheckDeviceKeys(req, sets, setJob, res); err != nil {
+		return nil, err
+	}
+	if len(sets) == 0 {
+		sortFailures(res.Failed)
+		return res, nil
 	}
 	if req.Force {
 		// A certificate issued again under the same name (a renewal)

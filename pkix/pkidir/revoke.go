@@ -25,7 +25,10 @@ type RevokeRequest struct {
 	// with one CRL rebuild (renew --revoke-old); each must be recorded.
 	Serials []string
 	All     bool // every certificate Name matches
-	Reason  pkix.RevocationReason
+	// AllWithKey: with keyCompromise, also revoke every valid certificate
+	// of the same key (otherwise they are named in warnings).
+	AllWithKey bool
+	Reason     pkix.RevocationReason
 	// Foreign revokes a certificate the inventory does not know (issued
 	// by a CA of this directory, but by another tool): Cert, or Issuer
 	// (a CA's name) with Serial, says whose list it goes on.
@@ -78,6 +81,9 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 	}
 	targets, foreign, err := d.revocationTargets(req, sc, res)
 	if err != nil {
+		return nil, err
+	}
+	if targets, err = d.withSameKey(req, targets, res); err != nil {
 		return nil, err
 	}
 	// Revocations go to the CA that issued each certificate.

@@ -1,0 +1,124 @@
+package pkidir
+
+import (
+	"fmt"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// sameKeyValid are the valid certificates, other than targets, whose key
+// is the key of one of targets (compared as keyOf.same: an RSA modulus,
+// an EC point). A keyCompromise revocation of one of them leaves the
+// others usable by whoever has the key. A root is left out: it cannot be
+// revoked here, and check names it.
+func (d *Dir) sameKeyValid(targets []pkix.Record) ([]pkix.Record, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	inv, err := d.ReadInventory()
+	if err != nil {
+		return nil, err
+	}
+	d.fillKeyIdentities(inv)
+	var keys []keyOf
+	skip := map[string]bool{}
+	for i := range targets {
+		keys = append(keys, d.recordKey(&targets[i]))
+		skip[targets[i].Serial] = true
+	}
+	var out []pkix.Record
+	for _, r := range inv.Records {
+		if r.Status != pkix.StatusValid || r.Kind == pkix.KindRoot || skip[r.Serial] {
+			continue
+		}
+		for _, k := range keys {
+			if recordKeyOf(&r).same(k) {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// sameKeyMessage says that a certificate keeps a compromised key valid.
+func sameKeyMessage(r, compromised *pkix.Record) string {
+	return fmt.Sprintf("%s has the key of %s (serial %s), revoked for keyCompromise: whoever has that key can still use it; revoke it too ('mtlsctl client revoke --serial %s --reason keyCompromise', or --all-with-key)",
+		pkix.FormatRecord(r), compromised.Name, compromised.Serial, r.Serial)
+}
+
+// CompromisedKeyStillValid lists the valid certificates whose key is the
+// key of a certificate revoked for keyCompromise, one line each.
+func (d *Dir) CompromisedKeyStillValid(inv *pkix.Inventory) []string {
+	var compromised []*pkix.Record
+	for i := range inv.Records {
+		r := &inv.Records[i]
+		if r.Status == pkix.StatusRevoked && r.Reason == pkix.ReasonKeyCompromise.String() {
+			compromised = append(compromised, r)
+		}
+	}
+	if len(compromised) == 0 {
+		return nil // no file read for a directory without such a revocation
+	}
+	d.fillKeyIdentities(inv)
+	byIdentity, bySPKI := map[string]*pkix.Record{}, map[string]*pkix.Record{}
+	for _, c := range compromised {
+		if c.KeyIdentity != "" {
+			byIdentity[c.KeyIdentity] = c
+		}
+		if c.PublicKeySHA != "" {
+			bySPKI[c.PublicKeySHA] = c
+		}
+	}
+	var out []string
+	for i := range inv.Records {
+		r := &inv.Records[i]
+		if r.Status != pkix.StatusValid {
+			continue
+		}
+		var c *pkix.Record
+		if r.KeyIdentity != "" {
+			c = byIdentity[r.KeyIdentity]
+		}
+		if c == nil && r.PublicKeySHA != "" {
+			c = bySPKI[r.PublicKeySHA]
+		}
+		if c != nil {
+			out = append(out, sameKeyMessage(r, c))
+		}
+	}
+	return out
+}
+
+// withSameKey: a keyCompromise revocation names every other valid
+// certificate of the same key, or with AllWithKey adds them to the
+// targets, so that they are revoked in the same transaction.
+func (d *Dir) withSameKey(req *RevokeRequest, targets []pkix.Record, res *RevokeResult) ([]pkix.Record, error) {
+	if req.Reason != pkix.ReasonKeyCompromise {
+		if req.AllWithKey {
+			return nil, &pkix.Error{Msg: "--all-with-key revokes the other certificates of a compromised key", Hint: "add --reason keyCompromise"}
+		}
+		return targets, nil
+	}
+	others, err := d.sameKeyValid(targets)
+	if err != nil {
+		return nil, err
+	}
+	for i := range others {
+		o := &others[i]
+		var of *pkix.Record
+		for k := range targets {
+			if d.recordKey(&targets[k]).same(recordKeyOf(o)) {
+				of = &targets[k]
+				break
+			}
+		}
+		if req.AllWithKey {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s has the same key as %s: revoked with it (--all-with-key)", pkix.FormatRecord(o), of.Name))
+			targets = append(targets, *o)
+			continue
+		}
+		res.Warnings = append(res.Warnings, sameKeyMessage(o, of))
+	}
+	return targets, nil
+}
