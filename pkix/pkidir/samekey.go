@@ -106,7 +106,7 @@ func (d *Dir) withSameKey(req *RevokeRequest, targets []pkix.Record, res *Revoke
 	}
 	for i := range others {
 		o := &others[i]
-		var of *pkix.Record
+		of := &targets[0]
 		for k := range targets {
 			if d.recordKey(&targets[k]).same(recordKeyOf(o)) {
 				of = &targets[k]
