@@ -271,11 +271,12 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 			banner = append(banner, fmt.Sprintf("note: no CRL given for %s: what it issues is not checked for revocation (give its CRL with --crl)", caName(ca)))
 		}
 	}
+	clientCert, clientKey := d.PresentedFiles(pkidir.DefaultLeafName, cas)
 	banner = append([]string{"listening on " + url, "policy: " + policyText}, banner...)
 	banner = append(banner,
 		"try it:",
 		fmt.Sprintf("  curl -sv %s %s                                      # 403: no certificate", caFlag, url),
-		fmt.Sprintf("  curl -sv %s --cert %s --key %s %s   # 200 + CF_Authorization", caFlag, d.Leaf(pkidir.DefaultLeafName).Cert, d.Leaf(pkidir.DefaultLeafName).Key, url),
+		fmt.Sprintf("  curl -sv %s --cert %s --key %s %s   # 200 + CF_Authorization", caFlag, clientCert, clientKey, url),
 	)
 
 	// With --json, stdout holds nothing but the access log's JSON lines:
