@@ -89,6 +89,26 @@ func TestWranglerKVUploadReachesCloudflare(t *testing.T) {
 		}
 	}
 	fake.Unlock()
+
+	// The README's delete of one key (after lifting a certificateHold),
+	// for dev-1's key: gone from the namespace.
+	deletion := regexp.MustCompile("npx wrangler kv key\\s+delete [^`]+").FindString(string(readme))
+	deletion = strings.Join(strings.Fields(deletion), " ")
+	if !strings.Contains(deletion, " --remote") || !strings.Contains(deletion, "mtlsctl:rev:SKI:SERIAL") {
+		t.Fatalf("the README's key delete is %q, want --remote and mtlsctl:rev:SKI:SERIAL", deletion)
+	}
+	revoked := pairs[1].Key
+	out, err = run(strings.Replace(deletion, "mtlsctl:rev:SKI:SERIAL", revoked, 1))
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", deletion, err, out)
+	}
+	fake.Lock()
+	_, still := fake.KV["ns-live"][revoked]
+	_, meta := fake.KV["ns-live"][pairs[0].Key]
+	fake.Unlock()
+	if still || !meta {
+		t.Errorf("after %s: %s still there: %v, the metadata: %v\n%s", deletion, revoked, still, meta, out)
+	}
 	writes := len(fake.Writes())
 
 	// Without --remote: local storage, nothing sent.
