@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix/signer/pgtest"
 )
 
 // SIGINT at the earliest moments of a real `mtlsctl serve` process: as
@@ -46,13 +48,17 @@ func TestServeSIGINTAtStartup(t *testing.T) {
 
 // serveAndInterrupt starts serve, calls before (which returns at the
 // moment to signal), sends SIGINT and checks how the process ended.
-func serveAndInterrupt(t *testing.T, dir string, run int, before func(addrFile string)) {
+func serveAndInterrupt(t *testing.T, dir string, run int, before func(addrFile string), env ...string) {
 	t.Helper()
 	addrFile := filepath.Join(dir, "addr")
 	os.Remove(addrFile)
-	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--addr-file", addrFile)
+	verb := []string{"serve"}
+	if len(env) > 0 { // the signer's database
+		verb = []string{"signer", "serve"}
+	}
+	cmd := exec.Command(os.Args[0], append(verb, "--addr", "127.0.0.1:0", "--addr-file", addrFile)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "MTLSCTL_AS_MAIN=1", "NO_COLOR=1")
+	cmd.Env = append(append(os.Environ(), "MTLSCTL_AS_MAIN=1", "NO_COLOR=1"), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -85,15 +91,41 @@ func serveAndInterrupt(t *testing.T, dir string, run int, before func(addrFile s
 }
 
 // measureServeStartup times one start until the address file appears.
-func measureServeStartup(t *testing.T, dir string) time.Duration {
+func measureServeStartup(t *testing.T, dir string, env ...string) time.Duration {
 	t.Helper()
 	var took time.Duration
 	serveAndInterrupt(t, dir, -1, func(addrFile string) {
 		start := time.Now()
 		waitForFile(t, addrFile)
 		took = time.Since(start)
-	})
+	}, env...)
 	return took
+}
+
+// The same for `signer serve`, whose start-up also opens its database:
+// a signal is its normal stop too (exit 0), at any moment.
+func TestSignerServeSIGINTAtStartup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts signer serve 40 times")
+	}
+	dsn := pgtest.DSN(t)
+	t.Cleanup(pgtest.Stop)
+	dir := t.TempDir()
+	env := []string{"MTLSCTL_SIGNER_DB=" + dsn}
+	must(t, dir, "ca", "init", "--key-type", "ecdsa-256")
+	if code, _, errOut := mtlsctl(t, dir, env, "signer", "init", "--cn", "ci-*"); code != 0 {
+		t.Fatalf("signer init: %s", errOut)
+	}
+	startup := measureServeStartup(t, dir, env...)
+	t.Logf("signer serve start-up until the address file: %v", startup)
+	const runs = 20
+	for i := range runs {
+		serveAndInterrupt(t, dir, i, func(addrFile string) { waitForFile(t, addrFile) }, env...)
+	}
+	for i := range runs {
+		delay := time.Duration(rand.Int64N(int64(startup) + 1))
+		serveAndInterrupt(t, dir, runs+i, func(string) { time.Sleep(delay) }, env...)
+	}
 }
 
 // waitForFile polls, as tightly as is reasonable, until path is not empty.
