@@ -39,7 +39,8 @@ DIR/signer/hmac.key. During a key rotation, MTLSCTL_SIGNER_HMAC_PREVIOUS_FILE
 names the old key, still accepted until every runner has the new one.
 
 SIGINT or SIGTERM is its normal stop, at any moment (start-up included):
-it finishes the requests in flight and exits 0 (not 130/143 as the table below says of other commands).
+it finishes the requests in flight and exits 0 (not 130/143 as the
+table below says of other commands).
 
 EXAMPLES:
    mtlsctl signer serve --dir pki --db postgres://signer@db/pki --addr :8888
