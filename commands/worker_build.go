@@ -41,7 +41,8 @@ A wrangler.toml already in the output directory keeps its settings: a
 rebuild without --hostname and --kv-namespace-id rewrites the data and
 leaves the file as it is (routes, namespace id, a corrected zone_name,
 anything added by hand). Flags that would change what it holds are
-refused (exit 2, nothing written) unless --force.
+refused (exit 2, nothing written) unless --force. --store, --grace and
+--fail-open, when not given, are those the Worker found was built with.
 
 Stale data fails closed: once a CRL's next update has passed by more than
 --grace, the Worker refuses every request; --fail-open lets them through
@@ -107,9 +108,12 @@ func runWorkerBuild(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	files, err := worker.Build(set, worker.Options{Store: store, Grace: grace, FailOpen: c.Bool("fail-open"),
+	opts, kept := worker.KeepScriptSettings(deployed, worker.Options{Store: store, Grace: grace, FailOpen: c.Bool("fail-open"),
 		KVNamespaceID: c.String("kv-namespace-id"), Hostnames: c.StringSlice("hostname"),
-		Deployed: deployed, Force: c.Bool("force")}, now)
+		Deployed: deployed, Force: c.Bool("force")},
+		worker.Given{Store: c.IsSet("store"), Grace: c.IsSet("grace"), FailOpen: c.IsSet("fail-open")})
+	store = opts.Store
+	files, err := worker.Build(set, opts, now)
 	if err != nil {
 		return err
 	}
@@ -119,6 +123,9 @@ func runWorkerBuild(u *ui, c *cli.Context) error {
 	}
 	res := newResult("worker build")
 	res.addWritten(written, nil)
+	if len(kept) > 0 {
+		res.Notes = append(res.Notes, "kept from the Worker found: "+strings.Join(kept, ", ")+" (give --store/--grace/--fail-open to change them)")
+	}
 	if files.Wrangler == nil {
 		res.Notes = append(res.Notes, "wrangler.toml kept as it was (its routes, namespace id and edits): only the data was rebuilt")
 	}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	toml "github.com/pelletier/go-toml"
@@ -36,6 +38,65 @@ type Deployed struct {
 	KVID      string   // the REVOKED binding's id; "" for none or the placeholder
 	HasKV     bool     // a [[kv_namespaces]] entry binds REVOKED
 	Invalid   error    // not TOML: refused, unless replaced with --force
+
+	// The script's own settings, from the header of the worker.js found
+	// (Script false: none, or not one of mtlsctl's).
+	Script   bool
+	Store    string
+	Grace    time.Duration
+	FailOpen bool
+}
+
+// Given says which of the script's settings were given for this build;
+// the others are kept from the Worker found.
+type Given struct{ Store, Grace, FailOpen bool }
+
+// scriptSettings is the header line of a generated worker.js (after the
+// template's opening comment).
+var scriptSettings = regexp.MustCompile(`(?m)^// Built .*, store (kv|inline), grace (\S+), fail (open|closed):$`)
+
+// readScript fills d's script settings from dir's worker.js, if any.
+func (d *Deployed) readScript(dir string) {
+	f, err := os.Open(filepath.Join(dir, "worker.js"))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	m := scriptSettings.FindSubmatch(head[:n])
+	if m == nil {
+		return
+	}
+	grace, err := pkix.ParseDuration(string(m[2]))
+	if err != nil {
+		return
+	}
+	d.Script, d.Store, d.Grace, d.FailOpen = true, string(m[1]), grace, string(m[3]) == "open"
+}
+
+// KeepScriptSettings takes the store, grace and fail mode the deployed
+// Worker was built with when they were not given: a daily rebuild without
+// flags must not turn a fail-open Worker fail-closed, or shorten its grace.
+// Settings given are what the user asked for, and apply.
+func KeepScriptSettings(found *Deployed, o Options, given Given) (Options, []string) {
+	if found == nil || !found.Script {
+		return o, nil
+	}
+	var kept []string
+	if !given.Store && o.Store != found.Store {
+		o.Store = found.Store
+		kept = append(kept, "store "+found.Store)
+	}
+	if !given.Grace && o.Grace != found.Grace {
+		o.Grace = found.Grace
+		kept = append(kept, "grace "+pkix.FormatDuration(found.Grace))
+	}
+	if !given.FailOpen && o.FailOpen != found.FailOpen {
+		o.FailOpen = found.FailOpen
+		kept = append(kept, "fail open")
+	}
+	return o, kept
 }
 
 // ReadDeployed reads dir's wrangler.toml; nil when there is none yet.
@@ -43,12 +104,20 @@ func ReadDeployed(dir string) (*Deployed, error) {
 	path := filepath.Join(dir, WranglerName)
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		d := &Deployed{Path: path}
+		if d.readScript(dir); !d.Script {
+			return nil, nil
+		}
+		return d, nil
 	}
 	if err != nil {
 		return nil, &pkix.Error{File: path, Msg: err.Error()}
 	}
-	return parseDeployed(path, raw)
+	d, err := parseDeployed(path, raw)
+	if err == nil {
+		d.readScript(dir)
+	}
+	return d, err
 }
 
 func parseDeployed(path string, raw []byte) (*Deployed, error) {
@@ -105,7 +174,7 @@ func parseDeployed(path string, raw []byte) (*Deployed, error) {
 // force, so the routes, the namespace and hand edits are never lost by
 // accident (a daily job rebuilding without the original flags).
 func Reconcile(found *Deployed, o Options, force bool) ([]byte, error) {
-	if found == nil || force {
+	if found == nil || found.Raw == nil || force {
 		return []byte(wrangler(o)), nil
 	}
 	if found.Invalid != nil {
