@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 		reportPeak(os.Getenv("MTLSCTL_PEAK_FILE"))
 		os.Exit(code)
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(reportSkips{m, os.Stdout}, map[string]func(){
 		"mtlsctl": func() { os.Exit(commands.Run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }

@@ -23,20 +23,11 @@ import (
 // `mtlsctl inspect --json` gives them: it refuses exactly what the CRLs
 // revoke, and everything under a revoked CA.
 
-// workerdBinary finds workerd: MTLSCTL_WORKERD (set by .ci/run), else PATH.
+// workerdBinary finds workerd: MTLSCTL_WORKERD (set by .ci/run), PATH,
+// or .ci/run's cache.
 func workerdBinary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("MTLSCTL_WORKERD"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("workerd"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("workerd is not installed; .ci/run installs it (npm package workerd) and sets MTLSCTL_WORKERD")
-	}
-	t.Skip("workerd is not installed: set MTLSCTL_WORKERD (npm install workerd) to run the Worker tests")
-	return ""
+	return npmTool(t, "MTLSCTL_WORKERD", "workerd", "workerd")
 }
 
 // clientAuth is what Cloudflare puts in request.cf.tlsClientAuth for a

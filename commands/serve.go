@@ -12,13 +12,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -88,6 +85,11 @@ EXAMPLES:
 			if err := noArgs(c); err != nil {
 				return err
 			}
+			// A signal is serve's normal stop, at any moment: Run's
+			// process-wide context (set up before anything here listens)
+			// is the only one, so a SIGINT during start-up stops serve as
+			// soon as it is ready instead of going to a handler nobody reads.
+			u.signalStops = true
 			d, err := openDir(c)
 			if err != nil {
 				return err
@@ -104,10 +106,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			u.signalStops = true
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return srv.run(ctx)
+			return srv.run(c.Context)
 		},
 	}
 }
@@ -272,11 +271,12 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 			banner = append(banner, fmt.Sprintf("note: no CRL given for %s: what it issues is not checked for revocation (give its CRL with --crl)", caName(ca)))
 		}
 	}
+	clientCert, clientKey := d.PresentedFiles(pkidir.DefaultLeafName, cas)
 	banner = append([]string{"listening on " + url, "policy: " + policyText}, banner...)
 	banner = append(banner,
 		"try it:",
 		fmt.Sprintf("  curl -sv %s %s                                      # 403: no certificate", caFlag, url),
-		fmt.Sprintf("  curl -sv %s --cert %s --key %s %s   # 200 + CF_Authorization", caFlag, d.Leaf(pkidir.DefaultLeafName).Cert, d.Leaf(pkidir.DefaultLeafName).Key, url),
+		fmt.Sprintf("  curl -sv %s --cert %s --key %s %s   # 200 + CF_Authorization", caFlag, clientCert, clientKey, url),
 	)
 
 	// With --json, stdout holds nothing but the access log's JSON lines:

@@ -38,8 +38,9 @@ HMAC key: MTLSCTL_SIGNER_HMAC_FILE, MTLSCTL_SIGNER_HMAC, or by default
 DIR/signer/hmac.key. During a key rotation, MTLSCTL_SIGNER_HMAC_PREVIOUS_FILE
 names the old key, still accepted until every runner has the new one.
 
-SIGINT or SIGTERM is its normal stop: it finishes the requests in flight
-and exits 0 (not 130/143 as the table below says of other commands).
+SIGINT or SIGTERM is its normal stop, at any moment (start-up included):
+it finishes the requests in flight and exits 0 (not 130/143 as the
+table below says of other commands).
 
 EXAMPLES:
    mtlsctl signer serve --dir pki --db postgres://signer@db/pki --addr :8888
@@ -63,7 +64,17 @@ EXAMPLES:
 	}
 }
 
-func runSignerServe(u *ui, c *cli.Context) error {
+func runSignerServe(u *ui, c *cli.Context) (err error) {
+	listening := false
+	defer func() {
+		// SIGINT/SIGTERM is the signer's normal stop at any moment: one
+		// that comes before it listens cuts short the directory's lock or
+		// the database's ping, and that is no failure of either.
+		if err != nil && !listening && c.Context.Err() != nil {
+			fmt.Fprintln(u.err, "mtlsctl signer: shut down")
+			err = nil
+		}
+	}()
 	d, err := openRepaired(u, c)
 	if err != nil {
 		return err
@@ -111,6 +122,7 @@ func runSignerServe(u *ui, c *cli.Context) error {
 	if err != nil {
 		return &pkix.Error{Msg: fmt.Sprintf("cannot listen on %s: %v", c.String("addr"), errors.Unwrap(err)), Hint: "choose another --addr, e.g. 127.0.0.1:0 for any free port"}
 	}
+	listening = true
 	if p := c.String("addr-file"); p != "" {
 		if err := pkix.ReplaceOwned(p, []byte(ln.Addr().String()+"\n"), pkix.ModePublic, addrFileWhat, isAddrFile, addrFileHint); err != nil {
 			ln.Close()

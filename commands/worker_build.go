@@ -2,6 +2,8 @@ package commands
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
@@ -31,8 +33,16 @@ The CRLs are read and checked as 'mtlsctl crl export' does (verified, not
 past their next update, not behind the inventory, complete). Writes
 DIR/worker/worker.js (an ES module without dependencies, with a header
 saying which CRLs it was built from), wrangler.toml and, with --store kv
-(default), revoked.kv.json for 'wrangler kv bulk put'. --store inline
+(default), revoked.kv.json for 'wrangler kv bulk put --remote' (without
+--remote, Wrangler 4 writes to local storage only). --store inline
 compiles the list into the script instead (small fleets, no KV).
+
+A wrangler.toml already in the output directory keeps its settings: a
+rebuild without --hostname and --kv-namespace-id rewrites the data and
+leaves the file as it is (routes, namespace id, a corrected zone_name,
+anything added by hand). Flags that would change what it holds are
+refused (exit 2, nothing written) unless --force. --store, --grace and
+--fail-open, when not given, are those the Worker found was built with.
 
 Stale data fails closed: once a CRL's next update has passed by more than
 --grace, the Worker refuses every request; --fail-open lets them through
@@ -40,7 +50,7 @@ Stale data fails closed: once a CRL's next update has passed by more than
 
 EXAMPLES:
    mtlsctl worker build --dir pki --hostname auth.example.com --kv-namespace-id 0f2a...
-   npx wrangler kv bulk put --binding REVOKED pki/worker/revoked.kv.json --config pki/worker/wrangler.toml
+   npx wrangler kv bulk put --remote --binding REVOKED pki/worker/revoked.kv.json --config pki/worker/wrangler.toml
    npx wrangler deploy --config pki/worker/wrangler.toml
 
 ` + exitCodeHelp,
@@ -52,6 +62,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "kv-namespace-id", EnvVars: []string{"MTLSCTL_KV_NAMESPACE_ID"}, Usage: "the Workers KV namespace `ID` for wrangler.toml"},
 			&cli.StringSliceFlag{Name: "hostname", Usage: "an Access `HOSTNAME` the Worker runs on (repeatable)"},
 			&cli.StringFlag{Name: "out", Usage: "output `DIR` (default DIR/worker)"},
+			&cli.BoolFlag{Name: "force", Usage: "rewrite a wrangler.toml whose routes or namespace id differ from --hostname/--kv-namespace-id (its hand edits are lost)"},
 			jsonFlag(),
 		}, externalCRLFlags()...),
 		OnUsageError: usageErrorHandler,
@@ -89,14 +100,22 @@ func runWorkerBuild(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	files, err := worker.Build(set, worker.Options{Store: store, Grace: grace, FailOpen: c.Bool("fail-open"),
-		KVNamespaceID: c.String("kv-namespace-id"), Hostnames: c.StringSlice("hostname")}, now)
-	if err != nil {
-		return err
-	}
 	out := c.String("out")
 	if out == "" {
 		out = d.File(pkidir.WorkerDirName)
+	}
+	deployed, err := worker.ReadDeployed(out)
+	if err != nil {
+		return err
+	}
+	opts, kept := worker.KeepScriptSettings(deployed, worker.Options{Store: store, Grace: grace, FailOpen: c.Bool("fail-open"),
+		KVNamespaceID: c.String("kv-namespace-id"), Hostnames: c.StringSlice("hostname"),
+		Deployed: deployed, Force: c.Bool("force")},
+		worker.Given{Store: c.IsSet("store"), Grace: c.IsSet("grace"), FailOpen: c.IsSet("fail-open")})
+	store = opts.Store
+	files, err := worker.Build(set, opts, now)
+	if err != nil {
+		return err
 	}
 	written, err := d.Publish(c.Context, "worker build", files.Outputs(out))
 	if err != nil {
@@ -104,10 +123,16 @@ func runWorkerBuild(u *ui, c *cli.Context) error {
 	}
 	res := newResult("worker build")
 	res.addWritten(written, nil)
-	if c.String("kv-namespace-id") == "" && store == "kv" {
+	if len(kept) > 0 {
+		res.Notes = append(res.Notes, "kept from the Worker found: "+strings.Join(kept, ", ")+" (give --store/--grace/--fail-open to change them)")
+	}
+	if files.Wrangler == nil {
+		res.Notes = append(res.Notes, "wrangler.toml kept as it was (its routes, namespace id and edits): only the data was rebuilt")
+	}
+	if files.PlaceholderID {
 		res.Notes = append(res.Notes, "wrangler.toml has a placeholder namespace id: pass --kv-namespace-id (or MTLSCTL_KV_NAMESPACE_ID), or edit it")
 	}
-	if len(c.StringSlice("hostname")) == 0 {
+	if files.Routes == 0 {
 		res.Warnings = append(res.Warnings, "no --hostname: the Worker has no route and will not run in front of Access")
 	}
 	if err := u.report(res, c.Bool("json")); err != nil {
@@ -116,6 +141,27 @@ func runWorkerBuild(u *ui, c *cli.Context) error {
 	if !c.Bool("json") {
 		fmt.Fprintf(u.out, "  %d revoked certificate%s, %d revoked CA%s, from %d CRL%s\n", files.Count, plural(files.Count),
 			len(set.RevokedCAs), plural(len(set.RevokedCAs)), len(set.CRLs), plural(len(set.CRLs)))
+		printWorkerNextSteps(u, out, store)
 	}
 	return nil
+}
+
+// printWorkerNextSteps prints the commands that put the Worker in place.
+// --remote matters: since Wrangler 4, kv commands write to local storage
+// by default, the upload "succeeds" and the deployed Worker finds no data.
+func printWorkerNextSteps(u *ui, out, store string) {
+	toml := nextStepWord(filepath.Join(out, worker.WranglerName))
+	fmt.Fprintln(u.out, "next:")
+	if store == "kv" {
+		fmt.Fprintf(u.out, "  npx wrangler kv bulk put --remote --binding %s %s --config %s\n", worker.Binding, nextStepWord(filepath.Join(out, "revoked.kv.json")), toml)
+	}
+	fmt.Fprintf(u.out, "  npx wrangler deploy --config %s\n", toml)
+}
+
+// nextStepWord quotes s for a POSIX shell when it needs it.
+func nextStepWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -29,12 +29,17 @@ if [ -f "$MTLSCTL_DIR/ca.crl" ] && ! "$MTLSCTL" check --crl-warn 3d --crl "$MTLS
 fi
 
 # Access reads no CRL: when a revocation Worker is deployed (pki/worker/
-# exists), rebuild its data from the fresh CRLs. Push it afterwards with
-# `npx wrangler kv bulk put --binding REVOKED pki/worker/revoked.kv.json`;
-# the Worker refuses everything once the data is past a CRL's next update
+# exists), rebuild its data from the fresh CRLs. Only the data: its
+# wrangler.toml (routes, namespace id, hand edits) is kept as it is, and
+# worker build fails the job (exit 2, nothing written) rather than change
+# it (MTLSCTL_KV_NAMESPACE_ID, when set, must be the namespace it names).
+# Push the data afterwards, to Cloudflare (--remote: without it Wrangler 4
+# writes to local storage only):
+#   npx wrangler kv bulk put --remote --binding REVOKED pki/worker/revoked.kv.json --config pki/worker/wrangler.toml
+# The Worker refuses everything once the data is past a CRL's next update
 # plus its grace, so this must run well inside the CRLs' validity.
 if [ -d "$MTLSCTL_DIR/worker" ]; then
-  "$MTLSCTL" worker build --kv-namespace-id "${MTLSCTL_KV_NAMESPACE_ID:-}" ${MTLSCTL_HOSTNAME:+--hostname "$MTLSCTL_HOSTNAME"}
+  "$MTLSCTL" worker build
 fi
 
 # With an API token (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID), put the

@@ -48,6 +48,10 @@ type Options struct {
 	KVNamespaceID string
 	Hostnames     []string // routes: a Worker with no route never runs
 	Name          string   // the Worker's name
+	// Deployed is the wrangler.toml already in the output directory (nil:
+	// none), whose settings a rebuild keeps; Force replaces it anyway.
+	Deployed *Deployed
+	Force    bool
 }
 
 // KVPair is one entry of `wrangler kv bulk put`'s JSON array.
@@ -86,8 +90,12 @@ type entry struct {
 // Files are the generated outputs, by file name.
 type Files struct {
 	Script   []byte // worker.js
-	Wrangler []byte // wrangler.toml
+	Wrangler []byte // wrangler.toml; nil keeps the one found as it is
 	Count    int    // revoked certificates
+	// What the Worker's wrangler.toml says after this build, for the
+	// command's notes: how many routes, and whether the id is a placeholder.
+	Routes        int
+	PlaceholderID bool
 	// KV writes revoked.kv.json (nil with --store inline), streamed from
 	// the CRLs: a million keys are never held in memory.
 	KV func(io.Writer) error
@@ -144,7 +152,16 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 		"/*{{INLINE_META}}*/null", inlineMeta,
 	).Replace(template)
 	f.Script = []byte(script)
-	f.Wrangler = []byte(wrangler(o))
+	if f.Wrangler, err = Reconcile(o.Deployed, o, o.Force); err != nil {
+		return nil, err
+	}
+	final := o
+	if f.Wrangler == nil {
+		final = o.Deployed.asGenerated()
+	} else if d, _ := parseDeployed("", f.Wrangler); d.Invalid == nil {
+		final = d.asGenerated()
+	}
+	f.Routes, f.PlaceholderID = len(final.Hostnames), final.Store == "kv" && final.KVNamespaceID == ""
 	return f, nil
 }
 
@@ -177,7 +194,9 @@ func (f *Files) Digest(settings ...string) string {
 func (f *Files) Outputs(dir string) []pkix.File {
 	out := []pkix.File{
 		{Path: filepath.Join(dir, "worker.js"), Data: f.Script, Mode: pkix.ModePublic, Kind: "Worker (ES module)"},
-		{Path: filepath.Join(dir, "wrangler.toml"), Data: f.Wrangler, Mode: pkix.ModePublic, Kind: "wrangler configuration"},
+	}
+	if f.Wrangler != nil {
+		out = append(out, pkix.File{Path: filepath.Join(dir, WranglerName), Data: f.Wrangler, Mode: pkix.ModePublic, Kind: "wrangler configuration"})
 	}
 	if f.KV != nil {
 		out = append(out, pkix.File{Path: filepath.Join(dir, "revoked.kv.json"), Stream: f.KV, Mode: pkix.ModePublic, Kind: "Workers KV data (wrangler kv bulk put)"})
@@ -306,7 +325,7 @@ func wrangler(o Options) string {
 	if o.Store == "kv" {
 		id := o.KVNamespaceID
 		if id == "" {
-			id = "FILL-IN-KV-NAMESPACE-ID" // wrangler refuses to deploy with it: the step says what to do
+			id = placeholderID // wrangler refuses to deploy with it: the step says what to do
 		}
 		fmt.Fprintf(&b, "\n[[kv_namespaces]]\nbinding = %q\nid = %q\n", Binding, id)
 	}

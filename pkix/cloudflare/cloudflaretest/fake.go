@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -283,6 +284,7 @@ var (
 	certRE           = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates/([^/]+)$`)
 	settingsRE       = regexp.MustCompile(`^/(accounts|zones)/([^/]+)/access/certificates/settings$`)
 	kvRE             = regexp.MustCompile(`^/accounts/([^/]+)/storage/kv/namespaces/([^/]+)/(keys|bulk|bulk/delete)$`)
+	kvValueRE        = regexp.MustCompile(`^/accounts/([^/]+)/storage/kv/namespaces/([^/]+)/values/([^/]+)$`)
 	scriptsRE        = regexp.MustCompile(`^/accounts/([^/]+)/workers/scripts$`)
 	scriptRE         = regexp.MustCompile(`^/accounts/([^/]+)/workers/scripts/([^/]+)$`)
 	settingsScriptRE = regexp.MustCompile(`^/accounts/([^/]+)/workers/scripts/([^/]+)/settings$`)
@@ -355,6 +357,21 @@ func (s *Server) serve(r *http.Request, path string, body []byte) (reply, int, [
 			return fail(http.StatusNotFound, 7003, "Could not route to %s, perhaps your object identifier is invalid?", path), 0, nil
 		}
 		return s.kv(r, m[2], m[3], body)
+	}
+	// One key, URL-encoded in the path (DELETE …/values/{key_name}, as
+	// `wrangler kv key delete --remote` sends it).
+	if m := kvValueRE.FindStringSubmatch(strings.TrimPrefix(r.URL.EscapedPath(), "/client/v4")); m != nil && r.Method == http.MethodDelete {
+		key, err := url.PathUnescape(m[3])
+		switch {
+		case m[1] != Account:
+			return fail(http.StatusNotFound, 7003, "Could not route to %s, perhaps your object identifier is invalid?", path), 0, nil
+		case s.KV[m[2]] == nil:
+			return fail(http.StatusNotFound, 10013, "namespace not found"), 0, nil
+		case err != nil:
+			return fail(http.StatusBadRequest, 10033, "key_name: not URL-encoded"), 0, nil
+		}
+		delete(s.KV[m[2]], key)
+		return ok(http.StatusOK, nil), 1, []string{key}
 	}
 	if m := scriptsRE.FindStringSubmatch(path); m != nil && m[1] != Account {
 		return fail(http.StatusNotFound, 7003, "Could not route to %s, perhaps your object identifier is invalid?", path), 0, nil
