@@ -40,14 +40,14 @@ func (c *Client) Delete(ctx context.Context, ref string, force bool) (*DeleteRes
 		steps = append(steps, Step{What: fmt.Sprintf("clear the hostnames of certificate %s (%s)", pkix.Printable(ct.ID), hostList(ct.Hostnames)), Do: func(ctx context.Context) error {
 			p := zero_trust.AccessCertificateUpdateParams{AssociatedHostnames: cf.F([]string{}), Name: cf.F(ct.Name)}
 			setScope(&p.AccountID, &p.ZoneID, account, zone)
-			_, err := c.certs.Update(ctx, ct.ID, p)
+			_, err := c.certs.Update(ctx, pathID(ct.ID), p)
 			return c.wrap(http.MethodPut, c.certPath("/"+ct.ID), err)
 		}})
 	}
 	steps = append(steps, Step{What: fmt.Sprintf("delete certificate %s", pkix.Printable(ct.ID)), Do: func(ctx context.Context) error {
 		p := zero_trust.AccessCertificateDeleteParams{}
 		setScope(&p.AccountID, &p.ZoneID, account, zone)
-		_, err := c.certs.Delete(ctx, ct.ID, p)
+		_, err := c.certs.Delete(ctx, pathID(ct.ID), p)
 		return c.wrap(http.MethodDelete, c.certPath("/"+ct.ID), err)
 	}})
 	done, err := c.apply(ctx, steps)

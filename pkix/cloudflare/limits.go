@@ -3,6 +3,7 @@ package cloudflare
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 )
 
 // The bounds on what the API may send back. Cloudflare's answers are
@@ -35,3 +36,9 @@ func (c *Client) listTooLong(path, what string) error {
 func tooLargeMessage(status string) string {
 	return fmt.Sprintf("the answer (%s) is larger than %d MiB, mtlsctl's cap on an API answer: not read", status, MaxAnswerBytes>>20)
 }
+
+// pathID is an ID from the API as a path segment. The SDK puts IDs into
+// the path as they are, so an ID with a "/" or "?" in it would name
+// another resource, and one with a control character could not be sent
+// at all; escaped, it names exactly the certificate that was listed.
+func pathID(id string) string { return url.PathEscape(id) }

@@ -135,7 +135,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		steps = append(steps, Step{What: fmt.Sprintf("update certificate %s (name %s, hostnames %s)", pkix.Printable(existing.ID), quoted(name), hostList(hosts)), Do: func(ctx context.Context) error {
 			p := zero_trust.AccessCertificateUpdateParams{AssociatedHostnames: cf.F(hosts), Name: cf.F(name)}
 			setScope(&p.AccountID, &p.ZoneID, account, zone)
-			got, err := c.certs.Update(ctx, existing.ID, p)
+			got, err := c.certs.Update(ctx, pathID(existing.ID), p)
 			if err != nil {
 				return c.replaceHint(old, c.wrap(http.MethodPut, c.certPath("/"+existing.ID), err))
 			}
