@@ -185,7 +185,7 @@ func (u *ui) finishAPI(c *cli.Context, command string, doc any, err error, text 
 		}
 		doc = f
 	}
-	if jerr := u.printJSON(doc); jerr != nil && err == nil {
+	if jerr := u.printAPIJSON(doc); jerr != nil && err == nil {
 		return jerr
 	}
 	return apiFailure(err)
@@ -211,7 +211,7 @@ func (u *ui) printApplied(applied []string, dryRun bool) {
 	}
 	fmt.Fprintf(u.out, "%s:\n", verb)
 	for _, a := range applied {
-		fmt.Fprintf(u.out, "  %s\n", a)
+		fmt.Fprintf(u.out, "  %s\n", pkix.Printable(a))
 	}
 }
 

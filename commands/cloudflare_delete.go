@@ -49,7 +49,8 @@ func runCloudflareDelete(u *ui, c *cli.Context) error {
 		if cl.DryRun() {
 			verb = "would be deleted"
 		}
-		fmt.Fprintf(u.out, "%s: Access certificate %s %q (hostnames were: %s)\n", verb, res.Certificate.ID, pkix.Printable(res.Certificate.Name), orNone(res.Certificate.Hostnames))
+		// From the API: escaped once (no %q over it).
+		fmt.Fprintf(u.out, "%s: Access certificate %s \"%s\" (hostnames were: %s)\n", verb, pkix.Printable(res.Certificate.ID), pkix.Printable(res.Certificate.Name), orNone(res.Certificate.Hostnames))
 		u.printApplied(res.Applied, cl.DryRun())
 	})
 }

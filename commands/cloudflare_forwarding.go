@@ -88,7 +88,7 @@ func runCloudflareForwarding(u *ui, c *cli.Context) error {
 		if cl.DryRun() && status == "changed" {
 			status = "would change"
 		}
-		fmt.Fprintf(u.out, "%s: %s client_certificate_forwarding %s, china_network %s\n", status, res.After.Hostname, onOff(res.After.Forwarding), onOff(res.After.ChinaNetwork))
+		fmt.Fprintf(u.out, "%s: %s client_certificate_forwarding %s, china_network %s\n", status, pkix.Printable(res.After.Hostname), onOff(res.After.Forwarding), onOff(res.After.ChinaNetwork))
 		u.printApplied(res.Applied, cl.DryRun())
 	})
 }
@@ -101,15 +101,15 @@ func showForwarding(u *ui, c *cli.Context, cl *cloudflare.Client, host string) e
 	for _, s := range all {
 		if strings.EqualFold(strings.TrimSuffix(s.Hostname, "."), strings.TrimSuffix(host, ".")) {
 			if c.Bool("json") {
-				return u.printJSON(s)
+				return u.printAPIJSON(s)
 			}
-			fmt.Fprintf(u.out, "%s: client_certificate_forwarding %s, china_network %s\n", s.Hostname, onOff(s.Forwarding), onOff(s.ChinaNetwork))
+			fmt.Fprintf(u.out, "%s: client_certificate_forwarding %s, china_network %s\n", pkix.Printable(s.Hostname), onOff(s.Forwarding), onOff(s.ChinaNetwork))
 			return nil
 		}
 	}
 	if c.Bool("json") {
-		return u.printJSON(cloudflare.HostnameSetting{Hostname: host})
+		return u.printAPIJSON(cloudflare.HostnameSetting{Hostname: host})
 	}
-	fmt.Fprintf(u.out, "%s: no settings (client_certificate_forwarding off, china_network off)\n", host)
+	fmt.Fprintf(u.out, "%s: no settings (client_certificate_forwarding off, china_network off)\n", pkix.Printable(host))
 	return nil
 }

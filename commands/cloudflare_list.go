@@ -3,6 +3,7 @@ package commands
 import (
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,12 +20,15 @@ func cloudflareListCommand(u *ui) *cli.Command {
 		Description: `Lists the Access mTLS certificates of the account (or zone): ID, name,
 expiry with days left (! inside 30 days, !! inside 14, when Access sends
 its alerts), associated hostnames, and * on the entry whose fingerprint is
-one of this directory's CA certificates.
+one of this directory's CA certificates. Sorted by name (then ID), or
+with --sort expiry by expiry date, soonest first.
 
 Token permission: "Access: Mutual TLS Certificates Read" (or Write).
 
 ` + cloudflareHelp + cloudflareExitHelp,
-		Flags:        append([]cli.Flag{dirFlag()}, cloudflareFlags(false)...),
+		Flags: append([]cli.Flag{dirFlag(),
+			&cli.StringFlag{Name: "sort", Value: cloudflare.SortByName, Usage: "order the list by `KEY`: " + strings.Join(cloudflare.SortKeys, " or ")},
+		}, cloudflareFlags(false)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
@@ -43,6 +47,9 @@ type listedCert struct {
 }
 
 func runCloudflareList(u *ui, c *cli.Context) error {
+	if by := c.String("sort"); !slices.Contains(cloudflare.SortKeys, by) {
+		return usageErrorf("--sort %s: use %s", pkix.Printable(by), strings.Join(cloudflare.SortKeys, " or "))
+	}
 	account, zone := scopeFrom(c)
 	cl, err := cloudflareClient(u, c, account, zone)
 	if err != nil {
@@ -53,6 +60,7 @@ func runCloudflareList(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	cloudflare.SortCertificates(certs, c.String("sort"))
 	now := time.Now()
 	out := []listedCert{}
 	for _, ct := range certs {
@@ -71,7 +79,7 @@ func runCloudflareList(u *ui, c *cli.Context) error {
 		out = append(out, lc)
 	}
 	if c.Bool("json") {
-		return u.printJSON(struct {
+		return u.printAPIJSON(struct {
 			Command      string       `json:"command"`
 			Certificates []listedCert `json:"certificates"`
 		}{"cloudflare list", out})

@@ -25,6 +25,8 @@ entries are written in chunks of at most 10,000 (the API's limit per
 request), keys the data no longer has (a lifted certificateHold) are
 deleted, and the metadata key goes last. A rerun with nothing changed
 makes no write: each key carries a digest of its value in its KV metadata.
+The counts: keys (the data's, the metadata key included) = written +
+unchanged; deleted are keys under the prefix the data no longer has.
 
 KV is eventually consistent: a write is visible at once where it was made
 and within about 60 seconds everywhere else, and the Worker caches the

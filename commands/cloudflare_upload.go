@@ -90,7 +90,7 @@ func runCloudflareUpload(u *ui, c *cli.Context) error {
 	}
 	if !rep.Accepted {
 		if c.Bool("json") {
-			u.printJSON(uploadOutput{Command: "cloudflare upload", File: label, DryRun: c.Bool("dry-run"), Validation: rep,
+			u.printAPIJSON(uploadOutput{Command: "cloudflare upload", File: label, DryRun: c.Bool("dry-run"), Validation: rep,
 				UploadResult: &cloudflare.UploadResult{Status: "refused", Applied: []string{}, Notes: []string{}}})
 		} else {
 			// The checklist, exactly as 'ca validate' prints it, on stderr:
@@ -126,18 +126,19 @@ func (u *ui) printUpload(o uploadOutput) {
 		status = "would be " + status
 	}
 	ct := r.Certificate
-	id := ct.ID
+	id := pkix.Printable(ct.ID)
 	if id == "" {
 		id = "(assigned by Cloudflare)"
 	}
-	fmt.Fprintf(u.out, "%s: Access certificate %s %q\n", status, id, pkix.Printable(ct.Name))
+	// Every string here came from the API: escaped once (no %q over it).
+	fmt.Fprintf(u.out, "%s: Access certificate %s \"%s\"\n", status, id, pkix.Printable(ct.Name))
 	fmt.Fprintf(u.out, "  fingerprint  MD5 %s\n", colonHex(cloudflare.NormalizeFingerprint(ct.Fingerprint)))
 	if !ct.ExpiresOn.IsZero() {
 		fmt.Fprintf(u.out, "  expires      %s (%d days)\n", ct.ExpiresOn.UTC().Format("2006-01-02"), int(time.Until(ct.ExpiresOn).Hours()/24))
 	}
 	fmt.Fprintf(u.out, "  hostnames    %s\n", orNone(ct.Hostnames))
 	if r.Replacing != nil {
-		fmt.Fprintf(u.out, "  replacing    %s %q (keeps %s until deleted)\n", r.Replacing.ID, pkix.Printable(r.Replacing.Name), orNone(r.Replacing.Hostnames))
+		fmt.Fprintf(u.out, "  replacing    %s \"%s\" (keeps %s until deleted)\n", pkix.Printable(r.Replacing.ID), pkix.Printable(r.Replacing.Name), orNone(r.Replacing.Hostnames))
 	}
 	u.printApplied(r.Applied, o.DryRun)
 }

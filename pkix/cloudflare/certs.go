@@ -30,11 +30,17 @@ type Certificate struct {
 // certificates per account, so one page is the usual case.
 const pageSize = 50
 
-// maxPages stops a server that ignores "page" from looping forever.
+// maxPages bounds a paged list that has a total count (the hostname
+// settings): a server that ignores "page" adds nothing and is caught
+// earlier, so this only stops one that keeps inventing entries.
 const maxPages = 1000
 
 // Certificates lists every Access mTLS certificate of the scope, all
-// pages.
+// pages. The list is complete only when it reaches the count the API
+// reported (result_info.total_count) or, with no count, its last page;
+// one that stops short of the count or runs past MaxCertificates is an
+// error, never a shorter list: upload would take a certificate missing
+// from it as absent and create a duplicate.
 func (c *Client) Certificates(ctx context.Context) ([]Certificate, error) {
 	account, zone, err := c.scope()
 	if err != nil {
@@ -42,7 +48,7 @@ func (c *Client) Certificates(ctx context.Context) ([]Certificate, error) {
 	}
 	var all []Certificate
 	seen := map[string]bool{}
-	for page := int64(1); page <= maxPages; page++ {
+	for page := int64(1); ; page++ {
 		p := zero_trust.AccessCertificateListParams{Page: cf.F(page), PerPage: cf.F(int64(pageSize))}
 		setScope(&p.AccountID, &p.ZoneID, account, zone)
 		res, err := c.certs.List(ctx, p)
@@ -58,16 +64,27 @@ func (c *Client) Certificates(ctx context.Context) ([]Certificate, error) {
 			fresh++
 			all = append(all, fromSDK(r))
 		}
-		// The last page is the empty one, or the one result_info says is
-		// last; a page of only repeats means the server ignored "page"
-		// (the published schema lists no paging parameters). A short page
-		// is not the end: the server may cap per_page below ours.
 		info := pageInfo(res.JSON.RawJSON())
-		if fresh == 0 || (info.TotalPages > 0 && page >= info.TotalPages) || (info.TotalCount > 0 && int64(len(all)) >= info.TotalCount) {
+		listed := int64(len(all))
+		switch {
+		case info.TotalCount > MaxCertificates || listed > MaxCertificates:
+			return nil, c.listTooLong(c.certPath(""), fmt.Sprintf("the certificate list goes past %d certificates (Access holds at most 50)", MaxCertificates))
+		case info.TotalCount > 0 && listed > info.TotalCount:
+			return nil, c.listTooLong(c.certPath(""), fmt.Sprintf("the API counts %d certificates but lists %d", info.TotalCount, listed))
+		case info.TotalCount > 0 && listed == info.TotalCount:
+			return all, nil
+		}
+		// The last page is the empty one, or the one result_info says is
+		// last; a page of only repeats means the server ignored "page".
+		// A short page is not the end: the server may cap per_page below
+		// ours.
+		if fresh == 0 || (info.TotalPages > 0 && page >= info.TotalPages) {
+			if info.TotalCount > listed {
+				return nil, c.listTooLong(c.certPath(""), fmt.Sprintf("the API counts %d certificates but lists %d", info.TotalCount, listed))
+			}
 			return all, nil
 		}
 	}
-	return all, nil
 }
 
 type resultInfo struct {
@@ -158,7 +175,7 @@ func Find(all []Certificate, ref string) (Certificate, error) {
 	case 0:
 		var have []string
 		for _, ct := range all {
-			have = append(have, fmt.Sprintf("%s (%s)", ct.ID, pkix.Printable(ct.Name)))
+			have = append(have, fmt.Sprintf("%s (%s)", pkix.Printable(ct.ID), pkix.Printable(ct.Name)))
 		}
 		hint := "the account has no Access certificates"
 		if len(have) > 0 {
@@ -168,7 +185,7 @@ func Find(all []Certificate, ref string) (Certificate, error) {
 	}
 	var ids []string
 	for _, ct := range named {
-		ids = append(ids, ct.ID)
+		ids = append(ids, pkix.Printable(ct.ID))
 	}
 	return Certificate{}, &pkix.Error{Msg: fmt.Sprintf("%d Access certificates are named %q", len(named), ref),
 		Hint: "name one by its ID: " + strings.Join(ids, ", ")}

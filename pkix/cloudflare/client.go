@@ -71,6 +71,8 @@ type Client struct {
 	// services lack (see deleteKeys); a struct literal, because
 	// NewClient would read credentials from the environment.
 	generic *cf.Client
+	// maxKeyPages is MaxKeyPages; tests lower it.
+	maxKeyPages int
 }
 
 // New checks cfg and builds the SDK's services from explicit options only.
@@ -106,7 +108,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	c := &Client{cfg: cfg}
+	c := &Client{cfg: cfg, maxKeyPages: MaxKeyPages}
 	httpClient := &http.Client{
 		Timeout: cfg.Timeout,
 		// A redirect would carry the request (and, to the same host,

@@ -31,23 +31,23 @@ func (c *Client) Delete(ctx context.Context, ref string, force bool) (*DeleteRes
 	}
 	if len(ct.Hostnames) > 0 && !force {
 		return nil, &pkix.Error{Msg: fmt.Sprintf("certificate %s (%s) is associated with %s: clients under it would be refused there",
-			ct.ID, pkix.Printable(ct.Name), hostList(ct.Hostnames)),
-			Hint: "pass --force to clear its hostnames and delete it; to rotate, first 'mtlsctl cloudflare upload --replace " + ct.ID + "' with the new CA"}
+			pkix.Printable(ct.ID), pkix.Printable(ct.Name), hostList(ct.Hostnames)),
+			Hint: "pass --force to clear its hostnames and delete it; to rotate, first 'mtlsctl cloudflare upload --replace " + pkix.Printable(ct.ID) + "' with the new CA"}
 	}
 	account, zone, _ := c.scope()
 	var steps []Step
 	if len(ct.Hostnames) > 0 {
-		steps = append(steps, Step{What: fmt.Sprintf("clear the hostnames of certificate %s (%s)", ct.ID, hostList(ct.Hostnames)), Do: func(ctx context.Context) error {
+		steps = append(steps, Step{What: fmt.Sprintf("clear the hostnames of certificate %s (%s)", pkix.Printable(ct.ID), hostList(ct.Hostnames)), Do: func(ctx context.Context) error {
 			p := zero_trust.AccessCertificateUpdateParams{AssociatedHostnames: cf.F([]string{}), Name: cf.F(ct.Name)}
 			setScope(&p.AccountID, &p.ZoneID, account, zone)
-			_, err := c.certs.Update(ctx, ct.ID, p)
+			_, err := c.certs.Update(ctx, pathID(ct.ID), p)
 			return c.wrap(http.MethodPut, c.certPath("/"+ct.ID), err)
 		}})
 	}
-	steps = append(steps, Step{What: fmt.Sprintf("delete certificate %s", ct.ID), Do: func(ctx context.Context) error {
+	steps = append(steps, Step{What: fmt.Sprintf("delete certificate %s", pkix.Printable(ct.ID)), Do: func(ctx context.Context) error {
 		p := zero_trust.AccessCertificateDeleteParams{}
 		setScope(&p.AccountID, &p.ZoneID, account, zone)
-		_, err := c.certs.Delete(ctx, ct.ID, p)
+		_, err := c.certs.Delete(ctx, pathID(ct.ID), p)
 		return c.wrap(http.MethodDelete, c.certPath("/"+ct.ID), err)
 	}})
 	done, err := c.apply(ctx, steps)

@@ -97,18 +97,23 @@ func (c *Client) wrap(method, what string, err error) error {
 	return e
 }
 
-// permissions are the API token permissions each kind of call needs, as
-// the dashboard's token page names them.
-func permissionFor(path string) string {
+// permissionFor is the API token permission a call needs, as the
+// dashboard's token page names it: a read (GET) needs only Read, so a
+// failing list does not send its user off to grant Write.
+func permissionFor(method, path string) string {
+	level := "Write"
+	if method == http.MethodGet {
+		level = "Read"
+	}
 	switch {
 	case strings.Contains(path, "/access/certificates"):
-		return `"Access: Mutual TLS Certificates Write" (account or zone, as the certificate's scope)`
+		return `"Access: Mutual TLS Certificates ` + level + `" (account or zone, as the certificate's scope)`
 	case strings.Contains(path, "/storage/kv/"):
-		return `"Workers KV Storage Write" (account)`
+		return `"Workers KV Storage ` + level + `" (account)`
 	case strings.Contains(path, "/workers/routes"):
-		return `"Workers Routes Write" (zone)`
+		return `"Workers Routes ` + level + `" (zone)`
 	case strings.Contains(path, "/workers/scripts"):
-		return `"Workers Scripts Write" (account)`
+		return `"Workers Scripts ` + level + `" (account)`
 	}
 	return ""
 }
@@ -116,8 +121,8 @@ func permissionFor(path string) string {
 func hintFor(e *APIError) string {
 	switch {
 	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Code == 10000 || e.Code == 9109:
-		if p := permissionFor(e.Path); p != "" {
-			return "the API token needs the permission " + p + "; check CLOUDFLARE_API_TOKEN or --token-file, and that the account/zone ID is the one the token is for"
+		if p := permissionFor(e.Method, e.Path); p != "" {
+			return "the API token needs the permission " + p + " for this call (each command's --help names all it needs); check CLOUDFLARE_API_TOKEN or --token-file, and that the account/zone ID is the one the token is for"
 		}
 		return "check the API token (CLOUDFLARE_API_TOKEN or --token-file) and its permissions"
 	case e.Status == http.StatusTooManyRequests:

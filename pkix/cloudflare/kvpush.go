@@ -47,13 +47,16 @@ type PushRequest struct {
 	Chunk       int                            // pairs per request; 0 or more than MaxBulk means MaxBulk
 }
 
-// PushResult counts what push did (or would do).
+// PushResult counts what push did (or would do). Every key of the data,
+// the metadata key included, is either written or unchanged, so after a
+// push Keys == Written + Unchanged; Deleted counts other keys, those under
+// the prefix that the data no longer has.
 type PushResult struct {
 	Status    string   `json:"status"` // changed, unchanged
 	Keys      int      `json:"keys"`   // in the data, with the metadata key
 	Written   int      `json:"written"`
 	Deleted   int      `json:"deleted"`
-	Unchanged int      `json:"unchanged"`
+	Unchanged int      `json:"unchanged"` // held already, with the same digest: not written
 	Requests  int      `json:"write_requests"`
 	Applied   []string `json:"applied"`
 }
@@ -135,6 +138,9 @@ func (c *Client) Push(ctx context.Context, req PushRequest) (*PushResult, error)
 			return nil
 		}})
 	}
+	// The metadata key is rewritten whenever anything else changes (its
+	// time stamp says when the data was pushed); otherwise it is one of
+	// the unchanged keys.
 	if metaChanged || !metaThere || len(steps) > 0 {
 		steps = append(steps, Step{What: "write the metadata key " + req.Meta.Key, Do: func(ctx context.Context) error {
 			if err := c.bulkPut(ctx, req.NamespaceID, []KVPair{req.Meta}); err != nil {
@@ -143,6 +149,8 @@ func (c *Client) Push(ctx context.Context, req PushRequest) (*PushResult, error)
 			res.Written++
 			return nil
 		}})
+	} else {
+		res.Unchanged++
 	}
 	if len(steps) == 0 {
 		res.Status = "unchanged"
@@ -161,7 +169,7 @@ func (c *Client) listDigests(ctx context.Context, ns, prefix string) (map[string
 	out := map[string]string{}
 	cursor := ""
 	seen := map[string]bool{}
-	for {
+	for pages := 1; ; pages++ {
 		p := kv.NamespaceKeyListParams{AccountID: cf.F(c.cfg.AccountID), Prefix: cf.F(prefix), Limit: cf.F(1000.0)}
 		if cursor != "" {
 			p.Cursor = cf.F(cursor)
@@ -191,6 +199,11 @@ func (c *Client) listDigests(ctx context.Context, ns, prefix string) (map[string
 				Message: "the key list returned a cursor it had returned before: it would never end"}
 		}
 		seen[cursor] = true
+		// A cursor that never repeats would go on forever: the listing
+		// carries no total, so MaxKeyPages bounds it.
+		if pages >= c.maxKeyPages {
+			return nil, c.listTooLong(c.kvPath(ns, "/keys"), fmt.Sprintf("the key list goes on past %d pages (%d keys under %s so far)", c.maxKeyPages, len(out), prefix))
+		}
 	}
 }
 

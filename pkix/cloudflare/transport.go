@@ -50,17 +50,19 @@ func (c *Client) middleware(req *http.Request, next option.MiddlewareNext) (*htt
 			if err != nil {
 				return nil, err
 			}
-			return c.checkAnswer(req.Method, path, jsonErrorBody(res))
+			return c.checkAnswer(req.Method, path, c.jsonErrorBody(res))
 		}
 		wait, ok := c.backoff(res, attempt)
 		if !ok {
 			// Asked to wait longer than we will: report it.
-			res = jsonErrorBody(res)
+			res = c.jsonErrorBody(res)
 			res.Header.Set("X-Mtlsctl-Wait-Refused", res.Header.Get("Retry-After"))
 			return res, nil
 		}
 		if res != nil {
-			io.Copy(io.Discard, res.Body)
+			// Drained (bounded) so the connection can be reused; a
+			// larger body is dropped with its connection.
+			io.CopyN(io.Discard, res.Body, errorBodyBytes)
 			res.Body.Close()
 		}
 		// Always said, not only with --verbose: a CI log should show why
@@ -154,15 +156,6 @@ func (c *Client) relPath(req *http.Request) string {
 	return p
 }
 
-// redact removes the token from anything printed, wherever it came from
-// (an API error could echo a header).
-func (c *Client) redact(s string) string {
-	if len(c.cfg.Token) < 8 {
-		return s // a token this short is refused by Cloudflare; replacing it would mangle words
-	}
-	return strings.ReplaceAll(s, c.cfg.Token, "[token redacted]")
-}
-
 // describeBody is a request body as --dry-run shows it: JSON compacted,
 // a PEM certificate cut to its first line, a long array counted.
 func describeBody(contentType string, body []byte) string {
@@ -222,10 +215,16 @@ func (c *Client) checkAnswer(method, path string, res *http.Response) (*http.Res
 			Message: c.redact("a redirect to " + loc + ", not followed (the token would go with it)"),
 			Hint:    "CLOUDFLARE_BASE_URL must be the API root itself (Cloudflare's is https://api.cloudflare.com/client/v4)"}
 	case res.StatusCode >= 200 && res.StatusCode < 300:
-		body, err := io.ReadAll(res.Body)
+		// Capped: the SDK would read any length into memory.
+		body, err := io.ReadAll(io.LimitReader(res.Body, MaxAnswerBytes+1))
 		res.Body.Close()
 		if err != nil {
 			return nil, err
+		}
+		if len(body) > MaxAnswerBytes {
+			// Status 0 with unread: for a write, its fate is unknown.
+			return nil, &APIError{Method: method, Path: path, Message: tooLargeMessage(printable(res.Status)), unread: true,
+				Hint: "a server or proxy in between is answering wrongly (Cloudflare's answers are far smaller); check CLOUDFLARE_BASE_URL and HTTPS_PROXY; a rerun reads first and makes only the writes still needed"}
 		}
 		res.Body = io.NopCloser(bytes.NewReader(body))
 		var env struct {
@@ -258,11 +257,11 @@ func (c *Client) checkAnswer(method, path string, res *http.Response) (*http.Res
 // proxy's HTML page, an empty body) the API's failure envelope, so the
 // SDK reports its status with what the body said, instead of a JSON
 // parse error that hides the status.
-func jsonErrorBody(res *http.Response) *http.Response {
+func (c *Client) jsonErrorBody(res *http.Response) *http.Response {
 	if res == nil || res.StatusCode < 400 {
 		return res
 	}
-	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(res.Body, errorBodyBytes))
 	res.Body.Close()
 	var probe struct {
 		Errors []json.RawMessage `json:"errors"`
@@ -271,9 +270,11 @@ func jsonErrorBody(res *http.Response) *http.Response {
 		res.Body = io.NopCloser(bytes.NewReader(body))
 		return res
 	}
-	what := strings.Join(strings.Fields(string(body)), " ")
+	// Cleaned and redacted before it is cut: a cut first could leave a
+	// piece of the token that no longer matches the whole.
+	what := c.redact(printable(strings.Join(strings.Fields(string(body)), " ")))
 	if len(what) > 120 {
-		what = what[:120] + "…"
+		what = strings.ToValidUTF8(what[:120], "") + "…"
 	}
 	if what == "" {
 		what = "an empty body"
@@ -282,7 +283,7 @@ func jsonErrorBody(res *http.Response) *http.Response {
 	if ct == "" {
 		ct = "no content type"
 	}
-	msg, _ := json.Marshal(fmt.Sprintf("not an API response (%s): %s", ct, printable(what)))
+	msg, _ := json.Marshal(fmt.Sprintf("not an API response (%s): %s", c.redact(printable(ct)), what))
 	env := fmt.Sprintf(`{"success":false,"errors":[{"code":0,"message":%s}],"messages":[],"result":null}`, msg)
 	res.Body = io.NopCloser(strings.NewReader(env))
 	res.Header.Set("Content-Type", "application/json")

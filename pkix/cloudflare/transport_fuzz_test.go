@@ -52,7 +52,7 @@ func FuzzServerAnswer(f *testing.F) {
 		if status >= 300 && status < 400 {
 			t.Fatalf("a %d was taken as an answer", status)
 		}
-		out = jsonErrorBody(out)
+		out = c.jsonErrorBody(out)
 		if status < 400 {
 			return
 		}

@@ -57,7 +57,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 	for i := range all {
 		if all[i].Matches(req.Chain) {
 			if existing != nil {
-				res.Notes = append(res.Notes, fmt.Sprintf("certificate %s is the same CA too: only %s is changed", all[i].ID, existing.ID))
+				res.Notes = append(res.Notes, fmt.Sprintf("certificate %s is the same CA too: only %s is changed", pkix.Printable(all[i].ID), pkix.Printable(existing.ID)))
 				continue
 			}
 			existing = &all[i]
@@ -79,7 +79,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 			return nil, err
 		}
 		if isFirst(&o) {
-			return nil, &pkix.Error{Msg: fmt.Sprintf("--replace %s names the CA being uploaded (certificate %s has its fingerprint)", req.Replace, o.ID),
+			return nil, &pkix.Error{Msg: fmt.Sprintf("--replace %s names the CA being uploaded (certificate %s has its fingerprint)", pkix.Printable(req.Replace), pkix.Printable(o.ID)),
 				Hint: "--replace takes the old CA's ID or name"}
 		}
 		old = &o
@@ -89,7 +89,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		}
 	}
 	if existing != nil && !isFirst(existing) && len(req.Chain) > 1 {
-		res.Notes = append(res.Notes, fmt.Sprintf("certificate %s matches a later certificate of this bundle, not its first: if it was uploaded alone, Access lacks the rest of the chain; upload the chain with --replace %s", existing.ID, existing.ID))
+		res.Notes = append(res.Notes, fmt.Sprintf("certificate %s matches a later certificate of this bundle, not its first: if it was uploaded alone, Access lacks the rest of the chain; upload the chain with --replace %s", pkix.Printable(existing.ID), pkix.Printable(existing.ID)))
 	}
 
 	hosts := req.Hostnames
@@ -118,7 +118,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		}
 		for _, h := range ct.Hostnames {
 			if containsHost(hosts, h) {
-				res.Notes = append(res.Notes, fmt.Sprintf("%s is also associated with certificate %s (%s): Access trusts both CAs there", h, ct.ID, pkix.Printable(ct.Name)))
+				res.Notes = append(res.Notes, fmt.Sprintf("%s is also associated with certificate %s (%s): Access trusts both CAs there", pkix.Printable(h), pkix.Printable(ct.ID), pkix.Printable(ct.Name)))
 			}
 		}
 	}
@@ -132,10 +132,10 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		res.Status = "updated"
 		res.Certificate = *existing
 		res.Certificate.Name, res.Certificate.Hostnames = name, hosts
-		steps = append(steps, Step{What: fmt.Sprintf("update certificate %s (name %q, hostnames %s)", existing.ID, name, hostList(hosts)), Do: func(ctx context.Context) error {
+		steps = append(steps, Step{What: fmt.Sprintf("update certificate %s (name %s, hostnames %s)", pkix.Printable(existing.ID), quoted(name), hostList(hosts)), Do: func(ctx context.Context) error {
 			p := zero_trust.AccessCertificateUpdateParams{AssociatedHostnames: cf.F(hosts), Name: cf.F(name)}
 			setScope(&p.AccountID, &p.ZoneID, account, zone)
-			got, err := c.certs.Update(ctx, existing.ID, p)
+			got, err := c.certs.Update(ctx, pathID(existing.ID), p)
 			if err != nil {
 				return c.replaceHint(old, c.wrap(http.MethodPut, c.certPath("/"+existing.ID), err))
 			}
@@ -147,7 +147,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 	default:
 		res.Status = "created"
 		res.Certificate = Certificate{Name: name, Fingerprint: FingerprintMD5(req.Chain[0]), Hostnames: hosts, ExpiresOn: req.Chain[0].NotAfter}
-		steps = append(steps, Step{What: fmt.Sprintf("create certificate %q (hostnames %s)", name, hostList(hosts)), Do: func(ctx context.Context) error {
+		steps = append(steps, Step{What: fmt.Sprintf("create certificate %s (hostnames %s)", quoted(name), hostList(hosts)), Do: func(ctx context.Context) error {
 			p := zero_trust.AccessCertificateNewParams{Certificate: cf.F(string(pkix.OrderedPEM(req.Chain))), Name: cf.F(name), AssociatedHostnames: cf.F(hosts)}
 			setScope(&p.AccountID, &p.ZoneID, account, zone)
 			got, err := c.certs.New(ctx, p)
@@ -181,7 +181,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		return res, err
 	}
 	if old != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("both CAs are trusted on %s until the old one goes: when every client has a certificate from the new CA, run 'mtlsctl cloudflare delete %s --force'", hostList(old.Hostnames), old.ID))
+		res.Notes = append(res.Notes, fmt.Sprintf("both CAs are trusted on %s until the old one goes: when every client has a certificate from the new CA, run 'mtlsctl cloudflare delete %s --force'", hostList(old.Hostnames), pkix.Printable(old.ID)))
 	}
 	return res, nil
 }
@@ -193,7 +193,7 @@ func (c *Client) replaceHint(old *Certificate, err error) error {
 	if old == nil || !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 || ae.Status == 401 || ae.Status == 403 || ae.Status == 429 {
 		return err
 	}
-	ae.Hint = fmt.Sprintf("if Access refuses one hostname on two certificates, nothing was changed: rotate without an overlap instead (upload the new CA without --replace and --hostname, move clients to it, then 'mtlsctl cloudflare delete %s --force' and 'mtlsctl cloudflare upload --hostname …'), or use a different hostname for the new CA", old.ID)
+	ae.Hint = fmt.Sprintf("if Access refuses one hostname on two certificates, nothing was changed: rotate without an overlap instead (upload the new CA without --replace and --hostname, move clients to it, then 'mtlsctl cloudflare delete %s --force' and 'mtlsctl cloudflare upload --hostname …'), or use a different hostname for the new CA", pkix.Printable(old.ID))
 	return err
 }
 
@@ -206,9 +206,15 @@ func containsHost(hosts []string, h string) bool {
 	return false
 }
 
+// hostList is hostnames as a message shows them: they come from the API,
+// so escaped (once: pkix.Printable leaves its own output as it is).
 func hostList(h []string) string {
 	if len(h) == 0 {
 		return "none"
 	}
-	return strings.Join(h, ", ")
+	return pkix.Printable(strings.Join(h, ", "))
 }
+
+// quoted is a name from the API (or the user) in a message: in quotes,
+// escaped once; %q over pkix.Printable would escape it twice.
+func quoted(s string) string { return `"` + pkix.Printable(s) + `"` }

@@ -129,7 +129,15 @@ type Fault struct {
 	// Truncate sends Status with the JSON cut in half, as a dropped
 	// connection or a broken proxy would.
 	Truncate bool
-	re       *regexp.Regexp
+	// Pad answers Status (a 2xx) with the success envelope, its result
+	// empty and an extra field padding the body to Pad bytes, streamed:
+	// a hostile or broken server's endless answer.
+	Pad int64
+	// Body answers Status with this body as it is (not the API's JSON),
+	// Content-Type text/html: a proxy's error page. "$AUTH" in it becomes
+	// the request's Authorization header, as a careless proxy might echo.
+	Body string
+	re   *regexp.Regexp
 }
 
 // Server is the fake. Its fields may be read and set under Lock.
@@ -165,8 +173,20 @@ type Server struct {
 	// with page 1, as a server without paging parameters (the published
 	// schema lists none) would.
 	IgnorePage bool
-	faults     []*Fault
-	seq        int
+	// EndlessCertPages answers every certificate list page full of
+	// certificates never seen before, with a result_info that always
+	// counts one page more: a list that never ends.
+	EndlessCertPages bool
+	// KeysEndless answers every KV keys page empty with a cursor never
+	// given before: a key listing that never ends.
+	KeysEndless bool
+	// NextIDs are the IDs the next certificates made (created, or added
+	// with AddCert) get, in order,
+	// instead of generated ones: an ID is the API's text, and may be
+	// hostile.
+	NextIDs []string
+	faults  []*Fault
+	seq     int
 }
 
 // New starts a fake over TLS (httptest's certificate: trust it with
@@ -239,6 +259,8 @@ type reply struct {
 	errs     []apiMsg
 	header   map[string]string
 	truncate bool
+	pad      int64
+	raw      *string // a body as it is, not the envelope
 }
 
 func ok(status int, result any) reply { return reply{status: status, result: result} }
@@ -262,12 +284,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(k, v)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if rep.raw != nil {
+		w.Header().Set("Content-Type", "text/html")
+	}
 	ray := fmt.Sprintf("%016x-LHR", time.Now().UnixNano())
 	if s.EchoAuthInRay {
 		ray += " " + r.Header.Get("Authorization")
 	}
 	w.Header().Set("Cf-Ray", ray)
 	w.WriteHeader(rep.status)
+	if rep.raw != nil {
+		io.WriteString(w, *rep.raw)
+		return
+	}
+	if rep.pad > 0 {
+		writePadded(w, rep.pad)
+		return
+	}
 	env := envelope{Success: rep.errs == nil, Errors: rep.errs, Messages: []apiMsg{}, Result: rep.result, ResultInfo: rep.info}
 	if env.Errors == nil {
 		env.Errors = []apiMsg{}
@@ -314,6 +347,13 @@ func (s *Server) route(r *http.Request, path string, body []byte) (reply, int, [
 				rep.header = map[string]string{"Location": f.Location}
 			}
 			rep.truncate = f.Truncate
+			if f.Pad > 0 {
+				rep = reply{status: f.Status, pad: f.Pad}
+			}
+			if f.Body != "" {
+				body := strings.ReplaceAll(f.Body, "$AUTH", r.Header.Get("Authorization"))
+				rep.raw = &body
+			}
 			return rep, items, keys
 		}
 	}
@@ -409,6 +449,11 @@ func (s *Server) checkScope(kind, id string) (reply, bool) {
 
 func (s *Server) newID() string {
 	s.seq++
+	if len(s.NextIDs) > 0 {
+		id := s.NextIDs[0]
+		s.NextIDs = s.NextIDs[1:]
+		return id
+	}
 	b := make([]byte, 6)
 	rand.Read(b)
 	return fmt.Sprintf("%08x-%04x-4%03x-8%03x-%s", s.seq, s.seq, s.seq%0xfff, s.seq%0xfff, hex.EncodeToString(b))
@@ -467,6 +512,17 @@ func (s *Server) listCerts(r *http.Request) reply {
 	}
 	if s.IgnorePage {
 		page = 1
+	}
+	if s.EndlessCertPages {
+		out := []*Cert{}
+		for i := 0; i < perPage; i++ {
+			now := time.Now().UTC().Truncate(time.Second)
+			out = append(out, &Cert{ID: s.newID(), Name: fmt.Sprintf("endless %d.%d", page, i), Fingerprint: "MD5 Fingerprint=00", Hostnames: []string{},
+				ExpiresOn: now.AddDate(1, 0, 0), CreatedAt: now, UpdatedAt: now})
+		}
+		rep := ok(http.StatusOK, out)
+		rep.info = map[string]int{"page": page, "per_page": perPage, "count": perPage, "total_count": (page + 1) * perPage, "total_pages": page + 1}
+		return rep
 	}
 	total := len(s.Certs)
 	from := min((page-1)*perPage, total)
@@ -620,6 +676,11 @@ func (s *Server) kv(r *http.Request, ns, op string, body []byte) (reply, int, []
 			limit = min(limit, s.KeysPageLimit)
 		}
 		prefix, cursor := q.Get("prefix"), q.Get("cursor")
+		if s.KeysEndless {
+			rep := ok(http.StatusOK, []any{})
+			rep.info = map[string]any{"count": 0, "cursor": s.newID()}
+			return rep, 0, nil
+		}
 		if s.KeysLoop || (s.KeysEmptyFirst && cursor == "") {
 			rep := ok(http.StatusOK, []any{})
 			rep.info = map[string]any{"count": 0, "cursor": " "}
@@ -768,4 +829,19 @@ func strings2(v any) []string {
 		out = append(out, x.(string))
 	}
 	return out
+}
+
+// writePadded streams a success envelope of n bytes, stopping when the
+// client hangs up.
+func writePadded(w io.Writer, n int64) {
+	head := `{"success":true,"errors":[],"messages":[],"result":[],"padding":"`
+	tail := `"}`
+	io.WriteString(w, head)
+	chunk := []byte(strings.Repeat("a", 64<<10))
+	for left := n - int64(len(head)+len(tail)); left > 0; left -= int64(len(chunk)) {
+		if _, err := w.Write(chunk[:min(int64(len(chunk)), left)]); err != nil {
+			return
+		}
+	}
+	io.WriteString(w, tail)
 }
