@@ -181,8 +181,8 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	}
 	issuing := policy.IssuingCAs(cas, found, time.Now())
 	var crls []*pkix.CRLStore
-	for _, p := range o.crlPaths {
-		crl, err := pkix.LoadCRLStore(p, issuing, warn, info)
+	for _, p := range append(o.crlPaths, d.RetiredCRLsBeside(o.crlPaths, time.Now())...) {
+		crl, err := pkix.LoadGuardedCRLStore(p, issuing, d.GuardCRL, warn, info)
 		if err != nil {
 			return nil, err
 		}
