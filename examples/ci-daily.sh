@@ -23,10 +23,9 @@ if [ -n "${MTLSCTL_RENEW:-}" ]; then
 fi
 
 # Keep the CRL fresh first, so the expiry gate below sees the new one.
-if [ -f "$MTLSCTL_DIR/ca.crl" ] && ! "$MTLSCTL" check --crl-warn 3d --crl "$MTLSCTL_DIR/ca.crl" "$MTLSCTL_DIR/ca.pem" >/dev/null 2>&1; then
-  touch "$MTLSCTL_DIR/serials.txt"
-  "$MTLSCTL" crl build --next-update 7d "$MTLSCTL_DIR/serials.txt"
-fi
+# Every CA's CRL (root, intermediates, retired keys still in use), in one
+# transaction, when one is missing or due within 3 days.
+"$MTLSCTL" crl build --all --if-due 3d --next-update 7d
 
 # Access reads no CRL: when a revocation Worker is deployed (pki/worker/
 # exists), rebuild its data from the fresh CRLs. Push it afterwards with
