@@ -188,7 +188,8 @@ type CRLCoverage struct {
 	dir     string
 }
 
-// Problems are the lines that make check exit 1: a missing CRL.
+// Problems are the lines that make check exit 1: a missing CRL (once the
+// directory publishes revocations at all: see publishesRevocations).
 func (c *CRLCoverage) Problems() []string {
 	var out []string
 	for _, s := range c.CRLs {
@@ -208,13 +209,17 @@ func (d *Dir) CRLCoverage(now time.Time) (*CRLCoverage, error) {
 		return nil, err
 	}
 	cov := &CRLCoverage{dir: d.path}
+	publishes, err := d.publishesRevocations(cas)
+	if err != nil {
+		return nil, err
+	}
 	for _, ca := range cas {
 		file := d.CA(ca.name).CRL
 		st := CRLStatus{CA: ca.name, File: file}
 		h, err := readCRLHeaderFile(file)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			st.Missing = ca.unexpired > 0
+			st.Missing = publishes && ca.unexpired > 0
 		case err != nil:
 			return nil, &pkix.Error{File: file, Msg: "cannot be read as a CRL: " + unwrap(err).Error(), Err: err, Hint: "rebuild it with 'mtlsctl crl build --all'"}
 		default:
@@ -254,4 +259,27 @@ func (d *Dir) dueCRL(now time.Time, window time.Duration) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// publishesRevocations reports whether the directory revokes at all: a
+// CA has a CRL or a serials file, or the inventory records a revocation.
+// A directory that never did (the quick start, Access alone, which reads
+// no CRL) has no CRL missing; once one CA publishes, every CA must, or
+// its revocations are nowhere and a fail-closed edge refuses its fleet.
+func (d *Dir) publishesRevocations(cas []directoryCA) (bool, error) {
+	for _, ca := range cas {
+		if fileExists(d.CA(ca.name).CRL) || fileExists(d.CA(ca.name).Serials) {
+			return true, nil
+		}
+	}
+	sc, err := d.scan("", nil)
+	if err != nil {
+		return false, err
+	}
+	for _, serials := range sc.revoked {
+		if len(serials) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }

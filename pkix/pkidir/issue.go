@@ -476,7 +476,7 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if force && orphans > 0 && ret == nil {
+	if force && orphans > 0 {
 		warnings = append(warnings, fmt.Sprintf("the replaced CA issued %d certificate%s still valid in the inventory; none of them verifies against the new %s: re-issue them ('mtlsctl check' lists them)",
 			orphans, plural(orphans), filepath.Base(lf.Cert)))
 	}

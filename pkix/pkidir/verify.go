@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 )
@@ -50,7 +51,12 @@ func (d *Dir) Unverifiable(inv *pkix.Inventory) []Unverified {
 			out = append(out, Unverified{r, fmt.Sprintf("%s holds another certificate (serial %s): restore it, or re-issue", filepath.Base(file), pkix.SerialHex(certs[0].SerialNumber))})
 			continue
 		}
+		// What a retired intermediate key issued still chains to the root;
+		// what a retired root issued does not (re-issue it).
 		by := keys.issuer(r.Issuer, r.Serial)
+		if strings.HasPrefix(by, RootName+retiredMark) {
+			by = r.Issuer
+		}
 		issuer, ok := issuers[by]
 		if !ok {
 			if ic, err := readCerts(d.CA(by).Cert, ""); err == nil {
