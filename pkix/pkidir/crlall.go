@@ -232,7 +232,9 @@ func (d *Dir) CRLCoverage(now time.Time) (*CRLCoverage, error) {
 		return nil, err
 	}
 	for _, k := range keys {
-		if k.InUse(now) {
+		if len(k.Serials) == 0 {
+			cov.Retired = append(cov.Retired, fmt.Sprintf("retired key %s issued no certificate: the retired key may be destroyed", d.CA(k.Name).Key))
+		} else if k.InUse(now) {
 			cov.Retired = append(cov.Retired, fmt.Sprintf("retired key %s: the last certificate it issued expires %s; its CRL %s is kept until then",
 				d.CA(k.Name).Key, k.LastNotAfter.Format("2006-01-02"), d.CA(k.Name).CRL))
 		} else {

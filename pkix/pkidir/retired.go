@@ -42,8 +42,8 @@ type RetiredKey struct {
 	CASerial  string    `json:"ca_serial"`
 	Issuer    string    `json:"issuer"`
 	RetiredAt time.Time `json:"retired_at"`
-	// LastNotAfter is when the last certificate it issued expires (its
-	// own certificate's not-after when it issued none).
+	// LastNotAfter is when the last certificate it issued expires (the
+	// retirement itself when it issued none: nothing to revoke under it).
 	LastNotAfter time.Time `json:"last_not_after"`
 	Serials      []string  `json:"serials"` // every certificate it issued
 }
@@ -133,7 +133,7 @@ func (d *Dir) retire(name string, at time.Time) (*retirement, error) {
 	}
 	ski := strings.ToUpper(hex.EncodeToString(old.SubjectKeyId))
 	k := RetiredKey{Name: ca.Name + retiredMark + ski[:min(8, len(ski))], CA: ca.Name, SKI: ski, CASerial: pkix.SerialHex(old.SerialNumber),
-		Issuer: ca.Name, RetiredAt: at, LastNotAfter: old.NotAfter.UTC()}
+		Issuer: ca.Name, RetiredAt: at, LastNotAfter: at}
 	if rec, err := d.FindSerial(k.CASerial); err == nil && rec != nil {
 		k.Issuer = rec.Issuer
 	}
