@@ -153,7 +153,7 @@ func (d *Dir) retire(name string, at time.Time) (*retirement, error) {
 	}
 	to := d.CA(k.Name)
 	r := &retirement{key: k}
-	for _, p := range [][2]string{{ca.Cert, to.Cert}, {ca.Key, to.Key}, {ca.CRL, to.CRL}, {ca.Serials, to.Serials}} {
+	for _, p := range [][2]string{{ca.Key, to.Key}, {ca.Cert, to.Cert}, {ca.CRL, to.CRL}, {ca.Serials, to.Serials}} {
 		if _, err := os.Lstat(p[1]); err == nil {
 			return nil, &pkix.Error{File: p[1], Msg: "already exists: this key was retired before", Hint: "move it away after checking what it holds"}
 		}
@@ -240,26 +240,49 @@ func (d *Dir) RetiredCRLsBeside(given []string, now time.Time) []string {
 	return out
 }
 
-// applyRekey gives a re-keyed CA's file its retired name: linked, then
-// unlinked, so a crash at any point leaves it under one name or both,
-// and the journal finishes it. A journal edited by hand cannot use it to
-// move anything else: only a CA's files, to a retired name beside them.
+// rekeyMoves are a retirement's renames as the journal does them: every
+// retired name linked first (the key before its certificate), then the
+// old names removed (the certificate before its key), so that whoever
+// reads the directory in between never finds a certificate without its
+// key, under either name.
+func (d *Dir) rekeyMoves(renames []rename) []move {
+	var links, unlinks []move
+	for _, r := range renames {
+		links = append(links, move{Path: d.journalName(r.from), How: moveRekey, Backup: d.journalName(r.to)})
+	}
+	for i := len(renames) - 1; i >= 0; i-- {
+		unlinks = append(unlinks, move{Path: d.journalName(renames[i].from), How: moveUnlink, Backup: d.journalName(renames[i].to)})
+	}
+	return append(links, unlinks...)
+}
+
+// applyRekey does one step of a retirement: link the old name to the
+// retired one, or remove the old name once both are the same file.
+// Idempotent: replayed after the new key's file took the old name, it
+// leaves that file alone. A journal edited by hand cannot use it to move
+// anything else: only a CA's files, to a retired name beside them.
 func (d *Dir) applyRekey(m move) error {
 	path, to := d.abspath(m.Path), d.abspath(m.Backup)
 	if filepath.Dir(path) != d.abs || filepath.Dir(to) != d.abs || !retiredNameOf(filepath.Base(path), filepath.Base(to)) {
 		return &pkix.Error{File: d.File(journalName), Msg: "asks to retire " + path + " as " + to + ", which mtlsctl never does",
 			Hint: "the journal was edited or damaged: check the files it names, then remove it by hand"}
 	}
-	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil // done already
+	} else if err != nil {
+		return d.ioError(path, "cannot retire", err)
 	}
-	if _, err := os.Lstat(to); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Link(path, to); err != nil {
-			return d.ioError(path, "cannot retire", err)
+	if m.How == moveRekey {
+		if _, err := os.Lstat(to); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Link(path, to); err != nil {
+				return d.ioError(path, "cannot retire", err)
+			}
 		}
-	} else if a, err1 := os.Lstat(path); err1 != nil || !sameInode(a, to) {
-		// Replayed after the new key's file took the name: that one stays.
 		return nil
+	}
+	if !sameInode(info, to) {
+		return nil // the new key's file took the name: it stays
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return d.ioError(path, "cannot retire", err)

@@ -100,9 +100,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 		}
 		planned[i] = moves
 		j.Moves = append(j.Moves, certificateLast(moves, len(set.Staged.Files()))...)
-		for _, r := range set.renames {
-			rekeys = append(rekeys, move{Path: d.journalName(r.from), How: moveRekey, Backup: d.journalName(r.to)})
-		}
+		rekeys = append(rekeys, d.rekeyMoves(set.renames)...)
 		for k := range set.Records {
 			lines = pkix.AppendInventoryLine(lines, &set.Records[k])
 		}
