@@ -101,11 +101,11 @@ func (s *RevocationSet) Revoked() ([]Revocation, error) {
 // make the edge enforce something other than the CRLs: a CRL past its
 // next update or without one, one behind the inventory, one that is not
 // a complete list, a CA without a key identifier. A million-entry CRL is
-// verified by hashing it and read by streaming its entries.
-// ExternalCRL is a CRL made elsewhere (--crl FILE --ca FILE), added to
-// the directory's.
-type ExternalCRL struct{ CRLFile, CAFile string }
-
+// verified by hashing it and read by streaming its entries. The CRLs of
+// retired keys still in use are read beside the current keys' (each
+// revocation keyed by the key that signed the certificate), and a CRL
+// given from outside for one of the directory's CAs must not be behind
+// the directory's own (GuardCRL).
 func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*RevocationSet, error) {
 	inv, err := d.ReadInventory()
 	if err != nil {
@@ -249,6 +249,10 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 	sort.Strings(set.RevokedCAs)
 	return set, nil
 }
+
+// ExternalCRL is a CRL made elsewhere (--crl FILE --ca FILE), added to
+// the directory's.
+type ExternalCRL struct{ CRLFile, CAFile string }
 
 // addExternal adds a CRL made elsewhere, verified against the CA given
 // with it; a CA whose CRL is already in the set is refused (two lists for
