@@ -160,26 +160,30 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	template := fleetTemplate(t)
 	ops := []struct {
 		name string
-		prep []string // run before, not crashed
+		prep [][]string // run before, not crashed
 		args []string
 	}{
 		{"batch", nil, []string{"client", "issue", "--cn", "a-1", "--cn", "a-2", "--cn", "a-3", "--key-type", "ecdsa-256", "--p12", "--no-password"}},
 		{"renewal", nil, []string{"client", "issue", "--cn", "dev-2", "--name", "dev-2", "--force", "--key-type", "ecdsa-256"}},
 		{"renew-batch", nil, []string{"client", "renew", "--expiring", "5000d"}},
 		{"revoke-crl", nil, []string{"client", "revoke", "dev-1", "--reason", "keyCompromise", "--crl"}},
-		{"crl-build", []string{"client", "revoke", "dev-3"}, []string{"crl", "build", "serials.txt"}},
+		{"crl-build", [][]string{{"client", "revoke", "dev-3"}}, []string{"crl", "build", "serials.txt"}},
 		{"intermediate", nil, []string{"ca", "intermediate", "--cn", "Issuing 1", "--key-type", "ecdsa-256"}},
 		{"export", nil, []string{"client", "export", "dev-2", "--p12", "--no-password"}},
 		// a new root over the old: a crash between its renames leaves the
 		// new certificate beside the old key until the next command repairs
 		{"root-renewal", nil, []string{"ca", "init", "--force", "--key-type", "ecdsa-256"}},
+		// a re-keyed intermediate: its old key retired in the same
+		// transaction, never lost, never left without its certificate
+		{"intermediate-rekey", [][]string{{"ca", "intermediate", "--cn", "Issuing 1", "--key-type", "ecdsa-256"}, {"client", "issue", "--issuer", "intermediate", "--cn", "i-1", "--key-type", "ecdsa-256"},
+			{"client", "revoke", "i-1", "--crl"}}, []string{"ca", "intermediate", "--cn", "Issuing 1", "--force", "--key-type", "ecdsa-256"}},
 	}
 	for _, op := range ops {
 		for _, point := range crashPoints {
 			t.Run(op.name+"/"+point, func(t *testing.T) {
 				dir := newFleetDir(t, template)
-				if op.prep != nil {
-					must(t, dir, op.prep...)
+				for _, p := range op.prep {
+					must(t, dir, p...)
 				}
 				code, _, errs := mtlsctl(t, dir, []string{"MTLSCTL_TEST_CRASH=" + point}, op.args...)
 				if code != -1 && code != 0 {
@@ -199,6 +203,8 @@ func TestCrashAtEveryPoint(t *testing.T) {
 					// Run again, it finds its work done or does it now.
 					must(t, dir, op.args...)
 					assertCRLComplete(t, dir)
+				case "intermediate-rekey":
+					assertRekeyed(t, dir, code == 0 || journalErr == nil)
 				case "crl-build":
 					// The revocation is in the inventory; the CRL either
 					// has it or check says so, and a new build adds it.
@@ -480,5 +486,54 @@ func TestCrashLeavesNoKeyOutside(t *testing.T) {
 	must(t, dir, "client", "issue", "--cn", "probe", "--key-type", "ecdsa-256")
 	if left, _ := filepath.Glob(filepath.Join(out, ".*")); len(left) != 0 {
 		t.Errorf("left beside the output after the next command: %v", left)
+	}
+}
+
+// assertRekeyed: after a re-key crashed anywhere and was repaired, the
+// intermediate is whole (certificate and key a pair), and either the old
+// key is still in place (the change never committed) or it is retired
+// whole beside its manifest, its CRL still listing what it revoked.
+func assertRekeyed(t *testing.T, dir string, committed bool) {
+	t.Helper()
+	pair := func(certFile, keyFile string) *x509.Certificate {
+		cdata, err1 := os.ReadFile(filepath.Join(dir, certFile))
+		kdata, err2 := os.ReadFile(filepath.Join(dir, keyFile))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s / %s: %v %v", certFile, keyFile, err1, err2)
+		}
+		cert, err := pkix.ParseCertificatePEM(certFile, cdata)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := pkix.ParseKeyPEM(keyFile, kdata)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !pkix.KeyMatches(cert, key) {
+			t.Errorf("%s and %s are not a pair", certFile, keyFile)
+		}
+		return cert
+	}
+	current := pair("intermediate.pem", "intermediate-key.pem")
+	manifests, _ := filepath.Glob(filepath.Join(dir, "intermediate.retired-*.json"))
+	if !committed {
+		if len(manifests) != 0 {
+			t.Errorf("not committed, yet retired: %v", manifests)
+		}
+		return
+	}
+	if len(manifests) != 1 {
+		t.Fatalf("committed, %d manifests", len(manifests))
+	}
+	base := strings.TrimSuffix(filepath.Base(manifests[0]), ".json")
+	old := pair(base+".pem", base+"-key.pem")
+	if old.Equal(current) {
+		t.Error("the retired certificate is the current one")
+	}
+	if code, _, errs := mtlsctl(t, dir, nil, "crl", "export"); code != 0 {
+		t.Errorf("crl export after the re-key: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, base+".crl")); err != nil {
+		t.Errorf("the retired key's CRL: %v", err)
 	}
 }

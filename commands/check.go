@@ -16,7 +16,9 @@ func checkCommand(u *ui) *cli.Command {
 		ArgsUsage: "[FILE...]",
 		Description: `Checks what expires: the CA, intermediates and client certificates recorded
 in DIR/inventory.tsv (revoked and superseded ones left out) and the next
-update of DIR/ca.crl; or, with FILEs, the certificates in them and the CRL
+update of every CA's CRL in DIR (ca.crl, each intermediate's NAME.crl, and
+a retired key's while a certificate it issued is unexpired; a CA with
+unexpired certificates and no CRL is a problem too); or, with FILEs, the certificates in them and the CRL
 given with --crl. Exit 0 when nothing expires
 within --warn (default 30 days, Access's first alert), 1 otherwise, 2 when
 an input cannot be read. Inside 14 days (Access's second alert) is marked
@@ -81,6 +83,7 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	col := pkix.NewExpiryCollector(time.Now(), warn, crlWarn)
 	var behind []pkidir.Behind
+	cov := &pkidir.CRLCoverage{} // every CA's CRL: intermediates' and retired keys' too
 	var unverified []pkidir.Unverified
 	pending := ""
 	var signerBehind string            // --signer: revoked in the database, missing from the CRL
@@ -126,6 +129,9 @@ func runCheck(u *ui, c *cli.Context) error {
 		if behind, err = d.CRLsBehind(); err != nil {
 			return err
 		}
+		if cov, err = d.CRLCoverage(time.Now()); err != nil {
+			return err
+		}
 		// A certificate that no longer verifies (its CA was replaced) is
 		// as good as expired.
 		unverified = d.Unverifiable(inv)
@@ -167,6 +173,11 @@ func runCheck(u *ui, c *cli.Context) error {
 		}
 		signerCRL = rl
 	}
+	for _, s := range cov.CRLs {
+		if s.File != crlPath && !s.NextUpdate.IsZero() {
+			col.AddCRL(s.File, s.NextUpdate)
+		}
+	}
 	if c.String("signer") != "" {
 		if signerBehind, err = signerCRLBehind(c, crlPath, signerCRL); err != nil {
 			return err
@@ -190,6 +201,12 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	for _, f := range revokedInEffect {
 		u.warn("%s", f)
+	}
+	for _, p := range cov.Problems() {
+		u.warn("%s", p)
+	}
+	for _, n := range cov.Retired {
+		u.note("%s", n)
 	}
 	if c.Bool("json") {
 		if err := u.printJSON(rep); err != nil {
@@ -229,6 +246,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	if len(behind) > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d CRL%s behind the inventory", len(behind), plural(len(behind)))}
+	}
+	if n := len(cov.Problems()); n > 0 {
+		return &problemsFound{summary: fmt.Sprintf("%d CRL%s missing", n, plural(n))}
 	}
 	if crlRefused != "" {
 		return &problemsFound{summary: "the CRL is not its CA's complete revocation list"}

@@ -14,7 +14,7 @@ func crlBuildCommand(u *ui) *cli.Command {
 	return &cli.Command{
 		Name:      "build",
 		Usage:     "build a CRL from a file of hex serials: ca.crl (DER)",
-		ArgsUsage: "SERIALS-FILE",
+		ArgsUsage: "SERIALS-FILE | --all",
 		Description: `Builds a version 2 CRL signed by the CA in DIR, from a file with one revoked
 serial per line. Replaces "cfssl gencrl serials.txt ca.pem ca-key.pem |
 base64 -D > ca.crl", which reads the hex serials as decimal (the guide's
@@ -46,8 +46,16 @@ A ca.crl that is a symlink (published into a web server's directory) is
 followed only when it points at this CA's CRL; the target is replaced in
 place and the link kept. A link to anything else is refused.
 
+--all rebuilds the CRL of every CA in DIR, each from its own serials file
+(serials.txt, NAME-serials.txt; none is an empty list), in one transaction:
+the root's, each intermediate's, and each retired key's (kept by a re-key)
+while a certificate it issued is unexpired. A CA whose key is not in DIR
+(a root kept offline) is skipped with a note. With --if-due 3d, nothing is
+rebuilt unless some CRL is missing or due within 3 days (the daily job).
+
 EXAMPLES:
    openssl x509 -in client.pem -noout -serial | cut -d= -f2 >> serials.txt
+   mtlsctl crl build --all --if-due 3d --next-update 7d
    mtlsctl crl build serials.txt
    mtlsctl crl build --pem --out ca.crl.pem --next-update 30d serials.txt
    mtlsctl crl build --out - serials.txt | openssl crl -inform DER -noout -text
@@ -55,6 +63,8 @@ EXAMPLES:
 ` + exitCodeHelp,
 		Flags: append([]cli.Flag{
 			dirFlag(),
+			&cli.BoolFlag{Name: "all", Usage: "rebuild every CA's CRL in DIR (root, intermediates, retired keys still in use) from its own serials file, in one transaction"},
+			&cli.StringFlag{Name: "if-due", Usage: "with --all: rebuild only when a CRL is missing or its next update is within `DURATION` (e.g. 3d)"},
 			&cli.StringFlag{Name: "issuer", Usage: "build the CRL of the directory's intermediate `NAME` (DIR/NAME.crl from DIR/NAME.pem)"},
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
 			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
@@ -69,6 +79,9 @@ EXAMPLES:
 		}, signerClientFlags(true)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
+			if c.Bool("all") || c.IsSet("if-due") {
+				return runCRLBuildAll(u, c)
+			}
 			if c.String("signer") != "" {
 				d, err := openDir(c)
 				if err != nil {

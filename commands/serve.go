@@ -180,8 +180,10 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	}
 	issuing := policy.IssuingCAs(cas, found, time.Now())
 	var crls []*pkix.CRLStore
+	// A retired key's certificates still chain: its CRL is read too.
+	o.crlPaths = append(o.crlPaths, d.RetiredCRLsBeside(o.crlPaths, time.Now())...)
 	for _, p := range o.crlPaths {
-		crl, err := pkix.LoadCRLStore(p, issuing, warn, info)
+		crl, err := pkix.LoadGuardedCRLStore(p, issuing, d.GuardCRL, warn, info)
 		if err != nil {
 			return nil, err
 		}

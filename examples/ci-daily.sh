@@ -6,8 +6,9 @@
 #
 # Fails (exit 1) when the CA, an intermediate, a client certificate or the
 # CRL expires within 30 days (Access's first alert), or when the CA no
-# longer passes Access's upload rules; rebuilds the CRL when its next update
-# is less than 3 days away, so consumers never see a stale one.
+# longer passes Access's upload rules; rebuilds every CA's CRL when one is
+# missing or its next update is less than 3 days away, so consumers never
+# see a stale one.
 #
 # Opt-in renewal: MTLSCTL_RENEW=30d renews every valid client certificate
 # expiring within 30 days first (new keys; keys held on devices re-signed
@@ -23,10 +24,9 @@ if [ -n "${MTLSCTL_RENEW:-}" ]; then
 fi
 
 # Keep the CRL fresh first, so the expiry gate below sees the new one.
-if [ -f "$MTLSCTL_DIR/ca.crl" ] && ! "$MTLSCTL" check --crl-warn 3d --crl "$MTLSCTL_DIR/ca.crl" "$MTLSCTL_DIR/ca.pem" >/dev/null 2>&1; then
-  touch "$MTLSCTL_DIR/serials.txt"
-  "$MTLSCTL" crl build --next-update 7d "$MTLSCTL_DIR/serials.txt"
-fi
+# Every CA's CRL (root, intermediates, retired keys still in use), in one
+# transaction, when one is missing or due within 3 days.
+"$MTLSCTL" crl build --all --if-due 3d --next-update 7d
 
 # Access reads no CRL: when a revocation Worker is deployed (pki/worker/
 # exists), rebuild its data from the fresh CRLs. Only the data: its

@@ -264,6 +264,7 @@ type CRLStore struct {
 	missing     bool
 	// numberInt is the CRL number in force, to refuse going backwards.
 	numberInt *big.Int
+	guard     CRLGuard // see crlguard.go; nil: none
 }
 
 type fileStamp struct {
@@ -357,6 +358,11 @@ func (s *CRLStore) reload() error {
 	if s.numberInt != nil && (rl.Number == nil || rl.Number.Cmp(s.numberInt) < 0) {
 		return errorf(s.path, "CRL number %v is older than the one in force (%v)", rl.Number, s.numberInt).
 			withHint("rebuild it: mtlsctl crl build serials.txt")
+	}
+	if s.guard != nil {
+		if err := s.guard(s.path, rl, issuer); err != nil {
+			return err
+		}
 	}
 	s.numberInt = rl.Number
 	number := ""

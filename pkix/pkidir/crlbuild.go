@@ -632,13 +632,17 @@ func (c *crlInventory) has(serial string) bool { _, ok := c.serials[serial]; ret
 // scanForCRL reads the inventory without building a record per line.
 func (d *Dir) scanForCRL(issuer string) (*crlInventory, error) {
 	inv := &crlInventory{serials: map[string]invState{}}
+	keys, err := d.retiredIssuers()
+	if err != nil {
+		return nil, err
+	}
 	data, err := d.inventoryData()
 	if err != nil || data == nil {
 		return inv, err
 	}
 	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
 		inv.lines++
-		inv.serials[string(l.Serial)] = invState{status: pkix.RecordStatus(l.Status), ours: string(l.Issuer) == issuer && string(l.Kind) != string(pkix.KindRoot)}
+		inv.serials[string(l.Serial)] = invState{status: pkix.RecordStatus(l.Status), ours: keys.issuer(string(l.Issuer), string(l.Serial)) == issuer && string(l.Kind) != string(pkix.KindRoot)}
 	})
 	return inv, err
 }

@@ -101,11 +101,11 @@ func (s *RevocationSet) Revoked() ([]Revocation, error) {
 // make the edge enforce something other than the CRLs: a CRL past its
 // next update or without one, one behind the inventory, one that is not
 // a complete list, a CA without a key identifier. A million-entry CRL is
-// verified by hashing it and read by streaming its entries.
-// ExternalCRL is a CRL made elsewhere (--crl FILE --ca FILE), added to
-// the directory's.
-type ExternalCRL struct{ CRLFile, CAFile string }
-
+// verified by hashing it and read by streaming its entries. The CRLs of
+// retired keys still in use are read beside the current keys' (each
+// revocation keyed by the key that signed the certificate), and a CRL
+// given from outside for one of the directory's CAs must not be behind
+// the directory's own (GuardCRL).
 func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*RevocationSet, error) {
 	inv, err := d.ReadInventory()
 	if err != nil {
@@ -126,18 +126,36 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 		cert         *x509.Certificate // nil when its file is not here
 		serial, sha  string
 	}
+	keys, err := d.retiredIssuers()
+	if err != nil {
+		return nil, err
+	}
 	cas := []ca{}
 	caSerials := map[string]bool{}
 	for _, r := range inv.Records {
 		if !r.Kind.IsCA() || r.Status == pkix.StatusSuperseded {
 			continue
 		}
-		c := ca{name: r.Name, issuer: r.Issuer, serial: r.Serial, sha: r.SHA256}
+		c := ca{name: r.Name, issuer: keys.issuer(r.Issuer, r.Serial), serial: r.Serial, sha: r.SHA256}
 		if certs, err := readCerts(d.CA(r.Name).Cert, ""); err == nil && pkix.FingerprintSHA256(certs[0]) == r.SHA256 {
 			c.cert = certs[0]
 		}
 		cas = append(cas, c)
 		caSerials[r.Serial] = true
+	}
+	// A retired key's certificates still chain until they expire: its CRL
+	// is enforced beside the new key's, under its own key identifier.
+	retired, err := d.LiveRetiredKeys(now)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range retired {
+		c := ca{name: k.Name, issuer: k.Issuer, serial: k.CASerial}
+		if certs, err := readCerts(d.CA(k.Name).Cert, ""); err == nil {
+			c.cert, c.sha = certs[0], pkix.FingerprintSHA256(certs[0])
+		}
+		cas = append(cas, c)
+		caSerials[k.CASerial] = true
 	}
 	if len(cas) == 0 {
 		return nil, &pkix.Error{File: d.Inventory(), Msg: "records no CA", Hint: "run 'mtlsctl ca init' first"}
@@ -159,7 +177,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 				}
 			}
 			return ExternalIssuer(cert)
-		})
+		}, d.GuardCRL)
 		if err != nil {
 			return nil, err
 		}
@@ -232,10 +250,14 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 	return set, nil
 }
 
+// ExternalCRL is a CRL made elsewhere (--crl FILE --ca FILE), added to
+// the directory's.
+type ExternalCRL struct{ CRLFile, CAFile string }
+
 // addExternal adds a CRL made elsewhere, verified against the CA given
 // with it; a CA whose CRL is already in the set is refused (two lists for
 // one issuer would disagree).
-func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials map[string]bool, nameOf func(*x509.Certificate) string) (string, map[string]bool, error) {
+func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials map[string]bool, nameOf func(*x509.Certificate) string, guard func(string, *pkix.RevocationList, *x509.Certificate) error) (string, map[string]bool, error) {
 	certs, err := readCerts(x.CAFile, "give the CA certificate that signed the CRL")
 	if err != nil {
 		return "", nil, err
@@ -261,6 +283,10 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 		}
 	})
 	if err != nil {
+		return "", nil, err
+	}
+	// One of the directory's CAs: never a list older than its own.
+	if err := guard(x.CRLFile, rl, ca); err != nil {
 		return "", nil, err
 	}
 	h := rl.CRLHeader

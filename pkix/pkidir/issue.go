@@ -379,7 +379,11 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			return res, nil
 		}
 	}
-	written, errs, retired, err := sess.commit(Change{Op: string(req.Kind) + " issue", Sets: sets})
+	rekeyed, err := d.retireReplaced(req, st, sets, res)
+	if err != nil {
+		return nil, err
+	}
+	written, errs, retired, err := sess.commit(Change{Op: string(req.Kind) + " issue", Sets: append(sets, rekeyed...), Whole: len(rekeyed) > 0})
 	res.Notes = append(res.Notes, retired...)
 	if err != nil {
 		return nil, err
@@ -449,6 +453,16 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 		return nil, nil, nil, err
 	}
 	defer end()
+	var ret *retirement
+	if force {
+		if ret, err = d.retire(RootName, now()); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if ret != nil {
+		files = append(files, ret.manifest)
+		notes = append(notes, ret.note(d))
+	}
 	rec := pkix.RecordOf{Cert: ca.Cert, Kind: pkix.KindRoot, Profile: RootName, Issuer: RootName, Name: RootName}.Record()
 	records := []pkix.Record{rec}
 	if force {
@@ -465,7 +479,11 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ws, errs, err := sess.Commit(Change{Op: "ca init", Sets: []Set{{Staged: st.files(files, force), Records: records, Force: force}}})
+	set := Set{Staged: st.files(files, force), Records: records, Force: force}
+	if ret != nil {
+		set.renames = ret.renames
+	}
+	ws, errs, err := sess.Commit(Change{Op: "ca init", Sets: []Set{set}})
 	if err == nil {
 		err = errs[0]
 	}
@@ -476,7 +494,7 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 		warnings = append(warnings, fmt.Sprintf("the replaced CA issued %d certificate%s still valid in the inventory; none of them verifies against the new %s: re-issue them ('mtlsctl check' lists them)",
 			orphans, plural(orphans), filepath.Base(lf.Cert)))
 	}
-	return ws[0], sess.Repaired, warnings, nil
+	return ws[0], append(sess.Repaired, notes...), warnings, nil
 }
 
 // issuedBy counts the valid certificates recorded as issued by a CA.

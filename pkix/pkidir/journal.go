@@ -46,6 +46,8 @@ const (
 	moveReplace = "replace" // a file rebuilt in place (serials file, CRL)
 	moveBackup  = "backup"  // --force: the old file is kept as Backup
 	moveRetire  = "retire"  // a renewal's stale file (old .p12) moves to Backup; no Temp
+	moveRekey   = "rekey"   // a re-keyed CA's file is linked to its retired name (Backup); no Temp
+	moveUnlink  = "unlink"  // then its old name goes, if still the same file
 )
 
 func (d *Dir) journalPath() string { return filepath.Join(d.abs, journalName) }
@@ -206,6 +208,9 @@ func (d *Dir) applyAppend(j *journal) error {
 func (d *Dir) applyMove(m move) error {
 	if m.How == moveRetire {
 		return d.applyRetire(m)
+	}
+	if m.How == moveRekey || m.How == moveUnlink {
+		return d.applyRekey(m)
 	}
 	temp, path := d.abspath(m.Temp), d.abspath(m.Path)
 	if err := d.checkMove(temp, path); err != nil {

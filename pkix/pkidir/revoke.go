@@ -95,17 +95,20 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 	}
 	var updates []pkix.Record
 	for _, r := range targets {
+		// A certificate a retired key signed goes on that key's list: the
+		// edge looks it up under the key named by its AKI.
+		issuer := sc.keys.issuer(r.Issuer, r.Serial)
 		if isExternal(r.Issuer) {
 			return nil, &pkix.Error{Msg: fmt.Sprintf("%s was issued by a CA outside %s (%s): its revocation belongs on that CA's list", pkix.FormatRecord(&r), d.path, r.Issuer),
 				Hint: "revoke it in the directory of the CA that issued it (mtlsctl client revoke --foreign --cert FILE there)"}
 		}
 		// The serials file gets the serial even for a record already
 		// revoked, in case the file was lost; AppendSerials skips listed ones.
-		entries[r.Issuer] = append(entries[r.Issuer], pkix.SerialEntry{Serial: r.Serial, Reason: req.Reason, At: at, Comment: "CN=" + r.CN})
-		if revokedNow[r.Issuer] == nil {
-			revokedNow[r.Issuer] = map[string]bool{}
+		entries[issuer] = append(entries[issuer], pkix.SerialEntry{Serial: r.Serial, Reason: req.Reason, At: at, Comment: "CN=" + r.CN})
+		if revokedNow[issuer] == nil {
+			revokedNow[issuer] = map[string]bool{}
 		}
-		revokedNow[r.Issuer][r.Serial] = true
+		revokedNow[issuer][r.Serial] = true
 		if r.Status == pkix.StatusRevoked {
 			res.Notes = append(res.Notes, fmt.Sprintf("%s was already revoked on %s; nothing to do", pkix.FormatRecord(&r), r.RevokedAt.Format("2006-01-02")))
 			continue
@@ -412,12 +415,17 @@ func (d *Dir) CRLsBehind() ([]Behind, error) {
 // serial designates. A 100,000-certificate inventory costs one pass over
 // its bytes, not two searches and a scan, nor a record per line.
 type invScan struct {
-	revoked map[string]map[string]bool // issuer -> serials
+	revoked map[string]map[string]bool // issuer (the key that signed: see retired.go) -> serials
 	matched []pkix.Record              // by name or serial, latest state
+	keys    retiredSigners                      // serials signed by a retired key
 }
 
 func (d *Dir) scan(name string, serials map[string]bool) (*invScan, error) {
-	sc := &invScan{revoked: map[string]map[string]bool{}}
+	keys, err := d.retiredIssuers()
+	if err != nil {
+		return nil, err
+	}
+	sc := &invScan{revoked: map[string]map[string]bool{}, keys: keys}
 	data, err := d.inventoryData()
 	if err != nil || data == nil {
 		return sc, err
@@ -427,14 +435,15 @@ func (d *Dir) scan(name string, serials map[string]bool) (*invScan, error) {
 	at := map[string]int{}
 	var perr error
 	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
+		issuer := keys.issuer(string(l.Issuer), string(l.Serial))
 		if bytes.Equal(l.Status, word) && string(l.Kind) != string(pkix.KindRoot) {
-			set := sc.revoked[string(l.Issuer)]
+			set := sc.revoked[issuer]
 			if set == nil {
 				set = map[string]bool{}
-				sc.revoked[string(l.Issuer)] = set
+				sc.revoked[issuer] = set
 			}
 			set[string(l.Serial)] = true
-		} else if set := sc.revoked[string(l.Issuer)]; set != nil {
+		} else if set := sc.revoked[issuer]; set != nil {
 			delete(set, string(l.Serial)) // a later line lifted it
 		}
 		if (name != "" && (bytes.Equal(l.CN, nameField) || bytes.Equal(l.Name, nameField))) || (len(serials) > 0 && serials[string(l.Serial)]) {

@@ -20,6 +20,10 @@ type Set struct {
 	// make again (a renewal without --p12 leaves no stale NAME.p12 with
 	// the old key): moved to a backup name with the set.
 	Retire []string
+	// renames are a re-keyed CA's files taking their retired names
+	// (retired.go): done before any file of the change takes its name, so
+	// the new key's files never meet the old ones.
+	renames []rename
 }
 
 // Change is one transaction: sets of staged files, each whole or absent
@@ -29,6 +33,9 @@ type Change struct {
 	Op      string
 	Sets    []Set
 	Updates []pkix.Record
+	// Whole: a set that fails fails the change (a re-key must not retire
+	// the old key without placing the new one).
+	Whole bool
 }
 
 // ErrUnfinished marks a transaction that was committed (its journal is
@@ -80,6 +87,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 	}
 	base := len(lines)
 	planned := make([][]move, len(ch.Sets))
+	var rekeys []move
 	for i, set := range ch.Sets {
 		if errs[i] != nil {
 			continue
@@ -92,13 +100,14 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 		}
 		planned[i] = moves
 		j.Moves = append(j.Moves, certificateLast(moves, len(set.Staged.Files()))...)
+		rekeys = append(rekeys, d.rekeyMoves(set.renames)...)
 		for k := range set.Records {
 			lines = pkix.AppendInventoryLine(lines, &set.Records[k])
 		}
 	}
 	// Updates belong to the change as a whole (a revocation and the
 	// serials file and CRL that publish it): a set that failed fails all.
-	if len(ch.Updates) > 0 {
+	if len(ch.Updates) > 0 || ch.Whole {
 		for _, e := range errs {
 			if e != nil {
 				return nil, nil, nil, e
@@ -108,6 +117,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 	for k := range ch.Updates {
 		lines = pkix.AppendInventoryLine(lines, &ch.Updates[k])
 	}
+	j.Moves = append(rekeys, j.Moves...)
 	if len(j.Moves) == 0 && len(ch.Updates) == 0 && !anyRecords(ch.Sets, errs) {
 		return written, errs, retired, nil
 	}

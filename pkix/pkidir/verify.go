@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 )
@@ -31,6 +32,7 @@ func (u Unverified) Message() string {
 // moved to its device: nothing to check.)
 func (d *Dir) Unverifiable(inv *pkix.Inventory) []Unverified {
 	issuers := map[string]*x509.Certificate{}
+	keys, _ := d.retiredIssuers() // a re-keyed CA's old certificates verify against its retired key
 	var out []Unverified
 	for _, r := range inv.Records {
 		if r.Status != pkix.StatusValid || r.Kind == pkix.KindRoot || isExternal(r.Issuer) {
@@ -49,14 +51,20 @@ func (d *Dir) Unverifiable(inv *pkix.Inventory) []Unverified {
 			out = append(out, Unverified{r, fmt.Sprintf("%s holds another certificate (serial %s): restore it, or re-issue", filepath.Base(file), pkix.SerialHex(certs[0].SerialNumber))})
 			continue
 		}
-		issuer, ok := issuers[r.Issuer]
+		// What a retired intermediate key issued still chains to the root;
+		// what a retired root issued does not (re-issue it).
+		by := keys.issuer(r.Issuer, r.Serial)
+		if strings.HasPrefix(by, RootName+retiredMark) {
+			by = r.Issuer
+		}
+		issuer, ok := issuers[by]
 		if !ok {
-			if ic, err := readCerts(d.CA(r.Issuer).Cert, ""); err == nil {
+			if ic, err := readCerts(d.CA(by).Cert, ""); err == nil {
 				issuer = ic[0]
 			}
-			issuers[r.Issuer] = issuer
+			issuers[by] = issuer
 		}
-		caFile := filepath.Base(d.CA(r.Issuer).Cert)
+		caFile := filepath.Base(d.CA(by).Cert)
 		switch {
 		case issuer == nil:
 			out = append(out, Unverified{r, "its issuer's certificate " + caFile + " is missing"})
