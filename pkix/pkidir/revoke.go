@@ -417,7 +417,7 @@ func (d *Dir) CRLsBehind() ([]Behind, error) {
 type invScan struct {
 	revoked map[string]map[string]bool // issuer (the key that signed: see retired.go) -> serials
 	matched []pkix.Record              // by name or serial, latest state
-	keys    retiredSigners                      // serials signed by a retired key
+	keys    retiredSigners             // serials signed by a retired key
 }
 
 func (d *Dir) scan(name string, serials map[string]bool) (*invScan, error) {
