@@ -98,7 +98,11 @@ func runClientList(u *ui, c *cli.Context) error {
 		return u.printJSON(rows)
 	}
 	if len(inv.Records) == 0 {
-		u.note("%s has no inventory yet: certificates issued by mtlsctl are recorded there", dir)
+		if where := u.hints.caBelow(); where != "" {
+			u.note("%s", where)
+		} else {
+			u.note("%s has no inventory yet: certificates issued by mtlsctl are recorded there", dir)
+		}
 	}
 	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERIAL\tSTATUS\tKIND\tCN\tNAME\tNOT AFTER\tDAYS LEFT")

@@ -120,7 +120,7 @@ func revokeViaSigner(u *ui, c *cli.Context) error {
 		return u.printJSON(ans)
 	}
 	if ans.Revoked {
-		fmt.Fprintf(u.out, "revoked serial %s in the signer's database; publish it: mtlsctl crl build --signer ...\n", ans.Serial)
+		fmt.Fprintln(u.out, u.hints.complete(fmt.Sprintf("revoked serial %s in the signer's database; publish it: mtlsctl crl build --signer …", ans.Serial)))
 	} else {
 		fmt.Fprintf(u.out, "serial %s was already revoked; nothing changed\n", ans.Serial)
 	}
