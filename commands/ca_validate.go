@@ -100,7 +100,7 @@ func runCAValidate(u *ui, c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(u.err, "mtlsctl: wrote %s in the right order; validate it again: mtlsctl ca validate %s\n", w[0].Path, w[0].Path)
+		fmt.Fprintf(u.err, "mtlsctl: wrote %s in the right order; validate it again: mtlsctl ca validate %s\n", w[0].Path, pkix.ShellQuote(w[0].Path))
 	}
 	if !rep.Accepted {
 		return &problemsFound{summary: fmt.Sprintf("%s: Access would refuse this upload (%d problem%s)", label, rep.Problems, plural(rep.Problems))}

@@ -22,7 +22,7 @@ import (
 // wrong directory and its error sent the user to 'ca init': a second CA.
 //
 // The form pkix follows: a command is "mtlsctl VERB…" either inside
-// single quotes or running to the end of the text, a ")" or a ";". A
+// single quotes or running to the end of the text, a bracket, ";" or ",". A
 // flag the command already names is left as it is (so "--dir DIR" in a
 // hint about another directory stays), and "--signer …" is a place for
 // the signer's URL.
@@ -96,6 +96,12 @@ func (h *hintContext) complete(text string) string {
 			text = text[i+len("mtlsctl "):]
 			continue
 		}
+		if leaf, _ := findLeaf(h.root, commandWords(text[i+len("mtlsctl "):])); leaf == nil {
+			// prose ("an mtlsctl CA"), not a command
+			b.WriteString(text[:i+len("mtlsctl ")])
+			text = text[i+len("mtlsctl "):]
+			continue
+		}
 		b.WriteString(text[:i])
 		text = text[i:]
 		end := len(text)
@@ -103,7 +109,7 @@ func (h *hintContext) complete(text string) string {
 			if j := strings.IndexByte(text, '\''); j >= 0 {
 				end = j
 			}
-		} else if j := strings.IndexAny(text, ");"); j >= 0 {
+		} else if j := strings.IndexAny(text, "();,"); j >= 0 {
 			end = j
 		}
 		b.WriteString(h.completeCommand(text[:end]))
@@ -215,10 +221,16 @@ func (h *hintContext) caBelow() string {
 // namesCommand says whether text names the command path (e.g. "ca init").
 func namesCommand(root []*cli.Command, text, path string) bool {
 	for _, part := range strings.Split(text, "mtlsctl ")[1:] {
-		words := strings.Fields(strings.NewReplacer("'", " ", ")", " ", ";", " ", ",", " ").Replace(part))
+		words := commandWords(part)
 		if leaf, n := findLeaf(root, words); leaf != nil && strings.Join(words[:n], " ") == path {
 			return true
 		}
 	}
 	return false
+}
+
+// commandWords splits the text after "mtlsctl " into words, without the
+// quotes and brackets around a command.
+func commandWords(s string) []string {
+	return strings.Fields(strings.NewReplacer("'", " ", "(", " ", ")", " ", ";", " ", ",", " ").Replace(s))
 }

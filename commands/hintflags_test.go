@@ -1,0 +1,74 @@
+package commands
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestEveryHintedCommandGetsTheDir enumerates the commands that hints,
+// notes and warnings name, from the source of commands and every pkix
+// package (each string literal with "mtlsctl VERB"), and checks that each
+// one, as completed for a command run with --dir "my pki", names that
+// directory: pasted, it works where the CA is, not in the current
+// directory (where its error used to send the user to 'ca init').
+func TestEveryHintedCommandGetsTheDir(t *testing.T) {
+	app := newApp(newUI(io.Discard, io.Discard), nil)
+	u := &ui{}
+	recordHintFlags(u, app.Commands)
+	u.hints.values = map[string]string{"dir": "my pki", "issuer": "", "signer": ""}
+
+	var files []string
+	for _, glob := range []string{"*.go", "../pkix/*.go", "../pkix/*/*.go"} {
+		m, _ := filepath.Glob(glob)
+		files = append(files, m...)
+	}
+	checked := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || strings.HasSuffix(f, "completion.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, err := parser.ParseFile(token.NewFileSet(), f, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			s, err := strconv.Unquote(lit.Value)
+			if err != nil || !strings.Contains(s, "mtlsctl ") || strings.Contains(s, "\n   mtlsctl") || strings.Contains(s, "EXAMPLES") {
+				return true // help text's examples are not hints
+			}
+			for _, part := range strings.Split(s, "mtlsctl ")[1:] {
+				words := commandWords(part)
+				leaf, n := findLeaf(app.Commands, words)
+				if leaf == nil || !flagNames(leaf)["dir"] {
+					continue
+				}
+				checked++
+				cmd := strings.Join(words[:n], " ")
+				got := u.hints.complete(s)
+				if !strings.Contains(got, "mtlsctl "+cmd+" --dir \"my pki\"") && !strings.Contains(strings.SplitN(got, "mtlsctl "+cmd, 2)[1], "--dir") {
+					t.Errorf("%s: %q completes to %q: 'mtlsctl %s' without the --dir", f, s, got, cmd)
+				}
+			}
+			return true
+		})
+	}
+	if checked < 20 {
+		t.Fatalf("only %d hinted commands found: is the source still where the test looks?", checked)
+	}
+	t.Logf("%d hinted commands checked", checked)
+}
