@@ -63,7 +63,7 @@ func listViaSigner(u *ui, c *cli.Context) error {
 	case c.Bool("revoked"):
 		f.Status = "revoked"
 	case c.Bool("valid"):
-		f.Status = "good"
+		f.Status = string(pkix.StatusValid)
 	}
 	if s := c.String("expiring"); s != "" {
 		if f.Expiring, err = parseDuration("expiring", s); err != nil {
@@ -185,7 +185,7 @@ func signerCheckItems(c *cli.Context, d *pkidir.Dir, col *pkix.ExpiryCollector) 
 	if err != nil {
 		return err
 	}
-	rows, err := a.List(signer.ListFilter{Status: "good"})
+	rows, err := a.List(signer.ListFilter{Status: string(pkix.StatusValid)})
 	if err != nil {
 		return err
 	}
