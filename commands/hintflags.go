@@ -161,13 +161,14 @@ func findLeaf(cmds []*cli.Command, words []string) (*cli.Command, int) {
 	n := 0
 	for n < len(words) {
 		next := findCommand(cmds, words[n])
-		if next == nil {
+		if next == nil || next.Name == "help" {
 			break
 		}
 		leaf, cmds = next, next.Subcommands
 		n++
 	}
-	if leaf == nil || len(leaf.Subcommands) > 0 {
+	// urfave/cli gives a command it runs a help subcommand: not a verb.
+	if leaf == nil || slices.ContainsFunc(leaf.Subcommands, func(c *cli.Command) bool { return c.Name != "help" }) {
 		return nil, 0
 	}
 	return leaf, n

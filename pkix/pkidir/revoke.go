@@ -388,10 +388,10 @@ func behindMessage(ca CAFiles, missing []string) string {
 		ca.CRL, len(missing), plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), pkix.ShellQuote(ca.Serials), issuerFlag(ca.Name))
 }
 
+// issuerFlag names the CA even for the root (--issuer ca): the hint is
+// about one CA's CRL, and the command that prints it may have been given
+// another --issuer, which would otherwise be added to it.
 func issuerFlag(name string) string {
-	if name == RootName {
-		return ""
-	}
 	return " --issuer " + pkix.ShellQuote(name)
 }
 
