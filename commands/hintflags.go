@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 
@@ -20,6 +21,9 @@ import (
 // as the user gave them, quoted for the shell, so the line can be pasted
 // as printed. Without this, a hint after 'check --dir pki' ran in the
 // wrong directory and its error sent the user to 'ca init': a second CA.
+//
+// A value the environment gave (MTLSCTL_DIR, MTLSCTL_SIGNER…) is not
+// repeated: it is still set where the line is pasted.
 //
 // The form pkix follows: a command is "mtlsctl VERB…" either inside
 // single quotes or running to the end of the text, a bracket, ";" or ",". A
@@ -47,16 +51,22 @@ func recordHintFlags(u *ui, root []*cli.Command) {
 			if cmd.Action == nil {
 				continue
 			}
-			action, flags := cmd.Action, flagNames(cmd)
+			action, flags, env := cmd.Action, flagNames(cmd), flagEnvVars(cmd)
 			cmd.Action = func(c *cli.Context) error {
 				values := map[string]string{}
 				for _, f := range contextFlags {
-					if flags[f] {
-						values[f] = c.String(f)
+					if !flags[f] {
+						continue
+					}
+					values[f] = c.String(f)
+					// A value from the environment (MTLSCTL_DIR, MTLSCTL_SIGNER…)
+					// is still there where the hint is pasted: not repeated.
+					if fromEnv(env[f], values[f]) {
+						values[f] = envValue
 					}
 				}
-				if values["dir"] == "." {
-					values["dir"] = "" // the default: nothing to repeat
+				if values["dir"] == "." || values["dir"] == envValue {
+					values["dir"] = "" // the default, or the environment's: nothing to repeat
 				}
 				u.hints.values = values
 				return action(c)
@@ -64,6 +74,29 @@ func recordHintFlags(u *ui, root []*cli.Command) {
 		}
 	}
 	walk(root)
+}
+
+// envValue stands for a value the environment gave: a hint drops the
+// flag rather than repeat it ("--signer …" goes, MTLSCTL_SIGNER stays).
+const envValue = "\x00env"
+
+func flagEnvVars(cmd *cli.Command) map[string][]string {
+	env := map[string][]string{}
+	for _, f := range cmd.Flags {
+		if sf, ok := f.(*cli.StringFlag); ok {
+			env[sf.Name] = sf.EnvVars
+		}
+	}
+	return env
+}
+
+func fromEnv(vars []string, value string) bool {
+	for _, v := range vars {
+		if value != "" && os.Getenv(v) == value {
+			return true
+		}
+	}
+	return false
 }
 
 func flagNames(cmd *cli.Command) map[string]bool {
@@ -144,11 +177,15 @@ func (h *hintContext) completeCommand(command string) string {
 			continue // credentials only with the signer they are for
 		}
 		i := given(f)
+		placeholder := i >= 0 && i+1 < len(rest) && (rest[i+1] == "…" || rest[i+1] == "..." || rest[i+1] == "URL")
 		switch {
+		case v == envValue && placeholder:
+			rest = slices.Delete(rest, i, i+2) // the environment names it
+		case v == envValue:
 		case i < 0:
 			add = append(add, "--"+f, pkix.ShellQuote(v))
-		case i+1 < len(rest) && (rest[i+1] == "…" || rest[i+1] == "..." || rest[i+1] == "URL"):
-			rest[i+1] = pkix.ShellQuote(v) // a placeholder for the value
+		case placeholder:
+			rest[i+1] = pkix.ShellQuote(v)
 		}
 	}
 	return strings.Join(slices.Concat([]string{"mtlsctl"}, words[:n], add, rest), " ")

@@ -72,3 +72,33 @@ func TestEveryHintedCommandGetsTheDir(t *testing.T) {
 	}
 	t.Logf("%d hinted commands checked", checked)
 }
+
+// TestCompleteHintCommands: the flags the user typed are repeated and
+// quoted, a "--signer …" placeholder takes the URL, values the
+// environment gave are left to it, and prose is left alone.
+func TestCompleteHintCommands(t *testing.T) {
+	app := newApp(newUI(io.Discard, io.Discard), nil)
+	u := &ui{}
+	recordHintFlags(u, app.Commands)
+	for _, c := range []struct {
+		values   map[string]string
+		in, want string
+	}{
+		{map[string]string{"dir": "my pki"}, "renew them: mtlsctl client renew --expiring 30d",
+			`renew them: mtlsctl client renew --dir "my pki" --expiring 30d`},
+		{map[string]string{"dir": "pki", "signer": "https://s:8888"}, "publish it: mtlsctl crl build --signer …",
+			"publish it: mtlsctl crl build --dir pki --signer https://s:8888"},
+		{map[string]string{"dir": "pki", "signer": envValue}, "publish it: mtlsctl crl build --signer …",
+			"publish it: mtlsctl crl build --dir pki"},
+		{map[string]string{"dir": "", "issuer": "intermediate"}, "rebuild it with 'mtlsctl crl build serials.txt --issuer ca', or not",
+			"rebuild it with 'mtlsctl crl build serials.txt --issuer ca', or not"},
+		{map[string]string{"dir": "a'b"}, "see 'mtlsctl client list'", `see 'mtlsctl client list --dir "a'b"'`},
+		{map[string]string{"dir": "pki"}, "for an mtlsctl CA: mtlsctl crl build)", "for an mtlsctl CA: mtlsctl crl build --dir pki)"},
+		{map[string]string{"dir": "pki"}, "not issued by mtlsctl; mtlsctl does not know it", "not issued by mtlsctl; mtlsctl does not know it"},
+	} {
+		u.hints.values = c.values
+		if got := u.hints.complete(c.in); got != c.want {
+			t.Errorf("%v %q:\n got %q\nwant %q", c.values, c.in, got, c.want)
+		}
+	}
+}
