@@ -26,7 +26,8 @@ import (
 // repeated: it is still set where the line is pasted.
 //
 // The form pkix follows: a command is "mtlsctl VERB…" either inside
-// single quotes or running to the end of the text, a bracket, ";" or ",". A
+// single quotes, or after ": " or "(" running to the end of the text, a
+// bracket, ";" or ",". A
 // flag the command already names is left as it is (so "--dir DIR" in a
 // hint about another directory stays), and "--signer …" is a place for
 // the signer's URL.
@@ -123,8 +124,8 @@ func (h *hintContext) complete(text string) string {
 			b.WriteString(text)
 			return b.String()
 		}
-		quoted := i > 0 && text[i-1] == '\''
-		if i > 0 && !quoted && !strings.ContainsRune(" (\"`", rune(text[i-1])) {
+		quoted, ok := commandStart(text, i)
+		if !ok {
 			b.WriteString(text[:i+len("mtlsctl ")])
 			text = text[i+len("mtlsctl "):]
 			continue
@@ -271,4 +272,19 @@ func namesCommand(root []*cli.Command, text, path string) bool {
 // quotes and brackets around a command.
 func commandWords(s string) []string {
 	return strings.Fields(strings.NewReplacer("'", " ", "(", " ", ")", " ", ";", " ", ",", " ").Replace(s))
+}
+
+// commandStart says whether the "mtlsctl " at text[i] starts a command in
+// the form hints use: inside single quotes (quoted), or unquoted at the
+// start of the text or after ": ", "(" or a double quote. "written by
+// mtlsctl serve" is prose, and so is "create a new CA with mtlsctl ca
+// init": a new CA goes elsewhere, not into this --dir.
+func commandStart(text string, i int) (quoted, ok bool) {
+	if i == 0 {
+		return false, true
+	}
+	if text[i-1] == '\'' {
+		return true, true
+	}
+	return false, strings.HasSuffix(text[:i], ": ") || strings.ContainsRune("(\"`", rune(text[i-1]))
 }

@@ -73,7 +73,7 @@ func (u *ui) note(format string, args ...any) {
 // reportError prints err as one line, plus a hint line when the fix is
 // knowable, and returns the exit code for it.
 func (u *ui) reportError(err error) int {
-	msg := strings.TrimSpace(u.hints.complete(err.Error()))
+	msg := strings.TrimSpace(err.Error())
 	// One line: a multi-line message from a library is folded.
 	msg = pkix.Printable(strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " "))
 	var problems *problemsFound
