@@ -64,6 +64,7 @@ func TestScripts(t *testing.T) {
 			"cffake":   cmdCFFake,
 			"pgdb":     cmdPGDB,
 			"cfsslcli": cmdCfsslCLI,
+			"runhints": cmdRunHints,
 		},
 	})
 }

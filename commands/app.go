@@ -133,6 +133,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 			completionCommand(ui),
 		},
 	}
+	recordHintFlags(ui, app.Commands)
 	return app
 }
 

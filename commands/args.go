@@ -17,6 +17,19 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 	if len(args) < 2 {
 		return args, nil
 	}
+	// Global flags (all booleans) may come anywhere before "--": after
+	// the command too ("mtlsctl check --no-color"), where the parser would
+	// call them unknown. They are moved to the front, unless the command
+	// has a flag of the same name.
+	globals := map[string]bool{}
+	for _, f := range app.Flags {
+		for _, n := range f.Names() {
+			globals[n] = true
+		}
+	}
+	flagName := func(a string) string { n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); return n }
+	moved := []string{}
+	head := []string{args[0]} // the program and its command path
 	i := 1
 	cmds := app.Commands
 	var cmd *cli.Command
@@ -26,8 +39,9 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 		if a == "--" {
 			return args, nil
 		}
-		if strings.HasPrefix(a, "-") && cmd == nil {
-			i++ // global flags are all booleans
+		if strings.HasPrefix(a, "-") && (cmd == nil || globals[flagName(a)]) {
+			moved = append(moved, a) // global flags are all booleans
+			i++
 			continue
 		}
 		next := findCommand(cmds, a)
@@ -36,13 +50,14 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 		}
 		cmd, cmds = next, next.Subcommands
 		path += " " + next.Name
+		head = append(head, a)
 		i++
 		if len(cmds) == 0 {
 			break
 		}
 	}
 	if cmd == nil || len(cmd.Subcommands) > 0 {
-		return args, nil
+		return join(head[:1], moved, head[1:], args[i:]), nil
 	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
@@ -57,10 +72,14 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 		a := rest[j]
 		if a == "--" {
 			positional = append(positional, rest[j+1:]...)
-			return join(args[:i], flags, []string{"--"}, positional), nil
+			return join(head[:1], moved, head[1:], flags, []string{"--"}, positional), nil
 		}
 		if strings.HasPrefix(a, "-") && a != "-" {
 			name := strings.TrimLeft(a, "-")
+			if _, own := takesValue[flagName(a)]; !own && globals[flagName(a)] {
+				moved = append(moved, a)
+				continue
+			}
 			if !strings.Contains(name, "=") && takesValue[name] {
 				if j+1 == len(rest) {
 					// Nothing after it: say so, rather than letting the
@@ -76,7 +95,7 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 		}
 		positional = append(positional, a)
 	}
-	return join(args[:i], flags, positional), nil
+	return join(head[:1], moved, head[1:], flags, positional), nil
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {

@@ -3,6 +3,7 @@ package commands
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/fatih/color"
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -100,7 +101,7 @@ func runCAValidate(u *ui, c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(u.err, "mtlsctl: wrote %s in the right order; validate it again: mtlsctl ca validate %s\n", w[0].Path, w[0].Path)
+		fmt.Fprintf(u.err, "mtlsctl: wrote %s in the right order; validate it again: mtlsctl ca validate %s\n", w[0].Path, pkix.ShellQuote(w[0].Path))
 	}
 	if !rep.Accepted {
 		return &problemsFound{summary: fmt.Sprintf("%s: Access would refuse this upload (%d problem%s)", label, rep.Problems, plural(rep.Problems))}
@@ -135,30 +136,46 @@ var marks = map[pkix.Status]struct {
 	attr color.Attribute
 }{pkix.Pass: {"✓", color.FgGreen}, pkix.Warn: {"!", color.FgYellow}, pkix.Fail: {"✗", color.FgRed}}
 
-func (u *ui) printCheck(indent string, ch pkix.Check) {
+// printCheck prints one rule's line; width is the longest rule name of
+// the report, so the messages line up (critical-extensions is 19 wide).
+func (u *ui) printCheck(indent string, width int, ch pkix.Check) {
 	m := marks[ch.Status]
 	// Messages quote names, hostnames and file names from the input.
-	fmt.Fprintf(u.out, "%s%s %-10s %s\n", indent, paint(u.outColor, m.attr, m.sign), ch.Rule, pkix.Printable(ch.Message))
+	fmt.Fprintf(u.out, "%s%s %-*s %s\n", indent, paint(u.outColor, m.attr, m.sign), width, ch.Rule, pkix.Printable(ch.Message))
 	if ch.Hint != "" && ch.Status != pkix.Pass {
-		fmt.Fprintf(u.out, "%s  %-10s → %s\n", indent, "", pkix.Printable(ch.Hint))
+		fmt.Fprintf(u.out, "%s  %-*s → %s\n", indent, width, "", pkix.Printable(ch.Hint))
 	}
 }
 
+// ruleWidth is the width of the longest rule name in the report.
+func ruleWidth(rep *pkix.UploadReport) int {
+	width := 0
+	all := slices.Concat(rep.Bundle, rep.Hostnames)
+	for _, cc := range rep.Certificates {
+		all = append(all, cc.Checks...)
+	}
+	for _, ch := range all {
+		width = max(width, len(ch.Rule))
+	}
+	return width
+}
+
 func (u *ui) printChecklist(label string, rep *pkix.UploadReport) {
+	width := ruleWidth(rep)
 	fmt.Fprintf(u.out, "%s: %d certificate%s\n", pkix.Printable(label), len(rep.Certificates), plural(len(rep.Certificates)))
 	for _, ch := range rep.Bundle {
-		u.printCheck("  ", ch)
+		u.printCheck("  ", width, ch)
 	}
 	for _, cc := range rep.Certificates {
 		fmt.Fprintf(u.out, "  [%d] %s\n", cc.Index, cc.Subject)
 		for _, ch := range cc.Checks {
-			u.printCheck("      ", ch)
+			u.printCheck("      ", width, ch)
 		}
 	}
 	if len(rep.Hostnames) > 0 {
 		fmt.Fprintf(u.out, "  associated hostnames\n")
 		for _, ch := range rep.Hostnames {
-			u.printCheck("      ", ch)
+			u.printCheck("      ", width, ch)
 		}
 	}
 	if rep.Accepted {

@@ -227,9 +227,9 @@ func runCheck(u *ui, c *cli.Context) error {
 		for _, it := range rep.Items {
 			if it.Kind == string(pkix.KindClient) && it.Level != "ok" {
 				if c.String("signer") != "" {
-					fmt.Fprintf(u.out, "reissue them from a runner: mtlsctl client issue --signer … --force --cn CN\n")
+					fmt.Fprintf(u.out, "%s\n", u.hints.complete("reissue them from a runner: mtlsctl client issue --signer … --force --cn CN"))
 				} else {
-					fmt.Fprintf(u.out, "renew them: mtlsctl client renew --expiring %s\n", rep.Warn)
+					fmt.Fprintf(u.out, "%s\n", u.hints.complete("renew them: mtlsctl client renew --expiring "+rep.Warn))
 				}
 				break
 			}

@@ -16,7 +16,8 @@ func clientListCommand(u *ui) *cli.Command {
 		Name:  "list",
 		Usage: "list the client certificates recorded in DIR/inventory.tsv",
 		Description: `Lists what mtlsctl issued in DIR, from its inventory: serial (as Access's
-certSerial), status, CN, file name, not-after and days left.
+certSerial), status, kind, issuer (the base name of the CA's files: ca for
+the root, intermediate…), CN, file name, not-after and days left.
 
 EXAMPLES:
    mtlsctl client list
@@ -98,10 +99,14 @@ func runClientList(u *ui, c *cli.Context) error {
 		return u.printJSON(rows)
 	}
 	if len(inv.Records) == 0 {
-		u.note("%s has no inventory yet: certificates issued by mtlsctl are recorded there", dir)
+		if where := u.hints.caBelow(); where != "" {
+			u.note("%s", where)
+		} else {
+			u.note("%s has no inventory yet: certificates issued by mtlsctl are recorded there", dir)
+		}
 	}
 	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERIAL\tSTATUS\tKIND\tCN\tNAME\tNOT AFTER\tDAYS LEFT")
+	fmt.Fprintln(tw, "SERIAL\tSTATUS\tKIND\tISSUER\tCN\tNAME\tNOT AFTER\tDAYS LEFT")
 	for _, r := range rows {
 		status := string(r.Status)
 		if r.Status == pkix.StatusRevoked {
@@ -110,7 +115,7 @@ func runClientList(u *ui, c *cli.Context) error {
 				status += " (" + r.Reason + ")"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", r.Serial, status, r.Kind, r.CN, r.Name, r.NotAfter.Format("2006-01-02"), daysLeft(r.NotAfter, now))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", r.Serial, status, r.Kind, orDash(r.Issuer), r.CN, r.Name, r.NotAfter.Format("2006-01-02"), daysLeft(r.NotAfter, now))
 	}
 	tw.Flush()
 	fmt.Fprintf(u.out, "%d of %d certificates\n", len(rows), len(inv.Records))

@@ -104,7 +104,7 @@ func runClientRequest(u *ui, c *cli.Context) error {
 	}
 	res := newResult("client request")
 	res.Notes = append(res.Notes, req.Notes...)
-	res.Notes = append(res.Notes, "send "+lf.CSR+" to the CA: 'mtlsctl client sign "+name+".csr' there returns "+name+".pem")
+	res.Notes = append(res.Notes, "send "+lf.CSR+" to the CA: 'mtlsctl client sign --dir CA-DIR "+name+".csr' there returns "+name+".pem")
 	res.addWritten(written, nil)
 	return u.report(res, c.Bool("json"))
 }

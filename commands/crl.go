@@ -71,7 +71,7 @@ func (u *ui) reportCRL(res *result, asJSON bool) error {
 		fmt.Fprintf(u.out, "    %s\n", s)
 	}
 	if more := r.Count - len(r.Serials); more > 0 {
-		fmt.Fprintf(u.out, "    … and %d more (mtlsctl crl show, or --json, lists them all)\n", more)
+		fmt.Fprintln(u.out, u.hints.complete(fmt.Sprintf("    … and %d more (mtlsctl crl show, or --json, lists them all)", more)))
 	}
 	return nil
 }

@@ -159,7 +159,7 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 	r.CRL = &summary
 	if out == "-" {
 		// stdout holds the CRL; the report goes to stderr.
-		return (&ui{out: u.err, err: u.err, errColor: u.errColor}).reportCRL(r, false)
+		return (&ui{out: u.err, err: u.err, errColor: u.errColor, hints: u.hints}).reportCRL(r, false)
 	}
 	return u.reportCRL(r, c.Bool("json"))
 }

@@ -51,6 +51,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, EnvVars: []string{"MTLSCTL_DIR"},
 				Usage: "where to look for the certificates of a key (default: the key file's directory)"},
 			&cli.StringFlag{Name: "password-file", Usage: "open PKCS#12 files with the password in `FILE` (or MTLSCTL_P12_PASSWORD)"},
+			&cli.BoolFlag{Name: "pem", Usage: "also print each certificate's DER in base64 (the Cf-Client-Cert-Der-Base64 header; --json always has it)"},
 			jsonFlag(),
 		},
 		OnUsageError: usageErrorHandler,
@@ -125,7 +126,7 @@ func runInspect(u *ui, c *cli.Context) error {
 			}
 			continue
 		}
-		u.printInspection(in)
+		u.printInspection(in, c.Bool("pem"))
 	}
 	return nil
 }
@@ -157,13 +158,13 @@ func certificatesIn(dir string) (map[string][]*x509.Certificate, []string) {
 	return found, order
 }
 
-func (u *ui) printInspection(in *pkix.Inspection) {
+func (u *ui) printInspection(in *pkix.Inspection, showDER bool) {
 	fmt.Fprintf(u.out, "%s (%s)\n", pkix.Printable(in.File), in.Format)
 	for i, d := range in.Certificates {
 		if len(in.Certificates) > 1 {
 			fmt.Fprintf(u.out, "certificate %d of %d\n", i+1, len(in.Certificates))
 		}
-		u.printCertDetail(d)
+		u.printCertDetail(d, showDER)
 	}
 	for _, r := range in.CSRs {
 		fmt.Fprintf(u.out, "certificate request\n")
@@ -202,7 +203,10 @@ func (u *ui) printInspection(in *pkix.Inspection) {
 	}
 }
 
-func (u *ui) printCertDetail(d pkix.CertDetail) {
+// printCertDetail prints a certificate's fields. Its DER in base64 (the
+// Cf-Client-Cert-Der-Base64 header) is about 2 KB a certificate, which
+// buried the fields of a bundle or a .p12: shown with --pem only.
+func (u *ui) printCertDetail(d pkix.CertDetail, showDER bool) {
 	left := fmt.Sprintf("%d days left", d.DaysLeft)
 	if d.DaysLeft < 0 {
 		left = fmt.Sprintf("EXPIRED %d days ago", -d.DaysLeft)
@@ -224,7 +228,11 @@ func (u *ui) printCertDetail(d pkix.CertDetail) {
 		{"certNotBefore", a.CertNotBefore}, {"certNotAfter", a.CertNotAfter}, {"certSKI", a.CertSKI}, {"certIssuerSKI", a.CertIssuerSKI},
 	})
 	fmt.Fprintf(u.out, "  forwarded to the origin\n")
-	u.printRows("    ", [][2]string{{"Cf-Client-Cert-Sha256", d.Headers.SHA256}, {"Cf-Client-Cert-Der-Base64", d.Headers.DERBase64}})
+	der := fmt.Sprintf("(%d characters of base64: --pem shows it)", len(d.Headers.DERBase64))
+	if showDER {
+		der = d.Headers.DERBase64
+	}
+	u.printRows("    ", [][2]string{{"Cf-Client-Cert-Sha256", d.Headers.SHA256}, {"Cf-Client-Cert-Der-Base64", der}})
 }
 
 // printRows prints name/value rows aligned. Values come from the files

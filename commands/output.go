@@ -53,6 +53,12 @@ func (r *result) addWritten(ws []pkix.Written, certs map[string]*pkix.CertSummar
 
 // report prints the result: JSON, or a table of files then warnings.
 func (u *ui) report(r *result, asJSON bool) error {
+	for i := range r.Notes {
+		r.Notes[i] = u.hints.complete(r.Notes[i]) // --json's too
+	}
+	for i := range r.Warnings {
+		r.Warnings[i] = u.hints.complete(r.Warnings[i])
+	}
 	for _, n := range r.Notes {
 		u.note("%s", n)
 	}
@@ -65,7 +71,7 @@ func (u *ui) report(r *result, asJSON bool) error {
 	// A batch prints thousands of lines: buffer them.
 	out := bufio.NewWriter(u.out)
 	defer out.Flush()
-	u = &ui{out: out, err: u.err, outColor: u.outColor, errColor: u.errColor}
+	u = &ui{out: out, err: u.err, outColor: u.outColor, errColor: u.errColor, hints: u.hints}
 	if len(r.Files) == 0 {
 		return nil // nothing was written: no "wrote 0 files"
 	}

@@ -63,7 +63,7 @@ func listViaSigner(u *ui, c *cli.Context) error {
 	case c.Bool("revoked"):
 		f.Status = "revoked"
 	case c.Bool("valid"):
-		f.Status = "good"
+		f.Status = string(pkix.StatusValid)
 	}
 	if s := c.String("expiring"); s != "" {
 		if f.Expiring, err = parseDuration("expiring", s); err != nil {
@@ -120,7 +120,7 @@ func revokeViaSigner(u *ui, c *cli.Context) error {
 		return u.printJSON(ans)
 	}
 	if ans.Revoked {
-		fmt.Fprintf(u.out, "revoked serial %s in the signer's database; publish it: mtlsctl crl build --signer ...\n", ans.Serial)
+		fmt.Fprintln(u.out, u.hints.complete(fmt.Sprintf("revoked serial %s in the signer's database; publish it: mtlsctl crl build --signer …", ans.Serial)))
 	} else {
 		fmt.Fprintf(u.out, "serial %s was already revoked; nothing changed\n", ans.Serial)
 	}
@@ -185,7 +185,7 @@ func signerCheckItems(c *cli.Context, d *pkidir.Dir, col *pkix.ExpiryCollector) 
 	if err != nil {
 		return err
 	}
-	rows, err := a.List(signer.ListFilter{Status: "good"})
+	rows, err := a.List(signer.ListFilter{Status: string(pkix.StatusValid)})
 	if err != nil {
 		return err
 	}

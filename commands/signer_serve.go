@@ -38,12 +38,18 @@ HMAC key: MTLSCTL_SIGNER_HMAC_FILE, MTLSCTL_SIGNER_HMAC, or by default
 DIR/signer/hmac.key. During a key rotation, MTLSCTL_SIGNER_HMAC_PREVIOUS_FILE
 names the old key, still accepted until every runner has the new one.
 
+--issuer NAME signs with the directory's intermediate (DIR/NAME.pem and
+DIR/NAME-key.pem) instead of the root: then the root key (DIR/ca-key.pem)
+need not be on the signing host at all, and runners check answers
+against the intermediate's certificate (their DIR/ca.pem, or --ca).
+
 SIGINT or SIGTERM is its normal stop, at any moment (start-up included):
 it finishes the requests in flight and exits 0 (not 130/143 as the
 table below says of other commands).
 
 EXAMPLES:
    mtlsctl signer serve --dir pki --db postgres://signer@db/pki --addr :8888
+   mtlsctl signer serve --dir pki --issuer intermediate   # root key kept offline
 
 ` + exitCodeHelp,
 		Flags: []cli.Flag{
@@ -53,6 +59,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "addr-file", Usage: "write the address actually listened on to `FILE` (for scripts)"},
 			&cli.StringSliceFlag{Name: "open-profile", Usage: "a `PROFILE` runners may name (repeatable; default client)"},
 			&cli.BoolFlag{Name: "allow-cfssl-clients", Usage: "also accept stock cfssl clients (no time or nonce: replayable)"},
+			&cli.StringFlag{Name: "issuer", Usage: "sign with the intermediate DIR/`NAME`.pem and DIR/NAME-key.pem, not the root (whose key can then stay offline)"},
 		},
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
@@ -75,12 +82,19 @@ func runSignerServe(u *ui, c *cli.Context) (err error) {
 			err = nil
 		}
 	}()
+	// A signal is how a server stops: not an interrupted batch to report.
+	u.signalStops = true
 	d, err := openRepaired(u, c)
 	if err != nil {
 		return err
 	}
 	if c.String("db") == "" {
 		return usageErrorf("signer serve needs --db URL (or MTLSCTL_SIGNER_DB)")
+	}
+	if name := c.String("issuer"); c.IsSet("issuer") {
+		if err := checkBaseName(name); err != nil {
+			return err
+		}
 	}
 	sd, err := signer.OpenDir(d)
 	if err != nil {
@@ -107,7 +121,7 @@ func runSignerServe(u *ui, c *cli.Context) (err error) {
 		return err
 	}
 	defer store.Close()
-	srv, tlsCfg, err := signer.LoadServer(d, sd, store, signer.ServeOptions{Open: c.StringSlice("open-profile"), HMACKey: key, PrevHMACKey: prevKey, AllowCfsslClients: c.Bool("allow-cfssl-clients")})
+	srv, tlsCfg, err := signer.LoadServer(d, sd, store, signer.ServeOptions{Open: c.StringSlice("open-profile"), Issuer: c.String("issuer"), HMACKey: key, PrevHMACKey: prevKey, AllowCfsslClients: c.Bool("allow-cfssl-clients")})
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ type ui struct {
 	// signalStops: the command's normal end is a signal (serve), so an
 	// interruption is nothing to report.
 	signalStops bool
+	hints       *hintContext // completes the commands hints name (hintflags.go)
 }
 
 func newUI(stdout, stderr io.Writer) *ui {
@@ -62,11 +63,11 @@ func paint(enabled bool, attr color.Attribute, s string) string {
 // Warnings, notes and errors carry text from files (names, file names,
 // CNs): each line is escaped so no control byte reaches the terminal.
 func (u *ui) warn(format string, args ...any) {
-	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgYellow, "warning:"), pkix.Printable(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgYellow, "warning:"), pkix.Printable(u.hints.complete(fmt.Sprintf(format, args...))))
 }
 
 func (u *ui) note(format string, args ...any) {
-	fmt.Fprintf(u.err, "mtlsctl: note: %s\n", pkix.Printable(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(u.err, "mtlsctl: note: %s\n", pkix.Printable(u.hints.complete(fmt.Sprintf(format, args...))))
 }
 
 // reportError prints err as one line, plus a hint line when the fix is
@@ -90,7 +91,7 @@ func (u *ui) reportError(err error) int {
 	if errors.As(err, &ue) {
 		hint = ue.hintText
 	}
-	if hint != "" {
+	if hint = u.hints.whereIsTheCA(err, u.hints.complete(hint)); hint != "" {
 		fmt.Fprintf(u.err, "mtlsctl: hint: %s\n", pkix.Printable(hint))
 	}
 	return exitCode(err)

@@ -394,14 +394,14 @@ type Behind struct {
 
 func behindMessage(ca CAFiles, missing []string) string {
 	return fmt.Sprintf("%s does not list %d revoked certificate%s yet (%s): rebuild it with 'mtlsctl crl build %s%s', or revoke with --crl",
-		ca.CRL, len(missing), plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), ca.Serials, issuerFlag(ca.Name))
+		ca.CRL, len(missing), plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), pkix.ShellQuote(ca.Serials), issuerFlag(ca.Name))
 }
 
+// issuerFlag names the CA even for the root (--issuer ca): the hint is
+// about one CA's CRL, and the command that prints it may have been given
+// another --issuer, which would otherwise be added to it.
 func issuerFlag(name string) string {
-	if name == RootName {
-		return ""
-	}
-	return " --issuer " + name
+	return " --issuer " + pkix.ShellQuote(name)
 }
 
 // CRLsBehind checks every issuing CA of the directory: check, revoke and

@@ -44,7 +44,7 @@ func (s *Store) Revoke(ctx context.Context, aki, serialHex string, reason pkix.R
 type Listed struct {
 	Serial    string     `json:"serial"`
 	CN        string     `json:"cn"`
-	Status    string     `json:"status"` // good (valid) or revoked, as certdb says
+	Status    string     `json:"status"` // valid or revoked, the words of the rest of mtlsctl (certdb says good for valid)
 	Reason    string     `json:"reason,omitempty"`
 	NotBefore *time.Time `json:"not_before,omitempty"`
 	NotAfter  time.Time  `json:"not_after"`
@@ -52,7 +52,8 @@ type Listed struct {
 	Runner    string     `json:"runner,omitempty"`
 }
 
-// ListFilter narrows a listing: a status (good, revoked), a CN glob, and
+// ListFilter narrows a listing: a status (valid, revoked; certdb's good
+// is taken for valid), a CN glob, and
 // certificates expiring within a duration.
 type ListFilter struct {
 	Status   string
@@ -85,7 +86,7 @@ func (s *Store) List(ctx context.Context, aki string, f ListFilter, now time.Tim
 		if l.Serial, err = SerialHex(string(serial)); err != nil {
 			return nil, err
 		}
-		l.Status = string(status)
+		l.Status = statusWord(string(status))
 		if notBefore.Valid {
 			l.NotBefore = &notBefore.Time
 		}
@@ -95,7 +96,7 @@ func (s *Store) List(ctx context.Context, aki string, f ListFilter, now time.Tim
 				l.RevokedAt = &revokedAt.Time
 			}
 		}
-		if f.Status != "" && l.Status != f.Status {
+		if f.Status != "" && l.Status != statusWord(f.Status) {
 			continue
 		}
 		if f.CN != "" {
@@ -176,4 +177,14 @@ func (s *Store) BuildCRL(ctx context.Context, issuer *pkix.Issuer, aki string, f
 		return nil, err
 	}
 	return crl, tx.Commit()
+}
+
+// statusWord is a certdb status in mtlsctl's words: cfssl's "good" is
+// what the inventory, client list and check call valid, so one word
+// shows wherever a certificate's state is printed.
+func statusWord(certdb string) string {
+	if certdb == "good" {
+		return string(pkix.StatusValid)
+	}
+	return certdb
 }

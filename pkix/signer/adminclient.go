@@ -129,7 +129,7 @@ func (a *Admin) CRL(nextUpdate time.Duration, issuing *x509.Certificate) (*x509.
 func (a *Admin) ValidSerialOf(cn string) (string, error) {
 	// The listing's CN filter is a glob: cn's own '*', '?', '[' match
 	// themselves.
-	rows, err := a.List(ListFilter{Status: "good", CN: globEscape(cn)})
+	rows, err := a.List(ListFilter{Status: string(pkix.StatusValid), CN: globEscape(cn)})
 	if err != nil {
 		return "", err
 	}

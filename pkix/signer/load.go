@@ -17,13 +17,15 @@ import (
 // ServeOptions are the choices of 'signer serve'.
 type ServeOptions struct {
 	Open              []string // profiles runners may name (default: client)
+	Issuer            string   // the CA of d that signs: "" for the root, or an intermediate's name
 	HMACKey           string   // hex, from LoadHMACKey
 	PrevHMACKey       string   // during a rotation: the key being retired, or ""
 	AllowCfsslClients bool
 }
 
 // LoadServer assembles the signer from the directories: the issuing CA
-// of d (its key signs), the signer CA of DIR/signer (the only issuer of
+// of d (its key signs: the root, or o.Issuer, an intermediate, so the
+// root key need not be on the signing host at all), the signer CA of DIR/signer (the only issuer of
 // client certificates it accepts, and its CRL), the server certificate,
 // the database, and checks the configuration before anything listens.
 func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.Config, error) {
@@ -36,12 +38,12 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	if err != nil {
 		return nil, nil, err
 	}
-	issuing, err := d.LoadSigner("", pkidir.CAInput{}, cfg)
+	issuing, err := d.LoadSigner(o.Issuer, pkidir.CAInput{}, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	// A service holding keys refuses to run with one others can read.
-	for _, key := range []string{d.CA(pkidir.RootName).Key, sd.CA(pkidir.RootName).Key, sd.Leaf(ServerName).Key} {
+	for _, key := range []string{d.CA(issuing.Name).Key, sd.CA(pkidir.RootName).Key, sd.Leaf(ServerName).Key} {
 		if info, err := os.Stat(key); err == nil && info.Mode().Perm()&0o077 != 0 {
 			return nil, nil, &pkix.Error{File: key, Msg: fmt.Sprintf("is readable by others (mode %04o): the signer will not serve with it", info.Mode().Perm()), Hint: "chmod 600 " + key}
 		}
@@ -83,7 +85,7 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 		PrevHMACKey: o.PrevHMACKey,
 		ClientCAs:   pool,
 		Revoked:     crl.Check,
-		LocalCRL:    d.CA(pkidir.RootName).CRL,
+		LocalCRL:    d.CA(issuing.Name).CRL, // the issuing CA's own CRL, whose number the signer's stay above
 	}
 	if err := srv.Prepare(); err != nil {
 		return nil, nil, err

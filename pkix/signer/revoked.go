@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -46,7 +47,7 @@ func (c *CRLCheck) Check(cert *x509.Certificate) error {
 		// No CRL: fine while the signer CA has revoked nothing; a lost
 		// CRL must not let revoked runners back in.
 		if data, err := os.ReadFile(c.Serials); err == nil && hasSerial(data) {
-			return fmt.Errorf("the signer CA has revoked certificates (%s) but its CRL %s is missing: rebuild it with 'mtlsctl crl build --dir DIR/signer %s'", c.Serials, c.Path, c.Serials)
+			return fmt.Errorf("the signer CA has revoked certificates (%s) but its CRL %s is missing: rebuild it with %s", c.Serials, c.Path, c.rebuild())
 		}
 		return nil
 	case err != nil:
@@ -64,12 +65,18 @@ func (c *CRLCheck) Check(cert *x509.Certificate) error {
 		now = c.now()
 	}
 	if !c.next.IsZero() && now.After(c.next) {
-		return fmt.Errorf("the signer CA's CRL %s is past its next update (%s): rebuild it with 'mtlsctl crl build --dir DIR/signer'", c.Path, c.next.UTC().Format(time.RFC3339))
+		return fmt.Errorf("the signer CA's CRL %s is past its next update (%s): rebuild it with %s", c.Path, c.next.UTC().Format(time.RFC3339), c.rebuild())
 	}
 	if c.revoked[pkix.SerialHex(cert.SerialNumber)] {
 		return fmt.Errorf("the client certificate %s (serial %s) is revoked on the signer CA's CRL", cert.Subject.CommonName, pkix.SerialHex(cert.SerialNumber))
 	}
 	return nil
+}
+
+// rebuild is the command that makes the signer CA's CRL again, with its
+// real paths, so it can be pasted as printed.
+func (c *CRLCheck) rebuild() string {
+	return "'mtlsctl crl build --dir " + pkix.ShellQuote(filepath.Dir(c.Path)) + " " + pkix.ShellQuote(c.Serials) + "'"
 }
 
 func (c *CRLCheck) load() (map[string]bool, time.Time, error) {

@@ -232,6 +232,10 @@ func (s *Server) authSign(w http.ResponseWriter, r *http.Request) {
 		api.HandleError(w, cferr.NewBadRequestString(err.Error()))
 		return
 	}
+	if err := RefuseRunnerChoices(aReq.Request); err != nil {
+		api.HandleError(w, &cferr.Error{ErrorCode: codeRefused, Message: err.Error()})
+		return
+	}
 	who := r.Context().Value(ctxKey{}).(Runner)
 	h, err := signhandler.NewAuthHandlerFromSigner(s.boundTo(r.Context(), who, fresh))
 	if err != nil {

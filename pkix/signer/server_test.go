@@ -359,3 +359,48 @@ func TestRunnerCannotChooseSubjectFields(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerCannotChooseValidityOrExtensions: cfssl's authsign handler
+// drops a request's validity, extensions and CRL override before the
+// signer's Sign sees it, so they used to be ignored and the certificate
+// signed anyway; the signer reads the raw request and refuses them, and
+// records nothing. Sent through cfssl's own client, as a runner does.
+func TestRunnerCannotChooseValidityOrExtensions(t *testing.T) {
+	store := openStore(t)
+	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	p := newTestPKI(t)
+	url := startSigner(t, p, &Service{Store: store, Issuer: issuer}, nil)
+	runnerCert := p.leaf(t, "runner-1", &Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"ci-*"}}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)
+	rs := remoteSigner(t, url, p, runnerCert, testHMAC)
+	now := time.Now()
+	for _, c := range []struct {
+		name string
+		set  func(*cfsigner.SignRequest)
+		want string
+	}{
+		{"not after", func(r *cfsigner.SignRequest) { r.NotAfter = now.AddDate(20, 0, 0) }, "sets the validity"},
+		{"not before", func(r *cfsigner.SignRequest) { r.NotBefore = now.AddDate(0, 0, -1) }, "sets the validity"},
+		{"extensions", func(r *cfsigner.SignRequest) {
+			r.Extensions = []cfsigner.Extension{{ID: config.OID{2, 5, 29, 19}, Critical: true, Value: "30030101ff"}}
+		}, "asks for extensions"},
+		{"crl override", func(r *cfsigner.SignRequest) { r.CRLOverride = "http://attacker.example/crl" }, "CRL distribution point"},
+	} {
+		req := cfsigner.SignRequest{Request: csrPEM(t, "ci-50"), Profile: "client"}
+		c.set(&req)
+		if err := Freshen(&req, now); err != nil {
+			t.Fatal(err)
+		}
+		if cert, err := rs.Sign(req); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got a certificate (%d bytes) or another error: %v", c.name, len(cert), err)
+		}
+	}
+	if n := rows(t, store); n != 0 {
+		t.Fatalf("%d rows after the refusals", n)
+	}
+	// The same request without them is signed: cfssl's zero values pass.
+	req := cfsigner.SignRequest{Request: csrPEM(t, "ci-51"), Profile: "client"}
+	Freshen(&req, now)
+	if _, err := rs.Sign(req); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	cfsigner "github.com/cloudflare/cfssl/signer"
@@ -93,6 +94,46 @@ func ReadFreshness(r []byte) (Freshness, error) {
 func (f Freshness) Check(now time.Time) error {
 	if d := now.Sub(f.Time); d > Window || d < -Window {
 		return fmt.Errorf("the request was made at %s, %s from the signer's clock (more than %s): a replay, or a clock to fix", f.Time.UTC().Format(time.RFC3339), d.Round(time.Second), Window)
+	}
+	return nil
+}
+
+// RefuseRunnerChoices refuses a request R that sets what the signer
+// decides and cfssl's authsign handler would silently drop before the
+// signer sees the request: the validity (SignRequest's NotBefore and
+// NotAfter, which cfssl sends under those Go names), extensions and a
+// CRL distribution point override. A runner that asks for them is told
+// so, rather than handed a certificate that differs from its request.
+// Zero values are what cfssl's own client sends for fields left unset,
+// and are accepted. (The serial, label, hosts and subject do reach the
+// signer, and Service.Sign refuses them.)
+func RefuseRunnerChoices(r []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(r, &fields); err != nil {
+		return fmt.Errorf("the signing request is not a JSON object")
+	}
+	for name, raw := range fields {
+		if string(raw) == "null" {
+			continue
+		}
+		// Go's JSON decoding matches names without regard to case.
+		switch strings.ReplaceAll(strings.ToLower(name), "_", "") {
+		case "notbefore", "notafter":
+			var t time.Time
+			if json.Unmarshal(raw, &t) != nil || !t.IsZero() {
+				return fmt.Errorf("the request sets the validity (%s): the profile decides it", name)
+			}
+		case "extensions":
+			var exts []json.RawMessage
+			if json.Unmarshal(raw, &exts) != nil || len(exts) > 0 {
+				return fmt.Errorf("the request asks for extensions: the profile decides them")
+			}
+		case "crloverride":
+			var url string
+			if json.Unmarshal(raw, &url) != nil || url != "" {
+				return fmt.Errorf("the request overrides the CRL distribution point: the profile decides it")
+			}
+		}
 	}
 	return nil
 }
