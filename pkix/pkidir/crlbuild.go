@@ -164,17 +164,16 @@ func openSerials(path string, stdin io.Reader) (io.ReadCloser, string, int, erro
 	if path == "-" {
 		return io.NopCloser(stdin), "stdin", 0, nil
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "", 0, &pkix.Error{File: path, Msg: "no such file", Err: err, Hint: "give the serials file, e.g. serials.txt (- reads stdin)"}
-	} else if err != nil {
-		return nil, "", 0, &pkix.Error{File: path, Msg: "cannot read: " + unwrap(err).Error(), Err: err}
+	// Devices and directories are refused (/dev/zero is an endless line).
+	f, err := pkix.OpenInput(path, pkix.InputSerials)
+	if err != nil {
+		var pe *pkix.Error
+		if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
+			pe.Hint = "give the serials file, e.g. serials.txt (- reads stdin)"
+		}
+		return nil, "", 0, err
 	}
 	info, err := f.Stat()
-	if err == nil && info.IsDir() {
-		f.Close()
-		return nil, "", 0, &pkix.Error{File: path, Msg: "is a directory", Hint: "give the serials file, e.g. serials.txt"}
-	}
 	size := 0
 	if err == nil {
 		size = int(min(info.Size(), 1<<31))

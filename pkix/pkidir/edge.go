@@ -250,7 +250,7 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 			return "", nil, &pkix.Error{File: x.CRLFile, Msg: "is a CRL of " + c.CA + ", whose CRL is already read from " + c.File, Hint: "give each CA's CRL once"}
 		}
 	}
-	data, err := readFile(x.CRLFile, "")
+	data, err := readFileAs(x.CRLFile, pkix.InputCRL, "")
 	if err != nil {
 		return "", nil, err
 	}
