@@ -91,25 +91,25 @@ func ReadInputAs(path string, stdin io.Reader, kind InputKind) ([]byte, error) {
 // regular file or a pipe, one that is not larger than the cap (a pipe's
 // reader must bound what it reads itself).
 func OpenInput(path string, kind InputKind) (*os.File, error) {
-	// O_NONBLOCK: opening a FIFO without a writer would otherwise block
-	// before there is anything to look at, and a device's open may wait.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	var f *os.File
+	var err error
+	info, statErr := os.Stat(path)
+	if statErr == nil && !isFileOrPipe(info.Mode()) {
+		// Refused before the open, which for a socket fails obscurely
+		// and for a device may have effects of its own.
+		return nil, notAFile(path, info.Mode(), kind, false)
+	}
+	if statErr == nil && info.Mode()&fs.ModeNamedPipe != 0 {
+		// A pipe is opened the ordinary way, waiting for its writer as
+		// cat does (a <(…) pipe has one already): opened non-blocking,
+		// a FIFO whose writer has not come yet reads as empty.
+		f, err = os.Open(path)
+	} else {
+		// O_NONBLOCK: whatever it is, its open must not wait (a FIFO put
+		// here since the stat, a device); it is looked at before reading.
+		f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	}
 	if err != nil {
-		return nil, openError(path, err)
-	}
-	if err := checkInputType(path, f, kind, false); err != nil {
-		f.Close()
-		return nil, err
-	}
-	info, _ := f.Stat()
-	if info.Mode()&fs.ModeNamedPipe == 0 {
-		return f, nil
-	}
-	// A pipe: a non-blocking read of a FIFO whose writer has not come yet
-	// is an immediate end of file, so open it again the ordinary way and
-	// wait for the writer, as `cat` does (a <(…) pipe has one already).
-	f.Close()
-	if f, err = os.Open(path); err != nil {
 		return nil, openError(path, err)
 	}
 	if err := checkInputType(path, f, kind, false); err != nil {
@@ -123,6 +123,9 @@ func OpenInput(path string, kind InputKind) (*os.File, error) {
 // blocking: for files re-read by a long-running process (serve's CRL),
 // where a FIFO or a device put in place must not hang or flood it.
 func OpenRegular(path string, kind InputKind) (*os.File, fs.FileInfo, error) {
+	if info, err := os.Stat(path); err == nil && !info.Mode().IsRegular() {
+		return nil, nil, notRegular(path, info.Mode(), kind)
+	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, openError(path, err)
@@ -134,14 +137,18 @@ func OpenRegular(path string, kind InputKind) (*os.File, fs.FileInfo, error) {
 	}
 	if !info.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, errorf(path, "is %s, not a regular file to read the %s from", typeName(info.Mode()), kind.Name).
-			withHint("put the %s itself at %s", kind.Name, path)
+		return nil, nil, notRegular(path, info.Mode(), kind)
 	}
 	if info.Size() > kind.Max {
 		f.Close()
 		return nil, nil, tooLarge(path, kind)
 	}
 	return f, info, nil
+}
+
+func notRegular(path string, m fs.FileMode, kind InputKind) *Error {
+	return errorf(path, "is %s, not a regular file to read the %s from", typeName(m), kind.Name).
+		withHint("put the %s itself at %s", kind.Name, path)
 }
 
 // ReadRegular reads a regular file of the given kind whole (see
@@ -175,6 +182,12 @@ func checkInputType(label string, f *os.File, kind InputKind, isStdin bool) erro
 	case isStdin && m&fs.ModeCharDevice != 0 && isTerminal(f):
 		return nil
 	}
+	return notAFile(label, m, kind, isStdin)
+}
+
+func isFileOrPipe(m fs.FileMode) bool { return m.IsRegular() || m&fs.ModeNamedPipe != 0 }
+
+func notAFile(label string, m fs.FileMode, kind InputKind, isStdin bool) *Error {
 	what := "the file"
 	if isStdin {
 		what = "a file or a pipe to stdin"
