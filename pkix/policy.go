@@ -248,10 +248,10 @@ func verifyFailure(err error, leaf *x509.Certificate, now time.Time) string {
 // A CRL that does not verify against the CA is refused: at start as an
 // error, later with a warning while the last good one stays in force.
 type CRLStore struct {
-	path    string
-	cas     []*x509.Certificate
-	warn    func(string)
-	info    func(string)
+	path string
+	cas  []*x509.Certificate
+	warn func(string)
+	info func(string)
 	// mu guards what requests read (issuer, revoked, number), and is
 	// never held across I/O: a file that does not answer (a FIFO put in
 	// the CRL's place, a slow disk) must not stall every request behind
