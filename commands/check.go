@@ -155,7 +155,7 @@ func runCheck(u *ui, c *cli.Context) error {
 		if c.String("signer") != "" {
 			read = pkix.ReadCRL
 		}
-		rl, err := loadFile(c, crlPath, read, "")
+		rl, err := loadFileAs(c, pkix.InputCRL, crlPath, read, "")
 		if err != nil {
 			return err
 		}

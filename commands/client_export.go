@@ -67,7 +67,7 @@ func p12PasswordRaw(c *cli.Context) (string, error) {
 	case c.Bool("no-password"):
 		return "", nil
 	case file != "":
-		data, err := pkix.ReadInput(file, c.App.Reader)
+		data, err := pkix.ReadInputAs(file, c.App.Reader, pkix.InputSecret)
 		if err != nil {
 			return "", err
 		}

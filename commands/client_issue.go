@@ -255,7 +255,7 @@ func collectCNs(c *cli.Context) ([]string, error) {
 		cns = append(cns, cn)
 	}
 	if path := c.String("cn-file"); path != "" {
-		data, err := pkix.ReadInput(path, c.App.Reader)
+		data, err := pkix.ReadInputAs(path, c.App.Reader, pkix.InputCNList)
 		if err != nil {
 			return nil, err
 		}

@@ -105,7 +105,7 @@ func runClientRenew(u *ui, c *cli.Context) error {
 		}
 	}
 	if f := c.String("request"); f != "" {
-		data, err := pkix.ReadInputLimit(f, c.App.Reader, 1<<20)
+		data, err := pkix.ReadInputAs(f, c.App.Reader, pkix.InputRequest)
 		if err != nil {
 			return err
 		}

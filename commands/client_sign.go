@@ -102,8 +102,7 @@ func planRequests(c *cli.Context, files []string) ([]pkidir.Job, error) {
 	data := make([][]byte, len(files))
 	for i, f := range files {
 		var err error
-		// A request is a few KiB; 1 MiB is generous and bounds memory.
-		if data[i], err = pkix.ReadInputLimit(f, c.App.Reader, 1<<20); err != nil {
+		if data[i], err = pkix.ReadInputAs(f, c.App.Reader, pkix.InputRequest); err != nil {
 			return nil, withMissingHint(err, "give the request files the devices made")
 		}
 		labels[i] = stdinLabel(f)

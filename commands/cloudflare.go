@@ -121,7 +121,7 @@ func cloudflareClient(u *ui, c *cli.Context, account, zone string) (*cloudflare.
 
 func apiToken(u *ui, c *cli.Context) (string, error) {
 	if f := c.String("token-file"); f != "" {
-		data, err := pkix.ReadInput(f, c.App.Reader)
+		data, err := pkix.ReadInputAs(f, c.App.Reader, pkix.InputToken)
 		if err != nil {
 			return "", err
 		}

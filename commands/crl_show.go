@@ -103,7 +103,7 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	// Read once for what the CRL is, then its entries streamed to the
 	// output: a million entries are never held.
 	scan := func(file string, data []byte) (*pkix.RevocationList, error) { return pkix.ScanCRL(file, data, nil) }
-	rl, err := loadFile(c, path, scan, "build one with 'mtlsctl crl build serials.txt'")
+	rl, err := loadFileAs(c, pkix.InputCRL, path, scan, "build one with 'mtlsctl crl build serials.txt'")
 	if err != nil {
 		return err
 	}

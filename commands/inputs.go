@@ -24,7 +24,7 @@ func loadRequestOrBuiltin(c *cli.Context, def string, kind pkix.RequestKind, cn 
 		}
 		return pkix.DefaultRequest(cn, kind), nil
 	}
-	req, err := loadFile(c, path, func(name string, data []byte) (*pkix.Request, error) {
+	req, err := loadFileAs(c, pkix.InputRequest, path, func(name string, data []byte) (*pkix.Request, error) {
 		return pkix.LoadRequest(name, data, kind)
 	}, "")
 	if err != nil {
@@ -99,11 +99,11 @@ func loadCAInput(c *cli.Context, d *pkidir.Dir) (pkidir.CAInput, error) {
 	root := d.CA(pkidir.RootName)
 	certPath, _ := inputPath(c, "ca", root.Cert)
 	keyPath, _ := inputPath(c, "ca-key", root.Key)
-	certs, err := loadFile(c, certPath, pkix.ParseCertificatesPEM, "run 'mtlsctl ca init' first, or pass --ca")
+	certs, err := loadFileAs(c, pkix.InputCertificates, certPath, pkix.ParseCertificatesPEM, "run 'mtlsctl ca init' first, or pass --ca")
 	if err != nil {
 		return pkidir.CAInput{}, err
 	}
-	key, err := loadFile(c, keyPath, pkix.ParseKeyPEM, "pass the CA key with --ca-key")
+	key, err := loadFileAs(c, pkix.InputKey, keyPath, pkix.ParseKeyPEM, "pass the CA key with --ca-key")
 	if err != nil {
 		return pkidir.CAInput{}, err
 	}
@@ -113,14 +113,19 @@ func loadCAInput(c *cli.Context, d *pkidir.Dir) (pkidir.CAInput, error) {
 // loadConfig reads --config, else DIR/ca-config.json.
 func loadConfig(c *cli.Context, d *pkidir.Dir) (*pkix.SigningConfig, error) {
 	cfgPath, _ := inputPath(c, "config", d.File(pkidir.ConfigName))
-	return loadFile(c, cfgPath, pkix.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
+	return loadFileAs(c, pkix.InputConfig, cfgPath, pkix.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
 }
 
 // loadFile reads path ("-" is stdin) and parses it; a missing file gets
 // missingHint.
 func loadFile[T any](c *cli.Context, path string, parse func(string, []byte) (T, error), missingHint string) (T, error) {
+	return loadFileAs(c, pkix.InputAny, path, parse, missingHint)
+}
+
+// loadFileAs is loadFile for an input of a known kind, read up to its cap.
+func loadFileAs[T any](c *cli.Context, kind pkix.InputKind, path string, parse func(string, []byte) (T, error), missingHint string) (T, error) {
 	var zero T
-	data, err := pkix.ReadInput(path, c.App.Reader)
+	data, err := pkix.ReadInputAs(path, c.App.Reader, kind)
 	if err != nil {
 		return zero, withMissingHint(err, missingHint)
 	}
@@ -217,7 +222,7 @@ func loadOrDefault[T any](c *cli.Context, flag, def, builtin string, load func(s
 // it against Access's upload rules with the command's --hostname and
 // --strict: ca validate and cloudflare upload judge alike.
 func validateUploadFile(c *cli.Context, path string) (label string, rep *pkix.UploadReport, err error) {
-	data, err := pkix.ReadInput(path, c.App.Reader)
+	data, err := pkix.ReadInputAs(path, c.App.Reader, pkix.InputCertificates)
 	if err != nil {
 		return "", nil, withMissingHint(err, "give the CA file, or run 'mtlsctl ca init' first")
 	}

@@ -143,7 +143,7 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := pkix.ReadInput(caPath, stdin)
+	data, err := pkix.ReadInputAs(caPath, stdin, pkix.InputCertificates)
 	if err != nil {
 		return nil, withMissingHint(err, "give the CA you upload to Access with --ca")
 	}

@@ -3,7 +3,6 @@ package pkix
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -429,26 +428,6 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// ReadInput reads a named input file; "-" reads from stdin. Errors name the
-// file the way the user wrote it.
-func ReadInput(path string, stdin io.Reader) ([]byte, error) {
-	if path == "-" {
-		data, err := io.ReadAll(stdin)
-		if err != nil {
-			return nil, errorf("stdin", "cannot read: %v", err)
-		}
-		return data, nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &Error{File: path, Msg: "no such file", Err: err}
-		}
-		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read: %v", unwrapPathError(err)), Err: err}
-	}
-	return data, nil
-}
-
 // Exists reports whether path names an existing file.
 func Exists(path string) bool {
 	_, err := os.Stat(path)
@@ -505,33 +484,4 @@ func SyncStaged(staged []*Staged) error {
 		}
 	}
 	return nil
-}
-
-// ReadInputLimit is ReadInput for inputs with a known bound (a request, a
-// certificate): more than limit bytes is refused after reading limit+1,
-// so /dev/zero or a wrong file never fills memory.
-func ReadInputLimit(path string, stdin io.Reader, limit int64) ([]byte, error) {
-	label := path
-	var r io.Reader = stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, &Error{File: path, Msg: "no such file", Err: err}
-			}
-			return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read: %v", unwrapPathError(err)), Err: err}
-		}
-		defer f.Close()
-		r = f
-	} else {
-		label = "stdin"
-	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, errorf(label, "cannot read: %v", err)
-	}
-	if int64(len(data)) > limit {
-		return nil, errorf(label, "is larger than %d KiB: not what was expected here", limit>>10).withHint("check the file name")
-	}
-	return data, nil
 }

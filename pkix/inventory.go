@@ -144,6 +144,9 @@ func ReadInventoryFile(path string) (*Inventory, error) {
 
 // ParseInventory parses the inventory format.
 func ParseInventory(path string, data []byte) (*Inventory, error) {
+	if err := CheckInventoryStart(path, data); err != nil {
+		return nil, err
+	}
 	inv := &Inventory{Path: path, serials: map[string]int{}}
 	err := eachInventoryLine(data, func(lineNo int, line []byte) error {
 		r, err := parseInventoryLine(path, lineNo, line)
@@ -295,6 +298,9 @@ func AppendInventoryLine(b []byte, r *Record) []byte {
 // serial or name in a 100,000-certificate inventory costs a memory scan,
 // not 100,000 parsed records.
 func FindInventory(path string, data []byte, needle string, keep func(*Record) bool) ([]Record, error) {
+	if err := CheckInventoryStart(path, data); err != nil {
+		return nil, err
+	}
 	var out []Record
 	at := map[string]int{}
 	pos := 0
@@ -364,6 +370,9 @@ func (l InventoryLine) ParseLine(path string) (Record, error) {
 // ScanInventory calls fn with the raw key fields of every record line, in
 // file order (so a serial's last call is its state).
 func ScanInventory(path string, data []byte, fn func(InventoryLine)) error {
+	if err := CheckInventoryStart(path, data); err != nil {
+		return err
+	}
 	return eachInventoryLine(data, func(lineNo int, line []byte) error {
 		// One pass: the first ten fields are cut out, then the tabs of the
 		// rest are counted, so a torn or hand-cut line is still caught.

@@ -248,17 +248,24 @@ func verifyFailure(err error, leaf *x509.Certificate, now time.Time) string {
 // A CRL that does not verify against the CA is refused: at start as an
 // error, later with a warning while the last good one stays in force.
 type CRLStore struct {
-	path    string
-	cas     []*x509.Certificate
-	warn    func(string)
-	info    func(string)
+	path string
+	cas  []*x509.Certificate
+	warn func(string)
+	info func(string)
+	// mu guards what requests read (issuer, revoked, number), and is
+	// never held across I/O: a file that does not answer (a FIFO put in
+	// the CRL's place, a slow disk) must not stall every request behind
+	// it. loading is held by the one request that re-reads the file; the
+	// others answer with the CRL in force meanwhile.
 	mu      sync.Mutex
+	loading sync.Mutex
 	stamp   fileStamp
 	issuer  *x509.Certificate
 	revoked map[string]bool // serialKey → revoked
 	number  string
 	// nextUpdate is the loaded CRL's; staleWarned is set once it was
 	// warned about having passed, missing once a vanished file was.
+	// These, stamp and numberInt are touched only under loading.
 	nextUpdate  time.Time
 	staleWarned bool
 	missing     bool
@@ -305,15 +312,13 @@ func (s *CRLStore) checkStale(now time.Time) {
 }
 
 func (s *CRLStore) reload() error {
-	info, err := os.Stat(s.path)
+	// Only a regular file, opened without blocking and read up to the
+	// CRL cap: a FIFO would hang the reload, /dev/zero fill memory.
+	data, info, err := ReadRegular(s.path, InputCRL)
 	if err != nil {
-		return errorf(s.path, "cannot read: %v", unwrapPathError(err))
+		return err
 	}
 	stamp := stampOf(info)
-	data, err := os.ReadFile(s.path)
-	if err != nil {
-		return errorf(s.path, "cannot read: %v", unwrapPathError(err))
-	}
 	revoked := map[string]bool{}
 	rl, err := ScanCRL(s.path, data, func(e RevokedEntry) {
 		revoked[serialKey(e.Negative, e.Serial)] = true
@@ -377,12 +382,20 @@ func (s *CRLStore) reload() error {
 			s.warn(s.path + ": " + w)
 		}
 	}
-	s.stamp, s.issuer, s.revoked, s.number, s.nextUpdate = stamp, issuer, revoked, number, rl.NextUpdate
+	s.mu.Lock()
+	s.issuer, s.revoked, s.number = issuer, revoked, number
+	s.mu.Unlock()
+	s.stamp, s.nextUpdate = stamp, rl.NextUpdate
 	return nil
 }
 
-// refresh re-reads the file if it changed since the last read.
+// refresh re-reads the file if it changed since the last read, unless
+// another request is already at it.
 func (s *CRLStore) refresh() {
+	if !s.loading.TryLock() {
+		return
+	}
+	defer s.loading.Unlock()
 	defer s.checkStale(time.Now())
 	info, err := os.Stat(s.path)
 	if err != nil {
@@ -420,9 +433,9 @@ func (s *CRLStore) refresh() {
 // Revoked reports whether leaf, issued by issuer, is on the CRL. Serials
 // are compared as integers, never as strings.
 func (s *CRLStore) Revoked(issuer, leaf *x509.Certificate) bool {
+	s.refresh()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.refresh()
 	if s.issuer == nil || !SameCA(issuer, s.issuer) {
 		return false // the CRL is another CA's (e.g. the root's, for an intermediate's leaf)
 	}

@@ -164,17 +164,16 @@ func openSerials(path string, stdin io.Reader) (io.ReadCloser, string, int, erro
 	if path == "-" {
 		return io.NopCloser(stdin), "stdin", 0, nil
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "", 0, &pkix.Error{File: path, Msg: "no such file", Err: err, Hint: "give the serials file, e.g. serials.txt (- reads stdin)"}
-	} else if err != nil {
-		return nil, "", 0, &pkix.Error{File: path, Msg: "cannot read: " + unwrap(err).Error(), Err: err}
+	// Devices and directories are refused (/dev/zero is an endless line).
+	f, err := pkix.OpenInput(path, pkix.InputSerials)
+	if err != nil {
+		var pe *pkix.Error
+		if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
+			pe.Hint = "give the serials file, e.g. serials.txt (- reads stdin)"
+		}
+		return nil, "", 0, err
 	}
 	info, err := f.Stat()
-	if err == nil && info.IsDir() {
-		f.Close()
-		return nil, "", 0, &pkix.Error{File: path, Msg: "is a directory", Hint: "give the serials file, e.g. serials.txt"}
-	}
 	size := 0
 	if err == nil {
 		size = int(min(info.Size(), 1<<31))
@@ -305,7 +304,7 @@ func crlOf(path string, h *pkix.CRLHeader, ca *x509.Certificate) bool {
 	if len(h.AuthKeyID) > 0 && len(ca.SubjectKeyId) > 0 {
 		return true
 	}
-	data, err := os.ReadFile(path)
+	data, _, err := pkix.ReadRegular(path, pkix.InputCRL)
 	if err != nil {
 		return false
 	}
@@ -340,7 +339,9 @@ func readCRLHeaderFile(path string) (h *pkix.CRLHeader, err error) {
 			pe.Hint = "move the file away, or choose another --out"
 		}
 	}()
-	f, err := os.Open(path)
+	// A regular file only, up to the CRL cap: the CRL in place may be a
+	// link, and one to /dev/zero must not be read.
+	f, _, err := pkix.OpenRegular(path, pkix.InputCRL)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +350,7 @@ func readCRLHeaderFile(path string) (h *pkix.CRLHeader, err error) {
 	if _, err := f.ReadAt(first[:], 0); err == nil && first[0] == 0x30 {
 		return pkix.ReadCRLHeaderAt(path, f)
 	}
-	data, err := io.ReadAll(f)
+	data, err := io.ReadAll(io.LimitReader(f, pkix.InputCRL.Max))
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +360,7 @@ func readCRLHeaderFile(path string) (h *pkix.CRLHeader, err error) {
 // eachEntryOfCRL streams the serials, reasons and DER dates of the CRL
 // file at path.
 func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func(pkix.RevokedEntry)) error {
-	f, err := os.Open(path)
+	f, _, err := pkix.OpenRegular(path, pkix.InputCRL)
 	if err != nil {
 		return err
 	}
@@ -369,7 +370,7 @@ func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func(pkix.RevokedEntry)) 
 		return h.EachRevokedEntry(f, fn)
 	}
 	// PEM: small by nature (nobody PEM-encodes a million entries twice).
-	data, err := io.ReadAll(f)
+	data, err := io.ReadAll(io.LimitReader(f, pkix.InputCRL.Max))
 	if err != nil {
 		return err
 	}

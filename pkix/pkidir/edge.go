@@ -272,7 +272,7 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 			return "", nil, &pkix.Error{File: x.CRLFile, Msg: "is a CRL of " + c.CA + ", whose CRL is already read from " + c.File, Hint: "give each CA's CRL once"}
 		}
 	}
-	data, err := readFile(x.CRLFile, "")
+	data, err := readFileAs(x.CRLFile, pkix.InputCRL, "")
 	if err != nil {
 		return "", nil, err
 	}
@@ -334,9 +334,15 @@ func numberString(n *big.Int) string {
 // Publish writes generated files (a Worker and its data) as one
 // transaction under the lock: each replaced whole, never a half-written
 // script beside new data.
-func (d *Dir) Publish(ctx context.Context, op string, files []pkix.File) ([]pkix.Written, error) {
+func (d *Dir) Publish(ctx context.Context, op string, files []pkix.File) (_ []pkix.Written, err error) {
+	var made createdDirs
+	defer func() {
+		if err != nil {
+			made.undo()
+		}
+	}()
 	for _, f := range files {
-		if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
+		if err := made.mkdirAll(filepath.Dir(f.Path)); err != nil {
 			return nil, d.ioError(filepath.Dir(f.Path), "cannot create", err)
 		}
 	}

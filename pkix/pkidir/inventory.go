@@ -53,6 +53,13 @@ func (s *Session) inventoryForAppend() (appendTarget, error) {
 			return appendTarget{}, s.d.ioError(path, "cannot read", err)
 		}
 		t.endsWithNewline = last[0] == '\n'
+		// A record appended after a byte-order mark is one no reader
+		// can find: refuse, and say why.
+		var head [4]byte
+		n, _ := f.ReadAt(head[:], 0)
+		if err := pkix.CheckInventoryStart(path, head[:n]); err != nil {
+			return appendTarget{}, err
+		}
 	}
 	return t, nil
 }

@@ -99,7 +99,7 @@ func (d *Dir) readJournal() (*journal, error) {
 	}
 	data, err := os.ReadFile(d.journalPath())
 	if err != nil {
-		return nil, err
+		return nil, d.ioError(d.journalPath(), "cannot read the journal of an interrupted command", err)
 	}
 	var j journal
 	if err := json.Unmarshal(data, &j); err != nil || j.Version != 1 {
@@ -370,7 +370,9 @@ func (d *Dir) rel(abs string) string {
 }
 
 func (d *Dir) ioError(path, what string, err error) error {
-	return &pkix.Error{File: d.rel(path), Msg: fmt.Sprintf("%s: %v", what, unwrap(err)), Err: err}
+	e := &pkix.Error{File: d.rel(path), Msg: fmt.Sprintf("%s: %v", what, unwrap(err)), Err: err}
+	d.permissionDenied(e, path, err)
+	return e
 }
 
 func unwrap(err error) error { return pkix.UnwrapPathError(err) }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -213,7 +212,7 @@ func readCerts(path, missingHint string) ([]*x509.Certificate, error) {
 }
 
 func readKey(path, missingHint string) (crypto.Signer, error) {
-	data, err := readFile(path, missingHint)
+	data, err := readFileAs(path, pkix.InputKey, missingHint)
 	if err != nil {
 		return nil, err
 	}
@@ -221,13 +220,18 @@ func readKey(path, missingHint string) (crypto.Signer, error) {
 }
 
 func readFile(path, missingHint string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &pkix.Error{File: path, Msg: "no such file", Hint: missingHint, Err: err}
-	} else if err != nil {
-		return nil, &pkix.Error{File: path, Msg: "cannot read: " + unwrap(err).Error(), Err: err}
+	return readFileAs(path, pkix.InputCertificates, missingHint)
+}
+
+// readFileAs reads a file of a known kind, refusing a device, a directory
+// or more than the kind's cap (see pkix.ReadInputAs).
+func readFileAs(path string, kind pkix.InputKind, missingHint string) ([]byte, error) {
+	data, err := pkix.ReadFileAs(path, kind)
+	var pe *pkix.Error
+	if errors.Is(err, fs.ErrNotExist) && errors.As(err, &pe) {
+		pe.Hint = missingHint
 	}
-	return data, nil
+	return data, err
 }
 
 // now is the clock; one place, so that every record of a transaction

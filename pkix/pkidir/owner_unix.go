@@ -1,0 +1,16 @@
+//go:build unix
+
+package pkidir
+
+import (
+	"io/fs"
+	"syscall"
+)
+
+func fileOwner(info fs.FileInfo) (int, bool) {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(st.Uid), true
+}
