@@ -162,11 +162,11 @@ func readOptional(path string) ([]byte, error) {
 	if err := rewritable(path); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, _, err := pkix.ReadRegular(path, pkix.InputCRL)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
-		return nil, &pkix.Error{File: path, Msg: "cannot read: " + unwrap(err).Error(), Err: err}
+		return nil, err
 	}
 	return data, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -78,7 +77,7 @@ func compareWithOwn(file string, rl *pkix.RevocationList, own string) error {
 		return &pkix.Error{File: file, Msg: fmt.Sprintf("CRL Number %s is lower than that of %s (%s): an older list would un-revoke what was revoked since", numberOr(rl), own, h.Number),
 			Err: ErrCRLBackwards, Hint: "use " + own + " (or a copy of it), or rebuild it with 'mtlsctl crl build'"}
 	case rl.Number.Cmp(h.Number) == 0:
-		data, err := os.ReadFile(own)
+		data, _, err := pkix.ReadRegular(own, pkix.InputCRL)
 		if err != nil {
 			return &pkix.Error{File: own, Msg: "cannot be read to compare with " + file + ": " + unwrap(err).Error(), Err: err}
 		}

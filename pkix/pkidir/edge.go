@@ -200,11 +200,13 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 				Hint: "re-create this CA with mtlsctl (it always sets one)"}
 		}
 		ski := strings.ToUpper(hex.EncodeToString(c.cert.SubjectKeyId))
-		data, err := os.ReadFile(file)
+		// Bounded and never blocking: a FIFO or a link to /dev/zero put in
+		// place of the CRL is refused, not waited on or read forever.
+		data, _, err := pkix.ReadRegular(file, pkix.InputCRL)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // nothing revoked by it (else the inventory would say it is behind)
 		} else if err != nil {
-			return nil, d.ioError(file, "cannot read", err)
+			return nil, err
 		}
 		listed := map[string]bool{}
 		rl, err := readEdgeCRL(file, data, c.cert, d.CA(c.name).Cert, now, func(e pkix.RevokedEntry) {
