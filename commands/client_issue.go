@@ -58,14 +58,14 @@ EXAMPLES:
 			configFlag(),
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
 			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
-			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (e.g. intermediate); also writes BASE-fullchain.pem"},
+			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (ca: the root); default: the directory's one intermediate, else the root; under an intermediate also writes BASE-fullchain.pem"},
 			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
 			&cli.StringFlag{Name: "name", Value: "client", Usage: "output base `NAME`: NAME.pem, NAME-key.pem, NAME.csr (default: from --cn, else client)"},
 			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
 			&cli.BoolFlag{Name: "p12", Usage: "also write BASE.p12 (key + certificate + chain); see 'client export'"},
 			forceFlag(),
 			jsonFlag(),
-		}, append(p12Flags(), signerClientFlags(false)...)...),
+		}, append(append(lifetimeFlags(), p12Flags()...), signerClientFlags(false)...)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
@@ -147,11 +147,15 @@ func clientBatch(c *cli.Context, d *pkidir.Dir, res *result, jobs []pkidir.Job) 
 		certKind = "certificate (profile " + profile + ")"
 		res.Warnings = append(res.Warnings, fmt.Sprintf("profile %q has no \"client auth\": Access will not accept this certificate from a client", profile))
 	}
-	signer, err := loadSigner(c, d, cfg)
+	life, err := parseLifetime(c)
 	if err != nil {
 		return nil, err
 	}
-	return &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force")}, nil
+	signer, err := loadSigner(c, d, cfg, res)
+	if err != nil {
+		return nil, err
+	}
+	return &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force"), Lifetime: life}, nil
 }
 
 // issueBatch checks a batch's outputs, issues it with a progress bar and

@@ -19,7 +19,9 @@ func clientRenewCommand(u *ui) *cli.Command {
 		Description: `Reissues each named valid client certificate (file base name or CN), or
 with --expiring every valid one that expires within the duration (--cn
 GLOB narrows them), with the same subject, profile and issuer, under the
-same name. The old files are kept as .bak and the old record becomes
+same name. The subject is kept exactly: every attribute, in the same
+RDNs; a --request asking for another subject is refused, naming the
+difference, unless --subject-from-request. The old files are kept as .bak and the old record becomes
 superseded (not revoked: it stays valid until it expires, for a device
 that has not yet picked up the new one); --revoke-old revokes them
 (reason superseded) and rebuilds the CRLs.
@@ -42,17 +44,18 @@ EXAMPLES:
    mtlsctl client renew --expiring 30d --cn 'sensor-*' --revoke-old
 
 ` + renewExitCodeHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "expiring", Usage: "renew every valid client certificate expiring within `DURATION` (30d, 720h)"},
 			&cli.StringFlag{Name: "cn", Usage: "with --expiring: only CNs matching `GLOB` (sensor-*)"},
 			&cli.BoolFlag{Name: "reuse-key", Usage: "re-sign the current key instead of making a new one"},
-			&cli.StringFlag{Name: "request", Usage: "a new PKCS#10 request `FILE` from the device (one certificate)"},
+			&cli.StringFlag{Name: "request", Usage: "a new PKCS#10 request `FILE` from the device (one certificate); its subject must be the certificate's"},
+			&cli.BoolFlag{Name: "subject-from-request", Usage: "with --request: issue the request's subject instead of the recorded one"},
 			&cli.BoolFlag{Name: "revoke-old", Usage: "revoke the renewed certificates (reason superseded) and rebuild the CRLs"},
 			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --revoke-old: how long the CRLs are valid"},
 			configFlag(),
 			jsonFlag(),
-		},
+		}, lifetimeFlags()...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			return runClientRenew(u, c)
@@ -84,7 +87,7 @@ func runClientRenew(u *ui, c *cli.Context) error {
 			return usageErrorf("flag %s came after an argument", n).hint("put flags before the names: see 'mtlsctl client renew --help'")
 		}
 	}
-	req := &pkidir.RenewRequest{Names: names, ReuseKey: c.Bool("reuse-key"), CNGlob: c.String("cn"), Now: time.Now()}
+	req := &pkidir.RenewRequest{Names: names, ReuseKey: c.Bool("reuse-key"), CNGlob: c.String("cn"), Now: time.Now(), SubjectFromRequest: c.Bool("subject-from-request")}
 	switch {
 	case len(names) > 0 && c.IsSet("expiring"):
 		return usageErrorf("names and --expiring both pick what to renew").hint("give one of them")
@@ -92,11 +95,16 @@ func runClientRenew(u *ui, c *cli.Context) error {
 		return usageErrorf("renew what? give NAMEs or --expiring DURATION").hint("mtlsctl client renew --expiring 30d")
 	case c.IsSet("cn") && !c.IsSet("expiring"):
 		return usageErrorf("--cn narrows --expiring").hint("mtlsctl client renew --expiring 30d --cn 'sensor-*'")
+	case c.Bool("subject-from-request") && !c.IsSet("request"):
+		return usageErrorf("--subject-from-request takes the subject of --request, and --request is not given").hint("add --request FILE, or leave --subject-from-request out")
 	case c.IsSet("next-update") && !c.Bool("revoke-old"):
 		return usageErrorf("--next-update is how long the CRLs --revoke-old rebuilds are valid, and --revoke-old is not given").hint("add --revoke-old, or leave --next-update out")
 	}
 	nextUpdate, err := parseDuration("next-update", c.String("next-update"))
 	if err != nil {
+		return err
+	}
+	if req.Lifetime, err = parseLifetime(c); err != nil {
 		return err
 	}
 	if c.IsSet("expiring") {

@@ -1,0 +1,60 @@
+package pkix
+
+import (
+	"fmt"
+	"time"
+)
+
+// Lifetime is a certificate's validity asked for on the command line, in
+// place of its profile's expiry: a duration from now, or an end date. The
+// zero Lifetime is the profile's.
+type Lifetime struct {
+	Expiry   time.Duration
+	NotAfter time.Time
+}
+
+// IsZero: no lifetime was asked for.
+func (l Lifetime) IsZero() bool { return l.Expiry == 0 && l.NotAfter.IsZero() }
+
+// end is the not-after a certificate signed now gets.
+func (l Lifetime) end(now time.Time) time.Time {
+	if l.Expiry != 0 {
+		return now.Add(l.Expiry)
+	}
+	return l.NotAfter
+}
+
+func (l Lifetime) String() string {
+	if l.Expiry != 0 {
+		return FormatDuration(l.Expiry)
+	}
+	return l.NotAfter.UTC().Format(time.RFC3339)
+}
+
+// CheckLifetime refuses a lifetime the CA would not grant: past the
+// profile's expiry (the CA's policy: a shorter lifetime is the only
+// choice left to the command line) or past the issuing CA's own
+// not-after (where a certificate stops verifying anyway). Unlike a
+// profile's lifetime, which is cut at the CA's expiry with a warning, a
+// lifetime asked for is exact or refused: the user said what they want.
+func (is *Issuer) CheckLifetime(profile string, l Lifetime, now time.Time) error {
+	if l.IsZero() {
+		return nil
+	}
+	p, err := is.Config.Profile(profile)
+	if err != nil {
+		return err
+	}
+	end := l.end(now)
+	switch {
+	case !end.After(now):
+		return &Error{Field: "not-after", Msg: fmt.Sprintf("%s is not in the future", l), Hint: "give a time after now, in RFC 3339 (2027-06-30T00:00:00Z) or as a date (2027-06-30)"}
+	case end.Sub(now) > p.Expiry+time.Minute: // a minute: the time a long batch takes to start
+		return &Error{Msg: fmt.Sprintf("the lifetime asked for (%s, until %s) is longer than profile %q grants (%s)", l, end.UTC().Format(time.RFC3339), profile, FormatDuration(p.Expiry)),
+			Hint: fmt.Sprintf("ask for at most %s, or raise the profile's \"expiry\" in ca-config.json", FormatDuration(p.Expiry))}
+	case end.After(is.Cert.NotAfter):
+		return &Error{Msg: fmt.Sprintf("the lifetime asked for (%s, until %s) ends after the issuing CA %s (%s)", l, end.UTC().Format(time.RFC3339), cn(is.Cert), is.Cert.NotAfter.UTC().Format(time.RFC3339)),
+			Hint: "ask for a certificate that ends before its CA: a certificate stops verifying when its CA expires"}
+	}
+	return nil
+}
