@@ -193,7 +193,7 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 		case req.SubjectFromRequest:
 			job.Subject = req.Request.CSR.RawSubject
 		case diff != "":
-			return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request %s than the certificate's subject (%s); a renewal keeps the subject", diff, pkix.SubjectDN(cert)),
+			return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request's subject is not the certificate's (%s): it %s; a renewal keeps the subject", pkix.SubjectDN(cert), diff),
 				Hint: "make the request with the certificate's subject, or renew with --subject-from-request to issue the request's subject"}
 		}
 		job.Device, job.SetCN = req.Request, true // SetCN: cfssl's re-encoding warning is moot, Subject replaces it
