@@ -53,7 +53,7 @@ func (is *Issuer) CheckLifetime(profile string, l Lifetime, now time.Time) error
 		return &Error{Msg: fmt.Sprintf("the lifetime asked for (%s, until %s) is longer than profile %q grants (%s)", l, end.UTC().Format(time.RFC3339), profile, FormatDuration(p.Expiry)),
 			Hint: fmt.Sprintf("ask for at most %s, or raise the profile's \"expiry\" in ca-config.json", FormatDuration(p.Expiry))}
 	case end.After(is.Cert.NotAfter):
-		return &Error{Msg: fmt.Sprintf("the lifetime asked for (%s, until %s) ends after the issuing CA %s (%s)", l, end.UTC().Format(time.RFC3339), cn(is.Cert), is.Cert.NotAfter.UTC().Format(time.RFC3339)),
+		return &Error{Msg: fmt.Sprintf("the lifetime asked for (%s, until %s) ends after the issuing CA (%s) expires on %s", l, end.UTC().Format(time.RFC3339), cn(is.Cert), is.Cert.NotAfter.UTC().Format(time.RFC3339)),
 			Hint: "ask for a certificate that ends before its CA: a certificate stops verifying when its CA expires"}
 	}
 	return nil
