@@ -82,6 +82,7 @@ func runCheck(u *ui, c *cli.Context) error {
 	col := pkix.NewExpiryCollector(time.Now(), warn, crlWarn)
 	var behind []pkidir.Behind
 	var unverified []pkidir.Unverified
+	var unrevoked []pkidir.PendingRevocation // renew --revoke-old not finished
 	pending := ""
 	var signerBehind string            // --signer: revoked in the database, missing from the CRL
 	var signerCRL *pkix.RevocationList // --signer: the CRL given, to compare
@@ -128,15 +129,18 @@ func runCheck(u *ui, c *cli.Context) error {
 		// A certificate that no longer verifies (its CA was replaced) is
 		// as good as expired.
 		unverified = d.Unverifiable(inv)
-		if len(inv.Records) == 0 {
-			// A directory made with cfssl or before the inventory: its CA.
-			certs, err := loadFile(c, root.Cert, pkix.ParseCertificatesPEM, "no inventory and no ca.pem in "+d.Path()+": give the files to check")
-			if err != nil {
-				return err
+		if unrevoked, err = d.PendingRevocations(); err != nil {
+			return err
+		}
+		for _, p := range unrevoked {
+			u.warn("%s", p.Message(d.Path()))
+		}
+		for i, r := range pkidir.SupersededStillValid(inv, time.Now()) {
+			if i == 10 {
+				u.note("… and more superseded certificates still valid ('client list --json' lists them)")
+				break
 			}
-			for _, cert := range certs {
-				col.AddCertificate(root.Cert, cert)
-			}
+			u.note("serial %s (CN %q) was renewed and stays valid until %s (superseded, not revoked: renew with --revoke-old to revoke the old one)", r.Serial, r.CN, r.NotAfter.UTC().Format("2006-01-02"))
 		}
 	}
 	crlPath, explicit := inputPath(c, "crl", root.CRL)
@@ -221,6 +225,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	if len(behind) > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d CRL%s behind the inventory", len(behind), plural(len(behind)))}
+	}
+	if len(unrevoked) > 0 {
+		return &problemsFound{summary: fmt.Sprintf("%d renewed certificate%s not revoked as --revoke-old asked", len(unrevoked), plural(len(unrevoked)))}
 	}
 	if crlRefused != "" {
 		return &problemsFound{summary: "the CRL is not its CA's complete revocation list"}

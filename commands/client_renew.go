@@ -124,6 +124,17 @@ func runClientRenew(u *ui, c *cli.Context) error {
 	if req.Config, err = loadConfig(c, d); err != nil {
 		return err
 	}
+	res := newResult("client renew")
+	// An earlier --revoke-old renewal that did not get to its revocation
+	// (a crash, a failure) recorded it: finish it first.
+	if rv, err := d.FinishRevocations(c.Context, nextUpdate); err != nil {
+		return err
+	} else if rv != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("revoked %d old certificate%s an earlier renewal with --revoke-old left pending", len(rv.Revoked), plural(len(rv.Revoked))))
+		res.Revoked = append(res.Revoked, rv.Revoked...)
+		res.addWritten(rv.Written, nil)
+	}
+	req.RevokeOld = c.Bool("revoke-old")
 	bar := newProgress(u, 0, !c.Bool("json"))
 	req.Progress = bar.update
 	out, err := d.Renew(c.Context, req)
@@ -133,10 +144,12 @@ func runClientRenew(u *ui, c *cli.Context) error {
 	}
 	if len(out.Due) == 0 {
 		if c.Bool("json") {
-			res := newResult("client renew")
 			failed := []pkidir.Failure{}
 			res.Failed = &failed
 			return u.report(res, true)
+		}
+		for _, n := range res.Notes {
+			u.note("%s", n)
 		}
 		if req.CNGlob != "" {
 			fmt.Fprintf(u.out, "nothing due: no valid client certificate whose CN matches %q expires within %s\n", req.CNGlob, pkix.FormatDuration(req.Expiring))
@@ -145,20 +158,10 @@ func runClientRenew(u *ui, c *cli.Context) error {
 		fmt.Fprintf(u.out, "nothing due: no valid client certificate expires within %s\n", pkix.FormatDuration(req.Expiring))
 		return nil
 	}
-	res := newResult("client renew")
-	if c.Bool("revoke-old") && len(out.Superseded) > 0 {
-		// One transaction: every old certificate revoked and the CRLs
-		// rebuilt, or none of it.
-		rr := &pkidir.RevokeRequest{Reason: pkix.ReasonSuperseded, CRL: true, NextUpdate: nextUpdate}
-		for _, old := range out.Superseded {
-			rr.Serials = append(rr.Serials, old.Serial)
+	if req.RevokeOld && len(out.Superseded) > 0 {
+		if err := revokeRenewed(u, c, d, res, out, nextUpdate); err != nil {
+			return err
 		}
-		rv, err := d.Revoke(c.Context, rr)
-		if err != nil {
-			return partlyDone{fmt.Errorf("renewed %d certificate%s, but revoking the old ones failed (none is revoked): %w", len(out.Issued), plural(len(out.Issued)), err)}
-		}
-		res.Revoked = append(res.Revoked, rv.Revoked...)
-		res.addWritten(rv.Written, nil)
 	}
 	err = reportIssued(u, c, d, res, out.IssueResult, len(out.Due))
 	var pd partlyDone
@@ -166,4 +169,35 @@ func runClientRenew(u *ui, c *cli.Context) error {
 		return pd.error // some renewed and recorded, some not: exit 2, as documented
 	}
 	return err
+}
+
+// revokeRenewed revokes the certificates a renewal replaced (one
+// transaction: every old certificate revoked and the CRLs rebuilt, or
+// none of it). When that fails, or a signal came first, the renewals are
+// recorded and so is the intent to revoke: stdout (and --json) name the
+// old serials, and the next renewal or 'check' takes it from there.
+func revokeRenewed(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir.RenewResult, nextUpdate time.Duration) error {
+	rv, err := d.RevokeRenewed(c.Context, out, nextUpdate)
+	if err == nil {
+		res.Revoked = append(res.Revoked, rv.Revoked...)
+		res.addWritten(rv.Written, nil)
+		return nil
+	}
+	for _, old := range out.Superseded {
+		old.Status = pkix.StatusSuperseded // as the renewal recorded it
+		res.NotRevoked = append(res.NotRevoked, old)
+	}
+	if rerr := reportIssued(u, c, d, res, out.IssueResult, len(out.Due)); rerr != nil && !errors.As(rerr, new(partlyDone)) {
+		return rerr
+	}
+	if !c.Bool("json") {
+		for _, old := range out.Superseded {
+			fmt.Fprintf(u.out, "not revoked: serial %s (CN %q), the certificate this renewal replaced\n", old.Serial, old.CN)
+		}
+	}
+	hint := "the intent is recorded: the next 'mtlsctl client renew --dir " + d.Path() + "' revokes them first, and 'mtlsctl check' names them until then"
+	if c.Context.Err() != nil {
+		return &pkix.Error{Msg: fmt.Sprintf("interrupted after renewing %d certificate%s; the old ones are not revoked yet", len(out.Issued), plural(len(out.Issued))), Hint: hint}
+	}
+	return partlyDone{&pkix.Error{Msg: fmt.Sprintf("renewed %d certificate%s, but revoking the old ones failed (none is revoked): %v", len(out.Issued), plural(len(out.Issued)), err), Hint: hint}}
 }

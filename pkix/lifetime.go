@@ -58,3 +58,32 @@ func (is *Issuer) CheckLifetime(profile string, l Lifetime, now time.Time) error
 	}
 	return nil
 }
+
+// DueAgainAtOnce says why a certificate this CA signs now under profile
+// (or life) would itself be inside a renewal window of window: "" when it
+// would not. A renewal that is due again at once renews on every run, to
+// the same not-after, and leaves one more valid certificate each time.
+func (is *Issuer) DueAgainAtOnce(profile string, life Lifetime, now time.Time, window time.Duration) (string, error) {
+	end := life.end(now)
+	grant := "the lifetime asked for (" + life.String() + ")"
+	if life.IsZero() {
+		p, err := is.Config.Profile(profile)
+		if err != nil {
+			return "", err
+		}
+		end, grant = now.Add(p.Expiry), fmt.Sprintf("profile %q grants %s", profile, FormatDuration(p.Expiry))
+	}
+	byCA := false
+	if end.After(is.Cert.NotAfter) {
+		end, byCA = is.Cert.NotAfter, true
+	}
+	if end.After(now.Add(window)) {
+		return "", nil
+	}
+	if byCA {
+		return fmt.Sprintf("the issuing CA (%s) expires on %s, within the renewal window (%s): a renewed certificate would be due again at once; renew the CA, or renew with a shorter window",
+			cn(is.Cert), is.Cert.NotAfter.UTC().Format("2006-01-02"), FormatDuration(window)), nil
+	}
+	return fmt.Sprintf("%s, no more than the renewal window (%s): a renewed certificate would be due again at once, and every run would renew it again; renew with a window shorter than that lifetime, or raise the profile's \"expiry\" in ca-config.json",
+		grant, FormatDuration(window)), nil
+}

@@ -78,7 +78,10 @@ type IssueRequest struct {
 	// Lifetime, when not zero, replaces the profile's expiry; it is
 	// checked against the profile and the issuer before any key is made.
 	Lifetime pkix.Lifetime
-	P12      *P12Options
+	// RevokePending: a renewal whose old certificates are to be revoked
+	// next commits that intent with each (see revokepending.go).
+	RevokePending bool
+	P12           *P12Options
 	// Progress, if set, is called from the workers with the number done.
 	Progress func(done int)
 }
@@ -408,6 +411,9 @@ func (d *Dir) certFiles(req *IssueRequest, j Job, is *pkix.Issued, p12Chain []*x
 		files = append(files, pkix.File{Path: d.CA(name).Chain, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "CA chain for Access (intermediate first)"})
 	} else if chain := s.Fullchain(is.Cert); chain != nil {
 		files = append(files, pkix.File{Path: lf.Fullchain, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "leaf + intermediates"})
+	}
+	if req.RevokePending && j.Replaces != "" {
+		files = append(files, d.revokePendingFile(j))
 	}
 	if req.P12 != nil && is.KeyPEM != nil {
 		key, err := pkix.ParseKeyPEM("new key", is.KeyPEM)

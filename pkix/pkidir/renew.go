@@ -3,6 +3,7 @@ package pkidir
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -30,11 +31,17 @@ type RenewRequest struct {
 	// any other is refused.
 	SubjectFromRequest bool
 	Config             *pkix.SigningConfig
+	// RevokeOld: the old certificates are revoked next; each renewal
+	// records that intent in its own transaction (revokepending.go).
+	RevokeOld bool
 	// Lifetime, when not zero, replaces the profile's expiry.
 	Lifetime pkix.Lifetime
 	Now      time.Time
 	Progress func(done int)
 }
+
+// ErrDueAgain: a renewal would itself be due within the renewal window.
+var ErrDueAgain = errors.New("due again at once")
 
 // RenewResult is what a renewal did: the certificates due, the new ones,
 // and those that could not be renewed, named.
@@ -92,8 +99,22 @@ func (d *Dir) Renew(ctx context.Context, req *RenewRequest) (*RenewResult, error
 			}
 			continue
 		}
+		if req.Expiring > 0 {
+			// Refused, not warned: a daily job reads its exit code, not its
+			// stderr, and a loop of renewals is a setting to change.
+			why, err := signer.Issuer.DueAgainAtOnce(g.profile, req.Lifetime, req.Now, req.Expiring)
+			if err == nil && why != "" {
+				err = &pkix.Error{Msg: why, Err: ErrDueAgain}
+			}
+			if err != nil {
+				for _, j := range jobs[g] {
+					res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: err.Error(), err: err})
+				}
+				continue
+			}
+		}
 		out, err := d.Issue(ctx, &IssueRequest{Kind: pkix.KindClient, Jobs: jobs[g], Signer: signer, Profile: g.profile,
-			CertKind: "client certificate (renewed)", Force: true, Progress: req.Progress, Lifetime: req.Lifetime})
+			CertKind: "client certificate (renewed)", Force: true, Progress: req.Progress, Lifetime: req.Lifetime, RevokePending: req.RevokeOld})
 		if err != nil {
 			for _, j := range jobs[g] {
 				res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: err.Error(), err: err})
