@@ -39,6 +39,11 @@ fails, the others are still written whole and recorded, and the summary and
 exit code (3) name the CNs that were not issued. A progress bar shows on a
 terminal; a summary line is always printed to stderr.
 
+The issuer is --issuer NAME (ca: the root), --ca/--ca-key, or by
+default the directory's one valid intermediate once it has one (a note
+says so; with several, name one), else the root. --expiry or --not-after
+sets a lifetime within the profile's and the issuing CA's.
+
 Every certificate is recorded in DIR/inventory.tsv, under a lock that lets
 parallel jobs issue into one directory.
 

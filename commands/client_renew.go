@@ -21,10 +21,15 @@ with --expiring every valid one that expires within the duration (--cn
 GLOB narrows them), with the same subject, profile and issuer, under the
 same name. The subject is kept exactly: every attribute, in the same
 RDNs; a --request asking for another subject is refused, naming the
-difference, unless --subject-from-request. The old files are kept as .bak and the old record becomes
-superseded (not revoked: it stays valid until it expires, for a device
-that has not yet picked up the new one); --revoke-old revokes them
-(reason superseded) and rebuilds the CRLs.
+difference, unless --subject-from-request. The old files are kept as
+.bak and the old record becomes superseded (not revoked: it stays
+valid until it expires, for a device that has not yet picked up the new
+one); --revoke-old revokes them
+(reason superseded) and rebuilds the CRLs; the renewal records that
+intent, so a crash or a failure before the revocation is finished by the
+next renew and named by 'check' until then. With --expiring, a renewal
+that would itself be due at once (a profile shorter than the window) is
+refused, naming the setting to change.
 
 A new key by default, of the same type and size; --reuse-key re-signs the
 current key. A certificate whose key is on the device (signed with
@@ -72,7 +77,9 @@ const renewExitCodeHelp = `EXIT CODES:
       reason, and the others were renewed and recorded
    3  renewed, but revoking the old certificates (--revoke-old) failed:
       the renewals are recorded and none of the old ones is revoked;
-      revoke them with 'mtlsctl client revoke --serial' (see the error)
+      stdout (and --json, "not_revoked") names each old serial; the
+      intent is recorded, so 'check' names them and the next renew
+      revokes them first
    130 (SIGINT), 143 (SIGTERM): interrupted; renewals in flight were
       finished and recorded, none was started after the signal`
 
