@@ -178,7 +178,7 @@ func TestWorkerInWorkerd(t *testing.T) {
 	must(t, dir, "ca", "init", "--key-type", "ecdsa-256")
 	must(t, dir, "ca", "intermediate", "--cn", "Issuing", "--key-type", "ecdsa-256")
 	must(t, dir, "ca", "intermediate", "--cn", "Doomed", "--name", "doomed", "--key-type", "ecdsa-256")
-	must(t, dir, "client", "issue", "--cn", "r1", "--cn", "r2", "--key-type", "ecdsa-256")
+	must(t, dir, "client", "issue", "--issuer", "ca", "--cn", "r1", "--cn", "r2", "--key-type", "ecdsa-256")
 	must(t, dir, "client", "issue", "--issuer", "intermediate", "--cn", "i1", "--cn", "i2", "--key-type", "ecdsa-256")
 	must(t, dir, "client", "issue", "--issuer", "doomed", "--cn", "d1", "--key-type", "ecdsa-256")
 	must(t, dir, "client", "revoke", "r1", "--reason", "keyCompromise", "--crl")

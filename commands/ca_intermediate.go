@@ -18,6 +18,10 @@ profile ("ca_constraint": {"is_ca": true}) of ca-config.json that comes
 first by name, else a built-in one: cert sign + crl sign, 5 years (cut at
 the root's expiry).
 
+The intermediate's key is of its issuer's type and size (an ECDSA P-384
+root gets an ECDSA P-384 intermediate) unless --key-type or a "key"
+section in the request file asks for another.
+
 The intermediate always gets exactly the path length of --path-len (default
 0: it may issue client certificates but no further CAs). A root whose own
 path length forbids it is refused; cfssl would sign anyway.
@@ -41,7 +45,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "profile", Usage: "CA signing profile (default: the first with is_ca, else built-in)"},
 			&cli.IntFlag{Name: "path-len", Value: 0, Usage: "path length constraint of the intermediate; -1 for none"},
 			&cli.StringFlag{Name: "name", Value: "intermediate", Usage: "output base `NAME`"},
-			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
+			&cli.StringFlag{Name: "key-type", Usage: "the intermediate's key (default: the issuer's type and size): rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
 			forceFlag(),
 			jsonFlag(),
 		},
@@ -80,7 +84,6 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res.Notes = append(res.Notes, req.Notes...)
 	if err := applyKeyType(c, req); err != nil {
 		return err
 	}
@@ -100,6 +103,8 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	pkix.FollowIssuerKey(req, signer.Issuer.Cert)
+	res.Notes = append(res.Notes, req.Notes...)
 	jobs := []pkidir.Job{{CN: req.CR.CN, Name: base, Req: req}}
 	if err := refuseInputs(c, d, jobs); err != nil {
 		return err

@@ -85,6 +85,7 @@ func runCheck(u *ui, c *cli.Context) error {
 	var behind []pkidir.Behind
 	cov := &pkidir.CRLCoverage{} // every CA's CRL: intermediates' and retired keys' too
 	var unverified []pkidir.Unverified
+	var unrevoked []pkidir.PendingRevocation // renew --revoke-old not finished
 	pending := ""
 	var signerBehind string            // --signer: revoked in the database, missing from the CRL
 	var signerCRL *pkix.RevocationList // --signer: the CRL given, to compare
@@ -145,6 +146,19 @@ func runCheck(u *ui, c *cli.Context) error {
 			for _, cert := range certs {
 				col.AddCertificate(root.Cert, cert)
 			}
+		}
+		if unrevoked, err = d.PendingRevocations(); err != nil {
+			return err
+		}
+		for _, p := range unrevoked {
+			u.warn("%s", p.Message(d.Path()))
+		}
+		for i, r := range pkidir.SupersededStillValid(inv, time.Now()) {
+			if i == 10 {
+				u.note("… and more superseded certificates still valid ('client list --json' lists them)")
+				break
+			}
+			u.note("serial %s (CN %q) was renewed and stays valid until %s (superseded, not revoked: renew with --revoke-old to revoke the old one)", r.Serial, r.CN, r.NotAfter.UTC().Format("2006-01-02"))
 		}
 	}
 	crlPath, explicit := inputPath(c, "crl", root.CRL)
@@ -249,6 +263,9 @@ func runCheck(u *ui, c *cli.Context) error {
 	}
 	if n := len(cov.Problems()); n > 0 {
 		return &problemsFound{summary: fmt.Sprintf("%d CRL%s missing", n, plural(n))}
+	}
+	if len(unrevoked) > 0 {
+		return &problemsFound{summary: fmt.Sprintf("%d renewed certificate%s not revoked as --revoke-old asked", len(unrevoked), plural(len(unrevoked)))}
 	}
 	if crlRefused != "" {
 		return &problemsFound{summary: "the CRL is not its CA's complete revocation list"}

@@ -39,6 +39,11 @@ fails, the others are still written whole and recorded, and the summary and
 exit code (3) name the CNs that were not issued. A progress bar shows on a
 terminal; a summary line is always printed to stderr.
 
+The issuer is --issuer NAME (ca: the root), --ca/--ca-key, or by
+default the directory's one valid intermediate once it has one (a note
+says so; with several, name one), else the root. --expiry or --not-after
+sets a lifetime within the profile's and the issuing CA's.
+
 Every certificate is recorded in DIR/inventory.tsv, under a lock that lets
 parallel jobs issue into one directory.
 
@@ -58,7 +63,7 @@ EXAMPLES:
 			configFlag(),
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
 			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
-			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (e.g. intermediate); also writes BASE-fullchain.pem"},
+			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (ca: the root); default: the directory's one intermediate, else the root; under an intermediate also writes BASE-fullchain.pem"},
 			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
 			&cli.StringFlag{Name: "name", Value: "client", Usage: "output base `NAME`: NAME.pem, NAME-key.pem, NAME.csr (default: from --cn, else client)"},
 			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
@@ -66,7 +71,7 @@ EXAMPLES:
 			forceFlag(),
 			allowDNSpecialsFlag(),
 			jsonFlag(),
-		}, append(p12Flags(), signerClientFlags(false)...)...),
+		}, append(append(lifetimeFlags(), p12Flags()...), signerClientFlags(false)...)...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
@@ -148,12 +153,16 @@ func clientBatch(c *cli.Context, d *pkidir.Dir, res *result, jobs []pkidir.Job) 
 		certKind = "certificate (profile " + profile + ")"
 		res.Warnings = append(res.Warnings, fmt.Sprintf("profile %q has no \"client auth\": Access will not accept this certificate from a client", profile))
 	}
-	signer, err := loadSigner(c, d, cfg)
+	life, err := parseLifetime(c)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := loadSigner(c, d, cfg, res)
 	if err != nil {
 		return nil, err
 	}
 	return &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force"),
-		AllowDNSpecials: c.Bool(allowDNSpecialsFlagName)}, nil
+		Lifetime: life, AllowDNSpecials: c.Bool(allowDNSpecialsFlagName)}, nil
 }
 
 // issueBatch checks a batch's outputs, issues it with a progress bar and

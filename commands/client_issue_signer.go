@@ -31,9 +31,9 @@ func signerClientFlags(admin bool) []cli.Flag {
 // directory holds the issuing CA's certificate (ca.pem), to check the
 // answers, and no inventory: the signer's database is the record.
 func issueViaSigner(u *ui, c *cli.Context, d *pkidir.Dir, res *result, jobs []pkidir.Job) error {
-	for _, f := range []string{"p12", "issuer", "ca-key", "config"} {
+	for _, f := range []string{"p12", "issuer", "ca-key", "config", "expiry", "not-after"} {
 		if c.IsSet(f) {
-			return usageErrorf("--%s does not apply with --signer: the signer holds the CA key and its configuration", f)
+			return usageErrorf("--%s does not apply with --signer: the signer holds the CA key and its configuration (its profile sets the lifetime)", f)
 		}
 	}
 	pool, pair, err := signerCredentials(c)

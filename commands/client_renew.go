@@ -19,10 +19,17 @@ func clientRenewCommand(u *ui) *cli.Command {
 		Description: `Reissues each named valid client certificate (file base name or CN), or
 with --expiring every valid one that expires within the duration (--cn
 GLOB narrows them), with the same subject, profile and issuer, under the
-same name. The old files are kept as .bak and the old record becomes
-superseded (not revoked: it stays valid until it expires, for a device
-that has not yet picked up the new one); --revoke-old revokes them
-(reason superseded) and rebuilds the CRLs.
+same name. The subject is kept exactly: every attribute, in the same
+RDNs; a --request asking for another subject is refused, naming the
+difference, unless --subject-from-request. The old files are kept as
+.bak and the old record becomes superseded (not revoked: it stays
+valid until it expires, for a device that has not yet picked up the new
+one); --revoke-old revokes them
+(reason superseded) and rebuilds the CRLs; the renewal records that
+intent, so a crash or a failure before the revocation is finished by the
+next renew and named by 'check' until then. With --expiring, a renewal
+that would itself be due at once (a profile shorter than the window) is
+refused, naming the setting to change.
 
 A new key by default, of the same type and size; --reuse-key re-signs the
 current key. A certificate whose key is on the device (signed with
@@ -42,17 +49,18 @@ EXAMPLES:
    mtlsctl client renew --expiring 30d --cn 'sensor-*' --revoke-old
 
 ` + renewExitCodeHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "expiring", Usage: "renew every valid client certificate expiring within `DURATION` (30d, 720h)"},
 			&cli.StringFlag{Name: "cn", Usage: "with --expiring: only CNs matching `GLOB` (sensor-*)"},
 			&cli.BoolFlag{Name: "reuse-key", Usage: "re-sign the current key instead of making a new one"},
-			&cli.StringFlag{Name: "request", Usage: "a new PKCS#10 request `FILE` from the device (one certificate)"},
+			&cli.StringFlag{Name: "request", Usage: "a new PKCS#10 request `FILE` from the device (one certificate); its subject must be the certificate's"},
+			&cli.BoolFlag{Name: "subject-from-request", Usage: "with --request: issue the request's subject instead of the recorded one"},
 			&cli.BoolFlag{Name: "revoke-old", Usage: "revoke the renewed certificates (reason superseded) and rebuild the CRLs"},
 			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --revoke-old: how long the CRLs are valid"},
 			configFlag(),
 			jsonFlag(),
-		},
+		}, lifetimeFlags()...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			return runClientRenew(u, c)
@@ -69,7 +77,9 @@ const renewExitCodeHelp = `EXIT CODES:
       reason, and the others were renewed and recorded
    3  renewed, but revoking the old certificates (--revoke-old) failed:
       the renewals are recorded and none of the old ones is revoked;
-      revoke them with 'mtlsctl client revoke --serial' (see the error)
+      stdout (and --json, "not_revoked") names each old serial; the
+      intent is recorded, so 'check' names them and the next renew
+      revokes them first
    130 (SIGINT), 143 (SIGTERM): interrupted; renewals in flight were
       finished and recorded, none was started after the signal`
 
@@ -84,7 +94,7 @@ func runClientRenew(u *ui, c *cli.Context) error {
 			return usageErrorf("flag %s came after an argument", n).hint("put flags before the names: see 'mtlsctl client renew --help'")
 		}
 	}
-	req := &pkidir.RenewRequest{Names: names, ReuseKey: c.Bool("reuse-key"), CNGlob: c.String("cn"), Now: time.Now()}
+	req := &pkidir.RenewRequest{Names: names, ReuseKey: c.Bool("reuse-key"), CNGlob: c.String("cn"), Now: time.Now(), SubjectFromRequest: c.Bool("subject-from-request")}
 	switch {
 	case len(names) > 0 && c.IsSet("expiring"):
 		return usageErrorf("names and --expiring both pick what to renew").hint("give one of them")
@@ -92,11 +102,16 @@ func runClientRenew(u *ui, c *cli.Context) error {
 		return usageErrorf("renew what? give NAMEs or --expiring DURATION").hint("mtlsctl client renew --expiring 30d")
 	case c.IsSet("cn") && !c.IsSet("expiring"):
 		return usageErrorf("--cn narrows --expiring").hint("mtlsctl client renew --expiring 30d --cn 'sensor-*'")
+	case c.Bool("subject-from-request") && !c.IsSet("request"):
+		return usageErrorf("--subject-from-request takes the subject of --request, and --request is not given").hint("add --request FILE, or leave --subject-from-request out")
 	case c.IsSet("next-update") && !c.Bool("revoke-old"):
 		return usageErrorf("--next-update is how long the CRLs --revoke-old rebuilds are valid, and --revoke-old is not given").hint("add --revoke-old, or leave --next-update out")
 	}
 	nextUpdate, err := parseDuration("next-update", c.String("next-update"))
 	if err != nil {
+		return err
+	}
+	if req.Lifetime, err = parseLifetime(c); err != nil {
 		return err
 	}
 	if c.IsSet("expiring") {
@@ -116,6 +131,17 @@ func runClientRenew(u *ui, c *cli.Context) error {
 	if req.Config, err = loadConfig(c, d); err != nil {
 		return err
 	}
+	res := newResult("client renew")
+	// An earlier --revoke-old renewal that did not get to its revocation
+	// (a crash, a failure) recorded it: finish it first.
+	if rv, err := d.FinishRevocations(c.Context, nextUpdate); err != nil {
+		return err
+	} else if rv != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("revoked %d old certificate%s an earlier renewal with --revoke-old left pending", len(rv.Revoked), plural(len(rv.Revoked))))
+		res.Revoked = append(res.Revoked, rv.Revoked...)
+		res.addWritten(rv.Written, nil)
+	}
+	req.RevokeOld = c.Bool("revoke-old")
 	bar := newProgress(u, 0, !c.Bool("json"))
 	req.Progress = bar.update
 	out, err := d.Renew(c.Context, req)
@@ -125,10 +151,12 @@ func runClientRenew(u *ui, c *cli.Context) error {
 	}
 	if len(out.Due) == 0 {
 		if c.Bool("json") {
-			res := newResult("client renew")
 			failed := []pkidir.Failure{}
 			res.Failed = &failed
 			return u.report(res, true)
+		}
+		for _, n := range res.Notes {
+			u.note("%s", n)
 		}
 		if req.CNGlob != "" {
 			fmt.Fprintf(u.out, "nothing due: no valid client certificate whose CN matches %q expires within %s\n", req.CNGlob, pkix.FormatDuration(req.Expiring))
@@ -137,20 +165,10 @@ func runClientRenew(u *ui, c *cli.Context) error {
 		fmt.Fprintf(u.out, "nothing due: no valid client certificate expires within %s\n", pkix.FormatDuration(req.Expiring))
 		return nil
 	}
-	res := newResult("client renew")
-	if c.Bool("revoke-old") && len(out.Superseded) > 0 {
-		// One transaction: every old certificate revoked and the CRLs
-		// rebuilt, or none of it.
-		rr := &pkidir.RevokeRequest{Reason: pkix.ReasonSuperseded, CRL: true, NextUpdate: nextUpdate}
-		for _, old := range out.Superseded {
-			rr.Serials = append(rr.Serials, old.Serial)
+	if req.RevokeOld && len(out.Superseded) > 0 {
+		if err := revokeRenewed(u, c, d, res, out, nextUpdate); err != nil {
+			return err
 		}
-		rv, err := d.Revoke(c.Context, rr)
-		if err != nil {
-			return partlyDone{fmt.Errorf("renewed %d certificate%s, but revoking the old ones failed (none is revoked): %w", len(out.Issued), plural(len(out.Issued)), err)}
-		}
-		res.Revoked = append(res.Revoked, rv.Revoked...)
-		res.addWritten(rv.Written, nil)
 	}
 	err = reportIssued(u, c, d, res, out.IssueResult, len(out.Due))
 	var pd partlyDone
@@ -158,4 +176,35 @@ func runClientRenew(u *ui, c *cli.Context) error {
 		return pd.error // some renewed and recorded, some not: exit 2, as documented
 	}
 	return err
+}
+
+// revokeRenewed revokes the certificates a renewal replaced (one
+// transaction: every old certificate revoked and the CRLs rebuilt, or
+// none of it). When that fails, or a signal came first, the renewals are
+// recorded and so is the intent to revoke: stdout (and --json) name the
+// old serials, and the next renewal or 'check' takes it from there.
+func revokeRenewed(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir.RenewResult, nextUpdate time.Duration) error {
+	rv, err := d.RevokeRenewed(c.Context, out, nextUpdate)
+	if err == nil {
+		res.Revoked = append(res.Revoked, rv.Revoked...)
+		res.addWritten(rv.Written, nil)
+		return nil
+	}
+	for _, old := range out.Superseded {
+		old.Status = pkix.StatusSuperseded // as the renewal recorded it
+		res.NotRevoked = append(res.NotRevoked, old)
+	}
+	if rerr := reportIssued(u, c, d, res, out.IssueResult, len(out.Due)); rerr != nil && !errors.As(rerr, new(partlyDone)) {
+		return rerr
+	}
+	if !c.Bool("json") {
+		for _, old := range out.Superseded {
+			fmt.Fprintf(u.out, "not revoked: serial %s (CN %q), the certificate this renewal replaced\n", old.Serial, old.CN)
+		}
+	}
+	hint := "the intent is recorded: the next 'mtlsctl client renew --dir " + d.Path() + "' revokes them first, and 'mtlsctl check' names them until then"
+	if c.Context.Err() != nil {
+		return &pkix.Error{Msg: fmt.Sprintf("interrupted after renewing %d certificate%s; the old ones are not revoked yet", len(out.Issued), plural(len(out.Issued))), Hint: hint}
+	}
+	return partlyDone{&pkix.Error{Msg: fmt.Sprintf("renewed %d certificate%s, but revoking the old ones failed (none is revoked): %v", len(out.Issued), plural(len(out.Issued)), err), Hint: hint}}
 }

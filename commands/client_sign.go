@@ -41,19 +41,19 @@ EXAMPLES:
    ssh device-9 cat device-9.csr | mtlsctl client sign -
 
 ` + exitCodeHelp,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "cn", Usage: "the certificate's common `NAME`, overriding the request's (one request only)"},
 			&cli.StringFlag{Name: "name", Usage: "output base `NAME` (one request only; default from the CN)"},
 			configFlag(),
 			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
 			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
-			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (e.g. intermediate); also writes BASE-fullchain.pem"},
+			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (ca: the root); default: the directory's one intermediate, else the root; under an intermediate also writes BASE-fullchain.pem"},
 			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
 			forceFlag(),
 			allowDNSpecialsFlag(),
 			jsonFlag(),
-		},
+		}, lifetimeFlags()...),
 		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() == 0 {

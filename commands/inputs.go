@@ -2,9 +2,11 @@ package commands
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
@@ -58,6 +60,7 @@ func applyKeyType(c *cli.Context, req *pkix.Request) error {
 		return usageErrorf("--key-type %s: %s", kt, err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
 	}
 	req.CR.KeyRequest = kr
+	req.KeyGiven = true
 	return nil
 }
 
@@ -70,10 +73,21 @@ func externalCRLFlags() []cli.Flag {
 }
 
 // loadSigner reads the signing CA: --issuer NAME (the directory's
-// intermediate), --ca/--ca-key files (a bundle: the issuer first, then the
-// certificates above it), or the directory's root.
-func loadSigner(c *cli.Context, d *pkidir.Dir, cfg *pkix.SigningConfig) (*pkidir.Signer, error) {
+// intermediate, or ca for the root), --ca/--ca-key files (a bundle: the
+// issuer first, then the certificates above it), or the directory's
+// default issuer (its one intermediate, else the root), said in a note.
+func loadSigner(c *cli.Context, d *pkidir.Dir, cfg *pkix.SigningConfig, res *result) (*pkidir.Signer, error) {
 	name := c.String("issuer")
+	if name == "" && !c.IsSet("ca") && !c.IsSet("ca-key") {
+		def, err := d.DefaultIssuer(time.Now())
+		if err != nil {
+			return nil, err
+		}
+		if def != pkidir.RootName {
+			res.Notes = append(res.Notes, fmt.Sprintf("signing with the intermediate CA %q: the default issuer once the directory has one (--issuer %s signs with the root)", def, pkidir.RootName))
+		}
+		return d.LoadSigner(def, pkidir.CAInput{}, cfg)
+	}
 	if name != "" {
 		if err := checkBaseName(name); err != nil {
 			return nil, err

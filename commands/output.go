@@ -32,8 +32,10 @@ type result struct {
 	Failed   *[]pkidir.Failure  `json:"failed,omitempty"` // set (maybe empty) by batches
 	Recorded string             `json:"inventory,omitempty"`
 	Revoked  []pkix.Record      `json:"revoked,omitempty"`
-	Warnings []string           `json:"warnings"`
-	Notes    []string           `json:"notes"`
+	// NotRevoked: the old certificates renew --revoke-old did not revoke.
+	NotRevoked []pkix.Record `json:"not_revoked,omitempty"`
+	Warnings   []string      `json:"warnings"`
+	Notes      []string      `json:"notes"`
 }
 
 func newResult(command string) *result {

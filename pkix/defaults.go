@@ -84,5 +84,6 @@ func DefaultRequest(cn string, kind RequestKind) *Request {
 		panic("built-in request is invalid: " + err.Error())
 	}
 	r.CR.CN = cn
+	r.KeyGiven = false // the built-in key type is a default, not a choice
 	return r
 }

@@ -157,11 +157,17 @@ func requestPolicy(p *config.SigningProfile, subjectFromRequest bool) *config.Si
 // subject from the request (cn, when not "", replaces its CN), the public
 // key from the request, everything else from the profile. No key is made.
 func (is *Issuer) SignRequest(r *DeviceRequest, cn, profile string) (*Issued, []string, error) {
+	return is.SignRequestWithin(r, cn, profile, Lifetime{})
+}
+
+// SignRequestWithin is SignRequest with the lifetime life instead of the
+// profile's (when not zero).
+func (is *Issuer) SignRequestWithin(r *DeviceRequest, cn, profile string, life Lifetime) (*Issued, []string, error) {
 	var subject *signer.Subject
 	if cn != "" {
 		subject = &signer.Subject{CN: cn}
 	}
-	return is.signRequest(r, subject, true, profile)
+	return is.signRequest(r, subject, true, profile, life)
 }
 
 // SignRequestAs signs r with subject as the whole subject: nothing of the
@@ -170,10 +176,10 @@ func (is *Issuer) SignRequest(r *DeviceRequest, cn, profile string) (*Issued, []
 // so that a runner chooses the CN its grant allows and nothing else of
 // the subject (an O a relying party reads as a group).
 func (is *Issuer) SignRequestAs(r *DeviceRequest, subject *signer.Subject, profile string) (*Issued, []string, error) {
-	return is.signRequest(r, subject, false, profile)
+	return is.signRequest(r, subject, false, profile, Lifetime{})
 }
 
-func (is *Issuer) signRequest(r *DeviceRequest, subject *signer.Subject, subjectFromRequest bool, profile string) (*Issued, []string, error) {
+func (is *Issuer) signRequest(r *DeviceRequest, subject *signer.Subject, subjectFromRequest bool, profile string, life Lifetime) (*Issued, []string, error) {
 	p, err := is.Config.Profile(profile)
 	if err != nil {
 		return nil, nil, err
@@ -201,7 +207,7 @@ func (is *Issuer) signRequest(r *DeviceRequest, subject *signer.Subject, subject
 		// the CN, never names.
 		hosts = []string{}
 	}
-	issued, warnings, err := is.signWith(s.(*local.Signer), signer.SignRequest{Request: string(r.PEM), Profile: profile, Subject: subject, Hosts: hosts}, profile, p.Expiry, "certificate")
+	issued, warnings, err := is.signWith(s.(*local.Signer), signer.SignRequest{Request: string(r.PEM), Profile: profile, Subject: subject, Hosts: hosts}, profile, p.Expiry, life, "certificate")
 	if err != nil {
 		return nil, nil, err
 	}

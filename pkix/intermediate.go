@@ -88,7 +88,7 @@ func (is *Issuer) IssueIntermediate(req *Request, profileName string, profile *c
 		cr.CA.PathLength = 0 // with PathLenZero false, cfssl writes "no limit"
 	}
 	cr.Hosts = nil
-	issued, warnings, err := is.sign(s, &cr, nil, IntermediateProfile, profileName, p.Expiry, "intermediate")
+	issued, warnings, err := is.sign(s, &cr, nil, IntermediateProfile, profileName, p.Expiry, Lifetime{}, "intermediate")
 	if err != nil {
 		return nil, nil, err
 	}

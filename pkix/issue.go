@@ -51,11 +51,17 @@ func NewIssuer(certFile string, cert *x509.Certificate, keyFile string, key cryp
 // Issue generates a key and CSR for req and signs it with the named
 // profile.
 func (is *Issuer) Issue(req *Request, profile string) (*Issued, []string, error) {
+	return is.IssueWithin(req, profile, Lifetime{})
+}
+
+// IssueWithin is Issue with the lifetime life instead of the profile's
+// (when not zero; CheckLifetime says whether the CA grants it).
+func (is *Issuer) IssueWithin(req *Request, profile string, life Lifetime) (*Issued, []string, error) {
 	p, err := is.Config.Profile(profile)
 	if err != nil {
 		return nil, nil, err
 	}
-	return is.sign(is.signer, req.CR, req.Extensions, profile, profile, p.Expiry, "certificate")
+	return is.sign(is.signer, req.CR, req.Extensions, profile, profile, p.Expiry, life, "certificate")
 }
 
 // sign is the one flow behind every certificate a CA here issues, leaf or
@@ -64,7 +70,7 @@ func (is *Issuer) Issue(req *Request, profile string) (*Issued, []string, error)
 // CA is cut at the CA's expiry, with a warning: such a certificate stops
 // verifying then anyway. shown names the profile in messages; what names
 // the certificate ("certificate", "intermediate").
-func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, exts []signer.Extension, profile, shown string, expiry time.Duration, what string) (*Issued, []string, error) {
+func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, exts []signer.Extension, profile, shown string, expiry time.Duration, life Lifetime, what string) (*Issued, []string, error) {
 	priv, err := generateKey(cr.KeyRequest)
 	if err != nil {
 		return nil, nil, err
@@ -73,7 +79,7 @@ func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, exts []signe
 	if err != nil {
 		return nil, nil, fmt.Errorf("making the CSR: %s", CfsslMessage(err))
 	}
-	issued, warnings, err := is.signWith(s, signer.SignRequest{Hosts: cr.Hosts, Request: string(csrPEM), Profile: profile, Extensions: exts}, shown, expiry, what)
+	issued, warnings, err := is.signWith(s, signer.SignRequest{Hosts: cr.Hosts, Request: string(csrPEM), Profile: profile, Extensions: exts}, shown, expiry, life, what)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -86,10 +92,13 @@ func (is *Issuer) sign(s *local.Signer, cr *csr.CertificateRequest, exts []signe
 
 // signWith signs sr with s and reads the certificate back. A profile
 // lifetime that would outlive the CA is cut at the CA's expiry, with a
-// warning when the cut is more than a day.
-func (is *Issuer) signWith(s *local.Signer, sr signer.SignRequest, shown string, expiry time.Duration, what string) (*Issued, []string, error) {
+// warning when the cut is more than a day; a lifetime asked for (life)
+// is taken as it is.
+func (is *Issuer) signWith(s *local.Signer, sr signer.SignRequest, shown string, expiry time.Duration, life Lifetime, what string) (*Issued, []string, error) {
 	var warnings []string
-	if notAfter := time.Now().Add(expiry); notAfter.After(is.Cert.NotAfter) {
+	if !life.IsZero() {
+		sr.NotAfter = life.end(time.Now())
+	} else if notAfter := time.Now().Add(expiry); notAfter.After(is.Cert.NotAfter) {
 		sr.NotAfter = is.Cert.NotAfter
 		// A cut of minutes (a CA and its first certificates made together)
 		// is not worth a warning; a cut of days is.

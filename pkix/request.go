@@ -22,6 +22,10 @@ type Request struct {
 	// each in allowed_extensions (cfssl refuses the others). The signer's
 	// runner certificates carry their grant so.
 	Extensions []signer.Extension
+	// KeyGiven: the key type was asked for (a "key" section in the file,
+	// or --key-type), not filled in by default. An intermediate follows
+	// its issuer's key type unless it was asked for.
+	KeyGiven bool
 }
 
 // RequestKind says which checks apply: a CA request may carry a "ca"
@@ -46,7 +50,7 @@ func LoadRequest(file string, data []byte, kind RequestKind) (*Request, error) {
 }
 
 func validateRequest(file string, data []byte, cr *csr.CertificateRequest, kind RequestKind) (*Request, error) {
-	r := &Request{CR: cr}
+	r := &Request{CR: cr, KeyGiven: cr.KeyRequest != nil}
 	at := func(field string) *Error {
 		line, col := findKey(data, field)
 		return &Error{File: file, Line: line, Col: col, Field: field}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/cloudflare/cfssl/config"
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -31,6 +32,9 @@ type Job struct {
 	// another run renewed or revoked it meanwhile, this job is not
 	// committed (checked under the lock, so two renewals never both land).
 	Replaces string
+	// Subject, when set, is the DER subject the certificate gets, byte
+	// for byte, whatever the request says: a renewal's recorded subject.
+	Subject []byte
 }
 
 // PlanBatch gives every CN of a batch its request and its files' name,
@@ -71,7 +75,13 @@ type IssueRequest struct {
 	PathLen   int
 	CertKind  string // how the certificate file is described ("client certificate")
 	Force     bool
-	P12       *P12Options
+	// Lifetime, when not zero, replaces the profile's expiry; it is
+	// checked against the profile and the issuer before any key is made.
+	Lifetime pkix.Lifetime
+	// RevokePending: a renewal whose old certificates are to be revoked
+	// next commits that intent with each (see revokepending.go).
+	RevokePending bool
+	P12           *P12Options
 	// AllowDNSpecials lets a client CN hold DN metacharacters (",", "+",
 	// "=", ...), which are refused by default (pkix.CheckCNSpecials).
 	AllowDNSpecials bool
@@ -244,6 +254,9 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 		return nil, err
 	}
 	s := req.Signer
+	if err := s.Issuer.CheckLifetime(req.Profile, req.Lifetime, time.Now()); err != nil {
+		return nil, err
+	}
 	var p12Chain []*x509.Certificate
 	if req.P12 != nil {
 		p12Chain = d.ChainToRoot(s)
@@ -255,18 +268,11 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 	defer st.release()
 	staged := make([]*pkix.Staged, len(req.Jobs))
 	results := pkix.RunBatch(ctx, len(req.Jobs), func(i int) (*pkix.Issued, []string, error) {
-		j := req.Jobs[i]
-		switch {
-		case req.Kind == pkix.KindIntermediate:
-			return s.Issuer.IssueIntermediate(j.Req, req.Profile, req.CAProfile, req.PathLen)
-		case j.Device != nil:
-			cn := ""
-			if j.SetCN {
-				cn = j.CN
-			}
-			return s.Issuer.SignRequest(j.Device, cn, req.Profile)
+		is, warnings, err := d.issueOne(req, req.Jobs[i])
+		if err == nil && req.Jobs[i].Subject != nil {
+			err = s.Issuer.WithSubject(is, req.Jobs[i].Subject)
 		}
-		return s.Issuer.Issue(j.Req, req.Profile)
+		return is, warnings, err
 	}, func(i int, r *pkix.BatchResult, done int) {
 		if req.Progress != nil {
 			defer req.Progress(done)
@@ -424,6 +430,9 @@ func (d *Dir) certFiles(req *IssueRequest, j Job, is *pkix.Issued, p12Chain []*x
 	} else if chain := s.Fullchain(is.Cert); chain != nil {
 		files = append(files, pkix.File{Path: lf.Fullchain, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "leaf + intermediates"})
 	}
+	if req.RevokePending && j.Replaces != "" {
+		files = append(files, d.revokePendingFile(j))
+	}
 	if req.P12 != nil && is.KeyPEM != nil {
 		key, err := pkix.ParseKeyPEM("new key", is.KeyPEM)
 		if err != nil {
@@ -515,4 +524,20 @@ func (d *Dir) issuedBy(issuer string) (int, error) {
 		}
 	})
 	return len(valid), err
+}
+
+// issueOne makes one job's certificate, as its kind asks.
+func (d *Dir) issueOne(req *IssueRequest, j Job) (*pkix.Issued, []string, error) {
+	s := req.Signer
+	switch {
+	case req.Kind == pkix.KindIntermediate:
+		return s.Issuer.IssueIntermediate(j.Req, req.Profile, req.CAProfile, req.PathLen)
+	case j.Device != nil:
+		cn := ""
+		if j.SetCN {
+			cn = j.CN
+		}
+		return s.Issuer.SignRequestWithin(j.Device, cn, req.Profile, req.Lifetime)
+	}
+	return s.Issuer.IssueWithin(j.Req, req.Profile, req.Lifetime)
 }

@@ -2,6 +2,7 @@ package pkidir
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -387,5 +388,18 @@ func crashPoint(name string) {
 	if v := os.Getenv("MTLSCTL_TEST_CRASH"); v != "" && v == name {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // the signal is on its way
+	}
+}
+
+// signalPoint sends this process a real SIGTERM at a named point when
+// MTLSCTL_TEST_SIGTERM names it, and waits for the command's context to
+// see it: the tests use it to signal a real mtlsctl between two steps.
+func signalPoint(ctx context.Context, name string) {
+	if v := os.Getenv("MTLSCTL_TEST_SIGTERM"); v != "" && v == name {
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
 	}
 }

@@ -42,6 +42,10 @@ func (d *Dir) Lock(ctx context.Context) (*Session, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &pkix.Error{File: d.path, Msg: "no such directory", Hint: "run 'mtlsctl ca init' first, or pass --dir", Err: err}
 		}
+		if errors.Is(err, context.Canceled) {
+			// A signal, not another process: nothing was changed after it.
+			return nil, &pkix.Error{File: d.path, Msg: "interrupted before this step could lock the directory; it was not done", Err: err}
+		}
 		return nil, &pkix.Error{File: d.path, Msg: fmt.Sprintf("cannot lock the directory: %v", unwrap(err)), Err: err,
 			Hint: "another mtlsctl is working in it; try again when it is done"}
 	}

@@ -2,10 +2,8 @@ package pkidir
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -28,10 +26,22 @@ type RenewRequest struct {
 	// from its request in the directory (NAME.csr), or from Request.
 	ReuseKey bool
 	Request  *pkix.DeviceRequest // a new request from the device (one certificate)
-	Config   *pkix.SigningConfig
+	// SubjectFromRequest: the certificate gets Request's subject. Without
+	// it a renewal keeps the recorded subject, and a Request asking for
+	// any other is refused.
+	SubjectFromRequest bool
+	Config             *pkix.SigningConfig
+	// RevokeOld: the old certificates are revoked next; each renewal
+	// records that intent in its own transaction (revokepending.go).
+	RevokeOld bool
+	// Lifetime, when not zero, replaces the profile's expiry.
+	Lifetime pkix.Lifetime
 	Now      time.Time
 	Progress func(done int)
 }
+
+// ErrDueAgain: a renewal would itself be due within the renewal window.
+var ErrDueAgain = errors.New("due again at once")
 
 // RenewResult is what a renewal did: the certificates due, the new ones,
 // and those that could not be renewed, named.
@@ -89,8 +99,22 @@ func (d *Dir) Renew(ctx context.Context, req *RenewRequest) (*RenewResult, error
 			}
 			continue
 		}
+		if req.Expiring > 0 {
+			// Refused, not warned: a daily job reads its exit code, not its
+			// stderr, and a loop of renewals is a setting to change.
+			why, err := signer.Issuer.DueAgainAtOnce(g.profile, req.Lifetime, req.Now, req.Expiring)
+			if err == nil && why != "" {
+				err = &pkix.Error{Msg: why, Err: ErrDueAgain}
+			}
+			if err != nil {
+				for _, j := range jobs[g] {
+					res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: err.Error(), err: err})
+				}
+				continue
+			}
+		}
 		out, err := d.Issue(ctx, &IssueRequest{Kind: pkix.KindClient, Jobs: jobs[g], Signer: signer, Profile: g.profile,
-			CertKind: "client certificate (renewed)", Force: true, Progress: req.Progress})
+			CertKind: "client certificate (renewed)", Force: true, Progress: req.Progress, Lifetime: req.Lifetime, RevokePending: req.RevokeOld})
 		if err != nil {
 			for _, j := range jobs[g] {
 				res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: err.Error(), err: err})
@@ -177,22 +201,29 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 		return Job{}, &pkix.Error{File: lf.Cert, Msg: "is not the certificate the inventory records (serial " + r.Serial + ")",
 			Hint: "restore it from git or its .bak, or issue it again with 'mtlsctl client issue --force'"}
 	}
-	job := Job{CN: r.CN, Name: r.Name, Replaces: r.Serial}
+	// A renewal issues exactly the subject it renews, all its attributes
+	// in their RDNs: a device may not raise its own O or OU on renewal.
+	job := Job{CN: r.CN, Name: r.Name, Replaces: r.Serial, Subject: cert.RawSubject}
 	switch {
 	case req.Request != nil:
-		// The renewal is of this certificate: its CN, whatever the new
-		// request says.
-		if cn := req.Request.CSR.Subject.CommonName; cn != r.CN {
-			return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request is for CN %q, the certificate for %q", cn, r.CN),
-				Hint: "a renewal keeps the subject: make the request with the certificate's CN, or sign it as a new certificate with 'mtlsctl client sign'"}
+		diff, err := pkix.SubjectDifference(cert.RawSubject, req.Request.CSR.RawSubject)
+		if err != nil {
+			return Job{}, &pkix.Error{File: req.Request.File, Msg: err.Error()}
 		}
-		job.Device, job.SetCN = req.Request, true
+		switch {
+		case req.SubjectFromRequest:
+			job.Subject = req.Request.CSR.RawSubject
+		case diff != "":
+			return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request's subject is not the certificate's (%s): it %s; a renewal keeps the subject", pkix.SubjectDN(cert), diff),
+				Hint: "make the request with the certificate's subject, or renew with --subject-from-request to issue the request's subject"}
+		}
+		job.Device, job.SetCN = req.Request, true // SetCN: cfssl's re-encoding warning is moot, Subject replaces it
 	case r.KeyHeld == pkix.KeyOnDevice:
 		dr, err := requestFor(lf.CSR, cert)
 		if err != nil {
 			return Job{}, err
 		}
-		job.Device, job.SetCN = dr, true // the certificate's CN (it may have been set with --cn)
+		job.Device, job.SetCN = dr, true
 	case req.ReuseKey:
 		key, err := readKey(lf.Key, "the key must be next to the certificate as NAME-key.pem")
 		if err != nil {
@@ -212,7 +243,7 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 		job.Device, job.KeyHere = dr, true
 	default:
 		cr := subjectRequest(cert)
-		cr.KeyRequest = keyRequestLike(cert)
+		cr.KeyRequest = pkix.KeyRequestLike(cert)
 		job.Req = &pkix.Request{CR: cr}
 	}
 	return job, nil
@@ -236,7 +267,8 @@ func requestFor(path string, cert *x509.Certificate) (*pkix.DeviceRequest, error
 	return dr, nil
 }
 
-// subjectRequest asks for cert's subject again.
+// subjectRequest asks for cert's subject again, as near as cfssl's
+// request can say it; the job's Subject then makes it exact.
 func subjectRequest(cert *x509.Certificate) *csr.CertificateRequest {
 	s := cert.Subject
 	n := csr.Name{}
@@ -252,17 +284,4 @@ func subjectRequest(cert *x509.Certificate) *csr.CertificateRequest {
 		cr.Names = []csr.Name{n}
 	}
 	return cr
-}
-
-// keyRequestLike is a new key of the same type and size as cert's.
-func keyRequestLike(cert *x509.Certificate) *csr.KeyRequest {
-	switch k := cert.PublicKey.(type) {
-	case *rsa.PublicKey:
-		return &csr.KeyRequest{A: "rsa", S: k.N.BitLen()}
-	case *ecdsa.PublicKey:
-		return &csr.KeyRequest{A: "ecdsa", S: k.Curve.Params().BitSize}
-	case ed25519.PublicKey:
-		return &csr.KeyRequest{A: "ed25519"}
-	}
-	return csr.NewKeyRequest()
 }

@@ -2,6 +2,7 @@ package pkidir
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -111,7 +112,9 @@ func TestConcurrentRenewalsRenewOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := d.Renew(context.Background(), &RenewRequest{Expiring: 400 * 24 * time.Hour, Config: cfg})
+			// By name: with --expiring, a window longer than the profile's
+			// lifetime is refused (the renewal would be due again at once).
+			res, err := d.Renew(context.Background(), &RenewRequest{Names: cns, Config: cfg})
 			if err != nil {
 				t.Error(err)
 				return
@@ -140,5 +143,23 @@ func TestConcurrentRenewalsRenewOnce(t *testing.T) {
 		if n := len(validRecords(t, d)[cn]); n != 1 {
 			t.Errorf("%s has %d valid records", cn, n)
 		}
+	}
+}
+
+// A window longer than what a renewal grants would renew on every run:
+// refused, with the reason, and nothing is renewed.
+func TestRenewDueAgainAtOnceRefused(t *testing.T) {
+	d := testDir(t)
+	cfg := newRoot(t, d)
+	issueClients(t, d, cfg, "dev-1")
+	res, err := d.Renew(context.Background(), &RenewRequest{Expiring: 400 * 24 * time.Hour, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Issued) != 0 || len(res.Failed) != 1 || !errors.Is(res.Failed[0].err, ErrDueAgain) {
+		t.Fatalf("issued %d, failed %+v; want dev-1 refused as due again at once", len(res.Issued), res.Failed)
+	}
+	if !strings.Contains(res.Failed[0].Error, "renewal window (400d)") {
+		t.Errorf("the reason does not name the window: %s", res.Failed[0].Error)
 	}
 }

@@ -82,8 +82,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 	case inv.size == 0:
 		lines = pkix.InventoryHeader()
 	case !inv.endsWithNewline:
-		return nil, nil, nil, &pkix.Error{File: d.Inventory(), Msg: "ends in the middle of a line (a torn write, or a truncated or hand-edited file)",
-			Hint: "restore it from git; if its last line is whole, end the file with a newline"}
+		return nil, nil, nil, d.tornInventory()
 	}
 	base := len(lines)
 	planned := make([][]move, len(ch.Sets))
@@ -232,4 +231,11 @@ func freeBackup(path string) string {
 		backup = path + ".bak." + time.Now().UTC().Format("20060102T150405.000000000Z")
 	}
 	return backup
+}
+
+// tornInventory: the inventory does not end with a newline, so its last
+// line may be cut; nothing is appended after it or read from it.
+func (d *Dir) tornInventory() error {
+	return &pkix.Error{File: d.Inventory(), Msg: "ends in the middle of a line (a torn write, or a truncated or hand-edited file)",
+		Hint: "restore it from git; if its last line is whole, end the file with a newline"}
 }

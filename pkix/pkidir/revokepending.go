@@ -1,0 +1,160 @@
+package pkidir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
+)
+
+// A renewal with --revoke-old is two transactions: the renewal, then the
+// revocation of the old certificates with the CRL rebuild. So that a crash
+// or a failure between them never leaves an old certificate valid without
+// a trace, the renewal's own transaction writes NAME.revoke-pending beside
+// the new certificate, holding the old serial. Until the inventory records
+// that serial revoked, the revocation is pending: 'check' names it (exit
+// 1) and the next renewal finishes it. A file whose serial is revoked is
+// done with, and removed.
+
+const revokePendingSuffix = ".revoke-pending"
+
+// revokePendingFile is the intent a renewal with RevokeOld commits.
+func (d *Dir) revokePendingFile(j Job) pkix.File {
+	return pkix.File{Path: d.File(j.Name + revokePendingSuffix), Data: []byte(j.Replaces + "\n"), Mode: pkix.ModePublic,
+		Kind: "revocation of the old certificate, until done"}
+}
+
+// PendingRevocation is an old certificate a renewal said to revoke, not
+// revoked yet.
+type PendingRevocation struct {
+	File   string
+	Serial string
+	CN     string
+}
+
+// Message says what is pending and how to finish it.
+func (p PendingRevocation) Message(dir string) string {
+	return fmt.Sprintf("%s: serial %s (CN %q) was renewed with --revoke-old and is not revoked yet: the next 'mtlsctl client renew --dir %s' revokes it, or 'mtlsctl client revoke --dir %s --serial %s --reason superseded --crl'",
+		p.File, p.Serial, p.CN, dir, dir, p.Serial)
+}
+
+// PendingRevocations lists the revocations renewals recorded and did not
+// finish; files whose serial is revoked are left for ClearRevocations.
+func (d *Dir) PendingRevocations() ([]PendingRevocation, error) {
+	files, err := filepath.Glob(filepath.Join(globEscape(d.path), "*"+revokePendingSuffix))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var out []PendingRevocation
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, d.ioError(f, "cannot read", err)
+		}
+		serial := strings.TrimSpace(string(data))
+		r, err := d.FindSerial(serial)
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			return nil, &pkix.Error{File: f, Msg: fmt.Sprintf("names serial %q, which the inventory does not record", serial),
+				Hint: "restore the inventory from git; remove this file only if that certificate is revoked"}
+		}
+		if r.Status != pkix.StatusRevoked {
+			out = append(out, PendingRevocation{File: f, Serial: serial, CN: r.CN})
+		}
+	}
+	return out, nil
+}
+
+// ClearRevocations removes the intent files whose serial is now revoked.
+func (d *Dir) ClearRevocations() error {
+	files, err := filepath.Glob(filepath.Join(globEscape(d.path), "*"+revokePendingSuffix))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if r, err := d.FindSerial(strings.TrimSpace(string(data))); err == nil && r != nil && r.Status == pkix.StatusRevoked {
+			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return d.ioError(f, "cannot remove", err)
+			}
+		}
+	}
+	return nil
+}
+
+// FinishRevocations revokes (reason superseded, CRLs rebuilt) what
+// renewals left pending, in one transaction, and removes their files.
+func (d *Dir) FinishRevocations(ctx context.Context, nextUpdate time.Duration) (*RevokeResult, error) {
+	pend, err := d.PendingRevocations()
+	if err != nil || len(pend) == 0 {
+		return nil, err
+	}
+	rr := &RevokeRequest{Reason: pkix.ReasonSuperseded, CRL: true, NextUpdate: nextUpdate}
+	for _, p := range pend {
+		rr.Serials = append(rr.Serials, p.Serial)
+	}
+	res, err := d.Revoke(ctx, rr)
+	if err != nil {
+		return nil, err
+	}
+	// Done: a file left behind (this removal failing) names a revoked
+	// serial, which counts as done everywhere.
+	_ = d.ClearRevocations()
+	return res, nil
+}
+
+// globEscape keeps a directory name with glob characters literal.
+func globEscape(p string) string {
+	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
+	return r.Replace(p)
+}
+
+// SupersededStillValid are the certificates renewals replaced that have
+// not expired and are not revoked: by design (a device that has not yet
+// picked up its new certificate still gets in), but each is one more
+// certificate that works, so 'check' lists them.
+func SupersededStillValid(inv *pkix.Inventory, now time.Time) []pkix.Record {
+	var out []pkix.Record
+	for _, r := range inv.Records {
+		if r.Kind == pkix.KindClient && r.Status == pkix.StatusSuperseded && r.NotAfter.After(now) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// RevokeRenewed revokes the certificates a renewal replaced (reason
+// superseded, CRLs rebuilt) in one transaction, and removes the intent
+// files. After a signal it starts nothing: the intent stays recorded.
+func (d *Dir) RevokeRenewed(ctx context.Context, out *RenewResult, nextUpdate time.Duration) (*RevokeResult, error) {
+	crashPoint("renewed")
+	signalPoint(ctx, "renewed")
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rr := &RevokeRequest{Reason: pkix.ReasonSuperseded, CRL: true, NextUpdate: nextUpdate}
+	for _, old := range out.Superseded {
+		rr.Serials = append(rr.Serials, old.Serial)
+	}
+	res, err := d.Revoke(ctx, rr)
+	if err != nil {
+		return nil, err
+	}
+	// Done: a file left behind (this removal failing) names a revoked
+	// serial, which counts as done everywhere.
+	_ = d.ClearRevocations()
+	return res, nil
+}
