@@ -151,7 +151,7 @@ func runCheck(u *ui, c *cli.Context) error {
 			return err
 		}
 		for _, p := range unrevoked {
-			u.warn("%s", p.Message(d.Path()))
+			u.warn("%s", p.Message())
 		}
 		for i, r := range pkidir.SupersededStillValid(inv, time.Now()) {
 			if i == 10 {

@@ -202,7 +202,7 @@ func revokeRenewed(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidi
 			fmt.Fprintf(u.out, "not revoked: serial %s (CN %q), the certificate this renewal replaced\n", old.Serial, old.CN)
 		}
 	}
-	hint := "the intent is recorded: the next 'mtlsctl client renew --dir " + d.Path() + "' revokes them first, and 'mtlsctl check' names them until then"
+	hint := "the intent is recorded: the next 'mtlsctl client renew' revokes them first, and 'mtlsctl check' names them until then"
 	if c.Context.Err() != nil {
 		return &pkix.Error{Msg: fmt.Sprintf("interrupted after renewing %d certificate%s; the old ones are not revoked yet", len(out.Issued), plural(len(out.Issued))), Hint: hint}
 	}

@@ -185,7 +185,6 @@ type CRLCoverage struct {
 	// Retired says, per retired key, when its last certificate expires,
 	// or that it may be destroyed.
 	Retired []string
-	dir     string
 }
 
 // Problems are the lines that make check exit 1: a missing CRL (once the
@@ -194,7 +193,7 @@ func (c *CRLCoverage) Problems() []string {
 	var out []string
 	for _, s := range c.CRLs {
 		if s.Missing {
-			out = append(out, fmt.Sprintf("%s is missing: CA %s issued certificates that have not expired, and a revocation needs its CRL; build it with 'mtlsctl crl build --all --dir %s'", s.File, s.CA, c.dir))
+			out = append(out, fmt.Sprintf("%s is missing: CA %s issued certificates that have not expired, and a revocation needs its CRL; build it with 'mtlsctl crl build --all'", s.File, s.CA))
 		}
 	}
 	return out
@@ -208,7 +207,7 @@ func (d *Dir) CRLCoverage(now time.Time) (*CRLCoverage, error) {
 	if err != nil {
 		return nil, err
 	}
-	cov := &CRLCoverage{dir: d.path}
+	cov := &CRLCoverage{}
 	publishes, err := d.publishesRevocations(cas)
 	if err != nil {
 		return nil, err

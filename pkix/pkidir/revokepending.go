@@ -39,10 +39,12 @@ type PendingRevocation struct {
 	CN     string
 }
 
-// Message says what is pending and how to finish it.
-func (p PendingRevocation) Message(dir string) string {
-	return fmt.Sprintf("%s: serial %s (CN %q) was renewed with --revoke-old and is not revoked yet: the next 'mtlsctl client renew --dir %s' revokes it, or 'mtlsctl client revoke --dir %s --serial %s --reason superseded --crl'",
-		p.File, p.Serial, p.CN, dir, dir, p.Serial)
+// Message says what is pending and how to finish it. The commands it
+// names get the --dir the user gave where they are printed (commands'
+// hintflags.go), quoted for the shell.
+func (p PendingRevocation) Message() string {
+	return fmt.Sprintf("%s: serial %s (CN %q) was renewed with --revoke-old and is not revoked yet: the next 'mtlsctl client renew' revokes it, or 'mtlsctl client revoke --serial %s --reason superseded --crl'",
+		p.File, p.Serial, p.CN, p.Serial)
 }
 
 // PendingRevocations lists the revocations renewals recorded and did not
