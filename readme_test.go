@@ -183,7 +183,7 @@ func TestReadmeDirExamplesRun(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(work, "ca.pem")); err == nil {
 		t.Fatal("an example made a CA in the working directory")
 	}
-	for _, f := range []string{"pki/intermediate.pem", "pki/device-1-fullchain.pem", "pki/device-7.pem", "pki/device-8.pem", "pki/ca.crl"} {
+	for _, f := range []string{"pki/intermediate.pem", "pki/device-1-fullchain.pem", "pki/device-7.pem", "pki/device-8.pem", "pki/intermediate.crl"} {
 		if _, err := os.Stat(filepath.Join(work, f)); err != nil {
 			t.Errorf("the examples did not write %s: %v", f, err)
 		}
