@@ -90,17 +90,40 @@ func (u UnderRevoked) Message() string {
 // was issued (the latest issued no later than it): a CA revoked and then
 // made again under the same name does not clear what the revoked one
 // issued.
-func UnderRevokedCAs(inv *pkix.Inventory) []UnderRevoked {
+//
+// A re-keyed CA's manifests (retired) say exactly which key signed what:
+// a certificate a retired key issued has that key's record as issuer, and
+// any other the record of the name's current key. Dates decide only where
+// no manifest does (a CA re-made before keys were retired): cfssl may
+// backdate a certificate, so they cannot tell two keys of one name apart
+// within minutes.
+func UnderRevokedCAs(inv *pkix.Inventory, retired []RetiredKey) []UnderRevoked {
 	byName := map[string][]*pkix.Record{}
+	bySerial := map[string]*pkix.Record{}
 	for i := range inv.Records {
 		r := &inv.Records[i]
 		if r.Kind.IsCA() {
 			byName[r.Name] = append(byName[r.Name], r)
+			bySerial[r.Serial] = r
+		}
+	}
+	signedBy := map[string]string{} // serial -> serial of the retired CA certificate that signed it
+	retiredCA := map[string]bool{}  // serials of retired CA certificates
+	for _, k := range retired {
+		retiredCA[k.CASerial] = true
+		for _, s := range k.Serials {
+			signedBy[s] = k.CASerial
 		}
 	}
 	issuerOf := func(r *pkix.Record) *pkix.Record {
+		if s, ok := signedBy[r.Serial]; ok && bySerial[s] != nil {
+			return bySerial[s]
+		}
 		var best *pkix.Record
 		for _, ca := range byName[r.Issuer] {
+			if retiredCA[ca.Serial] {
+				continue // issued only what its manifest lists
+			}
 			if ca.Serial != r.Serial && !ca.NotBefore.After(r.NotBefore) && (best == nil || !ca.NotBefore.Before(best.NotBefore)) {
 				best = ca
 			}

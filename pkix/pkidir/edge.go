@@ -130,10 +130,23 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 	if err != nil {
 		return nil, err
 	}
+	allRetired, err := d.RetiredKeys()
+	if err != nil {
+		return nil, err
+	}
+	// A retired key's own record (superseded, or revoked since, before or
+	// after the re-key) is not its name's current CA: it is read below
+	// from its manifest and its retired files, under its own key
+	// identifier. Taken here, it stood for the name's current CA, whose
+	// file does not match it, and every export stopped.
+	retiredCA := map[string]bool{}
+	for _, k := range allRetired {
+		retiredCA[k.CASerial] = true
+	}
 	cas := []ca{}
 	caSerials := map[string]bool{}
 	for _, r := range inv.Records {
-		if !r.Kind.IsCA() || r.Status == pkix.StatusSuperseded {
+		if !r.Kind.IsCA() || r.Status == pkix.StatusSuperseded || retiredCA[r.Serial] {
 			continue
 		}
 		c := ca{name: r.Name, issuer: keys.issuer(r.Issuer, r.Serial), serial: r.Serial, sha: r.SHA256}

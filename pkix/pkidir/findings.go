@@ -10,7 +10,11 @@ import "github.com/mtlsctl/mtlsctl/pkix"
 // valid in a list, and the edge refuses them.
 func (d *Dir) RevocationFindings(inv *pkix.Inventory) []string {
 	var out []string
-	for _, u := range UnderRevokedCAs(inv) {
+	retired, err := d.RetiredKeys()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	for _, u := range UnderRevokedCAs(inv, retired) {
 		out = append(out, u.Message())
 	}
 	return append(out, d.CompromisedKeyStillValid(inv)...)
