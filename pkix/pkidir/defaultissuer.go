@@ -18,8 +18,13 @@ var ErrSeveralIssuers = fmt.Errorf("several intermediates")
 // the directory holds an intermediate, the intermediate, so that the
 // root's key can stay offline (as step-ca does); the root (RootName) only
 // while there is none. An intermediate counts when the inventory records
-// it valid and unexpired and its key is in the directory. With several,
-// the choice is the user's: the error names them.
+// it valid and unexpired, its certificate is the one recorded and still
+// chains to its issuer's current certificate (a re-keyed root orphans it),
+// no CA above it is revoked, and its key is in the directory. With
+// several, the choice is the user's: the error names them. With none left
+// of those the directory had, the root is not taken silently either:
+// whoever made an intermediate meant the root's key to stay offline, so
+// the error says why each is out and that --issuer ca names the root.
 func (d *Dir) DefaultIssuer(now time.Time) (string, error) {
 	data, err := d.inventoryData()
 	if err != nil || data == nil {
@@ -46,21 +51,22 @@ func (d *Dir) DefaultIssuer(now time.Time) (string, error) {
 		return "", err
 	}
 	seen := map[string]bool{}
-	var names []string
+	var names, out []string // usable; and why each other is not
 	for _, serial := range order {
 		l := latest[serial]
-		if string(l.Status) != string(pkix.StatusValid) {
-			continue
+		if string(l.Status) == string(pkix.StatusSuperseded) {
+			continue // replaced by a newer certificate of its name
 		}
 		r, err := l.ParseLine(d.Inventory())
 		if err != nil {
 			return "", err
 		}
-		if !r.NotAfter.After(now) || seen[r.Name] {
+		if seen[r.Name] {
 			continue
 		}
-		if _, err := os.Stat(d.CA(r.Name).Key); err != nil {
-			continue // its key is kept elsewhere: it cannot sign here
+		if why := d.cannotBeDefault(&r, now); why != "" {
+			out = append(out, r.Name+" "+why)
+			continue
 		}
 		seen[r.Name] = true
 		names = append(names, r.Name)
@@ -68,10 +74,39 @@ func (d *Dir) DefaultIssuer(now time.Time) (string, error) {
 	sort.Strings(names)
 	switch len(names) {
 	case 0:
-		return RootName, nil
+		if len(out) == 0 {
+			return RootName, nil
+		}
+		return "", &pkix.Error{Msg: "no intermediate of the directory can be the default issuer (" + strings.Join(out, "; ") + ")",
+			Hint: "make a new one ('mtlsctl ca intermediate --force'), or name the root: --issuer " + RootName}
 	case 1:
 		return names[0], nil
 	}
 	return "", &pkix.Error{Msg: fmt.Sprintf("the directory has %d intermediates (%s), and none is named as the issuer", len(names), strings.Join(names, ", ")),
 		Hint: "name the CA that signs: --issuer " + names[0] + " (or --issuer " + RootName + " for the root)", Err: ErrSeveralIssuers}
+}
+
+// cannotBeDefault says why the intermediate r cannot sign by default, or
+// "" when it can.
+func (d *Dir) cannotBeDefault(r *pkix.Record, now time.Time) string {
+	switch {
+	case r.Status == pkix.StatusRevoked:
+		return "is revoked"
+	case !r.NotAfter.After(now):
+		return "has expired"
+	}
+	if _, err := os.Stat(d.CA(r.Name).Key); err != nil {
+		return "has no key in the directory"
+	}
+	certs, err := readCerts(d.CA(r.Name).Cert, "")
+	if err != nil || pkix.FingerprintSHA256(certs[0]) != r.SHA256 {
+		return "is not the certificate in " + d.CA(r.Name).Cert
+	}
+	if parent, err := readCerts(d.CA(r.Issuer).Cert, ""); err != nil || certs[0].CheckSignatureFrom(parent[0]) != nil {
+		return "no longer chains to " + d.CA(r.Issuer).Cert + " (its issuer was re-keyed)"
+	}
+	if rev, err := d.revokedInChain(certs[0], nil); err != nil || rev != nil {
+		return "is under a revoked CA"
+	}
+	return ""
 }
