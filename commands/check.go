@@ -177,7 +177,11 @@ func runCheck(u *ui, c *cli.Context) error {
 			crlNotes = append(crlNotes, rl.File+": "+w)
 			u.warn("%s: %s", rl.File, w)
 		}
-		if err := rl.Usable(); err != nil {
+		err = rl.Usable()
+		if err == nil && c.String("signer") == "" && c.Args().Len() == 0 {
+			err = d.GuardGivenCRL(crlPath, rl) // older than, or short of, what the directory revoked
+		}
+		if err != nil {
 			// Its next update says nothing of what it leaves out: no row.
 			crlRefused = err.Error()
 			crlNotes = append(crlNotes, crlRefused)

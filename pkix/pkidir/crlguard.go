@@ -146,3 +146,21 @@ func (d *Dir) revokedBy(name string) (map[string]bool, error) {
 	}
 	return out, nil
 }
+
+// GuardGivenCRL is GuardCRL for a CRL given without its CA (check
+// --crl): its CA is the directory's CA (current or retired key) whose
+// key verifies it. A CRL no CA here signed is not the directory's to
+// judge: nil. Without this, check passed a CRL that worker build and crl
+// export refuse for leaving out what the inventory revoked.
+func (d *Dir) GuardGivenCRL(file string, rl *pkix.RevocationList) error {
+	for _, name := range d.caNames() {
+		certs, err := readCerts(d.CA(name).Cert, "")
+		if err != nil {
+			continue
+		}
+		if rl.VerifyBy(certs[0], d.CA(name).Cert) == nil {
+			return d.GuardCRL(file, rl, certs[0])
+		}
+	}
+	return nil
+}
