@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/cloudflare/cfssl/csr"
@@ -212,6 +213,14 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 		}
 		switch {
 		case req.SubjectFromRequest:
+			// The request's other attributes, but never another CN: the
+			// CN is the identity the inventory, the edge's rules and the
+			// CN checks (invisible code points, DN metacharacters) were
+			// applied to. A different CN is a new device: client sign.
+			if cn := req.Request.CSR.Subject.CommonName; cn != r.CN {
+				return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request's CN %s is not the certificate's (%s): --subject-from-request takes the request's other attributes, never another CN", strconv.QuoteToASCII(cn), strconv.QuoteToASCII(r.CN)),
+					Hint: "a new CN is a new certificate: sign the request with 'mtlsctl client sign'"}
+			}
 			job.Subject = req.Request.CSR.RawSubject
 		case diff != "":
 			return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request's subject is not the certificate's (%s): it %s; a renewal keeps the subject", pkix.SubjectDN(cert), diff),
