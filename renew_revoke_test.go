@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -115,6 +116,28 @@ func TestRenewRevokeOldFails(t *testing.T) {
 		t.Errorf("--json does not name the renewal and the old serial %s:\n%s", serial2, out)
 	}
 	assertPendingThenFinished(t, removeDir(t, dir, "ca.crl"), serial2)
+
+	// The hint's revoke command works as printed (a bare 'client renew',
+	// which the hint named before, renews nothing and revokes nothing).
+	dir = newFleetDir(t, template)
+	if err := os.Mkdir(filepath.Join(dir, "ca.crl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	serial3 := oldSerial(t, dir, "dev-1")
+	if code, _, errs = mtlsctl(t, dir, nil, "client", "renew", "dev-1", "--revoke-old"); code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", code, errs)
+	}
+	m := regexp.MustCompile(`'mtlsctl (client revoke --serial ` + serial3 + ` --reason superseded --crl)'`).FindStringSubmatch(errs)
+	if m == nil {
+		t.Fatalf("the hint names no revoke command for %s:\n%s", serial3, errs)
+	}
+	removeDir(t, dir, "ca.crl")
+	if code, _, errs = mtlsctl(t, dir, nil, strings.Fields(m[1])...); code != 0 {
+		t.Fatalf("the hint's command %q: exit %d\n%s", m[1], code, errs)
+	}
+	if _, _, errs = mtlsctl(t, dir, nil, "check"); strings.Contains(errs, serial3) {
+		t.Errorf("after the hint's command check still names %s:\n%s", serial3, errs)
+	}
 }
 
 func removeDir(t *testing.T, dir, name string) string {

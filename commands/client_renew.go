@@ -78,8 +78,8 @@ const renewExitCodeHelp = `EXIT CODES:
    3  renewed, but revoking the old certificates (--revoke-old) failed:
       the renewals are recorded and none of the old ones is revoked;
       stdout (and --json, "not_revoked") names each old serial; the
-      intent is recorded, so 'check' names them and the next renew
-      revokes them first
+      intent is recorded, so 'check' names them, the hint gives the
+      revoke command of each, and a later renewal run revokes them first
    130 (SIGINT), 143 (SIGTERM): interrupted; renewals in flight were
       finished and recorded, none was started after the signal`
 
@@ -202,7 +202,13 @@ func revokeRenewed(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidi
 			fmt.Fprintf(u.out, "not revoked: serial %s (CN %q), the certificate this renewal replaced\n", old.Serial, old.CN)
 		}
 	}
-	hint := "the intent is recorded: the next 'mtlsctl client renew' revokes them first, and 'mtlsctl check' names them until then"
+	// Commands that work as pasted (a bare 'client renew' renews nothing):
+	// one revoke per old serial, each quoted for hintflags to complete.
+	var revokes []string
+	for _, old := range out.Superseded {
+		revokes = append(revokes, "'mtlsctl client revoke --serial "+old.Serial+" --reason superseded --crl'")
+	}
+	hint := "the intent is recorded and 'mtlsctl check' names them until they are revoked; revoke them with " + strings.Join(revokes, ", ") + " (a later renewal run also finishes it)"
 	if c.Context.Err() != nil {
 		return &pkix.Error{Msg: fmt.Sprintf("interrupted after renewing %d certificate%s; the old ones are not revoked yet", len(out.Issued), plural(len(out.Issued))), Hint: hint}
 	}

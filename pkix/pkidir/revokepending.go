@@ -43,7 +43,7 @@ type PendingRevocation struct {
 // names get the --dir the user gave where they are printed (commands'
 // hintflags.go), quoted for the shell.
 func (p PendingRevocation) Message() string {
-	return fmt.Sprintf("%s: serial %s (CN %q) was renewed with --revoke-old and is not revoked yet: the next 'mtlsctl client renew' revokes it, or 'mtlsctl client revoke --serial %s --reason superseded --crl'",
+	return fmt.Sprintf("%s: serial %s (CN %q) was renewed with --revoke-old and is not revoked yet: revoke it with 'mtlsctl client revoke --serial %s --reason superseded --crl' (the next renewal run also finishes it)",
 		p.File, p.Serial, p.CN, p.Serial)
 }
 
