@@ -101,7 +101,7 @@ func runCheck(u *ui, c *cli.Context) error {
 		}
 	} else if c.Args().Len() > 0 {
 		for _, path := range c.Args().Slice() {
-			certs, err := loadFile(c, path, pkix.ParseCertificatesPEM, "")
+			certs, err := loadFileAs(c, pkix.InputCertificates, path, pkix.ParseCertificatesPEM, "")
 			if err != nil {
 				return err
 			}
@@ -139,7 +139,7 @@ func runCheck(u *ui, c *cli.Context) error {
 		revokedInEffect = d.RevocationFindings(inv)
 		if len(inv.Records) == 0 {
 			// A directory made with cfssl or before the inventory: its CA.
-			certs, err := loadFile(c, root.Cert, pkix.ParseCertificatesPEM, "no inventory and no ca.pem in "+d.Path()+": give the files to check")
+			certs, err := loadFileAs(c, pkix.InputCertificates, root.Cert, pkix.ParseCertificatesPEM, "no inventory and no ca.pem in "+d.Path()+": give the files to check")
 			if err != nil {
 				return err
 			}

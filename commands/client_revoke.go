@@ -105,7 +105,7 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 			return err
 		}
 	case c.String("cert") != "":
-		if req.Cert, err = loadFile(c, c.String("cert"), pkix.ParseCertificatePEM, ""); err != nil {
+		if req.Cert, err = loadFileAs(c, pkix.InputCertificates, c.String("cert"), pkix.ParseCertificatePEM, ""); err != nil {
 			return err
 		}
 	}

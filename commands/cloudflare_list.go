@@ -122,7 +122,7 @@ func directoryCAs(c *cli.Context) []*x509.Certificate {
 	}
 	var out []*x509.Certificate
 	for _, f := range []string{d.CA("").Cert, d.UploadBundle()} {
-		data, err := pkix.ReadInput(f, nil)
+		data, err := pkix.ReadInputAs(f, nil, pkix.InputCertificates)
 		if err != nil {
 			continue
 		}

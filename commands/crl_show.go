@@ -129,7 +129,7 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	}
 	badSignature := false
 	if explicit || pkix.Exists(caPath) {
-		ca, err := loadFile(c, caPath, pkix.ParseCertificatePEM, "")
+		ca, err := loadFileAs(c, pkix.InputCertificates, caPath, pkix.ParseCertificatePEM, "")
 		if err != nil {
 			return err
 		}

@@ -215,7 +215,7 @@ func loadOrDefault[T any](c *cli.Context, flag, def, builtin string, load func(s
 	var zero T
 	path, explicit := inputPath(c, flag, def)
 	if explicit || pkix.Exists(path) {
-		data, err := pkix.ReadInput(path, c.App.Reader)
+		data, err := pkix.ReadInputAs(path, c.App.Reader, pkix.InputConfig) // cfssl JSON: a request or a configuration
 		if err != nil {
 			return zero, nil, err
 		}
