@@ -142,16 +142,11 @@ func (d *Dir) BuildAllCRLs(ctx context.Context, nextUpdate, ifDue time.Duration)
 	if len(sets) == 0 {
 		return res, nil
 	}
-	written, errs, err := sess.Commit(Change{Op: "crl build --all", Sets: sets, Whole: true})
+	written, err := sess.CommitAll(Change{Op: "crl build --all", Sets: sets, Whole: true})
 	if err != nil {
 		return nil, err
 	}
-	for i := range sets {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
-		res.Written = append(res.Written, written[i]...)
-	}
+	res.Written = append(res.Written, written...)
 	return res, nil
 }
 

@@ -192,18 +192,13 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 			sets = append(sets, Set{Staged: st.files(files, false)})
 		}
 	}
-	written, errs, err := sess.Commit(Change{Op: "client revoke", Sets: sets, Updates: updates})
+	// One CA's files that cannot be placed (a name taken by another
+	// program) fail the whole revocation: nothing of it is recorded half.
+	written, err := sess.CommitAll(Change{Op: "client revoke", Sets: sets, Updates: updates})
 	if err != nil {
 		return nil, err
 	}
-	for i := range sets {
-		if errs[i] != nil {
-			// One CA's files could not be placed (a name taken by another
-			// program): nothing of this revocation is recorded half.
-			return nil, errs[i]
-		}
-		res.Written = append(res.Written, written[i]...)
-	}
+	res.Written = append(res.Written, written...)
 	sort.Slice(res.Revoked, func(a, b int) bool { return res.Revoked[a].CN < res.Revoked[b].CN })
 	return res, nil
 }

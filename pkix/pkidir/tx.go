@@ -239,3 +239,21 @@ func (d *Dir) tornInventory() error {
 	return &pkix.Error{File: d.Inventory(), Msg: "ends in the middle of a line (a torn write, or a truncated or hand-edited file)",
 		Hint: "restore it from git; if its last line is whole, end the file with a newline"}
 }
+
+// CommitAll is Commit for a change that must be placed whole: the first
+// set refused fails it (nothing of it is recorded half), and the files of
+// every set are returned together.
+func (s *Session) CommitAll(ch Change) ([]pkix.Written, error) {
+	written, errs, err := s.Commit(ch)
+	if err != nil {
+		return nil, err
+	}
+	var out []pkix.Written
+	for i := range written {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, written[i]...)
+	}
+	return out, nil
+}
