@@ -158,7 +158,10 @@ func runCheck(u *ui, c *cli.Context) error {
 				u.note("… and more superseded certificates still valid ('client list --json' lists them)")
 				break
 			}
-			u.note("serial %s (CN %q) was renewed and stays valid until %s (superseded, not revoked: renew with --revoke-old to revoke the old one)", r.Serial, r.CN, r.NotAfter.UTC().Format("2006-01-02"))
+			// Not "renew with --revoke-old": the renewal is done, so a
+			// second renew finds nothing due and revokes nothing.
+			u.note("serial %s (CN %q) was renewed and stays valid until %s (superseded, not revoked); to revoke it: 'mtlsctl client revoke --serial %s --reason superseded --crl'",
+				r.Serial, r.CN, r.NotAfter.UTC().Format("2006-01-02"), r.Serial)
 		}
 	}
 	crlPath, explicit := inputPath(c, "crl", root.CRL)

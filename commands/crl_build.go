@@ -91,7 +91,7 @@ EXAMPLES:
 			}
 			if c.Args().Len() != 1 {
 				if c.Args().Len() == 0 {
-					return usageErrorf("crl build needs the serials file").hint("mtlsctl crl build serials.txt (- reads stdin)")
+					return usageErrorf("crl build needs the serials file").hint("%s", serialsFileHint(c))
 				}
 				e := usageErrorf("crl build takes one serials file, got %d arguments", c.Args().Len())
 				if a := c.Args().Slice(); len(a) == 3 {
@@ -162,4 +162,22 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 		return (&ui{out: u.err, err: u.err, errColor: u.errColor, hints: u.hints}).reportCRL(r, false)
 	}
 	return u.reportCRL(r, c.Bool("json"))
+}
+
+// serialsFileHint names the serials file of the CA crl build was asked
+// for (DIR/serials.txt, DIR/NAME-serials.txt for --issuer NAME), quoted,
+// in a command that can be pasted: a bare "serials.txt" was relative to
+// the current directory, not DIR, and the "(- reads stdin)" glued to it
+// was a shell syntax error. hintflags adds --dir and --issuer.
+func serialsFileHint(c *cli.Context) string {
+	name := c.String("issuer")
+	if name == "" {
+		name = pkidir.RootName
+	}
+	serials := "serials.txt"
+	if d, err := openDir(c); err == nil {
+		serials = d.CA(name).Serials
+	}
+	return fmt.Sprintf("build it from the serials %s revokes: 'mtlsctl crl build %s' (or - for stdin); every CA's at once: 'mtlsctl crl build --all'",
+		name, pkix.ShellQuote(serials))
 }

@@ -168,6 +168,7 @@ func (h *hintContext) completeCommand(command string) string {
 		}
 		return -1
 	}
+	all := strings.Join(words[:n], " ") == "crl build" && slices.Contains(rest, "--all")
 	var add []string
 	for _, f := range contextFlags {
 		v := h.values[f]
@@ -176,6 +177,9 @@ func (h *hintContext) completeCommand(command string) string {
 		}
 		if strings.HasPrefix(f, "signer-") && given("signer") < 0 && h.values["signer"] == "" {
 			continue // credentials only with the signer they are for
+		}
+		if all && (slices.Contains(crlBuildAllConflicts, f) || strings.HasPrefix(f, "signer-")) {
+			continue // 'crl build --all' refuses them: it builds every CA's list here
 		}
 		i := given(f)
 		placeholder := i >= 0 && i+1 < len(rest) && (rest[i+1] == "…" || rest[i+1] == "..." || rest[i+1] == "URL")

@@ -99,6 +99,9 @@ func TestCompleteHintCommands(t *testing.T) {
 			"publish it: mtlsctl crl build --dir pki"},
 		{map[string]string{"dir": "", "issuer": "intermediate"}, "rebuild it with 'mtlsctl crl build serials.txt --issuer ca', or not",
 			"rebuild it with 'mtlsctl crl build serials.txt --issuer ca', or not"},
+		// crl build --all refuses --issuer and --signer: not added to it
+		{map[string]string{"dir": "pki", "issuer": "intermediate", "signer": "https://s:8888", "signer-ca": "s.pem"}, "every CA's: 'mtlsctl crl build --all'",
+			"every CA's: 'mtlsctl crl build --dir pki --all'"},
 		{map[string]string{"dir": "a'b"}, "see 'mtlsctl client list'", `see 'mtlsctl client list --dir "a'b"'`},
 		{map[string]string{"dir": "pki"}, "for an mtlsctl CA: mtlsctl crl build)", "for an mtlsctl CA: mtlsctl crl build --dir pki)"},
 		{map[string]string{"dir": "pki"}, "not issued by mtlsctl; mtlsctl does not know it", "not issued by mtlsctl; mtlsctl does not know it"},

@@ -21,6 +21,12 @@ import (
 // lists less than, what the directory knows of its CA.
 var ErrCRLBackwards = errors.New("CRL behind the directory")
 
+// rebuildAll ends the guard's hints. The CA may be the root, an
+// intermediate or a retired key: a bare 'crl build' needs a serials file
+// and builds the root's list only, so it failed when pasted or built the
+// wrong CA's; --all builds each CA's from its own serials file.
+const rebuildAll = "rebuild it with 'mtlsctl crl build --all'"
+
 // GuardCRL refuses rl (read from file, verified against ca) when ca is a
 // CA of this directory (its current key or a retired one) and rl is
 // behind what the directory knows: its CRL Number is lower than that of
@@ -57,7 +63,7 @@ func (d *Dir) GuardCRL(file string, rl *pkix.RevocationList, ca *x509.Certificat
 			msg += fmt.Sprintf(" and %d more", len(missing)-5)
 		}
 		return &pkix.Error{File: file, Msg: msg, Err: ErrCRLBackwards,
-			Hint: "it is older than the revocations: use " + own + ", or rebuild it with 'mtlsctl crl build'"}
+			Hint: "it is older than the revocations: use " + own + ", or " + rebuildAll}
 	}
 	return nil
 }
@@ -75,7 +81,7 @@ func compareWithOwn(file string, rl *pkix.RevocationList, own string) error {
 	switch {
 	case rl.Number == nil || rl.Number.Cmp(h.Number) < 0:
 		return &pkix.Error{File: file, Msg: fmt.Sprintf("CRL Number %s is lower than that of %s (%s): an older list would un-revoke what was revoked since", numberOr(rl), own, h.Number),
-			Err: ErrCRLBackwards, Hint: "use " + own + " (or a copy of it), or rebuild it with 'mtlsctl crl build'"}
+			Err: ErrCRLBackwards, Hint: "use " + own + " (or a copy of it), or " + rebuildAll}
 	case rl.Number.Cmp(h.Number) == 0:
 		data, _, err := pkix.ReadRegular(own, pkix.InputCRL)
 		if err != nil {
@@ -87,7 +93,7 @@ func compareWithOwn(file string, rl *pkix.RevocationList, own string) error {
 		}
 		if !bytes.Equal(mine.DER, rl.DER) {
 			return &pkix.Error{File: file, Msg: fmt.Sprintf("has CRL Number %s, as %s does, but different content: one number, two lists", h.Number, own),
-				Err: ErrCRLBackwards, Hint: "use " + own + ", or rebuild it with 'mtlsctl crl build'"}
+				Err: ErrCRLBackwards, Hint: "use " + own + ", or " + rebuildAll}
 		}
 	}
 	return nil

@@ -124,8 +124,18 @@ func (d *Dir) deviceKeyConflict(req *IssueRequest, j Job, inv *pkix.Inventory) e
 		if current && r.Name == j.Name && r.Status != pkix.StatusRevoked {
 			continue // the certificate being renewed, keeping its key
 		}
+		hint := "one key, one device: make a new key on the device; to renew that certificate with its key use 'mtlsctl client renew " + r.Name + " --request FILE'"
+		switch {
+		case r.Status == pkix.StatusRevoked && !req.Force:
+			hint = "a revoked certificate's key is never certified again: make a new key on the device"
+		case r.Status == pkix.StatusRevoked:
+			// A renewal (Force): renewing with this key is what was just
+			// refused, whatever the request; only a new key is certified.
+			hint = "a revoked certificate's key is never certified again: renew with a new key, 'mtlsctl client renew " + j.Name +
+				"' (without --reuse-key), or with a request for a new key made on the device (--request FILE)"
+		}
 		return &pkix.Error{File: j.Device.File, Msg: fmt.Sprintf("the request's key is already certified: %s (CN %q, serial %s, %s)", r.Name, r.CN, r.Serial, r.Status),
-			Hint: "one key, one device: make a new key on the device (a revoked certificate's key is never certified again); to renew that certificate with its key use 'mtlsctl client renew " + r.Name + " --request FILE'"}
+			Hint: hint}
 	}
 	return nil
 }

@@ -318,6 +318,10 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 // that does not verify, has no next update or is past it, or that the
 // reader says is not a complete list (a delta or partitioned CRL, a
 // critical extension nobody here understands).
+//
+// Its hints name 'crl build --all' (rebuildAll): the file may be any CA's
+// of the directory, and a bare 'crl build' wants a serials file and
+// builds the root's only.
 func readEdgeCRL(file string, data []byte, ca *x509.Certificate, caFile string, now time.Time, fn func(pkix.RevokedEntry)) (*pkix.RevocationList, error) {
 	rl, err := pkix.ScanCRL(file, data, fn)
 	if err != nil {
@@ -325,16 +329,16 @@ func readEdgeCRL(file string, data []byte, ca *x509.Certificate, caFile string, 
 	}
 	if err := rl.VerifyBy(ca, caFile); err != nil {
 		return nil, &pkix.Error{File: file, Msg: "does not verify against its CA: " + err.Error(),
-			Hint: "give the CRL with the certificate of the CA that signed it (for an mtlsctl CA, rebuild it with 'mtlsctl crl build')"}
+			Hint: "give the CRL with the certificate of the CA that signed it (for a CA of this directory, rebuild it with 'mtlsctl crl build --all')"}
 	}
 	if err := rl.Usable(); err != nil {
 		return nil, err
 	}
 	if rl.NextUpdate.IsZero() {
-		return nil, &pkix.Error{File: file, Msg: "has no next update, so the edge cannot tell when its data is stale", Hint: "rebuild it with 'mtlsctl crl build'"}
+		return nil, &pkix.Error{File: file, Msg: "has no next update, so the edge cannot tell when its data is stale", Hint: rebuildAll}
 	}
 	if now.After(rl.NextUpdate) {
-		return nil, &pkix.Error{File: file, Msg: "is past its next update (" + rl.NextUpdate.UTC().Format(time.RFC3339) + ")", Hint: "rebuild it with 'mtlsctl crl build' first"}
+		return nil, &pkix.Error{File: file, Msg: "is past its next update (" + rl.NextUpdate.UTC().Format(time.RFC3339) + ")", Hint: rebuildAll + " first"}
 	}
 	return rl, nil
 }

@@ -232,8 +232,11 @@ func (d *Dir) checkFree(path, cn string, force bool) error {
 	}
 	switch {
 	case other != "":
-		return &pkix.Error{File: path, Msg: fmt.Sprintf("already exists and is the certificate of %q", other),
-			Hint: "choose another file name with --name; --force would replace that certificate"}
+		// Said whether or not --force was given: with it, the old hint
+		// ("--force would replace that certificate") read as a refusal
+		// for want of the flag the user had just passed.
+		return &pkix.Error{File: path, Msg: fmt.Sprintf("already exists and is the certificate of %q, not %q: --force replaces (or re-keys) a certificate with one of its own CN, never another's", other, cn),
+			Hint: fmt.Sprintf("choose another file name with --name for %q beside it; to replace %q, keep its CN (--cn %s)", cn, other, pkix.ShellQuote(other))}
 	case !force:
 		return &pkix.Error{File: path, Msg: "already exists; refusing to overwrite it",
 			Hint: "move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy"}

@@ -244,6 +244,12 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 			if near := d.nearestName(req.Name); near != "" {
 				hint = fmt.Sprintf("did you mean %q? (see 'mtlsctl client list')", near)
 			}
+			// An intermediate recorded here is revoked by its certificate
+			// or serial, without --foreign: its record says whose list it
+			// goes on, and --foreign is refused for a recorded certificate.
+			if ca := d.recordedIntermediate(req.Name); ca != "" {
+				hint = fmt.Sprintf("%s is an intermediate CA of this directory, named by its certificate: 'mtlsctl client revoke --cert %s'", req.Name, pkix.ShellQuote(ca))
+			}
 			return nil, nil, &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("no client certificate with CN or name %q", req.Name), Err: ErrUnknown, Hint: hint}
 		}
 		if len(targets) > 1 && !req.All {
@@ -552,4 +558,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// recordedIntermediate is the certificate file of the valid intermediate
+// the inventory records by name or CN, "" if none.
+func (d *Dir) recordedIntermediate(name string) string {
+	inv, err := d.ReadInventory()
+	if err != nil {
+		return ""
+	}
+	for _, r := range inv.Records {
+		if r.Kind == pkix.KindIntermediate && r.Status == pkix.StatusValid && (r.Name == name || r.CN == name) && pkix.Exists(d.CA(r.Name).Cert) {
+			return d.CA(r.Name).Cert
+		}
+	}
+	return ""
 }
