@@ -28,6 +28,9 @@ type Signer struct {
 	// asks once per certificate.
 	under     bool
 	underOnce sync.Once
+	// checked is the inventory StillCurrent last found this CA good in.
+	mu      sync.Mutex
+	checked *inventoryStamp
 }
 
 // unchanged checks, under the lock, that the CA certificate is still the
