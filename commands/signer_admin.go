@@ -174,7 +174,7 @@ func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
 // and the valid certificates in the signer's database.
 func signerCheckItems(c *cli.Context, d *pkidir.Dir, col *pkix.ExpiryCollector) error {
 	root := d.CA(pkidir.RootName)
-	certs, err := loadFile(c, root.Cert, pkix.ParseCertificatesPEM, "the issuing CA's certificate is needed: copy the signing host's ca.pem to "+root.Cert)
+	certs, err := loadFile(c, root.Cert, pkix.ParseCertificatesPEM, "the issuing CA's certificate is needed: copy the certificate the signer issues with to "+root.Cert+" (on the signing host: DIR/NAME.pem when it runs signer serve --issuer NAME, else DIR/ca.pem)")
 	if err != nil {
 		return err
 	}
