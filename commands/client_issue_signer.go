@@ -82,7 +82,9 @@ func issuingCA(c *cli.Context, d *pkidir.Dir, what string) (*x509.Certificate, e
 	}
 	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, &pkix.Error{File: caFile, Msg: "the issuing CA's certificate is needed to check " + what, Hint: "copy the signing host's ca.pem here, or give --ca FILE", Err: err}
+		// The signer's issuing CA is the root only without --issuer; and
+		// no quoted command in the hint, which would get this --dir.
+		return nil, &pkix.Error{File: caFile, Msg: "the issuing CA's certificate is needed to check " + what, Hint: "copy the certificate the signer issues with here as ca.pem (on the signing host: DIR/NAME.pem when it runs signer serve --issuer NAME, else DIR/ca.pem), or give --ca FILE", Err: err}
 	}
 	return pkix.ParseCertificatePEM(caFile, caPEM)
 }

@@ -137,21 +137,38 @@ func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
 	if err != nil {
 		return err
 	}
-	issuing, err := issuingCA(c, d, "the signer's CRL")
-	if err != nil {
-		return err
-	}
 	a, err := signerAdmin(c)
 	if err != nil {
 		return err
 	}
-	crl, der, err := a.CRL(nextUpdate, issuing)
-	if err != nil {
-		return err
-	}
+	var crl *x509.RevocationList
+	var der []byte
+	var issuing *x509.Certificate
 	out := c.String("out")
-	if out == "" {
-		out = d.CA(pkidir.RootName).CRL
+	if c.IsSet("ca") {
+		if issuing, err = issuingCA(c, d, "the signer's CRL"); err != nil {
+			return err
+		}
+		if crl, der, err = a.CRL(nextUpdate, issuing); err != nil {
+			return err
+		}
+		if out == "" {
+			out = d.CA(pkidir.RootName).CRL
+		}
+	} else {
+		// Which CA of the directory signed it (--issuer NAME, the root, or
+		// the intermediate the signer runs with) is pkidir's to say.
+		if crl, der, err = a.FetchCRL(nextUpdate); err != nil {
+			return err
+		}
+		ca, cert, err := d.SignerCRLCA(c.String("issuer"), crl)
+		if err != nil {
+			return err
+		}
+		issuing = cert
+		if out == "" {
+			out = ca.CRL
+		}
 	}
 	data := der
 	if c.Bool("pem") {
@@ -174,7 +191,7 @@ func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
 // and the valid certificates in the signer's database.
 func signerCheckItems(c *cli.Context, d *pkidir.Dir, col *pkix.ExpiryCollector) error {
 	root := d.CA(pkidir.RootName)
-	certs, err := loadFileAs(c, pkix.InputCertificates, root.Cert, pkix.ParseCertificatesPEM, "the issuing CA's certificate is needed: copy the signing host's ca.pem to "+root.Cert)
+	certs, err := loadFileAs(c, pkix.InputCertificates, root.Cert, pkix.ParseCertificatesPEM, "the issuing CA's certificate is needed: copy the certificate the signer issues with to "+root.Cert+" (on the signing host: DIR/NAME.pem when it runs signer serve --issuer NAME, else DIR/ca.pem)")
 	if err != nil {
 		return err
 	}

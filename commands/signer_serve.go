@@ -42,6 +42,10 @@ names the old key, still accepted until every runner has the new one.
 DIR/NAME-key.pem) instead of the root: then the root key (DIR/ca-key.pem)
 need not be on the signing host at all, and runners check answers
 against the intermediate's certificate (their DIR/ca.pem, or --ca).
+Before each signing the issuing CA is checked again against DIR: once
+it (or a CA above it) is revoked there, or its file holds another
+certificate (ca intermediate --force retired its key), the signer signs
+and records nothing more, and tells runners to have it restarted.
 
 SIGINT or SIGTERM is its normal stop, at any moment (start-up included):
 it finishes the requests in flight and exits 0 (not 130/143 as the

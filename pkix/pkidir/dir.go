@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
@@ -25,9 +26,12 @@ import (
 
 // Dir is a PKI directory.
 type Dir struct {
-	path  string // as the user named it: messages speak of it
-	abs   string // for the journal, which must not depend on the working directory
+	path string // as the user named it: messages speak of it
+	abs  string // for the journal, which must not depend on the working directory
+	// cache is the inventory as last read. A long-running signer checks
+	// its issuer against it from concurrent requests, hence the mutex.
 	cache struct {
+		mu    sync.Mutex
 		data  []byte
 		size  int64
 		mtime time.Time

@@ -75,6 +75,8 @@ func (d *Dir) inventoryData() ([]byte, error) {
 	} else if err != nil {
 		return nil, d.ioError(d.Inventory(), "cannot read", err)
 	}
+	d.cache.mu.Lock()
+	defer d.cache.mu.Unlock()
 	if d.cache.data != nil && d.cache.size == info.Size() && d.cache.mtime.Equal(info.ModTime()) {
 		return d.cache.data, nil
 	}

@@ -28,6 +28,9 @@ type Signer struct {
 	// asks once per certificate.
 	under     bool
 	underOnce sync.Once
+	// checked is the inventory StillCurrent last found this CA good in.
+	mu      sync.Mutex
+	checked *inventoryStamp
 }
 
 // unchanged checks, under the lock, that the CA certificate is still the
@@ -237,3 +240,69 @@ func readFileAs(path string, kind pkix.InputKind, missingHint string) ([]byte, e
 // now is the clock; one place, so that every record of a transaction
 // carries the same time.
 func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// SignerCRLCA is the CA of the directory a CRL from the signer is
+// checked against and written for: NAME when given (crl build --issuer),
+// else the root, else the one current CA of the directory that signed
+// it. A signer serve --issuer NAME signs its CRLs with NAME's key, and
+// the admin who revoked on the signing host was told to run crl build
+// there with no --issuer: the CRL must go to NAME.crl, never over the
+// root's ca.crl.
+func (d *Dir) SignerCRLCA(name string, crl *x509.RevocationList) (CAFiles, *x509.Certificate, error) {
+	if name != "" {
+		if err := d.checkCAName(name); err != nil {
+			return CAFiles{}, nil, err
+		}
+	}
+	try := func(n string) (*x509.Certificate, error) {
+		certs, err := readCerts(d.CA(n).Cert, "copy the certificate the signer issues with here as ca.pem, or give --ca FILE")
+		if err != nil {
+			return nil, err
+		}
+		return certs[0], crl.CheckSignatureFrom(certs[0])
+	}
+	if name != "" || !fileExists(d.Inventory()) {
+		n := name
+		if n == "" {
+			n = RootName
+		}
+		cert, err := try(n)
+		if err != nil {
+			return CAFiles{}, nil, signerCRLError(d.CA(n).Cert, err, false)
+		}
+		return d.CA(n), cert, nil
+	}
+	rootCert, rootErr := try(RootName)
+	if rootErr == nil {
+		return d.CA(RootName), rootCert, nil
+	}
+	inv, err := d.ReadInventory()
+	if err != nil {
+		return CAFiles{}, nil, err
+	}
+	seen := map[string]bool{RootName: true}
+	for _, r := range inv.Records {
+		if !r.Kind.IsCA() || r.Status == pkix.StatusSuperseded || seen[r.Name] {
+			continue
+		}
+		seen[r.Name] = true
+		if cert, err := try(r.Name); err == nil {
+			return d.CA(r.Name), cert, nil
+		}
+	}
+	return CAFiles{}, nil, signerCRLError(d.CA(RootName).Cert, rootErr, true)
+}
+
+// signerCRLError: searched says the directory's other CAs were tried too.
+func signerCRLError(file string, err error, searched bool) error {
+	var pe *pkix.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	msg := "the signer's CRL is not signed by this CA"
+	if searched {
+		msg += ", nor by another CA of the directory"
+	}
+	return &pkix.Error{File: file, Msg: fmt.Sprintf("%s (%v)", msg, err),
+		Hint: "give the certificate the signer issues with: --ca FILE, or --issuer NAME for the directory's intermediate it runs with"}
+}

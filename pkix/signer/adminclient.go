@@ -95,6 +95,20 @@ func (a *Admin) Revoke(serial, reason string) (*RevokeAnswer, error) {
 // CRL is the CA's CRL signed now by the signer from its database (DER),
 // checked: it parses, and the issuing CA signed it.
 func (a *Admin) CRL(nextUpdate time.Duration, issuing *x509.Certificate) (*x509.RevocationList, []byte, error) {
+	crl, der, err := a.FetchCRL(nextUpdate)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := crl.CheckSignatureFrom(issuing); err != nil {
+		return nil, nil, fmt.Errorf("the signer's CRL is not signed by this directory's CA: %v", err)
+	}
+	return crl, der, nil
+}
+
+// FetchCRL is the CRL the signer signs now, parsed but not yet checked:
+// the caller checks it against the CA it belongs to (pkidir's
+// SignerCRLCA) before anything is written.
+func (a *Admin) FetchCRL(nextUpdate time.Duration) (*x509.RevocationList, []byte, error) {
 	req, _ := http.NewRequest(http.MethodGet, a.base+PathCRL+"?next_update="+url.QueryEscape(nextUpdate.String()), nil)
 	res, err := a.http.Do(req)
 	if err != nil {
@@ -116,9 +130,6 @@ func (a *Admin) CRL(nextUpdate time.Duration, issuing *x509.Certificate) (*x509.
 	crl, err := x509.ParseRevocationList(der)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the signer's CRL cannot be read: %v", err)
-	}
-	if err := crl.CheckSignatureFrom(issuing); err != nil {
-		return nil, nil, fmt.Errorf("the signer's CRL is not signed by this directory's CA: %v", err)
 	}
 	return crl, der, nil
 }

@@ -79,7 +79,8 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	}
 	crl := &CRLCheck{Path: signerCA.CRL, CA: ca, Serials: signerCA.Serials}
 	srv := &Server{
-		Service:     &Service{Store: store, Issuer: issuing.Issuer, AllowCfsslClients: o.AllowCfsslClients, Subject: subject},
+		Service: &Service{Store: store, Issuer: issuing.Issuer, AllowCfsslClients: o.AllowCfsslClients, Subject: subject,
+			Current: func() error { return d.StillCurrent(issuing) }},
 		Open:        open,
 		HMACKey:     o.HMACKey,
 		PrevHMACKey: o.PrevHMACKey,

@@ -25,6 +25,7 @@ import (
 	cfsigner "github.com/cloudflare/cfssl/signer"
 	"github.com/cloudflare/cfssl/signer/local"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
 // The endpoints that exist. Every other path (cfssl's newcert, certadd,
@@ -274,6 +275,16 @@ func (b *boundSigner) Sign(req cfsigner.SignRequest) ([]byte, error) {
 	var re *RequestError
 	if errors.As(err, &re) {
 		return nil, &cferr.Error{ErrorCode: codeRefused, Message: re.Msg}
+	}
+	// Not a refusal of this request but of every one to come: a plain
+	// error (500), so a runner's batch stops at the first. The runner
+	// is told why, in one line; the file and the rest go to the log.
+	var stale *pkidir.StaleSignerError
+	if errors.As(err, &stale) {
+		if b.s.Log != nil {
+			b.s.Log.Printf("%s: %v; restart signer serve with a valid --issuer", b.who.ID(), err)
+		}
+		return nil, fmt.Errorf("the signer's issuing CA %s %s: nothing was signed; restart signer serve with a valid CA", stale.Name, stale.Why)
 	}
 	if err != nil {
 		// The detail (a database address, a driver's message) stays in

@@ -45,6 +45,10 @@ type Service struct {
 	// (stock cfssl clients): such a request, once captured, can be
 	// replayed for ever, as on cfssl's own server.
 	AllowCfsslClients bool
+	// Current, if set, is asked before each signing whether Issuer may
+	// still sign: a signer runs for months, and its CA may be revoked or
+	// re-keyed in the directory meanwhile (pkidir's StillCurrent).
+	Current func() error
 }
 
 // RequestError is a request the signer refuses; nothing was signed.
@@ -157,6 +161,13 @@ func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfs
 		*subject = *s.Subject
 	}
 	subject.CN = cn
+	// Checked last, right before the key is used: nothing is signed (or
+	// recorded) with a CA the directory no longer backs.
+	if s.Current != nil {
+		if err := s.Current(); err != nil {
+			return nil, err
+		}
+	}
 	issued, _, err := s.Issuer.SignRequestAs(dr, subject, profile)
 	if err != nil {
 		return nil, refuse("%v", err)

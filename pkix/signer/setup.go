@@ -205,11 +205,11 @@ func LoadHMACKey(file, envName string) (string, error) {
 	}
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return "", &pkix.Error{Field: "HMAC key", Msg: "no HMAC key: set MTLSCTL_SIGNER_HMAC_FILE (a file) or MTLSCTL_SIGNER_HMAC (hex)", Hint: "the key is DIR/signer/hmac.key, made by 'mtlsctl signer init'"}
+		return "", &pkix.Error{Field: "HMAC key", Msg: "no HMAC key: set MTLSCTL_SIGNER_HMAC_FILE (a file) or MTLSCTL_SIGNER_HMAC (hex)", Hint: "copy the signing host's DIR/signer/hmac.key (signer init wrote it there; never run it here) and set MTLSCTL_SIGNER_HMAC_FILE to the copy"}
 	}
 	key, err := hex.DecodeString(raw)
 	if err != nil || len(key) < 16 {
-		return "", &pkix.Error{Field: from, Msg: "the HMAC key must be hex of at least 16 bytes", Hint: "use the key 'mtlsctl signer init' wrote (DIR/signer/hmac.key)"}
+		return "", &pkix.Error{Field: from, Msg: "the HMAC key must be hex of at least 16 bytes", Hint: "use the key signer init wrote on the signing host (its DIR/signer/hmac.key)"}
 	}
 	return raw, nil
 }
