@@ -6,6 +6,8 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // signals turns the first SIGINT or SIGTERM into a cancelled context, so
@@ -31,6 +33,7 @@ func watchSignals(parent context.Context) (context.Context, *signals) {
 			s.got = sig.(syscall.Signal)
 			s.mu.Unlock()
 			cancel()
+			pkix.Interrupt() // a wait for a pipe's writer ends too
 		case <-s.done:
 		}
 	}()

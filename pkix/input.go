@@ -81,10 +81,21 @@ func ReadInputAs(path string, stdin io.Reader, kind InputKind) ([]byte, error) {
 	}
 	defer f.Close()
 	size := int64(0)
-	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+	info, err := f.Stat()
+	if err == nil && info.Mode().IsRegular() {
 		size = info.Size()
+	} else if err == nil && info.Mode()&fs.ModeNamedPipe != 0 {
+		defer closeOnInterrupt(f)() // a writer that never writes: a signal ends the wait
 	}
-	return readCapped(path, f, kind, size)
+	data, err := readCapped(path, f, kind, size)
+	if err != nil {
+		select {
+		case <-interrupted:
+			return nil, &Error{File: path, Msg: "interrupted while waiting for the pipe's data; nothing was written", Err: ErrInterrupted}
+		default:
+		}
+	}
+	return data, err
 }
 
 // OpenInput opens a named input of the given kind for streaming: a
@@ -102,14 +113,17 @@ func OpenInput(path string, kind InputKind) (*os.File, error) {
 	if statErr == nil && info.Mode()&fs.ModeNamedPipe != 0 {
 		// A pipe is opened the ordinary way, waiting for its writer as
 		// cat does (a <(…) pipe has one already): opened non-blocking,
-		// a FIFO whose writer has not come yet reads as empty.
-		f, err = os.Open(path)
+		// a FIFO whose writer has not come yet reads as empty. A signal
+		// ends the wait (inputwait.go).
+		f, err = openPipe(path)
 	} else {
 		// O_NONBLOCK: whatever it is, its open must not wait (a FIFO put
 		// here since the stat, a device); it is looked at before reading.
 		f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	}
-	if err != nil {
+	if errors.Is(err, ErrInterrupted) {
+		return nil, err // already names the file
+	} else if err != nil {
 		return nil, openError(path, err)
 	}
 	if err := checkInputType(path, f, kind, false); err != nil {
