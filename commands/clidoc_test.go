@@ -1,0 +1,111 @@
+package commands
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+// The reference is generated from the command tree; a help text changed
+// without regenerating makes it stale, and this says how to fix that.
+func TestCLIReferenceIsCurrent(t *testing.T) {
+	markdown, man := Reference()
+	for _, f := range []struct {
+		path string
+		want []byte
+	}{{"../docs/cli.md", markdown}, {"../docs/mtlsctl.1", man}} {
+		got, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Errorf("%v: generate it with 'go generate ./...'", err)
+			continue
+		}
+		if !bytes.Equal(got, f.want) {
+			t.Errorf("%s is stale: regenerate it with 'go generate ./...' and commit it\n%s",
+				strings.TrimPrefix(f.path, "../"), firstDifference(got, f.want))
+		}
+	}
+}
+
+func firstDifference(got, want []byte) string {
+	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < max(len(g), len(w)); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl || i >= len(g) || i >= len(w) {
+			return fmt.Sprintf("first difference at line %d:\n  file:      %q\n  generated: %q", i+1, gl, wl)
+		}
+	}
+	return ""
+}
+
+// Whoever regenerates the reference, wherever, gets the same bytes: no
+// value from the environment, the working directory, the home directory
+// or a terminal reaches it.
+func TestCLIReferenceIsMachineFree(t *testing.T) {
+	md1, man1 := Reference()
+
+	app := newApp(newUI(io.Discard, io.Discard), nil)
+	var walk func([]cli.Flag, []*cli.Command)
+	walk = func(flags []cli.Flag, cmds []*cli.Command) {
+		for _, f := range flags {
+			if ef, ok := f.(interface{ GetEnvVars() []string }); ok {
+				for _, v := range ef.GetEnvVars() {
+					t.Setenv(v, "/elsewhere/"+strings.ToLower(v))
+				}
+			}
+		}
+		for _, c := range cmds {
+			walk(c.Flags, c.Subcommands)
+		}
+	}
+	walk(app.Flags, app.Commands)
+	for _, v := range []string{"NO_COLOR", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "MTLSCTL_P12_PASSWORD"} {
+		t.Setenv(v, "1")
+	}
+	t.Setenv("COLUMNS", "37")
+	t.Setenv("HOME", t.TempDir())
+	t.Chdir(t.TempDir())
+
+	md2, man2 := Reference()
+	if !bytes.Equal(md1, md2) {
+		t.Errorf("docs/cli.md depends on the machine:\n%s", firstDifference(md1, md2))
+	}
+	if !bytes.Equal(man1, man2) {
+		t.Errorf("docs/mtlsctl.1 depends on the machine:\n%s", firstDifference(man1, man2))
+	}
+}
+
+// The man page is valid roff: groff, with every warning on, says nothing.
+func TestManPageRenders(t *testing.T) {
+	groff := requireGroff(t)
+	cmd := exec.Command(groff, "-man", "-ww", "-z", "../docs/mtlsctl.1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("groff -man -ww -z docs/mtlsctl.1: %v\n%s", err, out)
+	}
+}
+
+// requireGroff finds groff: skipped where it is missing, a failure under
+// CI (which installs it).
+func requireGroff(t *testing.T) string {
+	t.Helper()
+	groff, err := exec.LookPath("groff")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("groff is not installed; .ci/run installs it (Debian's groff-base)")
+		}
+		t.Skip("groff is not installed (Debian's groff-base): the man page is not checked")
+	}
+	return groff
+}
