@@ -49,6 +49,41 @@ func firstDifference(got, want []byte) string {
 	return ""
 }
 
+// Every command and every flag the help shows has its place in the
+// reference, whatever its type.
+func TestCLIReferenceNamesEveryCommandAndFlag(t *testing.T) {
+	markdown, _ := Reference()
+	md := string(markdown)
+	var walk func(path string, cmds []*cli.Command)
+	walk = func(path string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			if c.Hidden {
+				continue
+			}
+			p := path + " " + c.Name
+			start := strings.Index(md, "# "+p+"\n")
+			if start < 0 {
+				t.Errorf("no section for %s", p)
+				continue
+			}
+			section := md[start+1:]
+			if end := strings.Index(section, "\n#"); end >= 0 {
+				section = section[:end]
+			}
+			for _, f := range c.Flags {
+				if v, ok := f.(cli.VisibleFlag); ok && !v.IsVisible() {
+					continue
+				}
+				if !strings.Contains(section, "`--"+f.Names()[0]) {
+					t.Errorf("%s: --%s is not in its section", p, f.Names()[0])
+				}
+			}
+			walk(p, c.Subcommands)
+		}
+	}
+	walk("mtlsctl", newApp(newUI(io.Discard, io.Discard), nil).Commands)
+}
+
 // Whoever regenerates the reference, wherever, gets the same bytes: no
 // value from the environment, the working directory, the home directory
 // or a terminal reaches it.

@@ -31,6 +31,8 @@ C:\path and a*b*c and <b>html</b> and [link](x) and 100% & more…
 EXAMPLES:
    tool sub --out x.txt    # a comment
    .not a request
+   a ` + "```" + ` fence inside
+~~~ not a fence
 
 ` + testExitCodes,
 		Flags: []cli.Flag{
@@ -61,7 +63,8 @@ func TestMarkdownEscapes(t *testing.T) {
 	for _, want := range []string{
 		`C:\\path and a\*b\*c and \<b\>html\</b\> and \[link\](x) and 100% \& more…`,
 		"\n\\- not a list\n", "\n1\\. not a list\n", "\n\\# not a heading\n",
-		"```\ntool sub --out x.txt    # a comment\n.not a request\n```",
+		"````\ntool sub --out x.txt    # a comment\n.not a request\na ``` fence inside\n````",
+		"\n\\~~~ not a fence\n",
 		"```\ntool sub [options] [FILE...]\n```",
 		"- `--out FILE`, `-o FILE`: write to FILE (default: \"a.txt\"; environment: $TOOL\\_OUT)",
 		"- `--tag value`: a tag (repeatable)",
@@ -85,7 +88,7 @@ func TestManEscapes(t *testing.T) {
 		"\n\\&.dot at the start of a line\n",
 		"\n\\&'apostrophe at the start\n",
 		`C:\epath`, `more\[u2026]`,
-		"\n.nf\ntool sub \\-\\-out x.txt    # a comment\n\\&.not a request\n.fi\n",
+		"\n.nf\ntool sub \\-\\-out x.txt    # a comment\n\\&.not a request\na ``` fence inside\n.fi\n",
 		".TP\n\\fB\\-\\-out\\fR \\fIFILE\\fR, \\fB\\-o\\fR \\fIFILE\\fR\nwrite to FILE (default: \"a.txt\"; environment: $TOOL_OUT)\n",
 		".SH ENVIRONMENT\n", ".SH \"EXIT STATUS\"\n",
 	} {

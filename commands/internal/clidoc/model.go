@@ -7,6 +7,7 @@
 package clidoc
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -139,24 +140,15 @@ func describeFlag(f cli.Flag) (flagDoc, bool) {
 	}
 	df, ok := f.(cli.DocGenerationFlag)
 	if !ok {
-		return flagDoc{}, false
+		// A flag type that cannot describe itself still shows by name.
+		return flagDoc{names: dashed(f.Names())}, len(f.Names()) > 0
 	}
 	fd := flagDoc{env: df.GetEnvVars()}
 	fd.placeholder, fd.usage = unquoteUsage(df.GetUsage())
 	if df.TakesValue() && fd.placeholder == "" {
 		fd.placeholder = "value"
 	}
-	for _, n := range df.Names() {
-		if n = strings.TrimSpace(n); n == "" {
-			continue
-		}
-		if len(n) == 1 {
-			fd.names = append(fd.names, "-"+n)
-		} else {
-			fd.names = append(fd.names, "--"+n)
-		}
-	}
-	if len(fd.names) == 0 {
+	if fd.names = dashed(df.Names()); len(fd.names) == 0 {
 		return flagDoc{}, false
 	}
 	if bf, isBool := f.(*cli.BoolFlag); !isBool {
@@ -168,6 +160,22 @@ func describeFlag(f cli.Flag) (flagDoc, bool) {
 		fd.repeatable = true
 	}
 	return fd, true
+}
+
+// dashed spells flag names as typed: --dir, -d.
+func dashed(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		if len(n) == 1 {
+			out = append(out, "-"+n)
+		} else {
+			out = append(out, "--"+n)
+		}
+	}
+	return out
 }
 
 // unquoteUsage is urfave/cli's rule: the first `word` in the usage is the
@@ -245,6 +253,56 @@ func envIndex(r *reference, env map[string]*envDoc) []envDoc {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
+}
+
+// envUse says, in words, what sets or reads an environment variable.
+func envUse(r *reference, e envDoc) string {
+	var parts []string
+	for _, flag := range sortedKeys(e.flags) {
+		parts = append(parts, fmt.Sprintf("the value of %s when it is not given (%s)", flag, commandList(r, e.flags[flag])))
+	}
+	if len(e.mentioned) > 0 {
+		parts = append(parts, "named in the help of "+commandList(r, e.mentioned))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// commandList names commands without the program's name, a group and all
+// its commands as one, and the program itself as its global options.
+func commandList(r *reference, paths []string) string {
+	listed := map[string]bool{}
+	for _, p := range paths {
+		listed[p] = true
+	}
+	covered := map[string]bool{}
+	var out []string
+	for _, p := range paths {
+		if covered[p] {
+			continue
+		}
+		if p == r.name {
+			out = append(out, "the global options")
+			continue
+		}
+		name := shortPath(r.name, p)
+		for _, c := range r.commands {
+			if c.path != p || len(c.subcommands) == 0 {
+				continue
+			}
+			all := true
+			for _, s := range c.subcommands {
+				all = all && listed[s]
+			}
+			if all {
+				name += " (and all its commands)"
+				for _, s := range c.subcommands {
+					covered[s] = true
+				}
+			}
+		}
+		out = append(out, name)
+	}
+	return strings.Join(out, ", ")
 }
 
 func sortedKeys(m map[string][]string) []string {
