@@ -23,8 +23,9 @@ func nastyApp() *cli.App {
 		Description: `Intro line.
 .dot at the start of a line
 'apostrophe at the start
-C:\path and a*b*c and <b>html</b> and [link](x) and 100% & more…
+C:\path and a*b*c and <b>html</b> and [link](x) and 100% & more… _emph_
 - not a list
+--out at the start is no list either
 1. not a list
 # not a heading
 
@@ -61,12 +62,12 @@ EXAMPLES:
 func TestMarkdownEscapes(t *testing.T) {
 	md := string(Markdown(nastyApp(), Options{ExitCodes: testExitCodes}))
 	for _, want := range []string{
-		`C:\\path and a\*b\*c and \<b\>html\</b\> and \[link\](x) and 100% \& more…`,
-		"\n\\- not a list\n", "\n1\\. not a list\n", "\n\\# not a heading\n",
+		`C:\\path and a\*b\*c and \<b\>html\</b\> and \[link\](x) and 100% \& more… \_emph\_`,
+		"\n\\- not a list\n--out at the start is no list either\n", "\n1\\. not a list\n", "\n\\# not a heading\n",
 		"````\ntool sub --out x.txt    # a comment\n.not a request\na ``` fence inside\n````",
 		"\n\\~~~ not a fence\n",
 		"```\ntool sub [options] [FILE...]\n```",
-		"- `--out FILE`, `-o FILE`: write to FILE (default: \"a.txt\"; environment: $TOOL\\_OUT)",
+		"- `--out FILE`, `-o FILE`: write to FILE (default: \"a.txt\"; environment: $TOOL_OUT)",
 		"- `--tag value`: a tag (repeatable)",
 		"- `TOOL_OUT`: the value of --out when it is not given (sub)",
 		"- `TOOL_TRACE`: named in the help of the global options",

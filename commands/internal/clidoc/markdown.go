@@ -126,24 +126,42 @@ func mdPre(b *bytes.Buffer, lines []string) {
 	fmt.Fprintf(b, "%s\n%s\n%s\n\n", fence, strings.Join(lines, "\n"), fence)
 }
 
-var mdSpecial = strings.NewReplacer(
-	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `<`, `\<`, `>`, `\>`,
-	`[`, `\[`, `]`, `\]`, `&`, `\&`,
+// mdText escapes help text so that Markdown shows it as typed. An
+// underscore inside a word (MTLSCTL_DIR) is never emphasis, so it stays.
+func mdText(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_' && i > 0 && i+1 < len(s) && isWordByte(s[i-1]) && isWordByte(s[i+1]):
+		case strings.IndexByte("\\`*_<>[]&", c) >= 0:
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+var (
+	mdOrdered = regexp.MustCompile(`^\d{1,9}[.)](?:\s|$)`)
+	mdBlock   = regexp.MustCompile(`^(?:[-+]\s|[-=]+\s*$|#{1,6}(?:\s|$)|~~~)`)
 )
 
-// mdText escapes help text so that Markdown shows it as typed.
-func mdText(s string) string { return mdSpecial.Replace(s) }
-
-var mdBlockStart = regexp.MustCompile(`^(?:[-+=#~]|\d+[.)])`)
-
-// mdLineStart keeps a prose line that starts like a list item or a
-// heading from becoming one.
+// mdLineStart keeps a prose line that starts like a list item, a heading
+// or a fence from becoming one.
 func mdLineStart(l string) string {
-	m := mdBlockStart.FindString(l)
-	if m == "" {
-		return l
+	if m := mdOrdered.FindString(l); m != "" {
+		n := strings.IndexAny(m, ".)")
+		return l[:n] + `\` + l[n:]
 	}
-	return m[:len(m)-1] + `\` + l[len(m)-1:]
+	if mdBlock.MatchString(l) {
+		return `\` + l
+	}
+	return l
 }
 
 // anchor is the id GitHub gives the heading "mtlsctl ca init".
