@@ -29,6 +29,10 @@ C:\path and a*b*c and <b>html</b> and [link](x) and 100% & more… _emph_
 1. not a list
 # not a heading
 
+--mode a     a table's first row
+--mode b     a row that wraps
+             with a hanging indent
+
 EXAMPLES:
    tool sub --out x.txt    # a comment
    .not a request
@@ -71,6 +75,7 @@ func TestMarkdownEscapes(t *testing.T) {
 		"- `--tag value`: a tag (repeatable)",
 		"- `TOOL_OUT`: the value of --out when it is not given (sub)",
 		"- `TOOL_TRACE`: named in the help of the global options",
+		"```\n--mode a     a table's first row\n--mode b     a row that wraps\n             with a hanging indent\n```",
 		"## Exit codes",
 		"- [sub](#tool-sub): a subcommand",
 	} {

@@ -321,22 +321,33 @@ type block struct {
 	lines []string
 }
 
-// blocks splits a description at blank lines and where indentation
-// starts or stops.
+// blocks splits a description into paragraphs at blank lines, and a
+// paragraph where indentation starts or stops: indented lines (examples,
+// tables) are kept as they are, the rest is prose. A paragraph whose
+// unindented lines align columns with spaces is a table, its indented
+// lines the hanging indent of a wrapped row, and is kept whole.
 func blocks(text string) [][]block {
 	var paras [][]block
 	for _, para := range strings.Split(strings.ReplaceAll(text, "\t", "        "), "\n\n") {
 		var bs []block
+		table := false
 		for _, line := range strings.Split(para, "\n") {
-			line = strings.TrimRight(line, " ")
-			if line == "" {
+			if line = strings.TrimRight(line, " "); line == "" {
 				continue
 			}
 			pre := strings.HasPrefix(line, " ")
+			table = table || !pre && alignedColumns.MatchString(line)
 			if len(bs) == 0 || bs[len(bs)-1].pre != pre {
 				bs = append(bs, block{pre: pre})
 			}
 			bs[len(bs)-1].lines = append(bs[len(bs)-1].lines, line)
+		}
+		if table {
+			var all []string
+			for _, b := range bs {
+				all = append(all, b.lines...)
+			}
+			bs = []block{{pre: true, lines: all}}
 		}
 		for i := range bs {
 			if bs[i].pre {
@@ -349,6 +360,8 @@ func blocks(text string) [][]block {
 	}
 	return paras
 }
+
+var alignedColumns = regexp.MustCompile(`\S {3,}\S`)
 
 func dedent(lines []string) []string {
 	least := -1
