@@ -1,4 +1,4 @@
-package main
+package commands
 
 // The peer corpus: pyca/cryptography's X.509 vectors (x509/custom) and
 // NIST's PKITS, as Debian's python3-cryptography-vectors ships them. Every
@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/commands"
 	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
@@ -46,7 +45,7 @@ func vectorsDir(t *testing.T) string {
 // run runs mtlsctl in process.
 func runMtlsctl(args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
-	code = commands.Run(append([]string{"mtlsctl"}, args...), strings.NewReader(""), &out, &errb)
+	code = Run(append([]string{"mtlsctl"}, args...), strings.NewReader(""), &out, &errb)
 	return out.String(), errb.String(), code
 }
 
