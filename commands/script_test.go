@@ -203,20 +203,6 @@ func jsonValue(ts *testscript.TestScript, file, path string) string {
 
 func isString(v any) bool { _, ok := v.(string); return ok }
 
-// requireOpenSSL finds openssl for the Go tests of this package: skipped
-// where it is missing, a failure under CI (which installs it).
-func requireOpenSSL(t *testing.T) string {
-	t.Helper()
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("openssl is not installed; .ci/run installs it")
-		}
-		t.Skip("openssl is not installed")
-	}
-	return openssl
-}
-
 // TestInteropToolsPresent turns the scripts' "skip without openssl" into a
 // failure in CI, so a CI machine without the tools cannot pass quietly.
 func TestInteropToolsPresent(t *testing.T) {

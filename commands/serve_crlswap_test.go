@@ -11,20 +11,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix/interoptest"
 )
 
 // A real serve whose --crl is swapped for a FIFO, then for a link to
-// /dev/zero (issue 21 item 11): every request still gets its answer from
+// /dev/zero: every request still gets its answer from
 // the last good CRL, a warning names the file, memory stays flat, and
 // SIGTERM stops serve with 0, as a signal always does.
 func TestServeCRLSwappedForFIFOAndDevZero(t *testing.T) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("curl is required (CI installs it)")
-		}
-		t.Skip("curl is not installed")
-	}
+	curl := interoptest.Require(t, "curl")
 	dir := t.TempDir()
 	must(t, dir, "ca", "init", "--key-type", "ecdsa-256")
 	must(t, dir, "client", "issue", "--cn", "dev-1", "--key-type", "ecdsa-256")
