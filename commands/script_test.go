@@ -21,20 +21,6 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// TestMain lets the scripts run the real mtlsctl main as a command.
-func TestMain(m *testing.M) {
-	// The crash tests run the test binary itself as mtlsctl, so they can
-	// kill it at will (crash_test.go).
-	if os.Getenv("MTLSCTL_AS_MAIN") == "1" {
-		code := Run(os.Args, os.Stdin, os.Stdout, os.Stderr)
-		reportPeak(os.Getenv("MTLSCTL_PEAK_FILE"))
-		os.Exit(code)
-	}
-	testscript.Main(reportSkips{m, os.Stdout}, map[string]func(){
-		"mtlsctl": func() { os.Exit(Run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
-	})
-}
-
 // TestScripts runs every CLI scenario in testdata/script.
 func TestScripts(t *testing.T) {
 	t.Cleanup(pgtest.Stop) // after every script, parallel ones included
