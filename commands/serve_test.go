@@ -84,7 +84,8 @@ func startServer(t testing.TB, p *testPKI) (addr string, stop func()) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that one goroutine or child process writes while another reads.
+// syncBuffer is a bytes.Buffer that a server or a child process writes
+// while the test reads it.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
