@@ -186,43 +186,44 @@ func reportPeak(path string) {
 // data file) beside crl build of the same list, real binary, one process
 // per operation.
 func BenchmarkWorkerBuild(b *testing.B) {
-	dir := benchDir(b, 0)
-	serials := filepath.Join(dir, "serials.txt")
-	writeSerials(b, serials, 1_000_000)
-	runPeak(b, dir, "crl", "build", serials)
-	for _, tc := range []struct {
-		name string
-		args []string
-	}{
+	dir, serials := millionRevoked(b)
+	runCases(b, dir, []benchCase{
 		{"crl-build", []string{"crl", "build", serials}},
 		{"worker-build", []string{"worker", "build", "--hostname", "auth.example.com"}},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			var peak int64
-			for range b.N {
-				peak = max(peak, runPeak(b, dir, tc.args...))
-			}
-			b.ReportMetric(float64(peak)/1024, "peak-MB")
-		})
-	}
+	})
 }
 
 // BenchmarkCRLRead: the commands that read a 1,000,000-entry CRL, real
 // binary, output discarded: crl show (text and --json) and check --crl.
 func BenchmarkCRLRead(b *testing.B) {
-	dir := benchDir(b, 0)
-	serials := filepath.Join(dir, "serials.txt")
-	writeSerials(b, serials, 1_000_000)
-	runPeak(b, dir, "crl", "build", serials)
-	for _, tc := range []struct {
-		name string
-		args []string
-	}{
+	dir, serials := millionRevoked(b)
+	runCases(b, dir, []benchCase{
 		{"crl-show", []string{"crl", "show"}},
 		{"crl-show-json", []string{"crl", "show", "--json"}},
 		{"check", []string{"check", "--crl", "ca.crl"}},
 		{"crl-build-over-it", []string{"crl", "build", serials}},
-	} {
+	})
+}
+
+// millionRevoked is a directory whose ca.crl revokes the 1,000,000 serials
+// listed in the file it also returns.
+func millionRevoked(b *testing.B) (dir, serials string) {
+	dir = benchDir(b, 0)
+	serials = filepath.Join(dir, "serials.txt")
+	writeSerials(b, serials, 1_000_000)
+	runPeak(b, dir, "crl", "build", serials)
+	return dir, serials
+}
+
+// benchCase is one command line, run as the sub-benchmark name.
+type benchCase struct {
+	name string
+	args []string
+}
+
+// runCases runs each case b.N times in dir and reports its largest peak.
+func runCases(b *testing.B, dir string, cases []benchCase) {
+	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			var peak int64
 			for range b.N {
