@@ -38,7 +38,7 @@ func fleetDir(b *testing.B, keyType string, n int) string {
 	return dir
 }
 
-// fleetCases are the batches both fleet benchmarks measure: the issue's
+// fleetCases are the batches both fleet benchmarks measure: a fleet of
 // 1,000 ECDSA certificates, and a few RSA-4096 ones for core scaling.
 var fleetCases = []struct {
 	keyType string
@@ -66,7 +66,7 @@ func BenchmarkFleetIssue(b *testing.B) {
 	}
 }
 
-// BenchmarkFleetFloor is the floor the issue sets: cfssl's own key
+// BenchmarkFleetFloor is the floor to compare with: cfssl's own key
 // generation, CSR and signing in one process on GOMAXPROCS workers, plus
 // plainly writing the same three files (no fsync, no checks, no inventory).
 // With -cpu 1 it is also the one-at-a-time rate for the scaling figure.

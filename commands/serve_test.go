@@ -67,8 +67,8 @@ func (p *testPKI) client(t testing.TB, cn string, notBefore, notAfter time.Time,
 // startServer runs serve in process on a free loopback port.
 func startServer(t testing.TB, p *testPKI) (addr string, stop func()) {
 	t.Helper()
-	var log bytes.Buffer
-	u := &ui{out: &lockedWriter{w: &log}, err: io.Discard}
+	var log syncBuffer
+	u := &ui{out: &log, err: io.Discard}
 	srv, err := newServer(u, nil, serveOptions{dir: p.dir, caPath: p.caFile, addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -84,15 +84,23 @@ func startServer(t testing.TB, p *testPKI) (addr string, stop func()) {
 	}
 }
 
-type lockedWriter struct {
+// syncBuffer is a bytes.Buffer that a server or a child process writes
+// while the test reads it.
+type syncBuffer struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func clientFor(cert *tls.Certificate, keepAlive bool) *http.Client {

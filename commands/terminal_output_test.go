@@ -46,7 +46,7 @@ func hostileCert(t *testing.T) string {
 	return path
 }
 
-// Item 18: text from a certificate reaches the terminal escaped.
+// Text from a certificate reaches the terminal escaped.
 func TestInspectEscapesCertificateText(t *testing.T) {
 	out, errOut, code := runColored(t, false, "inspect", hostileCert(t))
 	if code != 0 {
@@ -62,7 +62,7 @@ func TestInspectEscapesCertificateText(t *testing.T) {
 	}
 }
 
-// Item 18: check FILE prints a foreign certificate's CN escaped.
+// check FILE prints a foreign certificate's CN escaped.
 func TestCheckEscapesCN(t *testing.T) {
 	out, _, _ := runColored(t, false, "check", hostileCert(t))
 	if strings.ContainsAny(out, "\x1b\r") {
@@ -75,7 +75,7 @@ func TestCheckEscapesCN(t *testing.T) {
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
-// Item 13: colored check output lines up like the uncolored one.
+// Colored check output lines up like the uncolored one.
 func TestCheckColoredColumnsAlign(t *testing.T) {
 	p := newTestPKI(t)
 	now := time.Now()
@@ -103,7 +103,7 @@ func TestCheckColoredColumnsAlign(t *testing.T) {
 	_ = os.Remove(path)
 }
 
-// Issue 15: a CA whose name carries ESC and BEL reaches the terminal
+// A CA whose name carries ESC and BEL reaches the terminal
 // escaped, as OpenSSL's -nameopt RFC2253 prints it, through ca validate
 // and crl show (its CRL's issuer) too.
 func TestDNsEscapedEverywhere(t *testing.T) {

@@ -23,7 +23,7 @@ type BatchResult struct {
 var ErrNotStarted = errors.New("not started: the batch was interrupted")
 
 // RunBatch makes one certificate per job on all cores (RSA key generation
-// takes ~0.6 s a key, so a fleet is CPU-bound). issue is the cryptography
+// dominates, so a fleet is CPU-bound). issue is the cryptography
 // (a leaf, an intermediate) of job i; onDone, if set, runs on the worker right
 // after each certificate (to stage its files while other cores compute)
 // with the number done so far. Once ctx is done no new certificate is

@@ -13,7 +13,7 @@ import (
 	"unicode"
 )
 
-// Each code point the issue names renders as nothing after "ci-x": every
+// Each of these code points renders as nothing after "ci-x": every
 // one is refused, and says which it is.
 func TestCheckCNRefusesInvisible(t *testing.T) {
 	for _, r := range []rune{'\u3164', '\u115F', '\u034F', '\uFE0F', '\u2800', '\u200B', '\u202E', '\U000E0101', '\uFFA0', '\u1160', '\u180E', '\u2060'} {

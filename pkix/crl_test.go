@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtlsctl/mtlsctl/pkix/interoptest"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -441,7 +442,7 @@ func onlyTBSFields(raw []byte) bool {
 // OpenSSL, which nobody here wrote, must accept both CRLs of the
 // differential test and verify their signatures.
 func TestCRLAcceptedByOpenSSL(t *testing.T) {
-	openssl := requireOpenSSL(t)
+	openssl := interoptest.Require(t, "openssl")
 	dir := t.TempDir()
 	for _, keyType := range []string{"ecdsa-256", "rsa-2048"} {
 		ca := newTestCA(t, keyType)

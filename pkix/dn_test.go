@@ -16,12 +16,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix/interoptest"
 )
 
 // The Access view must agree with OpenSSL, which nobody here wrote: the DNs
 // with -nameopt RFC2253 and -nameopt compat, serial, fingerprints, dates.
 func TestAccessViewMatchesOpenSSL(t *testing.T) {
-	openssl := requireOpenSSL(t)
+	openssl := interoptest.Require(t, "openssl")
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	names := []x509pkix.Name{
 		{CommonName: "Access Testing CA", Country: []string{"US"}, Province: []string{"Texas"}, Locality: []string{"Austin"},

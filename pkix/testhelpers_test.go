@@ -2,7 +2,6 @@ package pkix
 
 import (
 	"os"
-	"os/exec"
 
 	"testing"
 
@@ -55,18 +54,4 @@ func clientRequest(t testing.TB, cn, keyType string) *Request {
 func TestMain(m *testing.M) {
 	cflog.Level = cflog.LevelFatal
 	os.Exit(m.Run())
-}
-
-// requireOpenSSL finds openssl for interop tests: skipped where it is
-// missing, a failure under CI (which installs it).
-func requireOpenSSL(t *testing.T) string {
-	t.Helper()
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("openssl is not installed; .ci/run installs it")
-		}
-		t.Skip("openssl is not installed")
-	}
-	return openssl
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Signing devices' requests, side by side in one run on one machine, for N
 # ECDSA P-256 requests under an ECDSA P-256 CA (made beforehand by csrgen,
-# as the devices would), dropped into the CA's directory as the issue's
+# as the devices would), dropped into the CA's directory as the guide's
 # flow has it (`mtlsctl client sign device-7.csr ...` next to ca.pem):
 #   1. a shell loop of `cfssl sign -ca ca.pem -ca-key ca-key.pem
 #      -config ca-config.json -profile client X.csr | cfssljson -bare X`,

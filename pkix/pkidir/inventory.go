@@ -67,7 +67,7 @@ func (s *Session) inventoryForAppend() (appendTarget, error) {
 // inventoryData is the inventory's bytes, or none for a directory
 // without one. One operation looks things up in it several times (the
 // record, then whether the CRL is behind): it is read once while its size
-// and time stay the same, so a 25 MB inventory is not read twice.
+// and time stay the same, so a large inventory is not read twice.
 func (d *Dir) inventoryData() ([]byte, error) {
 	info, err := os.Stat(d.Inventory())
 	if errors.Is(err, fs.ErrNotExist) {

@@ -39,7 +39,7 @@ func signDevice(t *testing.T, d *Dir, signer *Signer, name string, key crypto.Si
 }
 
 // sameModulus is key with another public exponent: whoever holds the
-// factors of the modulus signs with it (issue 21, item 6).
+// factors of the modulus signs with it, so it is the same key.
 func sameModulus(t *testing.T, key *rsa.PrivateKey, e int) *rsa.PrivateKey {
 	t.Helper()
 	one := big.NewInt(1)

@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix/interoptest"
 )
 
 // The curl command serve's banner offers for "200" is run as printed, with
@@ -17,13 +19,8 @@ import (
 // issuer certificate", so the banner must name the fullchain. Under a root,
 // or with the intermediate in --ca, the leaf alone is right.
 func TestServeBannerCurlGets200(t *testing.T) {
-	requireOpenSSL(t) // the interop toolset: CI installs openssl and curl
-	if _, err := exec.LookPath("curl"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("curl is not installed; .ci/run installs it")
-		}
-		t.Skip("curl is not installed")
-	}
+	interoptest.Require(t, "openssl")
+	interoptest.Require(t, "curl")
 	under := t.TempDir()
 	must(t, under, "ca", "init", "--key-type", "ecdsa-256")
 	must(t, under, "ca", "intermediate", "--cn", "Issuing CA", "--key-type", "ecdsa-256")

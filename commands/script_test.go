@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"crypto/sha256"
@@ -17,30 +17,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/commands"
 	"github.com/mtlsctl/mtlsctl/pkix/signer/pgtest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
-
-// TestMain lets the scripts run the real mtlsctl main as a command.
-func TestMain(m *testing.M) {
-	// The crash tests run the test binary itself as mtlsctl, so they can
-	// kill it at will (crash_test.go).
-	if os.Getenv("MTLSCTL_AS_MAIN") == "1" {
-		code := commands.Run(os.Args, os.Stdin, os.Stdout, os.Stderr)
-		reportPeak(os.Getenv("MTLSCTL_PEAK_FILE"))
-		os.Exit(code)
-	}
-	testscript.Main(reportSkips{m, os.Stdout}, map[string]func(){
-		"mtlsctl": func() { os.Exit(commands.Run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
-	})
-}
 
 // TestScripts runs every CLI scenario in testdata/script.
 func TestScripts(t *testing.T) {
 	t.Cleanup(pgtest.Stop) // after every script, parallel ones included
 	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join("testdata", "script"),
+		Dir:                 filepath.Join("..", "testdata", "script"),
 		RequireExplicitExec: true,
 		Condition:           condition,
 		Setup: func(env *testscript.Env) error {
@@ -51,7 +36,7 @@ func TestScripts(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			env.Setenv("EXAMPLES", filepath.Join(wd, "examples"))
+			env.Setenv("EXAMPLES", filepath.Join(wd, "..", "examples"))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -203,20 +188,6 @@ func jsonValue(ts *testscript.TestScript, file, path string) string {
 }
 
 func isString(v any) bool { _, ok := v.(string); return ok }
-
-// requireOpenSSL finds openssl for the Go tests of this package: skipped
-// where it is missing, a failure under CI (which installs it).
-func requireOpenSSL(t *testing.T) string {
-	t.Helper()
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("openssl is not installed; .ci/run installs it")
-		}
-		t.Skip("openssl is not installed")
-	}
-	return openssl
-}
 
 // TestInteropToolsPresent turns the scripts' "skip without openssl" into a
 // failure in CI, so a CI machine without the tools cannot pass quietly.

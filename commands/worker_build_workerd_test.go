@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"bufio"
@@ -270,7 +270,7 @@ func TestWorkerInWorkerd(t *testing.T) {
 // with 10 and with 100,000 revoked certificates in KV, side by side: the
 // cost per request must not grow with the list.
 //
-//	MTLSCTL_WORKERD=… go test -run '^$' -bench WorkerdRequest .
+//	MTLSCTL_WORKERD=… go test -run '^$' -bench WorkerdRequest ./commands/
 func BenchmarkWorkerdRequest(b *testing.B) {
 	bin := os.Getenv("MTLSCTL_WORKERD")
 	if bin == "" {

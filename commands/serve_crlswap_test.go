@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"bytes"
@@ -8,24 +8,19 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix/interoptest"
 )
 
 // A real serve whose --crl is swapped for a FIFO, then for a link to
-// /dev/zero (issue 21 item 11): every request still gets its answer from
+// /dev/zero: every request still gets its answer from
 // the last good CRL, a warning names the file, memory stays flat, and
 // SIGTERM stops serve with 0, as a signal always does.
 func TestServeCRLSwappedForFIFOAndDevZero(t *testing.T) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("curl is required (CI installs it)")
-		}
-		t.Skip("curl is not installed")
-	}
+	curl := interoptest.Require(t, "curl")
 	dir := t.TempDir()
 	must(t, dir, "ca", "init", "--key-type", "ecdsa-256")
 	must(t, dir, "client", "issue", "--cn", "dev-1", "--key-type", "ecdsa-256")
@@ -142,22 +137,4 @@ func peakRSS(t *testing.T, pid int) int64 {
 	}
 	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
 	return kb << 10
-}
-
-// syncBuffer is a bytes.Buffer a child process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

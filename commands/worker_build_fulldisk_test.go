@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 
 // worker build on a real full file system (a 256 KiB tmpfs filled to the
 // last block) exits 2 and leaves the directory as it found it: no empty
-// worker/ (issue 21 item 17).
+// worker/.
 func TestWorkerBuildOnFullDiskLeavesNothing(t *testing.T) {
 	src := t.TempDir()
 	must(t, src, "ca", "init", "--key-type", "ecdsa-256")

@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"encoding/json"
@@ -20,7 +20,7 @@ import (
 // deployed Worker reads it.
 func TestWranglerKVUploadReachesCloudflare(t *testing.T) {
 	wrangler := npmTool(t, "MTLSCTL_WRANGLER", "wrangler", "wrangler")
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/interoptest"
 	"github.com/mtlsctl/mtlsctl/pkix/signer/pgtest"
 )
 
@@ -172,7 +173,7 @@ func TestFourRunnersThroughOneSigner(t *testing.T) {
 		}
 		all = append(all, files...)
 	}
-	openssl := requireOpenSSL(t)
+	openssl := interoptest.Require(t, "openssl")
 	out, err := exec.Command(openssl, append([]string{"verify", "-purpose", "sslclient", "-CAfile", filepath.Join(host, "ca.pem")}, all...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("openssl verify: %v\n%s", err, out)

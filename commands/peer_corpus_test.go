@@ -1,4 +1,4 @@
-package main
+package commands
 
 // The peer corpus: pyca/cryptography's X.509 vectors (x509/custom) and
 // NIST's PKITS, as Debian's python3-cryptography-vectors ships them. Every
@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/commands"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/interoptest"
 )
 
 // vectorsDir is where the Debian package puts the vectors;
@@ -46,7 +46,7 @@ func vectorsDir(t *testing.T) string {
 // run runs mtlsctl in process.
 func runMtlsctl(args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
-	code = commands.Run(append([]string{"mtlsctl"}, args...), strings.NewReader(""), &out, &errb)
+	code = Run(append([]string{"mtlsctl"}, args...), strings.NewReader(""), &out, &errb)
 	return out.String(), errb.String(), code
 }
 
@@ -203,7 +203,7 @@ func corpusCRLs(t *testing.T, vectors string) []string {
 // the OID named for each critical extension OpenSSL does not know either.
 func TestCorpusCRLs(t *testing.T) {
 	vectors := vectorsDir(t)
-	openssl := requireOpenSSL(t)
+	openssl := interoptest.Require(t, "openssl")
 	empty := t.TempDir()
 	files := corpusCRLs(t, vectors)
 	if len(files) < 190 {
@@ -316,8 +316,8 @@ func opensslDate(rfc3339 string) string {
 
 func first(s []string, n int) []string { return s[:min(n, len(s))] }
 
-// TestCorpusNamedCRLVerdicts: the CRLs the issue names, each with the
-// verdict RFC 5280 asks of a consumer.
+// TestCorpusNamedCRLVerdicts: CRLs of the corpus that test one rule each,
+// each with the verdict RFC 5280 asks of a consumer.
 func TestCorpusNamedCRLVerdicts(t *testing.T) {
 	vectors := vectorsDir(t)
 	custom := filepath.Join(vectors, "x509", "custom")
@@ -423,7 +423,7 @@ func pkitsCerts(t *testing.T, vectors string) map[string]*x509.Certificate {
 // says INVALID (signature). Never a bare "INVALID".
 func TestCorpusPKITSSignatures(t *testing.T) {
 	vectors := vectorsDir(t)
-	openssl := requireOpenSSL(t)
+	openssl := interoptest.Require(t, "openssl")
 	certs := pkitsCerts(t, vectors)
 	dir := t.TempDir()
 	files, _ := filepath.Glob(filepath.Join(vectors, "x509", "PKITS_data", "crls", "*.crl"))
@@ -559,7 +559,7 @@ type validateJSON struct {
 // where openssl verify says "unhandled critical extension".
 func TestCorpusCertificates(t *testing.T) {
 	vectors := vectorsDir(t)
-	openssl := requireOpenSSL(t)
+	openssl := interoptest.Require(t, "openssl")
 	empty := t.TempDir()
 	var files []string
 	custom, _ := filepath.Glob(filepath.Join(vectors, "x509", "custom", "*"))

@@ -1,8 +1,6 @@
 package commands
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -11,11 +9,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	x509pkix "crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
-	"io"
 	"math/big"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,17 +100,14 @@ func newIntermediatePKI(t testing.TB) *intermediatePKI {
 type testServer struct {
 	srv      *server
 	addr     string
-	out, err *lockedWriter
-	outBuf   *bytes.Buffer
-	errBuf   *bytes.Buffer
+	out, err *syncBuffer
 	cancel   func()
 	done     chan error
 }
 
 func newTestServer(t testing.TB, o serveOptions) (*testServer, error) {
 	t.Helper()
-	ts := &testServer{outBuf: &bytes.Buffer{}, errBuf: &bytes.Buffer{}}
-	ts.out, ts.err = &lockedWriter{w: ts.outBuf}, &lockedWriter{w: ts.errBuf}
+	ts := &testServer{out: &syncBuffer{}, err: &syncBuffer{}}
 	if o.addr == "" {
 		o.addr = "127.0.0.1:0"
 	}
@@ -139,11 +131,7 @@ func (ts *testServer) stop(t testing.TB) (stdout, stderr string) {
 	if err := <-ts.done; err != nil {
 		t.Errorf("shutdown: %v", err)
 	}
-	ts.out.mu.Lock()
-	defer ts.out.mu.Unlock()
-	ts.err.mu.Lock()
-	defer ts.err.mu.Unlock()
-	return ts.outBuf.String(), ts.errBuf.String()
+	return ts.out.String(), ts.err.String()
 }
 
 func mustServe(t testing.TB, o serveOptions) *testServer {
@@ -156,7 +144,7 @@ func mustServe(t testing.TB, o serveOptions) *testServer {
 	return ts
 }
 
-// Item 5: a root-only --ca, and the CRL of an intermediate that chains to
+// A root-only --ca, and the CRL of an intermediate that chains to
 // it: accepted, and enforced; without it the banner names the intermediate.
 func TestServeIntermediateCRL(t *testing.T) {
 	p := newIntermediatePKI(t)
@@ -201,7 +189,7 @@ func TestServeIntermediateCRL(t *testing.T) {
 	}
 }
 
-// Item 6: CA certificates, and a leaf that may only sign certificates, are
+// CA certificates, and a leaf that may only sign certificates, are
 // not client certificates (openssl verify -purpose sslclient agrees).
 func TestServeRefusesCACertificatesAsClients(t *testing.T) {
 	p := newIntermediatePKI(t)
@@ -241,114 +229,7 @@ func TestServeRefusesCACertificatesAsClients(t *testing.T) {
 	}
 }
 
-// Item 8: with --json, stdout holds only JSON lines; the banner and "shut
-// down" go to stderr, and absent values are null.
-func TestServeJSONStdoutIsOnlyJSON(t *testing.T) {
-	p := newTestPKI(t)
-	cert := p.client(t, "ok", time.Now().Add(-time.Hour), time.Now().Add(time.Hour), x509.ExtKeyUsageClientAuth)
-	ts := mustServe(t, serveOptions{dir: p.dir, caPath: p.caFile, jsonLog: true})
-	get(t, clientFor(nil, false), ts.addr)
-	get(t, clientFor(&cert, false), ts.addr)
-	out, errOut := ts.stop(t)
-	var lines []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("stdout line %q is not JSON: %v\n%s", sc.Text(), err, out)
-		}
-		lines = append(lines, m)
-	}
-	if len(lines) != 2 {
-		t.Fatalf("%d JSON lines, want 2:\n%s", len(lines), out)
-	}
-	if !strings.Contains(errOut, "listening on https://") || !strings.Contains(errOut, "shut down") {
-		t.Errorf("the banner and shut down are not on stderr:\n%s", errOut)
-	}
-	for _, k := range []string{"cn", "serial"} {
-		if v, ok := lines[0][k]; !ok || v != nil {
-			t.Errorf("no certificate: %s = %#v, want null", k, v)
-		}
-	}
-	if v, ok := lines[1]["reason"]; !ok || v != nil {
-		t.Errorf("allowed: reason = %#v, want null", v)
-	}
-	if lines[1]["cn"] != "ok" {
-		t.Errorf("allowed: cn = %#v", lines[1]["cn"])
-	}
-}
-
-// Item 17: what the client controls (the path, its certificate's CN) is
-// quoted in the text access log: no forged lines, no terminal escapes.
-func TestServeAccessLogQuotesUntrustedFields(t *testing.T) {
-	p := newTestPKI(t)
-	evil := p.client(t, "admin\x1b[2J\nforged", time.Now().Add(-time.Hour), time.Now().Add(time.Hour), x509.ExtKeyUsageClientAuth)
-	ts := mustServe(t, serveOptions{dir: p.dir, caPath: p.caFile})
-	c := clientFor(&evil, false)
-	for _, path := range []string{"/x%0A2025-01-01T00:00:00Z%20127.0.0.1:1%20GET%20/%20200%20allow%20cn=%22admin%22", "/%1b[31mred", "/a%22b%20c"} {
-		res, err := c.Get("https://" + ts.addr + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-	}
-	out, _ := ts.stop(t)
-	var log []string
-	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
-		if strings.Contains(l, " GET ") {
-			log = append(log, l)
-		}
-	}
-	if len(log) != 3 {
-		t.Errorf("%d access log lines for 3 requests:\n%s", len(log), out)
-	}
-	if strings.ContainsAny(out, "\x1b\x00") {
-		t.Errorf("raw control characters in the log: %q", out)
-	}
-	for _, want := range []string{`GET "/x\n2025-01-01T00:00:00Z 127.0.0.1:1 GET / 200 allow cn=\"admin\"" 200`, `GET "/\x1b[31mred"`, `GET "/a\"b c"`, `cn="admin\x1b[2J\nforged"`} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the log lacks %s:\n%s", want, out)
-		}
-	}
-}
-
-// Item 21: idle keep-alive connections are closed after a while.
-func TestServeClosesIdleConnections(t *testing.T) {
-	p := newTestPKI(t)
-	ts, err := newTestServer(t, serveOptions{dir: p.dir, caPath: p.caFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := ts.srv.http.IdleTimeout; d <= 0 || d > 5*time.Minute {
-		t.Fatalf("IdleTimeout = %v: idle keep-alive connections are held forever", d)
-	}
-	ts.srv.http.IdleTimeout = 200 * time.Millisecond // the same mechanism, quicker
-	ts.start()
-	defer ts.stop(t)
-	conn, err := tls.Dial("tcp", ts.addr, &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	req, _ := http.NewRequest("GET", "https://"+ts.addr+"/", nil)
-	if err := req.Write(conn); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(conn)
-	res, err := http.ReadResponse(br, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := br.ReadByte(); err == nil || strings.Contains(err.Error(), "timeout") {
-		t.Errorf("the idle connection is still open after 3 s: %v", err)
-	}
-}
-
-// Item 21: a CRL that disappears is warned about once, not per request; a
+// A CRL that disappears is warned about once, not per request; a
 // CRL past its next update is warned about.
 func TestServeCRLWarnings(t *testing.T) {
 	p := newTestPKI(t)

@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"crypto/ecdsa"
@@ -15,12 +15,13 @@ import (
 	"time"
 )
 
-// Issue 21 item 5: "one key, one device" holds between two real
+// "One key, one device" holds between two real
 // processes. Two client sign runs get requests for one key; both pass the
 // check before signing and sign, then wait (MTLSCTL_TEST_PAUSE) until
 // both are there; released, they commit one after the other under the
 // directory lock. The first keeps its certificate, the second is refused
-// there, with nothing of it written. Before the fix both were recorded.
+// there, with nothing of it written; a check before signing alone would
+// record both.
 func TestOneKeyOneDeviceRace(t *testing.T) {
 	dir := t.TempDir()
 	must(t, dir, "ca", "init", "--key-type", "ecdsa-256")

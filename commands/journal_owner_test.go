@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 )
 
 // A journal left by a command root ran (and that was interrupted), then a
-// command run by another user, for real (issue 21 item 18): the error names
+// command run by another user, for real: the error names
 // the journal, its owner and what to do, and doing it works.
 func TestJournalOfAnotherUser(t *testing.T) {
 	if os.Geteuid() != 0 {

@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"bytes"
@@ -21,35 +21,6 @@ import (
 // (this test binary run as main) is killed with SIGKILL at each named
 // point of a transaction, and at random moments of a batch; then the
 // invariants are checked, before and after the next command repairs.
-
-// mtlsctl runs the binary in dir with extra environment; it returns the
-// exit code (-1 when killed), stdout and stderr.
-func mtlsctl(t testing.TB, dir string, env []string, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "MTLSCTL_AS_MAIN=1", "NO_COLOR=1"), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running mtlsctl %v: %v", args, err)
-	}
-	return code, out.String(), errb.String()
-}
-
-// must runs mtlsctl and fails the test unless it exits 0.
-func must(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	code, out, errs := mtlsctl(t, dir, nil, args...)
-	if code != 0 {
-		t.Fatalf("mtlsctl %s: exit %d\n%s", strings.Join(args, " "), code, errs)
-	}
-	return out + errs
-}
 
 // newFleetDir makes a directory with a root and three clients, once, and
 // copies it for each case (key generation is the slow part).
