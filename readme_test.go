@@ -382,3 +382,27 @@ func runDocBlock(t *testing.T, where, work string, env []string, text string) {
 		t.Errorf("%s: the documented commands failed: %v\n%s\n--- output:\n%s", where, err, text, out.String())
 	}
 }
+
+// TestDocBlocksMarkers: a norun marker counts only on the line before a
+// block (blank lines between allowed), and one without a reason is caught.
+func TestDocBlocksMarkers(t *testing.T) {
+	page := "<!-- norun: needs hardware -->\n```sh\nhsm-tool\n```\n\n<!-- norun -->\n\n```sh\nx\n```\n<!-- norun: -->\n```sh\ny\n```\ntext\n```sh\nmtlsctl --version\n```\n  ```text\n  out\n  ```\n"
+	got := docBlocks(page)
+	if len(got) != 5 {
+		t.Fatalf("%d blocks, want 5: %+v", len(got), got)
+	}
+	if !got[0].norun || got[0].norunReason != "needs hardware" || got[0].markerBroken != "" {
+		t.Errorf("block 1: %+v", got[0])
+	}
+	for _, b := range got[1:3] {
+		if !b.norun || b.markerBroken == "" {
+			t.Errorf("a marker without a reason passed: %+v", b)
+		}
+	}
+	if got[3].norun || got[3].text != "mtlsctl --version\n" || got[3].lang != "sh" {
+		t.Errorf("block 4: %+v", got[3])
+	}
+	if got[4].lang != "text" || got[4].text != "out\n" {
+		t.Errorf("an indented block: %+v", got[4])
+	}
+}
