@@ -406,3 +406,53 @@ func TestDocBlocksMarkers(t *testing.T) {
 		t.Errorf("an indented block: %+v", got[4])
 	}
 }
+
+// TestDocsLinksResolve: every relative link of the README and docs/ names
+// a file that exists, and a #fragment a heading of that page. The
+// generated reference (cli.md, mtlsctl.1) is made by go generate and is
+// not checked here.
+func TestDocsLinksResolve(t *testing.T) {
+	linkRE := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	anchors := func(page string) map[string]bool {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			return nil
+		}
+		out := map[string]bool{}
+		for _, line := range strings.Split(string(data), "\n") {
+			if h, ok := strings.CutPrefix(line, "#"); ok {
+				h = strings.ToLower(strings.TrimSpace(strings.TrimLeft(h, "#")))
+				h = regexp.MustCompile(`[^a-z0-9 _-]`).ReplaceAllString(h, "")
+				out[strings.ReplaceAll(h, " ", "-")] = true
+			}
+		}
+		return out
+	}
+	for _, page := range docPages(t) {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range linkRE.FindAllStringSubmatch(string(data), -1) {
+			link := m[1]
+			if strings.Contains(link, "://") {
+				continue
+			}
+			file, frag, _ := strings.Cut(link, "#")
+			target := page
+			if file != "" {
+				target = filepath.Join(filepath.Dir(page), file)
+			}
+			if base := filepath.Base(target); base == "cli.md" || base == "mtlsctl.1" {
+				continue
+			}
+			if _, err := os.Stat(target); err != nil {
+				t.Errorf("%s links to %s: %v", page, link, err)
+				continue
+			}
+			if frag != "" && !anchors(target)[frag] {
+				t.Errorf("%s links to %s: no such heading", page, link)
+			}
+		}
+	}
+}
