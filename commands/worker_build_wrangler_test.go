@@ -12,7 +12,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare/cloudflaretest"
 )
 
-// The README's KV upload, run with the real Wrangler (the npm package,
+// The documented KV upload (docs/revocation-at-cloudflare.md), run with the real Wrangler (the npm package,
 // pinned in .ci/run) against the fake Cloudflare API: with --remote the
 // pairs of revoked.kv.json arrive at the namespace wrangler.toml names.
 // Without --remote, Wrangler 4 writes to local storage, says so, and
@@ -20,26 +20,26 @@ import (
 // deployed Worker reads it.
 func TestWranglerKVUploadReachesCloudflare(t *testing.T) {
 	wrangler := npmTool(t, "MTLSCTL_WRANGLER", "wrangler", "wrangler")
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile(filepath.Join("..", "docs", "revocation-at-cloudflare.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	documented := regexp.MustCompile(`(?m)^npx wrangler kv bulk put .*$`).FindAllString(string(readme), -1)
 	if len(documented) != 1 {
-		t.Fatalf("the README shows %d wrangler kv bulk put commands, want 1: %q", len(documented), documented)
+		t.Fatalf("the revocation page shows %d wrangler kv bulk put commands, want 1: %q", len(documented), documented)
 	}
 	upload := documented[0]
 	if !strings.Contains(upload, " --remote") {
-		t.Errorf("the README's upload lacks --remote: %s", upload)
+		t.Errorf("the documented upload lacks --remote: %s", upload)
 	}
 
-	work := t.TempDir() // the README's commands run beside pki/
+	work := t.TempDir() // the documented commands run beside pki/
 	must(t, work, "ca", "init", "--dir", "pki", "--key-type", "ecdsa-256")
 	must(t, work, "client", "issue", "--dir", "pki", "--cn", "dev-1", "--cn", "dev-2", "--key-type", "ecdsa-256")
 	must(t, work, "client", "revoke", "--dir", "pki", "dev-1", "--crl")
 	built := must(t, work, "worker", "build", "--dir", "pki", "--hostname", "auth.example.com", "--kv-namespace-id", "ns-live")
 	if !strings.Contains(built, "  "+upload+"\n") {
-		t.Errorf("worker build's next steps do not show the README's upload %q:\n%s", upload, built)
+		t.Errorf("worker build's next steps do not show the documented upload %q:\n%s", upload, built)
 	}
 
 	fake := cloudflaretest.NewPlain()
@@ -90,12 +90,12 @@ func TestWranglerKVUploadReachesCloudflare(t *testing.T) {
 	}
 	fake.Unlock()
 
-	// The README's delete of one key (after lifting a certificateHold),
+	// The documented delete of one key (after lifting a certificateHold),
 	// for dev-1's key: gone from the namespace.
 	deletion := regexp.MustCompile("npx wrangler kv key\\s+delete [^`]+").FindString(string(readme))
 	deletion = strings.Join(strings.Fields(deletion), " ")
 	if !strings.Contains(deletion, " --remote") || !strings.Contains(deletion, "mtlsctl:rev:SKI:SERIAL") {
-		t.Fatalf("the README's key delete is %q, want --remote and mtlsctl:rev:SKI:SERIAL", deletion)
+		t.Fatalf("the documented key delete is %q, want --remote and mtlsctl:rev:SKI:SERIAL", deletion)
 	}
 	revoked := pairs[1].Key
 	out, err = run(strings.Replace(deletion, "mtlsctl:rev:SKI:SERIAL", revoked, 1))

@@ -1,8 +1,9 @@
 // Command filecreate times creating small files in a directory, the cost
-// that bounds 'client sign' and 'client issue' on a slow disk (README,
-// Performance): with -delete it first deletes as many files nearby, as a
-// previous run's clean-up does, which on ext4 makes the inode allocator
-// skip the recently freed inodes for a while.
+// that bounds 'client sign' and 'client issue' on a slow disk
+// (docs/performance.md, signing devices' requests): with -delete it first
+// deletes as many files nearby, as a previous run's clean-up does, which
+// on ext4 makes the inode allocator skip the recently freed inodes for a
+// while.
 //
 //	go run ./examples/bench/filecreate -dir /path/on/the/disk            # quiet
 //	go run ./examples/bench/filecreate -dir /path/on/the/disk -delete -n 20000   # right after deletions
