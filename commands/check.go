@@ -95,12 +95,11 @@ func runCheck(u *ui, c *cli.Context) error {
 	if err := printCheckReport(u, c, rep); err != nil {
 		return err
 	}
-	kind, n := rep.Verdict()
-	if kind == pkidir.FindingNone && signerBehind != "" {
-		return &problemsFound{summary: "the CRL is behind the signer's database"}
-	}
-	if kind != pkidir.FindingNone {
+	switch kind, n := rep.Verdict(); {
+	case kind != pkidir.FindingNone:
 		return &problemsFound{summary: checkSummary(kind, n, rep.Expiry.Warn)}
+	case signerBehind != "":
+		return &problemsFound{summary: "the CRL is behind the signer's database"}
 	}
 	if !c.Bool("json") {
 		fmt.Fprintf(u.out, "nothing expires within %s\n", rep.Expiry.Warn)

@@ -42,19 +42,19 @@ type CheckCert struct {
 type FindingKind int
 
 const (
-	FindingNone FindingKind = iota
-	FindingExpiring
-	FindingUnverified
-	FindingRevokedInEffect
-	FindingCRLBehind
-	FindingCRLMissing
-	FindingUnrevoked
-	FindingCRLRefused
-	FindingPending
+	FindingNone            FindingKind = iota
+	FindingExpiring                    // a certificate or CRL inside its window
+	FindingUnverified                  // a certificate that no longer verifies
+	FindingRevokedInEffect             // a valid certificate condemned by a revocation
+	FindingCRLBehind                   // a CRL that leaves out what the inventory revoked
+	FindingCRLMissing                  // a CA with unexpired certificates and no CRL
+	FindingUnrevoked                   // a renewal's old certificate not revoked as asked
+	FindingCRLRefused                  // the CRL given is not its CA's complete list
+	FindingPending                     // a committed change not finished
 	// Findings below never make a check fail.
-	FindingSuperseded
-	FindingCRLNote
-	FindingRetired
+	FindingSuperseded // a renewed certificate still valid
+	FindingCRLNote    // what the CRL reader found that is not a date
+	FindingRetired    // a retired key: how long its CRL is kept
 )
 
 // Severity says whether a finding is a warning or a note.
