@@ -65,69 +65,54 @@ func runCAInit(u *ui, c *cli.Context) error {
 	}
 
 	// Read and validate every input before anything is generated or written.
-	var expiry time.Duration
-	if s := c.String("expiry"); s != "" {
-		d, err := parseDuration("expiry", s)
-		if err != nil {
-			return err
-		}
-		if d < time.Hour {
-			return usageErrorf("--expiry %s is shorter than an hour", s).hint("a CA lives for years: --expiry 1825d")
-		}
-		expiry = d
+	req := pkidir.RootRequest{Force: c.Bool("force")}
+	if req.Expiry, err = caExpiry(c); err != nil {
+		return err
 	}
-	var outputs []pkix.File
-	req, reqOut, err := loadOrDefault(c, "csr", d.File(pkidir.CARequestName), pkix.DefaultCARequestJSON, func(name string, data []byte) (*pkix.Request, error) {
+	var reqOut, cfgOut []pkix.File
+	req.Request, reqOut, err = loadOrDefault(c, "csr", d.File(pkidir.CARequestName), pkix.DefaultCARequestJSON, func(name string, data []byte) (*pkix.Request, error) {
 		return pkix.LoadRequest(name, data, pkix.CARequest)
 	})
 	if err != nil {
 		return err
 	}
-	res.Notes = append(res.Notes, req.Notes...)
-	cfg, cfgOut, err := loadOrDefault(c, "config", d.File(pkidir.ConfigName), pkix.DefaultConfigJSON, pkix.LoadSigningConfig)
+	res.Notes = append(res.Notes, req.Request.Notes...)
+	if req.Config, cfgOut, err = loadOrDefault(c, "config", d.File(pkidir.ConfigName), pkix.DefaultConfigJSON, pkix.LoadSigningConfig); err != nil {
+		return err
+	}
+	res.Warnings = append(res.Warnings, req.Config.Warnings...)
+	if err := applyKeyType(c, req.Request); err != nil {
+		return err
+	}
+	req.Extra = append(reqOut, cfgOut...)
+	if err := refuseOverwritingInputs(d.RootOutputs(req.Extra), req.Force, c.String("csr"), c.String("config")); err != nil {
+		return err
+	}
+	out, err := d.CreateRoot(c.Context, req)
 	if err != nil {
 		return err
 	}
-	res.Warnings = append(res.Warnings, cfg.Warnings...)
-	if err := applyKeyType(c, req); err != nil {
-		return err
-	}
-	root := d.CA(pkidir.RootName)
-	outputs = append(outputs, pkix.File{Path: root.Cert}, pkix.File{Path: root.Key}, pkix.File{Path: root.CSR})
-	outputs = append(outputs, reqOut...)
-	outputs = append(outputs, cfgOut...)
-	force := c.Bool("force")
-	if err := refuseOverwritingInputs(outputs, force, c.String("csr"), c.String("config")); err != nil {
-		return err
-	}
-	if !force {
-		if err := pkix.CheckFree(outputs); err != nil {
-			return err
-		}
-	}
-
-	// Compute in memory.
-	ca, warnings, err := pkix.InitCA(req, expiry, cfg)
-	if err != nil {
-		return err
-	}
-	res.Warnings = append(res.Warnings, warnings...)
-
-	// Write everything or nothing, recorded.
-	undoDir, err := ensureDir(dir)
-	if err != nil {
-		return err
-	}
-	written, repaired, warnings, err := d.InitRoot(c.Context, ca, append(reqOut, cfgOut...), force)
-	if err != nil {
-		undoDir()
-		return err
-	}
-	res.Notes = append(res.Notes, repaired...)
-	res.Warnings = append(res.Warnings, warnings...)
+	res.Notes = append(res.Notes, out.Notes...)
+	res.Warnings = append(res.Warnings, out.Warnings...)
 	res.Recorded = d.Inventory()
-	sum := pkix.Summarize(ca.Cert)
+	sum := pkix.Summarize(out.CA.Cert)
 	res.Cert = &sum
-	res.addWritten(written, map[string]*pkix.CertSummary{d.CA(pkidir.RootName).Cert: &sum})
+	res.addWritten(out.Written, map[string]*pkix.CertSummary{d.CA(pkidir.RootName).Cert: &sum})
 	return u.report(res, c.Bool("json"))
+}
+
+// caExpiry is --expiry: a CA lives for years, never less than an hour.
+func caExpiry(c *cli.Context) (time.Duration, error) {
+	s := c.String("expiry")
+	if s == "" {
+		return 0, nil
+	}
+	d, err := parseDuration("expiry", s)
+	if err != nil {
+		return 0, err
+	}
+	if d < time.Hour {
+		return 0, usageErrorf("--expiry %s is shorter than an hour", s).hint("a CA lives for years: --expiry 1825d")
+	}
+	return d, nil
 }

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -72,219 +73,168 @@ func runCheck(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	root := d.CA(pkidir.RootName)
-	warn, err := parseDuration("warn", c.String("warn"))
+	opts, err := checkOptions(c, d)
 	if err != nil {
 		return err
 	}
-	crlWarn, err := parseDuration("crl-warn", c.String("crl-warn"))
+	rep, err := d.Check(opts)
+	printCheckFindings(u, rep)
 	if err != nil {
 		return err
 	}
-	col := pkix.NewExpiryCollector(time.Now(), warn, crlWarn)
-	var behind []pkidir.Behind
-	cov := &pkidir.CRLCoverage{} // every CA's CRL: intermediates' and retired keys' too
-	var unverified []pkidir.Unverified
-	var unrevoked []pkidir.PendingRevocation // renew --revoke-old not finished
-	pending := ""
-	var signerBehind string            // --signer: revoked in the database, missing from the CRL
-	var signerCRL *pkix.RevocationList // --signer: the CRL given, to compare
-	var crlRefused string              // the CRL is not a complete list
-	var crlNotes []string              // what the CRL reader found, for --json
-	var revokedInEffect []string       // valid, but condemned by a revocation
+	// --signer has no directory findings: this comes after the CRL's.
+	var signerBehind string // --signer: revoked in the database, missing from the CRL
 	if c.String("signer") != "" {
-		if c.Args().Len() > 0 {
-			return usageErrorf("with --signer the certificates are the signer's database: no FILEs")
-		}
-		if err := signerCheckItems(c, d, col); err != nil {
-			return err
-		}
-	} else if c.Args().Len() > 0 {
-		for _, path := range c.Args().Slice() {
-			certs, err := loadFileAs(c, pkix.InputCertificates, path, pkix.ParseCertificatesPEM, "")
-			if err != nil {
-				return err
-			}
-			for _, cert := range certs {
-				col.AddCertificate(path, cert)
-			}
-		}
-	} else {
-		inv, err := d.ReadInventory()
-		if err != nil {
-			return err
-		}
-		for _, r := range inv.Records {
-			if r.Status == pkix.StatusValid { // not revoked, not replaced by a renewal
-				col.AddRecord(r)
-			}
-		}
-		// A committed change not finished yet (a revocation, say) is not in
-		// effect: that is a problem to report, not to repair from a check.
-		if p := d.Pending(); p != "" {
-			pending = p
-			u.warn("%s", p)
-		}
-		// A CRL that does not list every certificate the inventory marks
-		// revoked: a revoked device still gets in where the CRL is used.
-		if behind, err = d.CRLsBehind(); err != nil {
-			return err
-		}
-		if cov, err = d.CRLCoverage(time.Now()); err != nil {
-			return err
-		}
-		// A certificate that no longer verifies (its CA was replaced) is
-		// as good as expired.
-		unverified = d.Unverifiable(inv)
-		revokedInEffect = d.RevocationFindings(inv)
-		if len(inv.Records) == 0 {
-			// A directory made with cfssl or before the inventory: its CA.
-			certs, err := loadFileAs(c, pkix.InputCertificates, root.Cert, pkix.ParseCertificatesPEM, "no inventory and no ca.pem in "+d.Path()+": give the files to check")
-			if err != nil {
-				return err
-			}
-			for _, cert := range certs {
-				col.AddCertificate(root.Cert, cert)
-			}
-		}
-		if unrevoked, err = d.PendingRevocations(); err != nil {
-			return err
-		}
-		for _, p := range unrevoked {
-			u.warn("%s", p.Message())
-		}
-		for i, r := range pkidir.SupersededStillValid(inv, time.Now()) {
-			if i == 10 {
-				u.note("… and more superseded certificates still valid ('client list --json' lists them)")
-				break
-			}
-			// Not "renew with --revoke-old": the renewal is done, so a
-			// second renew finds nothing due and revokes nothing.
-			u.note("serial %s (CN %q) was renewed and stays valid until %s (superseded, not revoked); to revoke it: 'mtlsctl client revoke --serial %s --reason superseded --crl'",
-				r.Serial, r.CN, r.NotAfter.UTC().Format("2006-01-02"), r.Serial)
-		}
-	}
-	crlPath, explicit := inputPath(c, "crl", root.CRL)
-	if explicit || (c.Args().Len() == 0 && pkix.Exists(crlPath)) {
-		// Only --signer compares the entries: otherwise they are scanned,
-		// not held (a million-entry ca.crl costs 68 KB, not 366 MB).
-		read := func(file string, data []byte) (*pkix.RevocationList, error) { return pkix.ScanCRL(file, data, nil) }
-		if c.String("signer") != "" {
-			read = pkix.ReadCRL
-		}
-		rl, err := loadFileAs(c, pkix.InputCRL, crlPath, read, "")
-		if err != nil {
-			return err
-		}
-		for _, w := range rl.Warnings {
-			crlNotes = append(crlNotes, rl.File+": "+w)
-			u.warn("%s: %s", rl.File, w)
-		}
-		err = rl.Usable()
-		if err == nil && c.String("signer") == "" && c.Args().Len() == 0 {
-			err = d.GuardGivenCRL(crlPath, rl) // older than, or short of, what the directory revoked
-		}
-		if err != nil {
-			// Its next update says nothing of what it leaves out: no row.
-			crlRefused = err.Error()
-			crlNotes = append(crlNotes, crlRefused)
-			u.warn("%s (%s)", crlRefused, pkix.HintOf(err))
-		} else if !rl.NextUpdate.IsZero() {
-			col.AddCRL(crlPath, rl.NextUpdate)
-		}
-		signerCRL = rl
-	}
-	for _, s := range cov.CRLs {
-		if s.File != crlPath && !s.NextUpdate.IsZero() {
-			col.AddCRL(s.File, s.NextUpdate)
-		}
-	}
-	if c.String("signer") != "" {
-		if signerBehind, err = signerCRLBehind(c, crlPath, signerCRL); err != nil {
+		if signerBehind, err = signerCRLBehind(c, opts.CRLPath, rep.CRL); err != nil {
 			return err
 		}
 		if signerBehind != "" {
 			u.warn("%s", signerBehind)
 		}
 	}
-	rep := col.Report()
-	rep.CRLNotes = crlNotes
-	// --json's problems count what makes the exit 1, a refused CRL too.
-	expiring := rep.Problems
-	if crlRefused != "" {
-		rep.Problems++
+	if err := printCheckReport(u, c, rep); err != nil {
+		return err
 	}
-	for _, b := range behind {
-		u.warn("%s", b.Message())
-	}
-	for _, v := range unverified {
-		u.warn("%s", v.Message())
-	}
-	for _, f := range revokedInEffect {
-		u.warn("%s", f)
-	}
-	for _, p := range cov.Problems() {
-		u.warn("%s", p)
-	}
-	for _, n := range cov.Retired {
-		u.note("%s", n)
-	}
-	if c.Bool("json") {
-		if err := u.printJSON(rep); err != nil {
-			return err
-		}
-	} else {
-		// A fleet's check is summarised: every problem in full, then the
-		// first items that are fine, then a count (--json lists all).
-		shown, hidden := summariseExpiry(rep.Items)
-		u.printExpiryTable(shown)
-		if hidden > 0 {
-			fmt.Fprintf(u.out, "… and %d more that expire after %s (--json lists every one)\n", hidden, rep.Warn)
-		}
-	}
-	if expiring > 0 && !c.Bool("json") {
-		// The command that fixes the client certificates found: the last
-		// line, for the person reading the CI log.
-		for _, it := range rep.Items {
-			if it.Kind == string(pkix.KindClient) && it.Level != "ok" {
-				if c.String("signer") != "" {
-					fmt.Fprintf(u.out, "%s\n", u.hints.complete("reissue them from a runner: mtlsctl client issue --signer … --force --cn CN"))
-				} else {
-					fmt.Fprintf(u.out, "%s\n", u.hints.complete("renew them: mtlsctl client renew --expiring "+rep.Warn))
-				}
-				break
-			}
-		}
-	}
-	if expiring > 0 {
-		return &problemsFound{summary: fmt.Sprintf("%d item%s expire%s within %s", expiring, plural(expiring), map[bool]string{true: "s", false: ""}[expiring == 1], rep.Warn)}
-	}
-	if len(unverified) > 0 {
-		return &problemsFound{summary: fmt.Sprintf("%d certificate%s no longer verif%s", len(unverified), plural(len(unverified)), map[bool]string{true: "ies", false: "y"}[len(unverified) == 1])}
-	}
-	if len(revokedInEffect) > 0 {
-		return &problemsFound{summary: fmt.Sprintf("%d valid certificate%s condemned by a revocation", len(revokedInEffect), plural(len(revokedInEffect)))}
-	}
-	if len(behind) > 0 {
-		return &problemsFound{summary: fmt.Sprintf("%d CRL%s behind the inventory", len(behind), plural(len(behind)))}
-	}
-	if n := len(cov.Problems()); n > 0 {
-		return &problemsFound{summary: fmt.Sprintf("%d CRL%s missing", n, plural(n))}
-	}
-	if len(unrevoked) > 0 {
-		return &problemsFound{summary: fmt.Sprintf("%d renewed certificate%s not revoked as --revoke-old asked", len(unrevoked), plural(len(unrevoked)))}
-	}
-	if crlRefused != "" {
-		return &problemsFound{summary: "the CRL is not its CA's complete revocation list"}
-	}
-	if signerBehind != "" {
+	switch kind, n := rep.Verdict(); {
+	case kind != pkidir.FindingNone:
+		return &problemsFound{summary: checkSummary(kind, n, rep.Expiry.Warn)}
+	case signerBehind != "":
 		return &problemsFound{summary: "the CRL is behind the signer's database"}
 	}
-	if pending != "" {
-		return &problemsFound{summary: "an interrupted change is not finished"}
-	}
 	if !c.Bool("json") {
-		fmt.Fprintf(u.out, "nothing expires within %s\n", rep.Warn)
+		fmt.Fprintf(u.out, "nothing expires within %s\n", rep.Expiry.Warn)
 	}
 	return nil
+}
+
+// checkOptions reads what check looks at: the FILEs, the signer's records
+// or the directory, and the CRL.
+func checkOptions(c *cli.Context, d *pkidir.Dir) (pkidir.CheckOptions, error) {
+	opts := pkidir.CheckOptions{Now: time.Now()}
+	var err error
+	if opts.Warn, err = parseDuration("warn", c.String("warn")); err != nil {
+		return opts, err
+	}
+	if opts.CRLWarn, err = parseDuration("crl-warn", c.String("crl-warn")); err != nil {
+		return opts, err
+	}
+	switch {
+	case c.String("signer") != "":
+		if c.Args().Len() > 0 {
+			return opts, usageErrorf("with --signer the certificates are the signer's database: no FILEs")
+		}
+		if opts.Certs, opts.Records, err = signerCheckItems(c, d); err != nil {
+			return opts, err
+		}
+	case c.Args().Len() > 0:
+		for _, path := range c.Args().Slice() {
+			certs, err := loadFileAs(c, pkix.InputCertificates, path, pkix.ParseCertificatesPEM, "")
+			if err != nil {
+				return opts, err
+			}
+			for _, cert := range certs {
+				opts.Certs = append(opts.Certs, pkidir.CheckCert{File: path, Cert: cert})
+			}
+		}
+	default:
+		opts.Inventory = true
+		opts.GuardCRL = true // older than, or short of, what the directory revoked
+		opts.ReadCA = func(path string) ([]*x509.Certificate, error) {
+			return loadFileAs(c, pkix.InputCertificates, path, pkix.ParseCertificatesPEM, "no inventory and no ca.pem in "+d.Path()+": give the files to check")
+		}
+	}
+	crlPath, explicit := inputPath(c, "crl", d.CA(pkidir.RootName).CRL)
+	if explicit || (c.Args().Len() == 0 && pkix.Exists(crlPath)) {
+		opts.CRLPath = crlPath
+		// Only --signer compares the entries: otherwise they are scanned,
+		// not held (a million-entry ca.crl costs 68 KB, not 366 MB).
+		read := func(file string, data []byte) (*pkix.RevocationList, error) { return pkix.ScanCRL(file, data, nil) }
+		if c.String("signer") != "" {
+			read = pkix.ReadCRL
+		}
+		opts.ReadCRL = func(path string) (*pkix.RevocationList, error) {
+			return loadFileAs(c, pkix.InputCRL, path, read, "")
+		}
+	}
+	return opts, nil
+}
+
+// printCheckFindings warns of the problems a check found and notes the rest.
+func printCheckFindings(u *ui, rep *pkidir.CheckReport) {
+	superseded := 0
+	for _, f := range rep.Findings {
+		switch {
+		case f.Kind == pkidir.FindingSuperseded:
+			if superseded++; superseded == 11 {
+				u.note("… and more superseded certificates still valid ('client list --json' lists them)")
+			}
+			if superseded > 10 {
+				continue
+			}
+			r := f.Record
+			// Not "renew with --revoke-old": the renewal is done, so a
+			// second renew finds nothing due and revokes nothing.
+			u.note("serial %s (CN %q) was renewed and stays valid until %s (superseded, not revoked); to revoke it: 'mtlsctl client revoke --serial %s --reason superseded --crl'",
+				r.Serial, r.CN, r.NotAfter.UTC().Format("2006-01-02"), r.Serial)
+		case f.Err != nil:
+			u.warn("%s (%s)", f.Text, pkix.HintOf(f.Err))
+		case f.Severity == pkidir.SeverityNote:
+			u.note("%s", f.Text)
+		default:
+			u.warn("%s", f.Text)
+		}
+	}
+}
+
+// printCheckReport prints the expiry table, or the report as JSON, and
+// the command that fixes the client certificates found.
+func printCheckReport(u *ui, c *cli.Context, rep *pkidir.CheckReport) error {
+	if c.Bool("json") {
+		// --json's problems count what makes the exit 1, a refused CRL too.
+		return u.printJSON(rep.Expiry)
+	}
+	// A fleet's check is summarised: every problem in full, then the
+	// first items that are fine, then a count (--json lists all).
+	shown, hidden := summariseExpiry(rep.Expiry.Items)
+	u.printExpiryTable(shown)
+	if hidden > 0 {
+		fmt.Fprintf(u.out, "… and %d more that expire after %s (--json lists every one)\n", hidden, rep.Expiry.Warn)
+	}
+	if rep.Expiring == 0 {
+		return nil
+	}
+	// The last line, for the person reading the CI log.
+	for _, it := range rep.Expiry.Items {
+		if it.Kind == string(pkix.KindClient) && it.Level != "ok" {
+			if c.String("signer") != "" {
+				fmt.Fprintf(u.out, "%s\n", u.hints.complete("reissue them from a runner: mtlsctl client issue --signer … --force --cn CN"))
+			} else {
+				fmt.Fprintf(u.out, "%s\n", u.hints.complete("renew them: mtlsctl client renew --expiring "+rep.Expiry.Warn))
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// checkSummary is the one line that names why check exits 1.
+func checkSummary(kind pkidir.FindingKind, n int, warn string) string {
+	switch kind {
+	case pkidir.FindingExpiring:
+		return fmt.Sprintf("%d item%s expire%s within %s", n, plural(n), map[bool]string{true: "s", false: ""}[n == 1], warn)
+	case pkidir.FindingUnverified:
+		return fmt.Sprintf("%d certificate%s no longer verif%s", n, plural(n), map[bool]string{true: "ies", false: "y"}[n == 1])
+	case pkidir.FindingRevokedInEffect:
+		return fmt.Sprintf("%d valid certificate%s condemned by a revocation", n, plural(n))
+	case pkidir.FindingCRLBehind:
+		return fmt.Sprintf("%d CRL%s behind the inventory", n, plural(n))
+	case pkidir.FindingCRLMissing:
+		return fmt.Sprintf("%d CRL%s missing", n, plural(n))
+	case pkidir.FindingUnrevoked:
+		return fmt.Sprintf("%d renewed certificate%s not revoked as --revoke-old asked", n, plural(n))
+	case pkidir.FindingCRLRefused:
+		return "the CRL is not its CA's complete revocation list"
+	default:
+		return "an interrupted change is not finished"
+	}
 }

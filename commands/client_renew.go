@@ -68,14 +68,14 @@ EXAMPLES:
 	}
 }
 
-// renewExitCodeHelp: renewal's own meaning of 2 (what the issue asks of
-// a daily job: 0 everything due renewed, 2 something due was not).
+// renewExitCodeHelp says what each exit means for a daily renewal job.
 const renewExitCodeHelp = `EXIT CODES:
    0  everything due was renewed, or nothing was due ("nothing due")
-   2  usage, input or I/O error, and the directory is unchanged; or some
-      due certificates could not be renewed: each is named with the
-      reason, and the others were renewed and recorded
-   3  renewed, but revoking the old certificates (--revoke-old) failed:
+   2  usage, input or I/O error, or no due certificate could be renewed:
+      the directory is unchanged
+   3  partly done: some due certificates could not be renewed (each is
+      named with the reason) and the others were renewed and recorded; or
+      renewed, but revoking the old certificates (--revoke-old) failed:
       the renewals are recorded and none of the old ones is revoked;
       stdout (and --json, "not_revoked") names each old serial; the
       intent is recorded, so 'check' names them, the hint gives the
@@ -88,108 +88,107 @@ func runClientRenew(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	names := c.Args().Slice()
-	for _, n := range names {
-		if strings.HasPrefix(n, "-") {
-			return usageErrorf("flag %s came after an argument", n).hint("put flags before the names: see 'mtlsctl client renew --help'")
-		}
-	}
-	req := &pkidir.RenewRequest{Names: names, ReuseKey: c.Bool("reuse-key"), CNGlob: c.String("cn"), Now: time.Now(), SubjectFromRequest: c.Bool("subject-from-request")}
-	switch {
-	case len(names) > 0 && c.IsSet("expiring"):
-		return usageErrorf("names and --expiring both pick what to renew").hint("give one of them")
-	case len(names) == 0 && !c.IsSet("expiring"):
-		return usageErrorf("renew what? give NAMEs or --expiring DURATION").hint("mtlsctl client renew --expiring 30d")
-	case c.IsSet("cn") && !c.IsSet("expiring"):
-		return usageErrorf("--cn narrows --expiring").hint("mtlsctl client renew --expiring 30d --cn 'sensor-*'")
-	case c.Bool("subject-from-request") && !c.IsSet("request"):
-		return usageErrorf("--subject-from-request takes the subject of --request, and --request is not given").hint("add --request FILE, or leave --subject-from-request out")
-	case c.IsSet("next-update") && !c.Bool("revoke-old"):
-		return usageErrorf("--next-update is how long the CRLs --revoke-old rebuilds are valid, and --revoke-old is not given").hint("add --revoke-old, or leave --next-update out")
-	}
-	nextUpdate, err := parseDuration("next-update", c.String("next-update"))
+	req, err := renewRequest(c, d)
 	if err != nil {
 		return err
 	}
-	if req.Lifetime, err = parseLifetime(c); err != nil {
+	bar := newProgress(u, 0, !c.Bool("json"))
+	req.Progress = bar.update
+	out, err := d.RenewAndRevokeOld(c.Context, req)
+	bar.finish()
+	if err != nil {
 		return err
+	}
+	res := newResult("client renew")
+	if rv := out.Finished; rv != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("revoked %d old certificate%s an earlier renewal with --revoke-old left pending", len(rv.Revoked), plural(len(rv.Revoked))))
+		res.Revoked = append(res.Revoked, rv.Revoked...)
+		res.addWritten(rv.Written, nil)
+	}
+	if len(out.Due) == 0 {
+		return reportNothingDue(u, c, res, req)
+	}
+	if rv := out.Revoked; rv != nil {
+		res.Revoked = append(res.Revoked, rv.Revoked...)
+		res.addWritten(rv.Written, nil)
+	}
+	if out.RevokeErr != nil {
+		return reportNotRevoked(u, c, d, res, out)
+	}
+	// Some renewed and recorded, some not: partly done, exit 3.
+	return reportIssued(u, c, d, res, out.IssueResult, len(out.Due))
+}
+
+// renewRequest reads what to renew, and how, from the flags.
+func renewRequest(c *cli.Context, d *pkidir.Dir) (*pkidir.RenewRequest, error) {
+	names := c.Args().Slice()
+	for _, n := range names {
+		if strings.HasPrefix(n, "-") {
+			return nil, usageErrorf("flag %s came after an argument", n).hint("put flags before the names: see 'mtlsctl client renew --help'")
+		}
+	}
+	req := &pkidir.RenewRequest{Names: names, ReuseKey: c.Bool("reuse-key"), CNGlob: c.String("cn"), Now: time.Now(), SubjectFromRequest: c.Bool("subject-from-request"), RevokeOld: c.Bool("revoke-old")}
+	switch {
+	case len(names) > 0 && c.IsSet("expiring"):
+		return nil, usageErrorf("names and --expiring both pick what to renew").hint("give one of them")
+	case len(names) == 0 && !c.IsSet("expiring"):
+		return nil, usageErrorf("renew what? give NAMEs or --expiring DURATION").hint("mtlsctl client renew --expiring 30d")
+	case c.IsSet("cn") && !c.IsSet("expiring"):
+		return nil, usageErrorf("--cn narrows --expiring").hint("mtlsctl client renew --expiring 30d --cn 'sensor-*'")
+	case c.Bool("subject-from-request") && !c.IsSet("request"):
+		return nil, usageErrorf("--subject-from-request takes the subject of --request, and --request is not given").hint("add --request FILE, or leave --subject-from-request out")
+	case c.IsSet("next-update") && !c.Bool("revoke-old"):
+		return nil, usageErrorf("--next-update is how long the CRLs --revoke-old rebuilds are valid, and --revoke-old is not given").hint("add --revoke-old, or leave --next-update out")
+	}
+	var err error
+	if req.NextUpdate, err = parseDuration("next-update", c.String("next-update")); err != nil {
+		return nil, err
+	}
+	if req.Lifetime, err = parseLifetime(c); err != nil {
+		return nil, err
 	}
 	if c.IsSet("expiring") {
 		if req.Expiring, err = parseDuration("expiring", c.String("expiring")); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if f := c.String("request"); f != "" {
 		data, err := pkix.ReadInputAs(f, c.App.Reader, pkix.InputRequest)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if req.Request, err = pkix.ParseDeviceRequest(stdinLabel(f), data); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if req.Config, err = loadConfig(c, d); err != nil {
-		return err
+		return nil, err
 	}
-	res := newResult("client renew")
-	// An earlier --revoke-old renewal that did not get to its revocation
-	// (a crash, a failure) recorded it: finish it first.
-	if rv, err := d.FinishRevocations(c.Context, nextUpdate); err != nil {
-		return err
-	} else if rv != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("revoked %d old certificate%s an earlier renewal with --revoke-old left pending", len(rv.Revoked), plural(len(rv.Revoked))))
-		res.Revoked = append(res.Revoked, rv.Revoked...)
-		res.addWritten(rv.Written, nil)
-	}
-	req.RevokeOld = c.Bool("revoke-old")
-	bar := newProgress(u, 0, !c.Bool("json"))
-	req.Progress = bar.update
-	out, err := d.Renew(c.Context, req)
-	bar.finish()
-	if err != nil {
-		return err
-	}
-	if len(out.Due) == 0 {
-		if c.Bool("json") {
-			failed := []pkidir.Failure{}
-			res.Failed = &failed
-			return u.report(res, true)
-		}
-		for _, n := range res.Notes {
-			u.note("%s", n)
-		}
-		if req.CNGlob != "" {
-			fmt.Fprintf(u.out, "nothing due: no valid client certificate whose CN matches %q expires within %s\n", req.CNGlob, pkix.FormatDuration(req.Expiring))
-			return nil
-		}
-		fmt.Fprintf(u.out, "nothing due: no valid client certificate expires within %s\n", pkix.FormatDuration(req.Expiring))
-		return nil
-	}
-	if req.RevokeOld && len(out.Superseded) > 0 {
-		if err := revokeRenewed(u, c, d, res, out, nextUpdate); err != nil {
-			return err
-		}
-	}
-	err = reportIssued(u, c, d, res, out.IssueResult, len(out.Due))
-	var pd partlyDone
-	if errors.As(err, &pd) {
-		return pd.error // some renewed and recorded, some not: exit 2, as documented
-	}
-	return err
+	return req, nil
 }
 
-// revokeRenewed revokes the certificates a renewal replaced (one
-// transaction: every old certificate revoked and the CRLs rebuilt, or
-// none of it). When that fails, or a signal came first, the renewals are
-// recorded and so is the intent to revoke: stdout (and --json) name the
-// old serials, and the next renewal or 'check' takes it from there.
-func revokeRenewed(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir.RenewResult, nextUpdate time.Duration) error {
-	rv, err := d.RevokeRenewed(c.Context, out, nextUpdate)
-	if err == nil {
-		res.Revoked = append(res.Revoked, rv.Revoked...)
-		res.addWritten(rv.Written, nil)
+func reportNothingDue(u *ui, c *cli.Context, res *result, req *pkidir.RenewRequest) error {
+	if c.Bool("json") {
+		failed := []pkidir.Failure{}
+		res.Failed = &failed
+		return u.report(res, true)
+	}
+	for _, n := range res.Notes {
+		u.note("%s", n)
+	}
+	if req.CNGlob != "" {
+		fmt.Fprintf(u.out, "nothing due: no valid client certificate whose CN matches %q expires within %s\n", req.CNGlob, pkix.FormatDuration(req.Expiring))
 		return nil
 	}
+	fmt.Fprintf(u.out, "nothing due: no valid client certificate expires within %s\n", pkix.FormatDuration(req.Expiring))
+	return nil
+}
+
+// reportNotRevoked reports renewals whose old certificates could not be
+// revoked, or not before a signal: the renewals are recorded and so is the
+// intent to revoke: stdout (and --json) name the old serials, and the next
+// renewal or 'check' takes it from there.
+func reportNotRevoked(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir.RenewOutcome) error {
 	for _, old := range out.Superseded {
 		old.Status = pkix.StatusSuperseded // as the renewal recorded it
 		res.NotRevoked = append(res.NotRevoked, old)
@@ -212,5 +211,5 @@ func revokeRenewed(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidi
 	if c.Context.Err() != nil {
 		return &pkix.Error{Msg: fmt.Sprintf("interrupted after renewing %d certificate%s; the old ones are not revoked yet", len(out.Issued), plural(len(out.Issued))), Hint: hint}
 	}
-	return partlyDone{&pkix.Error{Msg: fmt.Sprintf("renewed %d certificate%s, but revoking the old ones failed (none is revoked): %v", len(out.Issued), plural(len(out.Issued)), err), Hint: hint}}
+	return partlyDone{&pkix.Error{Msg: fmt.Sprintf("renewed %d certificate%s, but revoking the old ones failed (none is revoked): %v", len(out.Issued), plural(len(out.Issued)), out.RevokeErr), Hint: hint}}
 }

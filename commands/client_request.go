@@ -2,6 +2,7 @@ package commands
 
 import (
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -93,7 +94,7 @@ func runClientRequest(u *ui, c *cli.Context) error {
 	}
 	// The key may be the device's only one: never replaced without
 	// --force, which keeps the old files as .bak.
-	undo, err := ensureDir(d.Path())
+	undo, err := pkidir.EnsureDir(d.Path())
 	if err != nil {
 		return err
 	}

@@ -64,50 +64,9 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	req := &pkidir.RevokeRequest{Name: c.Args().First(), All: c.Bool("all"), AllWithKey: c.Bool("all-with-key"), CRL: c.Bool("crl"), Foreign: c.Bool("foreign"), Issuer: c.String("issuer")}
-	if (req.Issuer != "" || req.Foreign) && req.Name != "" {
-		return usageErrorf("--foreign and --issuer are for a certificate the inventory does not know").hint("give it by --serial HEX or --cert FILE")
-	}
-	if req.Issuer != "" && !req.Foreign {
-		return usageErrorf("--issuer says whose list a --foreign serial goes on").hint("add --foreign, or leave --issuer out: a recorded certificate's issuer is known")
-	}
-	selectors := 0
-	for _, set := range []bool{req.Name != "", c.String("serial") != "", c.String("cert") != ""} {
-		if set {
-			selectors++
-		}
-	}
-	if selectors != 1 {
-		return usageErrorf("say which certificate: a NAME, --serial HEX or --cert FILE (one of them)").hint("mtlsctl client revoke device-7")
-	}
-	if s := c.String("reason"); s != "" {
-		r, ok := pkix.ParseReason(s)
-		if !ok || s == "removeFromCRL" {
-			e := usageErrorf("--reason %q is not an RFC 5280 reason", s)
-			if want, ok := pkix.SuggestReason(s); ok {
-				return e.hint("did you mean --reason %s?", want)
-			}
-			return e.hint("reasons: %s", pkix.ReasonNames())
-		}
-		req.Reason = r
-	}
-	if req.AllWithKey && req.Reason != pkix.ReasonKeyCompromise {
-		return usageErrorf("--all-with-key revokes the other certificates of a compromised key").hint("add --reason keyCompromise")
-	}
-	if req.CRL {
-		if req.NextUpdate, err = parseDuration("next-update", c.String("next-update")); err != nil {
-			return err
-		}
-	}
-	switch {
-	case c.String("serial") != "":
-		if req.Serial, err = parseSerialFlag("serial", c.String("serial")); err != nil {
-			return err
-		}
-	case c.String("cert") != "":
-		if req.Cert, err = loadFileAs(c, pkix.InputCertificates, c.String("cert"), pkix.ParseCertificatePEM, ""); err != nil {
-			return err
-		}
+	req, err := revokeRequest(c)
+	if err != nil {
+		return err
 	}
 	out, err := d.Revoke(c.Context, req)
 	if err != nil {
@@ -116,6 +75,72 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 		}
 		return err
 	}
+	return reportRevoked(u, c, d, out)
+}
+
+// revokeRequest reads which certificate to revoke, and how, from the flags.
+func revokeRequest(c *cli.Context) (*pkidir.RevokeRequest, error) {
+	req := &pkidir.RevokeRequest{Name: c.Args().First(), All: c.Bool("all"), AllWithKey: c.Bool("all-with-key"), CRL: c.Bool("crl"), Foreign: c.Bool("foreign"), Issuer: c.String("issuer")}
+	if (req.Issuer != "" || req.Foreign) && req.Name != "" {
+		return nil, usageErrorf("--foreign and --issuer are for a certificate the inventory does not know").hint("give it by --serial HEX or --cert FILE")
+	}
+	if req.Issuer != "" && !req.Foreign {
+		return nil, usageErrorf("--issuer says whose list a --foreign serial goes on").hint("add --foreign, or leave --issuer out: a recorded certificate's issuer is known")
+	}
+	selectors := 0
+	for _, set := range []bool{req.Name != "", c.String("serial") != "", c.String("cert") != ""} {
+		if set {
+			selectors++
+		}
+	}
+	if selectors != 1 {
+		return nil, usageErrorf("say which certificate: a NAME, --serial HEX or --cert FILE (one of them)").hint("mtlsctl client revoke device-7")
+	}
+	var err error
+	if req.Reason, err = reasonFlag(c.String("reason")); err != nil {
+		return nil, err
+	}
+	if req.AllWithKey && req.Reason != pkix.ReasonKeyCompromise {
+		return nil, usageErrorf("--all-with-key revokes the other certificates of a compromised key").hint("add --reason keyCompromise")
+	}
+	if req.CRL {
+		if req.NextUpdate, err = parseDuration("next-update", c.String("next-update")); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case c.String("serial") != "":
+		if req.Serial, err = parseSerialFlag("serial", c.String("serial")); err != nil {
+			return nil, err
+		}
+	case c.String("cert") != "":
+		if req.Cert, err = loadFileAs(c, pkix.InputCertificates, c.String("cert"), pkix.ParseCertificatePEM, ""); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
+}
+
+// reasonFlag is --reason: an RFC 5280 reason a CRL entry may carry, or
+// none when not given.
+func reasonFlag(s string) (pkix.RevocationReason, error) {
+	var none pkix.RevocationReason
+	if s == "" {
+		return none, nil
+	}
+	r, ok := pkix.ParseReason(s)
+	if !ok || s == "removeFromCRL" {
+		e := usageErrorf("--reason %q is not an RFC 5280 reason", s)
+		if want, ok := pkix.SuggestReason(s); ok {
+			return none, e.hint("did you mean --reason %s?", want)
+		}
+		return none, e.hint("reasons: %s", pkix.ReasonNames())
+	}
+	return r, nil
+}
+
+// reportRevoked prints what a revocation did.
+func reportRevoked(u *ui, c *cli.Context, d *pkidir.Dir, out *pkidir.RevokeResult) error {
 	res := newResult("client revoke")
 	res.Notes = append(append(res.Notes, out.Repaired...), out.Notes...)
 	res.Warnings = append(res.Warnings, out.Warnings...)

@@ -137,22 +137,10 @@ func runCRLShow(u *ui, c *cli.Context) error {
 		if caPath == "-" {
 			caLabel = "stdin"
 		}
-		err = rl.VerifyBy(ca, caLabel)
-		var failure *pkix.SignatureFailure
-		switch {
-		case err == nil:
-			rep.Signature = "verified with " + caLabel
-		case errors.As(err, &failure) && !explicit && (failure.Part == "issuer name" || failure.Part == "key identifier"):
-			// DIR/ca.pem is only the default: a CRL of another CA is shown,
-			// not judged.
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("signature not checked: %s is another CA (%s)", caLabel, pkix.SubjectDN(ca)))
-		default:
-			rep.Signature = "INVALID"
-			if failure != nil {
-				rep.SignatureFailure = failure.Part
-			}
-			badSignature = true
-			rep.Warnings = append(rep.Warnings, err.Error())
+		v := rl.JudgeSignature(ca, caLabel, explicit)
+		rep.Signature, rep.SignatureFailure, badSignature = v.Signature, v.Failure, v.Invalid
+		if v.Warning != "" {
+			rep.Warnings = append(rep.Warnings, v.Warning)
 		}
 	}
 	if !rl.NextUpdate.IsZero() && time.Now().After(rl.NextUpdate) {
@@ -164,33 +152,7 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	for _, w := range rep.Warnings {
 		u.warn("%s", w)
 	}
-	// A million entries are written as they are formatted, through a
-	// buffer: never held as a report, never one write each.
-	out := bufio.NewWriterSize(u.out, 1<<16)
-	if c.Bool("json") {
-		if err := writeCRLShowJSON(out, rep, rl); err != nil {
-			return err
-		}
-	} else {
-		kind := rep.Kind
-		if rep.Kind != "complete" {
-			kind += " (not a complete list: serve, check and worker build refuse it)"
-		}
-		sig := rep.Signature
-		if rep.SignatureFailure != "" {
-			sig += " (" + rep.SignatureFailure + ")"
-		}
-		fmt.Fprintf(out, "%s\n  kind         %s\n  number       %s\n  issuer       %s\n  this update  %s\n  next update  %s\n  signature    %s, %s\n  revoked      %d\n",
-			pkix.Printable(rep.File), kind, orDash(rep.Number), rep.Issuer, rep.ThisUpdate.Format(time.RFC3339), rl.NextUpdateText(), rep.SigAlg, sig, rep.Count)
-		err := rl.EachEntry(func(e pkix.CRLEntry) {
-			er := entryReport(e)
-			fmt.Fprintf(out, "    %s  %s  %s  %s\n", er.Serial, er.SerialColons, er.Date.Format(time.RFC3339), orDash(er.Reason))
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if err := out.Flush(); err != nil {
+	if err := printCRLShow(u, c.Bool("json"), rep, rl); err != nil {
 		return err
 	}
 	switch {
@@ -257,4 +219,35 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printCRLShow writes the CRL's report and every entry. A million entries
+// are written as they are formatted, through a buffer: never held as a
+// report, never one write each.
+func printCRLShow(u *ui, asJSON bool, rep crlShowReport, rl *pkix.RevocationList) error {
+	out := bufio.NewWriterSize(u.out, 1<<16)
+	if asJSON {
+		if err := writeCRLShowJSON(out, rep, rl); err != nil {
+			return err
+		}
+		return out.Flush()
+	}
+	kind := rep.Kind
+	if rep.Kind != "complete" {
+		kind += " (not a complete list: serve, check and worker build refuse it)"
+	}
+	sig := rep.Signature
+	if rep.SignatureFailure != "" {
+		sig += " (" + rep.SignatureFailure + ")"
+	}
+	fmt.Fprintf(out, "%s\n  kind         %s\n  number       %s\n  issuer       %s\n  this update  %s\n  next update  %s\n  signature    %s, %s\n  revoked      %d\n",
+		pkix.Printable(rep.File), kind, orDash(rep.Number), rep.Issuer, rep.ThisUpdate.Format(time.RFC3339), rl.NextUpdateText(), rep.SigAlg, sig, rep.Count)
+	err := rl.EachEntry(func(e pkix.CRLEntry) {
+		er := entryReport(e)
+		fmt.Fprintf(out, "    %s  %s  %s  %s\n", er.Serial, er.SerialColons, er.Date.Format(time.RFC3339), orDash(er.Reason))
+	})
+	if err != nil {
+		return err
+	}
+	return out.Flush()
 }

@@ -1,9 +1,6 @@
 package commands
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,31 +53,6 @@ func noArgs(c *cli.Context) error {
 		return usageErrorf("flag %s came after an argument", a).hint("put flags before arguments: see '%s --help'", c.Command.HelpName)
 	}
 	return usageErrorf("unexpected argument %q", a).hint("see '%s --help'", c.Command.HelpName)
-}
-
-// ensureDir makes the output directory if needed (0700: it will hold a CA
-// key) and returns a function that removes it again if it was created, for
-// a command that fails after this point.
-func ensureDir(dir string) (undo func(), err error) {
-	info, err := os.Stat(dir)
-	if err == nil {
-		if !info.IsDir() {
-			return nil, &pkix.Error{File: dir, Msg: "is not a directory"}
-		}
-		return func() {}, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, &pkix.Error{File: dir, Msg: fmt.Sprintf("cannot use the directory: %v", err)}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, &pkix.Error{File: dir, Msg: fmt.Sprintf("cannot create the directory: %v", errors.Unwrap(err))}
-	}
-	// 0700 exactly: under umask 277 it would be 0500, and unwritable.
-	if err := os.Chmod(dir, 0o700); err != nil {
-		os.Remove(dir)
-		return nil, &pkix.Error{File: dir, Msg: fmt.Sprintf("cannot set the directory's mode: %v", errors.Unwrap(err))}
-	}
-	return func() { os.Remove(dir) }, nil
 }
 
 // parseDuration is pkix.ParseDuration for a flag: days ("30d") or Go

@@ -2,10 +2,8 @@ package commands
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/accesssim"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -111,10 +110,10 @@ EXAMPLES:
 	}
 }
 
-// server is one mtlsctl serve instance.
+// server is one mtlsctl serve instance: the emulated Access application
+// behind a listener, with its access log.
 type server struct {
-	policy      *pkix.AccessPolicy
-	forward     bool
+	sim         *accesssim.Server
 	jsonLog     bool
 	log         io.Writer // the access log
 	status      io.Writer // the banner and "shut down": stderr with --json
@@ -138,157 +137,42 @@ type serveOptions struct {
 // flags, unreadable files and a taken port all fail with exit 2 before the
 // server reports itself ready.
 func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
-	dir, caPath := o.dir, o.caPath
-	d, err := pkidir.Open(dir)
+	d, err := pkidir.Open(o.dir)
 	if err != nil {
 		return nil, err
 	}
-	data, err := pkix.ReadInputAs(caPath, stdin, pkix.InputCertificates)
-	if err != nil {
-		return nil, withMissingHint(err, "give the CA you upload to Access with --ca")
+	// With --json, stdout holds nothing but the access log's JSON lines:
+	// the banner and "shut down" go to stderr.
+	s := &server{jsonLog: o.jsonLog, log: u.out, status: u.out}
+	if o.jsonLog {
+		s.status = u.err
 	}
-	cas, err := pkix.ParseCertificatesPEM(caPath, data)
-	if err != nil {
-		return nil, err
-	}
-	var warnMu sync.Mutex
-	warn := func(msg string) {
-		warnMu.Lock()
-		defer warnMu.Unlock()
-		u.warn("%s", msg)
-	}
-	info := func(msg string) {
-		warnMu.Lock()
-		defer warnMu.Unlock()
-		u.note("%s", msg)
-	}
-	policy, err := pkix.NewAccessPolicy(caPath, cas, o.commonNames, nil)
+	cfg, err := accessConfig(u, stdin, d, o)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range policy.Warnings {
-		warn(w)
+	cfg.Answered = s.accessLog
+	if s.sim, err = accesssim.New(cfg); err != nil {
+		return nil, err
 	}
-	// The CAs whose CRLs count: the uploaded ones and every CA certificate
-	// in the PKI directory (intermediate.pem, a chain bundle) that chains
-	// to them. An intermediate's CRL verifies against the intermediate,
-	// which a root-only --ca does not hold.
-	var found []*x509.Certificate
-	inDir, order := certificatesIn(dir)
-	for _, path := range order {
-		found = append(found, inDir[path]...)
-	}
-	issuing := policy.IssuingCAs(cas, found, time.Now())
-	var crls []*pkix.CRLStore
-	// A retired key's certificates still chain: its CRL is read too.
-	o.crlPaths = append(o.crlPaths, d.RetiredCRLsBeside(o.crlPaths, time.Now())...)
-	for _, p := range o.crlPaths {
-		crl, err := pkix.LoadGuardedCRLStore(p, issuing, d.GuardCRL, warn, info)
-		if err != nil {
-			return nil, err
-		}
-		crls = append(crls, crl)
-	}
-	policy.CRLs = crls
-
 	// The outputs serve rewrites on its own are checked before anything
 	// else happens: one that is not serve's to replace (the CA key named
 	// as --addr-file, a client certificate called serve-ca.pem, a symlink)
 	// stops it with nothing written and nothing listening.
 	caFile := d.Leaf(pkidir.ServeCAName).Cert
-	if o.certFile == "" {
-		if err := pkix.CheckOwned(caFile, serveCAWhat, pkix.IsEphemeralServerCA, serveCAHint); err != nil {
-			return nil, err
-		}
-	}
-	if p := o.addrFile; p != "" {
-		if o.certFile == "" && samePath(p, caFile) {
-			return nil, &pkix.Error{File: p, Msg: "is where serve writes its throwaway CA, not an address file", Hint: addrFileHint}
-		}
-		if err := pkix.CheckOwned(p, addrFileWhat, isAddrFile, addrFileHint); err != nil {
-			return nil, err
-		}
-	}
-
-	var cert tls.Certificate
-	var banner []string
-	writeCA := func() error { return nil } // after listening: a taken port changes nothing
-	caFlag := "-k"
-	if o.certFile != "" {
-		cert, err = tls.LoadX509KeyPair(o.certFile, o.keyFile)
-		if err != nil {
-			return nil, &pkix.Error{File: o.certFile, Msg: "cannot load the server certificate and key: " + err.Error()}
-		}
-	} else {
-		var caPEM []byte
-		cert, caPEM, err = pkix.EphemeralServer([]string{"localhost", "127.0.0.1", "::1"})
-		if err != nil {
-			return nil, err
-		}
-		writeCA = func() error {
-			// A throwaway certificate: replacing the last run's is the
-			// point, so it is written without --force, but only over serve's
-			// own (checked again right before the rename).
-			return pkix.ReplaceOwned(caFile, caPEM, pkix.ModePublic, serveCAWhat, pkix.IsEphemeralServerCA, serveCAHint)
-		}
-		caFlag = "--cacert " + caFile
-		banner = append(banner, "server certificate: throwaway, for localhost; its CA is "+caFile)
-	}
-
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return nil, &pkix.Error{Msg: fmt.Sprintf("cannot listen on %s: %v", o.addr, errors.Unwrap(err)), Hint: "choose another --addr, e.g. 127.0.0.1:0 for any free port"}
-	}
-	if err := writeCA(); err != nil {
-		ln.Close()
+	if err := checkServeOutputs(o, caFile); err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().(*net.TCPAddr)
-	if p := o.addrFile; p != "" {
-		if err := pkix.ReplaceOwned(p, []byte(addr.String()+"\n"), pkix.ModePublic, addrFileWhat, isAddrFile, addrFileHint); err != nil {
-			ln.Close()
-			return nil, err
-		}
+	cert, caPEM, err := serverCertificate(o)
+	if err != nil {
+		return nil, err
 	}
-	host := "localhost"
-	if !addr.IP.IsLoopback() && !addr.IP.IsUnspecified() {
-		host = addr.IP.String()
+	if s.listener, err = listen(o, caFile, caPEM); err != nil {
+		return nil, err
 	}
-	url := fmt.Sprintf("https://%s:%d/", host, addr.Port)
-	policyText := "Valid Certificate (any certificate that chains to " + pkix.Printable(caPath) + ")"
-	if len(o.commonNames) > 0 {
-		policyText = fmt.Sprintf("Common Name %q", o.commonNames)
-	}
-	for i, crl := range crls {
-		policyText += ", revocation from " + pkix.Printable(o.crlPaths[i]) + " (CRL number " + crl.Number() + ")"
-	}
-	// Every issuing CA without its CRL is named: what it issues gets in
-	// even when revoked.
-	for _, ca := range issuing {
-		covered := false
-		for _, crl := range crls {
-			covered = covered || pkix.SameCA(crl.Issuer(), ca)
-		}
-		if !covered {
-			banner = append(banner, fmt.Sprintf("note: no CRL given for %s: what it issues is not checked for revocation (give its CRL with --crl)", caName(ca)))
-		}
-	}
-	clientCert, clientKey := d.PresentedFiles(pkidir.DefaultLeafName, cas)
-	banner = append([]string{"listening on " + url, "policy: " + policyText}, banner...)
-	banner = append(banner,
-		"try it:",
-		fmt.Sprintf("  curl -sv %s %s                                      # 403: no certificate", caFlag, url),
-		fmt.Sprintf("  curl -sv %s --cert %s --key %s %s   # 200 + CF_Authorization", caFlag, clientCert, clientKey, url),
-	)
-
-	// With --json, stdout holds nothing but the access log's JSON lines:
-	// the banner and "shut down" go to stderr.
-	s := &server{policy: policy, forward: o.forward, jsonLog: o.jsonLog, log: u.out, status: u.out, listener: ln, bannerLines: banner}
-	if o.jsonLog {
-		s.status = u.err
-	}
+	s.bannerLines = serveBanner(d, o, s.sim, cfg.CAs, s.listener.Addr().(*net.TCPAddr), caFile)
 	s.http = &http.Server{
-		Handler:           s,
+		Handler:           s.sim,
 		ReadHeaderTimeout: 10 * time.Second,
 		// A keep-alive connection left idle is closed, so idle clients
 		// cannot hold connections (and file descriptors) forever.
@@ -303,6 +187,124 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	}
 	s.http.ErrorLog = s.handshakeLog()
 	return s, nil
+}
+
+// accessConfig reads the CA given and the CA certificates in the
+// directory: an intermediate's CRL verifies against the intermediate.
+func accessConfig(u *ui, stdin io.Reader, d *pkidir.Dir, o serveOptions) (accesssim.Config, error) {
+	cfg := accesssim.Config{Dir: d, CAPath: o.caPath, CommonNames: o.commonNames, CRLPaths: o.crlPaths, Forward: o.forward}
+	data, err := pkix.ReadInputAs(o.caPath, stdin, pkix.InputCertificates)
+	if err != nil {
+		return cfg, withMissingHint(err, "give the CA you upload to Access with --ca")
+	}
+	if cfg.CAs, err = pkix.ParseCertificatesPEM(o.caPath, data); err != nil {
+		return cfg, err
+	}
+	var warnMu sync.Mutex
+	cfg.Warn = func(msg string) {
+		warnMu.Lock()
+		defer warnMu.Unlock()
+		u.warn("%s", msg)
+	}
+	cfg.Info = func(msg string) {
+		warnMu.Lock()
+		defer warnMu.Unlock()
+		u.note("%s", msg)
+	}
+	inDir, order := certificatesIn(o.dir)
+	for _, path := range order {
+		cfg.Candidates = append(cfg.Candidates, inDir[path]...)
+	}
+	return cfg, nil
+}
+
+// checkServeOutputs refuses an output that is not serve's to replace.
+func checkServeOutputs(o serveOptions, caFile string) error {
+	if o.certFile == "" {
+		if err := pkix.CheckOwned(caFile, serveCAWhat, pkix.IsEphemeralServerCA, serveCAHint); err != nil {
+			return err
+		}
+	}
+	if p := o.addrFile; p != "" {
+		if o.certFile == "" && samePath(p, caFile) {
+			return &pkix.Error{File: p, Msg: "is where serve writes its throwaway CA, not an address file", Hint: addrFileHint}
+		}
+		if err := pkix.CheckOwned(p, addrFileWhat, isAddrFile, addrFileHint); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serverCertificate is --cert/--key, or a throwaway one for localhost with
+// the PEM of its CA.
+func serverCertificate(o serveOptions) (tls.Certificate, []byte, error) {
+	if o.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			return cert, nil, &pkix.Error{File: o.certFile, Msg: "cannot load the server certificate and key: " + err.Error()}
+		}
+		return cert, nil, nil
+	}
+	return pkix.EphemeralServer([]string{"localhost", "127.0.0.1", "::1"})
+}
+
+// listen starts listening, then writes the throwaway CA and the address
+// file: a taken port changes nothing.
+func listen(o serveOptions, caFile string, caPEM []byte) (net.Listener, error) {
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return nil, &pkix.Error{Msg: fmt.Sprintf("cannot listen on %s: %v", o.addr, errors.Unwrap(err)), Hint: "choose another --addr, e.g. 127.0.0.1:0 for any free port"}
+	}
+	if caPEM != nil {
+		// A throwaway certificate: replacing the last run's is the
+		// point, so it is written without --force, but only over serve's
+		// own (checked again right before the rename).
+		if err := pkix.ReplaceOwned(caFile, caPEM, pkix.ModePublic, serveCAWhat, pkix.IsEphemeralServerCA, serveCAHint); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	if p := o.addrFile; p != "" {
+		if err := pkix.ReplaceOwned(p, []byte(ln.Addr().String()+"\n"), pkix.ModePublic, addrFileWhat, isAddrFile, addrFileHint); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	return ln, nil
+}
+
+// serveBanner says where serve listens, its policy, the issuing CAs whose
+// revocations are not checked, and how to try it.
+func serveBanner(d *pkidir.Dir, o serveOptions, sim *accesssim.Server, cas []*x509.Certificate, addr *net.TCPAddr, caFile string) []string {
+	var banner []string
+	caFlag := "-k"
+	if o.certFile == "" {
+		caFlag = "--cacert " + caFile
+		banner = append(banner, "server certificate: throwaway, for localhost; its CA is "+caFile)
+	}
+	host := "localhost"
+	if !addr.IP.IsLoopback() && !addr.IP.IsUnspecified() {
+		host = addr.IP.String()
+	}
+	url := fmt.Sprintf("https://%s:%d/", host, addr.Port)
+	policyText := "Valid Certificate (any certificate that chains to " + pkix.Printable(o.caPath) + ")"
+	if len(o.commonNames) > 0 {
+		policyText = fmt.Sprintf("Common Name %q", o.commonNames)
+	}
+	for i, crl := range sim.CRLs {
+		policyText += ", revocation from " + pkix.Printable(sim.CRLPaths[i]) + " (CRL number " + crl.Number() + ")"
+	}
+	for _, ca := range sim.Uncovered() {
+		banner = append(banner, fmt.Sprintf("note: no CRL given for %s: what it issues is not checked for revocation (give its CRL with --crl)", caName(ca)))
+	}
+	clientCert, clientKey := d.PresentedFiles(pkidir.DefaultLeafName, cas)
+	banner = append([]string{"listening on " + url, "policy: " + policyText}, banner...)
+	return append(banner,
+		"try it:",
+		fmt.Sprintf("  curl -sv %s %s                                      # 403: no certificate", caFlag, url),
+		fmt.Sprintf("  curl -sv %s --cert %s --key %s %s   # 200 + CF_Authorization", caFlag, clientCert, clientKey, url),
+	)
 }
 
 // idleTimeout closes keep-alive connections idle for this long.
@@ -380,45 +382,11 @@ func (s *server) run(ctx context.Context) error {
 	return err
 }
 
-// response is the JSON body of every answer.
-type response struct {
-	Status        int                    `json:"status"`
-	Allowed       bool                   `json:"allowed"`
-	Reason        string                 `json:"reason,omitempty"`
-	TLSClientAuth pkix.TLSClientAuth     `json:"tlsClientAuth"`
-	Forwarded     *pkix.ForwardedHeaders `json:"forwardedHeaders,omitempty"`
-	Note          string                 `json:"note"`
-}
-
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var presented = r.TLS.PeerCertificates
-	v := s.policy.Evaluate(presented, time.Now())
-	resp := response{Status: http.StatusForbidden, Allowed: v.Allowed, Reason: v.Reason, TLSClientAuth: v.Auth,
-		Note: "mtlsctl serve: a local stand-in for a Cloudflare Access mTLS policy"}
-	if s.forward && v.Leaf != nil {
-		f := pkix.Forwarded(v.Leaf)
-		resp.Forwarded = &f
-	}
-	if v.Allowed {
-		resp.Status = http.StatusOK
-		token := make([]byte, 16)
-		rand.Read(token)
-		http.SetCookie(w, &http.Cookie{Name: "CF_Authorization", Value: "mtlsctl-local-test-token." + hex.EncodeToString(token),
-			Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(resp.Status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(resp)
-	s.accessLog(r, resp)
-}
-
 // accessLog writes one line per request. What the client chooses (the
 // path, its certificate's CN) is quoted in the text log, so it cannot
 // forge a line or reach the terminal as escape codes; in JSON lines it is
 // escaped by the encoder, and what is absent is null.
-func (s *server) accessLog(r *http.Request, resp response) {
+func (s *server) accessLog(r *http.Request, resp accesssim.Response) {
 	var cn, serial, reason *string
 	if resp.TLSClientAuth.CertPresented == "1" {
 		cn, serial = &r.TLS.PeerCertificates[0].Subject.CommonName, &resp.TLSClientAuth.CertSerial

@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mtlsctl/mtlsctl/pkix/accesssim"
 )
 
 // testPKI is a CA on disk plus a way to mint client certificates with
@@ -111,14 +113,14 @@ func clientFor(cert *tls.Certificate, keepAlive bool) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 256}}
 }
 
-func get(t testing.TB, c *http.Client, addr string) (int, response) {
+func get(t testing.TB, c *http.Client, addr string) (int, accesssim.Response) {
 	t.Helper()
 	res, err := c.Get("https://" + addr + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var body response
+	var body accesssim.Response
 	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}

@@ -189,31 +189,33 @@ func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
 
 // signerCheckItems is what 'check --signer' checks: the CA in DIR/ca.pem
 // and the valid certificates in the signer's database.
-func signerCheckItems(c *cli.Context, d *pkidir.Dir, col *pkix.ExpiryCollector) error {
+func signerCheckItems(c *cli.Context, d *pkidir.Dir) ([]pkidir.CheckCert, []pkix.Record, error) {
 	root := d.CA(pkidir.RootName)
 	certs, err := loadFileAs(c, pkix.InputCertificates, root.Cert, pkix.ParseCertificatesPEM, "the issuing CA's certificate is needed: copy the certificate the signer issues with to "+root.Cert+" (on the signing host: DIR/NAME.pem when it runs signer serve --issuer NAME, else DIR/ca.pem)")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	var given []pkidir.CheckCert
 	for _, cert := range certs {
-		col.AddCertificate(root.Cert, cert)
+		given = append(given, pkidir.CheckCert{File: root.Cert, Cert: cert})
 	}
 	a, err := signerAdmin(c)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	rows, err := a.List(signer.ListFilter{Status: string(pkix.StatusValid)})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	now := time.Now()
+	var records []pkix.Record
 	for _, r := range rows {
 		if r.NotAfter.Before(now.Add(-24 * time.Hour)) {
 			continue // long expired: nothing to renew, and no longer anyone's
 		}
-		col.AddRecord(pkix.Record{Kind: pkix.KindClient, Name: r.CN, CN: r.CN, Serial: r.Serial, NotAfter: r.NotAfter})
+		records = append(records, pkix.Record{Kind: pkix.KindClient, Name: r.CN, CN: r.CN, Serial: r.Serial, NotAfter: r.NotAfter})
 	}
-	return nil
+	return given, records, nil
 }
 
 // signerCRLBehind compares the CRL given with the database: a revoked

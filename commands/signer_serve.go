@@ -104,21 +104,9 @@ func runSignerServe(u *ui, c *cli.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	keyFile := envOr("MTLSCTL_SIGNER_HMAC_FILE")
-	if keyFile == "" && envOr("MTLSCTL_SIGNER_HMAC") == "" {
-		keyFile = sd.File(signer.HMACKeyName)
-	}
-	key, err := signer.LoadHMACKey(keyFile, "MTLSCTL_SIGNER_HMAC")
+	key, prevKey, err := signer.ServerHMACKeys(sd)
 	if err != nil {
 		return err
-	}
-	// A rotation: runners still on the old key keep working until they
-	// have the new one; then the variable is unset and the signer restarted.
-	var prevKey string
-	if f := envOr("MTLSCTL_SIGNER_HMAC_PREVIOUS_FILE"); f != "" {
-		if prevKey, err = signer.LoadHMACKey(f, ""); err != nil {
-			return err
-		}
 	}
 	store, err := signer.Open(c.Context, c.String("db"))
 	if err != nil {
@@ -136,20 +124,26 @@ func runSignerServe(u *ui, c *cli.Context) (err error) {
 		// level is lowered for it (a --verbose run keeps every line).
 		cflog.Level = cflog.LevelError
 	}
+	return serveSigner(u, c, srv.Handler(), tlsCfg, store, sd.CA("").Cert, &listening)
+}
+
+// serveSigner listens and serves until the context ends, then shuts down
+// gracefully; listening says when it has started to listen.
+func serveSigner(u *ui, c *cli.Context, h http.Handler, tlsCfg *tls.Config, store *signer.Store, caCert string, listening *bool) error {
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return &pkix.Error{Msg: fmt.Sprintf("cannot listen on %s: %v", c.String("addr"), errors.Unwrap(err)), Hint: "choose another --addr, e.g. 127.0.0.1:0 for any free port"}
 	}
-	listening = true
+	*listening = true
 	if p := c.String("addr-file"); p != "" {
 		if err := pkix.ReplaceOwned(p, []byte(ln.Addr().String()+"\n"), pkix.ModePublic, addrFileWhat, isAddrFile, addrFileHint); err != nil {
 			ln.Close()
 			return err
 		}
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: log.New(u.err, "mtlsctl signer: ", log.LstdFlags)} // refused handshakes: who tried
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: log.New(u.err, "mtlsctl signer: ", log.LstdFlags)} // refused handshakes: who tried
 	tlsLn := tls.NewListener(ln, tlsCfg)
-	fmt.Fprintf(u.err, "mtlsctl signer: listening on %s (TLS 1.3, client certificates of %s)\n", ln.Addr(), sd.CA("").Cert)
+	fmt.Fprintf(u.err, "mtlsctl signer: listening on %s (TLS 1.3, client certificates of %s)\n", ln.Addr(), caCert)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(tlsLn) }()
 	go store.PruneLoop(c.Context)

@@ -35,6 +35,8 @@ type RenewRequest struct {
 	// RevokeOld: the old certificates are revoked next; each renewal
 	// records that intent in its own transaction (revokepending.go).
 	RevokeOld bool
+	// NextUpdate is how long the CRLs rebuilt by a revocation are valid.
+	NextUpdate time.Duration
 	// Lifetime, when not zero, replaces the profile's expiry.
 	Lifetime pkix.Lifetime
 	Now      time.Time
