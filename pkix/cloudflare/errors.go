@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	cf "github.com/cloudflare/cloudflare-go/v6"
+	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // APIError is a failed call in one line: what was asked, Cloudflare's
@@ -54,7 +55,7 @@ func (e *APIError) Error() string {
 func (e *APIError) Unwrap() error { return e.Err }
 
 // HintText is the hint, for the CLI's hint line.
-func (e *APIError) HintText() string { return e.Hint }
+func (e *APIError) HintText() pkix.Text { return pkix.Words(e.Hint) }
 
 // wrap turns what the SDK returned into an APIError naming the call.
 func (c *Client) wrap(method, what string, err error) error {

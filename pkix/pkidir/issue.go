@@ -111,7 +111,7 @@ type Failure struct {
 }
 
 // Hint is how to fix the failure, when known.
-func (f Failure) Hint() string { return pkix.HintOf(f.err) }
+func (f Failure) Hint() pkix.Text { return pkix.HintOf(f.err) }
 
 // NotStarted reports a certificate an interrupted batch never began.
 func (f Failure) NotStarted() bool { return errors.Is(f.err, pkix.ErrNotStarted) }
