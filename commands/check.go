@@ -188,7 +188,7 @@ func runCheck(u *ui, c *cli.Context) error {
 			// Its next update says nothing of what it leaves out: no row.
 			crlRefused = err.Error()
 			crlNotes = append(crlNotes, crlRefused)
-			u.warn("%s (%s)", crlRefused, pkix.HintOf(err))
+			u.warn("%s (%s)", crlRefused, pkix.HintOf(err).Spell(spell))
 		} else if !rl.NextUpdate.IsZero() {
 			col.AddCRL(crlPath, rl.NextUpdate)
 		}

@@ -286,7 +286,7 @@ func collectCNs(c *cli.Context) ([]string, error) {
 				continue
 			}
 			if err := pkix.CheckCN(text); err != nil {
-				return nil, &pkix.Error{File: label, Line: line, Msg: err.Msg, Hint: err.Hint}
+				return nil, &pkix.Error{File: label, Line: line, Msg: err.Msg, Hint: err.Hint, HintArgs: err.HintArgs}
 			}
 			cns = append(cns, text)
 		}

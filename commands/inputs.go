@@ -203,7 +203,7 @@ func stdinLabel(path string) string {
 func withMissingHint(err error, hint string) error {
 	var pe *pkix.Error
 	if hint != "" && errors.Is(err, fs.ErrNotExist) && errors.As(err, &pe) {
-		pe.Hint = hint
+		pe.Hint, pe.HintArgs = hint, nil
 	}
 	return err
 }

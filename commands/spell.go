@@ -32,6 +32,12 @@ var actionVerbs = map[pkix.Action]string{
 
 var optionFlags = map[pkix.Option]string{
 	pkix.OptAll:                "all",
+	pkix.OptAllowDNSpecials:    "allow-dn-specials",
+	pkix.OptFixOrder:           "fix-order",
+	pkix.OptHost:               "host",
+	pkix.OptPasswordFile:       "password-file",
+	pkix.OptProfile:            "profile",
+	pkix.OptKeyType:            "key-type",
 	pkix.OptAllWithKey:         "all-with-key",
 	pkix.OptAllowUnrevoke:      "allow-unrevoke",
 	pkix.OptCA:                 "ca",
@@ -51,6 +57,7 @@ var optionFlags = map[pkix.Option]string{
 	pkix.OptReason:             "reason",
 	pkix.OptRequest:            "request",
 	pkix.OptReuseKey:           "reuse-key",
+	pkix.OptRevokeOld:          "revoke-old",
 	pkix.OptSerial:             "serial",
 	pkix.OptSigner:             "signer",
 	pkix.OptStrict:             "strict",

@@ -61,6 +61,8 @@ func (e *Error) withNext(format string, args ...any) *Error {
 	return e
 }
 
+func (e *Error) withText(t Text) *Error { return e.withNext(t.Format, t.Args...) }
+
 func (e *Error) withField(field string) *Error {
 	e.Field = field
 	return e

@@ -33,6 +33,12 @@ type Option int
 
 const (
 	OptAll                Option = iota + 1 // every one of them
+	OptAllowDNSpecials                      // allow a DN's special characters in a CN
+	OptFixOrder                             // write a chain in Access's order
+	OptHost                                 // a name runners connect to
+	OptPasswordFile                         // a file holding a password
+	OptProfile                              // a cfssl signing profile
+	OptKeyType                              // the key's type and size
 	OptAllWithKey                           // the other certificates of a compromised key
 	OptAllowUnrevoke                        // lift a certificateHold
 	OptCA                                   // the CA certificate file
@@ -52,6 +58,7 @@ const (
 	OptReason                               // a revocation reason
 	OptRequest                              // a device's request file
 	OptReuseKey                             // renew with the same key
+	OptRevokeOld                            // revoke the certificate a renewal replaces
 	OptSerial                               // a serial in hex
 	OptSigner                               // the signer's URL
 	OptStrict                               // refuse serials not in the inventory
@@ -75,6 +82,12 @@ type Flag struct {
 	Option Option
 	Value  string
 }
+
+// MoveAway is the hint for a file in the way of one being written.
+var MoveAway = Textf("move it away, choose another %s/%s, or pass %s to keep the old file as a .bak copy", OptName, OptDir, OptForce)
+
+// With is the option with a value.
+func (o Option) With(value string) Flag { return Flag{Option: o, Value: value} }
 
 // Text is a message in words; each %s in Format is one of Args: a
 // Command, Action, Option or Flag, which the CLI spells, or any other

@@ -443,7 +443,7 @@ func (in *Inspection) addPKCS12(file string, der []byte, p12 P12Password, now ti
 			in.Other = append(in.Other, "PKCS#12 file, not opened: no password given (set MTLSCTL_P12_PASSWORD or --password-file to look inside)")
 		case p12.Required && wrong:
 			return errorf(file, "the password in %s does not open this PKCS#12 file", p12.From).
-				withHint("check the password file; without --password-file inspect only names the file")
+				withNext("check the password file; without %s inspect only names the file", OptPasswordFile)
 		case p12.Required:
 			return errorf(file, "cannot open this PKCS#12 file: %v", err)
 		case wrong:

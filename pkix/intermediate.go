@@ -38,7 +38,7 @@ func (sc *SigningConfig) CAProfile(name string) (string, *config.SigningProfile,
 		}
 		if !p.CAConstraint.IsCA {
 			return "", nil, errorf(sc.File, "profile %q is not a CA profile (ca_constraint.is_ca is false)", name).
-				withField("signing.profiles." + name).withHint(`set "ca_constraint": {"is_ca": true}, or leave --profile out to use the built-in intermediate profile`)
+				withField("signing.profiles."+name).withNext(`set "ca_constraint": {"is_ca": true}, or leave %s out to use the built-in intermediate profile`, OptProfile)
 		}
 		return name, p, nil
 	}

@@ -133,7 +133,7 @@ func (r *UploadReport) tally() {
 func readUploadContent(file string, data []byte) ([]*x509.Certificate, []Check, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return nil, nil, errorf(file, "is empty").withHint("give the CA certificate, e.g. 'mtlsctl ca validate ca.pem'")
+		return nil, nil, errorf(file, "is empty").withNext("give the CA certificate, e.g. '%s'", Cmd(ActValidateCA, "ca.pem"))
 	}
 	if data[0] == 0x30 { // DER, parsed untrimmed: its last byte may be 0x20 or 0x0a
 		c, err := x509.ParseCertificate(data)

@@ -40,7 +40,7 @@ func (d *Dir) Lock(ctx context.Context) (*Session, error) {
 			err = ctx.Err()
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &pkix.Error{File: d.path, Msg: "no such directory", Hint: "run 'mtlsctl ca init' first, or pass --dir", Err: err}
+			return nil, &pkix.Error{File: d.path, Msg: "no such directory", Hint: "run '%s' first, or pass %s", HintArgs: []any{pkix.ActMakeCA, pkix.OptDir}, Err: err}
 		}
 		if errors.Is(err, context.Canceled) {
 			// A signal, not another process: nothing was changed after it.

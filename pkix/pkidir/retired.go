@@ -121,7 +121,7 @@ type retirement struct {
 // under the lock; nil when there is none (no certificate in place).
 func (d *Dir) retire(name string, at time.Time) (*retirement, error) {
 	ca := d.CA(name)
-	certs, err := readCerts(ca.Cert, "")
+	certs, err := readCerts(ca.Cert, pkix.Text{})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
