@@ -32,6 +32,15 @@ var actionVerbs = map[pkix.Action]string{
 
 var optionFlags = map[pkix.Option]string{
 	pkix.OptAll:                "all",
+	pkix.OptAccountID:          "account-id",
+	pkix.OptDeploy:             "deploy",
+	pkix.OptHostname:           "hostname",
+	pkix.OptKVNamespaceID:      "kv-namespace-id",
+	pkix.OptNoCreate:           "no-create",
+	pkix.OptReplace:            "replace",
+	pkix.OptStore:              "store",
+	pkix.OptTokenFile:          "token-file",
+	pkix.OptZoneID:             "zone-id",
 	pkix.OptAllowDNSpecials:    "allow-dn-specials",
 	pkix.OptFixOrder:           "fix-order",
 	pkix.OptHost:               "host",

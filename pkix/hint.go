@@ -33,6 +33,15 @@ type Option int
 
 const (
 	OptAll                Option = iota + 1 // every one of them
+	OptAccountID                            // the Cloudflare account
+	OptDeploy                               // the Worker to deploy
+	OptHostname                             // an Access hostname
+	OptKVNamespaceID                        // the Workers KV namespace
+	OptNoCreate                             // refuse to add a CA to Access
+	OptReplace                              // the CA a new one replaces in Access
+	OptStore                                // where the Worker reads revocations
+	OptTokenFile                            // a file holding the API token
+	OptZoneID                               // the Cloudflare zone
 	OptAllowDNSpecials                      // allow a DN's special characters in a CN
 	OptFixOrder                             // write a chain in Access's order
 	OptHost                                 // a name runners connect to

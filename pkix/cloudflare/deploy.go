@@ -136,7 +136,7 @@ func (c *Client) PlanDeploy(ctx context.Context, req DeployRequest) (*DeployPlan
 				}
 				if r.Script != req.Name {
 					return nil, &pkix.Error{Msg: fmt.Sprintf("the route %s runs the Worker %q, not %s", pattern, r.Script, req.Name),
-						Hint: "nothing was changed: remove that route or give its Worker's name to --deploy, if it is this one under another name"}
+						Hint: "nothing was changed: remove that route or give its Worker's name to %s, if it is this one under another name", HintArgs: []any{pkix.OptDeploy}}
 				}
 				have = true
 			}

@@ -74,7 +74,7 @@ func Config(sd *pkidir.Dir) (*pkix.SigningConfig, error) {
 	path := sd.File(pkidir.ConfigName)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &pkix.Error{File: path, Msg: "cannot be read", Hint: "run 'mtlsctl signer init' first", Err: err}
+		return nil, &pkix.Error{File: path, Msg: "cannot be read", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeSigner}, Err: err}
 	}
 	return pkix.LoadSigningConfig(path, data)
 }
@@ -224,7 +224,7 @@ func CheckGrantProfiles(d *pkidir.Dir, g Grant) error {
 	path := d.File(pkidir.ConfigName)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return &pkix.Error{File: path, Msg: "cannot be read: the grant's profiles are checked against it", Hint: "run 'mtlsctl ca init' first", Err: err}
+		return &pkix.Error{File: path, Msg: "cannot be read: the grant's profiles are checked against it", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeCA}, Err: err}
 	}
 	cfg, err := pkix.LoadSigningConfig(path, data)
 	if err != nil {
