@@ -1,6 +1,9 @@
 package pkix
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // The core says what to do next in words, and names the command or flag
 // that does it with a typed value: the CLI, which alone knows how verbs
@@ -133,28 +136,40 @@ func (t Text) Spell(spell func(any) string) string {
 	return fmt.Sprintf(t.Format, args...)
 }
 
-// HintOf returns the hint carried by err, if any: the first one found in
-// its chain, from a *Error or any error with a HintText method.
+// HintOf returns the hint carried by err, if any: the first *Error's
+// in its chain when that has one, else that of the first other error
+// with a HintText method (a Cloudflare API error, the CLI's own).
 func HintOf(err error) Text {
-	for err != nil {
-		if h, ok := err.(interface{ HintText() Text }); ok && !h.HintText().IsZero() {
-			return h.HintText()
+	var pe *Error
+	if errors.As(err, &pe) && pe.Hint != "" {
+		return pe.HintText()
+	}
+	var other Text
+	var walk func(error) bool
+	walk = func(err error) bool {
+		if err == nil {
+			return false
+		}
+		if h, ok := err.(interface{ HintText() Text }); ok {
+			if _, isError := err.(*Error); !isError {
+				other = h.HintText()
+				return true
+			}
 		}
 		switch u := err.(type) {
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
-				if t := HintOf(e); !t.IsZero() {
-					return t
+				if walk(e) {
+					return true
 				}
 			}
-			return Text{}
 		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		default:
-			return Text{}
+			return walk(u.Unwrap())
 		}
+		return false
 	}
-	return Text{}
+	walk(err)
+	return other
 }
 
 // HintText is the error's hint (see Error.Hint).
