@@ -245,6 +245,7 @@ func validateUploadFile(c *cli.Context, path string) (label string, rep *pkix.Up
 		label = "stdin"
 	}
 	rep, err = pkix.ValidateUpload(label, data, pkix.ValidationOptions{Hostnames: c.StringSlice("hostname"), Strict: c.Bool("strict"), Lint: true})
+	spellReport(rep)
 	return label, rep, err
 }
 

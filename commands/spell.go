@@ -121,3 +121,21 @@ func (h *hintContext) render(t pkix.Text) string {
 // HintText makes a usage error's hint the same kind pkix's errors carry:
 // the CLI's own hints name its flags directly.
 func (e *usageError) HintText() pkix.Text { return pkix.Words(e.hintText) }
+
+// spellReport spells the steps the checks' hints name, for the checklist
+// and --json alike.
+func spellReport(rep *pkix.UploadReport) {
+	if rep == nil {
+		return
+	}
+	spellChecks := func(checks []pkix.Check) {
+		for i, ch := range checks {
+			checks[i].Hint, checks[i].HintArgs = pkix.Textf(ch.Hint, ch.HintArgs...).Spell(spell), nil
+		}
+	}
+	spellChecks(rep.Bundle)
+	spellChecks(rep.Hostnames)
+	for _, cc := range rep.Certificates {
+		spellChecks(cc.Checks)
+	}
+}

@@ -29,6 +29,9 @@ type Check struct {
 	Status  Status `json:"status"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
+	// HintArgs are the commands and flags Hint names (see Text): the CLI
+	// spells them into Hint before the check is shown.
+	HintArgs []any `json:"-"`
 }
 
 // CertChecks is the checklist of one certificate in an upload.
@@ -214,7 +217,7 @@ func checkCAFlag(c *x509.Certificate) Check {
 	switch {
 	case !c.BasicConstraintsValid:
 		return Check{Rule: "ca-flag", Status: Fail, Message: "no Basic Constraints extension; Access requires CA:TRUE",
-			Hint: "re-create the CA (mtlsctl ca init); a certificate without Basic Constraints is not a CA"}
+			Hint: "re-create the CA (%s); a certificate without Basic Constraints is not a CA", HintArgs: []any{ActMakeCA}}
 	case !c.IsCA:
 		return Check{Rule: "ca-flag", Status: Fail, Message: "Basic Constraints CA:FALSE: this is a " + leafKind(c) + " certificate, not a CA",
 			Hint: "upload the CA certificate (ca.pem), not a client or server certificate"}
@@ -245,7 +248,7 @@ func checkSignatureAlgorithm(c *x509.Certificate) Check {
 	}
 	name := signatureAlgorithmName(c)
 	return Check{Rule: "signature", Status: Fail, Message: "signed with " + name + ", which Access does not accept (it takes RSA PKCS#1 v1.5 and ECDSA with SHA-1/256/384/512)",
-		Hint: "re-create the CA with an RSA or ECDSA key: mtlsctl ca init --key-type ecdsa-384"}
+		Hint: "re-create the CA with an RSA or ECDSA key: %s", HintArgs: []any{Cmd(ActMakeCA, OptKeyType.With("ecdsa-384"))}}
 }
 
 // opensslHandled are the critical extensions OpenSSL's verifier
@@ -351,7 +354,7 @@ func checkChain(certs []*x509.Certificate, r *UploadReport) []Check {
 			names = append(names, cn(c))
 		}
 		return append(checks, Check{Rule: "chain", Status: Fail, Message: "the certificates are out of order: " + fail,
-			Hint: "Access wants the intermediate first, then its issuer, up to the root: " + strings.Join(names, " → ") + " (--fix-order --out FILE writes it)"})
+			Hint: "Access wants the intermediate first, then its issuer, up to the root: %s (%s %s writes it)", HintArgs: []any{strings.Join(names, " → "), OptFixOrder, OptOut.With("FILE")}})
 	} else {
 		return append(checks, Check{Rule: "chain", Status: Fail, Message: fail, Hint: chainHint(certs)})
 	}
