@@ -74,6 +74,9 @@ var optionFlags = map[pkix.Option]string{
 	pkix.OptValid:              "valid",
 }
 
+// pkix spells the steps in its notes and warnings when it makes them.
+func init() { pkix.SetSpeller(spell) }
+
 // spell is the CLI's text for a step pkix names.
 func spell(v any) string {
 	switch v := v.(type) {

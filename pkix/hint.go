@@ -3,6 +3,7 @@ package pkix
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // The core says what to do next in words, and names the command or flag
@@ -174,3 +175,21 @@ func HintOf(err error) Text {
 
 // HintText is the error's hint (see Error.Hint).
 func (e *Error) HintText() Text { return Text{Format: e.Hint, Args: e.HintArgs} }
+
+// speller is the CLI's spelling of steps (SetSpeller).
+var speller atomic.Pointer[func(any) string]
+
+// SetSpeller registers how the CLI spells a Command, Action, Option or
+// Flag. Notes and warnings travel as strings (in results that are also
+// printed as JSON), so they are spelled when made, with this; errors
+// carry their Text to the CLI instead.
+func SetSpeller(spell func(any) string) { speller.Store(&spell) }
+
+// String is t spelled with the registered speller; without one (outside
+// the CLI), each step shows as its Go value.
+func (t Text) String() string {
+	if f := speller.Load(); f != nil {
+		return t.Spell(*f)
+	}
+	return t.Spell(func(v any) string { return fmt.Sprintf("%#v", v) })
+}

@@ -306,8 +306,8 @@ func (s *CRLStore) checkStale(now time.Time) {
 	}
 	s.staleWarned = true
 	if s.warn != nil {
-		s.warn(fmt.Sprintf("%s: the next update of CRL number %s (%s) has passed; rebuild it: mtlsctl crl build serials.txt",
-			s.path, s.number, s.nextUpdate.UTC().Format(time.RFC3339)))
+		s.warn(Textf("%s: the next update of CRL number %s (%s) has passed; rebuild it: %s",
+			s.path, s.number, s.nextUpdate.UTC().Format(time.RFC3339), Cmd(ActBuildCRL, "serials.txt")).String())
 	}
 }
 

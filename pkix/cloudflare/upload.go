@@ -89,7 +89,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		}
 	}
 	if existing != nil && !isFirst(existing) && len(req.Chain) > 1 {
-		res.Notes = append(res.Notes, fmt.Sprintf("certificate %s matches a later certificate of this bundle, not its first: if it was uploaded alone, Access lacks the rest of the chain; upload the chain with --replace %s", pkix.Printable(existing.ID), pkix.Printable(existing.ID)))
+		res.Notes = append(res.Notes, pkix.Textf("certificate %s matches a later certificate of this bundle, not its first: if it was uploaded alone, Access lacks the rest of the chain; upload the chain with %s", pkix.Printable(existing.ID), pkix.OptReplace.With(pkix.Printable(existing.ID))).String())
 	}
 
 	hosts := req.Hostnames
@@ -181,7 +181,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		return res, err
 	}
 	if old != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("both CAs are trusted on %s until the old one goes: when every client has a certificate from the new CA, run 'mtlsctl cloudflare delete %s --force'", hostList(old.Hostnames), pkix.Printable(old.ID)))
+		res.Notes = append(res.Notes, pkix.Textf("both CAs are trusted on %s until the old one goes: when every client has a certificate from the new CA, run '%s'", hostList(old.Hostnames), pkix.Cmd(pkix.ActDeleteCA, pkix.Printable(old.ID), pkix.OptForce)).String())
 	}
 	return res, nil
 }

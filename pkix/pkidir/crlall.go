@@ -188,7 +188,7 @@ func (c *CRLCoverage) Problems() []string {
 	var out []string
 	for _, s := range c.CRLs {
 		if s.Missing {
-			out = append(out, fmt.Sprintf("%s is missing: CA %s issued certificates that have not expired, and a revocation needs its CRL; build it with 'mtlsctl crl build --all'", s.File, s.CA))
+			out = append(out, pkix.Textf("%s is missing: CA %s issued certificates that have not expired, and a revocation needs its CRL; build it with '%s'", s.File, s.CA, pkix.Cmd(pkix.ActBuildCRL, pkix.OptAll)).String())
 		}
 	}
 	return out

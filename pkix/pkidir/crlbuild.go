@@ -518,8 +518,8 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 		sort.Strings(unmarked)
 		// Revoked the guide's way (serials.txt edited by hand): the CRL is
 		// right, but list and check still count these as valid.
-		chk.notes = append(chk.notes, fmt.Sprintf("%s: %d serial%s the inventory still lists as not revoked (e.g. %s): record with 'mtlsctl client revoke --serial HEX'",
-			label, len(unmarked), plural(len(unmarked)), unmarked[0]))
+		chk.notes = append(chk.notes, pkix.Textf("%s: %d serial%s the inventory still lists as not revoked (e.g. %s): record with '%s'",
+			label, len(unmarked), plural(len(unmarked)), unmarked[0], pkix.Cmd(pkix.ActRevokeClient, pkix.OptSerial.With("HEX"))).String())
 	}
 	if unknown := crl.Count - known; unknown > 0 && len(inv.serials) > 0 {
 		var shown []string
@@ -600,7 +600,7 @@ func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]strin
 	}
 	for serial := range allow {
 		if _, ok := dropped[serial]; !ok {
-			chk.notes = append(chk.notes, fmt.Sprintf("--allow-unrevoke %s: the CRL drops no such serial; nothing lifted", serial))
+			chk.notes = append(chk.notes, pkix.Textf("%s: the CRL drops no such serial; nothing lifted", pkix.OptAllowUnrevoke.With(serial)).String())
 		}
 	}
 	return nil

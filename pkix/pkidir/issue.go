@@ -503,8 +503,8 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 		return nil, nil, nil, err
 	}
 	if force && orphans > 0 {
-		warnings = append(warnings, fmt.Sprintf("the replaced CA issued %d certificate%s still valid in the inventory; none of them verifies against the new %s: re-issue them ('mtlsctl check' lists them)",
-			orphans, plural(orphans), filepath.Base(lf.Cert)))
+		warnings = append(warnings, pkix.Textf("the replaced CA issued %d certificate%s still valid in the inventory; none of them verifies against the new %s: re-issue them ('%s' lists them)",
+			orphans, plural(orphans), filepath.Base(lf.Cert), pkix.ActCheck).String())
 	}
 	return ws[0], append(sess.Repaired, notes...), warnings, nil
 }

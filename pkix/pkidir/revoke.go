@@ -273,7 +273,7 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 	if r != nil {
 		if req.Foreign || req.Issuer != "" {
 			// Recorded: its issuer is known, whatever --issuer says.
-			res.Notes = append(res.Notes, fmt.Sprintf("serial %s is in the inventory (CN=%s, issued by %s): --foreign and --issuer are not needed, and its own CA's list is used", serial, r.CN, r.Issuer))
+			res.Notes = append(res.Notes, pkix.Textf("serial %s is in the inventory (CN=%s, issued by %s): %s and %s are not needed, and its own CA's list is used", serial, r.CN, r.Issuer, pkix.OptForeign, pkix.OptIssuer).String())
 		}
 		if r.Kind == pkix.KindRoot {
 			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("serial %s is the root CA %q; a root cannot be revoked by its own CRL", serial, r.CN),
@@ -395,15 +395,12 @@ type Behind struct {
 }
 
 func behindMessage(ca CAFiles, missing []string) string {
-	return fmt.Sprintf("%s does not list %d revoked certificate%s yet (%s): rebuild it with 'mtlsctl crl build %s%s', or revoke with --crl",
-		ca.CRL, len(missing), plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), pkix.ShellQuote(ca.Serials), issuerFlag(ca.Name))
-}
-
-// issuerFlag names the CA even for the root (--issuer ca): the hint is
-// about one CA's CRL, and the command that prints it may have been given
-// another --issuer, which would otherwise be added to it.
-func issuerFlag(name string) string {
-	return " --issuer " + pkix.ShellQuote(name)
+	// The command names the CA even for the root (--issuer ca): the hint
+	// is about one CA's CRL, and the command that prints it may have been
+	// given another --issuer, which would otherwise be added to it.
+	rebuild := pkix.Cmd(pkix.ActBuildCRL, pkix.ShellQuote(ca.Serials), pkix.OptIssuer.With(pkix.ShellQuote(ca.Name)))
+	return pkix.Textf("%s does not list %d revoked certificate%s yet (%s): rebuild it with '%s', or revoke with %s",
+		ca.CRL, len(missing), plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), rebuild, pkix.OptCRL).String()
 }
 
 // CRLsBehind checks every issuing CA of the directory: check, revoke and
