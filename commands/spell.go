@@ -28,10 +28,13 @@ var actionVerbs = map[pkix.Action]string{
 	pkix.ActRunSigner:        "signer serve",
 	pkix.ActUploadCA:         "cloudflare upload",
 	pkix.ActDeleteCA:         "cloudflare delete",
+	pkix.ActMakeRunner:       "signer runner",
 }
 
 var optionFlags = map[pkix.Option]string{
 	pkix.OptAll:                "all",
+	pkix.OptPathLen:            "path-len",
+	pkix.OptRunner:             "runner",
 	pkix.OptAccountID:          "account-id",
 	pkix.OptDeploy:             "deploy",
 	pkix.OptHostname:           "hostname",

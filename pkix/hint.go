@@ -30,6 +30,7 @@ const (
 	ActRunSigner                          // run the signer
 	ActUploadCA                           // upload a CA to Access
 	ActDeleteCA                           // delete a CA from Access
+	ActMakeRunner                         // give a runner its certificate for the signer
 )
 
 // Option is a flag of the CLI, named by what it sets.
@@ -37,6 +38,8 @@ type Option int
 
 const (
 	OptAll                Option = iota + 1 // every one of them
+	OptPathLen                              // an intermediate's path length
+	OptRunner                               // a runner's name
 	OptAccountID                            // the Cloudflare account
 	OptDeploy                               // the Worker to deploy
 	OptHostname                             // an Access hostname

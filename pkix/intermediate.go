@@ -68,7 +68,7 @@ func (is *Issuer) IssueIntermediate(req *Request, profileName string, profile *c
 				withHint("issue client certificates from it directly, or make a new root without \"pathlenzero\"")
 		}
 		if pathLen < 0 || pathLen >= root.MaxPathLen {
-			return nil, nil, errorf("", "the issuing CA %s allows at most %d CA level(s) below it; --path-len must be at most %d", cn(root), root.MaxPathLen, root.MaxPathLen-1)
+			return nil, nil, errorf("", "%s", Textf("the issuing CA %s allows at most %d CA level(s) below it; %s must be at most %d", cn(root), root.MaxPathLen, OptPathLen, root.MaxPathLen-1))
 		}
 	}
 	p := *profile

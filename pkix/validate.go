@@ -356,7 +356,8 @@ func checkChain(certs []*x509.Certificate, r *UploadReport) []Check {
 		return append(checks, Check{Rule: "chain", Status: Fail, Message: "the certificates are out of order: " + fail,
 			Hint: "Access wants the intermediate first, then its issuer, up to the root: %s (%s %s writes it)", HintArgs: []any{strings.Join(names, " → "), OptFixOrder, OptOut.With("FILE")}})
 	} else {
-		return append(checks, Check{Rule: "chain", Status: Fail, Message: fail, Hint: chainHint(certs)})
+		h := chainHint(certs)
+		return append(checks, Check{Rule: "chain", Status: Fail, Message: fail, Hint: h.Format, HintArgs: h.Args})
 	}
 }
 
@@ -392,12 +393,12 @@ func chainDescription(certs []*x509.Certificate) string {
 	return fmt.Sprintf("%d certificates, each signed by the next, ending in the self-signed root %s", len(certs), cn(certs[len(certs)-1]))
 }
 
-func chainHint(certs []*x509.Certificate) string {
+func chainHint(certs []*x509.Certificate) Text {
 	top := certs[len(certs)-1]
 	if !isSelfSigned(top) {
-		return "Access wants the whole chain: append the certificate of " + IssuerDN(top) + " (for mtlsctl ca intermediate, upload ca-chain.pem)"
+		return Textf("Access wants the whole chain: append the certificate of %s (for %s, upload ca-chain.pem)", IssuerDN(top), ActMakeIntermediate)
 	}
-	return "check that every certificate in the bundle belongs to the same chain"
+	return Words("check that every certificate in the bundle belongs to the same chain")
 }
 
 // findOrder tries to arrange certs as a valid chain (at most a handful of

@@ -64,7 +64,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		}
 	}
 	if existing == nil && req.NoCreate {
-		return nil, &pkix.Error{Msg: fmt.Sprintf("no Access certificate in the account has this CA's fingerprint (MD5 %s), and --no-create forbids adding it", FingerprintMD5(req.Chain[0])),
+		return nil, &pkix.Error{Msg: pkix.Textf("no Access certificate in the account has this CA's fingerprint (MD5 %s), and %s forbids adding it", FingerprintMD5(req.Chain[0]), pkix.OptNoCreate).String(),
 			Hint: "a changed CA file is a rotation: do it on purpose, without %s (and with %s to keep clients of the old CA working)", HintArgs: []any{pkix.OptNoCreate, pkix.OptReplace.With("OLD")}}
 	}
 	// The API does not say which certificate of an uploaded chain its
@@ -79,7 +79,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 			return nil, err
 		}
 		if isFirst(&o) {
-			return nil, &pkix.Error{Msg: fmt.Sprintf("--replace %s names the CA being uploaded (certificate %s has its fingerprint)", pkix.Printable(req.Replace), pkix.Printable(o.ID)),
+			return nil, &pkix.Error{Msg: pkix.Textf("%s names the CA being uploaded (certificate %s has its fingerprint)", pkix.OptReplace.With(pkix.Printable(req.Replace)), pkix.Printable(o.ID)).String(),
 				Hint: "%s takes the old CA's ID or name", HintArgs: []any{pkix.OptReplace}}
 		}
 		old = &o

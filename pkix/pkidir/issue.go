@@ -235,7 +235,7 @@ func (d *Dir) checkFree(path, cn string, force bool) error {
 		// Said whether or not --force was given: with it, the old hint
 		// ("--force would replace that certificate") read as a refusal
 		// for want of the flag the user had just passed.
-		return &pkix.Error{File: path, Msg: fmt.Sprintf("already exists and is the certificate of %q, not %q: --force replaces (or re-keys) a certificate with one of its own CN, never another's", other, cn),
+		return &pkix.Error{File: path, Msg: pkix.Textf("already exists and is the certificate of %q, not %q: %s replaces (or re-keys) a certificate with one of its own CN, never another's", other, cn, pkix.OptForce).String(),
 			Hint: "choose another file name with %s for %q beside it; to replace %q, keep its CN (%s)", HintArgs: []any{pkix.OptName, cn, other, pkix.OptCN.With(pkix.ShellQuote(other))}}
 	case !force:
 		return &pkix.Error{File: path, Msg: "already exists; refusing to overwrite it",

@@ -178,7 +178,7 @@ func (d *Dir) dueForRenewal(req *RenewRequest) ([]pkix.Record, error) {
 		}
 		if req.CNGlob != "" {
 			if ok, err := path.Match(req.CNGlob, r.CN); err != nil {
-				return nil, &pkix.Error{Field: "--cn", Msg: fmt.Sprintf("%q is not a pattern: %v", req.CNGlob, err)}
+				return nil, &pkix.Error{Field: pkix.Textf("%s", pkix.OptCN).String(), Msg: fmt.Sprintf("%q is not a pattern: %v", req.CNGlob, err)}
 			} else if !ok {
 				continue
 			}
@@ -218,7 +218,7 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 			// CN checks (invisible code points, DN metacharacters) were
 			// applied to. A different CN is a new device: client sign.
 			if cn := req.Request.CSR.Subject.CommonName; cn != r.CN {
-				return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request's CN %s is not the certificate's (%s): --subject-from-request takes the request's other attributes, never another CN", strconv.QuoteToASCII(cn), strconv.QuoteToASCII(r.CN)),
+				return Job{}, &pkix.Error{File: req.Request.File, Msg: pkix.Textf("the request's CN %s is not the certificate's (%s): %s takes the request's other attributes, never another CN", strconv.QuoteToASCII(cn), strconv.QuoteToASCII(r.CN), pkix.OptSubjectFromRequest).String(),
 					Hint: "a new CN is a new certificate: sign the request with '%s'", HintArgs: []any{pkix.ActSignRequest}}
 			}
 			job.Subject = req.Request.CSR.RawSubject

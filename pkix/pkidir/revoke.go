@@ -227,7 +227,7 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 		}
 		for _, r := range sc.matched {
 			if r.Kind.IsCA() {
-				return nil, nil, &pkix.Error{Msg: fmt.Sprintf("serial %s is a CA (%s): revoke it with 'mtlsctl client revoke --serial'", r.Serial, r.CN)}
+				return nil, nil, &pkix.Error{Msg: pkix.Textf("serial %s is a CA (%s): revoke it with '%s'", r.Serial, r.CN, pkix.Cmd(pkix.ActRevokeClient, pkix.OptSerial)).String()}
 			}
 		}
 		return sc.matched, nil, nil
@@ -305,7 +305,7 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 		}
 		f.issuer = d.CA(req.Issuer).Name
 	default:
-		return nil, nil, &pkix.Error{Msg: "--foreign needs to know whose revocation list the serial goes on",
+		return nil, nil, &pkix.Error{Msg: pkix.Textf("%s needs to know whose revocation list the serial goes on", pkix.OptForeign).String(),
 			Hint: "give the certificate with %s, or its CA with %s (ca for the root)", HintArgs: []any{pkix.OptCert.With("FILE"), pkix.OptIssuer.With("NAME")}}
 	}
 	return nil, f, nil

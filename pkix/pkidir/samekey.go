@@ -94,7 +94,7 @@ func (d *Dir) CompromisedKeyStillValid(inv *pkix.Inventory) []string {
 func (d *Dir) withSameKey(req *RevokeRequest, targets []pkix.Record, res *RevokeResult) ([]pkix.Record, error) {
 	if req.Reason != pkix.ReasonKeyCompromise {
 		if req.AllWithKey {
-			return nil, &pkix.Error{Msg: "--all-with-key revokes the other certificates of a compromised key", Hint: "add %s", HintArgs: []any{pkix.OptReason.With("keyCompromise")}}
+			return nil, &pkix.Error{Msg: pkix.Textf("%s revokes the other certificates of a compromised key", pkix.OptAllWithKey).String(), Hint: "add %s", HintArgs: []any{pkix.OptReason.With("keyCompromise")}}
 		}
 		return targets, nil
 	}

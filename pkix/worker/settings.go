@@ -218,7 +218,7 @@ func Reconcile(found *Deployed, o Options, force bool) ([]byte, error) {
 		missing = append(missing, "KV namespace id "+o.KVNamespaceID)
 	}
 	if o.Store == "kv" && !found.HasKV {
-		missing = append(missing, fmt.Sprintf("a [[kv_namespaces]] binding %q, which --store kv needs", Binding))
+		missing = append(missing, pkix.Textf("a [[kv_namespaces]] binding %q, which %s needs", Binding, pkix.OptStore.With("kv")).String())
 	}
 	if len(missing) > 0 {
 		return nil, &pkix.Error{File: found.Path, Msg: "was edited by hand and lacks " + strings.Join(missing, "; "),
