@@ -177,7 +177,7 @@ func printCheckFindings(u *ui, rep *pkidir.CheckReport) {
 			u.note("serial %s (CN %q) was renewed and stays valid until %s (superseded, not revoked); to revoke it: 'mtlsctl client revoke --serial %s --reason superseded --crl'",
 				r.Serial, r.CN, r.NotAfter.UTC().Format("2006-01-02"), r.Serial)
 		case f.Err != nil:
-			u.warn("%s (%s)", f.Text, pkix.HintOf(f.Err))
+			u.warn("%s (%s)", f.Text, pkix.HintOf(f.Err).Spell(spell))
 		case f.Severity == pkidir.SeverityNote:
 			u.note("%s", f.Text)
 		default:

@@ -141,7 +141,7 @@ func runClientExport(u *ui, c *cli.Context) error {
 		Legacy: c.Bool("legacy"), Force: c.Bool("force")})
 	if err != nil {
 		if errors.Is(err, pkidir.ErrAmbiguous) {
-			return usageErrorf("%s", err.Error()).hint("%s", pkix.HintOf(err))
+			return usageErrorf("%s", err.Error()).hint("%s", pkix.HintOf(err).Spell(spell))
 		}
 		return err
 	}

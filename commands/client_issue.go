@@ -240,8 +240,9 @@ func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir
 	case notStarted > 0:
 		err = &pkix.Error{Msg: fmt.Sprintf("interrupted: %d certificate%s not started", notStarted, plural(notStarted)),
 			Hint: "those issued were written whole and recorded; run the batch again with only the CNs not issued (--json lists them)"}
-	case len(out.Issued) == 0 && len(out.Failed) == 1 && out.Failed[0].Hint() != "":
-		err = &pkix.Error{Msg: fmt.Sprintf("no certificate was %s: %s", verb, strings.Join(names, "; ")), Hint: out.Failed[0].Hint() + " (nothing was written)"}
+	case len(out.Issued) == 0 && len(out.Failed) == 1 && !out.Failed[0].Hint().IsZero():
+		h := out.Failed[0].Hint()
+		err = &pkix.Error{Msg: fmt.Sprintf("no certificate was %s: %s", verb, strings.Join(names, "; ")), Hint: h.Format + " (nothing was written)", HintArgs: h.Args}
 	case len(out.Issued) == 0:
 		err = &pkix.Error{Msg: fmt.Sprintf("no certificate was %s: %s", verb, strings.Join(names, "; ")), Hint: "nothing was written"}
 	default:
@@ -285,7 +286,7 @@ func collectCNs(c *cli.Context) ([]string, error) {
 				continue
 			}
 			if err := pkix.CheckCN(text); err != nil {
-				return nil, &pkix.Error{File: label, Line: line, Msg: err.Msg, Hint: err.Hint}
+				return nil, &pkix.Error{File: label, Line: line, Msg: err.Msg, Hint: err.Hint, HintArgs: err.HintArgs}
 			}
 			cns = append(cns, text)
 		}

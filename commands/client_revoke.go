@@ -71,7 +71,7 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	out, err := d.Revoke(c.Context, req)
 	if err != nil {
 		if errors.Is(err, pkidir.ErrAmbiguous) {
-			return usageErrorf("%s", err.Error()).hint("%s", pkix.HintOf(err))
+			return usageErrorf("%s", err.Error()).hint("%s", pkix.HintOf(err).Spell(spell))
 		}
 		return err
 	}

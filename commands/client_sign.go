@@ -127,7 +127,7 @@ func planRequests(c *cli.Context, files []string) ([]pkidir.Job, error) {
 			return nil, &pkix.Error{File: label, Msg: "the request has no CN", Hint: "make it with a CN (openssl req -subj /CN=device-7), or give --cn"}
 		}
 		if cerr := pkix.CheckCN(cn); cerr != nil {
-			return nil, &pkix.Error{File: label, Msg: "the request's " + strings.TrimPrefix(cerr.Msg, "the "), Hint: cerr.Hint}
+			return nil, &pkix.Error{File: label, Msg: "the request's " + strings.TrimPrefix(cerr.Msg, "the "), Hint: cerr.Hint, HintArgs: cerr.HintArgs}
 		}
 		name := pkix.SafeName(cn)
 		if c.IsSet("name") {

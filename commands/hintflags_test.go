@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // TestEveryHintedCommandGetsTheDir enumerates the commands that hints,
@@ -73,6 +75,20 @@ func TestEveryHintedCommandGetsTheDir(t *testing.T) {
 			}
 			return true
 		})
+	}
+	// pkix names most commands as typed actions, spelled here.
+	for a := range actionVerbs {
+		s := "run it: " + spell(pkix.Cmd(a))
+		words := commandWords(strings.TrimPrefix(s, "run it: mtlsctl "))
+		leaf, n := findLeaf(app.Commands, words)
+		if leaf == nil || !flagNames(leaf)["dir"] {
+			continue
+		}
+		checked++
+		cmd := strings.Join(words[:n], " ")
+		if got := u.hints.render(pkix.Textf("run it: %s", pkix.Cmd(a))); !strings.Contains(got, "mtlsctl "+cmd+" --dir \"my pki\"") {
+			t.Errorf("action %d completes to %q: 'mtlsctl %s' without the --dir", a, got, cmd)
+		}
 	}
 	if checked < 20 {
 		t.Fatalf("only %d hinted commands found: is the source still where the test looks?", checked)

@@ -203,7 +203,7 @@ func stdinLabel(path string) string {
 func withMissingHint(err error, hint string) error {
 	var pe *pkix.Error
 	if hint != "" && errors.Is(err, fs.ErrNotExist) && errors.As(err, &pe) {
-		pe.Hint = hint
+		pe.Hint, pe.HintArgs = hint, nil
 	}
 	return err
 }
@@ -245,6 +245,7 @@ func validateUploadFile(c *cli.Context, path string) (label string, rep *pkix.Up
 		label = "stdin"
 	}
 	rep, err = pkix.ValidateUpload(label, data, pkix.ValidationOptions{Hostnames: c.StringSlice("hostname"), Strict: c.Bool("strict"), Lint: true})
+	spellReport(rep)
 	return label, rep, err
 }
 

@@ -82,16 +82,7 @@ func (u *ui) reportError(err error) int {
 		return ExitProblems
 	}
 	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgRed, "error:"), msg)
-	hint := pkix.HintOf(err)
-	var hinted interface{ HintText() string }
-	if hint == "" && errors.As(err, &hinted) {
-		hint = hinted.HintText()
-	}
-	var ue *usageError
-	if errors.As(err, &ue) {
-		hint = ue.hintText
-	}
-	if hint = u.hints.whereIsTheCA(err, u.hints.complete(hint)); hint != "" {
+	if hint := u.hints.whereIsTheCA(err, u.hints.render(pkix.HintOf(err))); hint != "" {
 		fmt.Fprintf(u.err, "mtlsctl: hint: %s\n", pkix.Printable(hint))
 	}
 	return exitCode(err)

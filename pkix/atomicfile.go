@@ -59,7 +59,7 @@ func CheckFree(files []File) error {
 		}
 		if _, err := os.Lstat(f.Path); err == nil {
 			return errorf(f.Path, "already exists; refusing to overwrite it").
-				withHint("move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy")
+				withText(MoveAway)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return errorf(f.Path, "cannot check the output: %v", unwrapPathError(err))
 		}
@@ -321,7 +321,7 @@ func placeNoClobber(tmp, path string) error {
 	if ok, err := renameNoReplace(tmp, path); ok {
 		if errors.Is(err, fs.ErrExist) {
 			return errorf(path, "already exists; refusing to overwrite it").
-				withHint("move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy")
+				withText(MoveAway)
 		}
 		if err != nil {
 			return errorf(path, "cannot write: %v", err)
@@ -334,7 +334,7 @@ func placeNoClobber(tmp, path string) error {
 	}
 	if errors.Is(err, fs.ErrExist) {
 		return errorf(path, "already exists; refusing to overwrite it").
-			withHint("move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy")
+			withText(MoveAway)
 	}
 	// Filesystems without hard links: check, then rename. The window
 	// between the two is the best such a filesystem allows.

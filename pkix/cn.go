@@ -49,7 +49,7 @@ func CheckCNSpecials(cn string) *Error {
 		return nil
 	}
 	return &Error{Field: "CN", Msg: fmt.Sprintf("the CN %q contains %q, which is part of a DN's syntax: a rule matching the subject DN as text could read what follows as another attribute", cn, cn[i:i+1]),
-		Hint: "choose a CN of letters, digits, '-', '_', '.', ':', '@' and spaces; if the character is wanted, pass --allow-dn-specials"}
+		Hint: "choose a CN of letters, digits, '-', '_', '.', ':', '@' and spaces; if the character is wanted, pass %s", HintArgs: []any{OptAllowDNSpecials}}
 }
 
 // HasCNSpecials reports whether CheckCNSpecials would refuse cn.

@@ -341,11 +341,11 @@ func CheckCRLIssuer(certFile string, cert *x509.Certificate, keyFile string, key
 	}
 	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageCRLSign == 0 {
 		return errorf(certFile, "the CA's key usage lacks cRLSign, so OpenSSL and Access's CRL checks would reject its CRLs").
-			withHint(`re-create the CA with "crl sign" in its usages (mtlsctl ca init does this)`)
+			withNext(`re-create the CA with "crl sign" in its usages (%s does this)`, ActMakeCA)
 	}
 	if len(cert.SubjectKeyId) == 0 {
 		return errorf(certFile, "the CA has no Subject Key Identifier, which the CRL's Authority Key Identifier must name").
-			withHint("re-create the CA with mtlsctl ca init")
+			withNext("re-create the CA with %s", ActMakeCA)
 	}
 	return nil
 }

@@ -339,7 +339,7 @@ func (c *RevocationList) Usable() error {
 		return nil
 	}
 	return errorf(c.File, "cannot be used as its CA's complete revocation list: %s", strings.Join(c.Refusals, "; ")).
-		withHint("give the CA's complete CRL (for an mtlsctl CA: mtlsctl crl build)")
+		withNext("give the CA's complete CRL (for an mtlsctl CA: %s)", ActBuildCRL)
 }
 
 // NextUpdateText is the next update as RFC 3339, or "none".

@@ -60,7 +60,7 @@ func parseDeviceRequest(file string, data []byte, verify bool) (*DeviceRequest, 
 	der := data
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return nil, errorf(file, "the file is empty").withHint("give the PKCS#10 request the device made (openssl req -new …, or mtlsctl client request)")
+		return nil, errorf(file, "the file is empty").withNext("give the PKCS#10 request the device made (openssl req -new …, or %s)", ActRequestClient)
 	}
 	// 'openssl req -text' writes the request as text before its PEM: the
 	// text is skipped (only when it is text: DER is binary).
@@ -86,7 +86,7 @@ func parseDeviceRequest(file string, data []byte, verify bool) (*DeviceRequest, 
 				}
 				found = b.Bytes
 			case b.Type == "CERTIFICATE":
-				return nil, errorf(file, "this is a certificate, not a request").withHint("give the PKCS#10 request (BEGIN CERTIFICATE REQUEST); to renew a certificate use 'mtlsctl client renew'")
+				return nil, errorf(file, "this is a certificate, not a request").withNext("give the PKCS#10 request (BEGIN CERTIFICATE REQUEST); to renew a certificate use '%s'", ActRenewClient)
 			default:
 				return nil, errorf(file, "a %q PEM block is not a certificate request", b.Type)
 			}
@@ -98,7 +98,7 @@ func parseDeviceRequest(file string, data []byte, verify bool) (*DeviceRequest, 
 	}
 	csr, err := x509.ParseCertificateRequest(der)
 	if err != nil {
-		return nil, errorf(file, "not a PKCS#10 request: %v", err).withHint("a request is PEM (BEGIN CERTIFICATE REQUEST) or DER, made by 'openssl req -new' or 'mtlsctl client request'")
+		return nil, errorf(file, "not a PKCS#10 request: %v", err).withNext("a request is PEM (BEGIN CERTIFICATE REQUEST) or DER, made by 'openssl req -new' or '%s'", ActRequestClient)
 	}
 	if err := checkOneCN(file, csr); err != nil {
 		return nil, err

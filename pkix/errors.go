@@ -4,23 +4,24 @@
 package pkix
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
 
 // Error is an input problem that can be pinned to a place: a file, and
 // where known a line and column or a JSON field. Hint says how to fix it
-// when the fix is knowable. Every error pkix returns for bad input is an
+// when the fix is knowable: in words, with a %s for each of HintArgs where
+// it names a command or flag (see Text). Every error pkix returns for bad input is an
 // *Error, so the CLI can print it as one line plus a hint.
 type Error struct {
-	File  string // as the user named it; "" when not about a file
-	Line  int    // 1-based; 0 when unknown
-	Col   int    // 1-based; 0 when unknown
-	Field string // JSON path such as signing.profiles.client.usages
-	Msg   string
-	Hint  string
-	Err   error // underlying cause, for errors.Is/As
+	File     string // as the user named it; "" when not about a file
+	Line     int    // 1-based; 0 when unknown
+	Col      int    // 1-based; 0 when unknown
+	Field    string // JSON path such as signing.profiles.client.usages
+	Msg      string
+	Hint     string
+	HintArgs []any
+	Err      error // underlying cause, for errors.Is/As
 }
 
 func (e *Error) Error() string {
@@ -45,15 +46,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// HintOf returns the hint carried by err, if any.
-func HintOf(err error) string {
-	var pe *Error
-	if errors.As(err, &pe) {
-		return pe.Hint
-	}
-	return ""
-}
-
 func errorf(file, format string, args ...any) *Error {
 	return &Error{File: file, Msg: fmt.Sprintf(format, args...)}
 }
@@ -62,6 +54,14 @@ func (e *Error) withHint(format string, args ...any) *Error {
 	e.Hint = fmt.Sprintf(format, args...)
 	return e
 }
+
+// withNext sets a hint that names commands or flags (see Text).
+func (e *Error) withNext(format string, args ...any) *Error {
+	e.Hint, e.HintArgs = format, args
+	return e
+}
+
+func (e *Error) withText(t Text) *Error { return e.withNext(t.Format, t.Args...) }
 
 func (e *Error) withField(field string) *Error {
 	e.Field = field

@@ -204,7 +204,7 @@ func CheckServerHost(h string) *Error {
 		return nil
 	}
 	if h == "" {
-		return &Error{Msg: "a host name is empty", Hint: "give the name or address runners connect to, e.g. --host signer.internal"}
+		return &Error{Msg: "a host name is empty", Hint: "give the name or address runners connect to, e.g. %s", HintArgs: []any{OptHost.With("signer.internal")}}
 	}
 	if msg, hint := checkDNSName(h, false); msg != "" {
 		return &Error{Msg: fmt.Sprintf("%s is not a valid DNS name or IP address: %s", strconv.Quote(h), msg), Hint: hint}

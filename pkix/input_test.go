@@ -33,7 +33,7 @@ func TestReadInputRefusesDevicesDirectoriesSockets(t *testing.T) {
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("%s: got %v, want %q", tc.path, err, tc.want)
 		}
-		if HintOf(err) == "" {
+		if HintOf(err).IsZero() {
 			t.Errorf("%s: no hint", tc.path)
 		}
 	}

@@ -440,14 +440,14 @@ func (in *Inspection) addPKCS12(file string, der []byte, p12 P12Password, now ti
 		wrong := errors.Is(err, pkcs12.ErrIncorrectPassword)
 		switch {
 		case p12.From == "" && wrong:
-			in.Other = append(in.Other, "PKCS#12 file, not opened: no password given (set MTLSCTL_P12_PASSWORD or --password-file to look inside)")
+			in.Other = append(in.Other, Textf("PKCS#12 file, not opened: no password given (set MTLSCTL_P12_PASSWORD or %s to look inside)", OptPasswordFile).String())
 		case p12.Required && wrong:
 			return errorf(file, "the password in %s does not open this PKCS#12 file", p12.From).
-				withHint("check the password file; without --password-file inspect only names the file")
+				withNext("check the password file; without %s inspect only names the file", OptPasswordFile)
 		case p12.Required:
 			return errorf(file, "cannot open this PKCS#12 file: %v", err)
 		case wrong:
-			in.Other = append(in.Other, fmt.Sprintf("PKCS#12 file that this password does not open (the one in %s; give its own with --password-file)", p12.From))
+			in.Other = append(in.Other, Textf("PKCS#12 file that this password does not open (the one in %s; give its own with %s)", p12.From, OptPasswordFile).String())
 		default:
 			in.Other = append(in.Other, fmt.Sprintf("PKCS#12 file that cannot be opened: %v", err))
 		}

@@ -38,7 +38,7 @@ func (sc *SigningConfig) CAProfile(name string) (string, *config.SigningProfile,
 		}
 		if !p.CAConstraint.IsCA {
 			return "", nil, errorf(sc.File, "profile %q is not a CA profile (ca_constraint.is_ca is false)", name).
-				withField("signing.profiles." + name).withHint(`set "ca_constraint": {"is_ca": true}, or leave --profile out to use the built-in intermediate profile`)
+				withField("signing.profiles."+name).withNext(`set "ca_constraint": {"is_ca": true}, or leave %s out to use the built-in intermediate profile`, OptProfile)
 		}
 		return name, p, nil
 	}
@@ -68,7 +68,7 @@ func (is *Issuer) IssueIntermediate(req *Request, profileName string, profile *c
 				withHint("issue client certificates from it directly, or make a new root without \"pathlenzero\"")
 		}
 		if pathLen < 0 || pathLen >= root.MaxPathLen {
-			return nil, nil, errorf("", "the issuing CA %s allows at most %d CA level(s) below it; --path-len must be at most %d", cn(root), root.MaxPathLen, root.MaxPathLen-1)
+			return nil, nil, errorf("", "%s", Textf("the issuing CA %s allows at most %d CA level(s) below it; %s must be at most %d", cn(root), root.MaxPathLen, OptPathLen, root.MaxPathLen-1))
 		}
 	}
 	p := *profile

@@ -32,14 +32,14 @@ func NewIssuer(certFile string, cert *x509.Certificate, keyFile string, key cryp
 	}
 	if !cert.IsCA {
 		return nil, errorf(certFile, "the certificate is not a CA (Basic Constraints CA:FALSE or missing)").
-			withHint("point --ca at the CA certificate, e.g. ca.pem")
+			withNext("point %s at the CA certificate, e.g. ca.pem", OptCA)
 	}
 	if cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageCertSign == 0 {
 		return nil, errorf(certFile, "the CA's key usage lacks keyCertSign, so it cannot issue certificates")
 	}
 	if time.Now().After(cert.NotAfter) {
 		return nil, errorf(certFile, "the CA expired on %s", cert.NotAfter.UTC().Format(time.RFC3339)).
-			withHint("create a new CA with mtlsctl ca init")
+			withNext("create a new CA with %s", ActMakeCA)
 	}
 	s, err := local.NewSigner(key, cert, signer.DefaultSigAlgo(key), cfg.Cfg.Signing)
 	if err != nil {

@@ -94,7 +94,7 @@ func TestIssueRefusesUnknownProfile(t *testing.T) {
 	if err == nil {
 		t.Fatal("an unknown profile must not fall back to default")
 	}
-	if h := HintOf(err); !strings.Contains(h, `did you mean "client"`) {
+	if h := HintOf(err).Format; !strings.Contains(h, `did you mean "client"`) {
 		t.Errorf("hint %q", h)
 	}
 }

@@ -306,8 +306,8 @@ func (s *CRLStore) checkStale(now time.Time) {
 	}
 	s.staleWarned = true
 	if s.warn != nil {
-		s.warn(fmt.Sprintf("%s: the next update of CRL number %s (%s) has passed; rebuild it: mtlsctl crl build serials.txt",
-			s.path, s.number, s.nextUpdate.UTC().Format(time.RFC3339)))
+		s.warn(Textf("%s: the next update of CRL number %s (%s) has passed; rebuild it: %s",
+			s.path, s.number, s.nextUpdate.UTC().Format(time.RFC3339), Cmd(ActBuildCRL, "serials.txt")).String())
 	}
 }
 
@@ -344,14 +344,14 @@ func (s *CRLStore) reload() error {
 		if why != nil {
 			e = errorf(s.path, "the CRL does not verify against any CA in the policy (%v)", why)
 		}
-		return e.withHint("build it with the same CA: mtlsctl crl build serials.txt; an intermediate's CRL needs the intermediate, in --ca or as a .pem file in --dir")
+		return e.withNext("build it with the same CA: %s; an intermediate's CRL needs the intermediate, in %s or as a .pem file in %s", Cmd(ActBuildCRL, "serials.txt"), OptCA, OptDir)
 	}
 	// The file is this store's CA's CRL: another CA's, even one of the
 	// policy, would drop every revocation the CA made (and its number is
 	// not comparable).
 	if s.issuer != nil && !SameCA(issuer, s.issuer) {
 		return errorf(s.path, "is now a CRL of %s, not of %s as before", SubjectDN(issuer), SubjectDN(s.issuer)).
-			withHint("put each CA's CRL in its own file: serve --crl root.crl --crl intermediate.crl")
+			withNext("put each CA's CRL in its own file: serve %s %s", OptCRL.With("root.crl"), OptCRL.With("intermediate.crl"))
 	}
 	// A delta, partitioned or indirect CRL, or one with a critical
 	// extension nobody here understands, would let in what it leaves out.
@@ -362,7 +362,7 @@ func (s *CRLStore) reload() error {
 	// quietly un-revoke certificates: keep the newer one.
 	if s.numberInt != nil && (rl.Number == nil || rl.Number.Cmp(s.numberInt) < 0) {
 		return errorf(s.path, "CRL number %v is older than the one in force (%v)", rl.Number, s.numberInt).
-			withHint("rebuild it: mtlsctl crl build serials.txt")
+			withNext("rebuild it: %s", Cmd(ActBuildCRL, "serials.txt"))
 	}
 	if s.guard != nil {
 		if err := s.guard(s.path, rl, issuer); err != nil {

@@ -61,7 +61,7 @@ func validateRequest(file string, data []byte, cr *csr.CertificateRequest, kind 
 	}
 	if err := checkKeyRequest(cr.KeyRequest); err != nil {
 		e := at("key")
-		e.Msg, e.Hint = err.Msg, err.Hint
+		e.Msg, e.Hint, e.HintArgs = err.Msg, err.Hint, err.HintArgs
 		return nil, e
 	}
 	if strings.TrimSpace(cr.CN) == "" && allNamesEmpty(cr.Names) {
@@ -72,7 +72,7 @@ func validateRequest(file string, data []byte, cr *csr.CertificateRequest, kind 
 	}
 	if err := CheckCN(cr.CN); err != nil {
 		e := at("CN")
-		e.Msg, e.Hint = err.Msg, err.Hint
+		e.Msg, e.Hint, e.HintArgs = err.Msg, err.Hint, err.HintArgs
 		return nil, e
 	}
 	var hosts []string
@@ -88,7 +88,7 @@ func validateRequest(file string, data []byte, cr *csr.CertificateRequest, kind 
 		if err := CheckRequestHost(h); err != nil {
 			e := at("hosts")
 			e.Field = fmt.Sprintf("hosts[%d]", i)
-			e.Msg, e.Hint = err.Msg, err.Hint
+			e.Msg, e.Hint, e.HintArgs = err.Msg, err.Hint, err.HintArgs
 			return nil, e
 		}
 		hosts = append(hosts, h)
@@ -103,7 +103,7 @@ func validateRequest(file string, data []byte, cr *csr.CertificateRequest, kind 
 		if cr.CA != nil {
 			e := at("ca")
 			e.Msg = `a client request must not have a "ca" section`
-			e.Hint = `remove "ca" from the file; to make a CA use "mtlsctl ca init"`
+			e.withNext(`remove "ca" from the file; to make a CA use "%s"`, ActMakeCA)
 			return nil, e
 		}
 	case CARequest:

@@ -38,7 +38,7 @@ func ReadSerials(r io.Reader, file string, decimal bool, now time.Time, b *CRLBu
 			// finds it.
 			e := &Error{File: file, Line: line, Msg: err.Error()}
 			if !decimal && isDecimalOnly(text) {
-				e.Hint = "serials are read as hex; if this list came from cfssl's decimal output, pass --decimal"
+				e.withNext("serials are read as hex; if this list came from cfssl's decimal output, pass %s", OptDecimal)
 			}
 			return e
 		}

@@ -243,7 +243,7 @@ func parseDecimalSerial(s string, _ []byte) ([]byte, error) {
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return nil, fmt.Errorf("%q is not a decimal serial (drop --decimal to read hex)", s)
+			return nil, fmt.Errorf("%s", Textf("%q is not a decimal serial (drop %s to read hex)", s, OptDecimal))
 		}
 	}
 	if len(s) > 60 { // 20 bytes is at most 49 decimal digits; refuse early

@@ -29,6 +29,9 @@ type Check struct {
 	Status  Status `json:"status"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
+	// HintArgs are the commands and flags Hint names (see Text): the CLI
+	// spells them into Hint before the check is shown.
+	HintArgs []any `json:"-"`
 }
 
 // CertChecks is the checklist of one certificate in an upload.
@@ -133,7 +136,7 @@ func (r *UploadReport) tally() {
 func readUploadContent(file string, data []byte) ([]*x509.Certificate, []Check, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return nil, nil, errorf(file, "is empty").withHint("give the CA certificate, e.g. 'mtlsctl ca validate ca.pem'")
+		return nil, nil, errorf(file, "is empty").withNext("give the CA certificate, e.g. '%s'", Cmd(ActValidateCA, "ca.pem"))
 	}
 	if data[0] == 0x30 { // DER, parsed untrimmed: its last byte may be 0x20 or 0x0a
 		c, err := x509.ParseCertificate(data)
@@ -214,7 +217,7 @@ func checkCAFlag(c *x509.Certificate) Check {
 	switch {
 	case !c.BasicConstraintsValid:
 		return Check{Rule: "ca-flag", Status: Fail, Message: "no Basic Constraints extension; Access requires CA:TRUE",
-			Hint: "re-create the CA (mtlsctl ca init); a certificate without Basic Constraints is not a CA"}
+			Hint: "re-create the CA (%s); a certificate without Basic Constraints is not a CA", HintArgs: []any{ActMakeCA}}
 	case !c.IsCA:
 		return Check{Rule: "ca-flag", Status: Fail, Message: "Basic Constraints CA:FALSE: this is a " + leafKind(c) + " certificate, not a CA",
 			Hint: "upload the CA certificate (ca.pem), not a client or server certificate"}
@@ -245,7 +248,7 @@ func checkSignatureAlgorithm(c *x509.Certificate) Check {
 	}
 	name := signatureAlgorithmName(c)
 	return Check{Rule: "signature", Status: Fail, Message: "signed with " + name + ", which Access does not accept (it takes RSA PKCS#1 v1.5 and ECDSA with SHA-1/256/384/512)",
-		Hint: "re-create the CA with an RSA or ECDSA key: mtlsctl ca init --key-type ecdsa-384"}
+		Hint: "re-create the CA with an RSA or ECDSA key: %s", HintArgs: []any{Cmd(ActMakeCA, OptKeyType.With("ecdsa-384"))}}
 }
 
 // opensslHandled are the critical extensions OpenSSL's verifier
@@ -351,9 +354,10 @@ func checkChain(certs []*x509.Certificate, r *UploadReport) []Check {
 			names = append(names, cn(c))
 		}
 		return append(checks, Check{Rule: "chain", Status: Fail, Message: "the certificates are out of order: " + fail,
-			Hint: "Access wants the intermediate first, then its issuer, up to the root: " + strings.Join(names, " → ") + " (--fix-order --out FILE writes it)"})
+			Hint: "Access wants the intermediate first, then its issuer, up to the root: %s (%s %s writes it)", HintArgs: []any{strings.Join(names, " → "), OptFixOrder, OptOut.With("FILE")}})
 	} else {
-		return append(checks, Check{Rule: "chain", Status: Fail, Message: fail, Hint: chainHint(certs)})
+		h := chainHint(certs)
+		return append(checks, Check{Rule: "chain", Status: Fail, Message: fail, Hint: h.Format, HintArgs: h.Args})
 	}
 }
 
@@ -389,12 +393,12 @@ func chainDescription(certs []*x509.Certificate) string {
 	return fmt.Sprintf("%d certificates, each signed by the next, ending in the self-signed root %s", len(certs), cn(certs[len(certs)-1]))
 }
 
-func chainHint(certs []*x509.Certificate) string {
+func chainHint(certs []*x509.Certificate) Text {
 	top := certs[len(certs)-1]
 	if !isSelfSigned(top) {
-		return "Access wants the whole chain: append the certificate of " + IssuerDN(top) + " (for mtlsctl ca intermediate, upload ca-chain.pem)"
+		return Textf("Access wants the whole chain: append the certificate of %s (for %s, upload ca-chain.pem)", IssuerDN(top), ActMakeIntermediate)
 	}
-	return "check that every certificate in the bundle belongs to the same chain"
+	return Words("check that every certificate in the bundle belongs to the same chain")
 }
 
 // findOrder tries to arrange certs as a valid chain (at most a handful of

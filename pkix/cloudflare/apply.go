@@ -49,14 +49,6 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // Partial: some writes were (or may have been) applied and others not.
 func (e *ApplyError) Partial() bool { return len(e.Applied) > 0 || e.Uncertain != "" }
 
-// HintText passes the cause's hint on.
-func (e *ApplyError) HintText() string {
-	if h, ok := e.Err.(interface{ HintText() string }); ok {
-		return h.HintText()
-	}
-	return ""
-}
-
 // apply runs the steps in order and stops at the first failure. It returns
 // what was applied (under --dry-run: what would have been).
 func (c *Client) apply(ctx context.Context, steps []Step) ([]string, error) {

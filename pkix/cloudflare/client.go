@@ -82,7 +82,7 @@ type Client struct {
 // called.
 func New(cfg Config) (*Client, error) {
 	if cfg.Token == "" {
-		return nil, &pkix.Error{Msg: "no API token", Hint: "set CLOUDFLARE_API_TOKEN or pass --token-file FILE"}
+		return nil, &pkix.Error{Msg: "no API token", Hint: "set CLOUDFLARE_API_TOKEN or pass %s", HintArgs: []any{pkix.OptTokenFile.With("FILE")}}
 	}
 	if strings.IndexFunc(cfg.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
 		return nil, &pkix.Error{Msg: "the API token contains white space or control characters", Hint: "a Cloudflare API token is one word: check the file or variable"}
@@ -143,7 +143,7 @@ func CheckBaseURL(raw string) (*url.URL, error) {
 	}
 	if u.User != nil {
 		return nil, &pkix.Error{Field: "CLOUDFLARE_BASE_URL", Msg: "the URL has a user name or password in it",
-			Hint: "credentials go in CLOUDFLARE_API_TOKEN or --token-file, never in the URL"}
+			Hint: "credentials go in CLOUDFLARE_API_TOKEN or %s, never in the URL", HintArgs: []any{pkix.OptTokenFile}}
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		return nil, &pkix.Error{Field: "CLOUDFLARE_BASE_URL", Msg: fmt.Sprintf("plain http to %s would send the API token unencrypted", u.Hostname()),
@@ -165,7 +165,7 @@ func (c *Client) scope() (account, zone string, err error) {
 	switch {
 	case c.cfg.AccountID != "" && c.cfg.ZoneID != "":
 		return "", "", &pkix.Error{Msg: "both an account ID and a zone ID are set: Access certificates live in one of them",
-			Hint: "unset CLOUDFLARE_ZONE_ID (or --zone-id) for account-level certificates, or CLOUDFLARE_ACCOUNT_ID for zone-level ones"}
+			Hint: "unset CLOUDFLARE_ZONE_ID (or %s) for account-level certificates, or CLOUDFLARE_ACCOUNT_ID for zone-level ones", HintArgs: []any{pkix.OptZoneID}}
 	case c.cfg.AccountID == "" && c.cfg.ZoneID == "":
 		return "", "", ErrNoScope
 	}

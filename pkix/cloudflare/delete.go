@@ -32,7 +32,7 @@ func (c *Client) Delete(ctx context.Context, ref string, force bool) (*DeleteRes
 	if len(ct.Hostnames) > 0 && !force {
 		return nil, &pkix.Error{Msg: fmt.Sprintf("certificate %s (%s) is associated with %s: clients under it would be refused there",
 			pkix.Printable(ct.ID), pkix.Printable(ct.Name), hostList(ct.Hostnames)),
-			Hint: "pass --force to clear its hostnames and delete it; to rotate, first 'mtlsctl cloudflare upload --replace " + pkix.Printable(ct.ID) + "' with the new CA"}
+			Hint: "pass %s to clear its hostnames and delete it; to rotate, first '%s' with the new CA", HintArgs: []any{pkix.OptForce, pkix.Cmd(pkix.ActUploadCA, pkix.OptReplace.With(pkix.Printable(ct.ID)))}}
 	}
 	account, zone, _ := c.scope()
 	var steps []Step

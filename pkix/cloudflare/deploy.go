@@ -22,7 +22,7 @@ var scriptNameRE = regexp.MustCompile(`^[a-z0-9_][a-z0-9-_]*$`)
 // anything is written.
 func CheckScriptName(name string) error {
 	if !scriptNameRE.MatchString(name) || len(name) > 63 {
-		return &pkix.Error{Field: "--deploy", Msg: fmt.Sprintf("%q is not a Worker name", name),
+		return &pkix.Error{Field: pkix.Textf("%s", pkix.OptDeploy).String(), Msg: fmt.Sprintf("%q is not a Worker name", name),
 			Hint: "use lower-case letters, digits, - and _ (at most 63), e.g. mtlsctl-revocation"}
 	}
 	return nil
@@ -89,7 +89,7 @@ func (c *Client) PlanDeploy(ctx context.Context, req DeployRequest) (*DeployPlan
 		return nil, err
 	}
 	if len(req.Hostnames) > 0 && req.ZoneID == "" {
-		return nil, &pkix.Error{Msg: "routes need a zone: set CLOUDFLARE_ZONE_ID (or --zone-id) to the zone of " + strings.Join(req.Hostnames, ", "),
+		return nil, &pkix.Error{Msg: pkix.Textf("routes need a zone: set CLOUDFLARE_ZONE_ID (or %s) to the zone of %s", pkix.OptZoneID, strings.Join(req.Hostnames, ", ")).String(),
 			Hint: "Workers routes belong to a zone; the zone ID is on the zone's Overview page"}
 	}
 	res := &DeployResult{Name: req.Name, Script: "unchanged", Routes: []string{}, Applied: []string{}}
@@ -136,7 +136,7 @@ func (c *Client) PlanDeploy(ctx context.Context, req DeployRequest) (*DeployPlan
 				}
 				if r.Script != req.Name {
 					return nil, &pkix.Error{Msg: fmt.Sprintf("the route %s runs the Worker %q, not %s", pattern, r.Script, req.Name),
-						Hint: "nothing was changed: remove that route or give its Worker's name to --deploy, if it is this one under another name"}
+						Hint: "nothing was changed: remove that route or give its Worker's name to %s, if it is this one under another name", HintArgs: []any{pkix.OptDeploy}}
 				}
 				have = true
 			}

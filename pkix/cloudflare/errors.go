@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	cf "github.com/cloudflare/cloudflare-go/v6"
+	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // APIError is a failed call in one line: what was asked, Cloudflare's
@@ -17,7 +18,7 @@ type APIError struct {
 	Status       int
 	Code         int64
 	Message      string
-	Hint         string
+	Hint         pkix.Text
 	Err          error
 	// unread: an answer came but could not be read (a truncated or
 	// non-JSON body), as opposed to no answer at all.
@@ -54,7 +55,7 @@ func (e *APIError) Error() string {
 func (e *APIError) Unwrap() error { return e.Err }
 
 // HintText is the hint, for the CLI's hint line.
-func (e *APIError) HintText() string { return e.Hint }
+func (e *APIError) HintText() pkix.Text { return e.Hint }
 
 // wrap turns what the SDK returned into an APIError naming the call.
 func (c *Client) wrap(method, what string, err error) error {
@@ -118,25 +119,25 @@ func permissionFor(method, path string) string {
 	return ""
 }
 
-func hintFor(e *APIError) string {
+func hintFor(e *APIError) pkix.Text {
 	switch {
 	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Code == 10000 || e.Code == 9109:
 		if p := permissionFor(e.Method, e.Path); p != "" {
-			return "the API token needs the permission " + p + " for this call (each command's --help names all it needs); check CLOUDFLARE_API_TOKEN or --token-file, and that the account/zone ID is the one the token is for"
+			return pkix.Textf("the API token needs the permission "+p+" for this call (each command's --help names all it needs); check CLOUDFLARE_API_TOKEN or %s, and that the account/zone ID is the one the token is for", pkix.OptTokenFile)
 		}
-		return "check the API token (CLOUDFLARE_API_TOKEN or --token-file) and its permissions"
+		return pkix.Textf("check the API token (CLOUDFLARE_API_TOKEN or %s) and its permissions", pkix.OptTokenFile)
 	case e.Status == http.StatusTooManyRequests:
-		return "Cloudflare's rate limit (1,200 requests per 5 minutes per user): run again later; nothing is lost by a rerun"
+		return pkix.Words("Cloudflare's rate limit (1,200 requests per 5 minutes per user): run again later; nothing is lost by a rerun")
 	case e.Status == http.StatusNotFound && strings.Contains(e.Path, "/storage/kv/namespaces/"):
-		return "check the namespace ID (--kv-namespace-id): 'npx wrangler kv namespace list' shows them"
+		return pkix.Textf("check the namespace ID (%s): 'npx wrangler kv namespace list' shows them", pkix.OptKVNamespaceID)
 	case e.Status == http.StatusNotFound:
-		return "check CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_ZONE_ID (or --account-id / --zone-id)"
+		return pkix.Textf("check CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_ZONE_ID (or %s / %s)", pkix.OptAccountID, pkix.OptZoneID)
 	case e.Status >= 500:
-		return "Cloudflare's side failed: run the same command again; it reads first and makes only the writes still needed"
+		return pkix.Words("Cloudflare's side failed: run the same command again; it reads first and makes only the writes still needed")
 	case e.Status == 0 && e.unread:
-		return "the answer could not be read (cut short, or not the API's JSON: a proxy in between?); a rerun reads first and makes only the writes still needed"
+		return pkix.Words("the answer could not be read (cut short, or not the API's JSON: a proxy in between?); a rerun reads first and makes only the writes still needed")
 	case e.Status == 0:
-		return "could not reach the API: check the network, a proxy (HTTPS_PROXY) or CLOUDFLARE_BASE_URL"
+		return pkix.Words("could not reach the API: check the network, a proxy (HTTPS_PROXY) or CLOUDFLARE_BASE_URL")
 	}
-	return ""
+	return pkix.Text{}
 }

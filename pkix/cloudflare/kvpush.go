@@ -72,7 +72,7 @@ func (c *Client) Push(ctx context.Context, req PushRequest) (*PushResult, error)
 		return nil, ErrNoAccount
 	}
 	if req.NamespaceID == "" {
-		return nil, &pkix.Error{Msg: "no KV namespace ID", Hint: "pass --kv-namespace-id (or MTLSCTL_KV_NAMESPACE_ID); 'npx wrangler kv namespace create REVOKED' makes one"}
+		return nil, &pkix.Error{Msg: "no KV namespace ID", Hint: "pass %s (or MTLSCTL_KV_NAMESPACE_ID); 'npx wrangler kv namespace create REVOKED' makes one", HintArgs: []any{pkix.OptKVNamespaceID}}
 	}
 	if req.Prefix == "" || !strings.HasPrefix(req.Meta.Key, req.Prefix) {
 		return nil, fmt.Errorf("push: every key must be under a non-empty prefix")
@@ -230,7 +230,7 @@ func (c *Client) bulkPut(ctx context.Context, ns string, pairs []KVPair) error {
 		if try == 1 {
 			return &APIError{Method: http.MethodPut, Path: c.kvPath(ns, "/bulk"), Status: http.StatusOK,
 				Message: fmt.Sprintf("%d key%s not written (first: %s)", len(res.UnsuccessfulKeys), plural(len(res.UnsuccessfulKeys)), res.UnsuccessfulKeys[0]),
-				Hint:    "run push again: it writes only what is still missing"}
+				Hint:    pkix.Words("run push again: it writes only what is still missing")}
 		}
 		failed := map[string]bool{}
 		for _, k := range res.UnsuccessfulKeys {

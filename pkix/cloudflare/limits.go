@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // The bounds on what the API may send back. Cloudflare's answers are
@@ -30,7 +32,7 @@ const (
 func (c *Client) listTooLong(path, what string) error {
 	return &APIError{Method: http.MethodGet, Path: path, Status: http.StatusOK,
 		Message: what + ": the list was not read to its end, so nothing was written",
-		Hint:    "a server or proxy in between is answering wrongly (Cloudflare's lists are bounded); check CLOUDFLARE_BASE_URL and HTTPS_PROXY, then run again"}
+		Hint:    pkix.Words("a server or proxy in between is answering wrongly (Cloudflare's lists are bounded); check CLOUDFLARE_BASE_URL and HTTPS_PROXY, then run again")}
 }
 
 func tooLargeMessage(status string) string {

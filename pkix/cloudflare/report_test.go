@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare/cloudflaretest"
 )
 
@@ -62,17 +63,17 @@ func TestPermissionHintPerCall(t *testing.T) {
 	s.KV["ns"] = map[string]cloudflaretest.KVEntry{}
 	bad := newTestClient(t, s, func(cfg *Config) { cfg.Token = "wrong-token-0123456789" })
 	_, err := bad.Certificates(context.Background())
-	if h := err.(interface{ HintText() string }).HintText(); !strings.Contains(h, `"Access: Mutual TLS Certificates Read"`) || strings.Contains(h, "Write") {
+	if h := pkix.HintOf(err).Format; !strings.Contains(h, `"Access: Mutual TLS Certificates Read"`) || strings.Contains(h, "Write") {
 		t.Errorf("list: hint %q: want the Read permission", h)
 	}
 	_, err = bad.Push(context.Background(), pushRequest(1))
-	if h := err.(interface{ HintText() string }).HintText(); !strings.Contains(h, `"Workers KV Storage Read"`) {
+	if h := pkix.HintOf(err).Format; !strings.Contains(h, `"Workers KV Storage Read"`) {
 		t.Errorf("key list: hint %q: want the Read permission", h)
 	}
 	s.Fail(http.MethodPut, `/bulk$`, http.StatusForbidden, 1, "")
 	c := newTestClient(t, s, nil)
 	_, err = c.Push(context.Background(), pushRequest(1))
-	if h := err.(interface{ HintText() string }).HintText(); !strings.Contains(h, `"Workers KV Storage Write"`) {
+	if h := pkix.HintOf(err).Format; !strings.Contains(h, `"Workers KV Storage Write"`) {
 		t.Errorf("bulk write: hint %q: want the Write permission", h)
 	}
 }

@@ -56,7 +56,7 @@ func (c *Client) Settings(ctx context.Context) ([]HostnameSetting, error) {
 		if fresh == 0 || page >= maxPages {
 			return nil, &APIError{Method: http.MethodGet, Path: c.certPath("/settings"), Status: http.StatusOK,
 				Message: fmt.Sprintf("the API counts %d hostname settings but lists %d", info.TotalCount, len(out)),
-				Hint:    "nothing was written: the whole list is written back, so a partial one would drop the others' settings"}
+				Hint:    pkix.Words("nothing was written: the whole list is written back, so a partial one would drop the others' settings")}
 		}
 	}
 }
@@ -96,11 +96,11 @@ func (c *Client) SetForwarding(ctx context.Context, ch ForwardingChange) (*Forwa
 	}
 	if !containsHost(associated, ch.Hostname) {
 		sort.Strings(associated)
-		hint := "no hostname is associated with an uploaded certificate yet: 'mtlsctl cloudflare upload --hostname " + ch.Hostname + "'"
+		hint := pkix.Textf("no hostname is associated with an uploaded certificate yet: '%s'", pkix.Cmd(pkix.ActUploadCA, pkix.OptHostname.With(ch.Hostname)))
 		if len(associated) > 0 {
-			hint = "associated hostnames: " + strings.Join(associated, ", ") + "; add one with 'mtlsctl cloudflare upload --hostname …'"
+			hint = pkix.Textf("associated hostnames: %s; add one with '%s'", strings.Join(associated, ", "), pkix.Cmd(pkix.ActUploadCA, pkix.OptHostname.With("…")))
 		}
-		return nil, &pkix.Error{Msg: fmt.Sprintf("%s is not associated with any uploaded Access certificate", ch.Hostname), Hint: hint}
+		return nil, &pkix.Error{Msg: fmt.Sprintf("%s is not associated with any uploaded Access certificate", ch.Hostname), Hint: hint.Format, HintArgs: hint.Args}
 	}
 	current, err := c.Settings(ctx)
 	if err != nil {

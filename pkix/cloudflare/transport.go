@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudflare/cloudflare-go/v6/option"
+	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // middleware wraps every request the SDK makes: a write is printed and
@@ -213,7 +214,7 @@ func (c *Client) checkAnswer(method, path string, res *http.Response) (*http.Res
 		}
 		return nil, &APIError{Method: method, Path: path, Status: res.StatusCode,
 			Message: c.redact("a redirect to " + loc + ", not followed (the token would go with it)"),
-			Hint:    "CLOUDFLARE_BASE_URL must be the API root itself (Cloudflare's is https://api.cloudflare.com/client/v4)"}
+			Hint:    pkix.Words("CLOUDFLARE_BASE_URL must be the API root itself (Cloudflare's is https://api.cloudflare.com/client/v4)")}
 	case res.StatusCode >= 200 && res.StatusCode < 300:
 		// Capped: the SDK would read any length into memory.
 		body, err := io.ReadAll(io.LimitReader(res.Body, MaxAnswerBytes+1))
@@ -224,7 +225,7 @@ func (c *Client) checkAnswer(method, path string, res *http.Response) (*http.Res
 		if len(body) > MaxAnswerBytes {
 			// Status 0 with unread: for a write, its fate is unknown.
 			return nil, &APIError{Method: method, Path: path, Message: tooLargeMessage(printable(res.Status)), unread: true,
-				Hint: "a server or proxy in between is answering wrongly (Cloudflare's answers are far smaller); check CLOUDFLARE_BASE_URL and HTTPS_PROXY; a rerun reads first and makes only the writes still needed"}
+				Hint: pkix.Words("a server or proxy in between is answering wrongly (Cloudflare's answers are far smaller); check CLOUDFLARE_BASE_URL and HTTPS_PROXY; a rerun reads first and makes only the writes still needed")}
 		}
 		res.Body = io.NopCloser(bytes.NewReader(body))
 		var env struct {

@@ -64,8 +64,8 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		}
 	}
 	if existing == nil && req.NoCreate {
-		return nil, &pkix.Error{Msg: fmt.Sprintf("no Access certificate in the account has this CA's fingerprint (MD5 %s), and --no-create forbids adding it", FingerprintMD5(req.Chain[0])),
-			Hint: "a changed CA file is a rotation: do it on purpose, without --no-create (and with --replace OLD to keep clients of the old CA working)"}
+		return nil, &pkix.Error{Msg: pkix.Textf("no Access certificate in the account has this CA's fingerprint (MD5 %s), and %s forbids adding it", FingerprintMD5(req.Chain[0]), pkix.OptNoCreate).String(),
+			Hint: "a changed CA file is a rotation: do it on purpose, without %s (and with %s to keep clients of the old CA working)", HintArgs: []any{pkix.OptNoCreate, pkix.OptReplace.With("OLD")}}
 	}
 	// The API does not say which certificate of an uploaded chain its
 	// fingerprint is of; a match on a later one (the root) may be that
@@ -79,8 +79,8 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 			return nil, err
 		}
 		if isFirst(&o) {
-			return nil, &pkix.Error{Msg: fmt.Sprintf("--replace %s names the CA being uploaded (certificate %s has its fingerprint)", pkix.Printable(req.Replace), pkix.Printable(o.ID)),
-				Hint: "--replace takes the old CA's ID or name"}
+			return nil, &pkix.Error{Msg: pkix.Textf("%s names the CA being uploaded (certificate %s has its fingerprint)", pkix.OptReplace.With(pkix.Printable(req.Replace)), pkix.Printable(o.ID)).String(),
+				Hint: "%s takes the old CA's ID or name", HintArgs: []any{pkix.OptReplace}}
 		}
 		old = &o
 		res.Replacing = old
@@ -89,7 +89,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		}
 	}
 	if existing != nil && !isFirst(existing) && len(req.Chain) > 1 {
-		res.Notes = append(res.Notes, fmt.Sprintf("certificate %s matches a later certificate of this bundle, not its first: if it was uploaded alone, Access lacks the rest of the chain; upload the chain with --replace %s", pkix.Printable(existing.ID), pkix.Printable(existing.ID)))
+		res.Notes = append(res.Notes, pkix.Textf("certificate %s matches a later certificate of this bundle, not its first: if it was uploaded alone, Access lacks the rest of the chain; upload the chain with %s", pkix.Printable(existing.ID), pkix.OptReplace.With(pkix.Printable(existing.ID))).String())
 	}
 
 	hosts := req.Hostnames
@@ -181,7 +181,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		return res, err
 	}
 	if old != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("both CAs are trusted on %s until the old one goes: when every client has a certificate from the new CA, run 'mtlsctl cloudflare delete %s --force'", hostList(old.Hostnames), pkix.Printable(old.ID)))
+		res.Notes = append(res.Notes, pkix.Textf("both CAs are trusted on %s until the old one goes: when every client has a certificate from the new CA, run '%s'", hostList(old.Hostnames), pkix.Cmd(pkix.ActDeleteCA, pkix.Printable(old.ID), pkix.OptForce)).String())
 	}
 	return res, nil
 }
@@ -193,7 +193,8 @@ func (c *Client) replaceHint(old *Certificate, err error) error {
 	if old == nil || !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 || ae.Status == 401 || ae.Status == 403 || ae.Status == 429 {
 		return err
 	}
-	ae.Hint = fmt.Sprintf("if Access refuses one hostname on two certificates, nothing was changed: rotate without an overlap instead (upload the new CA without --replace and --hostname, move clients to it, then 'mtlsctl cloudflare delete %s --force' and 'mtlsctl cloudflare upload --hostname …'), or use a different hostname for the new CA", pkix.Printable(old.ID))
+	ae.Hint = pkix.Textf("if Access refuses one hostname on two certificates, nothing was changed: rotate without an overlap instead (upload the new CA without %s and %s, move clients to it, then '%s' and '%s'), or use a different hostname for the new CA",
+		pkix.OptReplace, pkix.OptHostname, pkix.Cmd(pkix.ActDeleteCA, pkix.Printable(old.ID), pkix.OptForce), pkix.Cmd(pkix.ActUploadCA, pkix.OptHostname.With("…")))
 	return err
 }
 

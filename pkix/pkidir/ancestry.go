@@ -38,7 +38,7 @@ func (d *Dir) revokedInChain(cert *x509.Certificate, above []*x509.Certificate) 
 		}
 		candidates := above
 		if r != nil {
-			if certs, err := readCerts(d.CA(r.Issuer).Cert, ""); err == nil {
+			if certs, err := readCerts(d.CA(r.Issuer).Cert, pkix.Text{}); err == nil {
 				candidates = append([]*x509.Certificate{certs[0]}, above...)
 			}
 		}
@@ -68,7 +68,7 @@ func revokedSignerError(file string, cert *x509.Certificate, r *pkix.Record) err
 		return &pkix.Error{File: file, Msg: "this CA was revoked on " + when, Hint: "issue from another CA"}
 	}
 	return &pkix.Error{File: file, Msg: fmt.Sprintf("this CA is under the CA %s (CN %q, serial %s), revoked on %s: whatever it issues is refused wherever its chain is checked", r.Name, r.CN, r.Serial, when),
-		Hint: "issue from a CA outside the revoked branch (a new intermediate under the root: mtlsctl ca intermediate)"}
+		Hint: "issue from a CA outside the revoked branch (a new intermediate under the root: %s)", HintArgs: []any{pkix.ActMakeIntermediate}}
 }
 
 // UnderRevoked is a valid certificate whose issuing chain holds a CA the

@@ -106,7 +106,7 @@ func (d *Dir) BuildAllCRLs(ctx context.Context, nextUpdate, ifDue time.Duration)
 		return nil, err
 	}
 	if len(cas) == 0 {
-		return nil, &pkix.Error{File: d.Inventory(), Msg: "records no CA", Hint: "run 'mtlsctl ca init' first"}
+		return nil, &pkix.Error{File: d.Inventory(), Msg: "records no CA", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeCA}}
 	}
 	var sets []Set
 	for _, ca := range cas {
@@ -188,7 +188,7 @@ func (c *CRLCoverage) Problems() []string {
 	var out []string
 	for _, s := range c.CRLs {
 		if s.Missing {
-			out = append(out, fmt.Sprintf("%s is missing: CA %s issued certificates that have not expired, and a revocation needs its CRL; build it with 'mtlsctl crl build --all'", s.File, s.CA))
+			out = append(out, pkix.Textf("%s is missing: CA %s issued certificates that have not expired, and a revocation needs its CRL; build it with '%s'", s.File, s.CA, pkix.Cmd(pkix.ActBuildCRL, pkix.OptAll)).String())
 		}
 	}
 	return out
@@ -215,7 +215,7 @@ func (d *Dir) CRLCoverage(now time.Time) (*CRLCoverage, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			st.Missing = publishes && ca.unexpired > 0
 		case err != nil:
-			return nil, &pkix.Error{File: file, Msg: "cannot be read as a CRL: " + unwrap(err).Error(), Err: err, Hint: "rebuild it with 'mtlsctl crl build --all'"}
+			return nil, &pkix.Error{File: file, Msg: "cannot be read as a CRL: " + unwrap(err).Error(), Err: err, Hint: rebuildAll, HintArgs: rebuildAllArgs}
 		default:
 			st.NextUpdate = h.NextUpdate
 		}

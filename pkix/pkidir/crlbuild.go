@@ -202,7 +202,7 @@ func (d *Dir) crlSigner(name string, in CAInput) (*crlJob, error) {
 		name = d.caName(in.Certs[0], in.CertFile)
 	}
 	stranger := false
-	if own, err := readCerts(d.CA(name).Cert, ""); err == nil && !own[0].Equal(in.Certs[0]) {
+	if own, err := readCerts(d.CA(name).Cert, pkix.Text{}); err == nil && !own[0].Equal(in.Certs[0]) {
 		stranger = true
 	}
 	if err := pkix.CheckCRLIssuer(in.CertFile, in.Certs[0], in.KeyFile, in.Key); err != nil {
@@ -230,14 +230,14 @@ func (d *Dir) resolveCRLOut(job *crlJob, out string, force bool) error {
 	if out == "" {
 		if job.stranger {
 			return &pkix.Error{File: job.certFile, Msg: fmt.Sprintf("is not the CA %s of %s, so its CRL does not go to %s", d.CA(job.name).Cert, d.path, d.CA(job.name).CRL),
-				Hint: "say where this CA's CRL goes with --out"}
+				Hint: "say where this CA's CRL goes with %s", HintArgs: []any{pkix.OptOut}}
 		}
 		out = d.CA(job.name).CRL
 	}
 	job.out, job.outShown = out, out
 	for _, in := range []string{job.certFile, job.keyFile} {
 		if sameFile(in, out) {
-			return &pkix.Error{File: out, Msg: "is also an input of this command; refusing to write over it", Hint: "choose another --out"}
+			return &pkix.Error{File: out, Msg: "is also an input of this command; refusing to write over it", Hint: "choose another %s", HintArgs: []any{pkix.OptOut}}
 		}
 	}
 	target, previous, foreign, err := d.crlTarget(out, job.ca, force)
@@ -283,9 +283,9 @@ func (d *Dir) crlTarget(out string, ca *x509.Certificate, force bool) (target st
 	h, err := readCRLHeaderFile(out)
 	switch {
 	case err != nil && !force:
-		return "", nil, false, &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another --out, or pass --force to keep it as a .bak copy"}
+		return "", nil, false, &pkix.Error{File: out, Msg: "exists and is not a CRL; refusing to replace it", Hint: "move it away, choose another %s, or pass %s to keep it as a .bak copy", HintArgs: []any{pkix.OptOut, pkix.OptForce}}
 	case err == nil && !crlOf(out, h, ca) && !force:
-		return "", nil, false, &pkix.Error{File: out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another --out, or pass --force to keep it as a .bak copy"}
+		return "", nil, false, &pkix.Error{File: out, Msg: "is a CRL of another CA; refusing to replace it", Hint: "choose another %s, or pass %s to keep it as a .bak copy", HintArgs: []any{pkix.OptOut, pkix.OptForce}}
 	case err != nil || !crlOf(out, h, ca):
 		return out, nil, true, nil
 	}
@@ -336,7 +336,7 @@ func readCRLHeaderFile(path string) (h *pkix.CRLHeader, err error) {
 		// What is there is not a CRL to build on: say how to get past it.
 		var pe *pkix.Error
 		if errors.As(err, &pe) {
-			pe.Hint = "move the file away, or choose another --out"
+			pe.Hint, pe.HintArgs = "move the file away, or choose another %s", []any{pkix.OptOut}
 		}
 	}()
 	// A regular file only, up to the CRL cap: the CRL in place may be a
@@ -406,7 +406,7 @@ func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int
 		})
 		if err != nil {
 			return nil, &pkix.Error{File: job.outShown, Msg: "cannot read the revoked serials of the CRL in force: " + err.Error(),
-				Hint: "move it away if it is damaged (the next CRL then starts afresh), or pass --force"}
+				Hint: "move it away if it is damaged (the next CRL then starts afresh), or pass %s", HintArgs: []any{pkix.OptForce}}
 		}
 	}
 	crl, err := b.Sign(pkix.CRLParams{Issuer: job.ca, Key: job.key, Number: number, ThisUpdate: at, NextUpdate: at.Add(nextUpdate)})
@@ -518,8 +518,8 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 		sort.Strings(unmarked)
 		// Revoked the guide's way (serials.txt edited by hand): the CRL is
 		// right, but list and check still count these as valid.
-		chk.notes = append(chk.notes, fmt.Sprintf("%s: %d serial%s the inventory still lists as not revoked (e.g. %s): record with 'mtlsctl client revoke --serial HEX'",
-			label, len(unmarked), plural(len(unmarked)), unmarked[0]))
+		chk.notes = append(chk.notes, pkix.Textf("%s: %d serial%s the inventory still lists as not revoked (e.g. %s): record with '%s'",
+			label, len(unmarked), plural(len(unmarked)), unmarked[0], pkix.Cmd(pkix.ActRevokeClient, pkix.OptSerial.With("HEX"))).String())
 	}
 	if unknown := crl.Count - known; unknown > 0 && len(inv.serials) > 0 {
 		var shown []string
@@ -534,7 +534,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 			msg += fmt.Sprintf(" and %d more", unknown-len(shown))
 		}
 		if strict {
-			return nil, &pkix.Error{Msg: msg, Hint: "check for typos; drop --strict to revoke serials mtlsctl did not issue"}
+			return nil, &pkix.Error{Msg: msg, Hint: "check for typos; drop %s to revoke serials mtlsctl did not issue", HintArgs: []any{pkix.OptStrict}}
 		}
 		chk.warnings = append(chk.warnings, msg+" (a typo, or a certificate mtlsctl did not issue?)")
 	}
@@ -558,7 +558,7 @@ func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]strin
 			msg += fmt.Sprintf(" and %d more", len(refused)-len(shown))
 		}
 		return &pkix.Error{Msg: msg, Err: ErrUnrevoke,
-			Hint: "a revocation is final: add them back to " + label + "; only a certificateHold may be lifted, by naming each serial with --allow-unrevoke"}
+			Hint: "a revocation is final: add them back to %s; only a certificateHold may be lifted, by naming each serial with %s", HintArgs: []any{label, pkix.OptAllowUnrevoke}}
 	}
 	// A serial the inventory does not know (revoked with --foreign, or by
 	// hand): the CRL in force says why it was revoked.
@@ -600,7 +600,7 @@ func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]strin
 	}
 	for serial := range allow {
 		if _, ok := dropped[serial]; !ok {
-			chk.notes = append(chk.notes, fmt.Sprintf("--allow-unrevoke %s: the CRL drops no such serial; nothing lifted", serial))
+			chk.notes = append(chk.notes, pkix.Textf("%s: the CRL drops no such serial; nothing lifted", pkix.OptAllowUnrevoke.With(serial)).String())
 		}
 	}
 	return nil

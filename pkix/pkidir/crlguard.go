@@ -25,7 +25,9 @@ var ErrCRLBackwards = errors.New("CRL behind the directory")
 // intermediate or a retired key: a bare 'crl build' needs a serials file
 // and builds the root's list only, so it failed when pasted or built the
 // wrong CA's; --all builds each CA's from its own serials file.
-const rebuildAll = "rebuild it with 'mtlsctl crl build --all'"
+const rebuildAll = "rebuild it with '%s'"
+
+var rebuildAllArgs = []any{pkix.Cmd(pkix.ActBuildCRL, pkix.OptAll)}
 
 // GuardCRL refuses rl (read from file, verified against ca) when ca is a
 // CA of this directory (its current key or a retired one) and rl is
@@ -63,7 +65,7 @@ func (d *Dir) GuardCRL(file string, rl *pkix.RevocationList, ca *x509.Certificat
 			msg += fmt.Sprintf(" and %d more", len(missing)-5)
 		}
 		return &pkix.Error{File: file, Msg: msg, Err: ErrCRLBackwards,
-			Hint: "it is older than the revocations: use " + own + ", or " + rebuildAll}
+			Hint: "it is older than the revocations: use %s, or " + rebuildAll, HintArgs: append([]any{own}, rebuildAllArgs...)}
 	}
 	return nil
 }
@@ -81,7 +83,7 @@ func compareWithOwn(file string, rl *pkix.RevocationList, own string) error {
 	switch {
 	case rl.Number == nil || rl.Number.Cmp(h.Number) < 0:
 		return &pkix.Error{File: file, Msg: fmt.Sprintf("CRL Number %s is lower than that of %s (%s): an older list would un-revoke what was revoked since", numberOr(rl), own, h.Number),
-			Err: ErrCRLBackwards, Hint: "use " + own + " (or a copy of it), or " + rebuildAll}
+			Err: ErrCRLBackwards, Hint: "use %s (or a copy of it), or " + rebuildAll, HintArgs: append([]any{own}, rebuildAllArgs...)}
 	case rl.Number.Cmp(h.Number) == 0:
 		data, _, err := pkix.ReadRegular(own, pkix.InputCRL)
 		if err != nil {
@@ -93,7 +95,7 @@ func compareWithOwn(file string, rl *pkix.RevocationList, own string) error {
 		}
 		if !bytes.Equal(mine.DER, rl.DER) {
 			return &pkix.Error{File: file, Msg: fmt.Sprintf("has CRL Number %s, as %s does, but different content: one number, two lists", h.Number, own),
-				Err: ErrCRLBackwards, Hint: "use " + own + ", or " + rebuildAll}
+				Err: ErrCRLBackwards, Hint: "use %s, or " + rebuildAll, HintArgs: append([]any{own}, rebuildAllArgs...)}
 		}
 	}
 	return nil
@@ -111,7 +113,7 @@ func numberOr(rl *pkix.RevocationList) string {
 // the edge tells CAs apart: by subject and key.
 func (d *Dir) caNamed(ca *x509.Certificate) (string, bool) {
 	for _, name := range d.caNames() {
-		if certs, err := readCerts(d.CA(name).Cert, ""); err == nil && pkix.SameCA(certs[0], ca) {
+		if certs, err := readCerts(d.CA(name).Cert, pkix.Text{}); err == nil && pkix.SameCA(certs[0], ca) {
 			return d.CA(name).Name, true
 		}
 	}
@@ -160,7 +162,7 @@ func (d *Dir) revokedBy(name string) (map[string]bool, error) {
 // export refuse for leaving out what the inventory revoked.
 func (d *Dir) GuardGivenCRL(file string, rl *pkix.RevocationList) error {
 	for _, name := range d.caNames() {
-		certs, err := readCerts(d.CA(name).Cert, "")
+		certs, err := readCerts(d.CA(name).Cert, pkix.Text{})
 		if err != nil {
 			continue
 		}

@@ -78,12 +78,12 @@ func (d *Dir) DefaultIssuer(now time.Time) (string, error) {
 			return RootName, nil
 		}
 		return "", &pkix.Error{Msg: "no intermediate of the directory can be the default issuer (" + strings.Join(out, "; ") + ")",
-			Hint: "make a new one ('mtlsctl ca intermediate --force'), or name the root: --issuer " + RootName}
+			Hint: "make a new one ('%s'), or name the root: %s", HintArgs: []any{pkix.Cmd(pkix.ActMakeIntermediate, pkix.OptForce), pkix.OptIssuer.With(RootName)}}
 	case 1:
 		return names[0], nil
 	}
 	return "", &pkix.Error{Msg: fmt.Sprintf("the directory has %d intermediates (%s), and none is named as the issuer", len(names), strings.Join(names, ", ")),
-		Hint: "name the CA that signs: --issuer " + names[0] + " (or --issuer " + RootName + " for the root)", Err: ErrSeveralIssuers}
+		Hint: "name the CA that signs: %s (or %s for the root)", HintArgs: []any{pkix.OptIssuer.With(names[0]), pkix.OptIssuer.With(RootName)}, Err: ErrSeveralIssuers}
 }
 
 // cannotBeDefault says why the intermediate r cannot sign by default, or
@@ -98,11 +98,11 @@ func (d *Dir) cannotBeDefault(r *pkix.Record, now time.Time) string {
 	if _, err := os.Stat(d.CA(r.Name).Key); err != nil {
 		return "has no key in the directory"
 	}
-	certs, err := readCerts(d.CA(r.Name).Cert, "")
+	certs, err := readCerts(d.CA(r.Name).Cert, pkix.Text{})
 	if err != nil || pkix.FingerprintSHA256(certs[0]) != r.SHA256 {
 		return "is not the certificate in " + d.CA(r.Name).Cert
 	}
-	if parent, err := readCerts(d.CA(r.Issuer).Cert, ""); err != nil || certs[0].CheckSignatureFrom(parent[0]) != nil {
+	if parent, err := readCerts(d.CA(r.Issuer).Cert, pkix.Text{}); err != nil || certs[0].CheckSignatureFrom(parent[0]) != nil {
 		return "no longer chains to " + d.CA(r.Issuer).Cert + " (its issuer was re-keyed)"
 	}
 	if rev, err := d.revokedInChain(certs[0], nil); err != nil || rev != nil {

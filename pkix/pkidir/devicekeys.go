@@ -34,7 +34,7 @@ func (d *Dir) recordKey(r *pkix.Record) keyOf {
 	if k.identity != "" || r.Name == "" {
 		return k
 	}
-	if certs, err := readCerts(d.Leaf(r.Name).Cert, ""); err == nil && pkix.SerialHex(certs[0].SerialNumber) == r.Serial {
+	if certs, err := readCerts(d.Leaf(r.Name).Cert, pkix.Text{}); err == nil && pkix.SerialHex(certs[0].SerialNumber) == r.Serial {
 		k.identity = pkix.CertKeyIdentity(certs[0])
 	}
 	return k
@@ -124,18 +124,18 @@ func (d *Dir) deviceKeyConflict(req *IssueRequest, j Job, inv *pkix.Inventory) e
 		if current && r.Name == j.Name && r.Status != pkix.StatusRevoked {
 			continue // the certificate being renewed, keeping its key
 		}
-		hint := "one key, one device: make a new key on the device; to renew that certificate with its key use 'mtlsctl client renew " + r.Name + " --request FILE'"
+		hint := pkix.Textf("one key, one device: make a new key on the device; to renew that certificate with its key use '%s'", pkix.Cmd(pkix.ActRenewClient, r.Name, pkix.OptRequest.With("FILE")))
 		switch {
 		case r.Status == pkix.StatusRevoked && !req.Force:
-			hint = "a revoked certificate's key is never certified again: make a new key on the device"
+			hint = pkix.Words("a revoked certificate's key is never certified again: make a new key on the device")
 		case r.Status == pkix.StatusRevoked:
 			// A renewal (Force): renewing with this key is what was just
 			// refused, whatever the request; only a new key is certified.
-			hint = "a revoked certificate's key is never certified again: renew with a new key, 'mtlsctl client renew " + j.Name +
-				"' (without --reuse-key), or with a request for a new key made on the device (--request FILE)"
+			hint = pkix.Textf("a revoked certificate's key is never certified again: renew with a new key, '%s' (without %s), or with a request for a new key made on the device (%s)",
+				pkix.Cmd(pkix.ActRenewClient, j.Name), pkix.OptReuseKey, pkix.OptRequest.With("FILE"))
 		}
 		return &pkix.Error{File: j.Device.File, Msg: fmt.Sprintf("the request's key is already certified: %s (CN %q, serial %s, %s)", r.Name, r.CN, r.Serial, r.Status),
-			Hint: hint}
+			Hint: hint.Format, HintArgs: hint.Args}
 	}
 	return nil
 }

@@ -138,13 +138,13 @@ func (d *Dir) CheckCertName(name string) error {
 	for _, p := range []string{ca.Serials, ca.CRL} {
 		if _, err := os.Lstat(p); err == nil {
 			return &pkix.Error{File: d.File(name + ".pem"), Msg: "the name " + name + " belongs to an issuing CA (" + filepath.Base(p) + " exists)",
-				Hint: "choose another name with --name"}
+				Hint: "choose another name with %s", HintArgs: []any{pkix.OptName}}
 		}
 	}
 	if data, err := os.ReadFile(ca.Cert); err == nil {
 		if c, err := pkix.ParseCertificatePEM(ca.Cert, data); err == nil && c.IsCA {
 			return &pkix.Error{File: ca.Cert, Msg: "the name " + name + " belongs to a CA certificate",
-				Hint: "choose another name with --name"}
+				Hint: "choose another name with %s", HintArgs: []any{pkix.OptName}}
 		}
 	}
 	return nil
@@ -156,12 +156,12 @@ func (d *Dir) CheckCertName(name string) error {
 func (d *Dir) checkReserved(name string) error {
 	if why, ok := reserved[strings.ToLower(name)]; ok {
 		return &pkix.Error{File: d.File(name + ".pem"), Msg: "the name " + name + " is reserved for " + why,
-			Hint: "choose another name with --name"}
+			Hint: "choose another name with %s", HintArgs: []any{pkix.OptName}}
 	}
 	for _, suf := range reservedSuffixes {
 		if strings.HasSuffix(strings.ToLower(name), suf) {
 			return &pkix.Error{File: d.File(name + ".pem"), Msg: "a name ending in " + suf + " would look like a file of " + strings.TrimSuffix(name, name[len(name)-len(suf):]),
-				Hint: "choose another name with --name"}
+				Hint: "choose another name with %s", HintArgs: []any{pkix.OptName}}
 		}
 	}
 	return nil

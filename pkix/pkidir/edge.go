@@ -150,7 +150,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 			continue
 		}
 		c := ca{name: r.Name, issuer: keys.issuer(r.Issuer, r.Serial), serial: r.Serial, sha: r.SHA256}
-		if certs, err := readCerts(d.CA(r.Name).Cert, ""); err == nil && pkix.FingerprintSHA256(certs[0]) == r.SHA256 {
+		if certs, err := readCerts(d.CA(r.Name).Cert, pkix.Text{}); err == nil && pkix.FingerprintSHA256(certs[0]) == r.SHA256 {
 			c.cert = certs[0]
 		}
 		cas = append(cas, c)
@@ -164,14 +164,14 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 	}
 	for _, k := range retired {
 		c := ca{name: k.Name, issuer: k.Issuer, serial: k.CASerial}
-		if certs, err := readCerts(d.CA(k.Name).Cert, ""); err == nil {
+		if certs, err := readCerts(d.CA(k.Name).Cert, pkix.Text{}); err == nil {
 			c.cert, c.sha = certs[0], pkix.FingerprintSHA256(certs[0])
 		}
 		cas = append(cas, c)
 		caSerials[k.CASerial] = true
 	}
 	if len(cas) == 0 {
-		return nil, &pkix.Error{File: d.Inventory(), Msg: "records no CA", Hint: "run 'mtlsctl ca init' first"}
+		return nil, &pkix.Error{File: d.Inventory(), Msg: "records no CA", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeCA}}
 	}
 	set := &RevocationSet{CRLs: []CRLSource{}, RevokedCAs: []string{}}
 	revokedSerials := map[string]map[string]bool{} // CA name -> CA serials its CRL lists
@@ -204,7 +204,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 		if c.cert == nil {
 			if _, err := os.Lstat(file); err == nil {
 				return nil, &pkix.Error{File: file, Msg: fmt.Sprintf("cannot be verified: the certificate of CA %s is not in %s", c.name, d.path),
-					Hint: fmt.Sprintf("restore %s, or give it with --crl %s --ca FILE", d.CA(c.name).Cert, file)}
+					Hint: "restore %s, or give it with %s %s", HintArgs: []any{d.CA(c.name).Cert, pkix.OptCRL.With(file), pkix.OptCA.With("FILE")}}
 			}
 			continue
 		}
@@ -273,7 +273,7 @@ type ExternalCRL struct{ CRLFile, CAFile string }
 // with it; a CA whose CRL is already in the set is refused (two lists for
 // one issuer would disagree).
 func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials map[string]bool, nameOf func(*x509.Certificate) string, guard func(string, *pkix.RevocationList, *x509.Certificate) error) (string, map[string]bool, error) {
-	certs, err := readCerts(x.CAFile, "give the CA certificate that signed the CRL")
+	certs, err := readCerts(x.CAFile, pkix.Words("give the CA certificate that signed the CRL"))
 	if err != nil {
 		return "", nil, err
 	}
@@ -287,7 +287,7 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 			return "", nil, &pkix.Error{File: x.CRLFile, Msg: "is a CRL of " + c.CA + ", whose CRL is already read from " + c.File, Hint: "give each CA's CRL once"}
 		}
 	}
-	data, err := readFileAs(x.CRLFile, pkix.InputCRL, "")
+	data, err := readFileAs(x.CRLFile, pkix.InputCRL, pkix.Text{})
 	if err != nil {
 		return "", nil, err
 	}
@@ -329,16 +329,16 @@ func readEdgeCRL(file string, data []byte, ca *x509.Certificate, caFile string, 
 	}
 	if err := rl.VerifyBy(ca, caFile); err != nil {
 		return nil, &pkix.Error{File: file, Msg: "does not verify against its CA: " + err.Error(),
-			Hint: "give the CRL with the certificate of the CA that signed it (for a CA of this directory, rebuild it with 'mtlsctl crl build --all')"}
+			Hint: "give the CRL with the certificate of the CA that signed it (for a CA of this directory, " + rebuildAll + ")", HintArgs: rebuildAllArgs}
 	}
 	if err := rl.Usable(); err != nil {
 		return nil, err
 	}
 	if rl.NextUpdate.IsZero() {
-		return nil, &pkix.Error{File: file, Msg: "has no next update, so the edge cannot tell when its data is stale", Hint: rebuildAll}
+		return nil, &pkix.Error{File: file, Msg: "has no next update, so the edge cannot tell when its data is stale", Hint: rebuildAll, HintArgs: rebuildAllArgs}
 	}
 	if now.After(rl.NextUpdate) {
-		return nil, &pkix.Error{File: file, Msg: "is past its next update (" + rl.NextUpdate.UTC().Format(time.RFC3339) + ")", Hint: rebuildAll + " first"}
+		return nil, &pkix.Error{File: file, Msg: "is past its next update (" + rl.NextUpdate.UTC().Format(time.RFC3339) + ")", Hint: rebuildAll + " first", HintArgs: rebuildAllArgs}
 	}
 	return rl, nil
 }

@@ -38,12 +38,12 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 		}
 		switch len(m) {
 		case 0:
-			return nil, &pkix.Error{File: d.Leaf(name).Cert, Msg: "no such file, and no recorded certificate has that CN", Hint: "see 'mtlsctl client list'", Err: fs.ErrNotExist}
+			return nil, &pkix.Error{File: d.Leaf(name).Cert, Msg: "no such file, and no recorded certificate has that CN", Hint: "see '%s'", HintArgs: []any{pkix.ActListClients}, Err: fs.ErrNotExist}
 		case 1:
 			name = m[0].Name
 		default:
 			return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q matches %d certificates", name, len(m)), Err: ErrAmbiguous,
-				Hint: "give the file base name instead (see 'mtlsctl client list')"}
+				Hint: "give the file base name instead (see '%s')", HintArgs: []any{pkix.ActListClients}}
 		}
 	}
 	// The set is read under the lock: a renewal running meanwhile must not
@@ -54,7 +54,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	}
 	defer end()
 	lf := d.Leaf(name)
-	certs, err := readCerts(lf.Cert, "")
+	certs, err := readCerts(lf.Cert, pkix.Text{})
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 		return nil, &pkix.Error{File: lf.Cert, Msg: "was signed from the device's own request: its key is on the device, never here",
 			Hint: "a PKCS#12 file holds the key: make it on the device (openssl pkcs12 -export -inkey KEY -in " + name + ".pem), or send the device " + name + ".pem alone"}
 	}
-	key, err := readKey(lf.Key, "the key must be next to the certificate as NAME-key.pem")
+	key, err := readKey(lf.Key, pkix.Words("the key must be next to the certificate as NAME-key.pem"))
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	}
 	// The chain: the fullchain's intermediates if there is one, then the root.
 	var chain []*x509.Certificate
-	if fc, err := readCerts(lf.Fullchain, ""); err == nil && len(fc) > 1 {
+	if fc, err := readCerts(lf.Fullchain, pkix.Text{}); err == nil && len(fc) > 1 {
 		chain = pkix.ChainToRoot(fc[1], fc[2:], d.Root())
 	}
 	if root := d.Root(); chain == nil && root != nil && cert.CheckSignatureFrom(root) == nil {
@@ -99,7 +99,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	}
 	for _, in := range []string{lf.Cert, lf.Key} {
 		if sameFile(in, out) {
-			return nil, &pkix.Error{File: out, Msg: "is also an input of this command; refusing to write over it", Hint: "choose another --out"}
+			return nil, &pkix.Error{File: out, Msg: "is also an input of this command; refusing to write over it", Hint: "choose another %s", HintArgs: []any{pkix.OptOut}}
 		}
 	}
 	if err := d.checkFree(out, "", req.Force); err != nil {

@@ -111,7 +111,7 @@ type Failure struct {
 }
 
 // Hint is how to fix the failure, when known.
-func (f Failure) Hint() string { return pkix.HintOf(f.err) }
+func (f Failure) Hint() pkix.Text { return pkix.HintOf(f.err) }
 
 // NotStarted reports a certificate an interrupted batch never began.
 func (f Failure) NotStarted() bool { return errors.Is(f.err, pkix.ErrNotStarted) }
@@ -145,7 +145,7 @@ func (d *Dir) CheckOutputs(req *IssueRequest) error {
 		}
 		if j.Device != nil && req.P12 != nil {
 			return &pkix.Error{File: j.Device.File, Msg: "a PKCS#12 file holds the private key, and this certificate's key is on the device",
-				Hint: "drop --p12: the device pairs its key with the certificate itself"}
+				Hint: "drop %s: the device pairs its key with the certificate itself", HintArgs: []any{pkix.OptP12}}
 		}
 		cn := j.CN
 		if j.Replaces != "" {
@@ -172,7 +172,7 @@ func (d *Dir) checkName(kind pkix.Kind, name string) error {
 	if data, err := os.ReadFile(d.Leaf(name).Cert); err == nil {
 		if c, err := pkix.ParseCertificatePEM(d.Leaf(name).Cert, data); err != nil || !c.IsCA {
 			return &pkix.Error{File: d.Leaf(name).Cert, Msg: "the name " + name + " belongs to a certificate that is not a CA",
-				Hint: "choose another name for the intermediate with --name"}
+				Hint: "choose another name for the intermediate with %s", HintArgs: []any{pkix.OptName}}
 		}
 	}
 	return nil
@@ -235,11 +235,11 @@ func (d *Dir) checkFree(path, cn string, force bool) error {
 		// Said whether or not --force was given: with it, the old hint
 		// ("--force would replace that certificate") read as a refusal
 		// for want of the flag the user had just passed.
-		return &pkix.Error{File: path, Msg: fmt.Sprintf("already exists and is the certificate of %q, not %q: --force replaces (or re-keys) a certificate with one of its own CN, never another's", other, cn),
-			Hint: fmt.Sprintf("choose another file name with --name for %q beside it; to replace %q, keep its CN (--cn %s)", cn, other, pkix.ShellQuote(other))}
+		return &pkix.Error{File: path, Msg: pkix.Textf("already exists and is the certificate of %q, not %q: %s replaces (or re-keys) a certificate with one of its own CN, never another's", other, cn, pkix.OptForce).String(),
+			Hint: "choose another file name with %s for %q beside it; to replace %q, keep its CN (%s)", HintArgs: []any{pkix.OptName, cn, other, pkix.OptCN.With(pkix.ShellQuote(other))}}
 	case !force:
 		return &pkix.Error{File: path, Msg: "already exists; refusing to overwrite it",
-			Hint: "move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy"}
+			Hint: pkix.MoveAway.Format, HintArgs: pkix.MoveAway.Args}
 	case !info.Mode().IsRegular():
 		return &pkix.Error{File: path, Msg: "exists and is not a regular file; refusing to replace it"}
 	}
@@ -372,7 +372,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			if j.Replaces != "" && !slices.ContainsFunc(old, func(r pkix.Record) bool { return r.Serial == j.Replaces }) {
 				sets[k].Staged.Discard()
 				err := &pkix.Error{Msg: "serial " + j.Replaces + " is no longer valid: another run renewed or revoked it meanwhile; this renewal is dropped",
-					Hint: "see 'mtlsctl client list --cn " + j.CN + "'"}
+					Hint: "see '%s'", HintArgs: []any{pkix.Cmd(pkix.ActListClients, pkix.OptCN.With(j.CN))}}
 				res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: err.Error(), err: err})
 				continue
 			}
@@ -503,8 +503,8 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 		return nil, nil, nil, err
 	}
 	if force && orphans > 0 {
-		warnings = append(warnings, fmt.Sprintf("the replaced CA issued %d certificate%s still valid in the inventory; none of them verifies against the new %s: re-issue them ('mtlsctl check' lists them)",
-			orphans, plural(orphans), filepath.Base(lf.Cert)))
+		warnings = append(warnings, pkix.Textf("the replaced CA issued %d certificate%s still valid in the inventory; none of them verifies against the new %s: re-issue them ('%s' lists them)",
+			orphans, plural(orphans), filepath.Base(lf.Cert), pkix.ActCheck).String())
 	}
 	return ws[0], append(sess.Repaired, notes...), warnings, nil
 }

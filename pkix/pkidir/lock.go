@@ -40,7 +40,7 @@ func (d *Dir) Lock(ctx context.Context) (*Session, error) {
 			err = ctx.Err()
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &pkix.Error{File: d.path, Msg: "no such directory", Hint: "run 'mtlsctl ca init' first, or pass --dir", Err: err}
+			return nil, &pkix.Error{File: d.path, Msg: "no such directory", Hint: "run '%s' first, or pass %s", HintArgs: []any{pkix.ActMakeCA, pkix.OptDir}, Err: err}
 		}
 		if errors.Is(err, context.Canceled) {
 			// A signal, not another process: nothing was changed after it.
@@ -99,8 +99,8 @@ func (s *Session) recover() error {
 		s.Repaired = append(s.Repaired, fmt.Sprintf("finished an interrupted %s (pid %d, started %s): %s",
 			j.Op, j.PID, j.Started.Local().Format("2006-01-02 15:04:05"), describe(j)))
 		if len(lost) > 0 {
-			s.Repaired = append(s.Repaired, fmt.Sprintf("WARNING: %s vanished before taking %s name (something removed mtlsctl's staged files): the inventory records the certificate, no file of it exists; if its key may have been copied, revoke it ('mtlsctl client list' shows its serial)",
-				strings.Join(lost, ", "), map[bool]string{true: "its", false: "their"}[len(lost) == 1]))
+			s.Repaired = append(s.Repaired, pkix.Textf("WARNING: %s vanished before taking %s name (something removed mtlsctl's staged files): the inventory records the certificate, no file of it exists; if its key may have been copied, revoke it ('%s' shows its serial)",
+				strings.Join(lost, ", "), map[bool]string{true: "its", false: "their"}[len(lost) == 1], pkix.ActListClients).String())
 		}
 	}
 	if n := d.sweep(); n > 0 {

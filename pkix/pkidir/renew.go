@@ -72,7 +72,7 @@ func (d *Dir) Renew(ctx context.Context, req *RenewRequest) (*RenewResult, error
 	}
 	if req.Request != nil && len(due) != 1 {
 		return nil, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("one request renews one certificate, and %d are due", len(due)),
-			Hint: "name the certificate the request is for: mtlsctl client renew NAME --request FILE"}
+			Hint: "name the certificate the request is for: %s", HintArgs: []any{pkix.Cmd(pkix.ActRenewClient, "NAME", pkix.OptRequest.With("FILE"))}}
 	}
 	type group struct{ issuer, profile string }
 	jobs := map[group][]Job{}
@@ -163,9 +163,9 @@ func (d *Dir) dueForRenewal(req *RenewRequest) ([]pkix.Record, error) {
 			}
 			switch {
 			case len(m) == 0:
-				return nil, &pkix.Error{Msg: fmt.Sprintf("no valid client certificate is named or has the CN %q", n), Hint: "see 'mtlsctl client list --valid'", Err: ErrUnknown}
+				return nil, &pkix.Error{Msg: fmt.Sprintf("no valid client certificate is named or has the CN %q", n), Hint: "see '%s'", HintArgs: []any{pkix.Cmd(pkix.ActListClients, pkix.OptValid)}, Err: ErrUnknown}
 			case len(m) > 1:
-				return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q matches %d certificates", n, len(m)), Hint: "give the file base name instead (see 'mtlsctl client list')", Err: ErrAmbiguous}
+				return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q matches %d certificates", n, len(m)), Hint: "give the file base name instead (see '%s')", HintArgs: []any{pkix.ActListClients}, Err: ErrAmbiguous}
 			}
 			if !seen[m[0].Serial] {
 				seen[m[0].Serial] = true
@@ -180,7 +180,7 @@ func (d *Dir) dueForRenewal(req *RenewRequest) ([]pkix.Record, error) {
 		}
 		if req.CNGlob != "" {
 			if ok, err := path.Match(req.CNGlob, r.CN); err != nil {
-				return nil, &pkix.Error{Field: "--cn", Msg: fmt.Sprintf("%q is not a pattern: %v", req.CNGlob, err)}
+				return nil, &pkix.Error{Field: pkix.Textf("%s", pkix.OptCN).String(), Msg: fmt.Sprintf("%q is not a pattern: %v", req.CNGlob, err)}
 			} else if !ok {
 				continue
 			}
@@ -195,14 +195,14 @@ func (d *Dir) dueForRenewal(req *RenewRequest) ([]pkix.Record, error) {
 // request.
 func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 	lf := d.Leaf(r.Name)
-	certs, err := readCerts(lf.Cert, "the certificate's file is gone: issue it again with 'mtlsctl client issue'")
+	certs, err := readCerts(lf.Cert, pkix.Textf("the certificate's file is gone: issue it again with '%s'", pkix.ActIssueClient))
 	if err != nil {
 		return Job{}, err
 	}
 	cert := certs[0]
 	if pkix.FingerprintSHA256(cert) != r.SHA256 {
 		return Job{}, &pkix.Error{File: lf.Cert, Msg: "is not the certificate the inventory records (serial " + r.Serial + ")",
-			Hint: "restore it from git or its .bak, or issue it again with 'mtlsctl client issue --force'"}
+			Hint: "restore it from git or its .bak, or issue it again with '%s'", HintArgs: []any{pkix.Cmd(pkix.ActIssueClient, pkix.OptForce)}}
 	}
 	// A renewal issues exactly the subject it renews, all its attributes
 	// in their RDNs: a device may not raise its own O or OU on renewal.
@@ -220,13 +220,13 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 			// CN checks (invisible code points, DN metacharacters) were
 			// applied to. A different CN is a new device: client sign.
 			if cn := req.Request.CSR.Subject.CommonName; cn != r.CN {
-				return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request's CN %s is not the certificate's (%s): --subject-from-request takes the request's other attributes, never another CN", strconv.QuoteToASCII(cn), strconv.QuoteToASCII(r.CN)),
-					Hint: "a new CN is a new certificate: sign the request with 'mtlsctl client sign'"}
+				return Job{}, &pkix.Error{File: req.Request.File, Msg: pkix.Textf("the request's CN %s is not the certificate's (%s): %s takes the request's other attributes, never another CN", strconv.QuoteToASCII(cn), strconv.QuoteToASCII(r.CN), pkix.OptSubjectFromRequest).String(),
+					Hint: "a new CN is a new certificate: sign the request with '%s'", HintArgs: []any{pkix.ActSignRequest}}
 			}
 			job.Subject = req.Request.CSR.RawSubject
 		case diff != "":
 			return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request's subject is not the certificate's (%s): it %s; a renewal keeps the subject", pkix.SubjectDN(cert), diff),
-				Hint: "make the request with the certificate's subject, or renew with --subject-from-request to issue the request's subject"}
+				Hint: "make the request with the certificate's subject, or renew with %s to issue the request's subject", HintArgs: []any{pkix.OptSubjectFromRequest}}
 		}
 		job.Device, job.SetCN = req.Request, true // SetCN: cfssl's re-encoding warning is moot, Subject replaces it
 	case r.KeyHeld == pkix.KeyOnDevice:
@@ -236,7 +236,7 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 		}
 		job.Device, job.SetCN = dr, true
 	case req.ReuseKey:
-		key, err := readKey(lf.Key, "the key must be next to the certificate as NAME-key.pem")
+		key, err := readKey(lf.Key, pkix.Words("the key must be next to the certificate as NAME-key.pem"))
 		if err != nil {
 			return Job{}, err
 		}
@@ -265,7 +265,7 @@ func requestFor(path string, cert *x509.Certificate) (*pkix.DeviceRequest, error
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &pkix.Error{File: path, Msg: "the key is on the device and its request is not here",
-			Hint: "give a request from the device: mtlsctl client renew NAME --request FILE"}
+			Hint: "give a request from the device: %s", HintArgs: []any{pkix.Cmd(pkix.ActRenewClient, "NAME", pkix.OptRequest.With("FILE"))}}
 	}
 	dr, err := pkix.ParseDeviceRequest(path, data)
 	if err != nil {
@@ -273,7 +273,7 @@ func requestFor(path string, cert *x509.Certificate) (*pkix.DeviceRequest, error
 	}
 	if string(dr.CSR.RawSubjectPublicKeyInfo) != string(cert.RawSubjectPublicKeyInfo) {
 		return nil, &pkix.Error{File: path, Msg: "is a request for another key than the certificate's",
-			Hint: "give the device's current request with --request FILE"}
+			Hint: "give the device's current request with %s", HintArgs: []any{pkix.OptRequest.With("FILE")}}
 	}
 	return dr, nil
 }

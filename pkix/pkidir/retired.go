@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -121,7 +120,7 @@ type retirement struct {
 // under the lock; nil when there is none (no certificate in place).
 func (d *Dir) retire(name string, at time.Time) (*retirement, error) {
 	ca := d.CA(name)
-	certs, err := readCerts(ca.Cert, "")
+	certs, err := readCerts(ca.Cert, pkix.Text{})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
@@ -314,8 +313,8 @@ func sameInode(a fs.FileInfo, path string) bool {
 func (r *retirement) note(d *Dir) string {
 	msg := "the old key of " + r.key.CA + " is retired as " + d.CA(r.key.Name).Cert + " (its key, serials and CRL beside it)"
 	if n := len(r.key.Serials); n > 0 {
-		msg += fmt.Sprintf(": it issued %d certificate%s, the last expiring %s; 'mtlsctl crl build --all' keeps its CRL fresh until then",
-			n, plural(n), r.key.LastNotAfter.Format("2006-01-02"))
+		msg += pkix.Textf(": it issued %d certificate%s, the last expiring %s; '%s' keeps its CRL fresh until then",
+			n, plural(n), r.key.LastNotAfter.Format("2006-01-02"), pkix.Cmd(pkix.ActBuildCRL, pkix.OptAll)).String()
 	}
 	return msg
 }

@@ -100,7 +100,7 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 		issuer := sc.keys.issuer(r.Issuer, r.Serial)
 		if isExternal(r.Issuer) {
 			return nil, &pkix.Error{Msg: fmt.Sprintf("%s was issued by a CA outside %s (%s): its revocation belongs on that CA's list", pkix.FormatRecord(&r), d.path, r.Issuer),
-				Hint: "revoke it in the directory of the CA that issued it (mtlsctl client revoke --foreign --cert FILE there)"}
+				Hint: "revoke it in the directory of the CA that issued it (%s there)", HintArgs: []any{pkix.Cmd(pkix.ActRevokeClient, pkix.OptForeign, pkix.OptCert.With("FILE"))}}
 		}
 		// The serials file gets the serial even for a record already
 		// revoked, in case the file was lost; AppendSerials skips listed ones.
@@ -227,7 +227,7 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 		}
 		for _, r := range sc.matched {
 			if r.Kind.IsCA() {
-				return nil, nil, &pkix.Error{Msg: fmt.Sprintf("serial %s is a CA (%s): revoke it with 'mtlsctl client revoke --serial'", r.Serial, r.CN)}
+				return nil, nil, &pkix.Error{Msg: pkix.Textf("serial %s is a CA (%s): revoke it with '%s'", r.Serial, r.CN, pkix.Cmd(pkix.ActRevokeClient, pkix.OptSerial)).String()}
 			}
 		}
 		return sc.matched, nil, nil
@@ -240,17 +240,18 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 			}
 		}
 		if len(targets) == 0 {
-			hint := "see 'mtlsctl client list'; to revoke a certificate mtlsctl did not record, use --cert FILE or --serial HEX with --foreign"
+			hint := pkix.Textf("see '%s'; to revoke a certificate mtlsctl did not record, use %s or %s with %s",
+				pkix.ActListClients, pkix.OptCert.With("FILE"), pkix.OptSerial.With("HEX"), pkix.OptForeign)
 			if near := d.nearestName(req.Name); near != "" {
-				hint = fmt.Sprintf("did you mean %q? (see 'mtlsctl client list')", near)
+				hint = pkix.Textf("did you mean %q? (see '%s')", near, pkix.ActListClients)
 			}
 			// An intermediate recorded here is revoked by its certificate
 			// or serial, without --foreign: its record says whose list it
 			// goes on, and --foreign is refused for a recorded certificate.
 			if ca := d.recordedIntermediate(req.Name); ca != "" {
-				hint = fmt.Sprintf("%s is an intermediate CA of this directory, named by its certificate: 'mtlsctl client revoke --cert %s'", req.Name, pkix.ShellQuote(ca))
+				hint = pkix.Textf("%s is an intermediate CA of this directory, named by its certificate: '%s'", req.Name, pkix.Cmd(pkix.ActRevokeClient, pkix.OptCert.With(pkix.ShellQuote(ca))))
 			}
-			return nil, nil, &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("no client certificate with CN or name %q", req.Name), Err: ErrUnknown, Hint: hint}
+			return nil, nil, &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("no client certificate with CN or name %q", req.Name), Err: ErrUnknown, Hint: hint.Format, HintArgs: hint.Args}
 		}
 		if len(targets) > 1 && !req.All {
 			var list []string
@@ -258,7 +259,7 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 				list = append(list, pkix.FormatRecord(&r))
 			}
 			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("%q matches %d certificates: %s", req.Name, len(targets), strings.Join(list, "; ")),
-				Err: ErrAmbiguous, Hint: "revoke one with --serial, or all of them with --all"}
+				Err: ErrAmbiguous, Hint: "revoke one with %s, or all of them with %s", HintArgs: []any{pkix.OptSerial, pkix.OptAll}}
 		}
 		return targets, nil, nil
 	}
@@ -272,22 +273,22 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 	if r != nil {
 		if req.Foreign || req.Issuer != "" {
 			// Recorded: its issuer is known, whatever --issuer says.
-			res.Notes = append(res.Notes, fmt.Sprintf("serial %s is in the inventory (CN=%s, issued by %s): --foreign and --issuer are not needed, and its own CA's list is used", serial, r.CN, r.Issuer))
+			res.Notes = append(res.Notes, pkix.Textf("serial %s is in the inventory (CN=%s, issued by %s): %s and %s are not needed, and its own CA's list is used", serial, r.CN, r.Issuer, pkix.OptForeign, pkix.OptIssuer).String())
 		}
 		if r.Kind == pkix.KindRoot {
 			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("serial %s is the root CA %q; a root cannot be revoked by its own CRL", serial, r.CN),
-				Hint: "make a new CA (mtlsctl ca init --dir NEW) and move the clients to it"}
+				Hint: "make a new CA (%s) and move the clients to it", HintArgs: []any{pkix.Cmd(pkix.ActMakeCA, pkix.OptDir.With("NEW"))}}
 		}
 		return []pkix.Record{*r}, nil, nil
 	}
 	// A serial nobody recorded is a typo until the user says otherwise:
 	// revoking it would leave the intended certificate valid.
 	if !req.Foreign {
-		hint := "check the serial ('mtlsctl client list'); for a certificate a CA of this directory issued with another tool, add --foreign"
+		hint := pkix.Textf("check the serial ('%s'); for a certificate a CA of this directory issued with another tool, add %s", pkix.ActListClients, pkix.OptForeign)
 		if near := d.nearestSerial(serial); near != nil {
-			hint = fmt.Sprintf("did you mean %s (CN=%s)?", near.Serial, near.CN)
+			hint = pkix.Textf("did you mean %s (CN=%s)?", near.Serial, near.CN)
 		}
-		return nil, nil, &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("serial %s is not in the inventory", serial), Err: ErrUnknown, Hint: hint}
+		return nil, nil, &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("serial %s is not in the inventory", serial), Err: ErrUnknown, Hint: hint.Format, HintArgs: hint.Args}
 	}
 	f := &foreignSerial{serial: serial}
 	switch {
@@ -304,8 +305,8 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 		}
 		f.issuer = d.CA(req.Issuer).Name
 	default:
-		return nil, nil, &pkix.Error{Msg: "--foreign needs to know whose revocation list the serial goes on",
-			Hint: "give the certificate with --cert FILE, or its CA with --issuer NAME (ca for the root)"}
+		return nil, nil, &pkix.Error{Msg: pkix.Textf("%s needs to know whose revocation list the serial goes on", pkix.OptForeign).String(),
+			Hint: "give the certificate with %s, or its CA with %s (ca for the root)", HintArgs: []any{pkix.OptCert.With("FILE"), pkix.OptIssuer.With("NAME")}}
 	}
 	return nil, f, nil
 }
@@ -364,7 +365,7 @@ func (d *Dir) caCertificates() ([]string, map[string]*x509.Certificate) {
 	}
 	cas := map[string]*x509.Certificate{}
 	for _, name := range names {
-		if certs, err := readCerts(d.CA(name).Cert, ""); err == nil {
+		if certs, err := readCerts(d.CA(name).Cert, pkix.Text{}); err == nil {
 			cas[name] = certs[0]
 		}
 	}
@@ -394,15 +395,12 @@ type Behind struct {
 }
 
 func behindMessage(ca CAFiles, missing []string) string {
-	return fmt.Sprintf("%s does not list %d revoked certificate%s yet (%s): rebuild it with 'mtlsctl crl build %s%s', or revoke with --crl",
-		ca.CRL, len(missing), plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), pkix.ShellQuote(ca.Serials), issuerFlag(ca.Name))
-}
-
-// issuerFlag names the CA even for the root (--issuer ca): the hint is
-// about one CA's CRL, and the command that prints it may have been given
-// another --issuer, which would otherwise be added to it.
-func issuerFlag(name string) string {
-	return " --issuer " + pkix.ShellQuote(name)
+	// The command names the CA even for the root (--issuer ca): the hint
+	// is about one CA's CRL, and the command that prints it may have been
+	// given another --issuer, which would otherwise be added to it.
+	rebuild := pkix.Cmd(pkix.ActBuildCRL, pkix.ShellQuote(ca.Serials), pkix.OptIssuer.With(pkix.ShellQuote(ca.Name)))
+	return pkix.Textf("%s does not list %d revoked certificate%s yet (%s): rebuild it with '%s', or revoke with %s",
+		ca.CRL, len(missing), plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), rebuild, pkix.OptCRL).String()
 }
 
 // CRLsBehind checks every issuing CA of the directory: check, revoke and

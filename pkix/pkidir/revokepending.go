@@ -43,8 +43,8 @@ type PendingRevocation struct {
 // names get the --dir the user gave where they are printed (commands'
 // hintflags.go), quoted for the shell.
 func (p PendingRevocation) Message() string {
-	return fmt.Sprintf("%s: serial %s (CN %q) was renewed with --revoke-old and is not revoked yet: revoke it with 'mtlsctl client revoke --serial %s --reason superseded --crl' (the next renewal run also finishes it)",
-		p.File, p.Serial, p.CN, p.Serial)
+	return pkix.Textf("%s: serial %s (CN %q) was renewed with %s and is not revoked yet: revoke it with '%s' (the next renewal run also finishes it)",
+		p.File, p.Serial, p.CN, pkix.OptRevokeOld, pkix.Cmd(pkix.ActRevokeClient, pkix.OptSerial.With(p.Serial), pkix.OptReason.With("superseded"), pkix.OptCRL)).String()
 }
 
 // PendingRevocations lists the revocations renewals recorded and did not

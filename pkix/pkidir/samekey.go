@@ -1,8 +1,6 @@
 package pkidir
 
 import (
-	"fmt"
-
 	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
@@ -43,8 +41,8 @@ func (d *Dir) sameKeyValid(targets []pkix.Record) ([]pkix.Record, error) {
 
 // sameKeyMessage says that a certificate keeps a compromised key valid.
 func sameKeyMessage(r, compromised *pkix.Record) string {
-	return fmt.Sprintf("%s has the key of %s (serial %s), revoked for keyCompromise: whoever has that key can still use it; revoke it too ('mtlsctl client revoke --serial %s --reason keyCompromise', or --all-with-key)",
-		pkix.FormatRecord(r), compromised.Name, compromised.Serial, r.Serial)
+	return pkix.Textf("%s has the key of %s (serial %s), revoked for keyCompromise: whoever has that key can still use it; revoke it too ('%s', or %s)",
+		pkix.FormatRecord(r), compromised.Name, compromised.Serial, pkix.Cmd(pkix.ActRevokeClient, pkix.OptSerial.With(r.Serial), pkix.OptReason.With("keyCompromise")), pkix.OptAllWithKey).String()
 }
 
 // CompromisedKeyStillValid lists the valid certificates whose key is the
@@ -96,7 +94,7 @@ func (d *Dir) CompromisedKeyStillValid(inv *pkix.Inventory) []string {
 func (d *Dir) withSameKey(req *RevokeRequest, targets []pkix.Record, res *RevokeResult) ([]pkix.Record, error) {
 	if req.Reason != pkix.ReasonKeyCompromise {
 		if req.AllWithKey {
-			return nil, &pkix.Error{Msg: "--all-with-key revokes the other certificates of a compromised key", Hint: "add --reason keyCompromise"}
+			return nil, &pkix.Error{Msg: pkix.Textf("%s revokes the other certificates of a compromised key", pkix.OptAllWithKey).String(), Hint: "add %s", HintArgs: []any{pkix.OptReason.With("keyCompromise")}}
 		}
 		return targets, nil
 	}
@@ -114,7 +112,7 @@ func (d *Dir) withSameKey(req *RevokeRequest, targets []pkix.Record, res *Revoke
 			}
 		}
 		if req.AllWithKey {
-			res.Notes = append(res.Notes, fmt.Sprintf("%s has the same key as %s: revoked with it (--all-with-key)", pkix.FormatRecord(o), of.Name))
+			res.Notes = append(res.Notes, pkix.Textf("%s has the same key as %s: revoked with it (%s)", pkix.FormatRecord(o), of.Name, pkix.OptAllWithKey).String())
 			targets = append(targets, *o)
 			continue
 		}

@@ -41,7 +41,7 @@ func unchanged(file string, cert *x509.Certificate) error {
 	if file == "" || file == "-" || file == "stdin" {
 		return nil
 	}
-	certs, err := readCerts(file, "")
+	certs, err := readCerts(file, pkix.Text{})
 	if err != nil || !certs[0].Equal(cert) {
 		return &pkix.Error{File: file, Msg: "changed while this command ran (a new CA?); nothing was recorded or written",
 			Hint: "run the command again: it will use the CA now in place"}
@@ -82,7 +82,7 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Sig
 	above := in.Certs[1:]
 	// An intermediate's certificates above it are in its chain file.
 	if len(above) == 0 && ca.Chain != "" {
-		if chain, err := readCerts(ca.Chain, ""); err == nil && len(chain) > 1 && chain[0].Equal(in.Certs[0]) {
+		if chain, err := readCerts(ca.Chain, pkix.Text{}); err == nil && len(chain) > 1 && chain[0].Equal(in.Certs[0]) {
 			above = chain[1:]
 		}
 	}
@@ -110,7 +110,7 @@ func (d *Dir) signerName(cert *x509.Certificate) string {
 	if r, err := d.FindSerial(pkix.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Kind.IsCA() && r.SHA256 == pkix.FingerprintSHA256(cert) {
 		return r.Name
 	}
-	if own, err := readCerts(d.CA(RootName).Cert, ""); err == nil && own[0].Equal(cert) {
+	if own, err := readCerts(d.CA(RootName).Cert, pkix.Text{}); err == nil && own[0].Equal(cert) {
 		return RootName
 	}
 	return ExternalIssuer(cert)
@@ -141,7 +141,7 @@ func (d *Dir) checkCAName(name string) error {
 	if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-") || filepath.Base(name) != name {
 		return &pkix.Error{Msg: fmt.Sprintf("%q is not the name of a CA of %s", name, d.path), Hint: "give a CA's base name, e.g. intermediate for intermediate.pem"}
 	}
-	certs, err := readCerts(d.CA(name).Cert, "give the name of a CA of this directory (ca, or an intermediate's)")
+	certs, err := readCerts(d.CA(name).Cert, pkix.Words("give the name of a CA of this directory (ca, or an intermediate's)"))
 	if err != nil {
 		return err
 	}
@@ -158,11 +158,11 @@ func (d *Dir) readCA(name string) (CAInput, error) {
 		return CAInput{}, err
 	}
 	ca := d.CA(name)
-	certs, err := readCerts(ca.Cert, "run 'mtlsctl ca init' first, or pass --ca")
+	certs, err := readCerts(ca.Cert, pkix.Textf("run '%s' first, or pass %s", pkix.ActMakeCA, pkix.OptCA))
 	if err != nil {
 		return CAInput{}, err
 	}
-	key, err := readKey(ca.Key, "pass the CA key with --ca-key")
+	key, err := readKey(ca.Key, pkix.Textf("pass the CA key with %s", pkix.OptCAKey))
 	if err != nil {
 		return CAInput{}, err
 	}
@@ -171,7 +171,7 @@ func (d *Dir) readCA(name string) (CAInput, error) {
 
 // Root reads the directory's root certificate, if it has one.
 func (d *Dir) Root() *x509.Certificate {
-	certs, err := readCerts(d.CA(RootName).Cert, "")
+	certs, err := readCerts(d.CA(RootName).Cert, pkix.Text{})
 	if err != nil {
 		return nil
 	}
@@ -206,7 +206,7 @@ func (s *Signer) Fullchain(leaf *x509.Certificate) []*x509.Certificate {
 	return chain
 }
 
-func readCerts(path, missingHint string) ([]*x509.Certificate, error) {
+func readCerts(path string, missingHint pkix.Text) ([]*x509.Certificate, error) {
 	data, err := readFile(path, missingHint)
 	if err != nil {
 		return nil, err
@@ -214,7 +214,7 @@ func readCerts(path, missingHint string) ([]*x509.Certificate, error) {
 	return pkix.ParseCertificatesPEM(path, data)
 }
 
-func readKey(path, missingHint string) (crypto.Signer, error) {
+func readKey(path string, missingHint pkix.Text) (crypto.Signer, error) {
 	data, err := readFileAs(path, pkix.InputKey, missingHint)
 	if err != nil {
 		return nil, err
@@ -222,17 +222,17 @@ func readKey(path, missingHint string) (crypto.Signer, error) {
 	return pkix.ParseKeyPEM(path, data)
 }
 
-func readFile(path, missingHint string) ([]byte, error) {
+func readFile(path string, missingHint pkix.Text) ([]byte, error) {
 	return readFileAs(path, pkix.InputCertificates, missingHint)
 }
 
 // readFileAs reads a file of a known kind, refusing a device, a directory
 // or more than the kind's cap (see pkix.ReadInputAs).
-func readFileAs(path string, kind pkix.InputKind, missingHint string) ([]byte, error) {
+func readFileAs(path string, kind pkix.InputKind, missingHint pkix.Text) ([]byte, error) {
 	data, err := pkix.ReadFileAs(path, kind)
 	var pe *pkix.Error
 	if errors.Is(err, fs.ErrNotExist) && errors.As(err, &pe) {
-		pe.Hint = missingHint
+		pe.Hint, pe.HintArgs = missingHint.Format, missingHint.Args
 	}
 	return data, err
 }
@@ -255,7 +255,7 @@ func (d *Dir) SignerCRLCA(name string, crl *x509.RevocationList) (CAFiles, *x509
 		}
 	}
 	try := func(n string) (*x509.Certificate, error) {
-		certs, err := readCerts(d.CA(n).Cert, "copy the certificate the signer issues with here as ca.pem, or give --ca FILE")
+		certs, err := readCerts(d.CA(n).Cert, pkix.Textf("copy the certificate the signer issues with here as ca.pem, or give %s", pkix.OptCA.With("FILE")))
 		if err != nil {
 			return nil, err
 		}
@@ -304,5 +304,5 @@ func signerCRLError(file string, err error, searched bool) error {
 		msg += ", nor by another CA of the directory"
 	}
 	return &pkix.Error{File: file, Msg: fmt.Sprintf("%s (%v)", msg, err),
-		Hint: "give the certificate the signer issues with: --ca FILE, or --issuer NAME for the directory's intermediate it runs with"}
+		Hint: "give the certificate the signer issues with: %s, or %s for the directory's intermediate it runs with", HintArgs: []any{pkix.OptCA.With("FILE"), pkix.OptIssuer.With("NAME")}}
 }

@@ -43,7 +43,7 @@ func (d *Dir) StillCurrent(s *Signer) error {
 		return nil // given on stdin: no file of the directory to compare with
 	}
 	stale := func(why string) error { return &StaleSignerError{File: s.file, Name: s.Name, Why: why} }
-	certs, err := readCerts(s.file, "")
+	certs, err := readCerts(s.file, pkix.Text{})
 	if err != nil {
 		return stale("cannot be read any more (" + pkix.Printable(err.Error()) + ")")
 	}

@@ -212,7 +212,7 @@ func (d *Dir) plan(set Set) ([]move, error) {
 			m.How, m.Backup = moveBackup, d.journalName(freeBackup(f.Path))
 		case exists:
 			return nil, &pkix.Error{File: f.Path, Msg: "already exists; refusing to overwrite it",
-				Hint: "move it away, choose another --name/--dir, or pass --force to keep the old file as a .bak copy"}
+				Hint: pkix.MoveAway.Format, HintArgs: pkix.MoveAway.Args}
 		}
 		moves = append(moves, m)
 	}

@@ -42,7 +42,7 @@ func (d *Dir) Unverifiable(inv *pkix.Inventory) []Unverified {
 		if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		certs, err := readCerts(file, "")
+		certs, err := readCerts(file, pkix.Text{})
 		switch {
 		case err != nil:
 			out = append(out, Unverified{r, filepath.Base(file) + " cannot be read as a certificate: restore it, or re-issue"})
@@ -59,7 +59,7 @@ func (d *Dir) Unverifiable(inv *pkix.Inventory) []Unverified {
 		}
 		issuer, ok := issuers[by]
 		if !ok {
-			if ic, err := readCerts(d.CA(by).Cert, ""); err == nil {
+			if ic, err := readCerts(d.CA(by).Cert, pkix.Text{}); err == nil {
 				issuer = ic[0]
 			}
 			issuers[by] = issuer

@@ -152,12 +152,12 @@ func (a *Admin) ValidSerialOf(cn string) (string, error) {
 	}
 	switch len(exact) {
 	case 0:
-		return "", &pkix.Error{Msg: fmt.Sprintf("the signer's database has no valid certificate with CN %q", cn), Hint: "see 'mtlsctl client list --signer'"}
+		return "", &pkix.Error{Msg: fmt.Sprintf("the signer's database has no valid certificate with CN %q", cn), Hint: "see '%s'", HintArgs: []any{pkix.Cmd(pkix.ActListClients, pkix.OptSigner)}}
 	case 1:
 		return exact[0].Serial, nil
 	}
 	return "", &pkix.Error{Msg: fmt.Sprintf("CN %q names %d valid certificates in the signer's database", cn, len(exact)),
-		Hint: "revoke one with --serial (see 'mtlsctl client list --signer --cn " + cn + "')"}
+		Hint: "revoke one with %s (see '%s')", HintArgs: []any{pkix.OptSerial, pkix.Cmd(pkix.ActListClients, pkix.OptSigner, pkix.OptCN.With(cn))}}
 }
 
 func globEscape(s string) string {

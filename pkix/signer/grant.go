@@ -8,6 +8,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	mpkix "github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // OIDGrant identifies the extension in a runner's or an admin's
@@ -106,7 +108,7 @@ func GrantOf(cert *x509.Certificate) (*Grant, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("the certificate carries no mtlsctl grant (it was not issued by 'mtlsctl signer runner')")
+	return nil, fmt.Errorf("%s", mpkix.Textf("the certificate carries no mtlsctl grant (it was not issued by '%s')", mpkix.ActMakeRunner))
 }
 
 // Allows says whether a runner with this grant may ask for a certificate

@@ -32,7 +32,7 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	cfgPath := d.File(pkidir.ConfigName)
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {
-		return nil, nil, &pkix.Error{File: cfgPath, Msg: "cannot be read", Hint: "the signer signs with the directory's CA and its configuration: run 'mtlsctl ca init' there", Err: err}
+		return nil, nil, &pkix.Error{File: cfgPath, Msg: "cannot be read", Hint: "the signer signs with the directory's CA and its configuration: run '%s' there", HintArgs: []any{pkix.ActMakeCA}, Err: err}
 	}
 	cfg, err := pkix.LoadSigningConfig(cfgPath, data)
 	if err != nil {
@@ -51,7 +51,7 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	signerCA := sd.CA(pkidir.RootName)
 	caPEM, err := os.ReadFile(signerCA.Cert)
 	if err != nil {
-		return nil, nil, &pkix.Error{File: signerCA.Cert, Msg: "the signer CA is missing", Hint: "run 'mtlsctl signer init' first", Err: err}
+		return nil, nil, &pkix.Error{File: signerCA.Cert, Msg: "the signer CA is missing", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeSigner}, Err: err}
 	}
 	ca, err := pkix.ParseCertificatePEM(signerCA.Cert, caPEM)
 	if err != nil {
@@ -61,10 +61,10 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	pool.AddCert(ca)
 	pair, err := tls.LoadX509KeyPair(sd.Leaf(ServerName).Cert, sd.Leaf(ServerName).Key)
 	if err != nil {
-		return nil, nil, &pkix.Error{File: sd.Leaf(ServerName).Cert, Msg: "the signer's server certificate: " + err.Error(), Hint: "run 'mtlsctl signer init' first"}
+		return nil, nil, &pkix.Error{File: sd.Leaf(ServerName).Cert, Msg: "the signer's server certificate: " + err.Error(), Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeSigner}}
 	}
 	if leaf, err := x509.ParseCertificate(pair.Certificate[0]); err != nil || !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
-		return nil, nil, &pkix.Error{File: sd.Leaf(ServerName).Cert, Msg: "is not a TLS server certificate (no serverAuth)", Hint: "restore it from its .bak, or move it away and run 'mtlsctl signer init' to make a new one"}
+		return nil, nil, &pkix.Error{File: sd.Leaf(ServerName).Cert, Msg: "is not a TLS server certificate (no serverAuth)", Hint: "restore it from its .bak, or move it away and run '%s' to make a new one", HintArgs: []any{pkix.ActMakeSigner}}
 	}
 	if err := CheckSchema(context.Background(), store.DB()); err != nil {
 		return nil, nil, err

@@ -76,7 +76,7 @@ func (c *CRLCheck) Check(cert *x509.Certificate) error {
 // rebuild is the command that makes the signer CA's CRL again, with its
 // real paths, so it can be pasted as printed.
 func (c *CRLCheck) rebuild() string {
-	return "'mtlsctl crl build --dir " + pkix.ShellQuote(filepath.Dir(c.Path)) + " " + pkix.ShellQuote(c.Serials) + "'"
+	return pkix.Textf("'%s'", pkix.Cmd(pkix.ActBuildCRL, pkix.OptDir.With(pkix.ShellQuote(filepath.Dir(c.Path))), pkix.ShellQuote(c.Serials))).String()
 }
 
 func (c *CRLCheck) load() (map[string]bool, time.Time, error) {

@@ -8,6 +8,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // schemaVersion is the schema this build writes. Versions 1 and 2 are
@@ -155,11 +157,11 @@ func CheckSchema(ctx context.Context, db *sql.DB) error {
 	err := db.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version WHERE is_applied`).Scan(&newest)
 	switch {
 	case err != nil && strings.Contains(err.Error(), "goose_db_version"):
-		return fmt.Errorf("the database has no signer schema: run 'mtlsctl signer init' with this --db first")
+		return fmt.Errorf("%s", pkix.Textf("the database has no signer schema: run '%s' with this %s first", pkix.ActMakeSigner, pkix.OptDB))
 	case err != nil:
 		return err
 	case !newest.Valid || newest.Int64 < schemaVersion:
-		return fmt.Errorf("the database's schema is version %d, older than this mtlsctl's %d: run 'mtlsctl signer init' with this --db", newest.Int64, schemaVersion)
+		return fmt.Errorf("%s", pkix.Textf("the database's schema is version %d, older than this mtlsctl's %d: run '%s' with this %s", newest.Int64, schemaVersion, pkix.ActMakeSigner, pkix.OptDB))
 	case newest.Int64 > schemaVersion:
 		return fmt.Errorf("the database's schema is version %d, newer than this mtlsctl's %d: use a newer mtlsctl", newest.Int64, schemaVersion)
 	}

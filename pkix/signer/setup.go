@@ -74,7 +74,7 @@ func Config(sd *pkidir.Dir) (*pkix.SigningConfig, error) {
 	path := sd.File(pkidir.ConfigName)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &pkix.Error{File: path, Msg: "cannot be read", Hint: "run 'mtlsctl signer init' first", Err: err}
+		return nil, &pkix.Error{File: path, Msg: "cannot be read", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeSigner}, Err: err}
 	}
 	return pkix.LoadSigningConfig(path, data)
 }
@@ -224,14 +224,14 @@ func CheckGrantProfiles(d *pkidir.Dir, g Grant) error {
 	path := d.File(pkidir.ConfigName)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return &pkix.Error{File: path, Msg: "cannot be read: the grant's profiles are checked against it", Hint: "run 'mtlsctl ca init' first", Err: err}
+		return &pkix.Error{File: path, Msg: "cannot be read: the grant's profiles are checked against it", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeCA}, Err: err}
 	}
 	cfg, err := pkix.LoadSigningConfig(path, data)
 	if err != nil {
 		return err
 	}
 	if err := CheckProfiles(cfg, g.Profiles); err != nil {
-		return &pkix.Error{Field: "--profile", Msg: err.Error()}
+		return &pkix.Error{Field: pkix.Textf("%s", pkix.OptProfile).String(), Msg: err.Error()}
 	}
 	return nil
 }
@@ -241,7 +241,7 @@ func CheckGrantProfiles(d *pkidir.Dir, g Grant) error {
 // and host names a server certificate cannot carry.
 func CheckInit(runner string, hosts []string) error {
 	if runner == ServerName {
-		return &pkix.Error{Field: "--runner", Msg: fmt.Sprintf("%s is the signer's own server certificate: choose another name", runner)}
+		return &pkix.Error{Field: pkix.Textf("%s", pkix.OptRunner).String(), Msg: fmt.Sprintf("%s is the signer's own server certificate: choose another name", runner)}
 	}
 	return checkHosts(hosts)
 }
@@ -249,7 +249,7 @@ func CheckInit(runner string, hosts []string) error {
 func checkHosts(hosts []string) error {
 	for _, h := range hosts {
 		if err := pkix.CheckServerHost(h); err != nil {
-			err.Field = "--host"
+			err.Field = pkix.Textf("%s", pkix.OptHost).String()
 			return err
 		}
 	}

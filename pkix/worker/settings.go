@@ -127,7 +127,7 @@ func parseDeployed(path string, raw []byte) (*Deployed, error) {
 		// go-toml says "(line, column): what"
 		msg := tomlPosition.ReplaceAllString(err.Error(), "line $1, column $2: ")
 		d.Invalid = &pkix.Error{File: path, Msg: "is not valid TOML: " + msg,
-			Hint: "fix it (wrangler would refuse it too), or give --force to replace it with a new one"}
+			Hint: "fix it (wrangler would refuse it too), or give %s to replace it with a new one", HintArgs: []any{pkix.OptForce}}
 		return d, nil
 	}
 	d.Name, _ = tree.Get("name").(string)
@@ -189,7 +189,7 @@ func Reconcile(found *Deployed, o Options, force bool) ([]byte, error) {
 	}
 	if len(changes) > 0 {
 		return nil, &pkix.Error{File: found.Path, Msg: "has " + strings.Join(changes, "; ") + ": refusing to change the deployed Worker's settings",
-			Hint: "to refresh only the data, run without --hostname/--kv-namespace-id (the file is kept); to change them, edit the file or give --force (it is rewritten, hand edits lost)"}
+			Hint: "to refresh only the data, run without %s/%s (the file is kept); to change them, edit the file or give %s (it is rewritten, hand edits lost)", HintArgs: []any{pkix.OptHostname, pkix.OptKVNamespaceID, pkix.OptForce}}
 	}
 	merged := o
 	merged.Name = found.Name
@@ -218,11 +218,11 @@ func Reconcile(found *Deployed, o Options, force bool) ([]byte, error) {
 		missing = append(missing, "KV namespace id "+o.KVNamespaceID)
 	}
 	if o.Store == "kv" && !found.HasKV {
-		missing = append(missing, fmt.Sprintf("a [[kv_namespaces]] binding %q, which --store kv needs", Binding))
+		missing = append(missing, pkix.Textf("a [[kv_namespaces]] binding %q, which %s needs", Binding, pkix.OptStore.With("kv")).String())
 	}
 	if len(missing) > 0 {
 		return nil, &pkix.Error{File: found.Path, Msg: "was edited by hand and lacks " + strings.Join(missing, "; "),
-			Hint: "add it to the file yourself (your edits stay), or give --force to rewrite the file (hand edits lost)"}
+			Hint: "add it to the file yourself (your edits stay), or give %s to rewrite the file (hand edits lost)", HintArgs: []any{pkix.OptForce}}
 	}
 	return nil, nil
 }

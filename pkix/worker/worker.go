@@ -108,7 +108,7 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 	}
 	if o.Store == "inline" && set.Count > InlineLimit {
 		return nil, &pkix.Error{Msg: fmt.Sprintf("%d revoked certificates are too many to compile into the script (at most %d)", set.Count, InlineLimit),
-			Hint: "use --store kv"}
+			Hint: "use %s", HintArgs: []any{pkix.OptStore.With("kv")}}
 	}
 	meta := newMetadata(set, now)
 	metaJSON, err := json.Marshal(meta)
