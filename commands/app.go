@@ -133,8 +133,32 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 			completionCommand(ui),
 		},
 	}
+	setLeafDefaults(app.Commands)
 	recordHintFlags(ui, app.Commands)
 	return app
+}
+
+// setLeafDefaults gives every verb (a command without subcommands) the
+// one usage-error handler, and refuses stray arguments for the verbs
+// that take none (no ArgsUsage): defined here once, not in each verb.
+func setLeafDefaults(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		if len(cmd.Subcommands) > 0 {
+			setLeafDefaults(cmd.Subcommands)
+			continue
+		}
+		cmd.OnUsageError = usageErrorHandler
+		if cmd.ArgsUsage != "" || cmd.Action == nil {
+			continue
+		}
+		action := cmd.Action
+		cmd.Action = func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			return action(c)
+		}
+	}
 }
 
 func version() string {

@@ -49,11 +49,7 @@ EXAMPLES:
 			forceFlag(),
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runCAIntermediate(u, c)
 		},
 	}

@@ -45,7 +45,6 @@ EXAMPLES:
 			&cli.StringFlag{Name: "out", Usage: "output `FILE` for --fix-order"},
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 1 {
 				return usageErrorf("ca validate takes one file").hint("put a whole chain in one file, intermediate first")

@@ -44,7 +44,6 @@ must list every certificate the database marks revoked.
 			&cli.StringFlag{Name: "crl-warn", Value: "2d", Usage: "fail when the CRL's next update is within `DURATION`"},
 			jsonFlag(),
 		}, signerClientFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action:       func(c *cli.Context) error { return runCheck(u, c) },
 	}
 }

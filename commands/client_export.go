@@ -115,7 +115,6 @@ EXAMPLES:
 			forceFlag(),
 			jsonFlag(),
 		}, p12Flags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				return usageErrorf("client export takes one NAME").hint("mtlsctl client export client --p12")

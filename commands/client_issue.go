@@ -72,11 +72,7 @@ EXAMPLES:
 			allowDNSpecialsFlag(),
 			jsonFlag(),
 		}, append(append(lifetimeFlags(), p12Flags()...), signerClientFlags(false)...)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runClientIssue(u, c)
 		},
 	}

@@ -35,11 +35,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "all", Usage: "include the root and intermediate CAs"},
 			jsonFlag(),
 		}, signerClientFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runClientList(u, c)
 		},
 	}

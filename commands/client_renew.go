@@ -61,7 +61,6 @@ EXAMPLES:
 			configFlag(),
 			jsonFlag(),
 		}, lifetimeFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			return runClientRenew(u, c)
 		},

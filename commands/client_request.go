@@ -35,11 +35,7 @@ EXAMPLES:
 			forceFlag(),
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runClientRequest(u, c)
 		},
 	}

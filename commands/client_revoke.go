@@ -46,7 +46,6 @@ EXAMPLES:
 			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --crl: how long the CRL is valid"},
 			jsonFlag(),
 		}, signerClientFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 1 {
 				return usageErrorf("revoke takes one NAME").hint("use --all to revoke every certificate a name matches")

@@ -54,7 +54,6 @@ EXAMPLES:
 			allowDNSpecialsFlag(),
 			jsonFlag(),
 		}, lifetimeFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() == 0 {
 				return usageErrorf("client sign needs the request files").hint("mtlsctl client sign device-7.csr (the device makes it with 'client request --cn device-7')")

@@ -39,7 +39,6 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "off", Usage: "stop forwarding it"},
 			&cli.StringFlag{Name: "china-network", Usage: "true or false: also serve the hostname in the China network (default: kept)"},
 		}, cloudflareFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				return usageErrorf("cloudflare forwarding takes one hostname").hint("mtlsctl cloudflare forwarding auth.example.com --on")

@@ -29,11 +29,7 @@ Token permission: "Access: Mutual TLS Certificates Read" (or Write).
 		Flags: append([]cli.Flag{dirFlag(),
 			&cli.StringFlag{Name: "sort", Value: cloudflare.SortByName, Usage: "order the list by `KEY`: " + strings.Join(cloudflare.SortKeys, " or ")},
 		}, cloudflareFlags(false)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runCloudflareList(u, c)
 		},
 	}

@@ -63,11 +63,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "grace", Value: "24h", Usage: "with --deploy: how long past a CRL's next update its data is still used"},
 			&cli.BoolFlag{Name: "fail-open", Usage: "with --deploy: with stale data, let requests through and log (default: refuse)"},
 		}, externalCRLFlags()...), cloudflareFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runCloudflarePush(u, c)
 		},
 	}

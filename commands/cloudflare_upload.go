@@ -54,7 +54,6 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "strict", Usage: "RFC 5280 lint findings fail validation, as 'ca validate --strict'"},
 			&cli.BoolFlag{Name: "no-create", Usage: "only update a CA Access already holds; refuse to add one (for CI jobs that must not add trust)"},
 		}, cloudflareFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 1 {
 				return usageErrorf("cloudflare upload takes one file").hint("put a whole chain in one file, intermediate first")

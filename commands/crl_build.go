@@ -77,7 +77,6 @@ EXAMPLES:
 			&cli.StringSliceFlag{Name: "allow-unrevoke", Usage: "let the new CRL leave out this revoked `SERIAL` (lifting a certificateHold); repeat for each"},
 			jsonFlag(),
 		}, signerClientFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Bool("all") || c.IsSet("if-due") {
 				return runCRLBuildAll(u, c)

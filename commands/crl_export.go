@@ -38,11 +38,7 @@ EXAMPLES:
 			dirFlag(),
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, json or waf"},
 		}, externalCRLFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runCRLExport(u, c)
 		},
 	}

@@ -51,7 +51,6 @@ EXAMPLES:
 			&cli.StringFlag{Name: "ca", Usage: "verify the signature with this CA certificate `FILE` (default DIR/ca.pem when it exists)"},
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 1 {
 				return usageErrorf("crl show takes one CRL file").hint("see '%s --help'", c.Command.HelpName)

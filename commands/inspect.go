@@ -54,7 +54,6 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "pem", Usage: "also print each certificate's DER in base64 (the Cf-Client-Cert-Der-Base64 header; --json always has it)"},
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() == 0 {
 				return usageErrorf("inspect needs a file").hint("mtlsctl inspect client.pem")

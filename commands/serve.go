@@ -80,11 +80,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "forward-cert", Usage: "echo the Cf-Client-Cert-Der-Base64 / Cf-Client-Cert-Sha256 headers an origin would get"},
 			&cli.BoolFlag{Name: "json", Usage: "access log as JSON lines on stdout (banner and shutdown on stderr)"},
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			// A signal is serve's normal stop, at any moment: Run's
 			// process-wide context (set up before anything here listens)
 			// is the only one, so a SIGINT during start-up stops serve as

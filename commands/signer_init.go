@@ -39,11 +39,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "runner", Value: "runner-1", Usage: "the first runner's `NAME`"},
 			jsonFlag(),
 		}, grantFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runSignerInit(u, c)
 		},
 	}

@@ -32,7 +32,6 @@ EXAMPLES:
 			forceFlag(),
 			jsonFlag(),
 		}, grantFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			return runSignerRunner(u, c)
 		},

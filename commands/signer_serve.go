@@ -65,11 +65,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "allow-cfssl-clients", Usage: "also accept stock cfssl clients (no time or nonce: replayable)"},
 			&cli.StringFlag{Name: "issuer", Usage: "sign with the intermediate DIR/`NAME`.pem and DIR/NAME-key.pem, not the root (whose key can then stay offline)"},
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runSignerServe(u, c)
 		},
 	}

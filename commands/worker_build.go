@@ -65,11 +65,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "force", Usage: "rewrite a wrangler.toml whose routes or namespace id differ from --hostname/--kv-namespace-id (its hand edits are lost)"},
 			jsonFlag(),
 		}, externalCRLFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runWorkerBuild(u, c)
 		},
 	}
