@@ -44,7 +44,7 @@ must list every certificate the database marks revoked.
 			&cli.StringFlag{Name: "crl-warn", Value: "2d", Usage: "fail when the CRL's next update is within `DURATION`"},
 			jsonFlag(),
 		}, signerClientFlags(true)...),
-		Action:       func(c *cli.Context) error { return runCheck(u, c) },
+		Action: func(c *cli.Context) error { return runCheck(u, c) },
 	}
 }
 
