@@ -31,16 +31,23 @@ const (
 	ExitSIGTERM  = 143 // interrupted by SIGTERM (a cancelled CI job): likewise
 )
 
-const exitCodeHelp = `EXIT CODES:
-   0  success
-   1  a check ran and found problems (ca validate, check, crl show)
-   2  usage, input or I/O error; the command changed nothing (a repair of
-      an earlier interrupted command, if one was needed, is noted)
-   3  partly done: some certificates of a batch were issued and recorded,
-      others not (the summary names them), or a change was committed but
-      not finished (the next command in the directory finishes it)
+const exitCodeHelp = `EXIT CODES (the same for every command):
+   0  success, or nothing to do ("unchanged", "nothing due")
+   1  a check ran and found problems (ca validate, check, crl show; and
+      cloudflare upload, whose CA fails 'ca validate': nothing was sent)
+   2  usage, input or I/O error (or credentials, or an API error); the
+      command changed nothing (a repair of an earlier interrupted command,
+      if one was needed, is noted)
+   3  partly done: some certificates of a batch were issued or renewed and
+      recorded, others not, or some Cloudflare writes were applied and
+      others not (the summary names each; rerun the same command, it does
+      only what is missing), or a change was committed but not finished,
+      such as renew --revoke-old's revocations (the next command in the
+      directory finishes it)
    130 (SIGINT), 143 (SIGTERM): interrupted; certificates in flight were
-      finished and recorded, none was started after the signal`
+      finished and recorded, none was started after the signal, and what
+      was applied is said
+   serve and signer serve stop normally on SIGINT or SIGTERM: exit 0`
 
 // Run runs mtlsctl with the given arguments and streams and returns the
 // process exit code. It never calls os.Exit, so tests can run it in-process.
@@ -139,7 +146,7 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 }
 
 // setLeafDefaults gives every verb (a command without subcommands) the
-// one usage-error handler, and refuses stray arguments for the verbs
+// one usage-error handler and the one exit-code table, and refuses stray arguments for the verbs
 // that take none (no ArgsUsage): defined here once, not in each verb.
 func setLeafDefaults(cmds []*cli.Command) {
 	for _, cmd := range cmds {
@@ -148,6 +155,7 @@ func setLeafDefaults(cmds []*cli.Command) {
 			continue
 		}
 		cmd.OnUsageError = usageErrorHandler
+		cmd.Description = strings.TrimRight(cmd.Description, "\n") + "\n\n" + exitCodeHelp
 		if cmd.ArgsUsage != "" || cmd.Action == nil {
 			continue
 		}

@@ -25,9 +25,7 @@ guide's files are used and written to DIR so they can be edited and reused.
 EXAMPLES:
    mtlsctl ca init --dir pki                 # built-in defaults, new directory
    mtlsctl ca init                           # the guide's files in this directory
-   mtlsctl ca init --expiry 3650d --json     # 10-year CA, machine-readable output
-
-` + exitCodeHelp,
+   mtlsctl ca init --expiry 3650d --json     # 10-year CA, machine-readable output`,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "csr", Usage: "CA request `FILE` in cfssl's CSR JSON (default DIR/ca-csr.json; - for stdin)"},

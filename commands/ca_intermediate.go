@@ -32,9 +32,7 @@ intermediate then the root, which is what Access's upload wants.
 EXAMPLES:
    mtlsctl ca intermediate --cn "Access Issuing CA 1"
    mtlsctl ca validate ca-chain.pem
-   mtlsctl client issue --issuer intermediate --cn device-1 --name device-1
-
-` + exitCodeHelp,
+   mtlsctl client issue --issuer intermediate --cn device-1 --name device-1`,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "csr", Usage: "request `FILE` in cfssl's CSR JSON (default DIR/intermediate-csr.json; - for stdin)"},

@@ -33,9 +33,7 @@ EXAMPLES:
    mtlsctl ca validate --payload "Access Testing CA" --hostname auth.example.com \
      | curl -X POST "https://api.cloudflare.com/client/v4/accounts/$ACCOUNT/access/certificates" \
             -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" --data @-
-   mtlsctl ca validate bundle.pem --fix-order --out ca-chain.pem
-
-` + exitCodeHelp,
+   mtlsctl ca validate bundle.pem --fix-order --out ca-chain.pem`,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringSliceFlag{Name: "hostname", Usage: "an associated hostname to check (repeatable)"},

@@ -34,9 +34,7 @@ EXAMPLES:
 
 With --signer (an admin certificate), the client certificates are the
 valid ones in the signer's database, and the CRL given (or DIR/ca.crl)
-must list every certificate the database marks revoked.
-
-` + exitCodeHelp,
+must list every certificate the database marks revoked.`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "warn", Value: "30d", Usage: "fail when something expires within `DURATION`"},

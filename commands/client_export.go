@@ -105,9 +105,7 @@ the command reports success.
 
 EXAMPLES:
    MTLSCTL_P12_PASSWORD=s3cret mtlsctl client export client --p12
-   mtlsctl client export device-7 --p12 --legacy --password-file pw.txt
-
-` + exitCodeHelp,
+   mtlsctl client export device-7 --p12 --legacy --password-file pw.txt`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.BoolFlag{Name: "p12", Usage: "write PKCS#12 (the only format so far; required, for clarity)"},

@@ -52,9 +52,7 @@ EXAMPLES:
    mtlsctl client issue --dir pki --cn "James Royal"     # built-in request
    mtlsctl client issue --cn device-7 --name device-7 --key-type ecdsa-256
    mtlsctl client issue --issuer intermediate --cn device-1 --name device-1
-   mtlsctl client issue --cn-file devices.txt --key-type ecdsa-256     # a fleet, on all cores
-
-` + exitCodeHelp,
+   mtlsctl client issue --cn-file devices.txt --key-type ecdsa-256     # a fleet, on all cores`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "csr", Usage: "client request `FILE` in cfssl's CSR JSON (default DIR/client-csr.json; - for stdin)"},

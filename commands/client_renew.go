@@ -39,16 +39,14 @@ directory (NAME.csr), or from a new request from the device with
 
 Renewals run on all cores with the guarantees of a batch issue: each one
 is written whole and recorded, or not at all. Exit 0 when everything due
-was renewed (or nothing was due: "nothing due"), 2 when some could not be
+was renewed (or nothing was due: "nothing due"), 3 when some could not be
 (each named with the reason; the others are renewed and recorded).
 
 EXAMPLES:
    mtlsctl client renew --expiring 30d                 # what 'check' warns about
    mtlsctl client renew device-7 --reuse-key
    mtlsctl client renew device-8 --request device-8-new.csr
-   mtlsctl client renew --expiring 30d --cn 'sensor-*' --revoke-old
-
-` + renewExitCodeHelp,
+   mtlsctl client renew --expiring 30d --cn 'sensor-*' --revoke-old`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "expiring", Usage: "renew every valid client certificate expiring within `DURATION` (30d, 720h)"},
@@ -66,21 +64,6 @@ EXAMPLES:
 		},
 	}
 }
-
-// renewExitCodeHelp: renewal's own meaning of 2 (what the issue asks of
-// a daily job: 0 everything due renewed, 2 something due was not).
-const renewExitCodeHelp = `EXIT CODES:
-   0  everything due was renewed, or nothing was due ("nothing due")
-   2  usage, input or I/O error, and the directory is unchanged; or some
-      due certificates could not be renewed: each is named with the
-      reason, and the others were renewed and recorded
-   3  renewed, but revoking the old certificates (--revoke-old) failed:
-      the renewals are recorded and none of the old ones is revoked;
-      stdout (and --json, "not_revoked") names each old serial; the
-      intent is recorded, so 'check' names them, the hint gives the
-      revoke command of each, and a later renewal run revokes them first
-   130 (SIGINT), 143 (SIGTERM): interrupted; renewals in flight were
-      finished and recorded, none was started after the signal`
 
 func runClientRenew(u *ui, c *cli.Context) error {
 	d, err := openRepaired(u, c)

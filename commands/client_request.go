@@ -23,9 +23,7 @@ device-7.csr), or --name; existing files are never overwritten without
 EXAMPLES:
    mtlsctl client request --cn device-7
    mtlsctl client request --cn device-7 --key-type rsa-2048 --dir /etc/device
-   openssl req -verify -noout -in device-7.csr
-
-` + exitCodeHelp,
+   openssl req -verify -noout -in device-7.csr`,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "cn", Usage: "the common `NAME` to ask for (overrides --csr's CN)"},

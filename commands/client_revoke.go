@@ -30,9 +30,7 @@ same step, and 'mtlsctl check' fails while any of them stays valid.
 EXAMPLES:
    mtlsctl client revoke device-7 --reason keyCompromise --crl
    mtlsctl client revoke --serial 7F:39:24:DE:0A
-   mtlsctl client revoke --cert lost-laptop.pem --reason cessationOfOperation
-
-` + exitCodeHelp,
+   mtlsctl client revoke --cert lost-laptop.pem --reason cessationOfOperation`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "serial", Usage: "revoke the certificate with this `HEX` serial"},

@@ -38,9 +38,7 @@ EXAMPLES:
    mtlsctl client sign device-7.csr device-8.csr
    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -subj /CN=device-8 -out device-8.csr
    mtlsctl client sign --issuer intermediate requests/*.csr
-   ssh device-9 cat device-9.csr | mtlsctl client sign -
-
-` + exitCodeHelp,
+   ssh device-9 cat device-9.csr | mtlsctl client sign -`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "cn", Usage: "the certificate's common `NAME`, overriding the request's (one request only)"},

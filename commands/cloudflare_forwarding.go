@@ -33,7 +33,7 @@ EXAMPLES:
    mtlsctl cloudflare forwarding auth.example.com --on
    mtlsctl cloudflare forwarding auth.example.com --off --china-network=false
 
-` + cloudflareHelp + cloudflareExitHelp,
+` + cloudflareHelp,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "on", Usage: "forward the client certificate to the origin"},
 			&cli.BoolFlag{Name: "off", Usage: "stop forwarding it"},

@@ -25,7 +25,7 @@ with --sort expiry by expiry date, soonest first.
 
 Token permission: "Access: Mutual TLS Certificates Read" (or Write).
 
-` + cloudflareHelp + cloudflareExitHelp,
+` + cloudflareHelp,
 		Flags: append([]cli.Flag{dirFlag(),
 			&cli.StringFlag{Name: "sort", Value: cloudflare.SortByName, Usage: "order the list by `KEY`: " + strings.Join(cloudflare.SortKeys, " or ")},
 		}, cloudflareFlags(false)...),

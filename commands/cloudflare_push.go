@@ -54,7 +54,7 @@ EXAMPLES:
    mtlsctl cloudflare push --dir pki --dry-run
    mtlsctl cloudflare push --dir pki --kv-namespace-id 0f2a... --deploy mtlsctl-revocation --zone-id 9a78...
 
-` + cloudflareHelp + cloudflareExitHelp,
+` + cloudflareHelp,
 		Flags: append(append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "kv-namespace-id", EnvVars: []string{"MTLSCTL_KV_NAMESPACE_ID"}, Usage: "the Workers KV namespace `ID` the Worker is bound to"},

@@ -45,7 +45,7 @@ EXAMPLES:
    mtlsctl cloudflare upload --dir pki --no-create --hostname auth.example.com   # in a scheduled job
    mtlsctl cloudflare upload new/ca.pem --replace "Access Testing CA" --name "Access CA 2027"
 
-` + cloudflareHelp + cloudflareExitHelp,
+` + cloudflareHelp,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "name", Usage: "the certificate's `NAME` in Access (default: kept, or the CA's CN)"},

@@ -58,9 +58,7 @@ EXAMPLES:
    mtlsctl crl build --all --if-due 3d --next-update 7d
    mtlsctl crl build serials.txt
    mtlsctl crl build --pem --out ca.crl.pem --next-update 30d serials.txt
-   mtlsctl crl build --out - serials.txt | openssl crl -inform DER -noout -text
-
-` + exitCodeHelp,
+   mtlsctl crl build --out - serials.txt | openssl crl -inform DER -noout -text`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.BoolFlag{Name: "all", Usage: "rebuild every CA's CRL in DIR (root, intermediates, retired keys still in use) from its own serials file, in one transaction"},

@@ -44,9 +44,7 @@ without a password it is only named.
 EXAMPLES:
    mtlsctl inspect client.pem
    mtlsctl inspect --json client.pem | jq -r '.certificates[0].access.certSerial'
-   mtlsctl inspect client-key.pem ca.crl ca-chain.pem
-
-` + exitCodeHelp,
+   mtlsctl inspect client-key.pem ca.crl ca-chain.pem`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, EnvVars: []string{"MTLSCTL_DIR"},
 				Usage: "where to look for the certificates of a key (default: the key file's directory)"},

@@ -65,9 +65,7 @@ through a symlink; anything else stops serve before it listens.
 
 EXAMPLES:
    mtlsctl serve --ca ca.pem --crl ca.crl
-   mtlsctl serve --ca ca-chain.pem --common-name "James Royal" --addr 127.0.0.1:9443 --forward-cert
-
-` + exitCodeHelp,
+   mtlsctl serve --ca ca-chain.pem --common-name "James Royal" --addr 127.0.0.1:9443 --forward-cert`,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "ca", Usage: "the CA `FILE` clients must chain to, as uploaded to Access (default DIR/ca.pem)"},

@@ -29,9 +29,7 @@ DIR/signer, what does not exist yet:
 A rerun never replaces any of them.
 
 EXAMPLES:
-   mtlsctl signer init --dir pki --db postgres://signer@db/pki --host signer.internal --cn 'ci-*'
-
-` + exitCodeHelp,
+   mtlsctl signer init --dir pki --db postgres://signer@db/pki --host signer.internal --cn 'ci-*'`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			dbFlag(),

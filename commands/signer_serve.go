@@ -53,9 +53,7 @@ table below says of other commands).
 
 EXAMPLES:
    mtlsctl signer serve --dir pki --db postgres://signer@db/pki --addr :8888
-   mtlsctl signer serve --dir pki --issuer intermediate   # root key kept offline
-
-` + exitCodeHelp,
+   mtlsctl signer serve --dir pki --issuer intermediate   # root key kept offline`,
 		Flags: []cli.Flag{
 			dirFlag(),
 			dbFlag(),

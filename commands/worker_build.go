@@ -51,9 +51,7 @@ Stale data fails closed: once a CRL's next update has passed by more than
 EXAMPLES:
    mtlsctl worker build --dir pki --hostname auth.example.com --kv-namespace-id 0f2a...
    npx wrangler kv bulk put --remote --binding REVOKED pki/worker/revoked.kv.json --config pki/worker/wrangler.toml
-   npx wrangler deploy --config pki/worker/wrangler.toml
-
-` + exitCodeHelp,
+   npx wrangler deploy --config pki/worker/wrangler.toml`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "store", Value: "kv", Usage: "kv (one key per revoked certificate) or inline (the list in the script)"},
