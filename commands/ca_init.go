@@ -31,7 +31,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "csr", Usage: "CA request `FILE` in cfssl's CSR JSON (default DIR/ca-csr.json; - for stdin)"},
 			configFlag(),
 			&cli.StringFlag{Name: "expiry", Usage: "CA lifetime, e.g. 1825d or 43800h (overrides the request's ca.expiry)"},
-			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
+			keyTypeFlag("the request's"),
 			forceFlag(),
 			jsonFlag(),
 		},

@@ -55,7 +55,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "request", Usage: "a new PKCS#10 request `FILE` from the device (one certificate); its subject must be the certificate's"},
 			&cli.BoolFlag{Name: "subject-from-request", Usage: "with --request: issue the request's subject (its CN must be the recorded one) instead of the recorded subject"},
 			&cli.BoolFlag{Name: "revoke-old", Usage: "revoke the renewed certificates (reason superseded) and rebuild the CRLs"},
-			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --revoke-old: how long the CRLs are valid"},
+			nextUpdateFlag("--revoke-old"),
 			configFlag(),
 			jsonFlag(),
 		}, lifetimeFlags()...),

@@ -29,7 +29,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "cn", Usage: "the common `NAME` to ask for (overrides --csr's CN)"},
 			&cli.StringFlag{Name: "csr", Usage: "the subject from a cfssl JSON request `FILE` (- for stdin)"},
 			&cli.StringFlag{Name: "name", Usage: "output base `NAME`: NAME-key.pem, NAME.csr (default from the CN)"},
-			&cli.StringFlag{Name: "key-type", Usage: "the key: ecdsa-256, ecdsa-384, rsa-2048, rsa-4096, ... (default: the request's; built in, the guide's rsa-4096)"},
+			keyTypeFlag("the request's; built in, the guide's rsa-4096"),
 			forceFlag(),
 			jsonFlag(),
 		},

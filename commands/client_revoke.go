@@ -41,7 +41,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "all", Usage: "revoke every certificate NAME matches"},
 			&cli.BoolFlag{Name: "all-with-key", Usage: "with --reason keyCompromise: also revoke every other valid certificate of the same key (otherwise each is named in a warning)"},
 			&cli.BoolFlag{Name: "crl", Usage: "also rebuild the issuing CA's CRL (DIR/ca.crl, or DIR/NAME.crl for intermediate NAME)"},
-			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --crl: how long the CRL is valid"},
+			nextUpdateFlag("--crl"),
 			jsonFlag(),
 		}, signerClientFlags(true)...),
 		Action: func(c *cli.Context) error {

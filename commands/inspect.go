@@ -46,8 +46,7 @@ EXAMPLES:
    mtlsctl inspect --json client.pem | jq -r '.certificates[0].access.certSerial'
    mtlsctl inspect client-key.pem ca.crl ca-chain.pem`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, EnvVars: []string{"MTLSCTL_DIR"},
-				Usage: "where to look for the certificates of a key (default: the key file's directory)"},
+			inspectDirFlag(),
 			&cli.StringFlag{Name: "password-file", Usage: "open PKCS#12 files with the password in `FILE` (or MTLSCTL_P12_PASSWORD)"},
 			&cli.BoolFlag{Name: "pem", Usage: "also print each certificate's DER in base64 (the Cf-Client-Cert-Der-Base64 header; --json always has it)"},
 			jsonFlag(),

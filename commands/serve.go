@@ -76,7 +76,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "cert", Usage: "server certificate `FILE` (default: a throwaway localhost certificate)"},
 			&cli.StringFlag{Name: "key", Usage: "server key `FILE`, with --cert"},
 			&cli.BoolFlag{Name: "forward-cert", Usage: "echo the Cf-Client-Cert-Der-Base64 / Cf-Client-Cert-Sha256 headers an origin would get"},
-			&cli.BoolFlag{Name: "json", Usage: "access log as JSON lines on stdout (banner and shutdown on stderr)"},
+			serveJSONFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			// A signal is serve's normal stop, at any moment: Run's
