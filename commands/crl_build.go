@@ -10,12 +10,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func crlBuildCommand(u *ui) *cli.Command {
-	return &cli.Command{
-		Name:      "build",
-		Usage:     "build a CRL from a file of hex serials: ca.crl (DER)",
-		ArgsUsage: "SERIALS-FILE | --all",
-		Description: `Builds a version 2 CRL signed by the CA in DIR, from a file with one revoked
+// crlBuildDescription is crl build's --help: the serials file's format and
+// what the CRL carries.
+const crlBuildDescription = `Builds a version 2 CRL signed by the CA in DIR, from a file with one revoked
 serial per line. Replaces "cfssl gencrl serials.txt ca.pem ca-key.pem |
 base64 -D > ca.crl", which reads the hex serials as decimal (the guide's
 own hex serial revokes serial 07) and fails on Linux at "base64 -D".
@@ -58,7 +55,14 @@ EXAMPLES:
    mtlsctl crl build --all --if-due 3d --next-update 7d
    mtlsctl crl build serials.txt
    mtlsctl crl build --pem --out ca.crl.pem --next-update 30d serials.txt
-   mtlsctl crl build --out - serials.txt | openssl crl -inform DER -noout -text`,
+   mtlsctl crl build --out - serials.txt | openssl crl -inform DER -noout -text`
+
+func crlBuildCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:        "build",
+		Usage:       "build a CRL from a file of hex serials: ca.crl (DER)",
+		ArgsUsage:   "SERIALS-FILE | --all",
+		Description: crlBuildDescription,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.BoolFlag{Name: "all", Usage: "rebuild every CA's CRL in DIR (root, intermediates, retired keys still in use) from its own serials file, in one transaction"},

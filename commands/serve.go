@@ -23,11 +23,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func serveCommand(u *ui) *cli.Command {
-	return &cli.Command{
-		Name:  "serve",
-		Usage: "run a local HTTPS server that behaves like an Access mTLS policy",
-		Description: `Runs an HTTPS server that answers like an Access application with an mTLS
+// serveDescription is serve's --help: the policy it emulates, and how it
+// treats CRLs and its own files.
+const serveDescription = `Runs an HTTPS server that answers like an Access application with an mTLS
 Service Auth policy, so the guide's test can be run locally before anything
 is uploaded:
 
@@ -65,7 +63,13 @@ through a symlink; anything else stops serve before it listens.
 
 EXAMPLES:
    mtlsctl serve --ca ca.pem --crl ca.crl
-   mtlsctl serve --ca ca-chain.pem --common-name "James Royal" --addr 127.0.0.1:9443 --forward-cert`,
+   mtlsctl serve --ca ca-chain.pem --common-name "James Royal" --addr 127.0.0.1:9443 --forward-cert`
+
+func serveCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:        "serve",
+		Usage:       "run a local HTTPS server that behaves like an Access mTLS policy",
+		Description: serveDescription,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "ca", Usage: "the CA `FILE` clients must chain to, as uploaded to Access (default DIR/ca.pem)"},
