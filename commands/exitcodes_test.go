@@ -78,7 +78,6 @@ var notExercised = map[string]string{
 	"client renew 3":            "some renewals fail: client_renew.txtar",
 	"client renew 130":          "a signal mid-batch: client_renew.txtar",
 	"client renew 143":          "as client renew 130",
-	"serve 0":                   "a signal is serve's stop: serve_test.go and serve.txtar",
 	"signer init 0":             "needs a signer database: the signer scripts",
 	"signer runner 0":           "needs signer init: the signer scripts",
 	"signer serve 0":            "needs a signer database: the signer scripts",
@@ -164,10 +163,18 @@ func TestEveryVerbExitsWithEachDocumentedCode(t *testing.T) {
 	if !t.Failed() {
 		for _, c := range signalCases {
 			for sig, code := range map[syscall.Signal]int{syscall.SIGINT: ExitSIGINT, syscall.SIGTERM: ExitSIGTERM} {
-				runIntoSignal(t, dir, c, sig, code)
+				runIntoSignal(t, dir, c, sig, code, func(pid int) { waitForPipeOpen(pid, 20*time.Second) })
 				done[fmt.Sprint(c.verb, " ", code)] = true
 			}
 		}
+		// A signal is serve's normal stop: exit 0, once it listens.
+		addrFile := filepath.Join(dir, "serve.addr")
+		serve := exitCase{"serve", 0, []string{"serve", "--dir", "DIR", "--addr", "127.0.0.1:0", "--addr-file", addrFile}}
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+			os.Remove(addrFile)
+			runIntoSignal(t, dir, serve, sig, ExitOK, func(int) { waitForFile(addrFile, 20*time.Second) })
+		}
+		done["serve 0"] = true
 	}
 	for v, codes := range verbExitCodes {
 		for _, code := range codes {
@@ -184,7 +191,7 @@ func TestEveryVerbExitsWithEachDocumentedCode(t *testing.T) {
 
 // runIntoSignal runs the verb in a child process (this test binary, see
 // TestExitCodeChild) that waits on a named pipe, and sends it sig.
-func runIntoSignal(t *testing.T, dir string, c exitCase, sig syscall.Signal, want int) {
+func runIntoSignal(t *testing.T, dir string, c exitCase, sig syscall.Signal, want int, ready func(pid int)) {
 	t.Helper()
 	fifo := filepath.Join(t.TempDir(), "never.fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
@@ -199,7 +206,7 @@ func runIntoSignal(t *testing.T, dir string, c exitCase, sig syscall.Signal, wan
 	}
 	// Signal it once it blocks opening the pipe (its signals are caught
 	// by then); where the kernel does not say so, give it a moment.
-	waitForPipeOpen(cmd.Process.Pid, 20*time.Second)
+	ready(cmd.Process.Pid)
 	cmd.Process.Signal(sig)
 	err := cmd.Wait()
 	got := cmd.ProcessState.ExitCode()
@@ -221,6 +228,15 @@ func waitForPipeOpen(pid int, timeout time.Duration) {
 			if b, _ := os.ReadFile(f); string(b) == "wait_for_partner" {
 				return
 			}
+		}
+	}
+}
+
+// waitForFile waits until path is there and not empty, or until timeout.
+func waitForFile(path string, timeout time.Duration) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if info, err := os.Stat(path); err == nil && info.Size() > 0 {
+			return
 		}
 	}
 }
