@@ -28,7 +28,7 @@ EXAMPLES:
    mtlsctl ca init --expiry 3650d --json     # 10-year CA, machine-readable output`,
 		Flags: []cli.Flag{
 			dirFlag(),
-			&cli.StringFlag{Name: "csr", Usage: "CA request `FILE` in cfssl's CSR JSON (default DIR/ca-csr.json; - for stdin)"},
+			csrFlag("DIR/ca-csr.json"),
 			configFlag(),
 			&cli.StringFlag{Name: "expiry", Usage: "CA lifetime, e.g. 1825d or 43800h (overrides the request's ca.expiry)"},
 			keyTypeFlag("the request's"),

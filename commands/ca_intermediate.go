@@ -35,7 +35,7 @@ EXAMPLES:
    mtlsctl client issue --issuer intermediate --cn device-1 --name device-1`,
 		Flags: []cli.Flag{
 			dirFlag(),
-			&cli.StringFlag{Name: "csr", Usage: "request `FILE` in cfssl's CSR JSON (default DIR/intermediate-csr.json; - for stdin)"},
+			csrFlag("DIR/intermediate-csr.json"),
 			&cli.StringFlag{Name: "cn", Usage: "the intermediate's common `NAME` (overrides the request's CN)"},
 			configFlag(),
 			signingCAFlag(),

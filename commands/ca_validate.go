@@ -37,7 +37,7 @@ EXAMPLES:
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringSliceFlag{Name: "hostname", Usage: "an associated hostname to check (repeatable)"},
-			&cli.BoolFlag{Name: "strict", Usage: "RFC 5280 lint findings fail the check"},
+			lintStrictFlag(),
 			&cli.StringFlag{Name: "payload", Usage: "after a passing check, print Access's API request body with this `NAME`"},
 			&cli.BoolFlag{Name: "fix-order", Usage: "when the bundle is only out of order, write it in the right order to --out"},
 			&cli.StringFlag{Name: "out", Usage: "output `FILE` for --fix-order"},

@@ -17,7 +17,7 @@ import (
 // history.
 func p12Flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "password-file", Usage: "read the PKCS#12 password from `FILE` (or set MTLSCTL_P12_PASSWORD)"},
+		passwordFileFlag(),
 		&cli.BoolFlag{Name: "no-password", Usage: "write the PKCS#12 file with an empty password"},
 		&cli.BoolFlag{Name: "legacy", Usage: "3DES/SHA-1 PKCS#12, for older macOS Keychain and Windows (default: AES-256/PBKDF2)"},
 	}

@@ -47,7 +47,7 @@ EXAMPLES:
 			signingCAFlag(),
 			signingCAKeyFlag(),
 			issuerFlag(),
-			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
+			clientProfileFlag(),
 			forceFlag(),
 			allowDNSpecialsFlag(),
 			jsonFlag(),

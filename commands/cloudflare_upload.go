@@ -51,7 +51,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "name", Usage: "the certificate's `NAME` in Access (default: kept, or the CA's CN)"},
 			&cli.StringSliceFlag{Name: "hostname", Usage: "an associated `HOSTNAME` (repeatable; the whole list)"},
 			&cli.StringFlag{Name: "replace", Usage: "rotate out the certificate with this `ID` or name: the new CA gets its hostnames too"},
-			&cli.BoolFlag{Name: "strict", Usage: "RFC 5280 lint findings fail validation, as 'ca validate --strict'"},
+			lintStrictFlag(),
 			&cli.BoolFlag{Name: "no-create", Usage: "only update a CA Access already holds; refuse to add one (for CI jobs that must not add trust)"},
 		}, cloudflareFlags(true)...),
 		Action: func(c *cli.Context) error {

@@ -82,6 +82,26 @@ func workerHostnameFlag(needs, def string) cli.Flag {
 	return &cli.StringSliceFlag{Name: "hostname", DefaultText: def, Usage: withFlag(needs, "a `HOSTNAME` to route to the Worker (repeatable)")}
 }
 
+// csrFlag is the cfssl request a verb issues from when no --cn alone
+// will do; def is the file the directory holds for it.
+func csrFlag(def string) cli.Flag {
+	return &cli.StringFlag{Name: "csr", DefaultText: def, Usage: "the request `FILE` in cfssl's CSR JSON (- for stdin)"}
+}
+
+// clientProfileFlag is the profile client issue and client sign sign with.
+func clientProfileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"}
+}
+
+// lintStrictFlag: ca validate's --strict, which cloudflare upload runs too.
+func lintStrictFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "strict", Usage: "RFC 5280 lint findings fail the validation, not only warn"}
+}
+
+func passwordFileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "password-file", Usage: "the PKCS#12 password, read from `FILE` (or set MTLSCTL_P12_PASSWORD)"}
+}
+
 // Flags that share a name with the ones above but mean something else
 // in their verb: named for what they are there.
 

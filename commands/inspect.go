@@ -47,7 +47,7 @@ EXAMPLES:
    mtlsctl inspect client-key.pem ca.crl ca-chain.pem`,
 		Flags: []cli.Flag{
 			inspectDirFlag(),
-			&cli.StringFlag{Name: "password-file", Usage: "open PKCS#12 files with the password in `FILE` (or MTLSCTL_P12_PASSWORD)"},
+			passwordFileFlag(),
 			&cli.BoolFlag{Name: "pem", Usage: "also print each certificate's DER in base64 (the Cf-Client-Cert-Der-Base64 header; --json always has it)"},
 			jsonFlag(),
 		},
