@@ -31,16 +31,60 @@ const (
 	ExitSIGTERM  = 143 // interrupted by SIGTERM (a cancelled CI job): likewise
 )
 
-const exitCodeHelp = `EXIT CODES:
-   0  success
-   1  a check ran and found problems (ca validate, check, crl show)
-   2  usage, input or I/O error; the command changed nothing (a repair of
-      an earlier interrupted command, if one was needed, is noted)
-   3  partly done: some certificates of a batch were issued and recorded,
-      others not (the summary names them), or a change was committed but
-      not finished (the next command in the directory finishes it)
+const exitCodeHelp = `EXIT CODES (the same for every command):
+   0  success, or nothing to do ("unchanged", "nothing due")
+   1  a check ran and found problems (ca validate, check, crl show; and
+      cloudflare upload, whose CA fails 'ca validate': nothing was sent)
+   2  usage, input or I/O error (or credentials, or an API error); the
+      command changed nothing (a repair of an earlier interrupted command,
+      if one was needed, is noted)
+   3  partly done: some certificates of a batch were issued or renewed and
+      recorded, others not, or some Cloudflare writes were applied and
+      others not (the summary names each; rerun the same command, it does
+      only what is missing), or a change was committed but not finished,
+      such as renew --revoke-old's revocations (the next command in the
+      directory finishes it)
    130 (SIGINT), 143 (SIGTERM): interrupted; certificates in flight were
-      finished and recorded, none was started after the signal`
+      finished and recorded, none was started after the signal, and what
+      was applied is said
+   serve and signer serve stop normally on SIGINT or SIGTERM: exit 0`
+
+// verbExitCodes is the codes each verb can exit with, by exitCodeHelp's
+// table; exitcodes_test.go runs each verb into each. A signal gives
+// 130/143 only to a verb that can still be waiting or working when it
+// comes (on an input pipe, a batch, the API); the others finish first, and
+// serve and signer serve stop with 0. Any verb that changes the directory
+// can also exit 3 when an I/O error strikes after its change is committed
+// (pkidir.ErrUnfinished): that needs a failing disk, so it is left out
+// here and tested by the crash tests.
+var verbExitCodes = map[string][]int{
+	"ca init":               {0, 2},
+	"ca validate":           {0, 1, 2, 130, 143},
+	"ca intermediate":       {0, 2},
+	"check":                 {0, 1, 2},
+	"client issue":          {0, 2, 3, 130, 143},
+	"client request":        {0, 2},
+	"client sign":           {0, 2, 3, 130, 143},
+	"client list":           {0, 2},
+	"client export":         {0, 2, 130, 143},
+	"client renew":          {0, 2, 3, 130, 143},
+	"client revoke":         {0, 2},
+	"crl build":             {0, 2, 130, 143},
+	"crl export":            {0, 2},
+	"crl show":              {0, 1, 2, 130, 143},
+	"inspect":               {0, 2, 130, 143},
+	"serve":                 {0, 2},
+	"worker build":          {0, 2},
+	"cloudflare upload":     {0, 1, 2, 3, 130, 143},
+	"cloudflare list":       {0, 2, 130, 143},
+	"cloudflare delete":     {0, 2, 3, 130, 143},
+	"cloudflare forwarding": {0, 2, 3, 130, 143},
+	"cloudflare push":       {0, 2, 3, 130, 143},
+	"signer init":           {0, 2},
+	"signer runner":         {0, 2},
+	"signer serve":          {0, 2},
+	"completion":            {0, 2},
+}
 
 // Run runs mtlsctl with the given arguments and streams and returns the
 // process exit code. It never calls os.Exit, so tests can run it in-process.
@@ -133,8 +177,33 @@ Cloudflare Access's mTLS guide does with cfssl, without its silent traps.
 			completionCommand(ui),
 		},
 	}
+	setLeafDefaults(app.Commands)
 	recordHintFlags(ui, app.Commands)
 	return app
+}
+
+// setLeafDefaults gives every verb (a command without subcommands) the
+// one usage-error handler and the one exit-code table, and refuses stray arguments for the verbs
+// that take none (no ArgsUsage): defined here once, not in each verb.
+func setLeafDefaults(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		if len(cmd.Subcommands) > 0 {
+			setLeafDefaults(cmd.Subcommands)
+			continue
+		}
+		cmd.OnUsageError = usageErrorHandler
+		cmd.Description = strings.TrimRight(cmd.Description, "\n") + "\n\n" + exitCodeHelp
+		if cmd.ArgsUsage != "" || cmd.Action == nil {
+			continue
+		}
+		action := cmd.Action
+		cmd.Action = func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			return action(c)
+		}
+	}
 }
 
 func version() string {

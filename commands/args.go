@@ -21,13 +21,9 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 	// the command too ("mtlsctl check --no-color"), where the parser would
 	// call them unknown. They are moved to the front, unless the command
 	// has a flag of the same name.
-	globals := map[string]bool{}
-	for _, f := range app.Flags {
-		for _, n := range f.Names() {
-			globals[n] = true
-		}
-	}
+	globals := flagArity(app.Flags)
 	flagName := func(a string) string { n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); return n }
+	isGlobal := func(a string) bool { _, ok := globals[flagName(a)]; return ok }
 	moved := []string{}
 	head := []string{args[0]} // the program and its command path
 	i := 1
@@ -39,7 +35,7 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 		if a == "--" {
 			return args, nil
 		}
-		if strings.HasPrefix(a, "-") && (cmd == nil || globals[flagName(a)]) {
+		if strings.HasPrefix(a, "-") && (cmd == nil || isGlobal(a)) {
 			moved = append(moved, a) // global flags are all booleans
 			i++
 			continue
@@ -59,13 +55,7 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 	if cmd == nil || len(cmd.Subcommands) > 0 {
 		return join(head[:1], moved, head[1:], args[i:]), nil
 	}
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		_, isBool := f.(*cli.BoolFlag)
-		for _, name := range f.Names() {
-			takesValue[name] = !isBool
-		}
-	}
+	takesValue := flagArity(cmd.Flags)
 	var flags, positional []string
 	rest := args[i:]
 	for j := 0; j < len(rest); j++ {
@@ -76,7 +66,7 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 		}
 		if strings.HasPrefix(a, "-") && a != "-" {
 			name := strings.TrimLeft(a, "-")
-			if _, own := takesValue[flagName(a)]; !own && globals[flagName(a)] {
+			if _, own := takesValue[flagName(a)]; !own && isGlobal(a) {
 				moved = append(moved, a)
 				continue
 			}
@@ -96,6 +86,19 @@ func reorderArgs(app *cli.App, args []string) ([]string, error) {
 		positional = append(positional, a)
 	}
 	return join(head[:1], moved, head[1:], flags, positional), nil
+}
+
+// flagArity maps each name and alias of flags to whether it takes a
+// value (every flag but a boolean).
+func flagArity(flags []cli.Flag) map[string]bool {
+	names := map[string]bool{}
+	for _, f := range flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			names[n] = !isBool
+		}
+	}
+	return names
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {

@@ -25,23 +25,17 @@ guide's files are used and written to DIR so they can be edited and reused.
 EXAMPLES:
    mtlsctl ca init --dir pki                 # built-in defaults, new directory
    mtlsctl ca init                           # the guide's files in this directory
-   mtlsctl ca init --expiry 3650d --json     # 10-year CA, machine-readable output
-
-` + exitCodeHelp,
+   mtlsctl ca init --expiry 3650d --json     # 10-year CA, machine-readable output`,
 		Flags: []cli.Flag{
 			dirFlag(),
-			&cli.StringFlag{Name: "csr", Usage: "CA request `FILE` in cfssl's CSR JSON (default DIR/ca-csr.json; - for stdin)"},
+			csrFlag("DIR/ca-csr.json"),
 			configFlag(),
 			&cli.StringFlag{Name: "expiry", Usage: "CA lifetime, e.g. 1825d or 43800h (overrides the request's ca.expiry)"},
-			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
+			keyTypeFlag("the request's"),
 			forceFlag(),
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runCAInit(u, c)
 		},
 	}

@@ -32,28 +32,22 @@ intermediate then the root, which is what Access's upload wants.
 EXAMPLES:
    mtlsctl ca intermediate --cn "Access Issuing CA 1"
    mtlsctl ca validate ca-chain.pem
-   mtlsctl client issue --issuer intermediate --cn device-1 --name device-1
-
-` + exitCodeHelp,
+   mtlsctl client issue --issuer intermediate --cn device-1 --name device-1`,
 		Flags: []cli.Flag{
 			dirFlag(),
-			&cli.StringFlag{Name: "csr", Usage: "request `FILE` in cfssl's CSR JSON (default DIR/intermediate-csr.json; - for stdin)"},
+			csrFlag("DIR/intermediate-csr.json"),
 			&cli.StringFlag{Name: "cn", Usage: "the intermediate's common `NAME` (overrides the request's CN)"},
 			configFlag(),
-			&cli.StringFlag{Name: "ca", Usage: "issuing CA certificate `FILE` (default DIR/ca.pem); may be a bundle, issuer first"},
-			&cli.StringFlag{Name: "ca-key", Usage: "issuing CA private key `FILE` (default DIR/ca-key.pem)"},
+			signingCAFlag(),
+			signingCAKeyFlag(),
 			&cli.StringFlag{Name: "profile", Usage: "CA signing profile (default: the first with is_ca, else built-in)"},
 			&cli.IntFlag{Name: "path-len", Value: 0, Usage: "path length constraint of the intermediate; -1 for none"},
 			&cli.StringFlag{Name: "name", Value: "intermediate", Usage: "output base `NAME`"},
-			&cli.StringFlag{Name: "key-type", Usage: "the intermediate's key (default: the issuer's type and size): rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
+			keyTypeFlag("the issuer's type and size"),
 			forceFlag(),
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runCAIntermediate(u, c)
 		},
 	}

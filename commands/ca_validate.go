@@ -33,19 +33,16 @@ EXAMPLES:
    mtlsctl ca validate --payload "Access Testing CA" --hostname auth.example.com \
      | curl -X POST "https://api.cloudflare.com/client/v4/accounts/$ACCOUNT/access/certificates" \
             -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" --data @-
-   mtlsctl ca validate bundle.pem --fix-order --out ca-chain.pem
-
-` + exitCodeHelp,
+   mtlsctl ca validate bundle.pem --fix-order --out ca-chain.pem`,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringSliceFlag{Name: "hostname", Usage: "an associated hostname to check (repeatable)"},
-			&cli.BoolFlag{Name: "strict", Usage: "RFC 5280 lint findings fail the check"},
+			lintStrictFlag(),
 			&cli.StringFlag{Name: "payload", Usage: "after a passing check, print Access's API request body with this `NAME`"},
 			&cli.BoolFlag{Name: "fix-order", Usage: "when the bundle is only out of order, write it in the right order to --out"},
 			&cli.StringFlag{Name: "out", Usage: "output `FILE` for --fix-order"},
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 1 {
 				return usageErrorf("ca validate takes one file").hint("put a whole chain in one file, intermediate first")

@@ -35,9 +35,7 @@ EXAMPLES:
 
 With --signer (an admin certificate), the client certificates are the
 valid ones in the signer's database, and the CRL given (or DIR/ca.crl)
-must list every certificate the database marks revoked.
-
-` + exitCodeHelp,
+must list every certificate the database marks revoked.`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "warn", Value: "30d", Usage: "fail when something expires within `DURATION`"},
@@ -45,8 +43,7 @@ must list every certificate the database marks revoked.
 			&cli.StringFlag{Name: "crl-warn", Value: "2d", Usage: "fail when the CRL's next update is within `DURATION`"},
 			jsonFlag(),
 		}, signerClientFlags(true)...),
-		OnUsageError: usageErrorHandler,
-		Action:       func(c *cli.Context) error { return runCheck(u, c) },
+		Action: func(c *cli.Context) error { return runCheck(u, c) },
 	}
 }
 

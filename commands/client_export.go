@@ -17,7 +17,7 @@ import (
 // history.
 func p12Flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "password-file", Usage: "read the PKCS#12 password from `FILE` (or set MTLSCTL_P12_PASSWORD)"},
+		passwordFileFlag(),
 		&cli.BoolFlag{Name: "no-password", Usage: "write the PKCS#12 file with an empty password"},
 		&cli.BoolFlag{Name: "legacy", Usage: "3DES/SHA-1 PKCS#12, for older macOS Keychain and Windows (default: AES-256/PBKDF2)"},
 	}
@@ -105,9 +105,7 @@ the command reports success.
 
 EXAMPLES:
    MTLSCTL_P12_PASSWORD=s3cret mtlsctl client export client --p12
-   mtlsctl client export device-7 --p12 --legacy --password-file pw.txt
-
-` + exitCodeHelp,
+   mtlsctl client export device-7 --p12 --legacy --password-file pw.txt`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.BoolFlag{Name: "p12", Usage: "write PKCS#12 (the only format so far; required, for clarity)"},
@@ -115,7 +113,6 @@ EXAMPLES:
 			forceFlag(),
 			jsonFlag(),
 		}, p12Flags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				return usageErrorf("client export takes one NAME").hint("mtlsctl client export client --p12")

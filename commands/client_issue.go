@@ -52,31 +52,25 @@ EXAMPLES:
    mtlsctl client issue --dir pki --cn "James Royal"     # built-in request
    mtlsctl client issue --cn device-7 --name device-7 --key-type ecdsa-256
    mtlsctl client issue --issuer intermediate --cn device-1 --name device-1
-   mtlsctl client issue --cn-file devices.txt --key-type ecdsa-256     # a fleet, on all cores
-
-` + exitCodeHelp,
+   mtlsctl client issue --cn-file devices.txt --key-type ecdsa-256     # a fleet, on all cores`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
-			&cli.StringFlag{Name: "csr", Usage: "client request `FILE` in cfssl's CSR JSON (default DIR/client-csr.json; - for stdin)"},
+			csrFlag("DIR/client-csr.json"),
 			&cli.StringSliceFlag{Name: "cn", Usage: "the certificate's common `NAME` (overrides the request's CN); repeat for a batch"},
 			&cli.StringFlag{Name: "cn-file", Usage: "issue one certificate per line of `FILE` (# comments); - for stdin"},
 			configFlag(),
-			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
-			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
-			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (ca: the root); default: the directory's one intermediate, else the root; under an intermediate also writes BASE-fullchain.pem"},
-			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
+			signingCAFlag(),
+			signingCAKeyFlag(),
+			issuerFlag(),
+			clientProfileFlag(),
 			&cli.StringFlag{Name: "name", Value: "client", Usage: "output base `NAME`: NAME.pem, NAME-key.pem, NAME.csr (default: from --cn, else client)"},
-			&cli.StringFlag{Name: "key-type", Usage: "override the request's key: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."},
+			keyTypeFlag("the request's"),
 			&cli.BoolFlag{Name: "p12", Usage: "also write BASE.p12 (key + certificate + chain); see 'client export'"},
 			forceFlag(),
 			allowDNSpecialsFlag(),
 			jsonFlag(),
 		}, append(append(lifetimeFlags(), p12Flags()...), signerClientFlags(false)...)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runClientIssue(u, c)
 		},
 	}

@@ -23,9 +23,7 @@ EXAMPLES:
    mtlsctl client list
    mtlsctl client list --expiring 30d
    mtlsctl client list --revoked --json
-   mtlsctl client list --cn 'device-*' --all
-
-` + exitCodeHelp,
+   mtlsctl client list --cn 'device-*' --all`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "expiring", Usage: "only certificates expiring within `DURATION` (e.g. 30d)"},
@@ -35,11 +33,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "all", Usage: "include the root and intermediate CAs"},
 			jsonFlag(),
 		}, signerClientFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runClientList(u, c)
 		},
 	}

@@ -39,16 +39,14 @@ directory (NAME.csr), or from a new request from the device with
 
 Renewals run on all cores with the guarantees of a batch issue: each one
 is written whole and recorded, or not at all. Exit 0 when everything due
-was renewed (or nothing was due: "nothing due"), 2 when some could not be
+was renewed (or nothing was due: "nothing due"), 3 when some could not be
 (each named with the reason; the others are renewed and recorded).
 
 EXAMPLES:
    mtlsctl client renew --expiring 30d                 # what 'check' warns about
    mtlsctl client renew device-7 --reuse-key
    mtlsctl client renew device-8 --request device-8-new.csr
-   mtlsctl client renew --expiring 30d --cn 'sensor-*' --revoke-old
-
-` + renewExitCodeHelp,
+   mtlsctl client renew --expiring 30d --cn 'sensor-*' --revoke-old`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "expiring", Usage: "renew every valid client certificate expiring within `DURATION` (30d, 720h)"},
@@ -57,31 +55,15 @@ EXAMPLES:
 			&cli.StringFlag{Name: "request", Usage: "a new PKCS#10 request `FILE` from the device (one certificate); its subject must be the certificate's"},
 			&cli.BoolFlag{Name: "subject-from-request", Usage: "with --request: issue the request's subject (its CN must be the recorded one) instead of the recorded subject"},
 			&cli.BoolFlag{Name: "revoke-old", Usage: "revoke the renewed certificates (reason superseded) and rebuild the CRLs"},
-			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --revoke-old: how long the CRLs are valid"},
+			nextUpdateFlag("--revoke-old"),
 			configFlag(),
 			jsonFlag(),
 		}, lifetimeFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			return runClientRenew(u, c)
 		},
 	}
 }
-
-// renewExitCodeHelp says what each exit means for a daily renewal job.
-const renewExitCodeHelp = `EXIT CODES:
-   0  everything due was renewed, or nothing was due ("nothing due")
-   2  usage, input or I/O error, or no due certificate could be renewed:
-      the directory is unchanged
-   3  partly done: some due certificates could not be renewed (each is
-      named with the reason) and the others were renewed and recorded; or
-      renewed, but revoking the old certificates (--revoke-old) failed:
-      the renewals are recorded and none of the old ones is revoked;
-      stdout (and --json, "not_revoked") names each old serial; the
-      intent is recorded, so 'check' names them, the hint gives the
-      revoke command of each, and a later renewal run revokes them first
-   130 (SIGINT), 143 (SIGTERM): interrupted; renewals in flight were
-      finished and recorded, none was started after the signal`
 
 func runClientRenew(u *ui, c *cli.Context) error {
 	d, err := openRepaired(u, c)

@@ -24,23 +24,17 @@ device-7.csr), or --name; existing files are never overwritten without
 EXAMPLES:
    mtlsctl client request --cn device-7
    mtlsctl client request --cn device-7 --key-type rsa-2048 --dir /etc/device
-   openssl req -verify -noout -in device-7.csr
-
-` + exitCodeHelp,
+   openssl req -verify -noout -in device-7.csr`,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "cn", Usage: "the common `NAME` to ask for (overrides --csr's CN)"},
 			&cli.StringFlag{Name: "csr", Usage: "the subject from a cfssl JSON request `FILE` (- for stdin)"},
 			&cli.StringFlag{Name: "name", Usage: "output base `NAME`: NAME-key.pem, NAME.csr (default from the CN)"},
-			&cli.StringFlag{Name: "key-type", Usage: "the key: ecdsa-256, ecdsa-384, rsa-2048, rsa-4096, ... (default: the request's; built in, the guide's rsa-4096)"},
+			keyTypeFlag("the request's; built in, the guide's rsa-4096"),
 			forceFlag(),
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runClientRequest(u, c)
 		},
 	}

@@ -30,9 +30,7 @@ same step, and 'mtlsctl check' fails while any of them stays valid.
 EXAMPLES:
    mtlsctl client revoke device-7 --reason keyCompromise --crl
    mtlsctl client revoke --serial 7F:39:24:DE:0A
-   mtlsctl client revoke --cert lost-laptop.pem --reason cessationOfOperation
-
-` + exitCodeHelp,
+   mtlsctl client revoke --cert lost-laptop.pem --reason cessationOfOperation`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "serial", Usage: "revoke the certificate with this `HEX` serial"},
@@ -43,10 +41,9 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "all", Usage: "revoke every certificate NAME matches"},
 			&cli.BoolFlag{Name: "all-with-key", Usage: "with --reason keyCompromise: also revoke every other valid certificate of the same key (otherwise each is named in a warning)"},
 			&cli.BoolFlag{Name: "crl", Usage: "also rebuild the issuing CA's CRL (DIR/ca.crl, or DIR/NAME.crl for intermediate NAME)"},
-			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "with --crl: how long the CRL is valid"},
+			nextUpdateFlag("--crl"),
 			jsonFlag(),
 		}, signerClientFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 1 {
 				return usageErrorf("revoke takes one NAME").hint("use --all to revoke every certificate a name matches")

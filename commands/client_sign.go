@@ -38,23 +38,20 @@ EXAMPLES:
    mtlsctl client sign device-7.csr device-8.csr
    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -subj /CN=device-8 -out device-8.csr
    mtlsctl client sign --issuer intermediate requests/*.csr
-   ssh device-9 cat device-9.csr | mtlsctl client sign -
-
-` + exitCodeHelp,
+   ssh device-9 cat device-9.csr | mtlsctl client sign -`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "cn", Usage: "the certificate's common `NAME`, overriding the request's (one request only)"},
 			&cli.StringFlag{Name: "name", Usage: "output base `NAME` (one request only; default from the CN)"},
 			configFlag(),
-			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
-			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
-			&cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (ca: the root); default: the directory's one intermediate, else the root; under an intermediate also writes BASE-fullchain.pem"},
-			&cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"},
+			signingCAFlag(),
+			signingCAKeyFlag(),
+			issuerFlag(),
+			clientProfileFlag(),
 			forceFlag(),
 			allowDNSpecialsFlag(),
 			jsonFlag(),
 		}, lifetimeFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() == 0 {
 				return usageErrorf("client sign needs the request files").hint("mtlsctl client sign device-7.csr (the device makes it with 'client request --cn device-7')")

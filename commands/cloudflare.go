@@ -21,14 +21,6 @@ const cloudflareHelp = `CREDENTIALS AND SCOPE:
 
 `
 
-const cloudflareExitHelp = `EXIT CODES:
-   0  done, or nothing to do ("unchanged")
-   1  upload: the CA fails 'ca validate'; nothing was sent
-   2  usage, credentials, input or an API error; nothing was applied
-   3  some writes were applied and others not (or one may have been): the
-      message lists them; rerun the same command, it makes only what is missing
-   130 (SIGINT), 143 (SIGTERM): interrupted; what was applied is said`
-
 func cloudflareCommand(u *ui) *cli.Command {
 	return &cli.Command{
 		Name:  "cloudflare",
@@ -42,7 +34,7 @@ only what differs, so a rerun with nothing changed makes no write.
    mtlsctl cloudflare list
    mtlsctl cloudflare push --dir pki --kv-namespace-id 0f2a...
 
-` + cloudflareHelp + cloudflareExitHelp,
+` + cloudflareHelp + exitCodeHelp,
 		Subcommands: []*cli.Command{
 			cloudflareUploadCommand(u),
 			cloudflareListCommand(u),

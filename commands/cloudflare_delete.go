@@ -20,9 +20,8 @@ with it, clients under it are let in there: delete is refused unless
 
 Token permission: "Access: Mutual TLS Certificates Write".
 
-` + cloudflareHelp + cloudflareExitHelp,
-		Flags:        append([]cli.Flag{&cli.BoolFlag{Name: "force", Usage: "clear the certificate's hostnames, then delete it"}}, cloudflareFlags(true)...),
-		OnUsageError: usageErrorHandler,
+` + cloudflareHelp,
+		Flags: append([]cli.Flag{&cli.BoolFlag{Name: "force", Usage: "clear the certificate's hostnames, then delete it"}}, cloudflareFlags(true)...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				return usageErrorf("cloudflare delete takes one certificate ID or name").hint("'mtlsctl cloudflare list' shows them")

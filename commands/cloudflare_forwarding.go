@@ -33,13 +33,12 @@ EXAMPLES:
    mtlsctl cloudflare forwarding auth.example.com --on
    mtlsctl cloudflare forwarding auth.example.com --off --china-network=false
 
-` + cloudflareHelp + cloudflareExitHelp,
+` + cloudflareHelp,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "on", Usage: "forward the client certificate to the origin"},
 			&cli.BoolFlag{Name: "off", Usage: "stop forwarding it"},
 			&cli.StringFlag{Name: "china-network", Usage: "true or false: also serve the hostname in the China network (default: kept)"},
 		}, cloudflareFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
 				return usageErrorf("cloudflare forwarding takes one hostname").hint("mtlsctl cloudflare forwarding auth.example.com --on")

@@ -25,15 +25,11 @@ with --sort expiry by expiry date, soonest first.
 
 Token permission: "Access: Mutual TLS Certificates Read" (or Write).
 
-` + cloudflareHelp + cloudflareExitHelp,
+` + cloudflareHelp,
 		Flags: append([]cli.Flag{dirFlag(),
 			&cli.StringFlag{Name: "sort", Value: cloudflare.SortByName, Usage: "order the list by `KEY`: " + strings.Join(cloudflare.SortKeys, " or ")},
 		}, cloudflareFlags(false)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runCloudflareList(u, c)
 		},
 	}

@@ -54,20 +54,16 @@ EXAMPLES:
    mtlsctl cloudflare push --dir pki --dry-run
    mtlsctl cloudflare push --dir pki --kv-namespace-id 0f2a... --deploy mtlsctl-revocation --zone-id 9a78...
 
-` + cloudflareHelp + cloudflareExitHelp,
+` + cloudflareHelp,
 		Flags: append(append([]cli.Flag{
 			dirFlag(),
-			&cli.StringFlag{Name: "kv-namespace-id", EnvVars: []string{"MTLSCTL_KV_NAMESPACE_ID"}, Usage: "the Workers KV namespace `ID` the Worker is bound to"},
+			kvNamespaceFlag(),
 			&cli.StringFlag{Name: "deploy", Usage: "then upload the Worker as `NAME`, bound to the namespace, with a route per hostname"},
-			&cli.StringSliceFlag{Name: "hostname", Usage: "with --deploy: a `HOSTNAME` to route to the Worker (repeatable; default: those Access associates with this directory's CA)"},
-			&cli.StringFlag{Name: "grace", Value: "24h", Usage: "with --deploy: how long past a CRL's next update its data is still used"},
-			&cli.BoolFlag{Name: "fail-open", Usage: "with --deploy: with stale data, let requests through and log (default: refuse)"},
+			workerHostnameFlag("--deploy", "those Access associates with this directory's CA"),
+			graceFlag("--deploy"),
+			failOpenFlag("--deploy"),
 		}, externalCRLFlags()...), cloudflareFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runCloudflarePush(u, c)
 		},
 	}

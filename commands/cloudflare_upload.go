@@ -45,16 +45,15 @@ EXAMPLES:
    mtlsctl cloudflare upload --dir pki --no-create --hostname auth.example.com   # in a scheduled job
    mtlsctl cloudflare upload new/ca.pem --replace "Access Testing CA" --name "Access CA 2027"
 
-` + cloudflareHelp + cloudflareExitHelp,
+` + cloudflareHelp,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "name", Usage: "the certificate's `NAME` in Access (default: kept, or the CA's CN)"},
 			&cli.StringSliceFlag{Name: "hostname", Usage: "an associated `HOSTNAME` (repeatable; the whole list)"},
 			&cli.StringFlag{Name: "replace", Usage: "rotate out the certificate with this `ID` or name: the new CA gets its hostnames too"},
-			&cli.BoolFlag{Name: "strict", Usage: "RFC 5280 lint findings fail validation, as 'ca validate --strict'"},
+			lintStrictFlag(),
 			&cli.BoolFlag{Name: "no-create", Usage: "only update a CA Access already holds; refuse to add one (for CI jobs that must not add trust)"},
 		}, cloudflareFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 1 {
 				return usageErrorf("cloudflare upload takes one file").hint("put a whole chain in one file, intermediate first")

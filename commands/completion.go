@@ -51,7 +51,6 @@ func completionCommand(u *ui) *cli.Command {
 		Description: `EXAMPLES:
    source <(mtlsctl completion bash)
    mtlsctl completion fish > ~/.config/fish/completions/mtlsctl.fish`,
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			switch c.Args().First() {
 			case "bash":

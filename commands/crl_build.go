@@ -10,12 +10,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func crlBuildCommand(u *ui) *cli.Command {
-	return &cli.Command{
-		Name:      "build",
-		Usage:     "build a CRL from a file of hex serials: ca.crl (DER)",
-		ArgsUsage: "SERIALS-FILE | --all",
-		Description: `Builds a version 2 CRL signed by the CA in DIR, from a file with one revoked
+// crlBuildDescription is crl build's --help: the serials file's format and
+// what the CRL carries.
+const crlBuildDescription = `Builds a version 2 CRL signed by the CA in DIR, from a file with one revoked
 serial per line. Replaces "cfssl gencrl serials.txt ca.pem ca-key.pem |
 base64 -D > ca.crl", which reads the hex serials as decimal (the guide's
 own hex serial revokes serial 07) and fails on Linux at "base64 -D".
@@ -58,26 +55,30 @@ EXAMPLES:
    mtlsctl crl build --all --if-due 3d --next-update 7d
    mtlsctl crl build serials.txt
    mtlsctl crl build --pem --out ca.crl.pem --next-update 30d serials.txt
-   mtlsctl crl build --out - serials.txt | openssl crl -inform DER -noout -text
+   mtlsctl crl build --out - serials.txt | openssl crl -inform DER -noout -text`
 
-` + exitCodeHelp,
+func crlBuildCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:        "build",
+		Usage:       "build a CRL from a file of hex serials: ca.crl (DER)",
+		ArgsUsage:   "SERIALS-FILE | --all",
+		Description: crlBuildDescription,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.BoolFlag{Name: "all", Usage: "rebuild every CA's CRL in DIR (root, intermediates, retired keys still in use) from its own serials file, in one transaction"},
 			&cli.StringFlag{Name: "if-due", Usage: "with --all: rebuild only when a CRL is missing or its next update is within `DURATION` (e.g. 3d)"},
 			&cli.StringFlag{Name: "issuer", Usage: "build the CRL of the directory's intermediate `NAME` (DIR/NAME.crl from DIR/NAME.pem)"},
-			&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.pem)"},
-			&cli.StringFlag{Name: "ca-key", Usage: "CA private key `FILE` (default DIR/ca-key.pem)"},
+			signingCAFlag(),
+			signingCAKeyFlag(),
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output `FILE` (default DIR/ca.crl; - for stdout)"},
 			&cli.BoolFlag{Name: "pem", Usage: "write PEM (X509 CRL) instead of DER"},
-			&cli.StringFlag{Name: "next-update", Value: "7d", Usage: "how long the CRL is valid: 7d, 30d, 168h"},
+			nextUpdateFlag(""),
 			&cli.BoolFlag{Name: "decimal", Usage: "read decimal serials (as cfssl does) instead of hex"},
 			&cli.BoolFlag{Name: "strict", Usage: "refuse serials that DIR/inventory.tsv does not know"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an output that is not a CRL of this CA, keeping it as NAME.bak"},
 			&cli.StringSliceFlag{Name: "allow-unrevoke", Usage: "let the new CRL leave out this revoked `SERIAL` (lifting a certificateHold); repeat for each"},
 			jsonFlag(),
 		}, signerClientFlags(true)...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Bool("all") || c.IsSet("if-due") {
 				return runCRLBuildAll(u, c)

@@ -31,18 +31,12 @@ without a key identifier: the edge must enforce exactly what the CRLs say.
 EXAMPLES:
    mtlsctl crl export --dir pki
    mtlsctl crl export --dir pki --format waf > rules.txt
-   mtlsctl crl export --dir pki --format json | jq '.revoked | length'
-
-` + exitCodeHelp,
+   mtlsctl crl export --dir pki --format json | jq '.revoked | length'`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, json or waf"},
 		}, externalCRLFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runCRLExport(u, c)
 		},
 	}

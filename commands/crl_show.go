@@ -43,15 +43,12 @@ certificate); when none did, the signature is not checked, with a warning.
 
 EXAMPLES:
    mtlsctl crl show                 # DIR/ca.crl, checked against DIR/ca.pem
-   mtlsctl crl show --json ca.crl | jq -r '.entries[].serial'
-
-` + exitCodeHelp,
+   mtlsctl crl show --json ca.crl | jq -r '.entries[].serial'`,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "ca", Usage: "verify the signature with this CA certificate `FILE` (default DIR/ca.pem when it exists)"},
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 1 {
 				return usageErrorf("crl show takes one CRL file").hint("see '%s --help'", c.Command.HelpName)

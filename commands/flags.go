@@ -31,6 +31,96 @@ func forceFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "force", Usage: "replace existing outputs, keeping each old file as NAME.bak"}
 }
 
+// Flags of the verbs that sign with a CA of the directory: client issue,
+// client sign, ca intermediate and crl build. Without them the
+// directory's root (or --issuer's CA) signs.
+func signingCAFlag() cli.Flag {
+	return &cli.StringFlag{Name: "ca", Usage: "the signing CA's certificate `FILE` (default DIR/ca.pem); may be a bundle, issuer first"}
+}
+
+func signingCAKeyFlag() cli.Flag {
+	return &cli.StringFlag{Name: "ca-key", Usage: "the signing CA's private key `FILE` (default DIR/ca-key.pem)"}
+}
+
+// issuerFlag picks the CA that signs a client certificate (client issue,
+// client sign).
+func issuerFlag() cli.Flag {
+	return &cli.StringFlag{Name: "issuer", Usage: "sign with DIR/`NAME`.pem and DIR/NAME-key.pem (ca: the root); default: the directory's one intermediate, else the root; under an intermediate also writes BASE-fullchain.pem"}
+}
+
+// keyTypeFlag is the type of a key the verb makes; which key it takes
+// after when the flag is absent (def) differs from verb to verb.
+func keyTypeFlag(def string) cli.Flag {
+	return &cli.StringFlag{Name: "key-type", DefaultText: def,
+		Usage: "the new key's `TYPE` and size: rsa-2048, rsa-4096, ecdsa-256, ecdsa-384, ..."}
+}
+
+// nextUpdateFlag is the validity of the CRLs a verb builds; needs names
+// the flag without which it builds none ("" when it always does).
+func nextUpdateFlag(needs string) cli.Flag {
+	return &cli.StringFlag{Name: "next-update", Value: "7d", Usage: withFlag(needs, "how long each CRL built is valid, a `DURATION`: 7d, 30d, 168h")}
+}
+
+// The Worker's settings, for worker build and cloudflare push --deploy.
+func graceFlag(needs string) cli.Flag {
+	return &cli.StringFlag{Name: "grace", Value: "24h", Usage: withFlag(needs, "how long past a CRL's next update its data is still used, a `DURATION`")}
+}
+
+func failOpenFlag(needs string) cli.Flag {
+	return &cli.BoolFlag{Name: "fail-open", Usage: withFlag(needs, "with stale data, let requests through and log (default: refuse)")}
+}
+
+func kvNamespaceFlag() cli.Flag {
+	return &cli.StringFlag{Name: "kv-namespace-id", EnvVars: []string{"MTLSCTL_KV_NAMESPACE_ID"}, Usage: "the Workers KV namespace `ID` that holds the revocation data the Worker reads"}
+}
+
+// workerHostnameFlag: def says which hostnames are routed without it.
+func workerHostnameFlag(needs, def string) cli.Flag {
+	return &cli.StringSliceFlag{Name: "hostname", DefaultText: def, Usage: withFlag(needs, "a `HOSTNAME` to route to the Worker (repeatable)")}
+}
+
+// csrFlag is the cfssl request a verb issues from when no --cn alone
+// will do; def is the file the directory holds for it.
+func csrFlag(def string) cli.Flag {
+	return &cli.StringFlag{Name: "csr", DefaultText: def, Usage: "the request `FILE` in cfssl's CSR JSON (- for stdin)"}
+}
+
+// clientProfileFlag is the profile client issue and client sign sign with.
+func clientProfileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"}
+}
+
+// lintStrictFlag: ca validate's --strict, which cloudflare upload runs too.
+func lintStrictFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "strict", Usage: "RFC 5280 lint findings fail the validation, not only warn"}
+}
+
+func passwordFileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "password-file", Usage: "the PKCS#12 password, read from `FILE` (or set MTLSCTL_P12_PASSWORD)"}
+}
+
+// Flags that share a name with the ones above but mean something else
+// in their verb: named for what they are there.
+
+// serveJSONFlag is serve's log format, not one JSON document.
+func serveJSONFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "access log as JSON lines on stdout (banner and shutdown on stderr)"}
+}
+
+// inspectDirFlag is where inspect looks for a key's certificates; inspect
+// works without a PKI directory, so it has no default.
+func inspectDirFlag() cli.Flag {
+	return &cli.StringFlag{Name: "dir", Aliases: []string{"d"}, EnvVars: []string{"MTLSCTL_DIR"},
+		Usage: "where to look for the certificates of a key (default: the key file's directory)"}
+}
+
+func withFlag(needs, usage string) string {
+	if needs == "" {
+		return usage
+	}
+	return "with " + needs + ": " + usage
+}
+
 // inputPath resolves an input: the flag's value if given (relative to the
 // current directory, like any path typed in a shell), else def, the file
 // the PKI directory names for it (pkidir.Dir.CA, File).

@@ -44,17 +44,13 @@ without a password it is only named.
 EXAMPLES:
    mtlsctl inspect client.pem
    mtlsctl inspect --json client.pem | jq -r '.certificates[0].access.certSerial'
-   mtlsctl inspect client-key.pem ca.crl ca-chain.pem
-
-` + exitCodeHelp,
+   mtlsctl inspect client-key.pem ca.crl ca-chain.pem`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, EnvVars: []string{"MTLSCTL_DIR"},
-				Usage: "where to look for the certificates of a key (default: the key file's directory)"},
-			&cli.StringFlag{Name: "password-file", Usage: "open PKCS#12 files with the password in `FILE` (or MTLSCTL_P12_PASSWORD)"},
+			inspectDirFlag(),
+			passwordFileFlag(),
 			&cli.BoolFlag{Name: "pem", Usage: "also print each certificate's DER in base64 (the Cf-Client-Cert-Der-Base64 header; --json always has it)"},
 			jsonFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() == 0 {
 				return usageErrorf("inspect needs a file").hint("mtlsctl inspect client.pem")

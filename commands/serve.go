@@ -22,11 +22,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func serveCommand(u *ui) *cli.Command {
-	return &cli.Command{
-		Name:  "serve",
-		Usage: "run a local HTTPS server that behaves like an Access mTLS policy",
-		Description: `Runs an HTTPS server that answers like an Access application with an mTLS
+// serveDescription is serve's --help: the policy it emulates, and how it
+// treats CRLs and its own files.
+const serveDescription = `Runs an HTTPS server that answers like an Access application with an mTLS
 Service Auth policy, so the guide's test can be run locally before anything
 is uploaded:
 
@@ -64,9 +62,13 @@ through a symlink; anything else stops serve before it listens.
 
 EXAMPLES:
    mtlsctl serve --ca ca.pem --crl ca.crl
-   mtlsctl serve --ca ca-chain.pem --common-name "James Royal" --addr 127.0.0.1:9443 --forward-cert
+   mtlsctl serve --ca ca-chain.pem --common-name "James Royal" --addr 127.0.0.1:9443 --forward-cert`
 
-` + exitCodeHelp,
+func serveCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:        "serve",
+		Usage:       "run a local HTTPS server that behaves like an Access mTLS policy",
+		Description: serveDescription,
 		Flags: []cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "ca", Usage: "the CA `FILE` clients must chain to, as uploaded to Access (default DIR/ca.pem)"},
@@ -77,13 +79,9 @@ EXAMPLES:
 			&cli.StringFlag{Name: "cert", Usage: "server certificate `FILE` (default: a throwaway localhost certificate)"},
 			&cli.StringFlag{Name: "key", Usage: "server key `FILE`, with --cert"},
 			&cli.BoolFlag{Name: "forward-cert", Usage: "echo the Cf-Client-Cert-Der-Base64 / Cf-Client-Cert-Sha256 headers an origin would get"},
-			&cli.BoolFlag{Name: "json", Usage: "access log as JSON lines on stdout (banner and shutdown on stderr)"},
+			serveJSONFlag(),
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			// A signal is serve's normal stop, at any moment: Run's
 			// process-wide context (set up before anything here listens)
 			// is the only one, so a SIGINT during start-up stops serve as

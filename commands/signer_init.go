@@ -29,9 +29,7 @@ DIR/signer, what does not exist yet:
 A rerun never replaces any of them.
 
 EXAMPLES:
-   mtlsctl signer init --dir pki --db postgres://signer@db/pki --host signer.internal --cn 'ci-*'
-
-` + exitCodeHelp,
+   mtlsctl signer init --dir pki --db postgres://signer@db/pki --host signer.internal --cn 'ci-*'`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			dbFlag(),
@@ -39,11 +37,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "runner", Value: "runner-1", Usage: "the first runner's `NAME`"},
 			jsonFlag(),
 		}, grantFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runSignerInit(u, c)
 		},
 	}

@@ -23,16 +23,13 @@ the signer reads on every connection:
 
 EXAMPLES:
    mtlsctl signer runner --dir pki ci-runner-2 --cn 'ci-*' --cn 'build-*'
-   mtlsctl signer runner --dir pki alice --admin
-
-` + exitCodeHelp,
+   mtlsctl signer runner --dir pki alice --admin`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.BoolFlag{Name: "admin", Usage: "an admin certificate (list, revoke, CRL) instead of a runner's"},
 			forceFlag(),
 			jsonFlag(),
 		}, grantFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			return runSignerRunner(u, c)
 		},

@@ -53,9 +53,7 @@ table below says of other commands).
 
 EXAMPLES:
    mtlsctl signer serve --dir pki --db postgres://signer@db/pki --addr :8888
-   mtlsctl signer serve --dir pki --issuer intermediate   # root key kept offline
-
-` + exitCodeHelp,
+   mtlsctl signer serve --dir pki --issuer intermediate   # root key kept offline`,
 		Flags: []cli.Flag{
 			dirFlag(),
 			dbFlag(),
@@ -65,11 +63,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "allow-cfssl-clients", Usage: "also accept stock cfssl clients (no time or nonce: replayable)"},
 			&cli.StringFlag{Name: "issuer", Usage: "sign with the intermediate DIR/`NAME`.pem and DIR/NAME-key.pem, not the root (whose key can then stay offline)"},
 		},
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runSignerServe(u, c)
 		},
 	}

@@ -51,25 +51,19 @@ Stale data fails closed: once a CRL's next update has passed by more than
 EXAMPLES:
    mtlsctl worker build --dir pki --hostname auth.example.com --kv-namespace-id 0f2a...
    npx wrangler kv bulk put --remote --binding REVOKED pki/worker/revoked.kv.json --config pki/worker/wrangler.toml
-   npx wrangler deploy --config pki/worker/wrangler.toml
-
-` + exitCodeHelp,
+   npx wrangler deploy --config pki/worker/wrangler.toml`,
 		Flags: append([]cli.Flag{
 			dirFlag(),
 			&cli.StringFlag{Name: "store", Value: "kv", Usage: "kv (one key per revoked certificate) or inline (the list in the script)"},
-			&cli.StringFlag{Name: "grace", Value: "24h", Usage: "how long past a CRL's next update its data is still used"},
-			&cli.BoolFlag{Name: "fail-open", Usage: "with stale data, let requests through and log (default: refuse)"},
-			&cli.StringFlag{Name: "kv-namespace-id", EnvVars: []string{"MTLSCTL_KV_NAMESPACE_ID"}, Usage: "the Workers KV namespace `ID` for wrangler.toml"},
-			&cli.StringSliceFlag{Name: "hostname", Usage: "an Access `HOSTNAME` the Worker runs on (repeatable)"},
+			graceFlag(""),
+			failOpenFlag(""),
+			kvNamespaceFlag(),
+			workerHostnameFlag("", ""),
 			&cli.StringFlag{Name: "out", Usage: "output `DIR` (default DIR/worker)"},
 			&cli.BoolFlag{Name: "force", Usage: "rewrite a wrangler.toml whose routes or namespace id differ from --hostname/--kv-namespace-id (its hand edits are lost)"},
 			jsonFlag(),
 		}, externalCRLFlags()...),
-		OnUsageError: usageErrorHandler,
 		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
 			return runWorkerBuild(u, c)
 		},
 	}
