@@ -5,7 +5,10 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -63,15 +66,15 @@ func runCAInit(u *ui, c *cli.Context) error {
 	if req.Expiry, err = caExpiry(c); err != nil {
 		return err
 	}
-	var reqOut, cfgOut []pkix.File
-	req.Request, reqOut, err = loadOrDefault(c, "csr", d.File(pkidir.CARequestName), pkix.DefaultCARequestJSON, func(name string, data []byte) (*pkix.Request, error) {
-		return pkix.LoadRequest(name, data, pkix.CARequest)
+	var reqOut, cfgOut []atomicfile.File
+	req.Request, reqOut, err = loadOrDefault(c, "csr", d.File(pkidir.CARequestName), cfsslconf.DefaultCARequestJSON, func(name string, data []byte) (*cfsslconf.Request, error) {
+		return cfsslconf.LoadRequest(name, data, cfsslconf.CARequest)
 	})
 	if err != nil {
 		return err
 	}
 	res.Notes = append(res.Notes, req.Request.Notes...)
-	if req.Config, cfgOut, err = loadOrDefault(c, "config", d.File(pkidir.ConfigName), pkix.DefaultConfigJSON, pkix.LoadSigningConfig); err != nil {
+	if req.Config, cfgOut, err = loadOrDefault(c, "config", d.File(pkidir.ConfigName), cfsslconf.DefaultConfigJSON, cfsslconf.LoadSigningConfig); err != nil {
 		return err
 	}
 	res.Warnings = append(res.Warnings, req.Config.Warnings...)
@@ -89,9 +92,9 @@ func runCAInit(u *ui, c *cli.Context) error {
 	res.Notes = append(res.Notes, out.Notes...)
 	res.Warnings = append(res.Warnings, out.Warnings...)
 	res.Recorded = d.Inventory()
-	sum := pkix.Summarize(out.CA.Cert)
+	sum := x509text.Summarize(out.CA.Cert)
 	res.Cert = &sum
-	res.addWritten(out.Written, map[string]*pkix.CertSummary{d.CA(pkidir.RootName).Cert: &sum})
+	res.addWritten(out.Written, map[string]*x509text.CertSummary{d.CA(pkidir.RootName).Cert: &sum})
 	return u.report(res, c.Bool("json"))
 }
 

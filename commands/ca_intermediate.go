@@ -3,7 +3,9 @@ package commands
 import (
 	"errors"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -74,7 +76,7 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 			return err
 		}
 	}
-	req, err := loadRequestOrBuiltin(c, d.File(pkidir.InterRequest), pkix.CARequest, c.String("cn"))
+	req, err := loadRequestOrBuiltin(c, d.File(pkidir.InterRequest), cfsslconf.CARequest, c.String("cn"))
 	if err != nil {
 		return err
 	}
@@ -97,13 +99,13 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	pkix.FollowIssuerKey(req, signer.Issuer.Cert)
+	ca.FollowIssuerKey(req, signer.Issuer.Cert)
 	res.Notes = append(res.Notes, req.Notes...)
 	jobs := []pkidir.Job{{CN: req.CR.CN, Name: base, Req: req}}
 	if err := refuseInputs(c, d, jobs); err != nil {
 		return err
 	}
-	out, err := d.Issue(c.Context, &pkidir.IssueRequest{Kind: pkix.KindIntermediate, Jobs: jobs, Signer: signer,
+	out, err := d.Issue(c.Context, &pkidir.IssueRequest{Kind: inventory.KindIntermediate, Jobs: jobs, Signer: signer,
 		Profile: profileName, CAProfile: profile, PathLen: c.Int("path-len"), CertKind: "intermediate CA certificate", Force: c.Bool("force")})
 	if err != nil {
 		return err

@@ -6,8 +6,10 @@ import (
 	"slices"
 
 	"github.com/fatih/color"
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/access"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -62,7 +64,7 @@ func runCAValidate(u *ui, c *cli.Context) error {
 		path = d.CA(pkidir.RootName).Cert
 	}
 	if c.Bool("fix-order") {
-		if err := refuseOverwritingInputs([]pkix.File{{Path: c.String("out")}}, true, path); err != nil {
+		if err := refuseOverwritingInputs([]atomicfile.File{{Path: c.String("out")}}, true, path); err != nil {
 			return err
 		}
 	}
@@ -85,7 +87,7 @@ func runCAValidate(u *ui, c *cli.Context) error {
 	if c.Bool("json") {
 		if err := u.printJSON(struct {
 			File string `json:"file"`
-			*pkix.UploadReport
+			*access.UploadReport
 		}{label, rep}); err != nil {
 			return err
 		}
@@ -94,11 +96,11 @@ func runCAValidate(u *ui, c *cli.Context) error {
 	}
 
 	if c.Bool("fix-order") && rep.FixedOrder != nil {
-		w, err := pkix.WriteFiles([]pkix.File{{Path: c.String("out"), Data: pkix.OrderedPEM(rep.FixedOrder), Mode: pkix.ModePublic, Kind: "CA chain"}}, false)
+		w, err := atomicfile.WriteFiles([]atomicfile.File{{Path: c.String("out"), Data: access.OrderedPEM(rep.FixedOrder), Mode: atomicfile.ModePublic, Kind: "CA chain"}}, false)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(u.err, "mtlsctl: wrote %s in the right order; validate it again: mtlsctl ca validate %s\n", w[0].Path, pkix.ShellQuote(w[0].Path))
+		fmt.Fprintf(u.err, "mtlsctl: wrote %s in the right order; validate it again: mtlsctl ca validate %s\n", w[0].Path, x509text.ShellQuote(w[0].Path))
 	}
 	if !rep.Accepted {
 		return &problemsFound{summary: fmt.Sprintf("%s: Access would refuse this upload (%d problem%s)", label, rep.Problems, plural(rep.Problems))}
@@ -106,7 +108,7 @@ func runCAValidate(u *ui, c *cli.Context) error {
 	if name := c.String("payload"); name != "" {
 		var hosts []string
 		for _, h := range rep.Hostnames {
-			hosts = append(hosts, pkix.HostnameOf(h))
+			hosts = append(hosts, access.HostnameOf(h))
 		}
 		if hosts == nil {
 			hosts = []string{}
@@ -115,7 +117,7 @@ func runCAValidate(u *ui, c *cli.Context) error {
 			Name                string   `json:"name"`
 			Certificate         string   `json:"certificate"`
 			AssociatedHostnames []string `json:"associated_hostnames"`
-		}{name, string(pkix.OrderedPEM(rep.Chain())), hosts})
+		}{name, string(access.OrderedPEM(rep.Chain())), hosts})
 		fmt.Fprintln(u.out, string(body))
 	}
 	return nil
@@ -128,24 +130,24 @@ func plural(n int) string {
 	return "s"
 }
 
-var marks = map[pkix.Status]struct {
+var marks = map[access.Status]struct {
 	sign string
 	attr color.Attribute
-}{pkix.Pass: {"✓", color.FgGreen}, pkix.Warn: {"!", color.FgYellow}, pkix.Fail: {"✗", color.FgRed}}
+}{access.Pass: {"✓", color.FgGreen}, access.Warn: {"!", color.FgYellow}, access.Fail: {"✗", color.FgRed}}
 
 // printCheck prints one rule's line; width is the longest rule name of
 // the report, so the messages line up (critical-extensions is 19 wide).
-func (u *ui) printCheck(indent string, width int, ch pkix.Check) {
+func (u *ui) printCheck(indent string, width int, ch access.Check) {
 	m := marks[ch.Status]
 	// Messages quote names, hostnames and file names from the input.
-	fmt.Fprintf(u.out, "%s%s %-*s %s\n", indent, paint(u.outColor, m.attr, m.sign), width, ch.Rule, pkix.Printable(ch.Message))
-	if ch.Hint != "" && ch.Status != pkix.Pass {
-		fmt.Fprintf(u.out, "%s  %-*s → %s\n", indent, width, "", pkix.Printable(ch.Hint))
+	fmt.Fprintf(u.out, "%s%s %-*s %s\n", indent, paint(u.outColor, m.attr, m.sign), width, ch.Rule, x509text.Printable(ch.Message))
+	if ch.Hint != "" && ch.Status != access.Pass {
+		fmt.Fprintf(u.out, "%s  %-*s → %s\n", indent, width, "", x509text.Printable(ch.Hint))
 	}
 }
 
 // ruleWidth is the width of the longest rule name in the report.
-func ruleWidth(rep *pkix.UploadReport) int {
+func ruleWidth(rep *access.UploadReport) int {
 	width := 0
 	all := slices.Concat(rep.Bundle, rep.Hostnames)
 	for _, cc := range rep.Certificates {
@@ -157,9 +159,9 @@ func ruleWidth(rep *pkix.UploadReport) int {
 	return width
 }
 
-func (u *ui) printChecklist(label string, rep *pkix.UploadReport) {
+func (u *ui) printChecklist(label string, rep *access.UploadReport) {
 	width := ruleWidth(rep)
-	fmt.Fprintf(u.out, "%s: %d certificate%s\n", pkix.Printable(label), len(rep.Certificates), plural(len(rep.Certificates)))
+	fmt.Fprintf(u.out, "%s: %d certificate%s\n", x509text.Printable(label), len(rep.Certificates), plural(len(rep.Certificates)))
 	for _, ch := range rep.Bundle {
 		u.printCheck("  ", width, ch)
 	}

@@ -6,6 +6,11 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -50,8 +55,8 @@ must list every certificate the database marks revoked.`,
 // checkListOK is how many items that are fine a text check lists.
 const checkListOK = 20
 
-func summariseExpiry(items []pkix.ExpiryItem) ([]pkix.ExpiryItem, int) {
-	var shown []pkix.ExpiryItem
+func summariseExpiry(items []inventory.ExpiryItem) ([]inventory.ExpiryItem, int) {
+	var shown []inventory.ExpiryItem
 	ok, hidden := 0, 0
 	for _, it := range items {
 		if it.Level == "ok" {
@@ -125,7 +130,7 @@ func checkOptions(c *cli.Context, d *pkidir.Dir) (pkidir.CheckOptions, error) {
 		}
 	case c.Args().Len() > 0:
 		for _, path := range c.Args().Slice() {
-			certs, err := loadFileAs(c, pkix.InputCertificates, path, pkix.ParseCertificatesPEM, "")
+			certs, err := loadFileAs(c, input.InputCertificates, path, pemutil.ParseCertificatesPEM, "")
 			if err != nil {
 				return opts, err
 			}
@@ -137,20 +142,20 @@ func checkOptions(c *cli.Context, d *pkidir.Dir) (pkidir.CheckOptions, error) {
 		opts.Inventory = true
 		opts.GuardCRL = true // older than, or short of, what the directory revoked
 		opts.ReadCA = func(path string) ([]*x509.Certificate, error) {
-			return loadFileAs(c, pkix.InputCertificates, path, pkix.ParseCertificatesPEM, "no inventory and no ca.pem in "+d.Path()+": give the files to check")
+			return loadFileAs(c, input.InputCertificates, path, pemutil.ParseCertificatesPEM, "no inventory and no ca.pem in "+d.Path()+": give the files to check")
 		}
 	}
 	crlPath, explicit := inputPath(c, "crl", d.CA(pkidir.RootName).CRL)
-	if explicit || (c.Args().Len() == 0 && pkix.Exists(crlPath)) {
+	if explicit || (c.Args().Len() == 0 && atomicfile.Exists(crlPath)) {
 		opts.CRLPath = crlPath
 		// Only --signer compares the entries: otherwise they are scanned,
 		// not held (a million-entry ca.crl costs 68 KB, not 366 MB).
-		read := func(file string, data []byte) (*pkix.RevocationList, error) { return pkix.ScanCRL(file, data, nil) }
+		read := func(file string, data []byte) (*crl.RevocationList, error) { return crl.ScanCRL(file, data, nil) }
 		if c.String("signer") != "" {
-			read = pkix.ReadCRL
+			read = crl.ReadCRL
 		}
-		opts.ReadCRL = func(path string) (*pkix.RevocationList, error) {
-			return loadFileAs(c, pkix.InputCRL, path, read, "")
+		opts.ReadCRL = func(path string) (*crl.RevocationList, error) {
+			return loadFileAs(c, input.InputCRL, path, read, "")
 		}
 	}
 	return opts, nil
@@ -202,7 +207,7 @@ func printCheckReport(u *ui, c *cli.Context, rep *pkidir.CheckReport) error {
 	}
 	// The last line, for the person reading the CI log.
 	for _, it := range rep.Expiry.Items {
-		if it.Kind == string(pkix.KindClient) && it.Level != "ok" {
+		if it.Kind == string(inventory.KindClient) && it.Level != "ok" {
 			if c.String("signer") != "" {
 				fmt.Fprintf(u.out, "%s\n", u.hints.complete("reissue them from a runner: mtlsctl client issue --signer … --force --cn CN"))
 			} else {

@@ -8,7 +8,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -67,7 +69,7 @@ func p12PasswordRaw(c *cli.Context) (string, error) {
 	case c.Bool("no-password"):
 		return "", nil
 	case file != "":
-		data, err := pkix.ReadInputAs(file, c.App.Reader, pkix.InputSecret)
+		data, err := input.ReadInputAs(file, c.App.Reader, input.InputSecret)
 		if err != nil {
 			return "", err
 		}
@@ -148,7 +150,7 @@ func runClientExport(u *ui, c *cli.Context) error {
 	}
 	res.Notes = append(res.Notes, out.Repaired...)
 	res.Warnings = append(res.Warnings, out.Warnings...)
-	sum := pkix.Summarize(out.Cert)
+	sum := x509text.Summarize(out.Cert)
 	res.Cert = &sum
 	res.addWritten(out.Written, nil)
 	return u.report(res, c.Bool("json"))

@@ -8,7 +8,11 @@ import (
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -98,7 +102,7 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	if len(cns) > 0 {
 		cn = cns[0]
 	}
-	template, err := loadRequestOrBuiltin(c, d.File(pkidir.ClientRequest), pkix.ClientRequest, cn)
+	template, err := loadRequestOrBuiltin(c, d.File(pkidir.ClientRequest), cfsslconf.ClientRequest, cn)
 	if err != nil {
 		return err
 	}
@@ -155,7 +159,7 @@ func clientBatch(c *cli.Context, d *pkidir.Dir, res *result, jobs []pkidir.Job) 
 	if err != nil {
 		return nil, err
 	}
-	return &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force"),
+	return &pkidir.IssueRequest{Kind: inventory.KindClient, Jobs: jobs, Signer: signer, Profile: profile, CertKind: certKind, Force: c.Bool("force"),
 		Lifetime: life, AllowDNSpecials: c.Bool(allowDNSpecialsFlagName)}, nil
 }
 
@@ -191,12 +195,12 @@ func reportIssued(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir
 		}
 	}
 	for _, is := range out.Issued {
-		sum := pkix.Summarize(is.Cert)
+		sum := x509text.Summarize(is.Cert)
 		if total == 1 {
 			res.Cert = &sum
 		}
 		res.Issued = append(res.Issued, sum)
-		res.addWritten(is.Files, map[string]*pkix.CertSummary{is.Files[0].Path: &sum})
+		res.addWritten(is.Files, map[string]*x509text.CertSummary{is.Files[0].Path: &sum})
 	}
 	if len(out.Issued) > 0 && res.Recorded == "" {
 		res.Recorded = d.Inventory()
@@ -259,7 +263,7 @@ func collectCNs(c *cli.Context) ([]string, error) {
 		cns = append(cns, cn)
 	}
 	if path := c.String("cn-file"); path != "" {
-		data, err := pkix.ReadInputAs(path, c.App.Reader, pkix.InputCNList)
+		data, err := input.ReadInputAs(path, c.App.Reader, input.InputCNList)
 		if err != nil {
 			return nil, err
 		}
@@ -279,7 +283,7 @@ func collectCNs(c *cli.Context) ([]string, error) {
 			if text == "" {
 				continue
 			}
-			if err := pkix.CheckCN(text); err != nil {
+			if err := cfsslconf.CheckCN(text); err != nil {
 				return nil, &pkix.Error{File: label, Line: line, Msg: err.Msg, Hint: err.Hint, HintArgs: err.HintArgs}
 			}
 			cns = append(cns, text)
@@ -293,7 +297,7 @@ func collectCNs(c *cli.Context) ([]string, error) {
 
 // planJobs: one named certificate (--name, or the guide's client.*), or
 // a batch whose files the directory names from the CNs.
-func planJobs(c *cli.Context, template *pkix.Request, cns []string) ([]pkidir.Job, error) {
+func planJobs(c *cli.Context, template *cfsslconf.Request, cns []string) ([]pkidir.Job, error) {
 	// One --cn names its files from the CN, as a batch does (device-201
 	// must not land on client.pem, James Royal's); client.* is the name
 	// when the CN comes from client-csr.json, as in the guide.

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/signer"
 	"github.com/urfave/cli/v2"
@@ -86,5 +87,5 @@ func issuingCA(c *cli.Context, d *pkidir.Dir, what string) (*x509.Certificate, e
 		// no quoted command in the hint, which would get this --dir.
 		return nil, &pkix.Error{File: caFile, Msg: "the issuing CA's certificate is needed to check " + what, Hint: "copy the certificate the signer issues with here as ca.pem (on the signing host: DIR/NAME.pem when it runs signer serve --issuer NAME, else DIR/ca.pem), or give --ca FILE", Err: err}
 	}
-	return pkix.ParseCertificatePEM(caFile, caPEM)
+	return pemutil.ParseCertificatePEM(caFile, caPEM)
 }

@@ -6,7 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -73,13 +73,13 @@ func runClientList(u *ui, c *cli.Context) error {
 		u.warn("%s", p)
 	}
 	now := time.Now()
-	rows := []pkix.Record{}
+	rows := []inventory.Record{}
 	for _, r := range inv.Records {
 		switch {
-		case r.Kind != pkix.KindClient && !c.Bool("all"),
-			c.Bool("revoked") && r.Status != pkix.StatusRevoked,
-			c.Bool("valid") && r.Status != pkix.StatusValid,
-			within > 0 && (r.NotAfter.Sub(now) > within || r.Status == pkix.StatusRevoked):
+		case r.Kind != inventory.KindClient && !c.Bool("all"),
+			c.Bool("revoked") && r.Status != inventory.StatusRevoked,
+			c.Bool("valid") && r.Status != inventory.StatusValid,
+			within > 0 && (r.NotAfter.Sub(now) > within || r.Status == inventory.StatusRevoked):
 			continue
 		}
 		if pat := c.String("cn"); pat != "" {
@@ -103,7 +103,7 @@ func runClientList(u *ui, c *cli.Context) error {
 	fmt.Fprintln(tw, "SERIAL\tSTATUS\tKIND\tISSUER\tCN\tNAME\tNOT AFTER\tDAYS LEFT")
 	for _, r := range rows {
 		status := string(r.Status)
-		if r.Status == pkix.StatusRevoked {
+		if r.Status == inventory.StatusRevoked {
 			status = "revoked " + r.RevokedAt.Format("2006-01-02")
 			if r.Reason != "" {
 				status += " (" + r.Reason + ")"

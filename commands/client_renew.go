@@ -7,6 +7,10 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -135,11 +139,11 @@ func renewRequest(c *cli.Context, d *pkidir.Dir) (*pkidir.RenewRequest, error) {
 		}
 	}
 	if f := c.String("request"); f != "" {
-		data, err := pkix.ReadInputAs(f, c.App.Reader, pkix.InputRequest)
+		data, err := input.ReadInputAs(f, c.App.Reader, input.InputRequest)
 		if err != nil {
 			return nil, err
 		}
-		if req.Request, err = pkix.ParseDeviceRequest(stdinLabel(f), data); err != nil {
+		if req.Request, err = ca.ParseDeviceRequest(stdinLabel(f), data); err != nil {
 			return nil, err
 		}
 	}
@@ -159,10 +163,10 @@ func reportNothingDue(u *ui, c *cli.Context, res *result, req *pkidir.RenewReque
 		u.note("%s", n)
 	}
 	if req.CNGlob != "" {
-		fmt.Fprintf(u.out, "nothing due: no valid client certificate whose CN matches %q expires within %s\n", req.CNGlob, pkix.FormatDuration(req.Expiring))
+		fmt.Fprintf(u.out, "nothing due: no valid client certificate whose CN matches %q expires within %s\n", req.CNGlob, cfsslconf.FormatDuration(req.Expiring))
 		return nil
 	}
-	fmt.Fprintf(u.out, "nothing due: no valid client certificate expires within %s\n", pkix.FormatDuration(req.Expiring))
+	fmt.Fprintf(u.out, "nothing due: no valid client certificate expires within %s\n", cfsslconf.FormatDuration(req.Expiring))
 	return nil
 }
 
@@ -172,7 +176,7 @@ func reportNothingDue(u *ui, c *cli.Context, res *result, req *pkidir.RenewReque
 // renewal or 'check' takes it from there.
 func reportNotRevoked(u *ui, c *cli.Context, d *pkidir.Dir, res *result, out *pkidir.RenewOutcome) error {
 	for _, old := range out.Superseded {
-		old.Status = pkix.StatusSuperseded // as the renewal recorded it
+		old.Status = inventory.StatusSuperseded // as the renewal recorded it
 		res.NotRevoked = append(res.NotRevoked, old)
 	}
 	if rerr := reportIssued(u, c, d, res, out.IssueResult, len(out.Due)); rerr != nil && !errors.As(rerr, new(partlyDone)) {

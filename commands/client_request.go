@@ -1,7 +1,9 @@
 package commands
 
 import (
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -54,13 +56,13 @@ func runClientRequest(u *ui, c *cli.Context) error {
 	if c.String("csr") == "" && cn == "" {
 		return usageErrorf("client request needs --cn NAME or --csr FILE").hint("mtlsctl client request --cn device-7")
 	}
-	var req *pkix.Request
+	var req *cfsslconf.Request
 	if c.String("csr") != "" {
-		if req, err = loadRequestOrBuiltin(c, "", pkix.ClientRequest, cn); err != nil {
+		if req, err = loadRequestOrBuiltin(c, "", cfsslconf.ClientRequest, cn); err != nil {
 			return err
 		}
 	} else {
-		req = pkix.DefaultRequest(cn, pkix.ClientRequest)
+		req = cfsslconf.DefaultRequest(cn, cfsslconf.ClientRequest)
 	}
 	if err := applyKeyType(c, req); err != nil {
 		return err
@@ -72,19 +74,19 @@ func runClientRequest(u *ui, c *cli.Context) error {
 		}
 	}
 	if name == "" {
-		name = pkix.SafeName(req.CR.CN)
+		name = ca.SafeName(req.CR.CN)
 	}
 	if err := d.CheckCertName(name); err != nil {
 		return err
 	}
-	keyPEM, csrPEM, err := pkix.NewDeviceRequest(req)
+	keyPEM, csrPEM, err := ca.NewDeviceRequest(req)
 	if err != nil {
 		return err
 	}
 	lf := d.Leaf(name)
-	files := []pkix.File{
-		{Path: lf.Key, Data: keyPEM, Mode: pkix.ModeSecret, Kind: "private key (stays here)"},
-		{Path: lf.CSR, Data: csrPEM, Mode: pkix.ModePublic, Kind: "PKCS#10 request (send to the CA)"},
+	files := []atomicfile.File{
+		{Path: lf.Key, Data: keyPEM, Mode: atomicfile.ModeSecret, Kind: "private key (stays here)"},
+		{Path: lf.CSR, Data: csrPEM, Mode: atomicfile.ModePublic, Kind: "PKCS#10 request (send to the CA)"},
 	}
 	// The key may be the device's only one: never replaced without
 	// --force, which keeps the old files as .bak.
@@ -92,7 +94,7 @@ func runClientRequest(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	written, err := pkix.WriteFiles(files, c.Bool("force"))
+	written, err := atomicfile.WriteFiles(files, c.Bool("force"))
 	if err != nil {
 		undo()
 		return err

@@ -5,6 +5,10 @@ import (
 	"fmt"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -97,7 +101,7 @@ func revokeRequest(c *cli.Context) (*pkidir.RevokeRequest, error) {
 	if req.Reason, err = reasonFlag(c.String("reason")); err != nil {
 		return nil, err
 	}
-	if req.AllWithKey && req.Reason != pkix.ReasonKeyCompromise {
+	if req.AllWithKey && req.Reason != crl.ReasonKeyCompromise {
 		return nil, usageErrorf("--all-with-key revokes the other certificates of a compromised key").hint("add --reason keyCompromise")
 	}
 	if req.CRL {
@@ -111,7 +115,7 @@ func revokeRequest(c *cli.Context) (*pkidir.RevokeRequest, error) {
 			return nil, err
 		}
 	case c.String("cert") != "":
-		if req.Cert, err = loadFileAs(c, pkix.InputCertificates, c.String("cert"), pkix.ParseCertificatePEM, ""); err != nil {
+		if req.Cert, err = loadFileAs(c, input.InputCertificates, c.String("cert"), pemutil.ParseCertificatePEM, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -120,18 +124,18 @@ func revokeRequest(c *cli.Context) (*pkidir.RevokeRequest, error) {
 
 // reasonFlag is --reason: an RFC 5280 reason a CRL entry may carry, or
 // none when not given.
-func reasonFlag(s string) (pkix.RevocationReason, error) {
-	var none pkix.RevocationReason
+func reasonFlag(s string) (crl.RevocationReason, error) {
+	var none crl.RevocationReason
 	if s == "" {
 		return none, nil
 	}
-	r, ok := pkix.ParseReason(s)
+	r, ok := crl.ParseReason(s)
 	if !ok || s == "removeFromCRL" {
 		e := usageErrorf("--reason %q is not an RFC 5280 reason", s)
-		if want, ok := pkix.SuggestReason(s); ok {
+		if want, ok := crl.SuggestReason(s); ok {
 			return none, e.hint("did you mean --reason %s?", want)
 		}
-		return none, e.hint("reasons: %s", pkix.ReasonNames())
+		return none, e.hint("reasons: %s", crl.ReasonNames())
 	}
 	return r, nil
 }
@@ -154,7 +158,7 @@ func reportRevoked(u *ui, c *cli.Context, d *pkidir.Dir, out *pkidir.RevokeResul
 		return u.report(res, true)
 	}
 	for _, r := range res.Revoked {
-		fmt.Fprintf(u.out, "revoked %s\n", pkix.FormatRecord(&r))
+		fmt.Fprintf(u.out, "revoked %s\n", inventory.FormatRecord(&r))
 	}
 	if len(res.Files) > 0 {
 		return u.report(res, false)

@@ -5,6 +5,9 @@ import (
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -99,12 +102,12 @@ func planRequests(c *cli.Context, files []string) ([]pkidir.Job, error) {
 	data := make([][]byte, len(files))
 	for i, f := range files {
 		var err error
-		if data[i], err = pkix.ReadInputAs(f, c.App.Reader, pkix.InputRequest); err != nil {
+		if data[i], err = input.ReadInputAs(f, c.App.Reader, input.InputRequest); err != nil {
 			return nil, withMissingHint(err, "give the request files the devices made")
 		}
 		labels[i] = stdinLabel(f)
 	}
-	reqs, err := pkix.ParseDeviceRequests(labels, data)
+	reqs, err := ca.ParseDeviceRequests(labels, data)
 	if err != nil {
 		return nil, err
 	}
@@ -123,10 +126,10 @@ func planRequests(c *cli.Context, files []string) ([]pkidir.Job, error) {
 		if cn == "" {
 			return nil, &pkix.Error{File: label, Msg: "the request has no CN", Hint: "make it with a CN (openssl req -subj /CN=device-7), or give --cn"}
 		}
-		if cerr := pkix.CheckCN(cn); cerr != nil {
+		if cerr := cfsslconf.CheckCN(cn); cerr != nil {
 			return nil, &pkix.Error{File: label, Msg: "the request's " + strings.TrimPrefix(cerr.Msg, "the "), Hint: cerr.Hint, HintArgs: cerr.HintArgs}
 		}
-		name := pkix.SafeName(cn)
+		name := ca.SafeName(cn)
 		if c.IsSet("name") {
 			if err := checkBaseName(c.String("name")); err != nil {
 				return nil, err

@@ -8,6 +8,8 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -113,7 +115,7 @@ func cloudflareClient(u *ui, c *cli.Context, account, zone string) (*cloudflare.
 
 func apiToken(u *ui, c *cli.Context) (string, error) {
 	if f := c.String("token-file"); f != "" {
-		data, err := pkix.ReadInputAs(f, c.App.Reader, pkix.InputToken)
+		data, err := input.ReadInputAs(f, c.App.Reader, input.InputToken)
 		if err != nil {
 			return "", err
 		}
@@ -203,7 +205,7 @@ func (u *ui) printApplied(applied []string, dryRun bool) {
 	}
 	fmt.Fprintf(u.out, "%s:\n", verb)
 	for _, a := range applied {
-		fmt.Fprintf(u.out, "  %s\n", pkix.Printable(a))
+		fmt.Fprintf(u.out, "  %s\n", x509text.Printable(a))
 	}
 }
 

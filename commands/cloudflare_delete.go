@@ -3,8 +3,8 @@ package commands
 import (
 	"fmt"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -49,7 +49,7 @@ func runCloudflareDelete(u *ui, c *cli.Context) error {
 			verb = "would be deleted"
 		}
 		// From the API: escaped once (no %q over it).
-		fmt.Fprintf(u.out, "%s: Access certificate %s \"%s\" (hostnames were: %s)\n", verb, pkix.Printable(res.Certificate.ID), pkix.Printable(res.Certificate.Name), orNone(res.Certificate.Hostnames))
+		fmt.Fprintf(u.out, "%s: Access certificate %s \"%s\" (hostnames were: %s)\n", verb, x509text.Printable(res.Certificate.ID), x509text.Printable(res.Certificate.Name), orNone(res.Certificate.Hostnames))
 		u.printApplied(res.Applied, cl.DryRun())
 	})
 }

@@ -5,8 +5,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/access"
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -50,7 +51,7 @@ EXAMPLES:
 
 func runCloudflareForwarding(u *ui, c *cli.Context) error {
 	host := c.Args().First()
-	if chk := pkix.CheckHostname(host); chk.Status == pkix.Fail {
+	if chk := access.CheckHostname(host); chk.Status == access.Fail {
 		return usageErrorf("%s", chk.Message).hint("%s", chk.Hint)
 	}
 	if c.Bool("on") && c.Bool("off") {
@@ -87,7 +88,7 @@ func runCloudflareForwarding(u *ui, c *cli.Context) error {
 		if cl.DryRun() && status == "changed" {
 			status = "would change"
 		}
-		fmt.Fprintf(u.out, "%s: %s client_certificate_forwarding %s, china_network %s\n", status, pkix.Printable(res.After.Hostname), onOff(res.After.Forwarding), onOff(res.After.ChinaNetwork))
+		fmt.Fprintf(u.out, "%s: %s client_certificate_forwarding %s, china_network %s\n", status, x509text.Printable(res.After.Hostname), onOff(res.After.Forwarding), onOff(res.After.ChinaNetwork))
 		u.printApplied(res.Applied, cl.DryRun())
 	})
 }
@@ -102,13 +103,13 @@ func showForwarding(u *ui, c *cli.Context, cl *cloudflare.Client, host string) e
 			if c.Bool("json") {
 				return u.printAPIJSON(s)
 			}
-			fmt.Fprintf(u.out, "%s: client_certificate_forwarding %s, china_network %s\n", pkix.Printable(s.Hostname), onOff(s.Forwarding), onOff(s.ChinaNetwork))
+			fmt.Fprintf(u.out, "%s: client_certificate_forwarding %s, china_network %s\n", x509text.Printable(s.Hostname), onOff(s.Forwarding), onOff(s.ChinaNetwork))
 			return nil
 		}
 	}
 	if c.Bool("json") {
 		return u.printAPIJSON(cloudflare.HostnameSetting{Hostname: host})
 	}
-	fmt.Fprintf(u.out, "%s: no settings (client_certificate_forwarding off, china_network off)\n", pkix.Printable(host))
+	fmt.Fprintf(u.out, "%s: no settings (client_certificate_forwarding off, china_network off)\n", x509text.Printable(host))
 	return nil
 }

@@ -8,8 +8,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -44,7 +46,7 @@ type listedCert struct {
 
 func runCloudflareList(u *ui, c *cli.Context) error {
 	if by := c.String("sort"); !slices.Contains(cloudflare.SortKeys, by) {
-		return usageErrorf("--sort %s: use %s", pkix.Printable(by), strings.Join(cloudflare.SortKeys, " or "))
+		return usageErrorf("--sort %s: use %s", x509text.Printable(by), strings.Join(cloudflare.SortKeys, " or "))
 	}
 	account, zone := scopeFrom(c)
 	cl, err := cloudflareClient(u, c, account, zone)
@@ -100,7 +102,7 @@ func runCloudflareList(u *ui, c *cli.Context) error {
 		case "warn":
 			left += " !"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", mark, pkix.Printable(lc.ID), pkix.Printable(lc.Name), lc.ExpiresOn.UTC().Format("2006-01-02"), left, pkix.Printable(strings.Join(lc.Hostnames, ",")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", mark, x509text.Printable(lc.ID), x509text.Printable(lc.Name), lc.ExpiresOn.UTC().Format("2006-01-02"), left, x509text.Printable(strings.Join(lc.Hostnames, ",")))
 	}
 	tw.Flush()
 	if len(mine) > 0 {
@@ -118,11 +120,11 @@ func directoryCAs(c *cli.Context) []*x509.Certificate {
 	}
 	var out []*x509.Certificate
 	for _, f := range []string{d.CA("").Cert, d.UploadBundle()} {
-		data, err := pkix.ReadInputAs(f, nil, pkix.InputCertificates)
+		data, err := input.ReadInputAs(f, nil, input.InputCertificates)
 		if err != nil {
 			continue
 		}
-		certs, err := pkix.ParseCertificatesPEM(f, data)
+		certs, err := pemutil.ParseCertificatesPEM(f, data)
 		if err == nil {
 			out = append(out, certs...)
 		}

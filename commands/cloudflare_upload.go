@@ -5,8 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/access"
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -68,7 +69,7 @@ type uploadOutput struct {
 	File    string `json:"file"`
 	DryRun  bool   `json:"dry_run"`
 	*cloudflare.UploadResult
-	Validation *pkix.UploadReport `json:"validation,omitempty"`
+	Validation *access.UploadReport `json:"validation,omitempty"`
 }
 
 func runCloudflareUpload(u *ui, c *cli.Context) error {
@@ -107,7 +108,7 @@ func runCloudflareUpload(u *ui, c *cli.Context) error {
 	if c.IsSet("hostname") {
 		hosts = []string{}
 		for _, ch := range rep.Hostnames {
-			hosts = append(hosts, pkix.HostnameOf(ch))
+			hosts = append(hosts, access.HostnameOf(ch))
 		}
 	}
 	res, err := cl.Upload(c.Context, cloudflare.UploadRequest{Chain: rep.Chain(), Name: c.String("name"), Hostnames: hosts, Replace: c.String("replace"), NoCreate: c.Bool("no-create")})
@@ -125,19 +126,19 @@ func (u *ui) printUpload(o uploadOutput) {
 		status = "would be " + status
 	}
 	ct := r.Certificate
-	id := pkix.Printable(ct.ID)
+	id := x509text.Printable(ct.ID)
 	if id == "" {
 		id = "(assigned by Cloudflare)"
 	}
 	// Every string here came from the API: escaped once (no %q over it).
-	fmt.Fprintf(u.out, "%s: Access certificate %s \"%s\"\n", status, id, pkix.Printable(ct.Name))
+	fmt.Fprintf(u.out, "%s: Access certificate %s \"%s\"\n", status, id, x509text.Printable(ct.Name))
 	fmt.Fprintf(u.out, "  fingerprint  MD5 %s\n", colonHex(cloudflare.NormalizeFingerprint(ct.Fingerprint)))
 	if !ct.ExpiresOn.IsZero() {
 		fmt.Fprintf(u.out, "  expires      %s (%d days)\n", ct.ExpiresOn.UTC().Format("2006-01-02"), int(time.Until(ct.ExpiresOn).Hours()/24))
 	}
 	fmt.Fprintf(u.out, "  hostnames    %s\n", orNone(ct.Hostnames))
 	if r.Replacing != nil {
-		fmt.Fprintf(u.out, "  replacing    %s \"%s\" (keeps %s until deleted)\n", pkix.Printable(r.Replacing.ID), pkix.Printable(r.Replacing.Name), orNone(r.Replacing.Hostnames))
+		fmt.Fprintf(u.out, "  replacing    %s \"%s\" (keeps %s until deleted)\n", x509text.Printable(r.Replacing.ID), x509text.Printable(r.Replacing.Name), orNone(r.Replacing.Hostnames))
 	}
 	u.printApplied(r.Applied, o.DryRun)
 }
@@ -146,7 +147,7 @@ func orNone(h []string) string {
 	if len(h) == 0 {
 		return "none"
 	}
-	return pkix.Printable(strings.Join(h, ", "))
+	return x509text.Printable(strings.Join(h, ", "))
 }
 
 // colonHex writes hex digits in colon-separated pairs, as the API does.

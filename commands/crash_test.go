@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // The directory's promises, tested by crashing on purpose: a real mtlsctl
@@ -46,7 +48,7 @@ func fleetTemplate(t *testing.T) string {
 // is checked right after a crash, before anything repairs.
 func assertRecorded(t *testing.T, dir string) {
 	t.Helper()
-	inv, err := pkix.ReadInventoryFile(filepath.Join(dir, "inventory.tsv"))
+	inv, err := inventory.ReadInventoryFile(filepath.Join(dir, "inventory.tsv"))
 	if err != nil {
 		t.Fatalf("inventory: %v", err)
 	}
@@ -69,9 +71,9 @@ func assertRecorded(t *testing.T, dir string) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		r, ok := inv.Lookup(pkix.SerialHex(c.SerialNumber))
-		if !ok || r.SHA256 != pkix.FingerprintSHA256(c) {
-			t.Errorf("%s (serial %s) is under its final name but not in the inventory", name, pkix.SerialHex(c.SerialNumber))
+		r, ok := inv.Lookup(x509text.SerialHex(c.SerialNumber))
+		if !ok || r.SHA256 != x509text.FingerprintSHA256(c) {
+			t.Errorf("%s (serial %s) is under its final name but not in the inventory", name, x509text.SerialHex(c.SerialNumber))
 		}
 		// A certificate takes its name after its key: never one without.
 		if _, err := os.Stat(filepath.Join(dir, strings.TrimSuffix(name, ".pem")+"-key.pem")); err != nil {
@@ -90,12 +92,12 @@ func assertWhole(t *testing.T, dir string) {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}
-	inv, err := pkix.ReadInventoryFile(filepath.Join(dir, "inventory.tsv"))
+	inv, err := inventory.ReadInventoryFile(filepath.Join(dir, "inventory.tsv"))
 	if err != nil {
 		t.Fatalf("inventory: %v", err)
 	}
 	for _, r := range inv.Records {
-		if r.Status != pkix.StatusValid || r.Kind == pkix.KindRoot {
+		if r.Status != inventory.StatusValid || r.Kind == inventory.KindRoot {
 			continue
 		}
 		for _, suffix := range []string{".pem", "-key.pem", ".csr"} {
@@ -105,8 +107,8 @@ func assertWhole(t *testing.T, dir string) {
 		}
 		data, _ := os.ReadFile(filepath.Join(dir, r.Name+".pem"))
 		if block, _ := pem.Decode(data); block != nil {
-			if c, err := x509.ParseCertificate(block.Bytes); err == nil && pkix.SerialHex(c.SerialNumber) != r.Serial {
-				t.Errorf("%s.pem holds serial %s, the inventory says %s", r.Name, pkix.SerialHex(c.SerialNumber), r.Serial)
+			if c, err := x509.ParseCertificate(block.Bytes); err == nil && x509text.SerialHex(c.SerialNumber) != r.Serial {
+				t.Errorf("%s.pem holds serial %s, the inventory says %s", r.Name, x509text.SerialHex(c.SerialNumber), r.Serial)
 			}
 		}
 	}
@@ -298,7 +300,7 @@ func TestSIGTERMDuringBatch(t *testing.T) {
 	if !strings.Contains(errb.String(), "not started") || !strings.Contains(errb.String(), "of 400 certificates") {
 		t.Errorf("no summary of what was done:\n%s", errb.String())
 	}
-	inv, err := pkix.ReadInventoryFile(filepath.Join(dir, "inventory.tsv"))
+	inv, err := inventory.ReadInventoryFile(filepath.Join(dir, "inventory.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,15 +476,15 @@ func assertRekeyed(t *testing.T, dir string, committed bool) {
 		if err1 != nil || err2 != nil {
 			t.Fatalf("%s / %s: %v %v", certFile, keyFile, err1, err2)
 		}
-		cert, err := pkix.ParseCertificatePEM(certFile, cdata)
+		cert, err := pemutil.ParseCertificatePEM(certFile, cdata)
 		if err != nil {
 			t.Fatal(err)
 		}
-		key, err := pkix.ParseKeyPEM(keyFile, kdata)
+		key, err := pemutil.ParseKeyPEM(keyFile, kdata)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !pkix.KeyMatches(cert, key) {
+		if !pemutil.KeyMatches(cert, key) {
 			t.Errorf("%s and %s are not a pair", certFile, keyFile)
 		}
 		return cert

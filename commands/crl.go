@@ -5,7 +5,8 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -39,14 +40,14 @@ type crlReport struct {
 // crlSummary lists every serial for --json, and only the first listLimit
 // for text, so a million-entry CRL is not turned into a million strings
 // just to print fifty.
-func crlSummary(crl *pkix.CRL, all bool) crlReport {
+func crlSummary(crl *crl.CRL, all bool) crlReport {
 	limit := crl.Count
 	if !all {
 		limit = min(limit, listLimit)
 	}
 	r := crlReport{Number: crl.Number.String(), ThisUpdate: crl.ThisUpdate, NextUpdate: crl.NextUpdate,
 		SigAlg: crl.SigAlg.String(), Count: crl.Count, Serials: make([]string, 0, limit)}
-	crl.EachSerial(limit, func(n *big.Int) { r.Serials = append(r.Serials, pkix.SerialHex(n)) })
+	crl.EachSerial(limit, func(n *big.Int) { r.Serials = append(r.Serials, x509text.SerialHex(n)) })
 	return r
 }
 

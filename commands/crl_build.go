@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -144,7 +146,7 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 	req.SerialsFile, req.Stdin = c.Args().First(), c.App.Reader
 	// The serials file is a path like any other, from the current
 	// directory; the guide's serials.txt usually sits in --dir.
-	if f := req.SerialsFile; f != "-" && !filepath.IsAbs(f) && !pkix.Exists(f) && pkix.Exists(d.File(f)) {
+	if f := req.SerialsFile; f != "-" && !filepath.IsAbs(f) && !atomicfile.Exists(f) && atomicfile.Exists(d.File(f)) {
 		return &pkix.Error{File: f, Msg: "no such file", Err: fs.ErrNotExist,
 			Hint: fmt.Sprintf("%s exists: paths are relative to the current directory, not --dir; give %s", d.File(f), d.File(f))}
 	}
@@ -180,5 +182,5 @@ func serialsFileHint(c *cli.Context) string {
 		serials = d.CA(name).Serials
 	}
 	return fmt.Sprintf("build it from the serials %s revokes: 'mtlsctl crl build %s' (or - for stdin); every CA's at once: 'mtlsctl crl build --all'",
-		name, pkix.ShellQuote(serials))
+		name, x509text.ShellQuote(serials))
 }

@@ -9,8 +9,12 @@ import (
 	"io"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -99,8 +103,8 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	}
 	// Read once for what the CRL is, then its entries streamed to the
 	// output: a million entries are never held.
-	scan := func(file string, data []byte) (*pkix.RevocationList, error) { return pkix.ScanCRL(file, data, nil) }
-	rl, err := loadFileAs(c, pkix.InputCRL, path, scan, "build one with 'mtlsctl crl build serials.txt'")
+	scan := func(file string, data []byte) (*crl.RevocationList, error) { return crl.ScanCRL(file, data, nil) }
+	rl, err := loadFileAs(c, input.InputCRL, path, scan, "build one with 'mtlsctl crl build serials.txt'")
 	if err != nil {
 		return err
 	}
@@ -125,8 +129,8 @@ func runCRLShow(u *ui, c *cli.Context) error {
 		}
 	}
 	badSignature := false
-	if explicit || pkix.Exists(caPath) {
-		ca, err := loadFileAs(c, pkix.InputCertificates, caPath, pkix.ParseCertificatePEM, "")
+	if explicit || atomicfile.Exists(caPath) {
+		ca, err := loadFileAs(c, input.InputCertificates, caPath, pemutil.ParseCertificatePEM, "")
 		if err != nil {
 			return err
 		}
@@ -161,8 +165,8 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	return nil
 }
 
-func entryReport(e pkix.CRLEntry) crlEntryReport {
-	er := crlEntryReport{Serial: pkix.SerialHex(e.Serial), SerialColons: pkix.SerialColons(e.Serial), Date: e.Date.UTC()}
+func entryReport(e crl.CRLEntry) crlEntryReport {
+	er := crlEntryReport{Serial: x509text.SerialHex(e.Serial), SerialColons: crl.SerialColons(e.Serial), Date: e.Date.UTC()}
 	if e.HasReason {
 		er.Reason = e.Reason.String()
 	}
@@ -172,7 +176,7 @@ func entryReport(e pkix.CRLEntry) crlEntryReport {
 // writeCRLShowJSON writes rep as printJSON does (two-space indent) with
 // the CRL's entries streamed in place: the report is marshalled with a
 // marker where the entries go, and each entry as it is read.
-func writeCRLShowJSON(w io.Writer, rep crlShowReport, rl *pkix.RevocationList) error {
+func writeCRLShowJSON(w io.Writer, rep crlShowReport, rl *crl.RevocationList) error {
 	const marker = `\u0000entries` // a JSON escape: no name or file holds a NUL
 	rep.Entries = json.RawMessage(`"` + marker + `"`)
 	head, err := json.MarshalIndent(rep, "", "  ")
@@ -190,7 +194,7 @@ func writeCRLShowJSON(w io.Writer, rep crlShowReport, rl *pkix.RevocationList) e
 		io.WriteString(w, "[\n    ")
 		first := true
 		var werr error
-		err := rl.EachEntry(func(e pkix.CRLEntry) {
+		err := rl.EachEntry(func(e crl.CRLEntry) {
 			if !first {
 				io.WriteString(w, ",\n    ")
 			}
@@ -221,7 +225,7 @@ func orDash(s string) string {
 // printCRLShow writes the CRL's report and every entry. A million entries
 // are written as they are formatted, through a buffer: never held as a
 // report, never one write each.
-func printCRLShow(u *ui, asJSON bool, rep crlShowReport, rl *pkix.RevocationList) error {
+func printCRLShow(u *ui, asJSON bool, rep crlShowReport, rl *crl.RevocationList) error {
 	out := bufio.NewWriterSize(u.out, 1<<16)
 	if asJSON {
 		if err := writeCRLShowJSON(out, rep, rl); err != nil {
@@ -238,8 +242,8 @@ func printCRLShow(u *ui, asJSON bool, rep crlShowReport, rl *pkix.RevocationList
 		sig += " (" + rep.SignatureFailure + ")"
 	}
 	fmt.Fprintf(out, "%s\n  kind         %s\n  number       %s\n  issuer       %s\n  this update  %s\n  next update  %s\n  signature    %s, %s\n  revoked      %d\n",
-		pkix.Printable(rep.File), kind, orDash(rep.Number), rep.Issuer, rep.ThisUpdate.Format(time.RFC3339), rl.NextUpdateText(), rep.SigAlg, sig, rep.Count)
-	err := rl.EachEntry(func(e pkix.CRLEntry) {
+		x509text.Printable(rep.File), kind, orDash(rep.Number), rep.Issuer, rep.ThisUpdate.Format(time.RFC3339), rl.NextUpdateText(), rep.SigAlg, sig, rep.Count)
+	err := rl.EachEntry(func(e crl.CRLEntry) {
 		er := entryReport(e)
 		fmt.Fprintf(out, "    %s  %s  %s  %s\n", er.Serial, er.SerialColons, er.Date.Format(time.RFC3339), orDash(er.Reason))
 	})

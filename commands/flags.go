@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
 )
@@ -87,7 +89,7 @@ func csrFlag(def string) cli.Flag {
 
 // clientProfileFlag is the profile client issue and client sign sign with.
 func clientProfileFlag() cli.Flag {
-	return &cli.StringFlag{Name: "profile", Value: pkix.ClientProfile, Usage: "signing profile in the configuration"}
+	return &cli.StringFlag{Name: "profile", Value: cfsslconf.ClientProfile, Usage: "signing profile in the configuration"}
 }
 
 // lintStrictFlag: ca validate's --strict, which cloudflare upload runs too.
@@ -148,7 +150,7 @@ func noArgs(c *cli.Context) error {
 // parseDuration is pkix.ParseDuration for a flag: days ("30d") or Go
 // units ("8760h"), positive, at most 100 years.
 func parseDuration(flag, s string) (time.Duration, error) {
-	d, err := pkix.ParseDuration(s)
+	d, err := cfsslconf.ParseDuration(s)
 	if err != nil {
 		if strings.Contains(err.Error(), "100 years") {
 			return 0, usageErrorf("--%s %s", flag, err)
@@ -166,7 +168,7 @@ func parseDuration(flag, s string) (time.Duration, error) {
 // Only outputs that may exist (replace is true: --force, or a file rebuilt
 // in place) need a look on disk; the others are refused by CheckFree if
 // they exist, so a batch without --force costs no extra stat per file.
-func refuseOverwritingInputs(outputs []pkix.File, replace bool, inputs ...string) error {
+func refuseOverwritingInputs(outputs []atomicfile.File, replace bool, inputs ...string) error {
 	// Each input is looked at once and each output once (a batch has
 	// thousands of outputs): equal absolute paths, or, for an output that
 	// already exists, the same file under another name.

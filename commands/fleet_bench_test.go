@@ -16,7 +16,8 @@ import (
 	"github.com/cloudflare/cfssl/csr"
 	"github.com/cloudflare/cfssl/signer"
 	"github.com/cloudflare/cfssl/signer/local"
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 )
 
 // fleetDir makes a fresh PKI directory with a CA of the given key type and
@@ -78,9 +79,9 @@ func BenchmarkFleetFloor(b *testing.B) {
 				dir := fleetDir(b, tc.keyType, 0)
 				caCert, _ := os.ReadFile(filepath.Join(dir, "ca.pem"))
 				caKey, _ := os.ReadFile(filepath.Join(dir, "ca-key.pem"))
-				cert, _ := pkix.ParseCertificatePEM("ca.pem", caCert)
-				key, _ := pkix.ParseKeyPEM("ca-key.pem", caKey)
-				cfg, err := config.LoadConfig([]byte(pkix.DefaultConfigJSON))
+				cert, _ := pemutil.ParseCertificatePEM("ca.pem", caCert)
+				key, _ := pemutil.ParseKeyPEM("ca-key.pem", caKey)
+				cfg, err := config.LoadConfig([]byte(cfsslconf.DefaultConfigJSON))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -88,7 +89,7 @@ func BenchmarkFleetFloor(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				kr, _ := pkix.ParseKeyType(tc.keyType)
+				kr, _ := cfsslconf.ParseKeyType(tc.keyType)
 				b.StartTimer()
 				var next atomic.Int64
 				var wg sync.WaitGroup
@@ -117,7 +118,7 @@ func BenchmarkFleetFloor(b *testing.B) {
 								b.Error(err)
 								return
 							}
-							keyPEM, _ := pkix.MarshalKeyPEM(priv.(crypto.Signer))
+							keyPEM, _ := pemutil.MarshalKeyPEM(priv.(crypto.Signer))
 							base := filepath.Join(dir, req.CN)
 							os.WriteFile(base+".pem", certPEM, 0o644)
 							os.WriteFile(base+"-key.pem", keyPEM, 0o600)
@@ -139,7 +140,7 @@ func writeRequests(b *testing.B, dir string, n int) []string {
 	b.Helper()
 	reqDir := filepath.Join(dir, "requests")
 	os.MkdirAll(reqDir, 0o755)
-	kr, _ := pkix.ParseKeyType("ecdsa-256")
+	kr, _ := cfsslconf.ParseKeyType("ecdsa-256")
 	files := make([]string, n)
 	for i := range n {
 		priv, err := kr.Generate()

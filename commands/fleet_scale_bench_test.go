@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // Fleet-scale costs as a user pays them: one mtlsctl process per
@@ -109,10 +109,10 @@ func benchDir(b *testing.B, n int) string {
 		serial[0] &= 0x7f
 		sum := make([]byte, 32)
 		rand.Read(sum)
-		r := pkix.Record{Serial: strings.ToUpper(hex.EncodeToString(serial)), Status: pkix.StatusValid, Kind: pkix.KindClient,
+		r := inventory.Record{Serial: strings.ToUpper(hex.EncodeToString(serial)), Status: inventory.StatusValid, Kind: inventory.KindClient,
 			CN: fmt.Sprintf("device-%d", i), NotBefore: now, NotAfter: now.Add(365 * 24 * time.Hour), Profile: "client", Issuer: "ca",
 			SHA256: hex.EncodeToString(sum), Name: fmt.Sprintf("device-%d", i), Subject: fmt.Sprintf("CN=device-%d,O=Access", i), PublicKeySHA: hex.EncodeToString(sum)}
-		line = pkix.AppendInventoryLine(line[:0], &r)
+		line = inventory.AppendInventoryLine(line[:0], &r)
 		w.Write(line)
 	}
 	if err := w.Flush(); err != nil {

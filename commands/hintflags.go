@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -188,9 +188,9 @@ func (h *hintContext) completeCommand(command string) string {
 			rest = slices.Delete(rest, i, i+2) // the environment names it
 		case v == envValue:
 		case i < 0:
-			add = append(add, "--"+f, pkix.ShellQuote(v))
+			add = append(add, "--"+f, x509text.ShellQuote(v))
 		case placeholder:
-			rest[i+1] = pkix.ShellQuote(v)
+			rest[i+1] = x509text.ShellQuote(v)
 		}
 	}
 	return strings.Join(slices.Concat([]string{"mtlsctl"}, words[:n], add, rest), " ")
@@ -256,7 +256,7 @@ func (h *hintContext) caBelow() string {
 		shown = append(shown, b+"/")
 	}
 	if len(below) == 1 {
-		return fmt.Sprintf("no CA in %s; %s holds one: add --dir %s", dir, shown[0], pkix.ShellQuote(below[0]))
+		return fmt.Sprintf("no CA in %s; %s holds one: add --dir %s", dir, shown[0], x509text.ShellQuote(below[0]))
 	}
 	return fmt.Sprintf("no CA in %s; %s hold one each: add --dir with the one you mean", dir, strings.Join(shown, ", "))
 }

@@ -9,7 +9,14 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/access"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -17,17 +24,17 @@ import (
 
 // loadRequestOrBuiltin reads --csr FILE, else def, else the built-in
 // request with the given CN; a CN also overrides the CN of a file.
-func loadRequestOrBuiltin(c *cli.Context, def string, kind pkix.RequestKind, cn string) (*pkix.Request, error) {
+func loadRequestOrBuiltin(c *cli.Context, def string, kind cfsslconf.RequestKind, cn string) (*cfsslconf.Request, error) {
 	path, explicit := inputPath(c, "csr", def)
-	if !explicit && !pkix.Exists(path) {
+	if !explicit && !atomicfile.Exists(path) {
 		if cn == "" {
 			return nil, &pkix.Error{File: path, Msg: "no such file, and no --cn given",
 				Hint: `pass --cn "NAME" to use the built-in request, or --csr FILE`}
 		}
-		return pkix.DefaultRequest(cn, kind), nil
+		return cfsslconf.DefaultRequest(cn, kind), nil
 	}
-	req, err := loadFileAs(c, pkix.InputRequest, path, func(name string, data []byte) (*pkix.Request, error) {
-		return pkix.LoadRequest(name, data, kind)
+	req, err := loadFileAs(c, input.InputRequest, path, func(name string, data []byte) (*cfsslconf.Request, error) {
+		return cfsslconf.LoadRequest(name, data, kind)
 	}, "")
 	if err != nil {
 		return nil, err
@@ -43,19 +50,19 @@ func checkCNFlag(cn string) error {
 	if strings.TrimSpace(cn) == "" {
 		return usageErrorf("--cn is empty").hint(`give the certificate a name, e.g. --cn "James Royal"`)
 	}
-	if err := pkix.CheckCN(cn); err != nil {
+	if err := cfsslconf.CheckCN(cn); err != nil {
 		return usageErrorf("--cn: %s", err.Msg)
 	}
 	return nil
 }
 
 // applyKeyType applies --key-type to a request.
-func applyKeyType(c *cli.Context, req *pkix.Request) error {
+func applyKeyType(c *cli.Context, req *cfsslconf.Request) error {
 	kt := c.String("key-type")
 	if kt == "" {
 		return nil
 	}
-	kr, err := pkix.ParseKeyType(kt)
+	kr, err := cfsslconf.ParseKeyType(kt)
 	if err != nil {
 		return usageErrorf("--key-type %s: %s", kt, err.(*pkix.Error).Msg).hint("use rsa-2048, rsa-4096, ecdsa-256, ecdsa-384 or ed25519")
 	}
@@ -76,7 +83,7 @@ func externalCRLFlags() []cli.Flag {
 // intermediate, or ca for the root), --ca/--ca-key files (a bundle: the
 // issuer first, then the certificates above it), or the directory's
 // default issuer (its one intermediate, else the root), said in a note.
-func loadSigner(c *cli.Context, d *pkidir.Dir, cfg *pkix.SigningConfig, res *result) (*pkidir.Signer, error) {
+func loadSigner(c *cli.Context, d *pkidir.Dir, cfg *cfsslconf.SigningConfig, res *result) (*pkidir.Signer, error) {
 	name := c.String("issuer")
 	if name == "" && !c.IsSet("ca") && !c.IsSet("ca-key") {
 		def, err := d.DefaultIssuer(time.Now())
@@ -113,11 +120,11 @@ func loadCAInput(c *cli.Context, d *pkidir.Dir) (pkidir.CAInput, error) {
 	root := d.CA(pkidir.RootName)
 	certPath, _ := inputPath(c, "ca", root.Cert)
 	keyPath, _ := inputPath(c, "ca-key", root.Key)
-	certs, err := loadFileAs(c, pkix.InputCertificates, certPath, pkix.ParseCertificatesPEM, "run 'mtlsctl ca init' first, or pass --ca")
+	certs, err := loadFileAs(c, input.InputCertificates, certPath, pemutil.ParseCertificatesPEM, "run 'mtlsctl ca init' first, or pass --ca")
 	if err != nil {
 		return pkidir.CAInput{}, err
 	}
-	key, err := loadFileAs(c, pkix.InputKey, keyPath, pkix.ParseKeyPEM, "pass the CA key with --ca-key")
+	key, err := loadFileAs(c, input.InputKey, keyPath, pemutil.ParseKeyPEM, "pass the CA key with --ca-key")
 	if err != nil {
 		return pkidir.CAInput{}, err
 	}
@@ -125,21 +132,21 @@ func loadCAInput(c *cli.Context, d *pkidir.Dir) (pkidir.CAInput, error) {
 }
 
 // loadConfig reads --config, else DIR/ca-config.json.
-func loadConfig(c *cli.Context, d *pkidir.Dir) (*pkix.SigningConfig, error) {
+func loadConfig(c *cli.Context, d *pkidir.Dir) (*cfsslconf.SigningConfig, error) {
 	cfgPath, _ := inputPath(c, "config", d.File(pkidir.ConfigName))
-	return loadFileAs(c, pkix.InputConfig, cfgPath, pkix.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
+	return loadFileAs(c, input.InputConfig, cfgPath, cfsslconf.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
 }
 
 // loadFile reads path ("-" is stdin) and parses it; a missing file gets
 // missingHint.
 func loadFile[T any](c *cli.Context, path string, parse func(string, []byte) (T, error), missingHint string) (T, error) {
-	return loadFileAs(c, pkix.InputAny, path, parse, missingHint)
+	return loadFileAs(c, input.InputAny, path, parse, missingHint)
 }
 
 // loadFileAs is loadFile for an input of a known kind, read up to its cap.
-func loadFileAs[T any](c *cli.Context, kind pkix.InputKind, path string, parse func(string, []byte) (T, error), missingHint string) (T, error) {
+func loadFileAs[T any](c *cli.Context, kind input.InputKind, path string, parse func(string, []byte) (T, error), missingHint string) (T, error) {
 	var zero T
-	data, err := pkix.ReadInputAs(path, c.App.Reader, kind)
+	data, err := input.ReadInputAs(path, c.App.Reader, kind)
 	if err != nil {
 		return zero, withMissingHint(err, missingHint)
 	}
@@ -168,11 +175,11 @@ func checkBaseName(base string) error {
 // refuseInputs refuses, before any key is made, outputs that would land
 // on an input of the command, even with --force.
 func refuseInputs(c *cli.Context, d *pkidir.Dir, jobs []pkidir.Job) error {
-	var outputs []pkix.File
+	var outputs []atomicfile.File
 	for _, j := range jobs {
 		lf := d.Leaf(j.Name)
 		for _, p := range []string{lf.Cert, lf.Key, lf.CSR, lf.Fullchain, lf.P12} {
-			outputs = append(outputs, pkix.File{Path: p})
+			outputs = append(outputs, atomicfile.File{Path: p})
 		}
 	}
 	root := d.CA(pkidir.RootName)
@@ -185,11 +192,11 @@ func refuseInputs(c *cli.Context, d *pkidir.Dir, jobs []pkidir.Job) error {
 
 // parseSerialFlag reads one hex serial given on the command line.
 func parseSerialFlag(flag, s string) (string, error) {
-	parsed, ok, err := pkix.ParseSerialLine(s, false, nil)
+	parsed, ok, err := crl.ParseSerialLine(s, false, nil)
 	if err != nil || !ok || parsed.HasDate || parsed.Reason != 0 {
 		return "", usageErrorf("--%s %q is not a hex serial", flag, s)
 	}
-	return pkix.SerialHex(pkix.SerialFromBytes(parsed.Serial)), nil
+	return x509text.SerialHex(crl.SerialFromBytes(parsed.Serial)), nil
 }
 
 func stdinLabel(path string) string {
@@ -211,11 +218,11 @@ func withMissingHint(err error, hint string) error {
 // loadOrDefault reads an input given by flag, or def, or falls back to
 // the built-in document, which is then also returned as a file to write so
 // the user can edit and reuse it. An input named explicitly must exist.
-func loadOrDefault[T any](c *cli.Context, flag, def, builtin string, load func(string, []byte) (T, error)) (T, []pkix.File, error) {
+func loadOrDefault[T any](c *cli.Context, flag, def, builtin string, load func(string, []byte) (T, error)) (T, []atomicfile.File, error) {
 	var zero T
 	path, explicit := inputPath(c, flag, def)
-	if explicit || pkix.Exists(path) {
-		data, err := pkix.ReadInputAs(path, c.App.Reader, pkix.InputConfig) // cfssl JSON: a request or a configuration
+	if explicit || atomicfile.Exists(path) {
+		data, err := input.ReadInputAs(path, c.App.Reader, input.InputConfig) // cfssl JSON: a request or a configuration
 		if err != nil {
 			return zero, nil, err
 		}
@@ -229,14 +236,14 @@ func loadOrDefault[T any](c *cli.Context, flag, def, builtin string, load func(s
 	if err != nil {
 		return zero, nil, err
 	}
-	return v, []pkix.File{{Path: path, Data: []byte(builtin), Mode: pkix.ModePublic, Kind: "cfssl JSON (built-in default)"}}, nil
+	return v, []atomicfile.File{{Path: path, Data: []byte(builtin), Mode: atomicfile.ModePublic, Kind: "cfssl JSON (built-in default)"}}, nil
 }
 
 // validateUploadFile reads a CA bundle (path, or stdin for "-") and checks
 // it against Access's upload rules with the command's --hostname and
 // --strict: ca validate and cloudflare upload judge alike.
-func validateUploadFile(c *cli.Context, path string) (label string, rep *pkix.UploadReport, err error) {
-	data, err := pkix.ReadInputAs(path, c.App.Reader, pkix.InputCertificates)
+func validateUploadFile(c *cli.Context, path string) (label string, rep *access.UploadReport, err error) {
+	data, err := input.ReadInputAs(path, c.App.Reader, input.InputCertificates)
 	if err != nil {
 		return "", nil, withMissingHint(err, "give the CA file, or run 'mtlsctl ca init' first")
 	}
@@ -244,7 +251,7 @@ func validateUploadFile(c *cli.Context, path string) (label string, rep *pkix.Up
 	if path == "-" {
 		label = "stdin"
 	}
-	rep, err = pkix.ValidateUpload(label, data, pkix.ValidationOptions{Hostnames: c.StringSlice("hostname"), Strict: c.Bool("strict"), Lint: true})
+	rep, err = access.ValidateUpload(label, data, access.ValidationOptions{Hostnames: c.StringSlice("hostname"), Strict: c.Bool("strict"), Lint: true})
 	spellReport(rep)
 	return label, rep, err
 }
@@ -253,7 +260,7 @@ func validateUploadFile(c *cli.Context, path string) (label string, rep *pkix.Up
 // takes (a scheme, a path, a wildcard…), before anything is done.
 func checkHostnameFlags(c *cli.Context) error {
 	for _, h := range c.StringSlice("hostname") {
-		if chk := pkix.CheckHostname(h); chk.Status == pkix.Fail {
+		if chk := access.CheckHostname(h); chk.Status == access.Fail {
 			return usageErrorf("--hostname %s", chk.Message).hint("%s", chk.Hint)
 		}
 	}

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inspect"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -62,22 +65,22 @@ EXAMPLES:
 
 func runInspect(u *ui, c *cli.Context) error {
 	now := time.Now()
-	var results []*pkix.Inspection
+	var results []*inspect.Inspection
 	stdinUsed := false
 	// A PKCS#12 file is opened with the same password sources as export,
 	// but a missing password only means its contents are not shown. A
 	// --password-file is given for the files named: one it does not open
 	// is an error, not the same words as no password at all.
-	var p12pw pkix.P12Password
+	var p12pw inspect.P12Password
 	if env := os.Getenv("MTLSCTL_P12_PASSWORD"); env != "" {
-		p12pw = pkix.P12Password{Value: env, From: "MTLSCTL_P12_PASSWORD"}
+		p12pw = inspect.P12Password{Value: env, From: "MTLSCTL_P12_PASSWORD"}
 	}
 	if f := c.String("password-file"); f != "" {
 		pw, err := p12Password(c)
 		if err != nil {
 			return err
 		}
-		p12pw = pkix.P12Password{Value: pw, From: stdinLabel(f), Required: true}
+		p12pw = inspect.P12Password{Value: pw, From: stdinLabel(f), Required: true}
 	}
 	for _, path := range c.Args().Slice() {
 		if path == "-" {
@@ -86,7 +89,7 @@ func runInspect(u *ui, c *cli.Context) error {
 			}
 			stdinUsed = true
 		}
-		data, err := pkix.ReadInput(path, c.App.Reader)
+		data, err := input.ReadInput(path, c.App.Reader)
 		if err != nil {
 			return err
 		}
@@ -94,14 +97,14 @@ func runInspect(u *ui, c *cli.Context) error {
 		if path == "-" {
 			label = "stdin"
 		}
-		in, err := pkix.InspectWith(label, data, now, p12pw)
+		in, err := inspect.InspectWith(label, data, now, p12pw)
 		if err != nil {
 			return err
 		}
 		if in.Unreadable > 0 {
 			// Some blocks read, some not: the report shows both, and the
 			// log says so even under --json.
-			u.warn("%s: %d block%s cannot be parsed (listed under 'also')", pkix.Printable(label), in.Unreadable, plural(in.Unreadable))
+			u.warn("%s: %d block%s cannot be parsed (listed under 'also')", x509text.Printable(label), in.Unreadable, plural(in.Unreadable))
 		}
 		if len(in.Keys) > 0 {
 			dir := c.String("dir")
@@ -145,7 +148,7 @@ func certificatesIn(dir string) (map[string][]*x509.Certificate, []string) {
 		if err != nil {
 			continue
 		}
-		if certs, err := pkix.ParseCertificatesPEM(path, data); err == nil {
+		if certs, err := pemutil.ParseCertificatesPEM(path, data); err == nil {
 			found[path] = certs
 			order = append(order, path)
 		}
@@ -154,8 +157,8 @@ func certificatesIn(dir string) (map[string][]*x509.Certificate, []string) {
 	return found, order
 }
 
-func (u *ui) printInspection(in *pkix.Inspection, showDER bool) {
-	fmt.Fprintf(u.out, "%s (%s)\n", pkix.Printable(in.File), in.Format)
+func (u *ui) printInspection(in *inspect.Inspection, showDER bool) {
+	fmt.Fprintf(u.out, "%s (%s)\n", x509text.Printable(in.File), in.Format)
 	for i, d := range in.Certificates {
 		if len(in.Certificates) > 1 {
 			fmt.Fprintf(u.out, "certificate %d of %d\n", i+1, len(in.Certificates))
@@ -177,10 +180,10 @@ func (u *ui) printInspection(in *pkix.Inspection, showDER bool) {
 		u.printRows("  ", [][2]string{{"kind", r.Kind}, {"issuer", r.Issuer}, {"number", orDash(r.Number)}, {"this update", r.ThisUpdate.Format(time.RFC3339)},
 			{"next update", next}, {"signature", r.SigAlg}, {"revoked", fmt.Sprint(r.Count)}})
 		for _, why := range r.Refusals {
-			fmt.Fprintf(u.out, "  not a complete revocation list: %s\n", pkix.Printable(why))
+			fmt.Fprintf(u.out, "  not a complete revocation list: %s\n", x509text.Printable(why))
 		}
 		for _, w := range r.Warnings {
-			fmt.Fprintf(u.out, "  note: %s\n", pkix.Printable(w))
+			fmt.Fprintf(u.out, "  note: %s\n", x509text.Printable(w))
 		}
 	}
 	for _, k := range in.Keys {
@@ -195,14 +198,14 @@ func (u *ui) printInspection(in *pkix.Inspection, showDER bool) {
 		u.printRows("  ", [][2]string{{"type", k.Type}, {"belongs to", belongs}})
 	}
 	for _, o := range in.Other {
-		fmt.Fprintf(u.out, "  also: %s\n", pkix.Printable(o))
+		fmt.Fprintf(u.out, "  also: %s\n", x509text.Printable(o))
 	}
 }
 
 // printCertDetail prints a certificate's fields. Its DER in base64 (the
 // Cf-Client-Cert-Der-Base64 header) is about 2 KB a certificate, which
 // buried the fields of a bundle or a .p12: shown with --pem only.
-func (u *ui) printCertDetail(d pkix.CertDetail, showDER bool) {
+func (u *ui) printCertDetail(d inspect.CertDetail, showDER bool) {
 	left := fmt.Sprintf("%d days left", d.DaysLeft)
 	if d.DaysLeft < 0 {
 		left = fmt.Sprintf("EXPIRED %d days ago", -d.DaysLeft)
@@ -240,6 +243,6 @@ func (u *ui) printRows(indent string, rows [][2]string) {
 		width = max(width, len(r[0]))
 	}
 	for _, r := range rows {
-		fmt.Fprintf(u.out, "%s%-*s  %s\n", indent, width, r[0], pkix.Printable(r[1]))
+		fmt.Fprintf(u.out, "%s%-*s  %s\n", indent, width, r[0], x509text.Printable(r[1]))
 	}
 }

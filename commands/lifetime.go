@@ -3,7 +3,7 @@ package commands
 import (
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/urfave/cli/v2"
 )
 
@@ -17,8 +17,8 @@ func lifetimeFlags() []cli.Flag {
 }
 
 // parseLifetime reads --expiry or --not-after (one at most).
-func parseLifetime(c *cli.Context) (pkix.Lifetime, error) {
-	var l pkix.Lifetime
+func parseLifetime(c *cli.Context) (ca.Lifetime, error) {
+	var l ca.Lifetime
 	if c.IsSet("expiry") && c.IsSet("not-after") {
 		return l, usageErrorf("--expiry and --not-after both set the certificate's end").hint("give one of them")
 	}

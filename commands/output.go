@@ -8,34 +8,36 @@ import (
 	"time"
 
 	"github.com/fatih/color"
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // fileReport is one written file as printed and as in --json.
 type fileReport struct {
-	Path   string            `json:"path"`
-	Kind   string            `json:"kind"`
-	Mode   string            `json:"mode"`
-	Size   int               `json:"size"`
-	Backup string            `json:"backup,omitempty"`
-	Cert   *pkix.CertSummary `json:"certificate,omitempty"`
+	Path   string                `json:"path"`
+	Kind   string                `json:"kind"`
+	Mode   string                `json:"mode"`
+	Size   int                   `json:"size"`
+	Backup string                `json:"backup,omitempty"`
+	Cert   *x509text.CertSummary `json:"certificate,omitempty"`
 }
 
 // result is the --json document every writing command prints.
 type result struct {
-	Command  string             `json:"command"`
-	Files    []fileReport       `json:"files"`
-	Cert     *pkix.CertSummary  `json:"certificate,omitempty"`
-	CRL      *crlReport         `json:"crl,omitempty"`
-	Issued   []pkix.CertSummary `json:"issued,omitempty"`
-	Failed   *[]pkidir.Failure  `json:"failed,omitempty"` // set (maybe empty) by batches
-	Recorded string             `json:"inventory,omitempty"`
-	Revoked  []pkix.Record      `json:"revoked,omitempty"`
+	Command  string                 `json:"command"`
+	Files    []fileReport           `json:"files"`
+	Cert     *x509text.CertSummary  `json:"certificate,omitempty"`
+	CRL      *crlReport             `json:"crl,omitempty"`
+	Issued   []x509text.CertSummary `json:"issued,omitempty"`
+	Failed   *[]pkidir.Failure      `json:"failed,omitempty"` // set (maybe empty) by batches
+	Recorded string                 `json:"inventory,omitempty"`
+	Revoked  []inventory.Record     `json:"revoked,omitempty"`
 	// NotRevoked: the old certificates renew --revoke-old did not revoke.
-	NotRevoked []pkix.Record `json:"not_revoked,omitempty"`
-	Warnings   []string      `json:"warnings"`
-	Notes      []string      `json:"notes"`
+	NotRevoked []inventory.Record `json:"not_revoked,omitempty"`
+	Warnings   []string           `json:"warnings"`
+	Notes      []string           `json:"notes"`
 }
 
 func newResult(command string) *result {
@@ -44,7 +46,7 @@ func newResult(command string) *result {
 
 // addWritten records what is now on disk. The mode is the one the writer
 // set with fchmod, so umask cannot have changed it.
-func (r *result) addWritten(ws []pkix.Written, certs map[string]*pkix.CertSummary) {
+func (r *result) addWritten(ws []atomicfile.Written, certs map[string]*x509text.CertSummary) {
 	for _, w := range ws {
 		r.Files = append(r.Files, fileReport{
 			Path: w.Path, Kind: w.Kind, Mode: fmt.Sprintf("%04o", w.Mode), Size: w.Len(),
@@ -86,7 +88,7 @@ func (u *ui) report(r *result, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(u.out, 0, 0, 2, ' ', 0)
 	for _, f := range shown {
-		line := fmt.Sprintf("  %s\t%s\t%s\t%d bytes", pkix.Printable(f.Path), f.Kind, f.Mode, f.Size)
+		line := fmt.Sprintf("  %s\t%s\t%s\t%d bytes", x509text.Printable(f.Path), f.Kind, f.Mode, f.Size)
 		if f.Cert != nil {
 			line += fmt.Sprintf("\tCN=%q serial=%s not-after=%s", f.Cert.CN, f.Cert.Serial, f.Cert.NotAfter.Format(time.RFC3339))
 		}
@@ -97,11 +99,11 @@ func (u *ui) report(r *result, asJSON bool) error {
 		fmt.Fprintf(u.out, "  … and %d more files (--json lists every one)\n", more)
 	}
 	if r.Recorded != "" {
-		fmt.Fprintf(u.out, "  recorded in %s\n", pkix.Printable(r.Recorded))
+		fmt.Fprintf(u.out, "  recorded in %s\n", x509text.Printable(r.Recorded))
 	}
 	for _, f := range shown {
 		if f.Backup != "" {
-			fmt.Fprintf(u.out, "  kept the previous %s as %s\n", pkix.Printable(filepath.Base(f.Path)), pkix.Printable(f.Backup))
+			fmt.Fprintf(u.out, "  kept the previous %s as %s\n", x509text.Printable(filepath.Base(f.Path)), x509text.Printable(f.Backup))
 		}
 	}
 	return nil

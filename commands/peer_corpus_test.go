@@ -22,8 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
 	"github.com/mtlsctl/mtlsctl/pkix/interoptest"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // vectorsDir is where the Debian package puts the vectors;
@@ -215,7 +216,7 @@ func TestCorpusCRLs(t *testing.T) {
 			o, osslOK := readOpenSSLCRL(t, openssl, file)
 			out, errOut, code := runMtlsctl("crl", "show", "--json", "--dir", empty, file)
 			data, _ := os.ReadFile(file)
-			rl, readErr := pkix.ReadCRL(base, data)
+			rl, readErr := crl.ReadCRL(base, data)
 			if why, strict := strictCRLs[base]; strict {
 				if code != 2 || !strings.Contains(errOut, why) || readErr == nil {
 					t.Errorf("mtlsctl should refuse it (%s): exit %d, %s", why, code, errOut)
@@ -430,14 +431,14 @@ func TestCorpusPKITSSignatures(t *testing.T) {
 	verifiedByBoth, named := 0, map[string]int{}
 	for _, file := range files {
 		data, _ := os.ReadFile(file)
-		rl, err := pkix.ReadCRL(file, data)
+		rl, err := crl.ReadCRL(file, data)
 		if err != nil {
 			t.Errorf("%s: %v", filepath.Base(file), err)
 			continue
 		}
 		candidates := 0
 		for certFile, c := range certs {
-			if !pkix.SameDN(c.RawSubject, rl.IssuerRaw) || (len(rl.AuthKeyID) > 0 && !bytes.Equal(rl.AuthKeyID, c.SubjectKeyId)) {
+			if !x509text.SameDN(c.RawSubject, rl.IssuerRaw) || (len(rl.AuthKeyID) > 0 && !bytes.Equal(rl.AuthKeyID, c.SubjectKeyId)) {
 				continue
 			}
 			candidates++
@@ -676,7 +677,7 @@ func TestCorpusEnforcement(t *testing.T) {
 	refused, taken := 0, 0
 	for _, file := range files {
 		data, _ := os.ReadFile(file)
-		rl, err := pkix.ReadCRL(file, data)
+		rl, err := crl.ReadCRL(file, data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -700,7 +701,7 @@ func TestCorpusEnforcement(t *testing.T) {
 		// about CRLs signed by a CA.
 		var loadErr error
 		if ca.IsCA {
-			_, loadErr = pkix.LoadCRLStore(file, []*x509.Certificate{ca}, nil, nil)
+			_, loadErr = crl.LoadCRLStore(file, []*x509.Certificate{ca}, nil, nil)
 		}
 		_, checkErr, checkCode := runMtlsctl("check", "--dir", pki, "--crl", file)
 		_, workerErr, workerCode := runMtlsctl("worker", "build", "--dir", pki, "--crl", file, "--ca", caPEM)

@@ -18,7 +18,11 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/accesssim"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -191,11 +195,11 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 // directory: an intermediate's CRL verifies against the intermediate.
 func accessConfig(u *ui, stdin io.Reader, d *pkidir.Dir, o serveOptions) (accesssim.Config, error) {
 	cfg := accesssim.Config{Dir: d, CAPath: o.caPath, CommonNames: o.commonNames, CRLPaths: o.crlPaths, Forward: o.forward}
-	data, err := pkix.ReadInputAs(o.caPath, stdin, pkix.InputCertificates)
+	data, err := input.ReadInputAs(o.caPath, stdin, input.InputCertificates)
 	if err != nil {
 		return cfg, withMissingHint(err, "give the CA you upload to Access with --ca")
 	}
-	if cfg.CAs, err = pkix.ParseCertificatesPEM(o.caPath, data); err != nil {
+	if cfg.CAs, err = pemutil.ParseCertificatesPEM(o.caPath, data); err != nil {
 		return cfg, err
 	}
 	var warnMu sync.Mutex
@@ -219,7 +223,7 @@ func accessConfig(u *ui, stdin io.Reader, d *pkidir.Dir, o serveOptions) (access
 // checkServeOutputs refuses an output that is not serve's to replace.
 func checkServeOutputs(o serveOptions, caFile string) error {
 	if o.certFile == "" {
-		if err := pkix.CheckOwned(caFile, serveCAWhat, pkix.IsEphemeralServerCA, serveCAHint); err != nil {
+		if err := atomicfile.CheckOwned(caFile, serveCAWhat, accesssim.IsEphemeralServerCA, serveCAHint); err != nil {
 			return err
 		}
 	}
@@ -227,7 +231,7 @@ func checkServeOutputs(o serveOptions, caFile string) error {
 		if o.certFile == "" && samePath(p, caFile) {
 			return &pkix.Error{File: p, Msg: "is where serve writes its throwaway CA, not an address file", Hint: addrFileHint}
 		}
-		if err := pkix.CheckOwned(p, addrFileWhat, isAddrFile, addrFileHint); err != nil {
+		if err := atomicfile.CheckOwned(p, addrFileWhat, isAddrFile, addrFileHint); err != nil {
 			return err
 		}
 	}
@@ -244,7 +248,7 @@ func serverCertificate(o serveOptions) (tls.Certificate, []byte, error) {
 		}
 		return cert, nil, nil
 	}
-	return pkix.EphemeralServer([]string{"localhost", "127.0.0.1", "::1"})
+	return accesssim.EphemeralServer([]string{"localhost", "127.0.0.1", "::1"})
 }
 
 // listen starts listening, then writes the throwaway CA and the address
@@ -258,13 +262,13 @@ func listen(o serveOptions, caFile string, caPEM []byte) (net.Listener, error) {
 		// A throwaway certificate: replacing the last run's is the
 		// point, so it is written without --force, but only over serve's
 		// own (checked again right before the rename).
-		if err := pkix.ReplaceOwned(caFile, caPEM, pkix.ModePublic, serveCAWhat, pkix.IsEphemeralServerCA, serveCAHint); err != nil {
+		if err := atomicfile.ReplaceOwned(caFile, caPEM, atomicfile.ModePublic, serveCAWhat, accesssim.IsEphemeralServerCA, serveCAHint); err != nil {
 			ln.Close()
 			return nil, err
 		}
 	}
 	if p := o.addrFile; p != "" {
-		if err := pkix.ReplaceOwned(p, []byte(ln.Addr().String()+"\n"), pkix.ModePublic, addrFileWhat, isAddrFile, addrFileHint); err != nil {
+		if err := atomicfile.ReplaceOwned(p, []byte(ln.Addr().String()+"\n"), atomicfile.ModePublic, addrFileWhat, isAddrFile, addrFileHint); err != nil {
 			ln.Close()
 			return nil, err
 		}
@@ -286,12 +290,12 @@ func serveBanner(d *pkidir.Dir, o serveOptions, sim *accesssim.Server, cas []*x5
 		host = addr.IP.String()
 	}
 	url := fmt.Sprintf("https://%s:%d/", host, addr.Port)
-	policyText := "Valid Certificate (any certificate that chains to " + pkix.Printable(o.caPath) + ")"
+	policyText := "Valid Certificate (any certificate that chains to " + x509text.Printable(o.caPath) + ")"
 	if len(o.commonNames) > 0 {
 		policyText = fmt.Sprintf("Common Name %q", o.commonNames)
 	}
 	for i, crl := range sim.CRLs {
-		policyText += ", revocation from " + pkix.Printable(sim.CRLPaths[i]) + " (CRL number " + crl.Number() + ")"
+		policyText += ", revocation from " + x509text.Printable(sim.CRLPaths[i]) + " (CRL number " + crl.Number() + ")"
 	}
 	for _, ca := range sim.Uncovered() {
 		banner = append(banner, fmt.Sprintf("note: no CRL given for %s: what it issues is not checked for revocation (give its CRL with --crl)", caName(ca)))
@@ -311,9 +315,9 @@ const idleTimeout = 2 * time.Minute
 // caName names a CA in serve's messages, escaped.
 func caName(c *x509.Certificate) string {
 	if c.Subject.CommonName != "" {
-		return pkix.Printable(c.Subject.CommonName)
+		return x509text.Printable(c.Subject.CommonName)
 	}
-	return pkix.SubjectDN(c)
+	return x509text.SubjectDN(c)
 }
 
 // What serve may replace on its own, and how to get past a refusal.
@@ -410,5 +414,5 @@ func (s *server) accessLog(r *http.Request, resp accesssim.Response) {
 		return *p
 	}
 	fmt.Fprintf(s.log, "%s %s %s %q %d %s cn=%q serial=%s reason=%q\n", time.Now().UTC().Format(time.RFC3339), r.RemoteAddr,
-		r.Method, r.URL.Path, resp.Status, verdict, text(cn, "-"), pkix.Printable(text(serial, "-")), text(reason, ""))
+		r.Method, r.URL.Path, resp.Status, verdict, text(cn, "-"), x509text.Printable(text(serial, "-")), text(reason, ""))
 }

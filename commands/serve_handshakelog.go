@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/accesssim"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // unparsedClientCert is net/http's log line for a handshake that Go's TLS
@@ -26,7 +27,7 @@ func (s *server) handshakeLog() *log.Logger {
 		if m == nil {
 			return len(p), nil
 		}
-		reason := pkix.HandshakeRefusal(m[2])
+		reason := accesssim.HandshakeRefusal(m[2])
 		s.logMu.Lock()
 		defer s.logMu.Unlock()
 		now := time.Now().UTC().Format(time.RFC3339)
@@ -34,7 +35,7 @@ func (s *server) handshakeLog() *log.Logger {
 			json.NewEncoder(s.log).Encode(map[string]any{"time": now, "remote": m[1], "method": "TLS", "path": nil, "status": nil,
 				"verdict": "deny", "cn": nil, "serial": nil, "reason": reason})
 		} else {
-			fmt.Fprintf(s.log, "%s %s TLS \"-\" - deny cn=\"-\" serial=- reason=%q\n", now, pkix.Printable(m[1]), reason)
+			fmt.Fprintf(s.log, "%s %s TLS \"-\" - deny cn=\"-\" serial=- reason=%q\n", now, x509text.Printable(m[1]), reason)
 		}
 		return len(p), nil
 	}), "", 0)

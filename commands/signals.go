@@ -7,7 +7,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
 )
 
 // signals turns the first SIGINT or SIGTERM into a cancelled context, so
@@ -33,7 +33,7 @@ func watchSignals(parent context.Context) (context.Context, *signals) {
 			s.got = sig.(syscall.Signal)
 			s.mu.Unlock()
 			cancel()
-			pkix.Interrupt() // a wait for a pipe's writer ends too
+			input.Interrupt() // a wait for a pipe's writer ends too
 		case <-s.done:
 		}
 	}()

@@ -11,8 +11,13 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/signer"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
 
@@ -63,7 +68,7 @@ func listViaSigner(u *ui, c *cli.Context) error {
 	case c.Bool("revoked"):
 		f.Status = "revoked"
 	case c.Bool("valid"):
-		f.Status = string(pkix.StatusValid)
+		f.Status = string(inventory.StatusValid)
 	}
 	if s := c.String("expiring"); s != "" {
 		if f.Expiring, err = parseDuration("expiring", s); err != nil {
@@ -84,7 +89,7 @@ func listViaSigner(u *ui, c *cli.Context) error {
 		if r.Reason != "" {
 			status += " (" + r.Reason + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Serial, status, pkix.Printable(r.CN), r.NotAfter.UTC().Format("2006-01-02"), pkix.Printable(r.Runner))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Serial, status, x509text.Printable(r.CN), r.NotAfter.UTC().Format("2006-01-02"), x509text.Printable(r.Runner))
 	}
 	return tw.Flush()
 }
@@ -189,9 +194,9 @@ func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
 
 // signerCheckItems is what 'check --signer' checks: the CA in DIR/ca.pem
 // and the valid certificates in the signer's database.
-func signerCheckItems(c *cli.Context, d *pkidir.Dir) ([]pkidir.CheckCert, []pkix.Record, error) {
+func signerCheckItems(c *cli.Context, d *pkidir.Dir) ([]pkidir.CheckCert, []inventory.Record, error) {
 	root := d.CA(pkidir.RootName)
-	certs, err := loadFileAs(c, pkix.InputCertificates, root.Cert, pkix.ParseCertificatesPEM, "the issuing CA's certificate is needed: copy the certificate the signer issues with to "+root.Cert+" (on the signing host: DIR/NAME.pem when it runs signer serve --issuer NAME, else DIR/ca.pem)")
+	certs, err := loadFileAs(c, input.InputCertificates, root.Cert, pemutil.ParseCertificatesPEM, "the issuing CA's certificate is needed: copy the certificate the signer issues with to "+root.Cert+" (on the signing host: DIR/NAME.pem when it runs signer serve --issuer NAME, else DIR/ca.pem)")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -203,24 +208,24 @@ func signerCheckItems(c *cli.Context, d *pkidir.Dir) ([]pkidir.CheckCert, []pkix
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := a.List(signer.ListFilter{Status: string(pkix.StatusValid)})
+	rows, err := a.List(signer.ListFilter{Status: string(inventory.StatusValid)})
 	if err != nil {
 		return nil, nil, err
 	}
 	now := time.Now()
-	var records []pkix.Record
+	var records []inventory.Record
 	for _, r := range rows {
 		if r.NotAfter.Before(now.Add(-24 * time.Hour)) {
 			continue // long expired: nothing to renew, and no longer anyone's
 		}
-		records = append(records, pkix.Record{Kind: pkix.KindClient, Name: r.CN, CN: r.CN, Serial: r.Serial, NotAfter: r.NotAfter})
+		records = append(records, inventory.Record{Kind: inventory.KindClient, Name: r.CN, CN: r.CN, Serial: r.Serial, NotAfter: r.NotAfter})
 	}
 	return given, records, nil
 }
 
 // signerCRLBehind compares the CRL given with the database: a revoked
 // certificate it does not list still gets in where the CRL is used.
-func signerCRLBehind(c *cli.Context, crlPath string, crl *pkix.RevocationList) (string, error) {
+func signerCRLBehind(c *cli.Context, crlPath string, crl *crl.RevocationList) (string, error) {
 	a, err := signerAdmin(c)
 	if err != nil {
 		return "", err

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/interoptest"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/signer/pgtest"
 )
 
@@ -117,7 +117,7 @@ func certsIn(t *testing.T, dir string) (map[string]string, []string) {
 			continue
 		}
 		data, _ := os.ReadFile(f)
-		c, err := pkix.ParseCertificatePEM(f, data)
+		c, err := pemutil.ParseCertificatePEM(f, data)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	cflog "github.com/cloudflare/cfssl/log"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/signer"
 	"github.com/urfave/cli/v2"
 )
@@ -130,7 +131,7 @@ func serveSigner(u *ui, c *cli.Context, h http.Handler, tlsCfg *tls.Config, stor
 	}
 	*listening = true
 	if p := c.String("addr-file"); p != "" {
-		if err := pkix.ReplaceOwned(p, []byte(ln.Addr().String()+"\n"), pkix.ModePublic, addrFileWhat, isAddrFile, addrFileHint); err != nil {
+		if err := atomicfile.ReplaceOwned(p, []byte(ln.Addr().String()+"\n"), atomicfile.ModePublic, addrFileWhat, isAddrFile, addrFileHint); err != nil {
 			ln.Close()
 			return err
 		}

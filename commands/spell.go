@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/access"
 )
 
 // pkix names the next step as a typed action or option (pkix/hint.go);
@@ -130,11 +131,11 @@ func (e *usageError) HintText() pkix.Text { return pkix.Words(e.hintText) }
 
 // spellReport spells the steps the checks' hints name, for the checklist
 // and --json alike.
-func spellReport(rep *pkix.UploadReport) {
+func spellReport(rep *access.UploadReport) {
 	if rep == nil {
 		return
 	}
-	spellChecks := func(checks []pkix.Check) {
+	spellChecks := func(checks []access.Check) {
 		for i, ch := range checks {
 			checks[i].Hint, checks[i].HintArgs = pkix.Textf(ch.Hint, ch.HintArgs...).Spell(spell), nil
 		}

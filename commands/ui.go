@@ -13,6 +13,8 @@ import (
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // ui owns the two output streams. Colors are used only when the stream is
@@ -63,11 +65,11 @@ func paint(enabled bool, attr color.Attribute, s string) string {
 // Warnings, notes and errors carry text from files (names, file names,
 // CNs): each line is escaped so no control byte reaches the terminal.
 func (u *ui) warn(format string, args ...any) {
-	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgYellow, "warning:"), pkix.Printable(u.hints.complete(fmt.Sprintf(format, args...))))
+	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgYellow, "warning:"), x509text.Printable(u.hints.complete(fmt.Sprintf(format, args...))))
 }
 
 func (u *ui) note(format string, args ...any) {
-	fmt.Fprintf(u.err, "mtlsctl: note: %s\n", pkix.Printable(u.hints.complete(fmt.Sprintf(format, args...))))
+	fmt.Fprintf(u.err, "mtlsctl: note: %s\n", x509text.Printable(u.hints.complete(fmt.Sprintf(format, args...))))
 }
 
 // reportError prints err as one line, plus a hint line when the fix is
@@ -75,7 +77,7 @@ func (u *ui) note(format string, args ...any) {
 func (u *ui) reportError(err error) int {
 	msg := strings.TrimSpace(err.Error())
 	// One line: a multi-line message from a library is folded.
-	msg = pkix.Printable(strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " "))
+	msg = x509text.Printable(strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " "))
 	var problems *problemsFound
 	if errors.As(err, &problems) {
 		fmt.Fprintf(u.err, "mtlsctl: %s\n", msg)
@@ -83,7 +85,7 @@ func (u *ui) reportError(err error) int {
 	}
 	fmt.Fprintf(u.err, "mtlsctl: %s %s\n", paint(u.errColor, color.FgRed, "error:"), msg)
 	if hint := u.hints.whereIsTheCA(err, u.hints.render(pkix.HintOf(err))); hint != "" {
-		fmt.Fprintf(u.err, "mtlsctl: hint: %s\n", pkix.Printable(hint))
+		fmt.Fprintf(u.err, "mtlsctl: hint: %s\n", x509text.Printable(hint))
 	}
 	return exitCode(err)
 }
@@ -104,7 +106,7 @@ var checkMarks = map[string]struct {
 // outside the tabwriter, which would count the color codes as width and
 // shift the header. Names and CNs come from certificates: what is not
 // printable in them is escaped.
-func (u *ui) printExpiryTable(items []pkix.ExpiryItem) {
+func (u *ui) printExpiryTable(items []inventory.ExpiryItem) {
 	marks, width := []string{""}, 0
 	var table strings.Builder
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
@@ -112,7 +114,7 @@ func (u *ui) printExpiryTable(items []pkix.ExpiryItem) {
 	for _, it := range items {
 		marks = append(marks, it.Level)
 		width = max(width, utf8.RuneCountInString(checkMarks[it.Level].sym))
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.Left, it.Expires.Format("2006-01-02"), it.Kind, pkix.Printable(it.Name), pkix.Printable(orDash(it.CN)), it.Note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.Left, it.Expires.Format("2006-01-02"), it.Kind, x509text.Printable(it.Name), x509text.Printable(orDash(it.CN)), it.Note)
 	}
 	tw.Flush()
 	for i, line := range strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n") {

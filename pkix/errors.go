@@ -1,6 +1,3 @@
-// Package pkix is mtlsctl's PKI core: loading and validating cfssl's JSON
-// inputs, CA creation, issuance and atomic file output. It wraps cfssl as a
-// library and knows nothing about flags, colors or exit codes.
 package pkix
 
 import (
@@ -46,24 +43,24 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func errorf(file, format string, args ...any) *Error {
+func Errorf(file, format string, args ...any) *Error {
 	return &Error{File: file, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (e *Error) withHint(format string, args ...any) *Error {
+func (e *Error) WithHint(format string, args ...any) *Error {
 	e.Hint = fmt.Sprintf(format, args...)
 	return e
 }
 
 // withNext sets a hint that names commands or flags (see Text).
-func (e *Error) withNext(format string, args ...any) *Error {
+func (e *Error) WithNext(format string, args ...any) *Error {
 	e.Hint, e.HintArgs = format, args
 	return e
 }
 
-func (e *Error) withText(t Text) *Error { return e.withNext(t.Format, t.Args...) }
+func (e *Error) WithText(t Text) *Error { return e.WithNext(t.Format, t.Args...) }
 
-func (e *Error) withField(field string) *Error {
+func (e *Error) WithField(field string) *Error {
 	e.Field = field
 	return e
 }

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/access"
+	"github.com/mtlsctl/mtlsctl/pkix/chain"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
@@ -37,12 +39,12 @@ type Config struct {
 // Server is an emulated Access application: an http.Handler that answers
 // as Access does.
 type Server struct {
-	Policy *pkix.AccessPolicy
+	Policy *AccessPolicy
 	// Issuing are the CAs whose certificates get in, intermediates
 	// included; CRLs are read from CRLPaths, retired keys' ones included,
 	// in the same order.
 	Issuing  []*x509.Certificate
-	CRLs     []*pkix.CRLStore
+	CRLs     []*crl.CRLStore
 	CRLPaths []string
 	forward  bool
 	answered func(r *http.Request, resp Response)
@@ -51,7 +53,7 @@ type Server struct {
 // New reads the policy and its CRLs; a CRL that does not verify against
 // an issuing CA is refused here, and later reloads keep the last good one.
 func New(cfg Config) (*Server, error) {
-	policy, err := pkix.NewAccessPolicy(cfg.CAPath, cfg.CAs, cfg.CommonNames, nil)
+	policy, err := NewAccessPolicy(cfg.CAPath, cfg.CAs, cfg.CommonNames, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	// A retired key's certificates still chain: its CRL is read too.
 	s.CRLPaths = append(append([]string{}, cfg.CRLPaths...), cfg.Dir.RetiredCRLsBeside(cfg.CRLPaths, now)...)
 	for _, p := range s.CRLPaths {
-		crl, err := pkix.LoadGuardedCRLStore(p, issuing, cfg.Dir.GuardCRL, cfg.Warn, cfg.Info)
+		crl, err := crl.LoadGuardedCRLStore(p, issuing, cfg.Dir.GuardCRL, cfg.Warn, cfg.Info)
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +85,7 @@ func (s *Server) Uncovered() []*x509.Certificate {
 	for _, ca := range s.Issuing {
 		covered := false
 		for _, crl := range s.CRLs {
-			covered = covered || pkix.SameCA(crl.Issuer(), ca)
+			covered = covered || chain.SameCA(crl.Issuer(), ca)
 		}
 		if !covered {
 			out = append(out, ca)
@@ -94,12 +96,12 @@ func (s *Server) Uncovered() []*x509.Certificate {
 
 // Response is the JSON body of every answer.
 type Response struct {
-	Status        int                    `json:"status"`
-	Allowed       bool                   `json:"allowed"`
-	Reason        string                 `json:"reason,omitempty"`
-	TLSClientAuth pkix.TLSClientAuth     `json:"tlsClientAuth"`
-	Forwarded     *pkix.ForwardedHeaders `json:"forwardedHeaders,omitempty"`
-	Note          string                 `json:"note"`
+	Status        int                      `json:"status"`
+	Allowed       bool                     `json:"allowed"`
+	Reason        string                   `json:"reason,omitempty"`
+	TLSClientAuth TLSClientAuth            `json:"tlsClientAuth"`
+	Forwarded     *access.ForwardedHeaders `json:"forwardedHeaders,omitempty"`
+	Note          string                   `json:"note"`
 }
 
 // ServeHTTP answers as Access does: 403 with the reason, or 200 with a
@@ -110,7 +112,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp := Response{Status: http.StatusForbidden, Allowed: v.Allowed, Reason: v.Reason, TLSClientAuth: v.Auth,
 		Note: "mtlsctl serve: a local stand-in for a Cloudflare Access mTLS policy"}
 	if s.forward && v.Leaf != nil {
-		f := pkix.Forwarded(v.Leaf)
+		f := access.Forwarded(v.Leaf)
 		resp.Forwarded = &f
 	}
 	if v.Allowed {

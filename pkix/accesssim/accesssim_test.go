@@ -5,7 +5,7 @@ import (
 	"crypto/x509"
 	"testing"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
@@ -15,14 +15,14 @@ func TestUncoveredWithoutCRL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := pkix.LoadRequest("ca-csr.json", []byte(pkix.DefaultCARequestJSON), pkix.CARequest)
+	req, err := cfsslconf.LoadRequest("ca-csr.json", []byte(cfsslconf.DefaultCARequestJSON), cfsslconf.CARequest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req.CR.KeyRequest, err = pkix.ParseKeyType("ecdsa-256"); err != nil {
+	if req.CR.KeyRequest, err = cfsslconf.ParseKeyType("ecdsa-256"); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pkix.LoadSigningConfig("ca-config.json", []byte(pkix.DefaultConfigJSON))
+	cfg, err := cfsslconf.LoadSigningConfig("ca-config.json", []byte(cfsslconf.DefaultConfigJSON))
 	if err != nil {
 		t.Fatal(err)
 	}

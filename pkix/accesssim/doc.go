@@ -1,4 +1,4 @@
-// Package accesssim emulates a Cloudflare Access application with an mTLS
-// policy, for testing certificates locally before anything is uploaded:
-// which certificates get in, which CAs' CRLs count, and Access's answer.
+// Package accesssim is the Access emulator behind `mtlsctl serve`: the
+// policy Access applies to a client certificate, the handshake decisions,
+// and the coverage of each issuing CA by a CRL.
 package accesssim

@@ -15,6 +15,7 @@ import (
 	cf "github.com/cloudflare/cloudflare-go/v6"
 	"github.com/cloudflare/cloudflare-go/v6/zero_trust"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // Certificate is an Access mTLS root certificate as the API lists it.
@@ -175,7 +176,7 @@ func Find(all []Certificate, ref string) (Certificate, error) {
 	case 0:
 		var have []string
 		for _, ct := range all {
-			have = append(have, fmt.Sprintf("%s (%s)", pkix.Printable(ct.ID), pkix.Printable(ct.Name)))
+			have = append(have, fmt.Sprintf("%s (%s)", x509text.Printable(ct.ID), x509text.Printable(ct.Name)))
 		}
 		hint := "the account has no Access certificates"
 		if len(have) > 0 {
@@ -185,7 +186,7 @@ func Find(all []Certificate, ref string) (Certificate, error) {
 	}
 	var ids []string
 	for _, ct := range named {
-		ids = append(ids, pkix.Printable(ct.ID))
+		ids = append(ids, x509text.Printable(ct.ID))
 	}
 	return Certificate{}, &pkix.Error{Msg: fmt.Sprintf("%d Access certificates are named %q", len(named), ref),
 		Hint: "name one by its ID: " + strings.Join(ids, ", ")}

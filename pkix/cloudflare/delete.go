@@ -8,6 +8,7 @@ import (
 	cf "github.com/cloudflare/cloudflare-go/v6"
 	"github.com/cloudflare/cloudflare-go/v6/zero_trust"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // DeleteResult says what delete did.
@@ -31,20 +32,20 @@ func (c *Client) Delete(ctx context.Context, ref string, force bool) (*DeleteRes
 	}
 	if len(ct.Hostnames) > 0 && !force {
 		return nil, &pkix.Error{Msg: fmt.Sprintf("certificate %s (%s) is associated with %s: clients under it would be refused there",
-			pkix.Printable(ct.ID), pkix.Printable(ct.Name), hostList(ct.Hostnames)),
-			Hint: "pass %s to clear its hostnames and delete it; to rotate, first '%s' with the new CA", HintArgs: []any{pkix.OptForce, pkix.Cmd(pkix.ActUploadCA, pkix.OptReplace.With(pkix.Printable(ct.ID)))}}
+			x509text.Printable(ct.ID), x509text.Printable(ct.Name), hostList(ct.Hostnames)),
+			Hint: "pass %s to clear its hostnames and delete it; to rotate, first '%s' with the new CA", HintArgs: []any{pkix.OptForce, pkix.Cmd(pkix.ActUploadCA, pkix.OptReplace.With(x509text.Printable(ct.ID)))}}
 	}
 	account, zone, _ := c.scope()
 	var steps []Step
 	if len(ct.Hostnames) > 0 {
-		steps = append(steps, Step{What: fmt.Sprintf("clear the hostnames of certificate %s (%s)", pkix.Printable(ct.ID), hostList(ct.Hostnames)), Do: func(ctx context.Context) error {
+		steps = append(steps, Step{What: fmt.Sprintf("clear the hostnames of certificate %s (%s)", x509text.Printable(ct.ID), hostList(ct.Hostnames)), Do: func(ctx context.Context) error {
 			p := zero_trust.AccessCertificateUpdateParams{AssociatedHostnames: cf.F([]string{}), Name: cf.F(ct.Name)}
 			setScope(&p.AccountID, &p.ZoneID, account, zone)
 			_, err := c.certs.Update(ctx, pathID(ct.ID), p)
 			return c.wrap(http.MethodPut, c.certPath("/"+ct.ID), err)
 		}})
 	}
-	steps = append(steps, Step{What: fmt.Sprintf("delete certificate %s", pkix.Printable(ct.ID)), Do: func(ctx context.Context) error {
+	steps = append(steps, Step{What: fmt.Sprintf("delete certificate %s", x509text.Printable(ct.ID)), Do: func(ctx context.Context) error {
 		p := zero_trust.AccessCertificateDeleteParams{}
 		setScope(&p.AccountID, &p.ZoneID, account, zone)
 		_, err := c.certs.Delete(ctx, pathID(ct.ID), p)

@@ -11,6 +11,8 @@ import (
 	cf "github.com/cloudflare/cloudflare-go/v6"
 	"github.com/cloudflare/cloudflare-go/v6/zero_trust"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/access"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // UploadRequest is a CA bundle for Access, already validated as `ca
@@ -57,7 +59,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 	for i := range all {
 		if all[i].Matches(req.Chain) {
 			if existing != nil {
-				res.Notes = append(res.Notes, fmt.Sprintf("certificate %s is the same CA too: only %s is changed", pkix.Printable(all[i].ID), pkix.Printable(existing.ID)))
+				res.Notes = append(res.Notes, fmt.Sprintf("certificate %s is the same CA too: only %s is changed", x509text.Printable(all[i].ID), x509text.Printable(existing.ID)))
 				continue
 			}
 			existing = &all[i]
@@ -79,7 +81,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 			return nil, err
 		}
 		if isFirst(&o) {
-			return nil, &pkix.Error{Msg: pkix.Textf("%s names the CA being uploaded (certificate %s has its fingerprint)", pkix.OptReplace.With(pkix.Printable(req.Replace)), pkix.Printable(o.ID)).String(),
+			return nil, &pkix.Error{Msg: pkix.Textf("%s names the CA being uploaded (certificate %s has its fingerprint)", pkix.OptReplace.With(x509text.Printable(req.Replace)), x509text.Printable(o.ID)).String(),
 				Hint: "%s takes the old CA's ID or name", HintArgs: []any{pkix.OptReplace}}
 		}
 		old = &o
@@ -89,7 +91,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		}
 	}
 	if existing != nil && !isFirst(existing) && len(req.Chain) > 1 {
-		res.Notes = append(res.Notes, pkix.Textf("certificate %s matches a later certificate of this bundle, not its first: if it was uploaded alone, Access lacks the rest of the chain; upload the chain with %s", pkix.Printable(existing.ID), pkix.OptReplace.With(pkix.Printable(existing.ID))).String())
+		res.Notes = append(res.Notes, pkix.Textf("certificate %s matches a later certificate of this bundle, not its first: if it was uploaded alone, Access lacks the rest of the chain; upload the chain with %s", x509text.Printable(existing.ID), pkix.OptReplace.With(x509text.Printable(existing.ID))).String())
 	}
 
 	hosts := req.Hostnames
@@ -118,7 +120,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		}
 		for _, h := range ct.Hostnames {
 			if containsHost(hosts, h) {
-				res.Notes = append(res.Notes, fmt.Sprintf("%s is also associated with certificate %s (%s): Access trusts both CAs there", pkix.Printable(h), pkix.Printable(ct.ID), pkix.Printable(ct.Name)))
+				res.Notes = append(res.Notes, fmt.Sprintf("%s is also associated with certificate %s (%s): Access trusts both CAs there", x509text.Printable(h), x509text.Printable(ct.ID), x509text.Printable(ct.Name)))
 			}
 		}
 	}
@@ -132,7 +134,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		res.Status = "updated"
 		res.Certificate = *existing
 		res.Certificate.Name, res.Certificate.Hostnames = name, hosts
-		steps = append(steps, Step{What: fmt.Sprintf("update certificate %s (name %s, hostnames %s)", pkix.Printable(existing.ID), quoted(name), hostList(hosts)), Do: func(ctx context.Context) error {
+		steps = append(steps, Step{What: fmt.Sprintf("update certificate %s (name %s, hostnames %s)", x509text.Printable(existing.ID), quoted(name), hostList(hosts)), Do: func(ctx context.Context) error {
 			p := zero_trust.AccessCertificateUpdateParams{AssociatedHostnames: cf.F(hosts), Name: cf.F(name)}
 			setScope(&p.AccountID, &p.ZoneID, account, zone)
 			got, err := c.certs.Update(ctx, pathID(existing.ID), p)
@@ -148,7 +150,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		res.Status = "created"
 		res.Certificate = Certificate{Name: name, Fingerprint: FingerprintMD5(req.Chain[0]), Hostnames: hosts, ExpiresOn: req.Chain[0].NotAfter}
 		steps = append(steps, Step{What: fmt.Sprintf("create certificate %s (hostnames %s)", quoted(name), hostList(hosts)), Do: func(ctx context.Context) error {
-			p := zero_trust.AccessCertificateNewParams{Certificate: cf.F(string(pkix.OrderedPEM(req.Chain))), Name: cf.F(name), AssociatedHostnames: cf.F(hosts)}
+			p := zero_trust.AccessCertificateNewParams{Certificate: cf.F(string(access.OrderedPEM(req.Chain))), Name: cf.F(name), AssociatedHostnames: cf.F(hosts)}
 			setScope(&p.AccountID, &p.ZoneID, account, zone)
 			got, err := c.certs.New(ctx, p)
 			if err != nil {
@@ -181,7 +183,7 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (*UploadResult, 
 		return res, err
 	}
 	if old != nil {
-		res.Notes = append(res.Notes, pkix.Textf("both CAs are trusted on %s until the old one goes: when every client has a certificate from the new CA, run '%s'", hostList(old.Hostnames), pkix.Cmd(pkix.ActDeleteCA, pkix.Printable(old.ID), pkix.OptForce)).String())
+		res.Notes = append(res.Notes, pkix.Textf("both CAs are trusted on %s until the old one goes: when every client has a certificate from the new CA, run '%s'", hostList(old.Hostnames), pkix.Cmd(pkix.ActDeleteCA, x509text.Printable(old.ID), pkix.OptForce)).String())
 	}
 	return res, nil
 }
@@ -194,7 +196,7 @@ func (c *Client) replaceHint(old *Certificate, err error) error {
 		return err
 	}
 	ae.Hint = pkix.Textf("if Access refuses one hostname on two certificates, nothing was changed: rotate without an overlap instead (upload the new CA without %s and %s, move clients to it, then '%s' and '%s'), or use a different hostname for the new CA",
-		pkix.OptReplace, pkix.OptHostname, pkix.Cmd(pkix.ActDeleteCA, pkix.Printable(old.ID), pkix.OptForce), pkix.Cmd(pkix.ActUploadCA, pkix.OptHostname.With("…")))
+		pkix.OptReplace, pkix.OptHostname, pkix.Cmd(pkix.ActDeleteCA, x509text.Printable(old.ID), pkix.OptForce), pkix.Cmd(pkix.ActUploadCA, pkix.OptHostname.With("…")))
 	return err
 }
 
@@ -213,9 +215,9 @@ func hostList(h []string) string {
 	if len(h) == 0 {
 		return "none"
 	}
-	return pkix.Printable(strings.Join(h, ", "))
+	return x509text.Printable(strings.Join(h, ", "))
 }
 
 // quoted is a name from the API (or the user) in a message: in quotes,
 // escaped once; %q over pkix.Printable would escape it twice.
-func quoted(s string) string { return `"` + pkix.Printable(s) + `"` }
+func quoted(s string) string { return `"` + x509text.Printable(s) + `"` }

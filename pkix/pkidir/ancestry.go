@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/chain"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // maxChainDepth bounds a walk up the CAs: a chain longer than this is a
@@ -20,20 +23,20 @@ const maxChainDepth = 16
 // and the directory's file of the CA its record names as issuer, and is
 // taken only if it signed the child (a re-keyed CA's new file is not the
 // parent of what its old key issued).
-func (d *Dir) revokedInChain(cert *x509.Certificate, above []*x509.Certificate) (*pkix.Record, error) {
+func (d *Dir) revokedInChain(cert *x509.Certificate, above []*x509.Certificate) (*inventory.Record, error) {
 	cur := cert
 	for range maxChainDepth {
-		if pkix.IsSelfSigned(cur) {
+		if chain.IsSelfSigned(cur) {
 			return nil, nil // a root is never revoked by its own CRL
 		}
-		r, err := d.FindSerial(pkix.SerialHex(cur.SerialNumber))
+		r, err := d.FindSerial(x509text.SerialHex(cur.SerialNumber))
 		if err != nil {
 			return nil, err
 		}
-		if r != nil && r.SHA256 != pkix.FingerprintSHA256(cur) {
+		if r != nil && r.SHA256 != x509text.FingerprintSHA256(cur) {
 			r = nil // another certificate with that serial: not this one's record
 		}
-		if r != nil && r.Status == pkix.StatusRevoked {
+		if r != nil && r.Status == inventory.StatusRevoked {
 			return r, nil
 		}
 		candidates := above
@@ -59,12 +62,12 @@ func (d *Dir) revokedInChain(cert *x509.Certificate, above []*x509.Certificate) 
 
 // revokedSignerError is the refusal of a CA that may not sign: revoked
 // itself, or under a revoked CA.
-func revokedSignerError(file string, cert *x509.Certificate, r *pkix.Record) error {
+func revokedSignerError(file string, cert *x509.Certificate, r *inventory.Record) error {
 	when := r.RevokedAt.Format("2006-01-02")
 	if r.Reason != "" {
 		when += ", " + r.Reason
 	}
-	if r.SHA256 == pkix.FingerprintSHA256(cert) {
+	if r.SHA256 == x509text.FingerprintSHA256(cert) {
 		return &pkix.Error{File: file, Msg: "this CA was revoked on " + when, Hint: "issue from another CA"}
 	}
 	return &pkix.Error{File: file, Msg: fmt.Sprintf("this CA is under the CA %s (CN %q, serial %s), revoked on %s: whatever it issues is refused wherever its chain is checked", r.Name, r.CN, r.Serial, when),
@@ -74,14 +77,14 @@ func revokedSignerError(file string, cert *x509.Certificate, r *pkix.Record) err
 // UnderRevoked is a valid certificate whose issuing chain holds a CA the
 // inventory marks revoked: the edge refuses it, so it only looks valid.
 type UnderRevoked struct {
-	Record   pkix.Record
-	Ancestor pkix.Record
+	Record   inventory.Record
+	Ancestor inventory.Record
 }
 
 // Message is the one line check prints.
 func (u UnderRevoked) Message() string {
 	return fmt.Sprintf("%s is under the revoked CA %s (CN %q, serial %s, revoked on %s): it is refused wherever its chain is checked; re-issue it from a CA outside that branch",
-		pkix.FormatRecord(&u.Record), u.Ancestor.Name, u.Ancestor.CN, u.Ancestor.Serial, u.Ancestor.RevokedAt.Format("2006-01-02"))
+		inventory.FormatRecord(&u.Record), u.Ancestor.Name, u.Ancestor.CN, u.Ancestor.Serial, u.Ancestor.RevokedAt.Format("2006-01-02"))
 }
 
 // UnderRevokedCAs lists the valid certificates of the inventory that a
@@ -97,9 +100,9 @@ func (u UnderRevoked) Message() string {
 // no manifest does (a CA re-made before keys were retired): cfssl may
 // backdate a certificate, so they cannot tell two keys of one name apart
 // within minutes.
-func UnderRevokedCAs(inv *pkix.Inventory, retired []RetiredKey) []UnderRevoked {
-	byName := map[string][]*pkix.Record{}
-	bySerial := map[string]*pkix.Record{}
+func UnderRevokedCAs(inv *inventory.Inventory, retired []RetiredKey) []UnderRevoked {
+	byName := map[string][]*inventory.Record{}
+	bySerial := map[string]*inventory.Record{}
 	for i := range inv.Records {
 		r := &inv.Records[i]
 		if r.Kind.IsCA() {
@@ -115,11 +118,11 @@ func UnderRevokedCAs(inv *pkix.Inventory, retired []RetiredKey) []UnderRevoked {
 			signedBy[s] = k.CASerial
 		}
 	}
-	issuerOf := func(r *pkix.Record) *pkix.Record {
+	issuerOf := func(r *inventory.Record) *inventory.Record {
 		if s, ok := signedBy[r.Serial]; ok && bySerial[s] != nil {
 			return bySerial[s]
 		}
-		var best *pkix.Record
+		var best *inventory.Record
 		for _, ca := range byName[r.Issuer] {
 			if retiredCA[ca.Serial] {
 				continue // issued only what its manifest lists
@@ -138,16 +141,16 @@ func UnderRevokedCAs(inv *pkix.Inventory, retired []RetiredKey) []UnderRevoked {
 	var out []UnderRevoked
 	for i := range inv.Records {
 		r := &inv.Records[i]
-		if r.Status != pkix.StatusValid || r.Kind == pkix.KindRoot || isExternal(r.Issuer) {
+		if r.Status != inventory.StatusValid || r.Kind == inventory.KindRoot || isExternal(r.Issuer) {
 			continue
 		}
 		cur := r
 		for range maxChainDepth {
 			ca := issuerOf(cur)
-			if ca == nil || ca.Kind == pkix.KindRoot {
+			if ca == nil || ca.Kind == inventory.KindRoot {
 				break
 			}
-			if ca.Status == pkix.StatusRevoked {
+			if ca.Status == inventory.StatusRevoked {
 				out = append(out, UnderRevoked{Record: *r, Ancestor: *ca})
 				break
 			}

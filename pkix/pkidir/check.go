@@ -4,7 +4,8 @@ import (
 	"crypto/x509"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // CheckOptions says what a check looks at. Without Certs or Records it
@@ -15,7 +16,7 @@ type CheckOptions struct {
 	// Certs and Records, given instead of the directory's inventory: the
 	// certificates of files, or a signer's records.
 	Certs   []CheckCert
-	Records []pkix.Record
+	Records []inventory.Record
 	// Inventory checks the directory's inventory and everything that
 	// follows from it.
 	Inventory bool
@@ -25,7 +26,7 @@ type CheckOptions struct {
 	// CRLPath is the CRL whose next update is checked, "" for none; ReadCRL
 	// reads it.
 	CRLPath string
-	ReadCRL func(path string) (*pkix.RevocationList, error)
+	ReadCRL func(path string) (*crl.RevocationList, error)
 	// GuardCRL refuses a CRL older than, or short of, what the directory
 	// revoked.
 	GuardCRL bool
@@ -74,17 +75,17 @@ type Finding struct {
 	Err error
 	// Record is the certificate a superseded finding is about; its Text is
 	// empty, as what to do about it is the caller's to say.
-	Record *pkix.Record
+	Record *inventory.Record
 }
 
 // CheckReport is everything a check found.
 type CheckReport struct {
-	Expiry pkix.ExpiryReport
+	Expiry inventory.ExpiryReport
 	// Expiring is how many items expire within their window.
 	Expiring int
 	Findings []Finding
 	// CRL is the CRL read, nil when none was.
-	CRL *pkix.RevocationList
+	CRL *crl.RevocationList
 }
 
 // Count is how many findings of a kind there are.
@@ -120,7 +121,7 @@ func (r *CheckReport) add(k FindingKind, s Severity, text string) {
 // error the report holds what was found before it, to be reported too.
 func (d *Dir) Check(opts CheckOptions) (*CheckReport, error) {
 	rep := &CheckReport{}
-	col := pkix.NewExpiryCollector(opts.Now, opts.Warn, opts.CRLWarn)
+	col := inventory.NewExpiryCollector(opts.Now, opts.Warn, opts.CRLWarn)
 	for _, c := range opts.Certs {
 		col.AddCertificate(c.File, c.Cert)
 	}
@@ -178,13 +179,13 @@ func (d *Dir) Check(opts CheckOptions) (*CheckReport, error) {
 // checkInventory adds the directory's valid records and finds what is
 // unfinished at once; what follows from the CRLs is returned to be
 // reported after the CRL's own findings.
-func (d *Dir) checkInventory(opts CheckOptions, col *pkix.ExpiryCollector, rep *CheckReport) (*CRLCoverage, []Finding, error) {
+func (d *Dir) checkInventory(opts CheckOptions, col *inventory.ExpiryCollector, rep *CheckReport) (*CRLCoverage, []Finding, error) {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, r := range inv.Records {
-		if r.Status == pkix.StatusValid { // not revoked, not replaced by a renewal
+		if r.Status == inventory.StatusValid { // not revoked, not replaced by a renewal
 			col.AddRecord(r)
 		}
 	}

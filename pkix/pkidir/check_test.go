@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
 )
 
 // What expires wins over every other problem, a refused CRL over nothing
@@ -58,14 +59,14 @@ func TestCreateRootRefusesReplacing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := pkix.LoadRequest("ca-csr.json", []byte(pkix.DefaultCARequestJSON), pkix.CARequest)
+	req, err := cfsslconf.LoadRequest("ca-csr.json", []byte(cfsslconf.DefaultCARequestJSON), cfsslconf.CARequest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req.CR.KeyRequest, err = pkix.ParseKeyType("ecdsa-256"); err != nil {
+	if req.CR.KeyRequest, err = cfsslconf.ParseKeyType("ecdsa-256"); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pkix.LoadSigningConfig("ca-config.json", []byte(pkix.DefaultConfigJSON))
+	cfg, err := cfsslconf.LoadSigningConfig("ca-config.json", []byte(cfsslconf.DefaultConfigJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestCreateRootRefusesReplacing(t *testing.T) {
 	if _, err := d.CreateRoot(context.Background(), RootRequest{Request: req, Config: cfg}); err == nil {
 		t.Fatal("a second root without Force was made")
 	}
-	cert, err := pkix.ReadInput(d.CA(RootName).Cert, nil)
+	cert, err := input.ReadInput(d.CA(RootName).Cert, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,33 +9,36 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 )
 
 // RootRequest is a new root CA: its cfssl request and configuration, read
 // and validated by the caller.
 type RootRequest struct {
-	Request *pkix.Request
-	Config  *pkix.SigningConfig
+	Request *cfsslconf.Request
+	Config  *cfsslconf.SigningConfig
 	Expiry  time.Duration // zero: the request's or the default
 	// Extra are files written beside the root in the same transaction
 	// (the built-in request and configuration).
-	Extra []pkix.File
+	Extra []atomicfile.File
 	// Force replaces a root already there.
 	Force bool
 }
 
 // RootResult is what CreateRoot made and wrote.
 type RootResult struct {
-	CA       *pkix.Issued
-	Written  []pkix.Written
+	CA       *ca.Issued
+	Written  []atomicfile.Written
 	Notes    []string // what an earlier interrupted command left, repaired
 	Warnings []string
 }
 
 // RootOutputs are the files CreateRoot writes.
-func (d *Dir) RootOutputs(extra []pkix.File) []pkix.File {
+func (d *Dir) RootOutputs(extra []atomicfile.File) []atomicfile.File {
 	root := d.CA(RootName)
-	return append([]pkix.File{{Path: root.Cert}, {Path: root.Key}, {Path: root.CSR}}, extra...)
+	return append([]atomicfile.File{{Path: root.Cert}, {Path: root.Key}, {Path: root.CSR}}, extra...)
 }
 
 // CreateRoot makes a root CA in memory, then creates the directory if
@@ -43,11 +46,11 @@ func (d *Dir) RootOutputs(extra []pkix.File) []pkix.File {
 // failure nothing is written and a directory it created is removed.
 func (d *Dir) CreateRoot(ctx context.Context, req RootRequest) (*RootResult, error) {
 	if !req.Force {
-		if err := pkix.CheckFree(d.RootOutputs(req.Extra)); err != nil {
+		if err := atomicfile.CheckFree(d.RootOutputs(req.Extra)); err != nil {
 			return nil, err
 		}
 	}
-	ca, warnings, err := pkix.InitCA(req.Request, req.Expiry, req.Config)
+	ca, warnings, err := ca.InitCA(req.Request, req.Expiry, req.Config)
 	if err != nil {
 		return nil, err
 	}

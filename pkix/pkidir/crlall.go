@@ -10,6 +10,11 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // Every CA of the directory publishes a CRL: the root, each intermediate,
@@ -45,7 +50,7 @@ func (d *Dir) directoryCAs(now time.Time) ([]directoryCA, error) {
 	var cas []directoryCA
 	at := map[string]int{}
 	for _, r := range inv.Records {
-		if r.Kind.IsCA() && r.Status != pkix.StatusSuperseded {
+		if r.Kind.IsCA() && r.Status != inventory.StatusSuperseded {
 			if _, dup := at[r.Name]; !dup {
 				at[r.Name] = len(cas)
 				cas = append(cas, directoryCA{name: r.Name})
@@ -57,7 +62,7 @@ func (d *Dir) directoryCAs(now time.Time) ([]directoryCA, error) {
 		cas = append(cas, directoryCA{name: live[i].Name, retired: &live[i]})
 	}
 	for _, r := range inv.Records {
-		if r.Kind == pkix.KindRoot || !now.Before(r.NotAfter) || isExternal(r.Issuer) {
+		if r.Kind == inventory.KindRoot || !now.Before(r.NotAfter) || isExternal(r.Issuer) {
 			continue
 		}
 		if i, ok := at[keys.issuer(r.Issuer, r.Serial)]; ok {
@@ -69,8 +74,8 @@ func (d *Dir) directoryCAs(now time.Time) ([]directoryCA, error) {
 
 // AllCRLsResult is what BuildAllCRLs did.
 type AllCRLsResult struct {
-	CRLs     []*pkix.CRL
-	Written  []pkix.Written
+	CRLs     []*crl.CRL
+	Written  []atomicfile.Written
 	Notes    []string
 	Warnings []string
 	Repaired []string
@@ -96,7 +101,7 @@ func (d *Dir) BuildAllCRLs(ctx context.Context, nextUpdate, ifDue time.Duration)
 			return nil, err
 		}
 		if due == "" {
-			res.Notes = append(res.Notes, fmt.Sprintf("no CRL is missing or due within %s: nothing rebuilt", pkix.FormatDuration(ifDue)))
+			res.Notes = append(res.Notes, fmt.Sprintf("no CRL is missing or due within %s: nothing rebuilt", cfsslconf.FormatDuration(ifDue)))
 			return res, nil
 		}
 		res.Notes = append(res.Notes, due)
@@ -137,7 +142,7 @@ func (d *Dir) BuildAllCRLs(ctx context.Context, nextUpdate, ifDue time.Duration)
 		}
 		res.Warnings = append(res.Warnings, chk.warnings...)
 		res.CRLs = append(res.CRLs, crl)
-		sets = append(sets, Set{Staged: st.files([]pkix.File{crlFile(job, crl, false)}, false)})
+		sets = append(sets, Set{Staged: st.files([]atomicfile.File{crlFile(job, crl, false)}, false)})
 	}
 	if len(sets) == 0 {
 		return res, nil
@@ -157,7 +162,7 @@ func readOptional(path string) ([]byte, error) {
 	if err := rewritable(path); err != nil {
 		return nil, err
 	}
-	data, _, err := pkix.ReadRegular(path, pkix.InputCRL)
+	data, _, err := input.ReadRegular(path, input.InputCRL)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {

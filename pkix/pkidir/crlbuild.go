@@ -16,6 +16,11 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // CRLRequest builds a CA's CRL from a serials file.
@@ -44,10 +49,10 @@ type CRLRequest struct {
 
 // CRLResult is what a CRL build did.
 type CRLResult struct {
-	CRL      *pkix.CRL
+	CRL      *crl.CRL
 	Out      string // where the CRL went ("-" for stdout)
-	Written  []pkix.Written
-	Lifted   []pkix.Record // certificate holds lifted: valid again
+	Written  []atomicfile.Written
+	Lifted   []inventory.Record // certificate holds lifted: valid again
 	Notes    []string
 	Warnings []string
 	Repaired []string
@@ -66,11 +71,11 @@ type crlJob struct {
 	// same name; its CRL never goes to that CA's file by default.
 	stranger bool
 	outShown string // as the user knows it
-	previous *pkix.CRLHeader
+	previous *crl.CRLHeader
 	force    bool // out exists and is not this CA's CRL: keep a backup
 	// dropped are the serials the CRL in force lists and the new one
 	// does not, with their reasons (signCRL finds them).
-	dropped map[string]pkix.RevocationReason
+	dropped map[string]crl.RevocationReason
 }
 
 // BuildCRL signs a CRL from a serials file and writes it, under the lock:
@@ -123,7 +128,7 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 	if sess == nil {
 		// No directory (a CA kept elsewhere): nothing to record, but the
 		// CRL is still written whole or not at all.
-		w, err := pkix.WriteFiles([]pkix.File{crlFile(job, crl, req.PEM)}, job.force)
+		w, err := atomicfile.WriteFiles([]atomicfile.File{crlFile(job, crl, req.PEM)}, job.force)
 		res.Written = w
 		return res, err
 	}
@@ -132,7 +137,7 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 		return nil, err
 	}
 	defer st.release()
-	written, errs, err := sess.Commit(Change{Op: "crl build", Sets: []Set{{Staged: st.files([]pkix.File{crlFile(job, crl, req.PEM)}, job.force), Force: job.force}}, Updates: chk.lifted})
+	written, errs, err := sess.Commit(Change{Op: "crl build", Sets: []Set{{Staged: st.files([]atomicfile.File{crlFile(job, crl, req.PEM)}, job.force), Force: job.force}}, Updates: chk.lifted})
 	if err == nil {
 		err = errs[0]
 	}
@@ -165,7 +170,7 @@ func openSerials(path string, stdin io.Reader) (io.ReadCloser, string, int, erro
 		return io.NopCloser(stdin), "stdin", 0, nil
 	}
 	// Devices and directories are refused (/dev/zero is an endless line).
-	f, err := pkix.OpenInput(path, pkix.InputSerials)
+	f, err := input.OpenInput(path, input.InputSerials)
 	if err != nil {
 		var pe *pkix.Error
 		if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
@@ -205,7 +210,7 @@ func (d *Dir) crlSigner(name string, in CAInput) (*crlJob, error) {
 	if own, err := readCerts(d.CA(name).Cert, pkix.Text{}); err == nil && !own[0].Equal(in.Certs[0]) {
 		stranger = true
 	}
-	if err := pkix.CheckCRLIssuer(in.CertFile, in.Certs[0], in.KeyFile, in.Key); err != nil {
+	if err := crl.CheckCRLIssuer(in.CertFile, in.Certs[0], in.KeyFile, in.Key); err != nil {
 		return nil, err
 	}
 	return &crlJob{name: d.CA(name).Name, ca: in.Certs[0], key: in.Key, certFile: in.CertFile, keyFile: in.KeyFile, stranger: stranger}, nil
@@ -214,7 +219,7 @@ func (d *Dir) crlSigner(name string, in CAInput) (*crlJob, error) {
 // caName is the inventory's name for a CA given by file: the record with
 // its fingerprint, else its file's base name.
 func (d *Dir) caName(cert *x509.Certificate, file string) string {
-	if r, err := d.FindSerial(pkix.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Kind.IsCA() && r.SHA256 == pkix.FingerprintSHA256(cert) {
+	if r, err := d.FindSerial(x509text.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Kind.IsCA() && r.SHA256 == x509text.FingerprintSHA256(cert) {
 		return r.Name
 	}
 	if file == "" || file == "-" || file == "stdin" {
@@ -258,7 +263,7 @@ func (d *Dir) resolveCRLOut(job *crlJob, out string, force bool) error {
 // own directory and the link stays. A link to anything else is refused,
 // force or not: a planted link must not choose what gets overwritten. A
 // file that is not this CA's CRL is replaced only with force (foreign).
-func (d *Dir) crlTarget(out string, ca *x509.Certificate, force bool) (target string, previous *pkix.CRLHeader, foreign bool, err error) {
+func (d *Dir) crlTarget(out string, ca *x509.Certificate, force bool) (target string, previous *crl.CRLHeader, foreign bool, err error) {
 	info, err := os.Lstat(out)
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil, false, nil
@@ -297,22 +302,22 @@ func (d *Dir) crlTarget(out string, ca *x509.Certificate, force bool) (target st
 // default), its signature. A name alone is not enough: two CAs made from
 // the default request share one. (mtlsctl's CRLs name their key, so a
 // million-entry ca.crl is not read twice.)
-func crlOf(path string, h *pkix.CRLHeader, ca *x509.Certificate) bool {
+func crlOf(path string, h *crl.CRLHeader, ca *x509.Certificate) bool {
 	if !h.IssuedBy(ca) {
 		return false
 	}
 	if len(h.AuthKeyID) > 0 && len(ca.SubjectKeyId) > 0 {
 		return true
 	}
-	data, _, err := pkix.ReadRegular(path, pkix.InputCRL)
+	data, _, err := input.ReadRegular(path, input.InputCRL)
 	if err != nil {
 		return false
 	}
-	rl, err := pkix.ScanCRL(path, data, nil)
+	rl, err := crl.ScanCRL(path, data, nil)
 	if err != nil {
 		return false
 	}
-	var f *pkix.SignatureFailure
+	var f *crl.SignatureFailure
 	err = rl.VerifyBy(ca, path)
 	return err == nil || (errors.As(err, &f) && f.Part == "key usage")
 }
@@ -321,17 +326,17 @@ func crlOf(path string, h *pkix.CRLHeader, ca *x509.Certificate) bool {
 // from its database) to out, with the checks of a CRL built here: a link
 // is followed only to this CA's CRL, and a file that is not this CA's CRL
 // is replaced only with force, kept as a .bak copy.
-func (d *Dir) PublishCRL(out string, ca *x509.Certificate, data []byte, kind string, force bool) ([]pkix.Written, error) {
+func (d *Dir) PublishCRL(out string, ca *x509.Certificate, data []byte, kind string, force bool) ([]atomicfile.Written, error) {
 	target, _, foreign, err := d.crlTarget(out, ca, force)
 	if err != nil {
 		return nil, err
 	}
-	return pkix.WriteFiles([]pkix.File{{Path: target, Data: data, Mode: pkix.ModePublic, Kind: kind, Replace: !foreign}}, force)
+	return atomicfile.WriteFiles([]atomicfile.File{{Path: target, Data: data, Mode: atomicfile.ModePublic, Kind: kind, Replace: !foreign}}, force)
 }
 
 // readCRLHeaderFile reads the header of the CRL at path: DER in place,
 // without loading its entries; PEM by decoding it whole.
-func readCRLHeaderFile(path string) (h *pkix.CRLHeader, err error) {
+func readCRLHeaderFile(path string) (h *crl.CRLHeader, err error) {
 	defer func() {
 		// What is there is not a CRL to build on: say how to get past it.
 		var pe *pkix.Error
@@ -341,26 +346,26 @@ func readCRLHeaderFile(path string) (h *pkix.CRLHeader, err error) {
 	}()
 	// A regular file only, up to the CRL cap: the CRL in place may be a
 	// link, and one to /dev/zero must not be read.
-	f, _, err := pkix.OpenRegular(path, pkix.InputCRL)
+	f, _, err := input.OpenRegular(path, input.InputCRL)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	var first [1]byte
 	if _, err := f.ReadAt(first[:], 0); err == nil && first[0] == 0x30 {
-		return pkix.ReadCRLHeaderAt(path, f)
+		return crl.ReadCRLHeaderAt(path, f)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, pkix.InputCRL.Max))
+	data, err := io.ReadAll(io.LimitReader(f, input.InputCRL.Max))
 	if err != nil {
 		return nil, err
 	}
-	return pkix.ReadCRLHeader(path, data)
+	return crl.ReadCRLHeader(path, data)
 }
 
 // eachEntryOfCRL streams the serials, reasons and DER dates of the CRL
 // file at path.
-func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func(pkix.RevokedEntry)) error {
-	f, _, err := pkix.OpenRegular(path, pkix.InputCRL)
+func eachEntryOfCRL(path string, h *crl.CRLHeader, fn func(crl.RevokedEntry)) error {
+	f, _, err := input.OpenRegular(path, input.InputCRL)
 	if err != nil {
 		return err
 	}
@@ -370,24 +375,24 @@ func eachEntryOfCRL(path string, h *pkix.CRLHeader, fn func(pkix.RevokedEntry)) 
 		return h.EachRevokedEntry(f, fn)
 	}
 	// PEM: small by nature (nobody PEM-encodes a million entries twice).
-	data, err := io.ReadAll(io.LimitReader(f, pkix.InputCRL.Max))
+	data, err := io.ReadAll(io.LimitReader(f, input.InputCRL.Max))
 	if err != nil {
 		return err
 	}
-	_, err = pkix.ScanCRL(path, data, fn)
+	_, err = crl.ScanCRL(path, data, fn)
 	return err
 }
 
 // signCRL reads the serials and signs.
-func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int, decimal bool, nextUpdate time.Duration) (*pkix.CRL, error) {
+func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int, decimal bool, nextUpdate time.Duration) (*crl.CRL, error) {
 	at := now()
-	b := pkix.NewCRLBuilder(sizeHint, at)
-	if err := pkix.ReadSerials(serials, label, decimal, at, b); err != nil {
+	b := crl.NewCRLBuilder(sizeHint, at)
+	if err := crl.ReadSerials(serials, label, decimal, at, b); err != nil {
 		return nil, err
 	}
-	number := pkix.NextCRLNumber(nil, at)
+	number := crl.NextCRLNumber(nil, at)
 	if prev := job.previous; prev != nil {
-		number = pkix.NextCRLNumber(prev.Number, at)
+		number = crl.NextCRLNumber(prev.Number, at)
 		if len(number.Bytes()) > 20 {
 			// No later number fits RFC 5280's 20 octets: consumers that
 			// saw the CRL in force would take any new one as older.
@@ -398,8 +403,8 @@ func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int
 		// keeps the date it had there (not a new "now" at every rebuild),
 		// and what the new list leaves out is noted for the un-revoke check.
 		b.Finish()
-		job.dropped = map[string]pkix.RevocationReason{}
-		err := eachEntryOfCRL(job.out, prev, func(e pkix.RevokedEntry) {
+		job.dropped = map[string]crl.RevocationReason{}
+		err := eachEntryOfCRL(job.out, prev, func(e crl.RevokedEntry) {
 			if !b.Keep(e.Serial, e.RawTime, e.Reason) {
 				job.dropped[hexUpper(e.Serial)] = e.Reason
 			}
@@ -409,28 +414,28 @@ func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int
 				Hint: "move it away if it is damaged (the next CRL then starts afresh), or pass %s", HintArgs: []any{pkix.OptForce}}
 		}
 	}
-	crl, err := b.Sign(pkix.CRLParams{Issuer: job.ca, Key: job.key, Number: number, ThisUpdate: at, NextUpdate: at.Add(nextUpdate)})
+	crl, err := b.Sign(crl.CRLParams{Issuer: job.ca, Key: job.key, Number: number, ThisUpdate: at, NextUpdate: at.Add(nextUpdate)})
 	if err != nil {
 		return nil, &pkix.Error{File: job.keyFile, Msg: err.Error(), Hint: "CRLs can be signed with RSA, ECDSA or Ed25519 CA keys"}
 	}
 	return crl, nil
 }
 
-func writeCRL(crl *pkix.CRL, asPEM bool) func(io.Writer) error {
+func writeCRL(crl *crl.CRL, asPEM bool) func(io.Writer) error {
 	if asPEM {
 		return crl.WritePEMTo
 	}
 	return func(w io.Writer) error { _, err := crl.WriteTo(w); return err }
 }
 
-func crlFile(job *crlJob, crl *pkix.CRL, asPEM bool) pkix.File {
+func crlFile(job *crlJob, crl *crl.CRL, asPEM bool) atomicfile.File {
 	kind, size := "CRL (DER)", crl.Size
 	if asPEM {
 		var n countingWriter
 		crl.WritePEMTo(&n)
 		kind, size = "CRL (PEM)", int(n)
 	}
-	return pkix.File{Path: job.out, Stream: writeCRL(crl, asPEM), Size: size, Mode: pkix.ModePublic, Kind: kind, Replace: !job.force}
+	return atomicfile.File{Path: job.out, Stream: writeCRL(crl, asPEM), Size: size, Mode: atomicfile.ModePublic, Kind: kind, Replace: !job.force}
 }
 
 type countingWriter int
@@ -443,14 +448,14 @@ func (n *countingWriter) Write(p []byte) (int, error) {
 // crlCheck is what checkCRL found.
 type crlCheck struct {
 	notes, warnings []string
-	lifted          []pkix.Record
+	lifted          []inventory.Record
 	compact         bool // the inventory has grown with appended changes
 }
 
 // checkCRL compares a new CRL with what it replaces and with the
 // inventory. revokedNow are serials the same transaction revokes (a
 // revoke --crl): the inventory will say so once it commits.
-func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, allowList []string, revokedNow map[string]bool) (*crlCheck, error) {
+func (d *Dir) checkCRL(job *crlJob, crl *crl.CRL, label string, strict bool, allowList []string, revokedNow map[string]bool) (*crlCheck, error) {
 	chk := &crlCheck{}
 	allow := map[string]bool{}
 	for _, s := range allowList {
@@ -464,7 +469,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 			chk.notes = append(chk.notes, fmt.Sprintf("%s: %d more repeated serials listed once", label, len(crl.Duplicates)-10))
 			break
 		}
-		chk.notes = append(chk.notes, fmt.Sprintf("%s:%d: serial %s repeats line %d; listed once", label, dup.Line, pkix.SerialHex(dup.Serial), dup.FirstLine))
+		chk.notes = append(chk.notes, fmt.Sprintf("%s:%d: serial %s repeats line %d; listed once", label, dup.Line, x509text.SerialHex(dup.Serial), dup.FirstLine))
 	}
 	dropped := map[string]string{} // serial -> where it was revoked
 	droppedReason := job.dropped   // serial -> its reason in the CRL in force
@@ -482,7 +487,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 	chk.compact = inv.lines-len(inv.serials) >= compactMinLines && (inv.lines-len(inv.serials))*compactShare >= inv.lines
 	known := 0
 	var unmarked []string
-	var holds = map[string]*pkix.Record{}
+	var holds = map[string]*inventory.Record{}
 	for serial, st := range inv.serials {
 		raw, err := hex.DecodeString(evenHex(serial))
 		if err != nil {
@@ -492,7 +497,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 		if listed {
 			known++
 		}
-		revoked := st.status == pkix.StatusRevoked || revokedNow[serial]
+		revoked := st.status == inventory.StatusRevoked || revokedNow[serial]
 		switch {
 		case st.ours && revoked && !listed:
 			dropped[serial] = "the inventory"
@@ -543,7 +548,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *pkix.CRL, label string, strict bool, al
 
 // refuseUnrevoke: a serial once revoked stays revoked, unless the user
 // names it to be lifted, which RFC 5280 allows only for certificateHold.
-func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]string, reasons map[string]pkix.RevocationReason, allow map[string]bool, holds map[string]*pkix.Record, chk *crlCheck) error {
+func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]string, reasons map[string]crl.RevocationReason, allow map[string]bool, holds map[string]*inventory.Record, chk *crlCheck) error {
 	var refused []string
 	for serial, where := range dropped {
 		if !allow[serial] {
@@ -569,7 +574,7 @@ func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]strin
 		if _, recorded := holds[serial]; recorded {
 			continue
 		}
-		if reason, listed := reasons[serial]; listed && reason != pkix.ReasonCertificateHold {
+		if reason, listed := reasons[serial]; listed && reason != crl.ReasonCertificateHold {
 			return &pkix.Error{Msg: fmt.Sprintf("serial %s was revoked for %s (in %s): only a certificateHold can be lifted (RFC 5280 §3.3)", serial, reasonName(reason), filepath.Base(job.outShown)),
 				Err: ErrUnrevoke, Hint: "keep it in " + label}
 		}
@@ -594,7 +599,7 @@ func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]strin
 			return &pkix.Error{Msg: fmt.Sprintf("serial %s (CN=%s) was revoked for %s: only a certificateHold can be lifted (RFC 5280 §3.3)", serial, r.CN, reason),
 				Err: ErrUnrevoke, Hint: "keep it in " + label + "; issue the device a new certificate instead"}
 		}
-		r.Status, r.RevokedAt, r.Reason = pkix.StatusValid, time.Time{}, ""
+		r.Status, r.RevokedAt, r.Reason = inventory.StatusValid, time.Time{}, ""
 		chk.lifted = append(chk.lifted, *r)
 		chk.notes = append(chk.notes, fmt.Sprintf("lifted the certificateHold of %s (CN=%s): valid again", serial, r.CN))
 	}
@@ -606,7 +611,7 @@ func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]strin
 	return nil
 }
 
-func reasonName(r pkix.RevocationReason) string {
+func reasonName(r crl.RevocationReason) string {
 	if r == 0 {
 		return "an unspecified reason"
 	}
@@ -624,7 +629,7 @@ type crlInventory struct {
 }
 
 type invState struct {
-	status pkix.RecordStatus
+	status inventory.RecordStatus
 	ours   bool
 }
 
@@ -641,9 +646,9 @@ func (d *Dir) scanForCRL(issuer string) (*crlInventory, error) {
 	if err != nil || data == nil {
 		return inv, err
 	}
-	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
+	err = inventory.ScanInventory(d.Inventory(), data, func(l inventory.InventoryLine) {
 		inv.lines++
-		inv.serials[string(l.Serial)] = invState{status: pkix.RecordStatus(l.Status), ours: keys.issuer(string(l.Issuer), string(l.Serial)) == issuer && string(l.Kind) != string(pkix.KindRoot)}
+		inv.serials[string(l.Serial)] = invState{status: inventory.RecordStatus(l.Status), ours: keys.issuer(string(l.Issuer), string(l.Serial)) == issuer && string(l.Kind) != string(inventory.KindRoot)}
 	})
 	return inv, err
 }

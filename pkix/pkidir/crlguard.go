@@ -9,6 +9,10 @@ import (
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/chain"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // A CRL given from outside (--crl FILE --ca FILE, serve --crl) for a CA
@@ -37,7 +41,7 @@ var rebuildAllArgs = []any{pkix.Cmd(pkix.ActBuildCRL, pkix.OptAll)}
 // lifted certificateHold is valid again, so a newer CRL may drop it). A
 // CRL of a CA the directory does not hold is not the directory's to
 // judge: nil.
-func (d *Dir) GuardCRL(file string, rl *pkix.RevocationList, ca *x509.Certificate) error {
+func (d *Dir) GuardCRL(file string, rl *crl.RevocationList, ca *x509.Certificate) error {
 	name, ok := d.caNamed(ca)
 	if !ok {
 		return nil
@@ -53,7 +57,7 @@ func (d *Dir) GuardCRL(file string, rl *pkix.RevocationList, ca *x509.Certificat
 	if len(revoked) == 0 {
 		return nil
 	}
-	err = rl.EachRevokedEntry(bytes.NewReader(rl.DER), func(e pkix.RevokedEntry) { delete(revoked, hexUpper(e.Serial)) })
+	err = rl.EachRevokedEntry(bytes.NewReader(rl.DER), func(e crl.RevokedEntry) { delete(revoked, hexUpper(e.Serial)) })
 	if err != nil {
 		return &pkix.Error{File: file, Msg: "cannot read the CRL's serials: " + err.Error(), Err: err}
 	}
@@ -73,7 +77,7 @@ func (d *Dir) GuardCRL(file string, rl *pkix.RevocationList, ca *x509.Certificat
 // compareWithOwn refuses a CRL whose number is below that of the
 // directory's CRL of the same CA (own), or equal to it with other content:
 // two different lists under one number leave the edge to guess which.
-func compareWithOwn(file string, rl *pkix.RevocationList, own string) error {
+func compareWithOwn(file string, rl *crl.RevocationList, own string) error {
 	h, err := readCRLHeaderFile(own)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && h.Number == nil) {
 		return nil // nothing to compare with: the inventory check still runs
@@ -85,11 +89,11 @@ func compareWithOwn(file string, rl *pkix.RevocationList, own string) error {
 		return &pkix.Error{File: file, Msg: fmt.Sprintf("CRL Number %s is lower than that of %s (%s): an older list would un-revoke what was revoked since", numberOr(rl), own, h.Number),
 			Err: ErrCRLBackwards, Hint: "use %s (or a copy of it), or " + rebuildAll, HintArgs: append([]any{own}, rebuildAllArgs...)}
 	case rl.Number.Cmp(h.Number) == 0:
-		data, _, err := pkix.ReadRegular(own, pkix.InputCRL)
+		data, _, err := input.ReadRegular(own, input.InputCRL)
 		if err != nil {
 			return &pkix.Error{File: own, Msg: "cannot be read to compare with " + file + ": " + unwrap(err).Error(), Err: err}
 		}
-		mine, err := pkix.ScanCRL(own, data, nil)
+		mine, err := crl.ScanCRL(own, data, nil)
 		if err != nil {
 			return err
 		}
@@ -101,7 +105,7 @@ func compareWithOwn(file string, rl *pkix.RevocationList, own string) error {
 	return nil
 }
 
-func numberOr(rl *pkix.RevocationList) string {
+func numberOr(rl *crl.RevocationList) string {
 	if rl.Number == nil {
 		return "(none)"
 	}
@@ -113,7 +117,7 @@ func numberOr(rl *pkix.RevocationList) string {
 // the edge tells CAs apart: by subject and key.
 func (d *Dir) caNamed(ca *x509.Certificate) (string, bool) {
 	for _, name := range d.caNames() {
-		if certs, err := readCerts(d.CA(name).Cert, pkix.Text{}); err == nil && pkix.SameCA(certs[0], ca) {
+		if certs, err := readCerts(d.CA(name).Cert, pkix.Text{}); err == nil && chain.SameCA(certs[0], ca) {
 			return d.CA(name).Name, true
 		}
 	}
@@ -127,7 +131,7 @@ func (d *Dir) caNames() []string {
 	seen := map[string]bool{RootName: true}
 	if inv, err := d.ReadInventory(); err == nil {
 		for _, r := range inv.Records {
-			if r.Kind == pkix.KindIntermediate && !seen[r.Name] {
+			if r.Kind == inventory.KindIntermediate && !seen[r.Name] {
 				seen[r.Name] = true
 				names = append(names, r.Name)
 			}
@@ -160,7 +164,7 @@ func (d *Dir) revokedBy(name string) (map[string]bool, error) {
 // key verifies it. A CRL no CA here signed is not the directory's to
 // judge: nil. Without this, check passed a CRL that worker build and crl
 // export refuse for leaving out what the inventory revoked.
-func (d *Dir) GuardGivenCRL(file string, rl *pkix.RevocationList) error {
+func (d *Dir) GuardGivenCRL(file string, rl *crl.RevocationList) error {
 	for _, name := range d.caNames() {
 		certs, err := readCerts(d.CA(name).Cert, pkix.Text{})
 		if err != nil {

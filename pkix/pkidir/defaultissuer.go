@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // ErrSeveralIssuers: more than one intermediate could be the default
@@ -35,10 +37,10 @@ func (d *Dir) DefaultIssuer(now time.Time) (string, error) {
 	}
 	// A streaming scan: issuing must not parse a fleet's inventory to
 	// find the few CA lines in it. A serial's last line is its state.
-	latest := map[string]pkix.InventoryLine{}
+	latest := map[string]inventory.InventoryLine{}
 	var order []string
-	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
-		if string(l.Kind) != string(pkix.KindIntermediate) {
+	err = inventory.ScanInventory(d.Inventory(), data, func(l inventory.InventoryLine) {
+		if string(l.Kind) != string(inventory.KindIntermediate) {
 			return
 		}
 		if _, ok := latest[string(l.Serial)]; !ok {
@@ -54,7 +56,7 @@ func (d *Dir) DefaultIssuer(now time.Time) (string, error) {
 	var names, out []string // usable; and why each other is not
 	for _, serial := range order {
 		l := latest[serial]
-		if string(l.Status) == string(pkix.StatusSuperseded) {
+		if string(l.Status) == string(inventory.StatusSuperseded) {
 			continue // replaced by a newer certificate of its name
 		}
 		r, err := l.ParseLine(d.Inventory())
@@ -88,9 +90,9 @@ func (d *Dir) DefaultIssuer(now time.Time) (string, error) {
 
 // cannotBeDefault says why the intermediate r cannot sign by default, or
 // "" when it can.
-func (d *Dir) cannotBeDefault(r *pkix.Record, now time.Time) string {
+func (d *Dir) cannotBeDefault(r *inventory.Record, now time.Time) string {
 	switch {
-	case r.Status == pkix.StatusRevoked:
+	case r.Status == inventory.StatusRevoked:
 		return "is revoked"
 	case !r.NotAfter.After(now):
 		return "has expired"
@@ -99,7 +101,7 @@ func (d *Dir) cannotBeDefault(r *pkix.Record, now time.Time) string {
 		return "has no key in the directory"
 	}
 	certs, err := readCerts(d.CA(r.Name).Cert, pkix.Text{})
-	if err != nil || pkix.FingerprintSHA256(certs[0]) != r.SHA256 {
+	if err != nil || x509text.FingerprintSHA256(certs[0]) != r.SHA256 {
 		return "is not the certificate in " + d.CA(r.Name).Cert
 	}
 	if parent, err := readCerts(d.CA(r.Issuer).Cert, pkix.Text{}); err != nil || certs[0].CheckSignatureFrom(parent[0]) != nil {

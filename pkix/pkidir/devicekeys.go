@@ -5,6 +5,10 @@ import (
 	"fmt"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // A key is compared by its identity (pkix.KeyIdentity: an RSA modulus,
@@ -17,32 +21,32 @@ func (k keyOf) same(o keyOf) bool {
 	return (k.identity != "" && k.identity == o.identity) || (k.spki != "" && k.spki == o.spki)
 }
 
-func deviceKey(r *pkix.DeviceRequest) keyOf {
+func deviceKey(r *ca.DeviceRequest) keyOf {
 	return keyOf{identity: r.KeyIdentity(), spki: r.PublicKeySHA()}
 }
 
 func certKey(c *x509.Certificate) keyOf {
-	return keyOf{identity: pkix.CertKeyIdentity(c), spki: pkix.PublicKeySHA256(c)}
+	return keyOf{identity: pemutil.CertKeyIdentity(c), spki: inventory.PublicKeySHA256(c)}
 }
 
 // recordKey is a record's key; an inventory written before the key
 // identity column has none, and it is read from the record's certificate
 // file while that file still holds that certificate (else the SPKI hash
 // alone is compared).
-func (d *Dir) recordKey(r *pkix.Record) keyOf {
+func (d *Dir) recordKey(r *inventory.Record) keyOf {
 	k := keyOf{identity: r.KeyIdentity, spki: r.PublicKeySHA}
 	if k.identity != "" || r.Name == "" {
 		return k
 	}
-	if certs, err := readCerts(d.Leaf(r.Name).Cert, pkix.Text{}); err == nil && pkix.SerialHex(certs[0].SerialNumber) == r.Serial {
-		k.identity = pkix.CertKeyIdentity(certs[0])
+	if certs, err := readCerts(d.Leaf(r.Name).Cert, pkix.Text{}); err == nil && x509text.SerialHex(certs[0].SerialNumber) == r.Serial {
+		k.identity = pemutil.CertKeyIdentity(certs[0])
 	}
 	return k
 }
 
 // fillKeyIdentities gives every record of inv its key identity (see
 // recordKey), so that one inventory read serves many comparisons.
-func (d *Dir) fillKeyIdentities(inv *pkix.Inventory) {
+func (d *Dir) fillKeyIdentities(inv *inventory.Inventory) {
 	for i := range inv.Records {
 		r := &inv.Records[i]
 		if r.KeyIdentity == "" {
@@ -90,7 +94,7 @@ func (d *Dir) checkDeviceKeys(req *IssueRequest) error {
 
 // deviceKeyConflict is checkDeviceKeys for one job against an inventory
 // whose key identities are filled in.
-func (d *Dir) deviceKeyConflict(req *IssueRequest, j Job, inv *pkix.Inventory) error {
+func (d *Dir) deviceKeyConflict(req *IssueRequest, j Job, inv *inventory.Inventory) error {
 	if j.Device == nil {
 		return nil
 	}
@@ -108,7 +112,7 @@ func (d *Dir) deviceKeyConflict(req *IssueRequest, j Job, inv *pkix.Inventory) e
 	current := false
 	for i := range inv.Records {
 		r := &inv.Records[i]
-		if req.Force && r.Name == j.Name && r.Status == pkix.StatusValid && r.Kind == pkix.KindClient && recordKeyOf(r).same(key) {
+		if req.Force && r.Name == j.Name && r.Status == inventory.StatusValid && r.Kind == inventory.KindClient && recordKeyOf(r).same(key) {
 			current = true
 		}
 	}
@@ -121,14 +125,14 @@ func (d *Dir) deviceKeyConflict(req *IssueRequest, j Job, inv *pkix.Inventory) e
 			return &pkix.Error{File: j.Device.File, Msg: fmt.Sprintf("the request's key is the key of the CA %s (CN %q)", r.Name, r.CN),
 				Hint: "a CA's key is never a client's; make a new key on the device"}
 		}
-		if current && r.Name == j.Name && r.Status != pkix.StatusRevoked {
+		if current && r.Name == j.Name && r.Status != inventory.StatusRevoked {
 			continue // the certificate being renewed, keeping its key
 		}
 		hint := pkix.Textf("one key, one device: make a new key on the device; to renew that certificate with its key use '%s'", pkix.Cmd(pkix.ActRenewClient, r.Name, pkix.OptRequest.With("FILE")))
 		switch {
-		case r.Status == pkix.StatusRevoked && !req.Force:
+		case r.Status == inventory.StatusRevoked && !req.Force:
 			hint = pkix.Words("a revoked certificate's key is never certified again: make a new key on the device")
-		case r.Status == pkix.StatusRevoked:
+		case r.Status == inventory.StatusRevoked:
 			// A renewal (Force): renewing with this key is what was just
 			// refused, whatever the request; only a new key is certified.
 			hint = pkix.Textf("a revoked certificate's key is never certified again: renew with a new key, '%s' (without %s), or with a request for a new key made on the device (%s)",
@@ -141,7 +145,9 @@ func (d *Dir) deviceKeyConflict(req *IssueRequest, j Job, inv *pkix.Inventory) e
 }
 
 // recordKeyOf is a record's key as the inventory (filled in) has it.
-func recordKeyOf(r *pkix.Record) keyOf { return keyOf{identity: r.KeyIdentity, spki: r.PublicKeySHA} }
+func recordKeyOf(r *inventory.Record) keyOf {
+	return keyOf{identity: r.KeyIdentity, spki: r.PublicKeySHA}
+}
 
 // recheckDeviceKeys repeats the key check under the lock, on the
 // inventory as it is now: two runs given requests for one key both pass

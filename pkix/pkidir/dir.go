@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 )
 
 // Dir is a PKI directory.
@@ -142,7 +143,7 @@ func (d *Dir) CheckCertName(name string) error {
 		}
 	}
 	if data, err := os.ReadFile(ca.Cert); err == nil {
-		if c, err := pkix.ParseCertificatePEM(ca.Cert, data); err == nil && c.IsCA {
+		if c, err := pemutil.ParseCertificatePEM(ca.Cert, data); err == nil && c.IsCA {
 			return &pkix.Error{File: ca.Cert, Msg: "the name " + name + " belongs to a CA certificate",
 				Hint: "choose another name with %s", HintArgs: []any{pkix.OptName}}
 		}

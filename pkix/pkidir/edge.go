@@ -16,6 +16,11 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // Access does not read CRLs: revocation is enforced at Cloudflare's edge
@@ -52,9 +57,9 @@ type RevocationSet struct {
 	CRLs []CRLSource `json:"crls"`
 	// RevokedCAs are the key identifiers of CAs at or below a revoked CA:
 	// every certificate they issued is refused, at any depth.
-	RevokedCAs []string               `json:"revoked_cas"`
-	Count      int                    `json:"count"` // revoked certificates
-	lists      []*pkix.RevocationList // read and checked, in CRLs' order
+	RevokedCAs []string              `json:"revoked_cas"`
+	Count      int                   `json:"count"` // revoked certificates
+	lists      []*crl.RevocationList // read and checked, in CRLs' order
 }
 
 // Each calls fn with every revoked certificate, CRL by CRL, in each CRL's
@@ -62,7 +67,7 @@ type RevocationSet struct {
 func (s *RevocationSet) Each(fn func(Revocation) error) error {
 	for i, c := range s.CRLs {
 		var ferr error
-		err := s.lists[i].EachRevokedEntry(bytes.NewReader(s.lists[i].DER), func(e pkix.RevokedEntry) {
+		err := s.lists[i].EachRevokedEntry(bytes.NewReader(s.lists[i].DER), func(e crl.RevokedEntry) {
 			if ferr != nil {
 				return
 			}
@@ -146,11 +151,11 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 	cas := []ca{}
 	caSerials := map[string]bool{}
 	for _, r := range inv.Records {
-		if !r.Kind.IsCA() || r.Status == pkix.StatusSuperseded || retiredCA[r.Serial] {
+		if !r.Kind.IsCA() || r.Status == inventory.StatusSuperseded || retiredCA[r.Serial] {
 			continue
 		}
 		c := ca{name: r.Name, issuer: keys.issuer(r.Issuer, r.Serial), serial: r.Serial, sha: r.SHA256}
-		if certs, err := readCerts(d.CA(r.Name).Cert, pkix.Text{}); err == nil && pkix.FingerprintSHA256(certs[0]) == r.SHA256 {
+		if certs, err := readCerts(d.CA(r.Name).Cert, pkix.Text{}); err == nil && x509text.FingerprintSHA256(certs[0]) == r.SHA256 {
 			c.cert = certs[0]
 		}
 		cas = append(cas, c)
@@ -165,7 +170,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 	for _, k := range retired {
 		c := ca{name: k.Name, issuer: k.Issuer, serial: k.CASerial}
 		if certs, err := readCerts(d.CA(k.Name).Cert, pkix.Text{}); err == nil {
-			c.cert, c.sha = certs[0], pkix.FingerprintSHA256(certs[0])
+			c.cert, c.sha = certs[0], x509text.FingerprintSHA256(certs[0])
 		}
 		cas = append(cas, c)
 		caSerials[k.CASerial] = true
@@ -182,7 +187,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 	for _, x := range external {
 		name, listed, err := set.addExternal(x, now, caSerials, func(cert *x509.Certificate) string {
 			for i := range cas {
-				if cas[i].sha == pkix.FingerprintSHA256(cert) {
+				if cas[i].sha == x509text.FingerprintSHA256(cert) {
 					if cas[i].cert == nil {
 						cas[i].cert = cert
 					}
@@ -215,14 +220,14 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 		ski := strings.ToUpper(hex.EncodeToString(c.cert.SubjectKeyId))
 		// Bounded and never blocking: a FIFO or a link to /dev/zero put in
 		// place of the CRL is refused, not waited on or read forever.
-		data, _, err := pkix.ReadRegular(file, pkix.InputCRL)
+		data, _, err := input.ReadRegular(file, input.InputCRL)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // nothing revoked by it (else the inventory would say it is behind)
 		} else if err != nil {
 			return nil, err
 		}
 		listed := map[string]bool{}
-		rl, err := readEdgeCRL(file, data, c.cert, d.CA(c.name).Cert, now, func(e pkix.RevokedEntry) {
+		rl, err := readEdgeCRL(file, data, c.cert, d.CA(c.name).Cert, now, func(e crl.RevokedEntry) {
 			if s := hexUpper(e.Serial); caSerials[s] {
 				listed[s] = true
 			}
@@ -272,7 +277,7 @@ type ExternalCRL struct{ CRLFile, CAFile string }
 // addExternal adds a CRL made elsewhere, verified against the CA given
 // with it; a CA whose CRL is already in the set is refused (two lists for
 // one issuer would disagree).
-func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials map[string]bool, nameOf func(*x509.Certificate) string, guard func(string, *pkix.RevocationList, *x509.Certificate) error) (string, map[string]bool, error) {
+func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials map[string]bool, nameOf func(*x509.Certificate) string, guard func(string, *crl.RevocationList, *x509.Certificate) error) (string, map[string]bool, error) {
 	certs, err := readCerts(x.CAFile, pkix.Words("give the CA certificate that signed the CRL"))
 	if err != nil {
 		return "", nil, err
@@ -287,12 +292,12 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 			return "", nil, &pkix.Error{File: x.CRLFile, Msg: "is a CRL of " + c.CA + ", whose CRL is already read from " + c.File, Hint: "give each CA's CRL once"}
 		}
 	}
-	data, err := readFileAs(x.CRLFile, pkix.InputCRL, pkix.Text{})
+	data, err := readFileAs(x.CRLFile, input.InputCRL, pkix.Text{})
 	if err != nil {
 		return "", nil, err
 	}
 	listed := map[string]bool{}
-	rl, err := readEdgeCRL(x.CRLFile, data, ca, x.CAFile, now, func(e pkix.RevokedEntry) {
+	rl, err := readEdgeCRL(x.CRLFile, data, ca, x.CAFile, now, func(e crl.RevokedEntry) {
 		if s := hexUpper(e.Serial); caSerials[s] {
 			listed[s] = true
 		}
@@ -322,8 +327,8 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 // Its hints name 'crl build --all' (rebuildAll): the file may be any CA's
 // of the directory, and a bare 'crl build' wants a serials file and
 // builds the root's only.
-func readEdgeCRL(file string, data []byte, ca *x509.Certificate, caFile string, now time.Time, fn func(pkix.RevokedEntry)) (*pkix.RevocationList, error) {
-	rl, err := pkix.ScanCRL(file, data, fn)
+func readEdgeCRL(file string, data []byte, ca *x509.Certificate, caFile string, now time.Time, fn func(crl.RevokedEntry)) (*crl.RevocationList, error) {
+	rl, err := crl.ScanCRL(file, data, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +358,7 @@ func numberString(n *big.Int) string {
 // Publish writes generated files (a Worker and its data) as one
 // transaction under the lock: each replaced whole, never a half-written
 // script beside new data.
-func (d *Dir) Publish(ctx context.Context, op string, files []pkix.File) (_ []pkix.Written, err error) {
+func (d *Dir) Publish(ctx context.Context, op string, files []atomicfile.File) (_ []atomicfile.Written, err error) {
 	var made createdDirs
 	defer func() {
 		if err != nil {

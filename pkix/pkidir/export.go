@@ -9,6 +9,11 @@ import (
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/chain"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // ExportRequest asks for a certificate, its key and chain as PKCS#12.
@@ -23,7 +28,7 @@ type ExportRequest struct {
 // ExportResult is what an export wrote.
 type ExportResult struct {
 	Cert     *x509.Certificate
-	Written  []pkix.Written
+	Written  []atomicfile.Written
 	Warnings []string
 	Repaired []string
 }
@@ -32,7 +37,9 @@ type ExportResult struct {
 func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, error) {
 	name := req.Name
 	if _, err := os.Lstat(d.Leaf(name).Cert); err != nil {
-		m, err := d.FindName(name, func(r *pkix.Record) bool { return r.Kind == pkix.KindClient && r.Status != pkix.StatusSuperseded })
+		m, err := d.FindName(name, func(r *inventory.Record) bool {
+			return r.Kind == inventory.KindClient && r.Status != inventory.StatusSuperseded
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -63,7 +70,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 		return nil, &pkix.Error{File: lf.Cert, Msg: "is a CA certificate; mtlsctl exports client certificates only",
 			Hint: "a CA's key stays where it is; export a client certificate"}
 	}
-	if recs, ferr := d.FindName(name, func(r *pkix.Record) bool { return r.Name == name && r.SHA256 == pkix.FingerprintSHA256(cert) }); ferr == nil && len(recs) > 0 && recs[0].KeyHeld == pkix.KeyOnDevice {
+	if recs, ferr := d.FindName(name, func(r *inventory.Record) bool { return r.Name == name && r.SHA256 == x509text.FingerprintSHA256(cert) }); ferr == nil && len(recs) > 0 && recs[0].KeyHeld == inventory.KeyOnDevice {
 		return nil, &pkix.Error{File: lf.Cert, Msg: "was signed from the device's own request: its key is on the device, never here",
 			Hint: "a PKCS#12 file holds the key: make it on the device (openssl pkcs12 -export -inkey KEY -in " + name + ".pem), or send the device " + name + ".pem alone"}
 	}
@@ -71,20 +78,20 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	if err != nil {
 		return nil, err
 	}
-	if !pkix.KeyMatches(cert, key) {
+	if !pemutil.KeyMatches(cert, key) {
 		return nil, &pkix.Error{File: lf.Key, Msg: "this key does not belong to " + lf.Cert}
 	}
 	res := &ExportResult{Cert: cert, Repaired: sess.Repaired}
-	if r, err := d.FindSerial(pkix.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Status != pkix.StatusValid {
+	if r, err := d.FindSerial(x509text.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Status != inventory.StatusValid {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is %s in the inventory; Access itself does not read CRLs, so it accepts this certificate until revocation is enforced at the edge (a Worker) or by your server with the CRL", lf.Cert, r.Status))
 	}
 	// The chain: the fullchain's intermediates if there is one, then the root.
-	var chain []*x509.Certificate
+	var p12Chain []*x509.Certificate
 	if fc, err := readCerts(lf.Fullchain, pkix.Text{}); err == nil && len(fc) > 1 {
-		chain = pkix.ChainToRoot(fc[1], fc[2:], d.Root())
+		p12Chain = chain.ChainToRoot(fc[1], fc[2:], d.Root())
 	}
-	if root := d.Root(); chain == nil && root != nil && cert.CheckSignatureFrom(root) == nil {
-		chain = []*x509.Certificate{root}
+	if root := d.Root(); p12Chain == nil && root != nil && cert.CheckSignatureFrom(root) == nil {
+		p12Chain = []*x509.Certificate{root}
 	}
 	out := req.Out
 	if out == "" {
@@ -105,12 +112,12 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	if err := d.checkFree(out, "", req.Force); err != nil {
 		return nil, err
 	}
-	data, err := pkix.EncodeP12(key, cert, chain, req.Password, req.Legacy)
+	data, err := pemutil.EncodeP12(key, cert, p12Chain, req.Password, req.Legacy)
 	if err != nil {
 		return nil, err
 	}
-	file := pkix.File{Path: out, Data: data, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"}
-	written, errs, err := sess.Commit(Change{Op: "client export", Sets: []Set{{Staged: st.files([]pkix.File{file}, req.Force), Force: req.Force}}})
+	file := atomicfile.File{Path: out, Data: data, Mode: atomicfile.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"}
+	written, errs, err := sess.Commit(Change{Op: "client export", Sets: []Set{{Staged: st.files([]atomicfile.File{file}, req.Force), Force: req.Force}}})
 	if err == nil {
 		err = errs[0]
 	}

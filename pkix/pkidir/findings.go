@@ -1,6 +1,8 @@
 package pkidir
 
-import "github.com/mtlsctl/mtlsctl/pkix"
+import (
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+)
 
 // RevocationFindings are the valid certificates of the inventory that a
 // revocation already condemns: those under a revoked CA, at any depth,
@@ -8,7 +10,7 @@ import "github.com/mtlsctl/mtlsctl/pkix"
 // keyCompromise.
 // Each is one line for check, which exits 1 while any is left: they look
 // valid in a list, and the edge refuses them.
-func (d *Dir) RevocationFindings(inv *pkix.Inventory) []string {
+func (d *Dir) RevocationFindings(inv *inventory.Inventory) []string {
 	var out []string
 	retired, err := d.RetiredKeys()
 	if err != nil {

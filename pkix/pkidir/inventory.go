@@ -6,12 +6,14 @@ import (
 	"os"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // ReadInventory parses the whole inventory, for commands that need all of
 // it (list, check). Operations on one certificate use Find instead.
-func (d *Dir) ReadInventory() (*pkix.Inventory, error) {
-	return pkix.ReadInventoryFile(d.Inventory())
+func (d *Dir) ReadInventory() (*inventory.Inventory, error) {
+	return inventory.ReadInventoryFile(d.Inventory())
 }
 
 type appendTarget struct {
@@ -57,7 +59,7 @@ func (s *Session) inventoryForAppend() (appendTarget, error) {
 		// can find: refuse, and say why.
 		var head [4]byte
 		n, _ := f.ReadAt(head[:], 0)
-		if err := pkix.CheckInventoryStart(path, head[:n]); err != nil {
+		if err := inventory.CheckInventoryStart(path, head[:n]); err != nil {
 			return appendTarget{}, err
 		}
 	}
@@ -93,12 +95,12 @@ func (d *Dir) inventoryData() ([]byte, error) {
 }
 
 // FindSerial returns the record of a serial (uppercase hex), if any.
-func (d *Dir) FindSerial(serial string) (*pkix.Record, error) {
+func (d *Dir) FindSerial(serial string) (*inventory.Record, error) {
 	data, err := d.inventoryData()
 	if err != nil || data == nil {
 		return nil, err
 	}
-	rs, err := pkix.FindInventory(d.Inventory(), data, "\n"+serial+"\t", func(r *pkix.Record) bool { return r.Serial == serial })
+	rs, err := inventory.FindInventory(d.Inventory(), data, "\n"+serial+"\t", func(r *inventory.Record) bool { return r.Serial == serial })
 	if err != nil || len(rs) == 0 {
 		return nil, err
 	}
@@ -107,12 +109,12 @@ func (d *Dir) FindSerial(serial string) (*pkix.Record, error) {
 
 // FindName returns the records whose CN or file name is name and that
 // keep accepts, each in its latest state.
-func (d *Dir) FindName(name string, keep func(*pkix.Record) bool) ([]pkix.Record, error) {
+func (d *Dir) FindName(name string, keep func(*inventory.Record) bool) ([]inventory.Record, error) {
 	data, err := d.inventoryData()
 	if err != nil || data == nil {
 		return nil, err
 	}
-	return pkix.FindInventory(d.Inventory(), data, "\t"+pkix.EscapeInventoryField(name)+"\t", func(r *pkix.Record) bool {
+	return inventory.FindInventory(d.Inventory(), data, "\t"+inventory.EscapeInventoryField(name)+"\t", func(r *inventory.Record) bool {
 		return (r.CN == name || r.Name == name) && keep(r)
 	})
 }
@@ -120,19 +122,19 @@ func (d *Dir) FindName(name string, keep func(*pkix.Record) bool) ([]pkix.Record
 // validByName is, for each of names, its valid records of kind: one pass
 // over the inventory for a whole batch (a renewal of 1,000 certificates
 // would otherwise read and search it 1,000 times under the lock).
-func (d *Dir) validByName(names map[string]bool, kind pkix.Kind) (map[string][]pkix.Record, error) {
+func (d *Dir) validByName(names map[string]bool, kind inventory.Kind) (map[string][]inventory.Record, error) {
 	data, err := d.inventoryData()
 	if err != nil || data == nil {
-		return map[string][]pkix.Record{}, err
+		return map[string][]inventory.Record{}, err
 	}
 	escaped := map[string]bool{}
 	for n := range names {
-		escaped[pkix.EscapeInventoryField(n)] = true
+		escaped[inventory.EscapeInventoryField(n)] = true
 	}
-	var latest []pkix.Record
+	var latest []inventory.Record
 	at := map[string]int{}
 	var perr error
-	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
+	err = inventory.ScanInventory(d.Inventory(), data, func(l inventory.InventoryLine) {
 		if !escaped[string(l.Name)] || string(l.Kind) != string(kind) || perr != nil {
 			return
 		}
@@ -154,9 +156,9 @@ func (d *Dir) validByName(names map[string]bool, kind pkix.Kind) (map[string][]p
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]pkix.Record{}
+	out := map[string][]inventory.Record{}
 	for _, r := range latest {
-		if r.Status == pkix.StatusValid {
+		if r.Status == inventory.StatusValid {
 			out[r.Name] = append(out[r.Name], r)
 		}
 	}
@@ -174,7 +176,7 @@ const (
 // maybeCompact rewrites the inventory one line per serial when appended
 // changes have grown it enough. It runs only where the whole inventory is
 // parsed anyway (a CRL build), under the lock, as an atomic replace.
-func (s *Session) maybeCompact(inv *pkix.Inventory) error {
+func (s *Session) maybeCompact(inv *inventory.Inventory) error {
 	extra := inv.Lines - len(inv.Records)
 	if extra < compactMinLines || extra*compactShare < inv.Lines {
 		return nil
@@ -183,10 +185,10 @@ func (s *Session) maybeCompact(inv *pkix.Inventory) error {
 }
 
 // Compact rewrites the inventory with one line per serial.
-func (s *Session) Compact(inv *pkix.Inventory) error {
+func (s *Session) Compact(inv *inventory.Inventory) error {
 	if _, err := s.inventoryForAppend(); err != nil {
 		return err
 	}
-	_, err := pkix.WriteFiles([]pkix.File{{Path: s.d.Inventory(), Data: inv.Bytes(), Mode: pkix.ModePublic, Kind: "inventory", Replace: true}}, false)
+	_, err := atomicfile.WriteFiles([]atomicfile.File{{Path: s.d.Inventory(), Data: inv.Bytes(), Mode: atomicfile.ModePublic, Kind: "inventory", Replace: true}}, false)
 	return err
 }

@@ -14,6 +14,13 @@ import (
 
 	"github.com/cloudflare/cfssl/config"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/access"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // Job is one certificate to issue: its request and its files' base name.
@@ -22,8 +29,8 @@ import (
 // CN only when SetCN.
 type Job struct {
 	CN, Name string
-	Req      *pkix.Request
-	Device   *pkix.DeviceRequest
+	Req      *cfsslconf.Request
+	Device   *ca.DeviceRequest
 	SetCN    bool
 	// KeyHere: the request is for a key in the directory (a renewal that
 	// keeps it): the key file stays, the record says the key is here.
@@ -40,11 +47,11 @@ type Job struct {
 // PlanBatch gives every CN of a batch its request and its files' name,
 // derived from the CN (pkix.SafeName), refusing a CN listed twice and two
 // CNs that would share a name.
-func PlanBatch(template *pkix.Request, cns []string) ([]Job, error) {
+func PlanBatch(template *cfsslconf.Request, cns []string) ([]Job, error) {
 	byName := map[string]string{}
 	jobs := make([]Job, 0, len(cns))
 	for _, cn := range cns {
-		name := pkix.SafeName(cn)
+		name := ca.SafeName(cn)
 		if other, ok := byName[name]; ok {
 			if other == cn {
 				return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q is listed twice", cn), Hint: "each CN gets one certificate; remove the repeat"}
@@ -65,7 +72,7 @@ func PlanBatch(template *pkix.Request, cns []string) ([]Job, error) {
 // (check every output, compute on all cores staging each certificate's
 // files, commit whatever was made in one transaction).
 type IssueRequest struct {
-	Kind   pkix.Kind // KindClient or KindIntermediate
+	Kind   inventory.Kind // KindClient or KindIntermediate
 	Jobs   []Job
 	Signer *Signer
 	// Profile names the signing profile; for an intermediate, CAProfile
@@ -77,7 +84,7 @@ type IssueRequest struct {
 	Force     bool
 	// Lifetime, when not zero, replaces the profile's expiry; it is
 	// checked against the profile and the issuer before any key is made.
-	Lifetime pkix.Lifetime
+	Lifetime ca.Lifetime
 	// RevokePending: a renewal whose old certificates are to be revoked
 	// next commits that intent with each (see revokepending.go).
 	RevokePending bool
@@ -99,7 +106,7 @@ type P12Options struct {
 type IssuedCert struct {
 	CN, Name string
 	Cert     *x509.Certificate
-	Files    []pkix.Written
+	Files    []atomicfile.Written
 }
 
 // Failure is a certificate of a batch that was not issued.
@@ -114,7 +121,7 @@ type Failure struct {
 func (f Failure) Hint() pkix.Text { return pkix.HintOf(f.err) }
 
 // NotStarted reports a certificate an interrupted batch never began.
-func (f Failure) NotStarted() bool { return errors.Is(f.err, pkix.ErrNotStarted) }
+func (f Failure) NotStarted() bool { return errors.Is(f.err, ca.ErrNotStarted) }
 
 // IssueResult is what an issue did.
 type IssueResult struct {
@@ -160,8 +167,8 @@ func (d *Dir) CheckOutputs(req *IssueRequest) error {
 	return nil
 }
 
-func (d *Dir) checkName(kind pkix.Kind, name string) error {
-	if kind == pkix.KindClient {
+func (d *Dir) checkName(kind inventory.Kind, name string) error {
+	if kind == inventory.KindClient {
 		return d.CheckCertName(name)
 	}
 	if err := d.checkReserved(name); err != nil {
@@ -170,7 +177,7 @@ func (d *Dir) checkName(kind pkix.Kind, name string) error {
 	// An intermediate never takes a client's files: --force would turn
 	// its key into a CA key that export then hands out.
 	if data, err := os.ReadFile(d.Leaf(name).Cert); err == nil {
-		if c, err := pkix.ParseCertificatePEM(d.Leaf(name).Cert, data); err != nil || !c.IsCA {
+		if c, err := pemutil.ParseCertificatePEM(d.Leaf(name).Cert, data); err != nil || !c.IsCA {
 			return &pkix.Error{File: d.Leaf(name).Cert, Msg: "the name " + name + " belongs to a certificate that is not a CA",
 				Hint: "choose another name for the intermediate with %s", HintArgs: []any{pkix.OptName}}
 		}
@@ -189,7 +196,7 @@ func (d *Dir) outputs(req *IssueRequest, j Job) []string {
 		out = append(out, lf.Key)
 	}
 	switch {
-	case req.Kind == pkix.KindIntermediate:
+	case req.Kind == inventory.KindIntermediate:
 		out = append(out, d.CA(j.Name).Chain)
 	case req.Signer.UnderIntermediate():
 		out = append(out, lf.Fullchain)
@@ -225,7 +232,7 @@ func (d *Dir) checkFree(path, cn string, force bool) error {
 	other := ""
 	if cn != "" {
 		if data, err := os.ReadFile(path); err == nil {
-			if c, err := pkix.ParseCertificatePEM(path, data); err == nil && c.Subject.CommonName != cn {
+			if c, err := pemutil.ParseCertificatePEM(path, data); err == nil && c.Subject.CommonName != cn {
 				other = c.Subject.CommonName
 			}
 		}
@@ -236,7 +243,7 @@ func (d *Dir) checkFree(path, cn string, force bool) error {
 		// ("--force would replace that certificate") read as a refusal
 		// for want of the flag the user had just passed.
 		return &pkix.Error{File: path, Msg: pkix.Textf("already exists and is the certificate of %q, not %q: %s replaces (or re-keys) a certificate with one of its own CN, never another's", other, cn, pkix.OptForce).String(),
-			Hint: "choose another file name with %s for %q beside it; to replace %q, keep its CN (%s)", HintArgs: []any{pkix.OptName, cn, other, pkix.OptCN.With(pkix.ShellQuote(other))}}
+			Hint: "choose another file name with %s for %q beside it; to replace %q, keep its CN (%s)", HintArgs: []any{pkix.OptName, cn, other, pkix.OptCN.With(x509text.ShellQuote(other))}}
 	case !force:
 		return &pkix.Error{File: path, Msg: "already exists; refusing to overwrite it",
 			Hint: pkix.MoveAway.Format, HintArgs: pkix.MoveAway.Args}
@@ -269,14 +276,14 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 		return nil, err
 	}
 	defer st.release()
-	staged := make([]*pkix.Staged, len(req.Jobs))
-	results := pkix.RunBatch(ctx, len(req.Jobs), func(i int) (*pkix.Issued, []string, error) {
+	staged := make([]*atomicfile.Staged, len(req.Jobs))
+	results := ca.RunBatch(ctx, len(req.Jobs), func(i int) (*ca.Issued, []string, error) {
 		is, warnings, err := d.issueOne(req, req.Jobs[i])
 		if err == nil && req.Jobs[i].Subject != nil {
 			err = s.Issuer.WithSubject(is, req.Jobs[i].Subject)
 		}
 		return is, warnings, err
-	}, func(i int, r *pkix.BatchResult, done int) {
+	}, func(i int, r *ca.BatchResult, done int) {
 		if req.Progress != nil {
 			defer req.Progress(done)
 		}
@@ -305,12 +312,12 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 				res.Warnings = append(res.Warnings, w)
 			}
 		}
-		rec := pkix.RecordOf{Cert: r.Issued.Cert, Kind: req.Kind, Profile: req.Profile, Issuer: s.Name, Name: j.Name}.Record()
+		rec := inventory.RecordOf{Cert: r.Issued.Cert, Kind: req.Kind, Profile: req.Profile, Issuer: s.Name, Name: j.Name}.Record()
 		if j.Device != nil && !j.KeyHere {
-			rec.KeyHeld = pkix.KeyOnDevice
+			rec.KeyHeld = inventory.KeyOnDevice
 		}
-		set := Set{Staged: staged[i], Records: []pkix.Record{rec}, Force: req.Force}
-		if req.Force && req.Kind == pkix.KindClient {
+		set := Set{Staged: staged[i], Records: []inventory.Record{rec}, Force: req.Force}
+		if req.Force && req.Kind == inventory.KindClient {
 			// A renewal replaces the whole set: files it does not make again
 			// (the old NAME.p12 holds the old key) move aside with it.
 			lf := d.Leaf(j.Name)
@@ -369,7 +376,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 		for k := range sets {
 			old := valid[sets[k].Records[0].Name]
 			j := req.Jobs[setJob[k]]
-			if j.Replaces != "" && !slices.ContainsFunc(old, func(r pkix.Record) bool { return r.Serial == j.Replaces }) {
+			if j.Replaces != "" && !slices.ContainsFunc(old, func(r inventory.Record) bool { return r.Serial == j.Replaces }) {
 				sets[k].Staged.Discard()
 				err := &pkix.Error{Msg: "serial " + j.Replaces + " is no longer valid: another run renewed or revoked it meanwhile; this renewal is dropped",
 					Hint: "see '%s'", HintArgs: []any{pkix.Cmd(pkix.ActListClients, pkix.OptCN.With(j.CN))}}
@@ -377,7 +384,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 				continue
 			}
 			for _, o := range old {
-				o.Status = pkix.StatusSuperseded
+				o.Status = inventory.StatusSuperseded
 				sets[k].Records = append(sets[k].Records, o)
 			}
 			kept, keptJob = append(kept, sets[k]), append(keptJob, setJob[k])
@@ -416,36 +423,36 @@ func sortFailures(f []Failure) {
 // certFiles are one certificate's outputs: the three files of cfssljson
 // -bare; under an intermediate the fullchain a client presents; for an
 // intermediate the chain Access wants uploaded; NAME.p12 if asked.
-func (d *Dir) certFiles(req *IssueRequest, j Job, is *pkix.Issued, p12Chain []*x509.Certificate) ([]pkix.File, error) {
+func (d *Dir) certFiles(req *IssueRequest, j Job, is *ca.Issued, p12Chain []*x509.Certificate) ([]atomicfile.File, error) {
 	name := j.Name
 	lf := d.Leaf(name)
-	files := []pkix.File{{Path: lf.Cert, Data: is.CertPEM, Mode: pkix.ModePublic, Kind: req.CertKind}}
+	files := []atomicfile.File{{Path: lf.Cert, Data: is.CertPEM, Mode: atomicfile.ModePublic, Kind: req.CertKind}}
 	if is.KeyPEM != nil { // nil: signed from a device's request, whose key stays there
-		files = append(files, pkix.File{Path: lf.Key, Data: is.KeyPEM, Mode: pkix.ModeSecret, Kind: "private key"})
+		files = append(files, atomicfile.File{Path: lf.Key, Data: is.KeyPEM, Mode: atomicfile.ModeSecret, Kind: "private key"})
 	}
 	if !d.requestInPlace(j) {
-		files = append(files, pkix.File{Path: lf.CSR, Data: is.CSRPEM, Mode: pkix.ModePublic, Kind: "CSR"})
+		files = append(files, atomicfile.File{Path: lf.CSR, Data: is.CSRPEM, Mode: atomicfile.ModePublic, Kind: "CSR"})
 	}
 	s := req.Signer
-	if req.Kind == pkix.KindIntermediate {
+	if req.Kind == inventory.KindIntermediate {
 		chain := append([]*x509.Certificate{is.Cert, s.Issuer.Cert}, s.Above...)
-		files = append(files, pkix.File{Path: d.CA(name).Chain, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "CA chain for Access (intermediate first)"})
+		files = append(files, atomicfile.File{Path: d.CA(name).Chain, Data: access.OrderedPEM(chain), Mode: atomicfile.ModePublic, Kind: "CA chain for Access (intermediate first)"})
 	} else if chain := s.Fullchain(is.Cert); chain != nil {
-		files = append(files, pkix.File{Path: lf.Fullchain, Data: pkix.OrderedPEM(chain), Mode: pkix.ModePublic, Kind: "leaf + intermediates"})
+		files = append(files, atomicfile.File{Path: lf.Fullchain, Data: access.OrderedPEM(chain), Mode: atomicfile.ModePublic, Kind: "leaf + intermediates"})
 	}
 	if req.RevokePending && j.Replaces != "" {
 		files = append(files, d.revokePendingFile(j))
 	}
 	if req.P12 != nil && is.KeyPEM != nil {
-		key, err := pkix.ParseKeyPEM("new key", is.KeyPEM)
+		key, err := pemutil.ParseKeyPEM("new key", is.KeyPEM)
 		if err != nil {
 			return nil, err
 		}
-		data, err := pkix.EncodeP12(key, is.Cert, p12Chain, req.P12.Password, req.P12.Legacy)
+		data, err := pemutil.EncodeP12(key, is.Cert, p12Chain, req.P12.Password, req.P12.Legacy)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, pkix.File{Path: lf.P12, Data: data, Mode: pkix.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"})
+		files = append(files, atomicfile.File{Path: lf.P12, Data: data, Mode: atomicfile.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"})
 	}
 	return files, nil
 }
@@ -453,12 +460,12 @@ func (d *Dir) certFiles(req *IssueRequest, j Job, is *pkix.Issued, p12Chain []*x
 // InitRoot commits a new root CA and the inputs written beside it (the
 // built-in request and configuration) in one transaction. Replacing a
 // root that issued certificates warns: none of them verifies any more.
-func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, force bool) (written []pkix.Written, notes, warnings []string, err error) {
+func (d *Dir) InitRoot(ctx context.Context, ca *ca.Issued, extra []atomicfile.File, force bool) (written []atomicfile.Written, notes, warnings []string, err error) {
 	lf := d.Leaf(RootName)
-	files := append([]pkix.File{
-		{Path: lf.Cert, Data: ca.CertPEM, Mode: pkix.ModePublic, Kind: "CA certificate"},
-		{Path: lf.Key, Data: ca.KeyPEM, Mode: pkix.ModeSecret, Kind: "private key"},
-		{Path: lf.CSR, Data: ca.CSRPEM, Mode: pkix.ModePublic, Kind: "CSR"},
+	files := append([]atomicfile.File{
+		{Path: lf.Cert, Data: ca.CertPEM, Mode: atomicfile.ModePublic, Kind: "CA certificate"},
+		{Path: lf.Key, Data: ca.KeyPEM, Mode: atomicfile.ModeSecret, Kind: "private key"},
+		{Path: lf.CSR, Data: ca.CSRPEM, Mode: atomicfile.ModePublic, Kind: "CSR"},
 	}, extra...)
 	st, sess, end, err := d.begin(ctx)
 	if err != nil {
@@ -475,15 +482,17 @@ func (d *Dir) InitRoot(ctx context.Context, ca *pkix.Issued, extra []pkix.File, 
 		files = append(files, ret.manifest)
 		notes = append(notes, ret.note(d))
 	}
-	rec := pkix.RecordOf{Cert: ca.Cert, Kind: pkix.KindRoot, Profile: RootName, Issuer: RootName, Name: RootName}.Record()
-	records := []pkix.Record{rec}
+	rec := inventory.RecordOf{Cert: ca.Cert, Kind: inventory.KindRoot, Profile: RootName, Issuer: RootName, Name: RootName}.Record()
+	records := []inventory.Record{rec}
 	if force {
-		old, err := d.FindName(RootName, func(r *pkix.Record) bool { return r.Kind == pkix.KindRoot && r.Status == pkix.StatusValid })
+		old, err := d.FindName(RootName, func(r *inventory.Record) bool {
+			return r.Kind == inventory.KindRoot && r.Status == inventory.StatusValid
+		})
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		for _, o := range old {
-			o.Status = pkix.StatusSuperseded
+			o.Status = inventory.StatusSuperseded
 			records = append(records, o)
 		}
 	}
@@ -516,11 +525,11 @@ func (d *Dir) issuedBy(issuer string) (int, error) {
 		return 0, err
 	}
 	valid := map[string]bool{}
-	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
-		if string(l.Issuer) != issuer || string(l.Kind) == string(pkix.KindRoot) {
+	err = inventory.ScanInventory(d.Inventory(), data, func(l inventory.InventoryLine) {
+		if string(l.Issuer) != issuer || string(l.Kind) == string(inventory.KindRoot) {
 			return
 		}
-		if string(l.Status) == string(pkix.StatusValid) {
+		if string(l.Status) == string(inventory.StatusValid) {
 			valid[string(l.Serial)] = true
 		} else {
 			delete(valid, string(l.Serial))
@@ -530,10 +539,10 @@ func (d *Dir) issuedBy(issuer string) (int, error) {
 }
 
 // issueOne makes one job's certificate, as its kind asks.
-func (d *Dir) issueOne(req *IssueRequest, j Job) (*pkix.Issued, []string, error) {
+func (d *Dir) issueOne(req *IssueRequest, j Job) (*ca.Issued, []string, error) {
 	s := req.Signer
 	switch {
-	case req.Kind == pkix.KindIntermediate:
+	case req.Kind == inventory.KindIntermediate:
 		return s.Issuer.IssueIntermediate(j.Req, req.Profile, req.CAProfile, req.PathLen)
 	case j.Device != nil:
 		cn := ""

@@ -7,26 +7,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // newRoot makes a root CA in d (ECDSA: fast).
-func newRoot(t *testing.T, d *Dir) *pkix.SigningConfig {
+func newRoot(t *testing.T, d *Dir) *cfsslconf.SigningConfig {
 	t.Helper()
-	req, err := pkix.LoadRequest("ca-csr.json", []byte(pkix.DefaultCARequestJSON), pkix.CARequest)
+	req, err := cfsslconf.LoadRequest("ca-csr.json", []byte(cfsslconf.DefaultCARequestJSON), cfsslconf.CARequest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := pkix.ParseKeyType("ecdsa-256")
+	kr, err := cfsslconf.ParseKeyType("ecdsa-256")
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.CR.KeyRequest = kr
-	cfg, err := pkix.LoadSigningConfig("ca-config.json", []byte(pkix.DefaultConfigJSON))
+	cfg, err := cfsslconf.LoadSigningConfig("ca-config.json", []byte(cfsslconf.DefaultConfigJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _, err := pkix.InitCA(req, 0, cfg)
+	ca, _, err := ca.InitCA(req, 0, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +49,11 @@ func TestIssueRefusesReplacedCA(t *testing.T) {
 	}
 	newRoot(t, d) // the other job
 	before, _ := os.ReadFile(d.Inventory())
-	jobs, err := PlanBatch(pkix.DefaultRequest("x", pkix.ClientRequest), []string{"dev-1", "dev-2"})
+	jobs, err := PlanBatch(cfsslconf.DefaultRequest("x", cfsslconf.ClientRequest), []string{"dev-1", "dev-2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = d.Issue(context.Background(), &IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: pkix.ClientProfile, CertKind: "client certificate"})
+	_, err = d.Issue(context.Background(), &IssueRequest{Kind: inventory.KindClient, Jobs: jobs, Signer: signer, Profile: cfsslconf.ClientProfile, CertKind: "client certificate"})
 	if err == nil || !strings.Contains(err.Error(), "changed while this command ran") {
 		t.Fatalf("err = %v", err)
 	}
@@ -87,7 +89,7 @@ func TestCRLBuildCompactsInventory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inv.Lines != 1 || len(inv.Records) != 1 || inv.Records[0].Kind != pkix.KindRoot {
+	if inv.Lines != 1 || len(inv.Records) != 1 || inv.Records[0].Kind != inventory.KindRoot {
 		t.Errorf("after crl build: %d lines, %d records", inv.Lines, len(inv.Records))
 	}
 }

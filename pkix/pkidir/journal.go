@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 )
 
 // journal is the intent of a transaction, written and synced before any
@@ -157,7 +158,7 @@ func (d *Dir) apply(j *journal) ([]string, error) {
 
 func (d *Dir) applyAppend(j *journal) error {
 	path := filepath.Join(d.abs, InventoryName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, pkix.ModePublic)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, atomicfile.ModePublic)
 	if err != nil {
 		return d.ioError(d.Inventory(), "cannot open", err)
 	}
@@ -166,9 +167,9 @@ func (d *Dir) applyAppend(j *journal) error {
 	if err != nil {
 		return d.ioError(d.Inventory(), "cannot read", err)
 	}
-	if info.Mode().Perm() != pkix.ModePublic && j.InventorySize == 0 {
+	if info.Mode().Perm() != atomicfile.ModePublic && j.InventorySize == 0 {
 		// Just created: 0644 exactly, not 0644 less a umask of 277.
-		if err := f.Chmod(pkix.ModePublic); err != nil {
+		if err := f.Chmod(atomicfile.ModePublic); err != nil {
 			return d.ioError(d.Inventory(), "cannot set the mode", err)
 		}
 	}
@@ -227,7 +228,7 @@ func (d *Dir) applyMove(m move) error {
 	}
 	switch m.How {
 	case moveNew:
-		ok, err := pkix.RenameNoReplace(temp, path)
+		ok, err := atomicfile.RenameNoReplace(temp, path)
 		if ok && errors.Is(err, fs.ErrExist) {
 			if same(temp, path) { // a crash between link and unlink
 				os.Remove(temp)
@@ -376,9 +377,9 @@ func (d *Dir) ioError(path, what string, err error) error {
 	return e
 }
 
-func unwrap(err error) error { return pkix.UnwrapPathError(err) }
+func unwrap(err error) error { return atomicfile.UnwrapPathError(err) }
 
-func syncDir(dir string) error { return pkix.SyncDir(dir) }
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // crashPoint kills the process at a named point of a transaction when
 // MTLSCTL_TEST_CRASH names it: the crash tests use it to stop a real

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // LockTimeout is how long a command waits for another mtlsctl working in
@@ -112,7 +113,7 @@ func (s *Session) recover() error {
 func describe(j *journal) string {
 	lines := strings.Count(j.Append, "\n")
 	if strings.HasPrefix(j.Append, "#") {
-		lines -= strings.Count(string(pkix.InventoryHeader()), "\n")
+		lines -= strings.Count(string(inventory.InventoryHeader()), "\n")
 	}
 	return fmt.Sprintf("%d inventory line%s, %d file%s", lines, plural(lines), len(j.Moves), plural(len(j.Moves)))
 }

@@ -4,7 +4,7 @@ import (
 	"crypto/x509"
 	"os"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 )
 
 // PresentedFiles are the files a client sends to a server that trusts
@@ -20,7 +20,7 @@ func (d *Dir) PresentedFiles(name string, trusted []*x509.Certificate) (cert, ke
 	if err != nil {
 		return leaf.Cert, leaf.Key
 	}
-	certs, err := pkix.ParseCertificatesPEM(leaf.Cert, data)
+	certs, err := pemutil.ParseCertificatesPEM(leaf.Cert, data)
 	if err != nil || len(certs) == 0 {
 		return leaf.Cert, leaf.Key
 	}

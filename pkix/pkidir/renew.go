@@ -13,6 +13,11 @@ import (
 
 	"github.com/cloudflare/cfssl/csr"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // RenewRequest picks the client certificates to reissue: by name (file
@@ -26,19 +31,19 @@ type RenewRequest struct {
 	// key. A certificate whose key is on the device is always renewed so,
 	// from its request in the directory (NAME.csr), or from Request.
 	ReuseKey bool
-	Request  *pkix.DeviceRequest // a new request from the device (one certificate)
+	Request  *ca.DeviceRequest // a new request from the device (one certificate)
 	// SubjectFromRequest: the certificate gets Request's subject. Without
 	// it a renewal keeps the recorded subject, and a Request asking for
 	// any other is refused.
 	SubjectFromRequest bool
-	Config             *pkix.SigningConfig
+	Config             *cfsslconf.SigningConfig
 	// RevokeOld: the old certificates are revoked next; each renewal
 	// records that intent in its own transaction (revokepending.go).
 	RevokeOld bool
 	// NextUpdate is how long the CRLs rebuilt by a revocation are valid.
 	NextUpdate time.Duration
 	// Lifetime, when not zero, replaces the profile's expiry.
-	Lifetime pkix.Lifetime
+	Lifetime ca.Lifetime
 	Now      time.Time
 	Progress func(done int)
 }
@@ -49,9 +54,9 @@ var ErrDueAgain = errors.New("due again at once")
 // RenewResult is what a renewal did: the certificates due, the new ones,
 // and those that could not be renewed, named.
 type RenewResult struct {
-	Due []pkix.Record
+	Due []inventory.Record
 	*IssueResult
-	Superseded []pkix.Record // the old records, now superseded (same order as Issued)
+	Superseded []inventory.Record // the old records, now superseded (same order as Issued)
 }
 
 // Renew reissues each due certificate with the same subject, profile and
@@ -76,7 +81,7 @@ func (d *Dir) Renew(ctx context.Context, req *RenewRequest) (*RenewResult, error
 	}
 	type group struct{ issuer, profile string }
 	jobs := map[group][]Job{}
-	old := map[string]pkix.Record{}
+	old := map[string]inventory.Record{}
 	for _, r := range due {
 		j, err := d.renewalJob(r, req)
 		if err != nil {
@@ -116,7 +121,7 @@ func (d *Dir) Renew(ctx context.Context, req *RenewRequest) (*RenewResult, error
 				continue
 			}
 		}
-		out, err := d.Issue(ctx, &IssueRequest{Kind: pkix.KindClient, Jobs: jobs[g], Signer: signer, Profile: g.profile,
+		out, err := d.Issue(ctx, &IssueRequest{Kind: inventory.KindClient, Jobs: jobs[g], Signer: signer, Profile: g.profile,
 			CertKind: "client certificate (renewed)", Force: true, Progress: req.Progress, Lifetime: req.Lifetime, RevokePending: req.RevokeOld})
 		if err != nil {
 			for _, j := range jobs[g] {
@@ -138,17 +143,19 @@ func (d *Dir) Renew(ctx context.Context, req *RenewRequest) (*RenewResult, error
 }
 
 // dueForRenewal selects the valid client certificates to renew.
-func (d *Dir) dueForRenewal(req *RenewRequest) ([]pkix.Record, error) {
+func (d *Dir) dueForRenewal(req *RenewRequest) ([]inventory.Record, error) {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return nil, err
 	}
-	valid := func(r *pkix.Record) bool { return r.Kind == pkix.KindClient && r.Status == pkix.StatusValid }
-	var due []pkix.Record
+	valid := func(r *inventory.Record) bool {
+		return r.Kind == inventory.KindClient && r.Status == inventory.StatusValid
+	}
+	var due []inventory.Record
 	if len(req.Names) > 0 {
 		seen := map[string]bool{}
 		for _, n := range req.Names {
-			var m []pkix.Record
+			var m []inventory.Record
 			for _, r := range inv.Records {
 				if valid(&r) && r.Name == n {
 					m = append(m, r)
@@ -193,14 +200,14 @@ func (d *Dir) dueForRenewal(req *RenewRequest) ([]pkix.Record, error) {
 // renewalJob is how one certificate is renewed: with a new key made here
 // (the same type and size), the current key re-signed, or the device's
 // request.
-func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
+func (d *Dir) renewalJob(r inventory.Record, req *RenewRequest) (Job, error) {
 	lf := d.Leaf(r.Name)
 	certs, err := readCerts(lf.Cert, pkix.Textf("the certificate's file is gone: issue it again with '%s'", pkix.ActIssueClient))
 	if err != nil {
 		return Job{}, err
 	}
 	cert := certs[0]
-	if pkix.FingerprintSHA256(cert) != r.SHA256 {
+	if x509text.FingerprintSHA256(cert) != r.SHA256 {
 		return Job{}, &pkix.Error{File: lf.Cert, Msg: "is not the certificate the inventory records (serial " + r.Serial + ")",
 			Hint: "restore it from git or its .bak, or issue it again with '%s'", HintArgs: []any{pkix.Cmd(pkix.ActIssueClient, pkix.OptForce)}}
 	}
@@ -209,7 +216,7 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 	job := Job{CN: r.CN, Name: r.Name, Replaces: r.Serial, Subject: cert.RawSubject}
 	switch {
 	case req.Request != nil:
-		diff, err := pkix.SubjectDifference(cert.RawSubject, req.Request.CSR.RawSubject)
+		diff, err := ca.SubjectDifference(cert.RawSubject, req.Request.CSR.RawSubject)
 		if err != nil {
 			return Job{}, &pkix.Error{File: req.Request.File, Msg: err.Error()}
 		}
@@ -225,11 +232,11 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 			}
 			job.Subject = req.Request.CSR.RawSubject
 		case diff != "":
-			return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request's subject is not the certificate's (%s): it %s; a renewal keeps the subject", pkix.SubjectDN(cert), diff),
+			return Job{}, &pkix.Error{File: req.Request.File, Msg: fmt.Sprintf("the request's subject is not the certificate's (%s): it %s; a renewal keeps the subject", x509text.SubjectDN(cert), diff),
 				Hint: "make the request with the certificate's subject, or renew with %s to issue the request's subject", HintArgs: []any{pkix.OptSubjectFromRequest}}
 		}
 		job.Device, job.SetCN = req.Request, true // SetCN: cfssl's re-encoding warning is moot, Subject replaces it
-	case r.KeyHeld == pkix.KeyOnDevice:
+	case r.KeyHeld == inventory.KeyOnDevice:
 		dr, err := requestFor(lf.CSR, cert)
 		if err != nil {
 			return Job{}, err
@@ -240,34 +247,34 @@ func (d *Dir) renewalJob(r pkix.Record, req *RenewRequest) (Job, error) {
 		if err != nil {
 			return Job{}, err
 		}
-		if !pkix.KeyMatches(cert, key) {
+		if !pemutil.KeyMatches(cert, key) {
 			return Job{}, &pkix.Error{File: lf.Key, Msg: "this key does not belong to " + lf.Cert}
 		}
 		csrPEM, err := csr.Generate(key, subjectRequest(cert))
 		if err != nil {
 			return Job{}, fmt.Errorf("%s: a request for the current key: %v", lf.Key, err)
 		}
-		dr, err := pkix.ParseDeviceRequest(lf.Key, csrPEM)
+		dr, err := ca.ParseDeviceRequest(lf.Key, csrPEM)
 		if err != nil {
 			return Job{}, err
 		}
 		job.Device, job.KeyHere = dr, true
 	default:
 		cr := subjectRequest(cert)
-		cr.KeyRequest = pkix.KeyRequestLike(cert)
-		job.Req = &pkix.Request{CR: cr}
+		cr.KeyRequest = ca.KeyRequestLike(cert)
+		job.Req = &cfsslconf.Request{CR: cr}
 	}
 	return job, nil
 }
 
 // requestFor is the device's request in the directory for cert's key.
-func requestFor(path string, cert *x509.Certificate) (*pkix.DeviceRequest, error) {
+func requestFor(path string, cert *x509.Certificate) (*ca.DeviceRequest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &pkix.Error{File: path, Msg: "the key is on the device and its request is not here",
 			Hint: "give a request from the device: %s", HintArgs: []any{pkix.Cmd(pkix.ActRenewClient, "NAME", pkix.OptRequest.With("FILE"))}}
 	}
-	dr, err := pkix.ParseDeviceRequest(path, data)
+	dr, err := ca.ParseDeviceRequest(path, data)
 	if err != nil {
 		return nil, err
 	}

@@ -9,38 +9,41 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // issueClients issues a client certificate for each CN in d.
-func issueClients(t *testing.T, d *Dir, cfg *pkix.SigningConfig, cns ...string) {
+func issueClients(t *testing.T, d *Dir, cfg *cfsslconf.SigningConfig, cns ...string) {
 	t.Helper()
 	signer, err := d.LoadSigner("", CAInput{}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := pkix.DefaultRequest("x", pkix.ClientRequest)
-	kr, _ := pkix.ParseKeyType("ecdsa-256")
+	req := cfsslconf.DefaultRequest("x", cfsslconf.ClientRequest)
+	kr, _ := cfsslconf.ParseKeyType("ecdsa-256")
 	req.CR.KeyRequest = kr
 	jobs, err := PlanBatch(req, cns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := d.Issue(context.Background(), &IssueRequest{Kind: pkix.KindClient, Jobs: jobs, Signer: signer, Profile: pkix.ClientProfile, CertKind: "client certificate"})
+	res, err := d.Issue(context.Background(), &IssueRequest{Kind: inventory.KindClient, Jobs: jobs, Signer: signer, Profile: cfsslconf.ClientProfile, CertKind: "client certificate"})
 	if err != nil || len(res.Failed) > 0 {
 		t.Fatalf("issue: %v %+v", err, res)
 	}
 }
 
-func validRecords(t *testing.T, d *Dir) map[string][]pkix.Record {
+func validRecords(t *testing.T, d *Dir) map[string][]inventory.Record {
 	t.Helper()
 	inv, err := d.ReadInventory()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := map[string][]pkix.Record{}
+	m := map[string][]inventory.Record{}
 	for _, r := range inv.Records {
-		if r.Kind == pkix.KindClient && r.Status == pkix.StatusValid {
+		if r.Kind == inventory.KindClient && r.Status == inventory.StatusValid {
 			m[r.Name] = append(m[r.Name], r)
 		}
 	}
@@ -75,7 +78,7 @@ func TestStaleRenewalIsDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := d.Issue(context.Background(), &IssueRequest{Kind: pkix.KindClient, Jobs: stale, Signer: signer, Profile: pkix.ClientProfile, CertKind: "client certificate (renewed)", Force: true})
+	res, err := d.Issue(context.Background(), &IssueRequest{Kind: inventory.KindClient, Jobs: stale, Signer: signer, Profile: cfsslconf.ClientProfile, CertKind: "client certificate (renewed)", Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +97,7 @@ func TestStaleRenewalIsDropped(t *testing.T) {
 		t.Errorf("dev-1 after the stale renewal: %+v, want the other run's %s", after["dev-1"], afterOther["dev-1"][0].Serial)
 	}
 	data, _ := os.ReadFile(d.Leaf("dev-1").Cert)
-	if c, err := pkix.ParseCertificatePEM("dev-1.pem", data); err != nil || pkix.SerialHex(c.SerialNumber) != afterOther["dev-1"][0].Serial {
+	if c, err := pemutil.ParseCertificatePEM("dev-1.pem", data); err != nil || x509text.SerialHex(c.SerialNumber) != afterOther["dev-1"][0].Serial {
 		t.Errorf("dev-1.pem is not the other run's certificate")
 	}
 }
@@ -132,7 +135,7 @@ func TestConcurrentRenewalsRenewOnce(t *testing.T) {
 	}
 	superseded := 0
 	for _, r := range inv.Records {
-		if r.Status == pkix.StatusSuperseded && r.Kind == pkix.KindClient {
+		if r.Status == inventory.StatusSuperseded && r.Kind == inventory.KindClient {
 			superseded++
 		}
 	}

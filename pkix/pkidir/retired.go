@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // Re-keying a CA (ca intermediate --force, ca init --force) does not make
@@ -113,7 +116,7 @@ type rename struct{ from, to string }
 type retirement struct {
 	key      RetiredKey
 	renames  []rename
-	manifest pkix.File
+	manifest atomicfile.File
 }
 
 // retire plans the retirement of the current key of the CA name, read
@@ -131,7 +134,7 @@ func (d *Dir) retire(name string, at time.Time) (*retirement, error) {
 		return nil, nil
 	}
 	ski := strings.ToUpper(hex.EncodeToString(old.SubjectKeyId))
-	k := RetiredKey{Name: ca.Name + retiredMark + ski[:min(8, len(ski))], CA: ca.Name, SKI: ski, CASerial: pkix.SerialHex(old.SerialNumber),
+	k := RetiredKey{Name: ca.Name + retiredMark + ski[:min(8, len(ski))], CA: ca.Name, SKI: ski, CASerial: x509text.SerialHex(old.SerialNumber),
 		Issuer: ca.Name, RetiredAt: at, LastNotAfter: at}
 	if rec, err := d.FindSerial(k.CASerial); err == nil && rec != nil {
 		k.Issuer = rec.Issuer
@@ -167,7 +170,7 @@ func (d *Dir) retire(name string, at time.Time) (*retirement, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.manifest = pkix.File{Path: d.retiredManifest(k.Name), Data: append(data, '\n'), Mode: pkix.ModePublic, Kind: "retired key's manifest"}
+	r.manifest = atomicfile.File{Path: d.retiredManifest(k.Name), Data: append(data, '\n'), Mode: atomicfile.ModePublic, Kind: "retired key's manifest"}
 	return r, nil
 }
 
@@ -185,9 +188,9 @@ func (d *Dir) issuedByKey(name string, ca *x509.Certificate) ([]string, time.Tim
 	}
 	var out []string
 	var last time.Time
-	self := pkix.SerialHex(ca.SerialNumber)
+	self := x509text.SerialHex(ca.SerialNumber)
 	for _, r := range inv.Records {
-		if r.Issuer != name || r.Serial == self || r.Kind == pkix.KindRoot {
+		if r.Issuer != name || r.Serial == self || r.Kind == inventory.KindRoot {
 			continue
 		}
 		if _, before := earlier[r.Serial]; before {
@@ -323,7 +326,7 @@ func (r *retirement) note(d *Dir) string {
 // replaces (a re-key), as sets of the same change: the manifest, and the
 // old files' renames.
 func (d *Dir) retireReplaced(req *IssueRequest, st *stage, sets []Set, res *IssueResult) ([]Set, error) {
-	if !req.Force || req.Kind != pkix.KindIntermediate {
+	if !req.Force || req.Kind != inventory.KindIntermediate {
 		return nil, nil
 	}
 	var out []Set
@@ -337,7 +340,7 @@ func (d *Dir) retireReplaced(req *IssueRequest, st *stage, sets []Set, res *Issu
 			}
 			return nil, err
 		}
-		out = append(out, Set{Staged: st.files([]pkix.File{ret.manifest}, false), renames: ret.renames})
+		out = append(out, Set{Staged: st.files([]atomicfile.File{ret.manifest}, false), renames: ret.renames})
 		res.Notes = append(res.Notes, ret.note(d))
 	}
 	return out, nil

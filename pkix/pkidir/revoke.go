@@ -13,6 +13,11 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/chain"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // RevokeRequest says which certificates to revoke: by Name (CN or file
@@ -28,7 +33,7 @@ type RevokeRequest struct {
 	// AllWithKey: with keyCompromise, also revoke every valid certificate
 	// of the same key (otherwise they are named in warnings).
 	AllWithKey bool
-	Reason     pkix.RevocationReason
+	Reason     crl.RevocationReason
 	// Foreign revokes a certificate the inventory does not know (issued
 	// by a CA of this directory, but by another tool): Cert, or Issuer
 	// (a CA's name) with Serial, says whose list it goes on.
@@ -41,9 +46,9 @@ type RevokeRequest struct {
 
 // RevokeResult is what a revocation did.
 type RevokeResult struct {
-	Revoked  []pkix.Record
-	Written  []pkix.Written
-	CRLs     []*pkix.CRL
+	Revoked  []inventory.Record
+	Written  []atomicfile.Written
+	CRLs     []*crl.CRL
 	Notes    []string
 	Warnings []string
 	Repaired []string
@@ -87,30 +92,30 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 		return nil, err
 	}
 	// Revocations go to the CA that issued each certificate.
-	entries := map[string][]pkix.SerialEntry{}
+	entries := map[string][]inventory.SerialEntry{}
 	revokedNow := map[string]map[string]bool{}
 	if foreign != nil {
-		entries[foreign.issuer] = append(entries[foreign.issuer], pkix.SerialEntry{Serial: foreign.serial, Reason: req.Reason, At: at, Comment: foreign.comment})
+		entries[foreign.issuer] = append(entries[foreign.issuer], inventory.SerialEntry{Serial: foreign.serial, Reason: req.Reason, At: at, Comment: foreign.comment})
 		revokedNow[foreign.issuer] = map[string]bool{foreign.serial: true}
 	}
-	var updates []pkix.Record
+	var updates []inventory.Record
 	for _, r := range targets {
 		// A certificate a retired key signed goes on that key's list: the
 		// edge looks it up under the key named by its AKI.
 		issuer := sc.keys.issuer(r.Issuer, r.Serial)
 		if isExternal(r.Issuer) {
-			return nil, &pkix.Error{Msg: fmt.Sprintf("%s was issued by a CA outside %s (%s): its revocation belongs on that CA's list", pkix.FormatRecord(&r), d.path, r.Issuer),
+			return nil, &pkix.Error{Msg: fmt.Sprintf("%s was issued by a CA outside %s (%s): its revocation belongs on that CA's list", inventory.FormatRecord(&r), d.path, r.Issuer),
 				Hint: "revoke it in the directory of the CA that issued it (%s there)", HintArgs: []any{pkix.Cmd(pkix.ActRevokeClient, pkix.OptForeign, pkix.OptCert.With("FILE"))}}
 		}
 		// The serials file gets the serial even for a record already
 		// revoked, in case the file was lost; AppendSerials skips listed ones.
-		entries[issuer] = append(entries[issuer], pkix.SerialEntry{Serial: r.Serial, Reason: req.Reason, At: at, Comment: "CN=" + r.CN})
+		entries[issuer] = append(entries[issuer], inventory.SerialEntry{Serial: r.Serial, Reason: req.Reason, At: at, Comment: "CN=" + r.CN})
 		if revokedNow[issuer] == nil {
 			revokedNow[issuer] = map[string]bool{}
 		}
 		revokedNow[issuer][r.Serial] = true
-		if r.Status == pkix.StatusRevoked {
-			res.Notes = append(res.Notes, fmt.Sprintf("%s was already revoked on %s; nothing to do", pkix.FormatRecord(&r), r.RevokedAt.Format("2006-01-02")))
+		if r.Status == inventory.StatusRevoked {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s was already revoked on %s; nothing to do", inventory.FormatRecord(&r), r.RevokedAt.Format("2006-01-02")))
 			continue
 		}
 		r.Revoke(req.Reason, at)
@@ -146,7 +151,7 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 		if err := rewritable(ca.Serials); err != nil {
 			return nil, err
 		}
-		content, added, err := pkix.AppendSerials(ca.Serials, entries[issuer])
+		content, added, err := inventory.AppendSerials(ca.Serials, entries[issuer])
 		if err != nil {
 			return nil, err
 		}
@@ -158,9 +163,9 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 				res.Notes = append(res.Notes, fmt.Sprintf("serial %s is already listed in %s", foreign.serial, ca.Serials))
 			}
 		}
-		var files []pkix.File
+		var files []atomicfile.File
 		if added > 0 {
-			files = append(files, pkix.File{Path: ca.Serials, Data: content, Mode: pkix.ModePublic, Kind: "revoked serials", Replace: true})
+			files = append(files, atomicfile.File{Path: ca.Serials, Data: content, Mode: atomicfile.ModePublic, Kind: "revoked serials", Replace: true})
 		}
 		behind := missing[d.CA(issuer).Name]
 		switch {
@@ -208,13 +213,13 @@ type foreignSerial struct{ serial, issuer, comment string }
 // serial is the serial a request names, if it names one.
 func (req *RevokeRequest) serial() string {
 	if req.Cert != nil {
-		return pkix.SerialHex(req.Cert.SerialNumber)
+		return x509text.SerialHex(req.Cert.SerialNumber)
 	}
 	return req.Serial
 }
 
 // revocationTargets finds the records a request designates.
-func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResult) ([]pkix.Record, *foreignSerial, error) {
+func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResult) ([]inventory.Record, *foreignSerial, error) {
 	if len(req.Serials) > 0 {
 		found := map[string]bool{}
 		for _, r := range sc.matched {
@@ -233,9 +238,9 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 		return sc.matched, nil, nil
 	}
 	if req.Name != "" {
-		var targets []pkix.Record
+		var targets []inventory.Record
 		for _, r := range sc.matched {
-			if (r.CN == req.Name || r.Name == req.Name) && r.Kind == pkix.KindClient && r.Status != pkix.StatusSuperseded {
+			if (r.CN == req.Name || r.Name == req.Name) && r.Kind == inventory.KindClient && r.Status != inventory.StatusSuperseded {
 				targets = append(targets, r)
 			}
 		}
@@ -249,14 +254,14 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 			// or serial, without --foreign: its record says whose list it
 			// goes on, and --foreign is refused for a recorded certificate.
 			if ca := d.recordedIntermediate(req.Name); ca != "" {
-				hint = pkix.Textf("%s is an intermediate CA of this directory, named by its certificate: '%s'", req.Name, pkix.Cmd(pkix.ActRevokeClient, pkix.OptCert.With(pkix.ShellQuote(ca))))
+				hint = pkix.Textf("%s is an intermediate CA of this directory, named by its certificate: '%s'", req.Name, pkix.Cmd(pkix.ActRevokeClient, pkix.OptCert.With(x509text.ShellQuote(ca))))
 			}
 			return nil, nil, &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("no client certificate with CN or name %q", req.Name), Err: ErrUnknown, Hint: hint.Format, HintArgs: hint.Args}
 		}
 		if len(targets) > 1 && !req.All {
 			var list []string
 			for _, r := range targets {
-				list = append(list, pkix.FormatRecord(&r))
+				list = append(list, inventory.FormatRecord(&r))
 			}
 			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("%q matches %d certificates: %s", req.Name, len(targets), strings.Join(list, "; ")),
 				Err: ErrAmbiguous, Hint: "revoke one with %s, or all of them with %s", HintArgs: []any{pkix.OptSerial, pkix.OptAll}}
@@ -264,7 +269,7 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 		return targets, nil, nil
 	}
 	serial := req.serial()
-	var r *pkix.Record
+	var r *inventory.Record
 	for i := range sc.matched {
 		if sc.matched[i].Serial == serial {
 			r = &sc.matched[i]
@@ -275,11 +280,11 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 			// Recorded: its issuer is known, whatever --issuer says.
 			res.Notes = append(res.Notes, pkix.Textf("serial %s is in the inventory (CN=%s, issued by %s): %s and %s are not needed, and its own CA's list is used", serial, r.CN, r.Issuer, pkix.OptForeign, pkix.OptIssuer).String())
 		}
-		if r.Kind == pkix.KindRoot {
+		if r.Kind == inventory.KindRoot {
 			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("serial %s is the root CA %q; a root cannot be revoked by its own CRL", serial, r.CN),
 				Hint: "make a new CA (%s) and move the clients to it", HintArgs: []any{pkix.Cmd(pkix.ActMakeCA, pkix.OptDir.With("NEW"))}}
 		}
-		return []pkix.Record{*r}, nil, nil
+		return []inventory.Record{*r}, nil, nil
 	}
 	// A serial nobody recorded is a typo until the user says otherwise:
 	// revoking it would leave the intended certificate valid.
@@ -295,10 +300,10 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 	case req.Cert != nil:
 		issuer, ok := d.issuerOf(req.Cert)
 		if !ok {
-			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("the certificate (%s) was not issued by any CA of %s", pkix.SubjectDN(req.Cert), d.path),
+			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("the certificate (%s) was not issued by any CA of %s", x509text.SubjectDN(req.Cert), d.path),
 				Hint: "revoke it with the CA that issued it, in its own directory"}
 		}
-		f.issuer, f.comment = issuer, "CN="+pkix.Printable(req.Cert.Subject.CommonName)
+		f.issuer, f.comment = issuer, "CN="+x509text.Printable(req.Cert.Subject.CommonName)
 	case req.Issuer != "":
 		if err := d.checkCAName(req.Issuer); err != nil {
 			return nil, nil, err
@@ -319,23 +324,23 @@ func (d *Dir) nearestName(name string) string {
 	}
 	var names []string
 	for _, r := range inv.Records {
-		if r.Kind == pkix.KindClient && r.Status != pkix.StatusSuperseded {
+		if r.Kind == inventory.KindClient && r.Status != inventory.StatusSuperseded {
 			names = append(names, r.CN, r.Name)
 		}
 	}
-	return pkix.Closest(name, names)
+	return x509text.Closest(name, names)
 }
 
 // nearestSerial is a recorded serial one edit away from serial (a digit
 // missing, added, mistyped or swapped), if exactly one is.
-func (d *Dir) nearestSerial(serial string) *pkix.Record {
+func (d *Dir) nearestSerial(serial string) *inventory.Record {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return nil
 	}
-	var found *pkix.Record
+	var found *inventory.Record
 	for i := range inv.Records {
-		if pkix.WithinOneEdit(serial, inv.Records[i].Serial) {
+		if x509text.WithinOneEdit(serial, inv.Records[i].Serial) {
 			if found != nil {
 				return nil
 			}
@@ -349,7 +354,7 @@ func (d *Dir) nearestSerial(serial string) *pkix.Record {
 // did not record: the root, or an intermediate whose files are here.
 func (d *Dir) issuerOf(cert *x509.Certificate) (string, bool) {
 	names, cas := d.caCertificates()
-	return pkix.IssuerAmong(cert, names, cas)
+	return chain.IssuerAmong(cert, names, cas)
 }
 
 // caCertificates are the directory's CAs: the root, then the valid
@@ -358,7 +363,7 @@ func (d *Dir) caCertificates() ([]string, map[string]*x509.Certificate) {
 	names := []string{RootName}
 	if inv, err := d.ReadInventory(); err == nil {
 		for _, r := range inv.Records {
-			if r.Kind == pkix.KindIntermediate && r.Status == pkix.StatusValid {
+			if r.Kind == inventory.KindIntermediate && r.Status == inventory.StatusValid {
 				names = append(names, r.Name)
 			}
 		}
@@ -375,7 +380,7 @@ func (d *Dir) caCertificates() ([]string, map[string]*x509.Certificate) {
 // CRLIssuer names the certificate file of the directory's CA that signed
 // rl (the root or an intermediate), so an intermediate's CRL is checked
 // against the intermediate without --ca.
-func (d *Dir) CRLIssuer(rl *pkix.RevocationList) (string, bool) {
+func (d *Dir) CRLIssuer(rl *crl.RevocationList) (string, bool) {
 	names, cas := d.caCertificates()
 	for _, name := range names {
 		if ca, ok := cas[name]; ok && rl.VerifyBy(ca, d.CA(name).Cert) == nil {
@@ -398,7 +403,7 @@ func behindMessage(ca CAFiles, missing []string) string {
 	// The command names the CA even for the root (--issuer ca): the hint
 	// is about one CA's CRL, and the command that prints it may have been
 	// given another --issuer, which would otherwise be added to it.
-	rebuild := pkix.Cmd(pkix.ActBuildCRL, pkix.ShellQuote(ca.Serials), pkix.OptIssuer.With(pkix.ShellQuote(ca.Name)))
+	rebuild := pkix.Cmd(pkix.ActBuildCRL, x509text.ShellQuote(ca.Serials), pkix.OptIssuer.With(x509text.ShellQuote(ca.Name)))
 	return pkix.Textf("%s does not list %d revoked certificate%s yet (%s): rebuild it with '%s', or revoke with %s",
 		ca.CRL, len(missing), plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), rebuild, pkix.OptCRL).String()
 }
@@ -415,7 +420,7 @@ func (d *Dir) CRLsBehind() ([]Behind, error) {
 // its bytes, not two searches and a scan, nor a record per line.
 type invScan struct {
 	revoked map[string]map[string]bool // issuer (the key that signed: see retired.go) -> serials
-	matched []pkix.Record              // by name or serial, latest state
+	matched []inventory.Record         // by name or serial, latest state
 	keys    retiredSigners             // serials signed by a retired key
 }
 
@@ -429,13 +434,13 @@ func (d *Dir) scan(name string, serials map[string]bool) (*invScan, error) {
 	if err != nil || data == nil {
 		return sc, err
 	}
-	word := []byte(pkix.StatusRevoked)
-	nameField := []byte(pkix.EscapeInventoryField(name))
+	word := []byte(inventory.StatusRevoked)
+	nameField := []byte(inventory.EscapeInventoryField(name))
 	at := map[string]int{}
 	var perr error
-	err = pkix.ScanInventory(d.Inventory(), data, func(l pkix.InventoryLine) {
+	err = inventory.ScanInventory(d.Inventory(), data, func(l inventory.InventoryLine) {
 		issuer := keys.issuer(string(l.Issuer), string(l.Serial))
-		if bytes.Equal(l.Status, word) && string(l.Kind) != string(pkix.KindRoot) {
+		if bytes.Equal(l.Status, word) && string(l.Kind) != string(inventory.KindRoot) {
 			set := sc.revoked[issuer]
 			if set == nil {
 				set = map[string]bool{}
@@ -521,7 +526,7 @@ func (d *Dir) crlMissing(issuer string, want map[string]bool) ([]string, error) 
 		return nil, &pkix.Error{File: path, Msg: "exists and is not a CRL; refusing to replace it", Err: err,
 			Hint: "move it away: the next CRL build starts afresh"}
 	default:
-		if err := eachEntryOfCRL(path, h, func(e pkix.RevokedEntry) { delete(want, hexUpper(e.Serial)) }); err != nil {
+		if err := eachEntryOfCRL(path, h, func(e crl.RevokedEntry) { delete(want, hexUpper(e.Serial)) }); err != nil {
 			return nil, &pkix.Error{File: path, Msg: "cannot read the CRL's serials: " + err.Error(), Err: err}
 		}
 	}
@@ -566,7 +571,7 @@ func (d *Dir) recordedIntermediate(name string) string {
 		return ""
 	}
 	for _, r := range inv.Records {
-		if r.Kind == pkix.KindIntermediate && r.Status == pkix.StatusValid && (r.Name == name || r.CN == name) && pkix.Exists(d.CA(r.Name).Cert) {
+		if r.Kind == inventory.KindIntermediate && r.Status == inventory.StatusValid && (r.Name == name || r.CN == name) && atomicfile.Exists(d.CA(r.Name).Cert) {
 			return d.CA(r.Name).Cert
 		}
 	}

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // A renewal with --revoke-old is two transactions: the renewal, then the
@@ -26,8 +29,8 @@ import (
 const revokePendingSuffix = ".revoke-pending"
 
 // revokePendingFile is the intent a renewal with RevokeOld commits.
-func (d *Dir) revokePendingFile(j Job) pkix.File {
-	return pkix.File{Path: d.File(j.Name + revokePendingSuffix), Data: []byte(j.Replaces + "\n"), Mode: pkix.ModePublic,
+func (d *Dir) revokePendingFile(j Job) atomicfile.File {
+	return atomicfile.File{Path: d.File(j.Name + revokePendingSuffix), Data: []byte(j.Replaces + "\n"), Mode: atomicfile.ModePublic,
 		Kind: "revocation of the old certificate, until done"}
 }
 
@@ -70,7 +73,7 @@ func (d *Dir) PendingRevocations() ([]PendingRevocation, error) {
 			return nil, &pkix.Error{File: f, Msg: fmt.Sprintf("names serial %q, which the inventory does not record", serial),
 				Hint: "restore the inventory from git; remove this file only if that certificate is revoked"}
 		}
-		if r.Status != pkix.StatusRevoked {
+		if r.Status != inventory.StatusRevoked {
 			out = append(out, PendingRevocation{File: f, Serial: serial, CN: r.CN})
 		}
 	}
@@ -88,7 +91,7 @@ func (d *Dir) ClearRevocations() error {
 		if err != nil {
 			continue
 		}
-		if r, err := d.FindSerial(strings.TrimSpace(string(data))); err == nil && r != nil && r.Status == pkix.StatusRevoked {
+		if r, err := d.FindSerial(strings.TrimSpace(string(data))); err == nil && r != nil && r.Status == inventory.StatusRevoked {
 			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return d.ioError(f, "cannot remove", err)
 			}
@@ -104,7 +107,7 @@ func (d *Dir) FinishRevocations(ctx context.Context, nextUpdate time.Duration) (
 	if err != nil || len(pend) == 0 {
 		return nil, err
 	}
-	rr := &RevokeRequest{Reason: pkix.ReasonSuperseded, CRL: true, NextUpdate: nextUpdate}
+	rr := &RevokeRequest{Reason: crl.ReasonSuperseded, CRL: true, NextUpdate: nextUpdate}
 	for _, p := range pend {
 		rr.Serials = append(rr.Serials, p.Serial)
 	}
@@ -128,10 +131,10 @@ func globEscape(p string) string {
 // not expired and are not revoked: by design (a device that has not yet
 // picked up its new certificate still gets in), but each is one more
 // certificate that works, so 'check' lists them.
-func SupersededStillValid(inv *pkix.Inventory, now time.Time) []pkix.Record {
-	var out []pkix.Record
+func SupersededStillValid(inv *inventory.Inventory, now time.Time) []inventory.Record {
+	var out []inventory.Record
 	for _, r := range inv.Records {
-		if r.Kind == pkix.KindClient && r.Status == pkix.StatusSuperseded && r.NotAfter.After(now) {
+		if r.Kind == inventory.KindClient && r.Status == inventory.StatusSuperseded && r.NotAfter.After(now) {
 			out = append(out, r)
 		}
 	}
@@ -147,7 +150,7 @@ func (d *Dir) RevokeRenewed(ctx context.Context, out *RenewResult, nextUpdate ti
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rr := &RevokeRequest{Reason: pkix.ReasonSuperseded, CRL: true, NextUpdate: nextUpdate}
+	rr := &RevokeRequest{Reason: crl.ReasonSuperseded, CRL: true, NextUpdate: nextUpdate}
 	for _, old := range out.Superseded {
 		rr.Serials = append(rr.Serials, old.Serial)
 	}

@@ -2,6 +2,8 @@ package pkidir
 
 import (
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // sameKeyValid are the valid certificates, other than targets, whose key
@@ -9,7 +11,7 @@ import (
 // an EC point). A keyCompromise revocation of one of them leaves the
 // others usable by whoever has the key. A root is left out: it cannot be
 // revoked here, and check names it.
-func (d *Dir) sameKeyValid(targets []pkix.Record) ([]pkix.Record, error) {
+func (d *Dir) sameKeyValid(targets []inventory.Record) ([]inventory.Record, error) {
 	if len(targets) == 0 {
 		return nil, nil
 	}
@@ -24,9 +26,9 @@ func (d *Dir) sameKeyValid(targets []pkix.Record) ([]pkix.Record, error) {
 		keys = append(keys, d.recordKey(&targets[i]))
 		skip[targets[i].Serial] = true
 	}
-	var out []pkix.Record
+	var out []inventory.Record
 	for _, r := range inv.Records {
-		if r.Status != pkix.StatusValid || r.Kind == pkix.KindRoot || skip[r.Serial] {
+		if r.Status != inventory.StatusValid || r.Kind == inventory.KindRoot || skip[r.Serial] {
 			continue
 		}
 		for _, k := range keys {
@@ -40,18 +42,18 @@ func (d *Dir) sameKeyValid(targets []pkix.Record) ([]pkix.Record, error) {
 }
 
 // sameKeyMessage says that a certificate keeps a compromised key valid.
-func sameKeyMessage(r, compromised *pkix.Record) string {
+func sameKeyMessage(r, compromised *inventory.Record) string {
 	return pkix.Textf("%s has the key of %s (serial %s), revoked for keyCompromise: whoever has that key can still use it; revoke it too ('%s', or %s)",
-		pkix.FormatRecord(r), compromised.Name, compromised.Serial, pkix.Cmd(pkix.ActRevokeClient, pkix.OptSerial.With(r.Serial), pkix.OptReason.With("keyCompromise")), pkix.OptAllWithKey).String()
+		inventory.FormatRecord(r), compromised.Name, compromised.Serial, pkix.Cmd(pkix.ActRevokeClient, pkix.OptSerial.With(r.Serial), pkix.OptReason.With("keyCompromise")), pkix.OptAllWithKey).String()
 }
 
 // CompromisedKeyStillValid lists the valid certificates whose key is the
 // key of a certificate revoked for keyCompromise, one line each.
-func (d *Dir) CompromisedKeyStillValid(inv *pkix.Inventory) []string {
-	var compromised []*pkix.Record
+func (d *Dir) CompromisedKeyStillValid(inv *inventory.Inventory) []string {
+	var compromised []*inventory.Record
 	for i := range inv.Records {
 		r := &inv.Records[i]
-		if r.Status == pkix.StatusRevoked && r.Reason == pkix.ReasonKeyCompromise.String() {
+		if r.Status == inventory.StatusRevoked && r.Reason == crl.ReasonKeyCompromise.String() {
 			compromised = append(compromised, r)
 		}
 	}
@@ -59,7 +61,7 @@ func (d *Dir) CompromisedKeyStillValid(inv *pkix.Inventory) []string {
 		return nil // no file read for a directory without such a revocation
 	}
 	d.fillKeyIdentities(inv)
-	byIdentity, bySPKI := map[string]*pkix.Record{}, map[string]*pkix.Record{}
+	byIdentity, bySPKI := map[string]*inventory.Record{}, map[string]*inventory.Record{}
 	for _, c := range compromised {
 		if c.KeyIdentity != "" {
 			byIdentity[c.KeyIdentity] = c
@@ -71,10 +73,10 @@ func (d *Dir) CompromisedKeyStillValid(inv *pkix.Inventory) []string {
 	var out []string
 	for i := range inv.Records {
 		r := &inv.Records[i]
-		if r.Status != pkix.StatusValid {
+		if r.Status != inventory.StatusValid {
 			continue
 		}
-		var c *pkix.Record
+		var c *inventory.Record
 		if r.KeyIdentity != "" {
 			c = byIdentity[r.KeyIdentity]
 		}
@@ -91,8 +93,8 @@ func (d *Dir) CompromisedKeyStillValid(inv *pkix.Inventory) []string {
 // withSameKey: a keyCompromise revocation names every other valid
 // certificate of the same key, or with AllWithKey adds them to the
 // targets, so that they are revoked in the same transaction.
-func (d *Dir) withSameKey(req *RevokeRequest, targets []pkix.Record, res *RevokeResult) ([]pkix.Record, error) {
-	if req.Reason != pkix.ReasonKeyCompromise {
+func (d *Dir) withSameKey(req *RevokeRequest, targets []inventory.Record, res *RevokeResult) ([]inventory.Record, error) {
+	if req.Reason != crl.ReasonKeyCompromise {
 		if req.AllWithKey {
 			return nil, &pkix.Error{Msg: pkix.Textf("%s revokes the other certificates of a compromised key", pkix.OptAllWithKey).String(), Hint: "add %s", HintArgs: []any{pkix.OptReason.With("keyCompromise")}}
 		}
@@ -112,7 +114,7 @@ func (d *Dir) withSameKey(req *RevokeRequest, targets []pkix.Record, res *Revoke
 			}
 		}
 		if req.AllWithKey {
-			res.Notes = append(res.Notes, pkix.Textf("%s has the same key as %s: revoked with it (%s)", pkix.FormatRecord(o), of.Name, pkix.OptAllWithKey).String())
+			res.Notes = append(res.Notes, pkix.Textf("%s has the same key as %s: revoked with it (%s)", inventory.FormatRecord(o), of.Name, pkix.OptAllWithKey).String())
 			targets = append(targets, *o)
 			continue
 		}

@@ -13,7 +13,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // signDevice signs a device's request for key in d, as client sign does.
@@ -23,12 +26,12 @@ func signDevice(t *testing.T, d *Dir, signer *Signer, name string, key crypto.Si
 	if err != nil {
 		t.Fatal(err)
 	}
-	dr, err := pkix.ParseDeviceRequest(name+".csr", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	dr, err := ca.ParseDeviceRequest(name+".csr", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := d.Issue(context.Background(), &IssueRequest{Kind: pkix.KindClient, Jobs: []Job{{CN: name, Name: name, Device: dr}},
-		Signer: signer, Profile: pkix.ClientProfile, CertKind: "client certificate"})
+	res, err := d.Issue(context.Background(), &IssueRequest{Kind: inventory.KindClient, Jobs: []Job{{CN: name, Name: name, Device: dr}},
+		Signer: signer, Profile: cfsslconf.ClientProfile, CertKind: "client certificate"})
 	if err != nil {
 		return err
 	}
@@ -79,7 +82,7 @@ func TestRevokedModulusNeverCertifiedAgain(t *testing.T) {
 			if err := signDevice(t, d, signer, "dev-1", key); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := d.Revoke(context.Background(), &RevokeRequest{Name: "dev-1", Reason: pkix.ReasonKeyCompromise}); err != nil {
+			if _, err := d.Revoke(context.Background(), &RevokeRequest{Name: "dev-1", Reason: crl.ReasonKeyCompromise}); err != nil {
 				t.Fatal(err)
 			}
 			if old {

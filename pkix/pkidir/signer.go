@@ -14,6 +14,13 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/chain"
+	"github.com/mtlsctl/mtlsctl/pkix/input"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // Signer is an issuing CA ready to sign: its certificate and key, the
@@ -21,7 +28,7 @@ import (
 // inventory records as the issuer.
 type Signer struct {
 	Name   string
-	Issuer *pkix.Issuer
+	Issuer *ca.Issuer
 	Above  []*x509.Certificate
 	file   string // where its certificate was read ("" for stdin)
 	// under caches UnderIntermediate: it checks a signature, and a batch
@@ -61,8 +68,8 @@ type CAInput struct {
 // for the root), or in, and checks it may sign: key and certificate
 // belong together, it is a CA, and the inventory does not say it was
 // revoked.
-func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Signer, error) {
-	ca := d.CA(name)
+func (d *Dir) LoadSigner(name string, in CAInput, cfg *cfsslconf.SigningConfig) (*Signer, error) {
+	files := d.CA(name)
 	if in.Certs == nil {
 		var err error
 		if in, err = d.readCA(name); err != nil {
@@ -74,15 +81,15 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Sig
 	if name == "" {
 		name = RootName
 	}
-	ca = d.CA(name)
-	is, err := pkix.NewIssuer(in.CertFile, in.Certs[0], in.KeyFile, in.Key, cfg)
+	files = d.CA(name)
+	is, err := ca.NewIssuer(in.CertFile, in.Certs[0], in.KeyFile, in.Key, cfg)
 	if err != nil {
 		return nil, err
 	}
 	above := in.Certs[1:]
 	// An intermediate's certificates above it are in its chain file.
-	if len(above) == 0 && ca.Chain != "" {
-		if chain, err := readCerts(ca.Chain, pkix.Text{}); err == nil && len(chain) > 1 && chain[0].Equal(in.Certs[0]) {
+	if len(above) == 0 && files.Chain != "" {
+		if chain, err := readCerts(files.Chain, pkix.Text{}); err == nil && len(chain) > 1 && chain[0].Equal(in.Certs[0]) {
 			above = chain[1:]
 		}
 	}
@@ -90,7 +97,7 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Sig
 	// revoked CA at any depth, must not sign anything more. (A root is
 	// never revoked by its own CRL: no need to read the inventory, which
 	// keeps issuing from the root free of its size.)
-	if pkix.IsSelfSigned(in.Certs[0]) {
+	if chain.IsSelfSigned(in.Certs[0]) {
 		return &Signer{Name: name, Issuer: is, Above: above, file: in.CertFile}, nil
 	}
 	if r, err := d.revokedInChain(in.Certs[0], above); err != nil {
@@ -107,7 +114,7 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *pkix.SigningConfig) (*Sig
 // identifier — a CA outside the directory, whose certificates are
 // recorded here but can never be revoked into this directory's lists.
 func (d *Dir) signerName(cert *x509.Certificate) string {
-	if r, err := d.FindSerial(pkix.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Kind.IsCA() && r.SHA256 == pkix.FingerprintSHA256(cert) {
+	if r, err := d.FindSerial(x509text.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Kind.IsCA() && r.SHA256 == x509text.FingerprintSHA256(cert) {
 		return r.Name
 	}
 	if own, err := readCerts(d.CA(RootName).Cert, pkix.Text{}); err == nil && own[0].Equal(cert) {
@@ -181,13 +188,13 @@ func (d *Dir) Root() *x509.Certificate {
 // ChainToRoot is what a client bundles in PKCS#12: the intermediates
 // above its issuer, then the root, so Keychain and browsers can trust it.
 func (d *Dir) ChainToRoot(s *Signer) []*x509.Certificate {
-	return pkix.ChainToRoot(s.Issuer.Cert, s.Above, d.Root())
+	return chain.ChainToRoot(s.Issuer.Cert, s.Above, d.Root())
 }
 
 // UnderIntermediate reports whether the signer is not a root: its
 // clients then need a fullchain.
 func (s *Signer) UnderIntermediate() bool {
-	s.underOnce.Do(func() { s.under = !pkix.IsSelfSigned(s.Issuer.Cert) })
+	s.underOnce.Do(func() { s.under = !chain.IsSelfSigned(s.Issuer.Cert) })
 	return s.under
 }
 
@@ -197,13 +204,13 @@ func (s *Signer) Fullchain(leaf *x509.Certificate) []*x509.Certificate {
 	if !s.UnderIntermediate() {
 		return nil
 	}
-	chain := []*x509.Certificate{leaf, s.Issuer.Cert}
+	out := []*x509.Certificate{leaf, s.Issuer.Cert}
 	for _, a := range s.Above {
-		if !pkix.IsSelfSigned(a) {
-			chain = append(chain, a)
+		if !chain.IsSelfSigned(a) {
+			out = append(out, a)
 		}
 	}
-	return chain
+	return out
 }
 
 func readCerts(path string, missingHint pkix.Text) ([]*x509.Certificate, error) {
@@ -211,25 +218,25 @@ func readCerts(path string, missingHint pkix.Text) ([]*x509.Certificate, error) 
 	if err != nil {
 		return nil, err
 	}
-	return pkix.ParseCertificatesPEM(path, data)
+	return pemutil.ParseCertificatesPEM(path, data)
 }
 
 func readKey(path string, missingHint pkix.Text) (crypto.Signer, error) {
-	data, err := readFileAs(path, pkix.InputKey, missingHint)
+	data, err := readFileAs(path, input.InputKey, missingHint)
 	if err != nil {
 		return nil, err
 	}
-	return pkix.ParseKeyPEM(path, data)
+	return pemutil.ParseKeyPEM(path, data)
 }
 
 func readFile(path string, missingHint pkix.Text) ([]byte, error) {
-	return readFileAs(path, pkix.InputCertificates, missingHint)
+	return readFileAs(path, input.InputCertificates, missingHint)
 }
 
 // readFileAs reads a file of a known kind, refusing a device, a directory
 // or more than the kind's cap (see pkix.ReadInputAs).
-func readFileAs(path string, kind pkix.InputKind, missingHint pkix.Text) ([]byte, error) {
-	data, err := pkix.ReadFileAs(path, kind)
+func readFileAs(path string, kind input.InputKind, missingHint pkix.Text) ([]byte, error) {
+	data, err := input.ReadFileAs(path, kind)
 	var pe *pkix.Error
 	if errors.Is(err, fs.ErrNotExist) && errors.As(err, &pe) {
 		pe.Hint, pe.HintArgs = missingHint.Format, missingHint.Args
@@ -282,7 +289,7 @@ func (d *Dir) SignerCRLCA(name string, crl *x509.RevocationList) (CAFiles, *x509
 	}
 	seen := map[string]bool{RootName: true}
 	for _, r := range inv.Records {
-		if !r.Kind.IsCA() || r.Status == pkix.StatusSuperseded || seen[r.Name] {
+		if !r.Kind.IsCA() || r.Status == inventory.StatusSuperseded || seen[r.Name] {
 			continue
 		}
 		seen[r.Name] = true

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/chain"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // StaleSignerError is the refusal of a Signer loaded earlier (by a
@@ -45,12 +47,12 @@ func (d *Dir) StillCurrent(s *Signer) error {
 	stale := func(why string) error { return &StaleSignerError{File: s.file, Name: s.Name, Why: why} }
 	certs, err := readCerts(s.file, pkix.Text{})
 	if err != nil {
-		return stale("cannot be read any more (" + pkix.Printable(err.Error()) + ")")
+		return stale("cannot be read any more (" + x509text.Printable(err.Error()) + ")")
 	}
 	if !certs[0].Equal(s.Issuer.Cert) {
 		return stale("was re-keyed or replaced in " + d.path + " since it was loaded")
 	}
-	if pkix.IsSelfSigned(s.Issuer.Cert) {
+	if chain.IsSelfSigned(s.Issuer.Cert) {
 		return nil // a root is never revoked by its own CRL
 	}
 	// The stamp is taken before the walk: an inventory changed during it
@@ -69,14 +71,14 @@ func (d *Dir) StillCurrent(s *Signer) error {
 	if err != nil {
 		// An inventory that cannot be read cannot say the CA is still
 		// good: refused, like a revoked one.
-		return stale("cannot be checked against the inventory (" + pkix.Printable(err.Error()) + ")")
+		return stale("cannot be checked against the inventory (" + x509text.Printable(err.Error()) + ")")
 	}
 	if r != nil {
 		when := r.RevokedAt.Format("2006-01-02")
 		if r.Reason != "" {
 			when += ", " + r.Reason
 		}
-		if r.SHA256 == pkix.FingerprintSHA256(s.Issuer.Cert) {
+		if r.SHA256 == x509text.FingerprintSHA256(s.Issuer.Cert) {
 			return stale("was revoked on " + when)
 		}
 		return stale(fmt.Sprintf("is under the CA %s (CN %q, serial %s), revoked on %s", r.Name, r.CN, r.Serial, when))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 )
 
 // The staging area: every operation writes its temporary files in a
@@ -118,8 +119,8 @@ func (st *stage) tempDir(path string) string {
 // elsewhere are listed in the stage directory, so that if this process
 // dies, the sweep that removes the stage removes them too (one may hold a
 // key, in a PKCS#12 exported with --out).
-func (st *stage) files(files []pkix.File, force bool) *pkix.Staged {
-	staged := pkix.StageIn(files, force, st.tempDir)
+func (st *stage) files(files []atomicfile.File, force bool) *atomicfile.Staged {
+	staged := atomicfile.StageIn(files, force, st.tempDir)
 	var outside []string
 	for _, t := range staged.Temps() {
 		if t != "" && filepath.Dir(t) != st.path {

@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // Set is one certificate's files (or any outputs that must land together)
 // and the inventory lines that record them. A set is whole or absent.
 type Set struct {
-	Staged  *pkix.Staged
-	Records []pkix.Record
+	Staged  *atomicfile.Staged
+	Records []inventory.Record
 	Force   bool // an existing output is kept as NAME.bak, not refused
 	// Retire are files of the same certificate that this set does not
 	// make again (a renewal without --p12 leaves no stale NAME.p12 with
@@ -32,7 +34,7 @@ type Set struct {
 type Change struct {
 	Op      string
 	Sets    []Set
-	Updates []pkix.Record
+	Updates []inventory.Record
 	// Whole: a set that fails fails the change (a re-key must not retire
 	// the old key without placing the new one).
 	Whole bool
@@ -47,17 +49,17 @@ var ErrUnfinished = errors.New("committed but not finished")
 // outputs are taken are refused one by one (errs), the others are
 // recorded and placed together. err is for the change as a whole: when it
 // wraps ErrUnfinished, the change was committed and will be finished.
-func (s *Session) Commit(ch Change) (written [][]pkix.Written, errs []error, err error) {
+func (s *Session) Commit(ch Change) (written [][]atomicfile.Written, errs []error, err error) {
 	written, errs, _, err = s.commit(ch)
 	return written, errs, err
 }
 
 // commit is Commit, also saying which stale files a renewal moved aside.
-func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, retired []string, err error) {
+func (s *Session) commit(ch Change) (written [][]atomicfile.Written, errs []error, retired []string, err error) {
 	d := s.d
-	written = make([][]pkix.Written, len(ch.Sets))
+	written = make([][]atomicfile.Written, len(ch.Sets))
 	errs = make([]error, len(ch.Sets))
-	staged := make([]*pkix.Staged, len(ch.Sets))
+	staged := make([]*atomicfile.Staged, len(ch.Sets))
 	for i, set := range ch.Sets {
 		staged[i] = set.Staged
 		errs[i] = set.Staged.Err()
@@ -80,7 +82,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 	var lines []byte
 	switch {
 	case inv.size == 0:
-		lines = pkix.InventoryHeader()
+		lines = inventory.InventoryHeader()
 	case !inv.endsWithNewline:
 		return nil, nil, nil, d.tornInventory()
 	}
@@ -101,7 +103,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 		j.Moves = append(j.Moves, certificateLast(moves, len(set.Staged.Files()))...)
 		rekeys = append(rekeys, d.rekeyMoves(set.renames)...)
 		for k := range set.Records {
-			lines = pkix.AppendInventoryLine(lines, &set.Records[k])
+			lines = inventory.AppendInventoryLine(lines, &set.Records[k])
 		}
 	}
 	// Updates belong to the change as a whole (a revocation and the
@@ -114,7 +116,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 		}
 	}
 	for k := range ch.Updates {
-		lines = pkix.AppendInventoryLine(lines, &ch.Updates[k])
+		lines = inventory.AppendInventoryLine(lines, &ch.Updates[k])
 	}
 	j.Moves = append(rekeys, j.Moves...)
 	if len(j.Moves) == 0 && len(ch.Updates) == 0 && !anyRecords(ch.Sets, errs) {
@@ -123,7 +125,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 	if len(lines) > base {
 		j.Append = string(lines)
 	}
-	if err := pkix.SyncStaged(staged); err != nil {
+	if err := atomicfile.SyncStaged(staged); err != nil {
 		return nil, nil, nil, err
 	}
 	crashPoint("staged")
@@ -148,7 +150,7 @@ func (s *Session) commit(ch Change) (written [][]pkix.Written, errs []error, ret
 				d.rel(d.abspath(m.Path)), d.rel(d.abspath(m.Backup))))
 		}
 		for k, f := range set.Staged.Files() {
-			w := pkix.Written{File: f}
+			w := atomicfile.Written{File: f}
 			if m := planned[i][k]; m.How == moveBackup {
 				if _, err := os.Lstat(d.abspath(m.Backup)); err == nil {
 					w.Backup = d.rel(d.abspath(m.Backup))
@@ -243,12 +245,12 @@ func (d *Dir) tornInventory() error {
 // CommitAll is Commit for a change that must be placed whole: the first
 // set refused fails it (nothing of it is recorded half), and the files of
 // every set are returned together.
-func (s *Session) CommitAll(ch Change) ([]pkix.Written, error) {
+func (s *Session) CommitAll(ch Change) ([]atomicfile.Written, error) {
 	written, errs, err := s.Commit(ch)
 	if err != nil {
 		return nil, err
 	}
-	var out []pkix.Written
+	var out []atomicfile.Written
 	for i := range written {
 		if errs[i] != nil {
 			return nil, errs[i]

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 func testDir(t *testing.T) *Dir {
@@ -23,18 +24,18 @@ func testDir(t *testing.T) *Dir {
 	return d
 }
 
-func record(serial, name string) pkix.Record {
+func record(serial, name string) inventory.Record {
 	now := time.Now().UTC().Truncate(time.Second)
-	return pkix.Record{Serial: serial, Status: pkix.StatusValid, Kind: pkix.KindClient, CN: name, Name: name,
+	return inventory.Record{Serial: serial, Status: inventory.StatusValid, Kind: inventory.KindClient, CN: name, Name: name,
 		NotBefore: now, NotAfter: now.Add(time.Hour), Issuer: "ca", SHA256: "aa" + serial}
 }
 
 func set(d *Dir, name string, force bool) Set {
-	files := []pkix.File{
-		{Path: d.File(name + ".pem"), Data: []byte("cert " + name), Mode: pkix.ModePublic},
-		{Path: d.File(name + "-key.pem"), Data: []byte("key " + name), Mode: pkix.ModeSecret},
+	files := []atomicfile.File{
+		{Path: d.File(name + ".pem"), Data: []byte("cert " + name), Mode: atomicfile.ModePublic},
+		{Path: d.File(name + "-key.pem"), Data: []byte("key " + name), Mode: atomicfile.ModeSecret},
 	}
-	return Set{Staged: pkix.Stage(files, force), Records: []pkix.Record{record(strings.ToUpper(name), name)}, Force: force}
+	return Set{Staged: atomicfile.Stage(files, force), Records: []inventory.Record{record(strings.ToUpper(name), name)}, Force: force}
 }
 
 func listing(t *testing.T, dir string) string {
@@ -88,16 +89,16 @@ func TestFailedStagingChangesNothing(t *testing.T) {
 	os.WriteFile(d.File("serials.txt"), []byte("01\n"), 0o644)
 	before := listing(t, d.abs)
 	full := errors.New("no space left on device")
-	files := []pkix.File{
-		{Path: d.File("serials.txt"), Data: []byte("01\n02\n"), Mode: pkix.ModePublic, Replace: true},
-		{Path: d.File("ca.crl"), Stream: func(io.Writer) error { return full }, Mode: pkix.ModePublic, Replace: true},
+	files := []atomicfile.File{
+		{Path: d.File("serials.txt"), Data: []byte("01\n02\n"), Mode: atomicfile.ModePublic, Replace: true},
+		{Path: d.File("ca.crl"), Stream: func(io.Writer) error { return full }, Mode: atomicfile.ModePublic, Replace: true},
 	}
 	s, err := d.Lock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Unlock()
-	_, errs, err := s.Commit(Change{Op: "revoke", Sets: []Set{{Staged: pkix.Stage(files, false)}}, Updates: []pkix.Record{record("02", "x")}})
+	_, errs, err := s.Commit(Change{Op: "revoke", Sets: []Set{{Staged: atomicfile.Stage(files, false)}}, Updates: []inventory.Record{record("02", "x")}})
 	if err == nil && errs[0] == nil {
 		t.Fatal("the commit succeeded")
 	}
@@ -110,10 +111,10 @@ func TestFailedStagingChangesNothing(t *testing.T) {
 // after it was applied already; a changed inventory is refused.
 func TestJournalReplay(t *testing.T) {
 	d := testDir(t)
-	os.WriteFile(d.Inventory(), pkix.InventoryHeader(), 0o644)
-	size := int64(len(pkix.InventoryHeader()))
+	os.WriteFile(d.Inventory(), inventory.InventoryHeader(), 0o644)
+	size := int64(len(inventory.InventoryHeader()))
 	r := record("0D", "dev")
-	line := string(pkix.AppendInventoryLine(nil, &r))
+	line := string(inventory.AppendInventoryLine(nil, &r))
 	os.WriteFile(d.File(".dev.pem.tmp-1-1"), []byte("cert"), 0o644)
 	j := &journal{Version: 1, Op: "client issue", PID: 1, InventorySize: size, Append: line,
 		Moves: []move{{Temp: ".dev.pem.tmp-1-1", Path: "dev.pem", How: moveNew}}}
@@ -133,7 +134,7 @@ func TestJournalReplay(t *testing.T) {
 	}
 	s.Unlock()
 	data, _ := os.ReadFile(d.Inventory())
-	if string(data) != string(pkix.InventoryHeader())+line {
+	if string(data) != string(inventory.InventoryHeader())+line {
 		t.Errorf("inventory after replay:\n%s", data)
 	}
 	if got, _ := os.ReadFile(d.File("dev.pem")); string(got) != "cert" {
@@ -251,7 +252,7 @@ func TestCheckCertName(t *testing.T) {
 func TestJournalLostFile(t *testing.T) {
 	d := testDir(t)
 	r := record("0E", "gone")
-	j := &journal{Version: 1, Op: "client issue", PID: 1, Append: string(pkix.AppendInventoryLine(pkix.InventoryHeader(), &r)),
+	j := &journal{Version: 1, Op: "client issue", PID: 1, Append: string(inventory.AppendInventoryLine(inventory.InventoryHeader(), &r)),
 		Moves: []move{{Temp: ".gone.pem.tmp-1-1", Path: "gone.pem", How: moveNew}}}
 	if err := d.writeJournal(j); err != nil {
 		t.Fatal(err)

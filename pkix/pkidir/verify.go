@@ -10,19 +10,21 @@ import (
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // Unverified is a recorded certificate that no longer verifies against
 // its issuer's certificate in the directory: the CA was replaced (ca init
 // --force) or the file was swapped.
 type Unverified struct {
-	Record pkix.Record
+	Record inventory.Record
 	Reason string
 }
 
 // Message is the one line check prints.
 func (u Unverified) Message() string {
-	return fmt.Sprintf("%s: %s", pkix.FormatRecord(&u.Record), u.Reason)
+	return fmt.Sprintf("%s: %s", inventory.FormatRecord(&u.Record), u.Reason)
 }
 
 // Unverifiable checks every valid client and intermediate of the
@@ -30,12 +32,12 @@ func (u Unverified) Message() string {
 // hold that certificate, and it must verify against the current
 // certificate of the CA that issued it. (A file that is not there was
 // moved to its device: nothing to check.)
-func (d *Dir) Unverifiable(inv *pkix.Inventory) []Unverified {
+func (d *Dir) Unverifiable(inv *inventory.Inventory) []Unverified {
 	issuers := map[string]*x509.Certificate{}
 	keys, _ := d.retiredIssuers() // a re-keyed CA's old certificates verify against its retired key
 	var out []Unverified
 	for _, r := range inv.Records {
-		if r.Status != pkix.StatusValid || r.Kind == pkix.KindRoot || isExternal(r.Issuer) {
+		if r.Status != inventory.StatusValid || r.Kind == inventory.KindRoot || isExternal(r.Issuer) {
 			continue
 		}
 		file := d.Leaf(r.Name).Cert
@@ -47,8 +49,8 @@ func (d *Dir) Unverifiable(inv *pkix.Inventory) []Unverified {
 		case err != nil:
 			out = append(out, Unverified{r, filepath.Base(file) + " cannot be read as a certificate: restore it, or re-issue"})
 			continue
-		case pkix.SerialHex(certs[0].SerialNumber) != r.Serial:
-			out = append(out, Unverified{r, fmt.Sprintf("%s holds another certificate (serial %s): restore it, or re-issue", filepath.Base(file), pkix.SerialHex(certs[0].SerialNumber))})
+		case x509text.SerialHex(certs[0].SerialNumber) != r.Serial:
+			out = append(out, Unverified{r, fmt.Sprintf("%s holds another certificate (serial %s): restore it, or re-issue", filepath.Base(file), x509text.SerialHex(certs[0].SerialNumber))})
 			continue
 		}
 		// What a retired intermediate key issued still chains to the root;

@@ -9,7 +9,9 @@ import (
 	"path"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
 // ErrNotFound is a serial the database does not hold for this CA.
@@ -19,7 +21,7 @@ var ErrNotFound = errors.New("no such certificate")
 // the CA with key identifier aki revoked, as cfssl's own revoke does
 // (status revoked, the reason code, revoked_at). Revoking twice changes
 // nothing and says so.
-func (s *Store) Revoke(ctx context.Context, aki, serialHex string, reason pkix.RevocationReason, at time.Time) (changed bool, err error) {
+func (s *Store) Revoke(ctx context.Context, aki, serialHex string, reason crl.RevocationReason, at time.Time) (changed bool, err error) {
 	dec, err := SerialDecimal(serialHex)
 	if err != nil {
 		return false, err
@@ -91,7 +93,7 @@ func (s *Store) List(ctx context.Context, aki string, f ListFilter, now time.Tim
 			l.NotBefore = &notBefore.Time
 		}
 		if l.Status == "revoked" {
-			l.Reason = pkix.RevocationReason(reason).String()
+			l.Reason = crl.RevocationReason(reason).String()
 			if revokedAt.Valid {
 				l.RevokedAt = &revokedAt.Time
 			}
@@ -119,7 +121,7 @@ func (s *Store) List(ctx context.Context, aki string, f ListFilter, now time.Tim
 // processes never publish the same number or go backwards, and at
 // least floor (a local ca.crl's number, so a switch from a local CRL
 // never goes back either).
-func (s *Store) BuildCRL(ctx context.Context, issuer *pkix.Issuer, aki string, floor *big.Int, nextUpdate time.Duration, now time.Time) (*pkix.CRL, error) {
+func (s *Store) BuildCRL(ctx context.Context, issuer *ca.Issuer, aki string, floor *big.Int, nextUpdate time.Duration, now time.Time) (*crl.CRL, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -139,13 +141,13 @@ func (s *Store) BuildCRL(ctx context.Context, issuer *pkix.Issuer, aki string, f
 	if floor != nil && floor.Cmp(prev) > 0 {
 		prev = floor
 	}
-	number := pkix.NextCRLNumber(prev, now)
+	number := crl.NextCRLNumber(prev, now)
 	rows, err := tx.QueryContext(ctx, `SELECT serial_number, coalesce(reason, 0), revoked_at FROM certificates
 		WHERE authority_key_identifier = $1 AND status = 'revoked' ORDER BY serial_number`, []byte(aki))
 	if err != nil {
 		return nil, err
 	}
-	b := pkix.NewCRLBuilder(0, now)
+	b := crl.NewCRLBuilder(0, now)
 	for rows.Next() {
 		var serial []byte
 		var reason int
@@ -163,13 +165,13 @@ func (s *Store) BuildCRL(ctx context.Context, issuer *pkix.Issuer, aki string, f
 		if at.Valid && at.Time.Year() > 1 {
 			date = at.Time
 		}
-		b.Add(n.Bytes(), pkix.RevocationReason(reason), date, 0)
+		b.Add(n.Bytes(), crl.RevocationReason(reason), date, 0)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	crl, err := b.Sign(pkix.CRLParams{Issuer: issuer.Cert, Key: issuer.Key, Number: number, ThisUpdate: now, NextUpdate: now.Add(nextUpdate)})
+	crl, err := b.Sign(crl.CRLParams{Issuer: issuer.Cert, Key: issuer.Key, Number: number, ThisUpdate: now, NextUpdate: now.Add(nextUpdate)})
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +186,7 @@ func (s *Store) BuildCRL(ctx context.Context, issuer *pkix.Issuer, aki string, f
 // shows wherever a certificate's state is printed.
 func statusWord(certdb string) string {
 	if certdb == "good" {
-		return string(pkix.StatusValid)
+		return string(inventory.StatusValid)
 	}
 	return certdb
 }

@@ -22,7 +22,10 @@ import (
 	"time"
 
 	cfsigner "github.com/cloudflare/cfssl/signer"
-	mpkix "github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 func get(t *testing.T, url string, p *testPKI, cert tls.Certificate, path string) (int, []byte) {
@@ -42,7 +45,7 @@ func get(t *testing.T, url string, p *testPKI, cert tls.Certificate, path string
 // runners get 403 on every admin endpoint.
 func TestAdminRevokeListCRL(t *testing.T) {
 	store := openStore(t)
-	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	issuer := testIssuer(t, cfsslconf.DefaultConfigJSON)
 	p := newTestPKI(t)
 	url := startSigner(t, p, &Service{Store: store, Issuer: issuer}, nil)
 	runnerCert := p.leaf(t, "runner-1", &Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"ci-*"}}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)
@@ -56,7 +59,7 @@ func TestAdminRevokeListCRL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _ := mpkix.ParseCertificatePEM(cn, pemBytes)
+		c, _ := pemutil.ParseCertificatePEM(cn, pemBytes)
 		certs = append(certs, c)
 	}
 	for _, path := range []string{PathList, PathCRL} {
@@ -86,7 +89,7 @@ func TestAdminRevokeListCRL(t *testing.T) {
 	if len(before.RevokedCertificateEntries) != 0 {
 		t.Fatalf("%d entries before any revocation", len(before.RevokedCertificateEntries))
 	}
-	serial := mpkix.SerialHex(certs[0].SerialNumber)
+	serial := x509text.SerialHex(certs[0].SerialNumber)
 	code, body, err := post(t, url, p, &admin, PathRevoke, `{"serial": "`+strings.ToLower(serial)+`", "reason": "keyCompromise"}`)
 	if err != nil || code != 200 || !strings.Contains(body, `"revoked":true`) {
 		t.Fatalf("revoke: %d %s %v", code, body, err)
@@ -127,7 +130,7 @@ func TestAdminRevokeListCRL(t *testing.T) {
 // floor (a local ca.crl's number) is never gone back from.
 func TestCRLNumbersNeverRepeat(t *testing.T) {
 	store := openStore(t)
-	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	issuer := testIssuer(t, cfsslconf.DefaultConfigJSON)
 	aki := "abcd"
 	now := time.Now()
 	seen := map[string]bool{}
@@ -160,12 +163,12 @@ func TestCRLNumbersNeverRepeat(t *testing.T) {
 // signer's first CRL numbers above the local ca.crl's.
 func TestSignerCRLNumberAboveTheLocalCRL(t *testing.T) {
 	store := openStore(t)
-	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	issuer := testIssuer(t, cfsslconf.DefaultConfigJSON)
 	p := newTestPKI(t)
 	local := filepath.Join(t.TempDir(), "ca.crl")
 	high := new(big.Int).Lsh(big.NewInt(1), 100)
-	b := mpkix.NewCRLBuilder(0, time.Now())
-	crl, err := b.Sign(mpkix.CRLParams{Issuer: issuer.Cert, Key: issuer.Key, Number: high, ThisUpdate: time.Now(), NextUpdate: time.Now().Add(time.Hour)})
+	b := crl.NewCRLBuilder(0, time.Now())
+	crl, err := b.Sign(crl.CRLParams{Issuer: issuer.Cert, Key: issuer.Key, Number: high, ThisUpdate: time.Now(), NextUpdate: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +257,7 @@ func TestRunnerGetsNoSANs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _ := mpkix.ParseCertificatePEM("c", certPEM)
+		c, _ := pemutil.ParseCertificatePEM("c", certPEM)
 		if len(c.DNSNames)+len(c.EmailAddresses)+len(c.IPAddresses)+len(c.URIs) != 0 {
 			t.Errorf("profile %s: the runner got names %v %v %v %v", profile, c.DNSNames, c.EmailAddresses, c.IPAddresses, c.URIs)
 		}

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // Admin is an admin's connection to the signer's own endpoints (list,
@@ -61,7 +64,7 @@ func (a *Admin) do(req *http.Request, into any) error {
 		if len(env.Errors) > 0 {
 			msg = env.Errors[0].Message
 		}
-		return fmt.Errorf("the signer refused: %s", pkix.Printable(msg))
+		return fmt.Errorf("the signer refused: %s", x509text.Printable(msg))
 	}
 	return json.Unmarshal(env.Result, into)
 }
@@ -125,7 +128,7 @@ func (a *Admin) FetchCRL(nextUpdate time.Duration) (*x509.RevocationList, []byte
 		if json.Unmarshal(der, &env) == nil && len(env.Errors) > 0 {
 			msg = env.Errors[0].Message
 		}
-		return nil, nil, fmt.Errorf("the signer refused: %s", pkix.Printable(msg))
+		return nil, nil, fmt.Errorf("the signer refused: %s", x509text.Printable(msg))
 	}
 	crl, err := x509.ParseRevocationList(der)
 	if err != nil {
@@ -140,7 +143,7 @@ func (a *Admin) FetchCRL(nextUpdate time.Duration) (*x509.RevocationList, []byte
 func (a *Admin) ValidSerialOf(cn string) (string, error) {
 	// The listing's CN filter is a glob: cn's own '*', '?', '[' match
 	// themselves.
-	rows, err := a.List(ListFilter{Status: string(pkix.StatusValid), CN: globEscape(cn)})
+	rows, err := a.List(ListFilter{Status: string(inventory.StatusValid), CN: globEscape(cn)})
 	if err != nil {
 		return "", err
 	}
@@ -167,10 +170,10 @@ func globEscape(s string) string {
 // MissingFromCRL are the serials of revoked certificates (from the
 // signer's database) that crl does not list: devices that still get in
 // where that CRL is used.
-func MissingFromCRL(crl *pkix.RevocationList, revoked []Listed) []string {
+func MissingFromCRL(crl *crl.RevocationList, revoked []Listed) []string {
 	listed := map[string]bool{}
 	for _, e := range crl.Entries {
-		listed[pkix.SerialHex(e.Serial)] = true
+		listed[x509text.SerialHex(e.Serial)] = true
 	}
 	var missing []string
 	for _, r := range revoked {

@@ -12,7 +12,8 @@ import (
 
 	"github.com/cloudflare/cfssl/api"
 	cferr "github.com/cloudflare/cfssl/errors"
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/crl"
 )
 
 // RevokeRequest is the body of POST /api/v1/mtlsctl/revoke.
@@ -36,10 +37,10 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err := dec.Decode(&req); err != nil {
 		return cferr.NewBadRequestString("the body must be {\"serial\": HEX, \"reason\": NAME}: " + err.Error())
 	}
-	reason := pkix.RevocationReason(0)
+	reason := crl.RevocationReason(0)
 	if req.Reason != "" {
 		var ok bool
-		if reason, ok = pkix.ParseReason(req.Reason); !ok {
+		if reason, ok = crl.ParseReason(req.Reason); !ok {
 			return cferr.NewBadRequestString("reason " + req.Reason + " is not an RFC 5280 reason")
 		}
 	}
@@ -62,7 +63,7 @@ func (s *Server) crl(w http.ResponseWriter, r *http.Request) {
 	}
 	next := 7 * 24 * time.Hour
 	if v := r.URL.Query().Get("next_update"); v != "" {
-		d, err := pkix.ParseDuration(v)
+		d, err := cfsslconf.ParseDuration(v)
 		if err != nil || d <= 0 {
 			api.HandleError(w, cferr.NewBadRequestString("next_update "+v+" is not a duration such as 7d"))
 			return
@@ -72,7 +73,7 @@ func (s *Server) crl(w http.ResponseWriter, r *http.Request) {
 	var floor *big.Int
 	if s.LocalCRL != "" {
 		if data, err := os.ReadFile(s.LocalCRL); err == nil {
-			if rl, err := pkix.ScanCRL(s.LocalCRL, data, nil); err == nil && rl.Number != nil && rl.VerifyBy(s.Service.Issuer.Cert, s.LocalCRL) == nil {
+			if rl, err := crl.ScanCRL(s.LocalCRL, data, nil); err == nil && rl.Number != nil && rl.VerifyBy(s.Service.Issuer.Cert, s.LocalCRL) == nil {
 				floor = rl.Number
 			}
 		}
@@ -90,7 +91,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := ListFilter{Status: q.Get("status"), CN: q.Get("cn")}
 	if v := q.Get("expiring"); v != "" {
-		d, err := pkix.ParseDuration(v)
+		d, err := cfsslconf.ParseDuration(v)
 		if err != nil {
 			return cferr.NewBadRequestString("expiring " + v + " is not a duration such as 30d")
 		}

@@ -11,6 +11,8 @@ import (
 	cfsigner "github.com/cloudflare/cfssl/signer"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
@@ -34,7 +36,7 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	if err != nil {
 		return nil, nil, &pkix.Error{File: cfgPath, Msg: "cannot be read", Hint: "the signer signs with the directory's CA and its configuration: run '%s' there", HintArgs: []any{pkix.ActMakeCA}, Err: err}
 	}
-	cfg, err := pkix.LoadSigningConfig(cfgPath, data)
+	cfg, err := cfsslconf.LoadSigningConfig(cfgPath, data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -53,7 +55,7 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	if err != nil {
 		return nil, nil, &pkix.Error{File: signerCA.Cert, Msg: "the signer CA is missing", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeSigner}, Err: err}
 	}
-	ca, err := pkix.ParseCertificatePEM(signerCA.Cert, caPEM)
+	ca, err := pemutil.ParseCertificatePEM(signerCA.Cert, caPEM)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -71,7 +73,7 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	}
 	open := o.Open
 	if len(open) == 0 {
-		open = []string{pkix.ClientProfile}
+		open = []string{cfsslconf.ClientProfile}
 	}
 	subject, err := hostSubject(d)
 	if err != nil {
@@ -98,10 +100,10 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 // the signing host's client request (DIR/client-csr.json), or mtlsctl's
 // built-in one, as 'client issue' on the host would give.
 func hostSubject(d *pkidir.Dir) (*cfsigner.Subject, error) {
-	req := pkix.DefaultRequest("", pkix.ClientRequest)
+	req := cfsslconf.DefaultRequest("", cfsslconf.ClientRequest)
 	path := d.File(pkidir.ClientRequest)
 	if data, err := os.ReadFile(path); err == nil {
-		if req, err = pkix.LoadRequest(path, data, pkix.ClientRequest); err != nil {
+		if req, err = cfsslconf.LoadRequest(path, data, cfsslconf.ClientRequest); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // CRLCheck answers, on every connection, whether a client certificate is
@@ -67,8 +68,8 @@ func (c *CRLCheck) Check(cert *x509.Certificate) error {
 	if !c.next.IsZero() && now.After(c.next) {
 		return fmt.Errorf("the signer CA's CRL %s is past its next update (%s): rebuild it with %s", c.Path, c.next.UTC().Format(time.RFC3339), c.rebuild())
 	}
-	if c.revoked[pkix.SerialHex(cert.SerialNumber)] {
-		return fmt.Errorf("the client certificate %s (serial %s) is revoked on the signer CA's CRL", cert.Subject.CommonName, pkix.SerialHex(cert.SerialNumber))
+	if c.revoked[x509text.SerialHex(cert.SerialNumber)] {
+		return fmt.Errorf("the client certificate %s (serial %s) is revoked on the signer CA's CRL", cert.Subject.CommonName, x509text.SerialHex(cert.SerialNumber))
 	}
 	return nil
 }
@@ -76,7 +77,7 @@ func (c *CRLCheck) Check(cert *x509.Certificate) error {
 // rebuild is the command that makes the signer CA's CRL again, with its
 // real paths, so it can be pasted as printed.
 func (c *CRLCheck) rebuild() string {
-	return pkix.Textf("'%s'", pkix.Cmd(pkix.ActBuildCRL, pkix.OptDir.With(pkix.ShellQuote(filepath.Dir(c.Path))), pkix.ShellQuote(c.Serials))).String()
+	return pkix.Textf("'%s'", pkix.Cmd(pkix.ActBuildCRL, pkix.OptDir.With(x509text.ShellQuote(filepath.Dir(c.Path))), x509text.ShellQuote(c.Serials))).String()
 }
 
 func (c *CRLCheck) load() (map[string]bool, time.Time, error) {
@@ -97,7 +98,7 @@ func (c *CRLCheck) load() (map[string]bool, time.Time, error) {
 	}
 	out := map[string]bool{}
 	for _, e := range crl.RevokedCertificateEntries {
-		out[pkix.SerialHex(e.SerialNumber)] = true
+		out[x509text.SerialHex(e.SerialNumber)] = true
 	}
 	return out, crl.NextUpdate, nil
 }

@@ -14,8 +14,12 @@ import (
 	"github.com/cloudflare/cfssl/config"
 	cfsigner "github.com/cloudflare/cfssl/signer"
 	"github.com/cloudflare/cfssl/signer/remote"
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // Remote is a runner's side: cfssl's own remote signer (signer/remote)
@@ -39,13 +43,13 @@ func NewRemote(url string, signerCA *x509.CertPool, client tls.Certificate, hmac
 		"auth_keys": {"runner": {"type": "standard", "key": %q}}, "remotes": {"signer": %q}}`, hmacKey, url)
 	cfg, err := config.LoadConfig([]byte(cfgJSON))
 	if err != nil {
-		return nil, fmt.Errorf("the signer's address %q: %v", url, pkix.CfsslMessage(err))
+		return nil, fmt.Errorf("the signer's address %q: %v", url, cfsslconf.CfsslMessage(err))
 	}
 	cfg.Signing.SetRemoteCAs(signerCA)
 	cfg.Signing.Default.ClientCert = &client
 	rs, err := remote.NewSigner(cfg.Signing)
 	if err != nil {
-		return nil, fmt.Errorf("the signer's address %q: %v", url, pkix.CfsslMessage(err))
+		return nil, fmt.Errorf("the signer's address %q: %v", url, cfsslconf.CfsslMessage(err))
 	}
 	return &Remote{URL: url, rs: rs, issuing: issuing}, nil
 }
@@ -61,7 +65,7 @@ func (r *Remote) Sign(csrPEM []byte, cn, profile string) (*x509.Certificate, []b
 	if err != nil {
 		return nil, nil, remoteFailure(err)
 	}
-	cert, err := pkix.ParseCertificatePEM("the signer's answer", certPEM)
+	cert, err := pemutil.ParseCertificatePEM("the signer's answer", certPEM)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -77,7 +81,7 @@ func (r *Remote) Sign(csrPEM []byte, cn, profile string) (*x509.Certificate, []b
 // RunnerJob is one certificate a runner asks for.
 type RunnerJob struct {
 	CN, Name string
-	Req      *pkix.Request
+	Req      *cfsslconf.Request
 	Files    pkidir.LeafFiles
 }
 
@@ -92,7 +96,7 @@ func PlanRunnerJobs(d *pkidir.Dir, jobs []pkidir.Job, force bool) ([]RunnerJob, 
 		}
 		lf := d.Leaf(j.Name)
 		if !force {
-			if err := pkix.CheckFree([]pkix.File{{Path: lf.Cert}, {Path: lf.Key}, {Path: lf.CSR}}); err != nil {
+			if err := atomicfile.CheckFree([]atomicfile.File{{Path: lf.Cert}, {Path: lf.Key}, {Path: lf.CSR}}); err != nil {
 				return nil, err
 			}
 		}
@@ -104,7 +108,7 @@ func PlanRunnerJobs(d *pkidir.Dir, jobs []pkidir.Job, force bool) ([]RunnerJob, 
 // RunnerResult is what became of one job: written whole, or not at all.
 type RunnerResult struct {
 	Cert    *x509.Certificate
-	Written []pkix.Written
+	Written []atomicfile.Written
 	Err     error
 }
 
@@ -128,7 +132,7 @@ func (r *Remote) IssueBatch(ctx context.Context, jobs []RunnerJob, profile strin
 		stop := gone
 		mu.Unlock()
 		if stop == nil && ctx.Err() != nil {
-			stop = pkix.ErrNotStarted
+			stop = ca.ErrNotStarted
 		}
 		if stop != nil {
 			<-sem
@@ -156,7 +160,7 @@ func (r *Remote) IssueBatch(ctx context.Context, jobs []RunnerJob, profile strin
 }
 
 func (r *Remote) issueOne(j RunnerJob, profile string, force bool) RunnerResult {
-	keyPEM, csrPEM, err := pkix.NewDeviceRequest(j.Req)
+	keyPEM, csrPEM, err := ca.NewDeviceRequest(j.Req)
 	if err != nil {
 		return RunnerResult{Err: err}
 	}
@@ -164,22 +168,22 @@ func (r *Remote) issueOne(j RunnerJob, profile string, force bool) RunnerResult 
 	if err != nil {
 		return RunnerResult{Err: err}
 	}
-	key, err := pkix.ParseKeyPEM("new key", keyPEM)
+	key, err := pemutil.ParseKeyPEM("new key", keyPEM)
 	if err != nil {
 		return RunnerResult{Err: err}
 	}
-	if !pkix.KeyMatches(cert, key) {
+	if !pemutil.KeyMatches(cert, key) {
 		return RunnerResult{Err: errors.New("the signer answered with a certificate for another key: nothing written")}
 	}
-	w, err := pkix.WriteFiles([]pkix.File{
-		{Path: j.Files.Cert, Data: certPEM, Mode: pkix.ModePublic, Kind: "client certificate (from the signer)"},
-		{Path: j.Files.Key, Data: keyPEM, Mode: pkix.ModeSecret, Kind: "private key"},
-		{Path: j.Files.CSR, Data: csrPEM, Mode: pkix.ModePublic, Kind: "CSR"},
+	w, err := atomicfile.WriteFiles([]atomicfile.File{
+		{Path: j.Files.Cert, Data: certPEM, Mode: atomicfile.ModePublic, Kind: "client certificate (from the signer)"},
+		{Path: j.Files.Key, Data: keyPEM, Mode: atomicfile.ModeSecret, Kind: "private key"},
+		{Path: j.Files.CSR, Data: csrPEM, Mode: atomicfile.ModePublic, Kind: "CSR"},
 	}, force)
 	if err != nil {
 		// Signed and recorded by the signer, but not written here: say
 		// so, with the serial, so it can be revoked if it matters.
-		return RunnerResult{Err: fmt.Errorf("signed (serial %s, recorded by the signer) but not written: %w", pkix.SerialHex(cert.SerialNumber), err)}
+		return RunnerResult{Err: fmt.Errorf("signed (serial %s, recorded by the signer) but not written: %w", x509text.SerialHex(cert.SerialNumber), err)}
 	}
 	return RunnerResult{Cert: cert, Written: w}
 }
@@ -197,7 +201,7 @@ func (e *remoteError) Error() string { return e.msg }
 // when it answered (a refusal, or a failure on its side), else the
 // transport's.
 func remoteFailure(err error) *remoteError {
-	msg := pkix.CfsslMessage(err)
+	msg := cfsslconf.CfsslMessage(err)
 	var answer struct {
 		Errors []struct {
 			Code    int    `json:"code"`
@@ -205,9 +209,9 @@ func remoteFailure(err error) *remoteError {
 		} `json:"errors"`
 	}
 	if i := strings.Index(msg, "{"); i >= 0 && json.Unmarshal([]byte(msg[i:]), &answer) == nil && len(answer.Errors) > 0 {
-		return &remoteError{msg: pkix.Printable(answer.Errors[0].Message), refused: answer.Errors[0].Code == codeRefused}
+		return &remoteError{msg: x509text.Printable(answer.Errors[0].Message), refused: answer.Errors[0].Code == codeRefused}
 	}
-	return &remoteError{msg: pkix.Printable(msg)}
+	return &remoteError{msg: x509text.Printable(msg)}
 }
 
 // stopsBatch: an error after which no new request is worth sending (the

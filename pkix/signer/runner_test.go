@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	mpkix "github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
@@ -20,9 +20,9 @@ func runnerJobs(t *testing.T, d *pkidir.Dir, cns ...string) []RunnerJob {
 	t.Helper()
 	var jobs []RunnerJob
 	for _, cn := range cns {
-		req := mpkix.DefaultRequest(cn, mpkix.ClientRequest)
+		req := cfsslconf.DefaultRequest(cn, cfsslconf.ClientRequest)
 		req.CR.CN = cn
-		req.CR.KeyRequest, _ = mpkix.ParseKeyType("ecdsa-256")
+		req.CR.KeyRequest, _ = cfsslconf.ParseKeyType("ecdsa-256")
 		jobs = append(jobs, RunnerJob{CN: cn, Name: cn, Req: req, Files: d.Leaf(cn)})
 	}
 	return jobs
@@ -33,7 +33,7 @@ func runnerJobs(t *testing.T, d *pkidir.Dir, cns ...string) []RunnerJob {
 // sent), and no job leaves part of its files.
 func TestRunnerBatchWhenTheSignerGoesAway(t *testing.T) {
 	store := openStore(t)
-	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	issuer := testIssuer(t, cfsslconf.DefaultConfigJSON)
 	p := newTestPKI(t)
 	srv := &Server{Service: &Service{Store: store, Issuer: issuer}, Open: []string{"client"}, HMACKey: testHMAC, ClientCAs: p.pool}
 	if err := srv.Prepare(); err != nil {

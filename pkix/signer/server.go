@@ -24,7 +24,7 @@ import (
 	cfinfo "github.com/cloudflare/cfssl/info"
 	cfsigner "github.com/cloudflare/cfssl/signer"
 	"github.com/cloudflare/cfssl/signer/local"
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
@@ -88,12 +88,12 @@ func (s *Server) Prepare() error {
 	s.Service.Open = s.Open
 	provider, err := auth.New(s.HMACKey, nil)
 	if err != nil {
-		return fmt.Errorf("the HMAC key: %v", pkix.CfsslMessage(err))
+		return fmt.Errorf("the HMAC key: %v", cfsslconf.CfsslMessage(err))
 	}
 	var prev auth.Provider
 	if s.PrevHMACKey != "" {
 		if prev, err = auth.New(s.PrevHMACKey, nil); err != nil {
-			return fmt.Errorf("the previous HMAC key: %v", pkix.CfsslMessage(err))
+			return fmt.Errorf("the previous HMAC key: %v", cfsslconf.CfsslMessage(err))
 		}
 	}
 	pol := &config.Signing{Profiles: map[string]*config.SigningProfile{}}
@@ -109,7 +109,7 @@ func (s *Server) Prepare() error {
 	pol.Default = &def
 	ls, err := local.NewSigner(s.Service.Issuer.Key, s.Service.Issuer.Cert, cfsigner.DefaultSigAlgo(s.Service.Issuer.Key), pol)
 	if err != nil {
-		return fmt.Errorf("setting up the signer: %v", pkix.CfsslMessage(err))
+		return fmt.Errorf("setting up the signer: %v", cfsslconf.CfsslMessage(err))
 	}
 	s.local, s.policy = ls, pol
 	s.providers = []auth.Provider{provider}

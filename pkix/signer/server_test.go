@@ -27,7 +27,8 @@ import (
 	"github.com/cloudflare/cfssl/config"
 	cfsigner "github.com/cloudflare/cfssl/signer"
 	"github.com/cloudflare/cfssl/signer/remote"
-	mpkix "github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 )
 
 // testPKI is the signer CA, the server's certificate, and client
@@ -115,7 +116,7 @@ func remoteSigner(t *testing.T, url string, p *testPKI, client tls.Certificate, 
 
 func TestServerSignsForARunnerThroughCfsslsClient(t *testing.T) {
 	store := openStore(t)
-	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	issuer := testIssuer(t, cfsslconf.DefaultConfigJSON)
 	p := newTestPKI(t)
 	url := startSigner(t, p, &Service{Store: store, Issuer: issuer}, nil)
 	runnerCert := p.leaf(t, "runner-1", &Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"ci-*"}}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)
@@ -129,7 +130,7 @@ func TestServerSignsForARunnerThroughCfsslsClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := mpkix.ParseCertificatePEM("cert", certPEM)
+	cert, err := pemutil.ParseCertificatePEM("cert", certPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func post(t *testing.T, url string, p *testPKI, cert *tls.Certificate, path, bod
 
 func TestServerLockdown(t *testing.T) {
 	store := openStore(t)
-	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	issuer := testIssuer(t, cfsslconf.DefaultConfigJSON)
 	p := newTestPKI(t)
 	var revokedSerial *big.Int
 	url := startSigner(t, p, &Service{Store: store, Issuer: issuer}, func(c *x509.Certificate) error {
@@ -249,7 +250,7 @@ func TestServerLockdown(t *testing.T) {
 func TestServerRefusesMalformedBodies(t *testing.T) {
 	store := openStore(t)
 	p := newTestPKI(t)
-	url := startSigner(t, p, &Service{Store: store, Issuer: testIssuer(t, mpkix.DefaultConfigJSON)}, nil)
+	url := startSigner(t, p, &Service{Store: store, Issuer: testIssuer(t, cfsslconf.DefaultConfigJSON)}, nil)
 	runnerCert := p.leaf(t, "runner-1", &Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"*"}}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)
 	huge := `{"request": "` + strings.Repeat("A", maxBody) + `"}`
 	if code, _, err := post(t, url, p, &runnerCert, PathAuthSign, huge); err != nil || code != http.StatusBadRequest {
@@ -272,7 +273,7 @@ func TestServerRefusesMalformedBodies(t *testing.T) {
 // either key are served; without it, the old key is refused.
 func TestHMACKeyRotation(t *testing.T) {
 	store := openStore(t)
-	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	issuer := testIssuer(t, cfsslconf.DefaultConfigJSON)
 	p := newTestPKI(t)
 	runnerCert := p.leaf(t, "runner-1", &Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"*"}}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)
 	newKey := strings.Repeat("cd", 16)
@@ -302,7 +303,7 @@ func TestRevocationOnAKeptAliveConnection(t *testing.T) {
 	p := newTestPKI(t)
 	var revoked atomic.Bool
 	runnerCert := p.leaf(t, "runner-1", &Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"*"}}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)
-	url := startSigner(t, p, &Service{Store: store, Issuer: testIssuer(t, mpkix.DefaultConfigJSON)}, func(c *x509.Certificate) error {
+	url := startSigner(t, p, &Service{Store: store, Issuer: testIssuer(t, cfsslconf.DefaultConfigJSON)}, func(c *x509.Certificate) error {
 		if revoked.Load() && c.SerialNumber.Cmp(runnerCert.Leaf.SerialNumber) == 0 {
 			return errors.New("revoked on the signer CA's CRL")
 		}
@@ -338,7 +339,7 @@ func TestRevocationOnAKeptAliveConnection(t *testing.T) {
 // a group) never reaches the certificate: the signing host decides it.
 func TestRunnerCannotChooseSubjectFields(t *testing.T) {
 	store := openStore(t)
-	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	issuer := testIssuer(t, cfsslconf.DefaultConfigJSON)
 	who := runner(t, Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"ci-*"}})
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ci-1", Organization: []string{"system:masters"}, OrganizationalUnit: []string{"admins"}}}, key)
@@ -349,7 +350,7 @@ func TestRunnerCannotChooseSubjectFields(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _ := mpkix.ParseCertificatePEM("c", certPEM)
+		c, _ := pemutil.ParseCertificatePEM("c", certPEM)
 		want := []string(nil)
 		if host != nil {
 			want = []string{"Access"}
@@ -367,7 +368,7 @@ func TestRunnerCannotChooseSubjectFields(t *testing.T) {
 // records nothing. Sent through cfssl's own client, as a runner does.
 func TestRunnerCannotChooseValidityOrExtensions(t *testing.T) {
 	store := openStore(t)
-	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	issuer := testIssuer(t, cfsslconf.DefaultConfigJSON)
 	p := newTestPKI(t)
 	url := startSigner(t, p, &Service{Store: store, Issuer: issuer}, nil)
 	runnerCert := p.leaf(t, "runner-1", &Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"ci-*"}}, x509.ExtKeyUsageClientAuth, p.ca, p.caKey)

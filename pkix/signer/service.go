@@ -10,7 +10,9 @@ import (
 	"time"
 
 	cfsigner "github.com/cloudflare/cfssl/signer"
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // Runner is who asked: the client certificate of the connection,
@@ -22,14 +24,14 @@ type Runner struct {
 
 // ID names the runner in each row it asked for (certdb's metadata).
 func (r Runner) ID() string {
-	return fmt.Sprintf("CN=%s serial=%s", r.Cert.Subject.CommonName, pkix.SerialHex(r.Cert.SerialNumber))
+	return fmt.Sprintf("CN=%s serial=%s", r.Cert.Subject.CommonName, x509text.SerialHex(r.Cert.SerialNumber))
 }
 
 // Service signs runners' requests with the CA key and records each
 // certificate before it is handed out.
 type Service struct {
 	Store  *Store
-	Issuer *pkix.Issuer
+	Issuer *ca.Issuer
 	// Label is cfssl's CA label written in each row (ca_label).
 	Label string
 	// Open are the profiles runners may name (signer serve's
@@ -64,7 +66,7 @@ func refuse(format string, args ...any) error {
 // runners (the only ones the signer's cfssl policy holds) that makes CA
 // certificates or lacks clientAuth: cfssl's authsign lets the client
 // choose the profile.
-func CheckProfiles(cfg *pkix.SigningConfig, open []string) error {
+func CheckProfiles(cfg *cfsslconf.SigningConfig, open []string) error {
 	if len(open) == 0 {
 		return fmt.Errorf("no profile is open to runners")
 	}
@@ -121,11 +123,11 @@ func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfs
 	}
 	profile := req.Profile
 	if profile == "" {
-		profile = pkix.ClientProfile
+		profile = cfsslconf.ClientProfile
 	}
 	open := s.Open
 	if open == nil {
-		open = []string{pkix.ClientProfile}
+		open = []string{cfsslconf.ClientProfile}
 	}
 	if !slices.Contains(open, profile) {
 		return nil, refuse("profile %q is not open to runners on this signer (open: %s)", profile, strings.Join(open, ", "))
@@ -133,7 +135,7 @@ func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfs
 	if err := CheckProfiles(s.Issuer.Config, []string{profile}); err != nil {
 		return nil, refuse("%v", err)
 	}
-	dr, err := pkix.ParseDeviceRequestForSigning("certificate_request", []byte(req.Request))
+	dr, err := ca.ParseDeviceRequestForSigning("certificate_request", []byte(req.Request))
 	if err != nil {
 		return nil, refuse("%v", err)
 	}
@@ -144,13 +146,13 @@ func (s *Service) Sign(ctx context.Context, who Runner, fresh Freshness, req cfs
 	if cn == "" {
 		return nil, refuse("the request has no CN")
 	}
-	if cerr := pkix.CheckCN(cn); cerr != nil {
+	if cerr := cfsslconf.CheckCN(cn); cerr != nil {
 		return nil, refuse("%s", cerr.Msg)
 	}
 	// A runner never gets DN metacharacters in a CN: its grant is
 	// matched on the CN, and a relying party's DN rule would read
 	// "ci-x,O=system:masters" as an O.
-	if cerr := pkix.CheckCNSpecials(cn); cerr != nil {
+	if cerr := cfsslconf.CheckCNSpecials(cn); cerr != nil {
 		return nil, refuse("%s", cerr.Msg)
 	}
 	if err := who.Grant.Allows(profile, cn); err != nil {

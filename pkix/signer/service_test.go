@@ -19,26 +19,28 @@ import (
 
 	"github.com/cloudflare/cfssl/config"
 	cfsigner "github.com/cloudflare/cfssl/signer"
-	mpkix "github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 )
 
-func testIssuer(t *testing.T, configJSON string) *mpkix.Issuer {
+func testIssuer(t *testing.T, configJSON string) *ca.Issuer {
 	t.Helper()
-	req, err := mpkix.LoadRequest("ca-csr.json", []byte(mpkix.DefaultCARequestJSON), mpkix.CARequest)
+	req, err := cfsslconf.LoadRequest("ca-csr.json", []byte(cfsslconf.DefaultCARequestJSON), cfsslconf.CARequest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.CR.KeyRequest, _ = mpkix.ParseKeyType("ecdsa-256")
-	cfg, err := mpkix.LoadSigningConfig("ca-config.json", []byte(configJSON))
+	req.CR.KeyRequest, _ = cfsslconf.ParseKeyType("ecdsa-256")
+	cfg, err := cfsslconf.LoadSigningConfig("ca-config.json", []byte(configJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _, err := mpkix.InitCA(req, 0, cfg)
+	root, _, err := ca.InitCA(req, 0, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := mpkix.ParseKeyPEM("ca-key.pem", ca.KeyPEM)
-	is, err := mpkix.NewIssuer("ca.pem", ca.Cert, "ca-key.pem", key, cfg)
+	key, _ := pemutil.ParseKeyPEM("ca-key.pem", root.KeyPEM)
+	is, err := ca.NewIssuer("ca.pem", root.Cert, "ca-key.pem", key, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,14 +104,14 @@ func rows(t *testing.T, s *Store) int {
 func TestServiceSignsAndRecords(t *testing.T) {
 	ctx := context.Background()
 	store := openStore(t)
-	svc := &Service{Store: store, Issuer: testIssuer(t, mpkix.DefaultConfigJSON)}
+	svc := &Service{Store: store, Issuer: testIssuer(t, cfsslconf.DefaultConfigJSON)}
 	who := runner(t, Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"ci-*"}})
 	f := freshness(t, time.Now())
 	certPEM, err := svc.Sign(ctx, who, f, cfsigner.SignRequest{Request: csrPEM(t, "ci-7"), Profile: "client", Hosts: []string{""}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := mpkix.ParseCertificatePEM("cert", certPEM)
+	cert, err := pemutil.ParseCertificatePEM("cert", certPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +138,7 @@ func TestServiceSignsAndRecords(t *testing.T) {
 func TestServiceRefusals(t *testing.T) {
 	ctx := context.Background()
 	store := openStore(t)
-	svc := &Service{Store: store, Issuer: testIssuer(t, mpkix.DefaultConfigJSON)}
+	svc := &Service{Store: store, Issuer: testIssuer(t, cfsslconf.DefaultConfigJSON)}
 	who := runner(t, Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"ci-*"}})
 	admin := runner(t, Grant{Role: RoleAdmin})
 	now := time.Now()
@@ -229,14 +231,14 @@ func TestServiceRefusals(t *testing.T) {
 // A CA profile, or one without clientAuth, stops the signer from
 // starting: a runner could name it.
 func TestCheckProfiles(t *testing.T) {
-	cfg := testIssuer(t, mpkix.DefaultConfigJSON).Config
+	cfg := testIssuer(t, cfsslconf.DefaultConfigJSON).Config
 	if err := CheckProfiles(cfg, []string{"client"}); err != nil {
 		t.Fatalf("the default client profile: %v", err)
 	}
 	if err := CheckProfiles(cfg, []string{"client", "server"}); err == nil || !strings.Contains(err.Error(), `profile "server" lacks "client auth"`) {
 		t.Errorf("server profile: %v", err)
 	}
-	ca, err := mpkix.LoadSigningConfig("c.json", []byte(`{"signing": {"default": {"expiry": "8760h"}, "profiles": {"client": {"usages": ["digital signature", "client auth"], "expiry": "8760h"}, "sub": {"usages": ["cert sign", "crl sign", "client auth"], "expiry": "8760h", "ca_constraint": {"is_ca": true}}}}}`))
+	ca, err := cfsslconf.LoadSigningConfig("c.json", []byte(`{"signing": {"default": {"expiry": "8760h"}, "profiles": {"client": {"usages": ["digital signature", "client auth"], "expiry": "8760h"}, "sub": {"usages": ["cert sign", "crl sign", "client auth"], "expiry": "8760h", "ca_constraint": {"is_ca": true}}}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +255,7 @@ func TestCheckProfiles(t *testing.T) {
 func TestServiceRefusesWhileTheDatabaseIsDown(t *testing.T) {
 	ctx := context.Background()
 	store := openStore(t)
-	svc := &Service{Store: store, Issuer: testIssuer(t, mpkix.DefaultConfigJSON)}
+	svc := &Service{Store: store, Issuer: testIssuer(t, cfsslconf.DefaultConfigJSON)}
 	who := runner(t, Grant{Role: RoleRunner, Profiles: []string{"client"}, CNs: []string{"*"}})
 	stopDatabase(t)
 	cert, err := svc.Sign(ctx, who, freshness(t, time.Now()), cfsigner.SignRequest{Request: csrPEM(t, "a"), Profile: "client"})

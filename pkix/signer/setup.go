@@ -14,6 +14,11 @@ import (
 	"github.com/cloudflare/cfssl/config"
 	cfsigner "github.com/cloudflare/cfssl/signer"
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/access"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
@@ -70,39 +75,39 @@ func OpenDir(d *pkidir.Dir) (*pkidir.Dir, error) {
 }
 
 // Config is the signer CA's signing configuration, as written.
-func Config(sd *pkidir.Dir) (*pkix.SigningConfig, error) {
+func Config(sd *pkidir.Dir) (*cfsslconf.SigningConfig, error) {
 	path := sd.File(pkidir.ConfigName)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &pkix.Error{File: path, Msg: "cannot be read", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeSigner}, Err: err}
 	}
-	return pkix.LoadSigningConfig(path, data)
+	return cfsslconf.LoadSigningConfig(path, data)
 }
 
 // InitCA makes the signer CA in sd, unless it has one: 'signer init' is
 // safe to run again, and never replaces the CA that runners trust.
-func InitCA(ctx context.Context, sd *pkidir.Dir) ([]pkix.Written, error) {
+func InitCA(ctx context.Context, sd *pkidir.Dir) ([]atomicfile.Written, error) {
 	if _, err := os.Stat(sd.CA(pkidir.RootName).Cert); err == nil {
 		return nil, nil
 	}
 	if err := os.MkdirAll(sd.Path(), 0o700); err != nil {
 		return nil, &pkix.Error{File: sd.Path(), Msg: "cannot be made", Err: err}
 	}
-	req, err := pkix.LoadRequest("signer ca-csr.json", []byte(CARequestJSON), pkix.CARequest)
+	req, err := cfsslconf.LoadRequest("signer ca-csr.json", []byte(CARequestJSON), cfsslconf.CARequest)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pkix.LoadSigningConfig("signer ca-config.json", []byte(ConfigJSON))
+	cfg, err := cfsslconf.LoadSigningConfig("signer ca-config.json", []byte(ConfigJSON))
 	if err != nil {
 		return nil, err
 	}
-	ca, _, err := pkix.InitCA(req, 0, cfg)
+	ca, _, err := ca.InitCA(req, 0, cfg)
 	if err != nil {
 		return nil, err
 	}
-	extra := []pkix.File{
-		{Path: sd.File(pkidir.ConfigName), Data: []byte(ConfigJSON), Mode: pkix.ModePublic, Kind: "signer CA's signing configuration"},
-		{Path: sd.File(pkidir.CARequestName), Data: []byte(CARequestJSON), Mode: pkix.ModePublic, Kind: "signer CA's request"},
+	extra := []atomicfile.File{
+		{Path: sd.File(pkidir.ConfigName), Data: []byte(ConfigJSON), Mode: atomicfile.ModePublic, Kind: "signer CA's signing configuration"},
+		{Path: sd.File(pkidir.CARequestName), Data: []byte(CARequestJSON), Mode: atomicfile.ModePublic, Kind: "signer CA's request"},
 	}
 	written, _, _, err := sd.InitRoot(ctx, ca, extra, false)
 	return written, err
@@ -120,10 +125,10 @@ func IssueServer(ctx context.Context, sd *pkidir.Dir, hosts []string) (*pkidir.I
 	if err := checkHosts(hosts); err != nil {
 		return nil, err
 	}
-	req := pkix.DefaultRequest("signer", pkix.ClientRequest)
+	req := cfsslconf.DefaultRequest("signer", cfsslconf.ClientRequest)
 	req.CR.CN = hosts[0]
 	req.CR.Hosts = hosts
-	req.CR.KeyRequest, _ = pkix.ParseKeyType("ecdsa-256")
+	req.CR.KeyRequest, _ = cfsslconf.ParseKeyType("ecdsa-256")
 	return issueIn(ctx, sd, ServerName, hosts[0], req, ProfileServer, "signer server certificate", false)
 }
 
@@ -137,9 +142,9 @@ func IssueGrant(ctx context.Context, sd *pkidir.Dir, name, cn string, g Grant, f
 	if err != nil {
 		return nil, err
 	}
-	req := pkix.DefaultRequest(cn, pkix.ClientRequest)
+	req := cfsslconf.DefaultRequest(cn, cfsslconf.ClientRequest)
 	req.CR.CN = cn
-	req.CR.KeyRequest, _ = pkix.ParseKeyType("ecdsa-256")
+	req.CR.KeyRequest, _ = cfsslconf.ParseKeyType("ecdsa-256")
 	req.Extensions = []cfsigner.Extension{{ID: config.OID(ext.Id), Critical: ext.Critical, Value: hex.EncodeToString(ext.Value)}}
 	profile := ProfileRunner
 	if g.Role == RoleAdmin {
@@ -148,7 +153,7 @@ func IssueGrant(ctx context.Context, sd *pkidir.Dir, name, cn string, g Grant, f
 	return issueIn(ctx, sd, name, cn, req, profile, g.Role+" certificate (signer)", force)
 }
 
-func issueIn(ctx context.Context, sd *pkidir.Dir, name, cn string, req *pkix.Request, profile, kind string, force bool) (*pkidir.IssueResult, error) {
+func issueIn(ctx context.Context, sd *pkidir.Dir, name, cn string, req *cfsslconf.Request, profile, kind string, force bool) (*pkidir.IssueResult, error) {
 	cfg, err := Config(sd)
 	if err != nil {
 		return nil, err
@@ -157,7 +162,7 @@ func issueIn(ctx context.Context, sd *pkidir.Dir, name, cn string, req *pkix.Req
 	if err != nil {
 		return nil, err
 	}
-	res, err := sd.Issue(ctx, &pkidir.IssueRequest{Kind: pkix.KindClient, Jobs: []pkidir.Job{{CN: cn, Name: name, Req: req}}, Signer: s,
+	res, err := sd.Issue(ctx, &pkidir.IssueRequest{Kind: inventory.KindClient, Jobs: []pkidir.Job{{CN: cn, Name: name, Req: req}}, Signer: s,
 		Profile: profile, CertKind: kind, Force: force})
 	if err != nil {
 		return nil, err
@@ -170,7 +175,7 @@ func issueIn(ctx context.Context, sd *pkidir.Dir, name, cn string, req *pkix.Req
 
 // WriteHMACKey writes a new random HMAC key (32 bytes, hex: cfssl's
 // format) as DIR/signer/hmac.key, mode 0600, unless there is one.
-func WriteHMACKey(sd *pkidir.Dir) ([]pkix.Written, error) {
+func WriteHMACKey(sd *pkidir.Dir) ([]atomicfile.Written, error) {
 	path := sd.File(HMACKeyName)
 	if _, err := os.Lstat(path); err == nil {
 		return nil, nil
@@ -181,7 +186,7 @@ func WriteHMACKey(sd *pkidir.Dir) ([]pkix.Written, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	return pkix.WriteFiles([]pkix.File{{Path: path, Data: []byte(hex.EncodeToString(key) + "\n"), Mode: pkix.ModeSecret, Kind: "HMAC key (runners need it)"}}, false)
+	return atomicfile.WriteFiles([]atomicfile.File{{Path: path, Data: []byte(hex.EncodeToString(key) + "\n"), Mode: atomicfile.ModeSecret, Kind: "HMAC key (runners need it)"}}, false)
 }
 
 // LoadHMACKey reads cfssl's auth key from a file or an environment
@@ -226,7 +231,7 @@ func CheckGrantProfiles(d *pkidir.Dir, g Grant) error {
 	if err != nil {
 		return &pkix.Error{File: path, Msg: "cannot be read: the grant's profiles are checked against it", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeCA}, Err: err}
 	}
-	cfg, err := pkix.LoadSigningConfig(path, data)
+	cfg, err := cfsslconf.LoadSigningConfig(path, data)
 	if err != nil {
 		return err
 	}
@@ -248,7 +253,7 @@ func CheckInit(runner string, hosts []string) error {
 
 func checkHosts(hosts []string) error {
 	for _, h := range hosts {
-		if err := pkix.CheckServerHost(h); err != nil {
+		if err := access.CheckServerHost(h); err != nil {
 			err.Field = pkix.Textf("%s", pkix.OptHost).String()
 			return err
 		}

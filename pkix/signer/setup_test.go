@@ -12,7 +12,7 @@ import (
 	"time"
 
 	cfsigner "github.com/cloudflare/cfssl/signer"
-	mpkix "github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
@@ -87,7 +87,7 @@ func TestSignerDirectoryEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := openStore(t)
-	issuer := testIssuer(t, mpkix.DefaultConfigJSON)
+	issuer := testIssuer(t, cfsslconf.DefaultConfigJSON)
 	srv := &Server{Service: &Service{Store: store, Issuer: issuer}, Open: []string{"client"}, HMACKey: key, ClientCAs: p.pool}
 	url := startServer(t, srv, p)
 	rs := remoteSigner(t, url, p, runnerPair, key)

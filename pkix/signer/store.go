@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 // Store is the signer's record: cfssl's certificates table, written by
@@ -104,7 +104,7 @@ func SerialHex(decimal string) (string, error) {
 	if !ok || n.Sign() < 0 {
 		return "", fmt.Errorf("serial %q is not a decimal number", decimal)
 	}
-	return pkix.SerialHex(n), nil
+	return x509text.SerialHex(n), nil
 }
 
 // SerialDecimal is a hex serial (as users give it) as certdb stores it.

@@ -16,8 +16,8 @@ import (
 
 	cfsql "github.com/cloudflare/cfssl/certdb/sql"
 	"github.com/jmoiron/sqlx"
-	mpkix "github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/signer/pgtest"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -225,8 +225,8 @@ func TestSerialHexMatchesTheRest(t *testing.T) {
 		}
 		n, _ := new(big.Int).SetString(dec, 10)
 		got, err := SerialHex(dec)
-		if err != nil || got != mpkix.SerialHex(n) {
-			t.Errorf("%s: %s, want %s", hexSerial, got, mpkix.SerialHex(n))
+		if err != nil || got != x509text.SerialHex(n) {
+			t.Errorf("%s: %s, want %s", hexSerial, got, x509text.SerialHex(n))
 		}
 	}
 }

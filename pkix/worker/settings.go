@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	toml "github.com/pelletier/go-toml"
 )
 
@@ -68,7 +69,7 @@ func (d *Deployed) readScript(dir string) {
 	if m == nil {
 		return
 	}
-	grace, err := pkix.ParseDuration(string(m[2]))
+	grace, err := cfsslconf.ParseDuration(string(m[2]))
 	if err != nil {
 		return
 	}
@@ -90,7 +91,7 @@ func KeepScriptSettings(found *Deployed, o Options, given Given) (Options, []str
 	}
 	if !given.Grace && o.Grace != found.Grace {
 		o.Grace = found.Grace
-		kept = append(kept, "grace "+pkix.FormatDuration(found.Grace))
+		kept = append(kept, "grace "+cfsslconf.FormatDuration(found.Grace))
 	}
 	if !given.FailOpen && o.FailOpen != found.FailOpen {
 		o.FailOpen = found.FailOpen

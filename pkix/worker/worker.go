@@ -20,7 +20,10 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
 //go:embed worker.js
@@ -137,12 +140,12 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 	var header strings.Builder
 	fmt.Fprintf(&header, "// Built %s from %d CRL%s (%d revoked certificates, %d revoked CAs), store %s, grace %s, fail %s:\n",
 		meta.Built.Format(time.RFC3339), len(set.CRLs), plural(len(set.CRLs)), set.Count, len(set.RevokedCAs), o.Store,
-		pkix.FormatDuration(o.Grace), map[bool]string{true: "open", false: "closed"}[o.FailOpen])
+		cfsslconf.FormatDuration(o.Grace), map[bool]string{true: "open", false: "closed"}[o.FailOpen])
 	crls := append([]pkidir.CRLSource(nil), set.CRLs...)
 	sort.Slice(crls, func(a, b int) bool { return crls[a].CA < crls[b].CA })
 	for _, c := range crls {
 		fmt.Fprintf(&header, "//   %s (CA %s, issuer SKI %s): number %s, this update %s, next update %s\n",
-			pkix.Printable(c.File), pkix.Printable(c.CA), c.IssuerSKI, c.Number, c.ThisUpdate.Format(time.RFC3339), c.NextUpdate.Format(time.RFC3339))
+			x509text.Printable(c.File), x509text.Printable(c.CA), c.IssuerSKI, c.Number, c.ThisUpdate.Format(time.RFC3339), c.NextUpdate.Format(time.RFC3339))
 	}
 	script := strings.NewReplacer(
 		"/*{{HEADER}}*/\n", header.String(),
@@ -191,15 +194,15 @@ func (f *Files) Digest(settings ...string) string {
 
 // Outputs are the files of the Worker's directory: worker.js,
 // wrangler.toml and, with KV, revoked.kv.json.
-func (f *Files) Outputs(dir string) []pkix.File {
-	out := []pkix.File{
-		{Path: filepath.Join(dir, "worker.js"), Data: f.Script, Mode: pkix.ModePublic, Kind: "Worker (ES module)"},
+func (f *Files) Outputs(dir string) []atomicfile.File {
+	out := []atomicfile.File{
+		{Path: filepath.Join(dir, "worker.js"), Data: f.Script, Mode: atomicfile.ModePublic, Kind: "Worker (ES module)"},
 	}
 	if f.Wrangler != nil {
-		out = append(out, pkix.File{Path: filepath.Join(dir, WranglerName), Data: f.Wrangler, Mode: pkix.ModePublic, Kind: "wrangler configuration"})
+		out = append(out, atomicfile.File{Path: filepath.Join(dir, WranglerName), Data: f.Wrangler, Mode: atomicfile.ModePublic, Kind: "wrangler configuration"})
 	}
 	if f.KV != nil {
-		out = append(out, pkix.File{Path: filepath.Join(dir, "revoked.kv.json"), Stream: f.KV, Mode: pkix.ModePublic, Kind: "Workers KV data (wrangler kv bulk put)"})
+		out = append(out, atomicfile.File{Path: filepath.Join(dir, "revoked.kv.json"), Stream: f.KV, Mode: atomicfile.ModePublic, Kind: "Workers KV data (wrangler kv bulk put)"})
 	}
 	return out
 }
