@@ -68,11 +68,11 @@ func New(cfg Config) (*Server, error) {
 	// A retired key's certificates still chain: its CRL is read too.
 	s.CRLPaths = append(append([]string{}, cfg.CRLPaths...), cfg.Dir.RetiredCRLsBeside(cfg.CRLPaths, now)...)
 	for _, p := range s.CRLPaths {
-		crl, err := crl.LoadGuardedCRLStore(p, issuing, cfg.Dir.GuardCRL, cfg.Warn, cfg.Info)
+		store, err := crl.LoadGuardedCRLStore(p, issuing, cfg.Dir.GuardCRL, cfg.Warn, cfg.Info)
 		if err != nil {
 			return nil, err
 		}
-		s.CRLs = append(s.CRLs, crl)
+		s.CRLs = append(s.CRLs, store)
 	}
 	policy.CRLs = s.CRLs
 	return s, nil
