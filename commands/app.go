@@ -14,7 +14,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/urfave/cli/v2"
 )
 
@@ -326,7 +326,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &problems):
 		return ExitProblems
-	case errors.As(err, &partial), errors.Is(err, pkidir.ErrUnfinished):
+	case errors.As(err, &partial), errors.Is(err, dirtx.ErrUnfinished):
 		return ExitPartial
 	}
 	return ExitError

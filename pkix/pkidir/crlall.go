@@ -13,6 +13,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
@@ -89,7 +90,7 @@ type AllCRLsResult struct {
 // its next update is that close (the daily job: a CRL number that moves
 // every day would make every day's edge data new).
 func (d *Dir) BuildAllCRLs(ctx context.Context, nextUpdate, ifDue time.Duration) (*AllCRLsResult, error) {
-	st, sess, end, err := d.begin(ctx)
+	st, sess, end, err := d.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +114,7 @@ func (d *Dir) BuildAllCRLs(ctx context.Context, nextUpdate, ifDue time.Duration)
 	if len(cas) == 0 {
 		return nil, &pkix.Error{File: d.Inventory(), Msg: "records no CA", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeCA}}
 	}
-	var sets []Set
+	var sets []dirtx.Set
 	for _, ca := range cas {
 		files := d.CA(ca.name)
 		if _, err := os.Lstat(files.Key); errors.Is(err, fs.ErrNotExist) {
@@ -142,12 +143,12 @@ func (d *Dir) BuildAllCRLs(ctx context.Context, nextUpdate, ifDue time.Duration)
 		}
 		res.Warnings = append(res.Warnings, chk.warnings...)
 		res.CRLs = append(res.CRLs, crl)
-		sets = append(sets, Set{Staged: st.files([]atomicfile.File{crlFile(job, crl, false)}, false)})
+		sets = append(sets, dirtx.Set{Staged: st.Files([]atomicfile.File{crlFile(job, crl, false)}, false)})
 	}
 	if len(sets) == 0 {
 		return res, nil
 	}
-	written, err := sess.CommitAll(Change{Op: "crl build --all", Sets: sets, Whole: true})
+	written, err := sess.CommitAll(dirtx.Change{Op: "crl build --all", Sets: sets, Whole: true})
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +221,7 @@ func (d *Dir) CRLCoverage(now time.Time) (*CRLCoverage, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			st.Missing = publishes && ca.unexpired > 0
 		case err != nil:
-			return nil, &pkix.Error{File: file, Msg: "cannot be read as a CRL: " + unwrap(err).Error(), Err: err, Hint: rebuildAll, HintArgs: rebuildAllArgs}
+			return nil, &pkix.Error{File: file, Msg: "cannot be read as a CRL: " + dirtx.Unwrap(err).Error(), Err: err, Hint: rebuildAll, HintArgs: rebuildAllArgs}
 		default:
 			st.NextUpdate = h.NextUpdate
 		}

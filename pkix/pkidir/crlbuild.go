@@ -16,6 +16,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
@@ -86,8 +87,8 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 		return nil, err
 	}
 	res := &CRLResult{Out: req.Out}
-	var sess *Session
-	if info, err := os.Stat(d.abs); err == nil && info.IsDir() {
+	var sess *dirtx.Session
+	if info, err := os.Stat(d.Abs()); err == nil && info.IsDir() {
 		if sess, err = d.Lock(ctx); err != nil {
 			return nil, err
 		}
@@ -130,12 +131,12 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 		res.Written = w
 		return res, err
 	}
-	st, err := d.newStage()
+	st, err := d.NewStage()
 	if err != nil {
 		return nil, err
 	}
-	defer st.release()
-	written, errs, err := sess.Commit(Change{Op: "crl build", Sets: []Set{{Staged: st.files([]atomicfile.File{crlFile(job, crl, req.PEM)}, job.force), Force: job.force}}, Updates: chk.lifted})
+	defer st.Release()
+	written, errs, err := sess.Commit(dirtx.Change{Op: "crl build", Sets: []dirtx.Set{{Staged: st.Files([]atomicfile.File{crlFile(job, crl, req.PEM)}, job.force), Force: job.force}}, Updates: chk.lifted})
 	if err == nil {
 		err = errs[0]
 	}
@@ -153,7 +154,7 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 	}
 	if chk.compact {
 		if inv, err := d.ReadInventory(); err == nil {
-			if err := sess.maybeCompact(inv); err != nil {
+			if err := sess.MaybeCompact(inv); err != nil {
 				res.Warnings = append(res.Warnings, "could not compact the inventory: "+err.Error())
 			}
 		}
@@ -232,7 +233,7 @@ func (d *Dir) caName(cert *x509.Certificate, file string) string {
 func (d *Dir) resolveCRLOut(job *crlJob, out string, force bool) error {
 	if out == "" {
 		if job.stranger {
-			return &pkix.Error{File: job.certFile, Msg: fmt.Sprintf("is not the CA %s of %s, so its CRL does not go to %s", d.CA(job.name).Cert, d.path, d.CA(job.name).CRL),
+			return &pkix.Error{File: job.certFile, Msg: fmt.Sprintf("is not the CA %s of %s, so its CRL does not go to %s", d.CA(job.name).Cert, d.Path(), d.CA(job.name).CRL),
 				Hint: "say where this CA's CRL goes with %s", HintArgs: []any{pkix.OptOut}}
 		}
 		out = d.CA(job.name).CRL
@@ -266,12 +267,12 @@ func (d *Dir) crlTarget(out string, ca *x509.Certificate, force bool) (target st
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil, false, nil
 	} else if err != nil {
-		return "", nil, false, d.ioError(out, "cannot check the output", err)
+		return "", nil, false, d.IOError(out, "cannot check the output", err)
 	}
 	if info.Mode()&fs.ModeSymlink != 0 {
 		target, err := filepath.EvalSymlinks(out)
 		if err != nil {
-			return "", nil, false, &pkix.Error{File: out, Msg: "is a symlink that cannot be followed: " + unwrap(err).Error(), Hint: "fix or remove the link"}
+			return "", nil, false, &pkix.Error{File: out, Msg: "is a symlink that cannot be followed: " + dirtx.Unwrap(err).Error(), Hint: "fix or remove the link"}
 		}
 		h, err := readCRLHeaderFile(target)
 		if err != nil || !crlOf(target, h, ca) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
@@ -57,9 +58,9 @@ func (d *Dir) checkCRL(job *crlJob, crl *crl.CRL, label string, strict bool, all
 	// un-revoke every device.
 	inv, err := d.scanForCRL(job.issuerName())
 	if err != nil {
-		return nil, withHint(err, "the inventory cannot be checked against the CRL")
+		return nil, dirtx.WithHint(err, "the inventory cannot be checked against the CRL")
 	}
-	chk.compact = inv.lines-len(inv.serials) >= compactMinLines && (inv.lines-len(inv.serials))*compactShare >= inv.lines
+	chk.compact = inv.lines-len(inv.serials) >= dirtx.CompactMinLines && (inv.lines-len(inv.serials))*dirtx.CompactShare >= inv.lines
 	known := 0
 	var unmarked []string
 	var holds = map[string]*inventory.Record{}
@@ -99,7 +100,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *crl.CRL, label string, strict bool, all
 		// Revoked the guide's way (serials.txt edited by hand): the CRL is
 		// right, but list and check still count these as valid.
 		chk.notes = append(chk.notes, pkix.Textf("%s: %d serial%s the inventory still lists as not revoked (e.g. %s): record with '%s'",
-			label, len(unmarked), plural(len(unmarked)), unmarked[0], pkix.Cmd(pkix.ActRevokeClient, pkix.OptSerial.With("HEX"))).String())
+			label, len(unmarked), dirtx.Plural(len(unmarked)), unmarked[0], pkix.Cmd(pkix.ActRevokeClient, pkix.OptSerial.With("HEX"))).String())
 	}
 	if unknown := crl.Count - known; unknown > 0 && len(inv.serials) > 0 {
 		var shown []string
@@ -109,7 +110,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *crl.CRL, label string, strict bool, all
 			}
 			return len(shown) < 10
 		})
-		msg := fmt.Sprintf("%s: %d serial%s not in %s: %s", label, unknown, plural(unknown), d.Inventory(), strings.Join(shown, ", "))
+		msg := fmt.Sprintf("%s: %d serial%s not in %s: %s", label, unknown, dirtx.Plural(unknown), d.Inventory(), strings.Join(shown, ", "))
 		if unknown > len(shown) {
 			msg += fmt.Sprintf(" and %d more", unknown-len(shown))
 		}
@@ -133,7 +134,7 @@ func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]strin
 	if len(refused) > 0 {
 		sort.Strings(refused)
 		shown := refused[:min(len(refused), 10)]
-		msg := fmt.Sprintf("the new CRL from %s would un-revoke %d serial%s: %s", label, len(refused), plural(len(refused)), strings.Join(shown, ", "))
+		msg := fmt.Sprintf("the new CRL from %s would un-revoke %d serial%s: %s", label, len(refused), dirtx.Plural(len(refused)), strings.Join(shown, ", "))
 		if len(refused) > len(shown) {
 			msg += fmt.Sprintf(" and %d more", len(refused)-len(shown))
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/chain"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
@@ -63,7 +64,7 @@ func (d *Dir) GuardCRL(file string, rl *crl.RevocationList, ca *x509.Certificate
 	}
 	if len(revoked) > 0 {
 		missing := sortedKeys(revoked)
-		msg := fmt.Sprintf("leaves out %d certificate%s that %s records as revoked by %s: %s", len(missing), plural(len(missing)), d.Inventory(), name,
+		msg := fmt.Sprintf("leaves out %d certificate%s that %s records as revoked by %s: %s", len(missing), dirtx.Plural(len(missing)), d.Inventory(), name,
 			strings.Join(missing[:min(len(missing), 5)], ", "))
 		if len(missing) > 5 {
 			msg += fmt.Sprintf(" and %d more", len(missing)-5)
@@ -82,7 +83,7 @@ func compareWithOwn(file string, rl *crl.RevocationList, own string) error {
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && h.Number == nil) {
 		return nil // nothing to compare with: the inventory check still runs
 	} else if err != nil {
-		return &pkix.Error{File: own, Msg: "cannot be read to compare with " + file + ": " + unwrap(err).Error(), Err: err}
+		return &pkix.Error{File: own, Msg: "cannot be read to compare with " + file + ": " + dirtx.Unwrap(err).Error(), Err: err}
 	}
 	switch {
 	case rl.Number == nil || rl.Number.Cmp(h.Number) < 0:
@@ -91,7 +92,7 @@ func compareWithOwn(file string, rl *crl.RevocationList, own string) error {
 	case rl.Number.Cmp(h.Number) == 0:
 		data, _, err := input.ReadRegular(own, input.InputCRL)
 		if err != nil {
-			return &pkix.Error{File: own, Msg: "cannot be read to compare with " + file + ": " + unwrap(err).Error(), Err: err}
+			return &pkix.Error{File: own, Msg: "cannot be read to compare with " + file + ": " + dirtx.Unwrap(err).Error(), Err: err}
 		}
 		mine, err := crl.ScanCRL(own, data, nil)
 		if err != nil {

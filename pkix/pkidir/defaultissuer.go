@@ -33,7 +33,7 @@ func (d *Dir) DefaultIssuer(now time.Time) (string, error) {
 		return RootName, err
 	}
 	if data[len(data)-1] != '\n' {
-		return "", d.tornInventory()
+		return "", d.TornInventory()
 	}
 	// A streaming scan: issuing must not parse a fleet's inventory to
 	// find the few CA lines in it. A serial's last line is its state.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/ca"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
@@ -154,7 +155,7 @@ func recordKeyOf(r *inventory.Record) keyOf {
 // the check before signing, and only the first to commit may keep its
 // certificate. A job refused here is dropped (its staged files
 // discarded) and reported as failed; the others go on.
-func (d *Dir) recheckDeviceKeys(req *IssueRequest, sets []Set, setJob []int, res *IssueResult) ([]Set, []int, error) {
+func (d *Dir) recheckDeviceKeys(req *IssueRequest, sets []dirtx.Set, setJob []int, res *IssueResult) ([]dirtx.Set, []int, error) {
 	devices := false
 	for _, i := range setJob {
 		devices = devices || req.Jobs[i].Device != nil

@@ -22,13 +22,13 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 )
 
 // Dir is a PKI directory.
 type Dir struct {
-	path string // as the user named it: messages speak of it
-	abs  string // for the journal, which must not depend on the working directory
+	dirtx.Store
 	// cache is the inventory as last read. A long-running signer checks
 	// its issuer against it from concurrent requests, hence the mutex.
 	cache struct {
@@ -45,19 +45,12 @@ func Open(path string) (*Dir, error) {
 	if err != nil {
 		return nil, &pkix.Error{File: path, Msg: "cannot resolve the directory: " + err.Error(), Err: err}
 	}
-	return &Dir{path: path, abs: abs}, nil
+	return &Dir{Store: dirtx.NewStore(path, abs)}, nil
 }
-
-// Path is the directory as the user named it.
-func (d *Dir) Path() string { return d.path }
-
-// File is the path of a file of the directory.
-func (d *Dir) File(name string) string { return filepath.Join(d.path, name) }
 
 // The directory's own files.
 const (
 	RootName        = "ca"
-	InventoryName   = "inventory.tsv"
 	ConfigName      = "ca-config.json"
 	CARequestName   = "ca-csr.json"
 	ClientRequest   = "client-csr.json"
@@ -66,11 +59,7 @@ const (
 	DefaultInter    = "intermediate"
 	DefaultLeafName = "client"
 	WorkerDirName   = "worker" // worker build's output
-	journalName     = ".mtlsctl-journal"
 )
-
-// Inventory is the inventory file's path.
-func (d *Dir) Inventory() string { return d.File(InventoryName) }
 
 // LeafFiles are one certificate's files: cfssljson -bare's three, the
 // fullchain a client presents under an intermediate, and its PKCS#12.

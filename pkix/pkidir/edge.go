@@ -18,6 +18,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
@@ -208,7 +209,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 		file := d.CA(c.name).CRL
 		if c.cert == nil {
 			if _, err := os.Lstat(file); err == nil {
-				return nil, &pkix.Error{File: file, Msg: fmt.Sprintf("cannot be verified: the certificate of CA %s is not in %s", c.name, d.path),
+				return nil, &pkix.Error{File: file, Msg: fmt.Sprintf("cannot be verified: the certificate of CA %s is not in %s", c.name, d.Path()),
 					Hint: "restore %s, or give it with %s %s", HintArgs: []any{d.CA(c.name).Cert, pkix.OptCRL.With(file), pkix.OptCA.With("FILE")}}
 			}
 			continue
@@ -359,15 +360,15 @@ func numberString(n *big.Int) string {
 // transaction under the lock: each replaced whole, never a half-written
 // script beside new data.
 func (d *Dir) Publish(ctx context.Context, op string, files []atomicfile.File) (_ []atomicfile.Written, err error) {
-	var made createdDirs
+	var made dirtx.CreatedDirs
 	defer func() {
 		if err != nil {
-			made.undo()
+			made.Undo()
 		}
 	}()
 	for _, f := range files {
-		if err := made.mkdirAll(filepath.Dir(f.Path)); err != nil {
-			return nil, d.ioError(filepath.Dir(f.Path), "cannot create", err)
+		if err := made.MkdirAll(filepath.Dir(f.Path)); err != nil {
+			return nil, d.IOError(filepath.Dir(f.Path), "cannot create", err)
 		}
 	}
 	for i := range files {
@@ -376,12 +377,12 @@ func (d *Dir) Publish(ctx context.Context, op string, files []atomicfile.File) (
 			return nil, err
 		}
 	}
-	st, sess, end, err := d.begin(ctx)
+	st, sess, end, err := d.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
-	written, errs, err := sess.Commit(Change{Op: op, Sets: []Set{{Staged: st.files(files, false)}}})
+	written, errs, err := sess.Commit(dirtx.Change{Op: op, Sets: []dirtx.Set{{Staged: st.Files(files, false)}}})
 	if err == nil {
 		err = errs[0]
 	}

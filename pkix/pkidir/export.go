@@ -11,6 +11,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/chain"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
@@ -55,7 +56,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	}
 	// The set is read under the lock: a renewal running meanwhile must not
 	// leave a PKCS#12 of the certificate it just superseded.
-	st, sess, end, err := d.begin(ctx)
+	st, sess, end, err := d.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	// In the directory, --out is a PKCS#12 name, never one of the
 	// directory's own files (the inventory, a key, a serials file, the
 	// journal) that it would replace or be mistaken for.
-	if base, ok := d.local(out); ok && (!strings.HasSuffix(base, ".p12") || strings.HasPrefix(base, ".")) {
+	if base, ok := d.Local(out); ok && (!strings.HasSuffix(base, ".p12") || strings.HasPrefix(base, ".")) {
 		return nil, &pkix.Error{File: out, Msg: "is a file of the PKI directory that is not a PKCS#12 file; refusing to write one there",
 			Hint: "name it NAME.p12, or write it outside the directory"}
 	}
@@ -117,7 +118,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 		return nil, err
 	}
 	file := atomicfile.File{Path: out, Data: data, Mode: atomicfile.ModeSecret, Kind: "PKCS#12 (key + certificate + chain)"}
-	written, errs, err := sess.Commit(Change{Op: "client export", Sets: []Set{{Staged: st.files([]atomicfile.File{file}, req.Force), Force: req.Force}}})
+	written, errs, err := sess.Commit(dirtx.Change{Op: "client export", Sets: []dirtx.Set{{Staged: st.Files([]atomicfile.File{file}, req.Force), Force: req.Force}}})
 	if err == nil {
 		err = errs[0]
 	}

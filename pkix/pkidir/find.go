@@ -1,6 +1,7 @@
 package pkidir
 
 import (
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,7 +12,7 @@ import (
 // directory is told where the CA is instead of being sent to make a
 // second one.
 func HoldsCA(path string) bool {
-	d := Dir{path: path}
+	d := Dir{Store: dirtx.NewStore(path, "")}
 	for _, f := range []string{d.CA(RootName).Cert, d.Inventory()} {
 		if info, err := os.Stat(f); err == nil && info.Mode().IsRegular() {
 			return true

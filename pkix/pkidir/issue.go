@@ -18,6 +18,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
@@ -227,7 +228,7 @@ func (d *Dir) checkFree(path, cn string, force bool) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	} else if err != nil {
-		return d.ioError(path, "cannot check the output", err)
+		return d.IOError(path, "cannot check the output", err)
 	}
 	other := ""
 	if cn != "" {
@@ -271,11 +272,11 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 	if req.P12 != nil {
 		p12Chain = d.ChainToRoot(s)
 	}
-	st, err := d.newStage()
+	st, err := d.NewStage()
 	if err != nil {
 		return nil, err
 	}
-	defer st.release()
+	defer st.Release()
 	staged := make([]*atomicfile.Staged, len(req.Jobs))
 	results := ca.RunBatch(ctx, len(req.Jobs), func(i int) (*ca.Issued, []string, error) {
 		is, warnings, err := d.issueOne(req, req.Jobs[i])
@@ -295,11 +296,11 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 			r.Err = err
 			return
 		}
-		staged[i] = st.files(files, req.Force)
+		staged[i] = st.Files(files, req.Force)
 	})
 
 	res := &IssueResult{}
-	var sets []Set
+	var sets []dirtx.Set
 	var setJob []int
 	for i, r := range results {
 		j := req.Jobs[i]
@@ -316,7 +317,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 		if j.Device != nil && !j.KeyHere {
 			rec.KeyHeld = inventory.KeyOnDevice
 		}
-		set := Set{Staged: staged[i], Records: []inventory.Record{rec}, Force: req.Force}
+		set := dirtx.Set{Staged: staged[i], Records: []inventory.Record{rec}, Force: req.Force}
 		if req.Force && req.Kind == inventory.KindClient {
 			// A renewal replaces the whole set: files it does not make again
 			// (the old NAME.p12 holds the old key) move aside with it.
@@ -338,7 +339,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 		sortFailures(res.Failed)
 		return res, nil
 	}
-	testPause("issue-signed")
+	dirtx.TestPause("issue-signed")
 	// Issuing carries on after a signal: the certificates made are paid
 	// for and must be recorded, not left as temporary files.
 	sess, err := d.Lock(context.WithoutCancel(ctx))
@@ -399,7 +400,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 	if err != nil {
 		return nil, err
 	}
-	written, errs, retired, err := sess.commit(Change{Op: string(req.Kind) + " issue", Sets: append(sets, rekeyed...), Whole: len(rekeyed) > 0})
+	written, errs, retired, err := sess.CommitRetiring(dirtx.Change{Op: string(req.Kind) + " issue", Sets: append(sets, rekeyed...), Whole: len(rekeyed) > 0})
 	res.Notes = append(res.Notes, retired...)
 	if err != nil {
 		return nil, err
@@ -467,7 +468,7 @@ func (d *Dir) InitRoot(ctx context.Context, ca *ca.Issued, extra []atomicfile.Fi
 		{Path: lf.Key, Data: ca.KeyPEM, Mode: atomicfile.ModeSecret, Kind: "private key"},
 		{Path: lf.CSR, Data: ca.CSRPEM, Mode: atomicfile.ModePublic, Kind: "CSR"},
 	}, extra...)
-	st, sess, end, err := d.begin(ctx)
+	st, sess, end, err := d.Begin(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -500,11 +501,11 @@ func (d *Dir) InitRoot(ctx context.Context, ca *ca.Issued, extra []atomicfile.Fi
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	set := Set{Staged: st.files(files, force), Records: records, Force: force}
+	set := dirtx.Set{Staged: st.Files(files, force), Records: records, Force: force}
 	if ret != nil {
-		set.renames = ret.renames
+		set.Renames = ret.renames
 	}
-	ws, errs, err := sess.Commit(Change{Op: "ca init", Sets: []Set{set}})
+	ws, errs, err := sess.Commit(dirtx.Change{Op: "ca init", Sets: []dirtx.Set{set}})
 	if err == nil {
 		err = errs[0]
 	}
@@ -513,7 +514,7 @@ func (d *Dir) InitRoot(ctx context.Context, ca *ca.Issued, extra []atomicfile.Fi
 	}
 	if force && orphans > 0 {
 		warnings = append(warnings, pkix.Textf("the replaced CA issued %d certificate%s still valid in the inventory; none of them verifies against the new %s: re-issue them ('%s' lists them)",
-			orphans, plural(orphans), filepath.Base(lf.Cert), pkix.ActCheck).String())
+			orphans, dirtx.Plural(orphans), filepath.Base(lf.Cert), pkix.ActCheck).String())
 	}
 	return ws[0], append(sess.Repaired, notes...), warnings, nil
 }

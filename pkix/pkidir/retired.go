@@ -15,6 +15,7 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
@@ -31,8 +32,6 @@ import (
 // each revocation lands on the CRL of the key that issued it. The retired
 // key's CRL is re-signed by crl build --all until the last certificate it
 // issued has expired; check then says the key may be destroyed.
-
-const retiredMark = ".retired-"
 
 // RetiredKey is the manifest of a retired CA key.
 type RetiredKey struct {
@@ -59,7 +58,7 @@ func (d *Dir) retiredManifest(name string) string { return d.File(name + ".json"
 // RetiredKeys reads the manifests of the directory's retired keys, oldest
 // first.
 func (d *Dir) RetiredKeys() ([]RetiredKey, error) {
-	paths, err := filepath.Glob(filepath.Join(d.path, "*"+retiredMark+"*.json"))
+	paths, err := filepath.Glob(filepath.Join(d.Path(), "*"+dirtx.RetiredMark+"*.json"))
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +66,7 @@ func (d *Dir) RetiredKeys() ([]RetiredKey, error) {
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return nil, d.ioError(p, "cannot read", err)
+			return nil, d.IOError(p, "cannot read", err)
 		}
 		var k RetiredKey
 		if err := json.Unmarshal(data, &k); err != nil || k.Name == "" || k.Name+".json" != filepath.Base(p) {
@@ -107,15 +106,11 @@ func (m retiredSigners) issuer(issuer, serial string) string {
 	return issuer
 }
 
-// rename is a file of a retired key taking its retired name, in the
-// re-key's transaction.
-type rename struct{ from, to string }
-
 // retirement is what re-keying the CA name moves aside: its files and
 // the manifest of what the old key issued.
 type retirement struct {
 	key      RetiredKey
-	renames  []rename
+	renames  []dirtx.Rename
 	manifest atomicfile.File
 }
 
@@ -134,7 +129,7 @@ func (d *Dir) retire(name string, at time.Time) (*retirement, error) {
 		return nil, nil
 	}
 	ski := strings.ToUpper(hex.EncodeToString(old.SubjectKeyId))
-	k := RetiredKey{Name: ca.Name + retiredMark + ski[:min(8, len(ski))], CA: ca.Name, SKI: ski, CASerial: x509text.SerialHex(old.SerialNumber),
+	k := RetiredKey{Name: ca.Name + dirtx.RetiredMark + ski[:min(8, len(ski))], CA: ca.Name, SKI: ski, CASerial: x509text.SerialHex(old.SerialNumber),
 		Issuer: ca.Name, RetiredAt: at, LastNotAfter: at}
 	if rec, err := d.FindSerial(k.CASerial); err == nil && rec != nil {
 		k.Issuer = rec.Issuer
@@ -163,7 +158,7 @@ func (d *Dir) retire(name string, at time.Time) (*retirement, error) {
 			if !info.Mode().IsRegular() {
 				return nil, &pkix.Error{File: p[0], Msg: "is not a regular file (a symlink?); refusing to retire it", Hint: "replace the link with the file itself"}
 			}
-			r.renames = append(r.renames, rename{from: p[0], to: p[1]})
+			r.renames = append(r.renames, dirtx.Rename{From: p[0], To: p[1]})
 		}
 	}
 	data, err := json.MarshalIndent(k, "", "  ")
@@ -242,82 +237,12 @@ func (d *Dir) RetiredCRLsBeside(given []string, now time.Time) []string {
 	return out
 }
 
-// rekeyMoves are a retirement's renames as the journal does them: every
-// retired name linked first (the key before its certificate), then the
-// old names removed (the certificate before its key), so that whoever
-// reads the directory in between never finds a certificate without its
-// key, under either name.
-func (d *Dir) rekeyMoves(renames []rename) []move {
-	var links, unlinks []move
-	for _, r := range renames {
-		links = append(links, move{Path: d.journalName(r.from), How: moveRekey, Backup: d.journalName(r.to)})
-	}
-	for i := len(renames) - 1; i >= 0; i-- {
-		unlinks = append(unlinks, move{Path: d.journalName(renames[i].from), How: moveUnlink, Backup: d.journalName(renames[i].to)})
-	}
-	return append(links, unlinks...)
-}
-
-// applyRekey does one step of a retirement: link the old name to the
-// retired one, or remove the old name once both are the same file.
-// Idempotent: replayed after the new key's file took the old name, it
-// leaves that file alone. A journal edited by hand cannot use it to move
-// anything else: only a CA's files, to a retired name beside them.
-func (d *Dir) applyRekey(m move) error {
-	path, to := d.abspath(m.Path), d.abspath(m.Backup)
-	if filepath.Dir(path) != d.abs || filepath.Dir(to) != d.abs || !retiredNameOf(filepath.Base(path), filepath.Base(to)) {
-		return &pkix.Error{File: d.File(journalName), Msg: "asks to retire " + path + " as " + to + ", which mtlsctl never does",
-			Hint: "the journal was edited or damaged: check the files it names, then remove it by hand"}
-	}
-	info, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // done already
-	} else if err != nil {
-		return d.ioError(path, "cannot retire", err)
-	}
-	if m.How == moveRekey {
-		if _, err := os.Lstat(to); errors.Is(err, fs.ErrNotExist) {
-			if err := os.Link(path, to); err != nil {
-				return d.ioError(path, "cannot retire", err)
-			}
-		}
-		return nil
-	}
-	if !sameInode(info, to) {
-		return nil // the new key's file took the name: it stays
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return d.ioError(path, "cannot retire", err)
-	}
-	return nil
-}
-
-// retiredNameOf reports whether to is the retired name of a CA's file
-// from: NAME.pem, NAME-key.pem, NAME.crl or (NAME-)serials.txt becoming
-// NAME.retired-ID with the same ending.
-func retiredNameOf(from, to string) bool {
-	if !strings.Contains(to, retiredMark) {
-		return false
-	}
-	for _, end := range []string{"-key.pem", ".pem", ".crl", "serials.txt"} {
-		if strings.HasSuffix(from, end) {
-			return strings.HasSuffix(to, end) && (end != ".pem" || !strings.HasSuffix(to, "-key.pem"))
-		}
-	}
-	return false
-}
-
-func sameInode(a fs.FileInfo, path string) bool {
-	b, err := os.Lstat(path)
-	return err == nil && os.SameFile(a, b)
-}
-
 // note says what a retirement kept, for the command's report.
 func (r *retirement) note(d *Dir) string {
 	msg := "the old key of " + r.key.CA + " is retired as " + d.CA(r.key.Name).Cert + " (its key, serials and CRL beside it)"
 	if n := len(r.key.Serials); n > 0 {
 		msg += pkix.Textf(": it issued %d certificate%s, the last expiring %s; '%s' keeps its CRL fresh until then",
-			n, plural(n), r.key.LastNotAfter.Format("2006-01-02"), pkix.Cmd(pkix.ActBuildCRL, pkix.OptAll)).String()
+			n, dirtx.Plural(n), r.key.LastNotAfter.Format("2006-01-02"), pkix.Cmd(pkix.ActBuildCRL, pkix.OptAll)).String()
 	}
 	return msg
 }
@@ -325,11 +250,11 @@ func (r *retirement) note(d *Dir) string {
 // retireReplaced retires the key of each intermediate a forced issue
 // replaces (a re-key), as sets of the same change: the manifest, and the
 // old files' renames.
-func (d *Dir) retireReplaced(req *IssueRequest, st *stage, sets []Set, res *IssueResult) ([]Set, error) {
+func (d *Dir) retireReplaced(req *IssueRequest, st *dirtx.Stage, sets []dirtx.Set, res *IssueResult) ([]dirtx.Set, error) {
 	if !req.Force || req.Kind != inventory.KindIntermediate {
 		return nil, nil
 	}
-	var out []Set
+	var out []dirtx.Set
 	for _, set := range sets {
 		ret, err := d.retire(set.Records[0].Name, now())
 		if err != nil || ret == nil {
@@ -340,7 +265,7 @@ func (d *Dir) retireReplaced(req *IssueRequest, st *stage, sets []Set, res *Issu
 			}
 			return nil, err
 		}
-		out = append(out, Set{Staged: st.files([]atomicfile.File{ret.manifest}, false), renames: ret.renames})
+		out = append(out, dirtx.Set{Staged: st.Files([]atomicfile.File{ret.manifest}, false), Renames: ret.renames})
 		res.Notes = append(res.Notes, ret.note(d))
 	}
 	return out, nil

@@ -1,6 +1,9 @@
 package pkidir
 
-import "testing"
+import (
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
+	"testing"
+)
 
 // A journal's rekey step may only give a CA's own file its retired name:
 // a journal edited by hand must not rename a key to a certificate's name,
@@ -19,7 +22,7 @@ func TestRetiredNameOf(t *testing.T) {
 		{"intermediate.pem", "intermediate.pem.bak", false},
 		{"inventory.tsv", "inventory.retired-0A1B2C3D.tsv", false},
 	} {
-		if got := retiredNameOf(tc.from, tc.to); got != tc.want {
+		if got := dirtx.RetiredNameOf(tc.from, tc.to); got != tc.want {
 			t.Errorf("retiredNameOf(%q, %q) = %v, want %v", tc.from, tc.to, got, tc.want)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/chain"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
@@ -104,7 +105,7 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 		// edge looks it up under the key named by its AKI.
 		issuer := sc.keys.issuer(r.Issuer, r.Serial)
 		if isExternal(r.Issuer) {
-			return nil, &pkix.Error{Msg: fmt.Sprintf("%s was issued by a CA outside %s (%s): its revocation belongs on that CA's list", inventory.FormatRecord(&r), d.path, r.Issuer),
+			return nil, &pkix.Error{Msg: fmt.Sprintf("%s was issued by a CA outside %s (%s): its revocation belongs on that CA's list", inventory.FormatRecord(&r), d.Path(), r.Issuer),
 				Hint: "revoke it in the directory of the CA that issued it (%s there)", HintArgs: []any{pkix.Cmd(pkix.ActRevokeClient, pkix.OptForeign, pkix.OptCert.With("FILE"))}}
 		}
 		// The serials file gets the serial even for a record already
@@ -126,11 +127,11 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 	// Everything that can fail is done before anything is written: the
 	// serials files are parsed and appended in memory, each CRL is signed
 	// and checked, and every output is staged.
-	st, err := d.newStage()
+	st, err := d.NewStage()
 	if err != nil {
 		return nil, err
 	}
-	defer st.release()
+	defer st.Release()
 	behind, err := d.behindOf(sc, revokedNow)
 	if err != nil {
 		return nil, err
@@ -143,7 +144,7 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 			res.Warnings = append(res.Warnings, b.Message())
 		}
 	}
-	var sets []Set
+	var sets []dirtx.Set
 	for _, issuer := range sortedKeys(entries) {
 		ca := d.CA(issuer)
 		// Read only a file mtlsctl may rewrite: a planted link (to a key)
@@ -194,12 +195,12 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 			res.Warnings = append(res.Warnings, behindMessage(ca, behind))
 		}
 		if len(files) > 0 {
-			sets = append(sets, Set{Staged: st.files(files, false)})
+			sets = append(sets, dirtx.Set{Staged: st.Files(files, false)})
 		}
 	}
 	// One CA's files that cannot be placed (a name taken by another
 	// program) fail the whole revocation: nothing of it is recorded half.
-	written, err := sess.CommitAll(Change{Op: "client revoke", Sets: sets, Updates: updates})
+	written, err := sess.CommitAll(dirtx.Change{Op: "client revoke", Sets: sets, Updates: updates})
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +301,7 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 	case req.Cert != nil:
 		issuer, ok := d.issuerOf(req.Cert)
 		if !ok {
-			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("the certificate (%s) was not issued by any CA of %s", x509text.SubjectDN(req.Cert), d.path),
+			return nil, nil, &pkix.Error{Msg: fmt.Sprintf("the certificate (%s) was not issued by any CA of %s", x509text.SubjectDN(req.Cert), d.Path()),
 				Hint: "revoke it with the CA that issued it, in its own directory"}
 		}
 		f.issuer, f.comment = issuer, "CN="+x509text.Printable(req.Cert.Subject.CommonName)
@@ -405,7 +406,7 @@ func behindMessage(ca CAFiles, missing []string) string {
 	// given another --issuer, which would otherwise be added to it.
 	rebuild := pkix.Cmd(pkix.ActBuildCRL, x509text.ShellQuote(ca.Serials), pkix.OptIssuer.With(x509text.ShellQuote(ca.Name)))
 	return pkix.Textf("%s does not list %d revoked certificate%s yet (%s): rebuild it with '%s', or revoke with %s",
-		ca.CRL, len(missing), plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), rebuild, pkix.OptCRL).String()
+		ca.CRL, len(missing), dirtx.Plural(len(missing)), strings.Join(missing[:min(3, len(missing))], ", "), rebuild, pkix.OptCRL).String()
 }
 
 // CRLsBehind checks every issuing CA of the directory: check, revoke and
@@ -545,7 +546,7 @@ func rewritable(path string) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	} else if err != nil {
-		return &pkix.Error{File: path, Msg: "cannot check: " + unwrap(err).Error(), Err: err}
+		return &pkix.Error{File: path, Msg: "cannot check: " + dirtx.Unwrap(err).Error(), Err: err}
 	}
 	if !info.Mode().IsRegular() {
 		return &pkix.Error{File: path, Msg: "is not a regular file (a symlink?); mtlsctl rewrites it and will not replace or follow it",

@@ -14,6 +14,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
@@ -53,7 +54,7 @@ func (p PendingRevocation) Message() string {
 // PendingRevocations lists the revocations renewals recorded and did not
 // finish; files whose serial is revoked are left for ClearRevocations.
 func (d *Dir) PendingRevocations() ([]PendingRevocation, error) {
-	files, err := filepath.Glob(filepath.Join(globEscape(d.path), "*"+revokePendingSuffix))
+	files, err := filepath.Glob(filepath.Join(globEscape(d.Path()), "*"+revokePendingSuffix))
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func (d *Dir) PendingRevocations() ([]PendingRevocation, error) {
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, d.ioError(f, "cannot read", err)
+			return nil, d.IOError(f, "cannot read", err)
 		}
 		serial := strings.TrimSpace(string(data))
 		r, err := d.FindSerial(serial)
@@ -82,7 +83,7 @@ func (d *Dir) PendingRevocations() ([]PendingRevocation, error) {
 
 // ClearRevocations removes the intent files whose serial is now revoked.
 func (d *Dir) ClearRevocations() error {
-	files, err := filepath.Glob(filepath.Join(globEscape(d.path), "*"+revokePendingSuffix))
+	files, err := filepath.Glob(filepath.Join(globEscape(d.Path()), "*"+revokePendingSuffix))
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func (d *Dir) ClearRevocations() error {
 		}
 		if r, err := d.FindSerial(strings.TrimSpace(string(data))); err == nil && r != nil && r.Status == inventory.StatusRevoked {
 			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return d.ioError(f, "cannot remove", err)
+				return d.IOError(f, "cannot remove", err)
 			}
 		}
 	}
@@ -145,8 +146,8 @@ func SupersededStillValid(inv *inventory.Inventory, now time.Time) []inventory.R
 // superseded, CRLs rebuilt) in one transaction, and removes the intent
 // files. After a signal it starts nothing: the intent stays recorded.
 func (d *Dir) RevokeRenewed(ctx context.Context, out *RenewResult, nextUpdate time.Duration) (*RevokeResult, error) {
-	crashPoint("renewed")
-	signalPoint(ctx, "renewed")
+	dirtx.CrashPoint("renewed")
+	dirtx.SignalPoint(ctx, "renewed")
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

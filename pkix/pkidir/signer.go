@@ -146,7 +146,7 @@ func (d *Dir) checkCAName(name string) error {
 		return nil
 	}
 	if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-") || filepath.Base(name) != name {
-		return &pkix.Error{Msg: fmt.Sprintf("%q is not the name of a CA of %s", name, d.path), Hint: "give a CA's base name, e.g. intermediate for intermediate.pem"}
+		return &pkix.Error{Msg: fmt.Sprintf("%q is not the name of a CA of %s", name, d.Path()), Hint: "give a CA's base name, e.g. intermediate for intermediate.pem"}
 	}
 	certs, err := readCerts(d.CA(name).Cert, pkix.Words("give the name of a CA of this directory (ca, or an intermediate's)"))
 	if err != nil {

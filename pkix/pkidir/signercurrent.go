@@ -50,7 +50,7 @@ func (d *Dir) StillCurrent(s *Signer) error {
 		return stale("cannot be read any more (" + x509text.Printable(err.Error()) + ")")
 	}
 	if !certs[0].Equal(s.Issuer.Cert) {
-		return stale("was re-keyed or replaced in " + d.path + " since it was loaded")
+		return stale("was re-keyed or replaced in " + d.Path() + " since it was loaded")
 	}
 	if chain.IsSelfSigned(s.Issuer.Cert) {
 		return nil // a root is never revoked by its own CRL

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
@@ -30,12 +31,12 @@ func record(serial, name string) inventory.Record {
 		NotBefore: now, NotAfter: now.Add(time.Hour), Issuer: "ca", SHA256: "aa" + serial}
 }
 
-func set(d *Dir, name string, force bool) Set {
+func set(d *Dir, name string, force bool) dirtx.Set {
 	files := []atomicfile.File{
 		{Path: d.File(name + ".pem"), Data: []byte("cert " + name), Mode: atomicfile.ModePublic},
 		{Path: d.File(name + "-key.pem"), Data: []byte("key " + name), Mode: atomicfile.ModeSecret},
 	}
-	return Set{Staged: atomicfile.Stage(files, force), Records: []inventory.Record{record(strings.ToUpper(name), name)}, Force: force}
+	return dirtx.Set{Staged: atomicfile.Stage(files, force), Records: []inventory.Record{record(strings.ToUpper(name), name)}, Force: force}
 }
 
 func listing(t *testing.T, dir string) string {
@@ -56,14 +57,14 @@ func listing(t *testing.T, dir string) string {
 // refused alone; the others are written whole and recorded.
 func TestCommitRefusesTakenSetsAlone(t *testing.T) {
 	d := testDir(t)
-	sets := []Set{set(d, "0a", false), set(d, "0b", false), set(d, "0c", false)}
+	sets := []dirtx.Set{set(d, "0a", false), set(d, "0b", false), set(d, "0c", false)}
 	os.WriteFile(d.File("0b-key.pem"), []byte("someone else's"), 0o600)
 	s, err := d.Lock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Unlock()
-	_, errs, err := s.Commit(Change{Op: "test", Sets: sets})
+	_, errs, err := s.Commit(dirtx.Change{Op: "test", Sets: sets})
 	if err != nil || errs[0] != nil || errs[1] == nil || errs[2] != nil {
 		t.Fatalf("err %v, errs %v: want only 0b refused", err, errs)
 	}
@@ -77,7 +78,7 @@ func TestCommitRefusesTakenSetsAlone(t *testing.T) {
 	if _, err := os.Stat(d.File("0b.pem")); err == nil {
 		t.Error("half of 0b's set was placed")
 	}
-	if l := listing(t, d.abs); strings.Contains(l, ".tmp-") {
+	if l := listing(t, d.Abs()); strings.Contains(l, ".tmp-") {
 		t.Errorf("temporary files left:\n%s", l)
 	}
 }
@@ -87,7 +88,7 @@ func TestCommitRefusesTakenSetsAlone(t *testing.T) {
 func TestFailedStagingChangesNothing(t *testing.T) {
 	d := testDir(t)
 	os.WriteFile(d.File("serials.txt"), []byte("01\n"), 0o644)
-	before := listing(t, d.abs)
+	before := listing(t, d.Abs())
 	full := errors.New("no space left on device")
 	files := []atomicfile.File{
 		{Path: d.File("serials.txt"), Data: []byte("01\n02\n"), Mode: atomicfile.ModePublic, Replace: true},
@@ -98,11 +99,11 @@ func TestFailedStagingChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Unlock()
-	_, errs, err := s.Commit(Change{Op: "revoke", Sets: []Set{{Staged: atomicfile.Stage(files, false)}}, Updates: []inventory.Record{record("02", "x")}})
+	_, errs, err := s.Commit(dirtx.Change{Op: "revoke", Sets: []dirtx.Set{{Staged: atomicfile.Stage(files, false)}}, Updates: []inventory.Record{record("02", "x")}})
 	if err == nil && errs[0] == nil {
 		t.Fatal("the commit succeeded")
 	}
-	if after := listing(t, d.abs); after != before {
+	if after := listing(t, d.Abs()); after != before {
 		t.Errorf("the directory changed:\n%s\nwas:\n%s", after, before)
 	}
 }
@@ -116,13 +117,13 @@ func TestJournalReplay(t *testing.T) {
 	r := record("0D", "dev")
 	line := string(inventory.AppendInventoryLine(nil, &r))
 	os.WriteFile(d.File(".dev.pem.tmp-1-1"), []byte("cert"), 0o644)
-	j := &journal{Version: 1, Op: "client issue", PID: 1, InventorySize: size, Append: line,
-		Moves: []move{{Temp: ".dev.pem.tmp-1-1", Path: "dev.pem", How: moveNew}}}
+	j := &dirtx.Journal{Version: 1, Op: "client issue", PID: 1, InventorySize: size, Append: line,
+		Moves: []dirtx.Move{{Temp: ".dev.pem.tmp-1-1", Path: "dev.pem", How: dirtx.MoveNew}}}
 	// torn: half the line made it
 	f, _ := os.OpenFile(d.Inventory(), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(line[:len(line)/2])
 	f.Close()
-	if err := d.writeJournal(j); err != nil {
+	if err := d.WriteJournal(j); err != nil {
 		t.Fatal(err)
 	}
 	s, err := d.Lock(context.Background())
@@ -141,7 +142,7 @@ func TestJournalReplay(t *testing.T) {
 		t.Errorf("dev.pem = %q", got)
 	}
 	// Applying it again is a no-op.
-	if _, err := d.apply(j); err != nil {
+	if _, err := d.Apply(j); err != nil {
 		t.Fatalf("second apply: %v", err)
 	}
 	if again, _ := os.ReadFile(d.Inventory()); string(again) != string(data) {
@@ -149,7 +150,7 @@ func TestJournalReplay(t *testing.T) {
 	}
 	// An inventory that changed in between is not touched.
 	os.WriteFile(d.Inventory(), append(data[:size], "something else\n"...), 0o644)
-	d.writeJournal(j)
+	d.WriteJournal(j)
 	if _, err := d.Lock(context.Background()); err == nil || !strings.Contains(err.Error(), "changed since an interrupted client issue") {
 		t.Errorf("lock over a changed inventory: %v", err)
 	}
@@ -159,27 +160,27 @@ func TestJournalReplay(t *testing.T) {
 // is not, whatever its process ID says.
 func TestSweep(t *testing.T) {
 	d := testDir(t)
-	live, err := d.newStage()
+	live, err := d.NewStage()
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(live.path, ".x.pem.tmp-1-1"), nil, 0o600)
-	dead, err := d.newStage()
+	os.WriteFile(filepath.Join(live.Path, ".x.pem.tmp-1-1"), nil, 0o600)
+	dead, err := d.NewStage()
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dead.path, ".y.pem.tmp-1-1"), nil, 0o600)
-	dead.lock.Unlock()                                // as when its process dies
+	os.WriteFile(filepath.Join(dead.Path, ".y.pem.tmp-1-1"), nil, 0o600)
+	dead.Lock.Unlock()                                // as when its process dies
 	os.WriteFile(d.File("notes.tmp-1-2"), nil, 0o600) // not ours
 	s, err := d.Lock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Unlock()
-	if _, err := os.Stat(dead.path); err == nil {
+	if _, err := os.Stat(dead.Path); err == nil {
 		t.Error("a dead operation's staging directory was left")
 	}
-	if _, err := os.Stat(filepath.Join(live.path, ".x.pem.tmp-1-1")); err != nil {
+	if _, err := os.Stat(filepath.Join(live.Path, ".x.pem.tmp-1-1")); err != nil {
 		t.Errorf("a live operation's file was removed: %v", err)
 	}
 	if _, err := os.Stat(d.File("notes.tmp-1-2")); err != nil {
@@ -188,8 +189,8 @@ func TestSweep(t *testing.T) {
 	if len(s.Repaired) != 1 || !strings.Contains(s.Repaired[0], "removed 1 temporary file") {
 		t.Errorf("repaired = %q", s.Repaired)
 	}
-	live.release()
-	if _, err := os.Stat(d.File(stagingName)); err == nil {
+	live.Release()
+	if _, err := os.Stat(d.File(dirtx.StagingName)); err == nil {
 		t.Error("the staging root was left after the last operation")
 	}
 }
@@ -216,16 +217,16 @@ func TestLockExcludes(t *testing.T) {
 // The journal is readable JSON that says what was meant.
 func TestJournalIsReadable(t *testing.T) {
 	d := testDir(t)
-	j := &journal{Version: 1, Op: "client revoke", PID: 7, Moves: []move{{Temp: ".a.tmp-7-1", Path: "a", How: moveReplace}}}
-	if err := d.writeJournal(j); err != nil {
+	j := &dirtx.Journal{Version: 1, Op: "client revoke", PID: 7, Moves: []dirtx.Move{{Temp: ".a.tmp-7-1", Path: "a", How: dirtx.MoveReplace}}}
+	if err := d.WriteJournal(j); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(d.journalPath())
+	data, _ := os.ReadFile(d.JournalPath())
 	var back map[string]any
 	if err := json.Unmarshal(data, &back); err != nil || back["op"] != "client revoke" {
 		t.Errorf("journal %s: %v", data, err)
 	}
-	info, _ := os.Stat(d.journalPath())
+	info, _ := os.Stat(d.JournalPath())
 	if info.Mode().Perm() != 0o600 {
 		t.Errorf("journal mode %v", info.Mode())
 	}
@@ -252,9 +253,9 @@ func TestCheckCertName(t *testing.T) {
 func TestJournalLostFile(t *testing.T) {
 	d := testDir(t)
 	r := record("0E", "gone")
-	j := &journal{Version: 1, Op: "client issue", PID: 1, Append: string(inventory.AppendInventoryLine(inventory.InventoryHeader(), &r)),
-		Moves: []move{{Temp: ".gone.pem.tmp-1-1", Path: "gone.pem", How: moveNew}}}
-	if err := d.writeJournal(j); err != nil {
+	j := &dirtx.Journal{Version: 1, Op: "client issue", PID: 1, Append: string(inventory.AppendInventoryLine(inventory.InventoryHeader(), &r)),
+		Moves: []dirtx.Move{{Temp: ".gone.pem.tmp-1-1", Path: "gone.pem", How: dirtx.MoveNew}}}
+	if err := d.WriteJournal(j); err != nil {
 		t.Fatal(err)
 	}
 	s, err := d.Lock(context.Background())
@@ -275,20 +276,20 @@ func TestJournalConfined(t *testing.T) {
 	outside := t.TempDir()
 	os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("secret"), 0o600)
 	os.WriteFile(d.File("ca-key.pem"), []byte("key"), 0o600)
-	for _, m := range []move{
-		{Temp: filepath.Join(d.abs, stagingName, "..", "..", filepath.Base(outside), "secret.txt"), Path: "stolen.txt", How: moveNew},
-		{Temp: filepath.Join(outside, "secret.txt"), Path: "stolen.txt", How: moveNew},
-		{Temp: ".mtlsctl-tmp/stage-x/.f.tmp-1", Path: "ca-key.pem", How: moveBackup, Backup: filepath.Join(outside, "ca-key-leak.pem")},
+	for _, m := range []dirtx.Move{
+		{Temp: filepath.Join(d.Abs(), dirtx.StagingName, "..", "..", filepath.Base(outside), "secret.txt"), Path: "stolen.txt", How: dirtx.MoveNew},
+		{Temp: filepath.Join(outside, "secret.txt"), Path: "stolen.txt", How: dirtx.MoveNew},
+		{Temp: ".mtlsctl-tmp/stage-x/.f.tmp-1", Path: "ca-key.pem", How: dirtx.MoveBackup, Backup: filepath.Join(outside, "ca-key-leak.pem")},
 	} {
 		os.MkdirAll(d.File(".mtlsctl-tmp/stage-x"), 0o700)
 		os.WriteFile(d.File(".mtlsctl-tmp/stage-x/.f.tmp-1"), []byte("attacker"), 0o600)
-		if err := d.writeJournal(&journal{Version: 1, Op: "x", Moves: []move{m}}); err != nil {
+		if err := d.WriteJournal(&dirtx.Journal{Version: 1, Op: "x", Moves: []dirtx.Move{m}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.Lock(context.Background()); err == nil || !strings.Contains(err.Error(), "which mtlsctl never does") {
 			t.Errorf("move %+v: %v", m, err)
 		}
-		os.Remove(d.journalPath())
+		os.Remove(d.JournalPath())
 	}
 	if _, err := os.Stat(d.File("stolen.txt")); err == nil {
 		t.Error("a file outside the directory was moved in")
@@ -301,15 +302,15 @@ func TestJournalConfined(t *testing.T) {
 	}
 	// symlinked journal
 	os.WriteFile(filepath.Join(outside, "j"), []byte(`{"version":1}`), 0o600)
-	os.Symlink(filepath.Join(outside, "j"), d.journalPath())
+	os.Symlink(filepath.Join(outside, "j"), d.JournalPath())
 	if _, err := d.Lock(context.Background()); err == nil || !strings.Contains(err.Error(), "will not follow one") {
 		t.Errorf("symlinked journal: %v", err)
 	}
-	os.Remove(d.journalPath())
+	os.Remove(d.JournalPath())
 	// symlinked staging area
-	os.RemoveAll(d.File(stagingName))
-	os.Symlink(outside, d.File(stagingName))
-	if _, err := d.newStage(); err == nil || !strings.Contains(err.Error(), "will not follow it") {
+	os.RemoveAll(d.File(dirtx.StagingName))
+	os.Symlink(outside, d.File(dirtx.StagingName))
+	if _, err := d.NewStage(); err == nil || !strings.Contains(err.Error(), "will not follow it") {
 		t.Errorf("symlinked staging area: %v", err)
 	}
 }

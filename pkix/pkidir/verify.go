@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
@@ -56,7 +57,7 @@ func (d *Dir) Unverifiable(inv *inventory.Inventory) []Unverified {
 		// What a retired intermediate key issued still chains to the root;
 		// what a retired root issued does not (re-issue it).
 		by := keys.issuer(r.Issuer, r.Serial)
-		if strings.HasPrefix(by, RootName+retiredMark) {
+		if strings.HasPrefix(by, RootName+dirtx.RetiredMark) {
 			by = r.Issuer
 		}
 		issuer, ok := issuers[by]

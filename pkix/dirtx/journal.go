@@ -1,4 +1,4 @@
-package pkidir
+package dirtx
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 // journal is the intent of a transaction, written and synced before any
 // of its effects, so that whoever finds it can finish the transaction. It
 // is a small JSON file: a user who finds one can read what was meant.
-type journal struct {
+type Journal struct {
 	Version int       `json:"version"`
 	Op      string    `json:"op"`
 	PID     int       `json:"pid"`
@@ -32,11 +32,11 @@ type journal struct {
 	// write), or nothing.
 	InventorySize int64  `json:"inventory_size"`
 	Append        string `json:"inventory_append,omitempty"`
-	Moves         []move `json:"moves"`
+	Moves         []Move `json:"moves"`
 }
 
 // move is one temporary file taking its name.
-type move struct {
+type Move struct {
 	Temp   string `json:"temp"`
 	Path   string `json:"path"`
 	How    string `json:"how"` // moveNew, moveReplace or moveBackup
@@ -44,28 +44,28 @@ type move struct {
 }
 
 const (
-	moveNew     = "new"     // the name must be free
-	moveReplace = "replace" // a file rebuilt in place (serials file, CRL)
-	moveBackup  = "backup"  // --force: the old file is kept as Backup
+	MoveNew     = "new"     // the name must be free
+	MoveReplace = "replace" // a file rebuilt in place (serials file, CRL)
+	MoveBackup  = "backup"  // --force: the old file is kept as Backup
 	moveRetire  = "retire"  // a renewal's stale file (old .p12) moves to Backup; no Temp
 	moveRekey   = "rekey"   // a re-keyed CA's file is linked to its retired name (Backup); no Temp
 	moveUnlink  = "unlink"  // then its old name goes, if still the same file
 )
 
-func (d *Dir) journalPath() string { return filepath.Join(d.abs, journalName) }
+func (d *Store) JournalPath() string { return filepath.Join(d.abs, journalName) }
 
 // writeJournal makes the intent durable: temp file, fsync, rename,
 // directory fsync. Until the rename, a crash leaves no journal.
-func (d *Dir) writeJournal(j *journal) error {
+func (d *Store) WriteJournal(j *Journal) error {
 	data, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
 		return err
 	}
-	path := d.journalPath()
+	path := d.JournalPath()
 	tmp := path + ".tmp" // one writer at a time: the directory is locked
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return d.ioError(tmp, "cannot write the journal", err)
+		return d.IOError(tmp, "cannot write the journal", err)
 	}
 	werr := f.Chmod(0o600) // exactly, whatever the umask
 	if werr == nil {
@@ -85,13 +85,13 @@ func (d *Dir) writeJournal(j *journal) error {
 	}
 	if werr != nil {
 		os.Remove(tmp)
-		return d.ioError(path, "cannot write the journal", werr)
+		return d.IOError(path, "cannot write the journal", werr)
 	}
 	return nil
 }
 
-func (d *Dir) readJournal() (*journal, error) {
-	info, err := os.Lstat(d.journalPath())
+func (d *Store) readJournal() (*Journal, error) {
+	info, err := os.Lstat(d.JournalPath())
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +99,11 @@ func (d *Dir) readJournal() (*journal, error) {
 		return nil, &pkix.Error{File: d.File(journalName), Msg: "is not a regular file (a symlink?); mtlsctl writes its journal itself and will not follow one",
 			Hint: "remove it; if an mtlsctl command was interrupted, check its files by hand"}
 	}
-	data, err := os.ReadFile(d.journalPath())
+	data, err := os.ReadFile(d.JournalPath())
 	if err != nil {
-		return nil, d.ioError(d.journalPath(), "cannot read the journal of an interrupted command", err)
+		return nil, d.IOError(d.JournalPath(), "cannot read the journal of an interrupted command", err)
 	}
-	var j journal
+	var j Journal
 	if err := json.Unmarshal(data, &j); err != nil || j.Version != 1 {
 		return nil, &pkix.Error{File: d.File(journalName), Msg: "is not a journal this mtlsctl can read",
 			Hint: "an interrupted operation left it; read it, check the files it names, then remove it by hand"}
@@ -111,9 +111,9 @@ func (d *Dir) readJournal() (*journal, error) {
 	return &j, nil
 }
 
-func (d *Dir) removeJournal() error {
-	if err := os.Remove(d.journalPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return d.ioError(d.journalPath(), "cannot remove the journal", err)
+func (d *Store) removeJournal() error {
+	if err := os.Remove(d.JournalPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return d.IOError(d.JournalPath(), "cannot remove the journal", err)
 	}
 	// The removal must be durable before the lock is released: a journal
 	// that came back after later transactions would be applied again.
@@ -127,14 +127,14 @@ var errLost = errors.New("lost before it took its name")
 // finishes a transaction live and after a crash at any point of it. lost
 // lists outputs whose staged file vanished before it took its name: the
 // inventory records the certificate, and no file of it exists.
-func (d *Dir) apply(j *journal) ([]string, error) {
+func (d *Store) Apply(j *Journal) ([]string, error) {
 	var lost []string
 	if j.Append != "" {
 		if err := d.applyAppend(j); err != nil {
 			return nil, err
 		}
 	}
-	crashPoint("inventory")
+	CrashPoint("inventory")
 	dirs := map[string]bool{}
 	for i, m := range j.Moves {
 		if err := d.applyMove(m); errors.Is(err, errLost) {
@@ -143,34 +143,34 @@ func (d *Dir) apply(j *journal) ([]string, error) {
 			return nil, err
 		}
 		dirs[filepath.Dir(d.abspath(m.Path))] = true
-		crashPoint(fmt.Sprintf("move-%d", i))
+		CrashPoint(fmt.Sprintf("move-%d", i))
 	}
 	for dir := range dirs {
 		if dir == d.abs {
 			continue // removeJournal's sync covers the directory's own renames
 		}
 		if err := syncDir(dir); err != nil {
-			return nil, d.ioError(dir, "cannot sync the directory", err)
+			return nil, d.IOError(dir, "cannot sync the directory", err)
 		}
 	}
 	return lost, nil
 }
 
-func (d *Dir) applyAppend(j *journal) error {
+func (d *Store) applyAppend(j *Journal) error {
 	path := filepath.Join(d.abs, InventoryName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, atomicfile.ModePublic)
 	if err != nil {
-		return d.ioError(d.Inventory(), "cannot open", err)
+		return d.IOError(d.Inventory(), "cannot open", err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return d.ioError(d.Inventory(), "cannot read", err)
+		return d.IOError(d.Inventory(), "cannot read", err)
 	}
 	if info.Mode().Perm() != atomicfile.ModePublic && j.InventorySize == 0 {
 		// Just created: 0644 exactly, not 0644 less a umask of 277.
 		if err := f.Chmod(atomicfile.ModePublic); err != nil {
-			return d.ioError(d.Inventory(), "cannot set the mode", err)
+			return d.IOError(d.Inventory(), "cannot set the mode", err)
 		}
 	}
 	want := []byte(j.Append)
@@ -180,7 +180,7 @@ func (d *Dir) applyAppend(j *journal) error {
 		n := min(size-j.InventorySize, int64(len(want)))
 		got := make([]byte, n)
 		if _, err := f.ReadAt(got, j.InventorySize); err != nil && err != io.EOF {
-			return d.ioError(d.Inventory(), "cannot read", err)
+			return d.IOError(d.Inventory(), "cannot read", err)
 		}
 		if !bytes.Equal(got, want[:n]) || (n == int64(len(want)) && size != j.InventorySize+n) {
 			return &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("changed since an interrupted %s (pid %d) began; cannot finish it safely", j.Op, j.PID),
@@ -191,7 +191,7 @@ func (d *Dir) applyAppend(j *journal) error {
 		}
 		// A torn append: put the whole of it back.
 		if err := f.Truncate(j.InventorySize); err != nil {
-			return d.ioError(d.Inventory(), "cannot repair", err)
+			return d.IOError(d.Inventory(), "cannot repair", err)
 		}
 	} else if size < j.InventorySize {
 		return &pkix.Error{File: d.Inventory(), Msg: fmt.Sprintf("is shorter than when an interrupted %s (pid %d) began; cannot finish it safely", j.Op, j.PID),
@@ -199,15 +199,15 @@ func (d *Dir) applyAppend(j *journal) error {
 	}
 	if _, err := f.WriteAt(want, j.InventorySize); err != nil {
 		f.Truncate(j.InventorySize)
-		return d.ioError(d.Inventory(), "cannot append", err)
+		return d.IOError(d.Inventory(), "cannot append", err)
 	}
 	if err := f.Sync(); err != nil {
-		return d.ioError(d.Inventory(), "cannot sync", err)
+		return d.IOError(d.Inventory(), "cannot sync", err)
 	}
 	return nil
 }
 
-func (d *Dir) applyMove(m move) error {
+func (d *Store) applyMove(m Move) error {
 	if m.How == moveRetire {
 		return d.applyRetire(m)
 	}
@@ -219,7 +219,7 @@ func (d *Dir) applyMove(m move) error {
 		return err
 	}
 	if _, err := os.Lstat(temp); errors.Is(err, fs.ErrNotExist) {
-		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) && m.How == moveNew {
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) && m.How == MoveNew {
 			// Neither the temporary file nor the output: something
 			// removed the staged file under a committed journal.
 			return errLost
@@ -227,7 +227,7 @@ func (d *Dir) applyMove(m move) error {
 		return nil // done already
 	}
 	switch m.How {
-	case moveNew:
+	case MoveNew:
 		ok, err := atomicfile.RenameNoReplace(temp, path)
 		if ok && errors.Is(err, fs.ErrExist) {
 			if same(temp, path) { // a crash between link and unlink
@@ -238,15 +238,15 @@ func (d *Dir) applyMove(m move) error {
 				Hint: fmt.Sprintf("mtlsctl's version is in %s: compare the two, keep one, remove the other, then run the command again", d.rel(temp))}
 		}
 		if err != nil {
-			return d.ioError(path, "cannot write", err)
+			return d.IOError(path, "cannot write", err)
 		}
 		if !ok {
 			if err := os.Link(temp, path); err != nil {
-				return d.ioError(path, "cannot write", err)
+				return d.IOError(path, "cannot write", err)
 			}
 			os.Remove(temp)
 		}
-	case moveBackup:
+	case MoveBackup:
 		backup := d.abspath(m.Backup)
 		if filepath.Dir(backup) != filepath.Dir(path) || !strings.HasPrefix(filepath.Base(backup), filepath.Base(path)+".bak") {
 			return &pkix.Error{File: d.File(journalName), Msg: fmt.Sprintf("asks to keep %s as %s, which mtlsctl never does", path, backup),
@@ -254,13 +254,13 @@ func (d *Dir) applyMove(m move) error {
 		}
 		if _, err := os.Lstat(backup); errors.Is(err, fs.ErrNotExist) {
 			if err := os.Link(path, backup); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return d.ioError(path, "cannot keep a backup", err)
+				return d.IOError(path, "cannot keep a backup", err)
 			}
 		}
 		fallthrough
-	case moveReplace:
+	case MoveReplace:
 		if err := os.Rename(temp, path); err != nil {
-			return d.ioError(path, "cannot write", err)
+			return d.IOError(path, "cannot write", err)
 		}
 	default:
 		return fmt.Errorf("journal: unknown move %q", m.How)
@@ -270,7 +270,7 @@ func (d *Dir) applyMove(m move) error {
 
 // applyRetire moves a file out of a renewed set: linked to its backup
 // name, then unlinked. Idempotent like every move.
-func (d *Dir) applyRetire(m move) error {
+func (d *Store) applyRetire(m Move) error {
 	path, backup := d.abspath(m.Path), d.abspath(m.Backup)
 	// Only what a renewal retires: a PKCS#12, a fullchain or (a key now
 	// on the device) a key of the directory, kept beside itself.
@@ -283,11 +283,11 @@ func (d *Dir) applyRetire(m move) error {
 	}
 	if _, err := os.Lstat(backup); errors.Is(err, fs.ErrNotExist) {
 		if err := os.Link(path, backup); err != nil {
-			return d.ioError(path, "cannot keep a backup", err)
+			return d.IOError(path, "cannot keep a backup", err)
 		}
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return d.ioError(path, "cannot move aside", err)
+		return d.IOError(path, "cannot move aside", err)
 	}
 	return nil
 }
@@ -296,9 +296,9 @@ func (d *Dir) applyRetire(m move) error {
 // hand must not move arbitrary files: a temporary file of ours (in the
 // staging area, or hidden beside its output) onto a name in the directory,
 // or beside itself for an output published elsewhere.
-func (d *Dir) checkMove(temp, path string) error {
+func (d *Store) checkMove(temp, path string) error {
 	temp, path = filepath.Clean(temp), filepath.Clean(path)
-	staging := filepath.Join(d.abs, stagingName)
+	staging := filepath.Join(d.abs, StagingName)
 	base := filepath.Base(temp)
 	tempLike := strings.HasPrefix(base, ".") && strings.Contains(base, ".tmp-")
 	// In the staging area: exactly one stage directory down, a temp name.
@@ -321,8 +321,8 @@ func same(a, b string) bool {
 
 // rel and abspath convert between the journal's names (relative to the
 // directory when inside it) and paths.
-func (d *Dir) journalName(path string) string {
-	if name, ok := d.local(path); ok {
+func (d *Store) journalName(path string) string {
+	if name, ok := d.Local(path); ok {
 		return name
 	}
 	abs, err := filepath.Abs(path)
@@ -338,7 +338,7 @@ func (d *Dir) journalName(path string) string {
 // local is the name of a file of the directory, however its path is
 // spelled (--dir through a symlink, --out by the real path): the same
 // directory by its real path.
-func (d *Dir) local(path string) (string, bool) {
+func (d *Store) Local(path string) (string, bool) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", false
@@ -355,7 +355,7 @@ func (d *Dir) local(path string) (string, bool) {
 	return "", false
 }
 
-func (d *Dir) abspath(name string) string {
+func (d *Store) abspath(name string) string {
 	if filepath.IsAbs(name) {
 		return filepath.Clean(name)
 	}
@@ -364,20 +364,20 @@ func (d *Dir) abspath(name string) string {
 
 // rel is a path as messages show it: under the directory as the user
 // named it.
-func (d *Dir) rel(abs string) string {
+func (d *Store) rel(abs string) string {
 	if r, err := filepath.Rel(d.abs, abs); err == nil && filepath.IsLocal(r) {
 		return d.File(r)
 	}
 	return abs
 }
 
-func (d *Dir) ioError(path, what string, err error) error {
-	e := &pkix.Error{File: d.rel(path), Msg: fmt.Sprintf("%s: %v", what, unwrap(err)), Err: err}
+func (d *Store) IOError(path, what string, err error) error {
+	e := &pkix.Error{File: d.rel(path), Msg: fmt.Sprintf("%s: %v", what, Unwrap(err)), Err: err}
 	d.permissionDenied(e, path, err)
 	return e
 }
 
-func unwrap(err error) error { return atomicfile.UnwrapPathError(err) }
+func Unwrap(err error) error { return atomicfile.UnwrapPathError(err) }
 
 func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
@@ -385,7 +385,7 @@ func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 // MTLSCTL_TEST_CRASH names it: the crash tests use it to stop a real
 // mtlsctl exactly where a power cut or kill -9 could, which random
 // timing alone would rarely hit. Unset, it costs one getenv.
-func crashPoint(name string) {
+func CrashPoint(name string) {
 	if v := os.Getenv("MTLSCTL_TEST_CRASH"); v != "" && v == name {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // the signal is on its way
@@ -395,7 +395,7 @@ func crashPoint(name string) {
 // signalPoint sends this process a real SIGTERM at a named point when
 // MTLSCTL_TEST_SIGTERM names it, and waits for the command's context to
 // see it: the tests use it to signal a real mtlsctl between two steps.
-func signalPoint(ctx context.Context, name string) {
+func SignalPoint(ctx context.Context, name string) {
 	if v := os.Getenv("MTLSCTL_TEST_SIGTERM"); v != "" && v == name {
 		syscall.Kill(os.Getpid(), syscall.SIGTERM)
 		select {

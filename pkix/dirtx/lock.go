@@ -1,4 +1,4 @@
-package pkidir
+package dirtx
 
 import (
 	"context"
@@ -21,7 +21,7 @@ const LockTimeout = 5 * time.Minute
 // Session is the directory held under its lock: every change happens in
 // one. Taking it repairs what an interrupted mtlsctl left.
 type Session struct {
-	d  *Dir
+	d  *Store
 	fl *flock.Flock
 	// Repaired says what taking the lock repaired, for the user to see.
 	Repaired []string
@@ -31,7 +31,7 @@ type Session struct {
 // directory itself, so no lock file is ever left behind), then finishes
 // an interrupted transaction and removes the temporary files of processes
 // that are gone.
-func (d *Dir) Lock(ctx context.Context) (*Session, error) {
+func (d *Store) Lock(ctx context.Context) (*Session, error) {
 	fl := flock.New(d.abs, flock.SetFlag(os.O_RDONLY))
 	ctx, cancel := context.WithTimeout(ctx, LockTimeout)
 	defer cancel()
@@ -47,7 +47,7 @@ func (d *Dir) Lock(ctx context.Context) (*Session, error) {
 			// A signal, not another process: nothing was changed after it.
 			return nil, &pkix.Error{File: d.path, Msg: "interrupted before this step could lock the directory; it was not done", Err: err}
 		}
-		return nil, &pkix.Error{File: d.path, Msg: fmt.Sprintf("cannot lock the directory: %v", unwrap(err)), Err: err,
+		return nil, &pkix.Error{File: d.path, Msg: fmt.Sprintf("cannot lock the directory: %v", Unwrap(err)), Err: err,
 			Hint: "another mtlsctl is working in it; try again when it is done"}
 	}
 	s := &Session{d: d, fl: fl}
@@ -63,7 +63,7 @@ func (d *Dir) Lock(ctx context.Context) (*Session, error) {
 // their inputs: a crash between two renames of a renewal leaves a
 // certificate beside the previous key until it runs. A directory that
 // does not exist yet has nothing to repair.
-func (d *Dir) Recover(ctx context.Context) ([]string, error) {
+func (d *Store) Recover(ctx context.Context) ([]string, error) {
 	if info, err := os.Stat(d.abs); err != nil || !info.IsDir() {
 		return nil, nil
 	}
@@ -79,7 +79,6 @@ func (d *Dir) Recover(ctx context.Context) ([]string, error) {
 func (s *Session) Unlock() { s.fl.Unlock() }
 
 // Dir is the session's directory.
-func (s *Session) Dir() *Dir { return s.d }
 
 // recover finishes the transaction a journal describes, then sweeps.
 func (s *Session) recover() error {
@@ -90,9 +89,9 @@ func (s *Session) recover() error {
 	case err != nil:
 		return err
 	default:
-		lost, err := d.apply(j)
+		lost, err := d.Apply(j)
 		if err != nil {
-			return withHint(err, fmt.Sprintf("an interrupted %s (pid %d, %s) could not be finished", j.Op, j.PID, j.Started.Format(time.RFC3339)))
+			return WithHint(err, fmt.Sprintf("an interrupted %s (pid %d, %s) could not be finished", j.Op, j.PID, j.Started.Format(time.RFC3339)))
 		}
 		if err := d.removeJournal(); err != nil {
 			return err
@@ -105,27 +104,27 @@ func (s *Session) recover() error {
 		}
 	}
 	if n := d.sweep(); n > 0 {
-		s.Repaired = append(s.Repaired, fmt.Sprintf("removed %d temporary file%s left by mtlsctl operations that are gone", n, plural(n)))
+		s.Repaired = append(s.Repaired, fmt.Sprintf("removed %d temporary file%s left by mtlsctl operations that are gone", n, Plural(n)))
 	}
 	return nil
 }
 
-func describe(j *journal) string {
+func describe(j *Journal) string {
 	lines := strings.Count(j.Append, "\n")
 	if strings.HasPrefix(j.Append, "#") {
 		lines -= strings.Count(string(inventory.InventoryHeader()), "\n")
 	}
-	return fmt.Sprintf("%d inventory line%s, %d file%s", lines, plural(lines), len(j.Moves), plural(len(j.Moves)))
+	return fmt.Sprintf("%d inventory line%s, %d file%s", lines, Plural(lines), len(j.Moves), Plural(len(j.Moves)))
 }
 
-func plural(n int) string {
+func Plural(n int) string {
 	if n == 1 {
 		return ""
 	}
 	return "s"
 }
 
-func withHint(err error, context string) error {
+func WithHint(err error, context string) error {
 	var pe *pkix.Error
 	if errors.As(err, &pe) {
 		pe.Msg = context + ": " + pe.Msg
@@ -136,7 +135,7 @@ func withHint(err error, context string) error {
 
 // Pending reports an interrupted transaction that no command has
 // finished yet, for read-only commands (list, check) to mention.
-func (d *Dir) Pending() string {
+func (d *Store) Pending() string {
 	j, err := d.readJournal()
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -1,4 +1,4 @@
-package pkidir
+package dirtx
 
 import (
 	"errors"
@@ -11,10 +11,10 @@ import (
 // operation fails they are removed again (each only while empty), so a
 // failed command leaves the directory as it found it: no empty worker/
 // after a full disk.
-type createdDirs []string
+type CreatedDirs []string
 
 // mkdirAll is os.MkdirAll that remembers each directory it made.
-func (c *createdDirs) mkdirAll(dir string) error {
+func (c *CreatedDirs) MkdirAll(dir string) error {
 	var missing []string
 	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
 		if _, err := os.Lstat(p); err == nil {
@@ -39,7 +39,7 @@ func (c *createdDirs) mkdirAll(dir string) error {
 
 // undo removes the directories made, innermost first; one that is no
 // longer empty (someone else wrote into it meanwhile) stays.
-func (c createdDirs) undo() {
+func (c CreatedDirs) Undo() {
 	for i := len(c) - 1; i >= 0; i-- {
 		os.Remove(c[i])
 	}

@@ -1,4 +1,4 @@
-package pkidir
+package dirtx
 
 import (
 	"context"
@@ -22,20 +22,20 @@ import (
 // which another PID namespace (a container sharing the volume) or a
 // reused PID would get wrong — and finds them without listing a directory
 // of 300,000 certificate files.
-const stagingName = ".mtlsctl-tmp"
+const StagingName = ".mtlsctl-tmp"
 
-type stage struct {
-	d    *Dir
-	path string
-	lock *flock.Flock
+type Stage struct {
+	d    *Store
+	Path string
+	Lock *flock.Flock
 }
 
 // newStage makes the operation's staging directory and locks it.
-func (d *Dir) newStage() (*stage, error) {
-	root := filepath.Join(d.abs, stagingName)
+func (d *Store) NewStage() (*Stage, error) {
+	root := filepath.Join(d.abs, StagingName)
 	var err error
 	for range 5 { // another process may remove an empty root meanwhile
-		var st *stage
+		var st *Stage
 		if st, err = d.tryStage(root); err == nil {
 			return st, nil
 		}
@@ -44,16 +44,16 @@ func (d *Dir) newStage() (*stage, error) {
 			return nil, err
 		}
 	}
-	return nil, d.ioError(root, "cannot make the staging directory", err)
+	return nil, d.IOError(root, "cannot make the staging directory", err)
 }
 
 // tryStage makes the directory under a name sweep ignores ("new-"),
 // locks it, and only then renames it to "stage-": a sweep never sees a
 // staging directory before its lock is held.
-func (d *Dir) tryStage(root string) (*stage, error) {
+func (d *Store) tryStage(root string) (*Stage, error) {
 	// Never through a planted link: keys are staged here.
 	if info, err := os.Lstat(root); err == nil && !info.IsDir() {
-		return nil, &pkix.Error{File: d.File(stagingName), Msg: "is not a directory mtlsctl made (a symlink?); keys are staged there, so it will not follow it",
+		return nil, &pkix.Error{File: d.File(StagingName), Msg: "is not a directory mtlsctl made (a symlink?); keys are staged there, so it will not follow it",
 			Hint: "remove it"}
 	}
 	// Modes set explicitly: under umask 277 MkdirAll's 0700 would be
@@ -86,31 +86,31 @@ func (d *Dir) tryStage(root string) (*stage, error) {
 		os.Remove(fresh)
 		return nil, err
 	}
-	return &stage{d: d, path: path, lock: lock}, nil
+	return &Stage{d: d, Path: path, Lock: lock}, nil
 }
 
 // begin opens a transaction: the operation's staging directory, then the
 // directory's lock; end releases both.
-func (d *Dir) begin(ctx context.Context) (*stage, *Session, func(), error) {
-	st, err := d.newStage()
+func (d *Store) Begin(ctx context.Context) (*Stage, *Session, func(), error) {
+	st, err := d.NewStage()
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	sess, err := d.Lock(ctx)
 	if err != nil {
-		st.release()
+		st.Release()
 		return nil, nil, nil, err
 	}
-	return st, sess, func() { sess.Unlock(); st.release() }, nil
+	return st, sess, func() { sess.Unlock(); st.Release() }, nil
 }
 
 // tempDir is where an output's temporary file goes: the staging area for
 // the directory's own files, beside the output for one elsewhere (a CRL
 // published through a symlink, an --out in another directory), which may
 // be on another file system.
-func (st *stage) tempDir(path string) string {
-	if _, ok := st.d.local(path); ok {
-		return st.path
+func (st *Stage) tempDir(path string) string {
+	if _, ok := st.d.Local(path); ok {
+		return st.Path
 	}
 	return ""
 }
@@ -119,18 +119,18 @@ func (st *stage) tempDir(path string) string {
 // elsewhere are listed in the stage directory, so that if this process
 // dies, the sweep that removes the stage removes them too (one may hold a
 // key, in a PKCS#12 exported with --out).
-func (st *stage) files(files []atomicfile.File, force bool) *atomicfile.Staged {
+func (st *Stage) Files(files []atomicfile.File, force bool) *atomicfile.Staged {
 	staged := atomicfile.StageIn(files, force, st.tempDir)
 	var outside []string
 	for _, t := range staged.Temps() {
-		if t != "" && filepath.Dir(t) != st.path {
+		if t != "" && filepath.Dir(t) != st.Path {
 			if abs, err := filepath.Abs(t); err == nil {
 				outside = append(outside, abs)
 			}
 		}
 	}
 	if len(outside) > 0 {
-		f, err := os.OpenFile(filepath.Join(st.path, outsideList), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		f, err := os.OpenFile(filepath.Join(st.Path, outsideList), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err == nil {
 			f.WriteString(strings.Join(outside, "\n") + "\n")
 			f.Sync()
@@ -163,16 +163,16 @@ func removeOutside(stageDir string) int {
 // release removes what is left of the staging directory (nothing, after
 // a commit; the temporary files of sets that were not committed
 // otherwise), then the staging root if no other operation uses it.
-func (st *stage) release() {
-	if _, err := os.Lstat(st.d.journalPath()); err == nil {
+func (st *Stage) Release() {
+	if _, err := os.Lstat(st.d.JournalPath()); err == nil {
 		// Committed but not finished: the journal needs these files. The
 		// next command applies it, then sweeps this directory.
-		st.lock.Unlock()
+		st.Lock.Unlock()
 		return
 	}
-	os.RemoveAll(st.path)
-	st.lock.Unlock()
-	os.Remove(filepath.Dir(st.path))
+	os.RemoveAll(st.Path)
+	st.Lock.Unlock()
+	os.Remove(filepath.Dir(st.Path))
 }
 
 func olderThan(e fs.DirEntry, age time.Duration) bool {
@@ -182,12 +182,12 @@ func olderThan(e fs.DirEntry, age time.Duration) bool {
 
 // sweep removes the staging directories of operations that are gone,
 // and the journal's temporary file, and reports how many files went.
-func (d *Dir) sweep() int {
+func (d *Store) sweep() int {
 	n := 0
-	if err := os.Remove(d.journalPath() + ".tmp"); err == nil {
+	if err := os.Remove(d.JournalPath() + ".tmp"); err == nil {
 		n++
 	}
-	root := filepath.Join(d.abs, stagingName)
+	root := filepath.Join(d.abs, StagingName)
 	if info, err := os.Lstat(root); err != nil || !info.IsDir() {
 		return n // absent, or not ours (a planted link is never followed)
 	}

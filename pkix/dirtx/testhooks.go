@@ -1,4 +1,4 @@
-package pkidir
+package dirtx
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 // The race tests use it to line two real processes up at the same point
 // (both signed, neither committed), which timing alone would rarely do.
 // Unset, it costs one getenv.
-func testPause(name string) {
+func TestPause(name string) {
 	v := os.Getenv("MTLSCTL_TEST_PAUSE")
 	point, dir, ok := strings.Cut(v, ":")
 	if !ok || point != name {

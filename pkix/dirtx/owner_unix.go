@@ -1,6 +1,6 @@
 //go:build unix
 
-package pkidir
+package dirtx
 
 import (
 	"io/fs"

@@ -1,4 +1,4 @@
-package pkidir
+package dirtx
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ type Set struct {
 	// renames are a re-keyed CA's files taking their retired names
 	// (retired.go): done before any file of the change takes its name, so
 	// the new key's files never meet the old ones.
-	renames []rename
+	Renames []Rename
 }
 
 // Change is one transaction: sets of staged files, each whole or absent
@@ -50,12 +50,12 @@ var ErrUnfinished = errors.New("committed but not finished")
 // recorded and placed together. err is for the change as a whole: when it
 // wraps ErrUnfinished, the change was committed and will be finished.
 func (s *Session) Commit(ch Change) (written [][]atomicfile.Written, errs []error, err error) {
-	written, errs, _, err = s.commit(ch)
+	written, errs, _, err = s.CommitRetiring(ch)
 	return written, errs, err
 }
 
 // commit is Commit, also saying which stale files a renewal moved aside.
-func (s *Session) commit(ch Change) (written [][]atomicfile.Written, errs []error, retired []string, err error) {
+func (s *Session) CommitRetiring(ch Change) (written [][]atomicfile.Written, errs []error, retired []string, err error) {
 	d := s.d
 	written = make([][]atomicfile.Written, len(ch.Sets))
 	errs = make([]error, len(ch.Sets))
@@ -78,17 +78,17 @@ func (s *Session) commit(ch Change) (written [][]atomicfile.Written, errs []erro
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	j := &journal{Version: 1, Op: ch.Op, PID: os.Getpid(), Started: time.Now().UTC(), InventorySize: inv.size}
+	j := &Journal{Version: 1, Op: ch.Op, PID: os.Getpid(), Started: time.Now().UTC(), InventorySize: inv.size}
 	var lines []byte
 	switch {
 	case inv.size == 0:
 		lines = inventory.InventoryHeader()
 	case !inv.endsWithNewline:
-		return nil, nil, nil, d.tornInventory()
+		return nil, nil, nil, d.TornInventory()
 	}
 	base := len(lines)
-	planned := make([][]move, len(ch.Sets))
-	var rekeys []move
+	planned := make([][]Move, len(ch.Sets))
+	var rekeys []Move
 	for i, set := range ch.Sets {
 		if errs[i] != nil {
 			continue
@@ -101,7 +101,7 @@ func (s *Session) commit(ch Change) (written [][]atomicfile.Written, errs []erro
 		}
 		planned[i] = moves
 		j.Moves = append(j.Moves, certificateLast(moves, len(set.Staged.Files()))...)
-		rekeys = append(rekeys, d.rekeyMoves(set.renames)...)
+		rekeys = append(rekeys, d.rekeyMoves(set.Renames)...)
 		for k := range set.Records {
 			lines = inventory.AppendInventoryLine(lines, &set.Records[k])
 		}
@@ -128,16 +128,16 @@ func (s *Session) commit(ch Change) (written [][]atomicfile.Written, errs []erro
 	if err := atomicfile.SyncStaged(staged); err != nil {
 		return nil, nil, nil, err
 	}
-	crashPoint("staged")
-	if err := d.writeJournal(j); err != nil {
+	CrashPoint("staged")
+	if err := d.WriteJournal(j); err != nil {
 		return nil, nil, nil, err
 	}
 	journaled = true
-	crashPoint("journal")
-	if _, err := d.apply(j); err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %w", ErrUnfinished, withHint(err, ch.Op+" was interrupted; the next mtlsctl command in "+d.path+" finishes it"))
+	CrashPoint("journal")
+	if _, err := d.Apply(j); err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrUnfinished, WithHint(err, ch.Op+" was interrupted; the next mtlsctl command in "+d.path+" finishes it"))
 	}
-	crashPoint("applied")
+	CrashPoint("applied")
 	if err := d.removeJournal(); err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrUnfinished, err)
 	}
@@ -151,7 +151,7 @@ func (s *Session) commit(ch Change) (written [][]atomicfile.Written, errs []erro
 		}
 		for k, f := range set.Staged.Files() {
 			w := atomicfile.Written{File: f}
-			if m := planned[i][k]; m.How == moveBackup {
+			if m := planned[i][k]; m.How == MoveBackup {
 				if _, err := os.Lstat(d.abspath(m.Backup)); err == nil {
 					w.Backup = d.rel(d.abspath(m.Backup))
 				}
@@ -166,11 +166,11 @@ func (s *Session) commit(ch Change) (written [][]atomicfile.Written, errs []erro
 // certificate, by convention) takes its name after the others (its key,
 // CSR, fullchain, PKCS#12): whoever reads the directory between two
 // renames never finds a certificate without its key.
-func certificateLast(moves []move, files int) []move {
+func certificateLast(moves []Move, files int) []Move {
 	if files < 2 {
 		return moves
 	}
-	out := make([]move, 0, len(moves))
+	out := make([]Move, 0, len(moves))
 	out = append(out, moves[1:files]...)
 	out = append(out, moves[0])
 	return append(out, moves[files:]...)
@@ -190,19 +190,19 @@ func anyRecords(sets []Set, errs []error) bool {
 // symlink the program did not make: replacing one would either destroy
 // the link or, followed, let whoever planted it choose what is
 // overwritten).
-func (d *Dir) plan(set Set) ([]move, error) {
+func (d *Store) plan(set Set) ([]Move, error) {
 	files, temps := set.Staged.Files(), set.Staged.Temps()
-	moves := make([]move, 0, len(files))
+	moves := make([]Move, 0, len(files))
 	for k, f := range files {
-		m := move{Temp: d.journalName(temps[k]), Path: d.journalName(f.Path), How: moveNew}
+		m := Move{Temp: d.journalName(temps[k]), Path: d.journalName(f.Path), How: MoveNew}
 		info, err := os.Lstat(f.Path)
 		exists := err == nil
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, d.ioError(f.Path, "cannot check the output", err)
+			return nil, d.IOError(f.Path, "cannot check the output", err)
 		}
 		switch {
 		case f.Replace:
-			m.How = moveReplace
+			m.How = MoveReplace
 			if exists && !info.Mode().IsRegular() {
 				return nil, &pkix.Error{File: f.Path, Msg: "is not a regular file (a symlink?); mtlsctl rewrites it and will not replace or follow it",
 					Hint: "remove it; to publish a CRL elsewhere, copy it after each build (see the README)"}
@@ -211,7 +211,7 @@ func (d *Dir) plan(set Set) ([]move, error) {
 			if !info.Mode().IsRegular() {
 				return nil, &pkix.Error{File: f.Path, Msg: "exists and is not a regular file; refusing to replace it"}
 			}
-			m.How, m.Backup = moveBackup, d.journalName(freeBackup(f.Path))
+			m.How, m.Backup = MoveBackup, d.journalName(freeBackup(f.Path))
 		case exists:
 			return nil, &pkix.Error{File: f.Path, Msg: "already exists; refusing to overwrite it",
 				Hint: pkix.MoveAway.Format, HintArgs: pkix.MoveAway.Args}
@@ -220,7 +220,7 @@ func (d *Dir) plan(set Set) ([]move, error) {
 	}
 	for _, p := range set.Retire {
 		if info, err := os.Lstat(p); err == nil && info.Mode().IsRegular() {
-			moves = append(moves, move{Path: d.journalName(p), How: moveRetire, Backup: d.journalName(freeBackup(p))})
+			moves = append(moves, Move{Path: d.journalName(p), How: moveRetire, Backup: d.journalName(freeBackup(p))})
 		}
 	}
 	return moves, nil
@@ -237,7 +237,7 @@ func freeBackup(path string) string {
 
 // tornInventory: the inventory does not end with a newline, so its last
 // line may be cut; nothing is appended after it or read from it.
-func (d *Dir) tornInventory() error {
+func (d *Store) TornInventory() error {
 	return &pkix.Error{File: d.Inventory(), Msg: "ends in the middle of a line (a torn write, or a truncated or hand-edited file)",
 		Hint: "restore it from git; if its last line is whole, end the file with a newline"}
 }

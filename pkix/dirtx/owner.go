@@ -1,4 +1,4 @@
-package pkidir
+package dirtx
 
 import (
 	"errors"
@@ -21,7 +21,7 @@ import (
 
 // permissionDenied adds the owner and a way out to e, an I/O error about
 // path, when err is a permission error.
-func (d *Dir) permissionDenied(e *pkix.Error, path string, err error) {
+func (d *Store) permissionDenied(e *pkix.Error, path string, err error) {
 	if !errors.Is(err, fs.ErrPermission) {
 		return
 	}
@@ -47,7 +47,7 @@ func (d *Dir) permissionDenied(e *pkix.Error, path string, err error) {
 			keeper = userName(dirUID)
 		}
 	}
-	if r, _ := filepath.Rel(d.abs, path); strings.HasPrefix(r, journalName) || strings.HasPrefix(r, stagingName) {
+	if r, _ := filepath.Rel(d.abs, path); strings.HasPrefix(r, journalName) || strings.HasPrefix(r, StagingName) {
 		e.Hint = fmt.Sprintf("a command run as %s was interrupted here: run the next mtlsctl command in %s as %s, which finishes it; then give the directory back to one user: chown -R %s %s",
 			owner, d.path, owner, keeper, d.path)
 		return
