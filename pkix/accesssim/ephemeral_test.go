@@ -1,14 +1,6 @@
 package accesssim
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	x509pkix "crypto/x509/pkix"
-	"math/big"
-	"time"
-
 	"bytes"
 	"encoding/pem"
 	"testing"
@@ -38,34 +30,17 @@ func TestOwnedEphemeralServerCA(t *testing.T) {
 		"bad signature":             pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tampered}),
 		"wrong block type":          pem.EncodeToMemory(&pem.Block{Type: "TRUSTED CERTIFICATE", Bytes: block.Bytes}),
 		"serve CA with a key":       append(bytes.Clone(caPEM), []byte(notACertificate)...),
-		"serve's O, other CN":       selfSigned(t, "My Root", ephemeralCAOrganization, true),
-		"serve's CN, other O":       selfSigned(t, ephemeralCACommonName, "Example Corp", true),
-		"serve's subject, not a CA": selfSigned(t, ephemeralCACommonName, ephemeralCAOrganization, false),
+		"serve's O, other CN":       testpki.SelfSigned(t, "My Root", ephemeralCAOrganization, true),
+		"serve's CN, other O":       testpki.SelfSigned(t, ephemeralCACommonName, "Example Corp", true),
+		"serve's subject, not a CA": testpki.SelfSigned(t, ephemeralCACommonName, ephemeralCAOrganization, false),
 	} {
 		if IsEphemeralServerCA(data) {
 			t.Errorf("%s: recognised as serve's CA", name)
 		}
 	}
-	if !IsEphemeralServerCA(selfSigned(t, ephemeralCACommonName, ephemeralCAOrganization, true)) {
+	if !IsEphemeralServerCA(testpki.SelfSigned(t, ephemeralCACommonName, ephemeralCAOrganization, true)) {
 		t.Error("the subject and shape serve uses are not recognised")
 	}
-}
-
-// selfSigned makes a self-signed certificate's PEM with the given subject.
-func selfSigned(t *testing.T, cn, org string, isCA bool) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: x509pkix.Name{CommonName: cn, Organization: []string{org}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, BasicConstraintsValid: true, IsCA: isCA}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 // notACertificate is a key where a certificate belongs.
