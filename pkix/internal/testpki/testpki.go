@@ -84,6 +84,13 @@ func initCA(req *csr.CertificateRequest) (*CA, error) {
 // own new P-256 key, valid for an hour either side of now.
 func SelfSigned(t testing.TB, cn, org string, isCA bool) []byte {
 	t.Helper()
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: SelfSignedCert(t, cn, org, isCA).Raw})
+}
+
+// SelfSignedCert is SelfSigned's certificate, parsed. Its DER ends in a
+// byte of the signature: random.
+func SelfSignedCert(t testing.TB, cn, org string, isCA bool) *x509.Certificate {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -95,5 +102,9 @@ func SelfSigned(t testing.TB, cn, org string, isCA bool) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
