@@ -7,6 +7,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
@@ -67,14 +68,14 @@ func runCAInit(u *ui, c *cli.Context) error {
 		return err
 	}
 	var reqOut, cfgOut []atomicfile.File
-	req.Request, reqOut, err = loadOrDefault(c, "csr", d.File(pkidir.CARequestName), cfsslconf.DefaultCARequestJSON, func(name string, data []byte) (*cfsslconf.Request, error) {
+	req.Request, reqOut, err = loadOrDefault(c, "csr", d.File(dirview.CARequestName), cfsslconf.DefaultCARequestJSON, func(name string, data []byte) (*cfsslconf.Request, error) {
 		return cfsslconf.LoadRequest(name, data, cfsslconf.CARequest)
 	})
 	if err != nil {
 		return err
 	}
 	res.Notes = append(res.Notes, req.Request.Notes...)
-	if req.Config, cfgOut, err = loadOrDefault(c, "config", d.File(pkidir.ConfigName), cfsslconf.DefaultConfigJSON, cfsslconf.LoadSigningConfig); err != nil {
+	if req.Config, cfgOut, err = loadOrDefault(c, "config", d.File(dirview.ConfigName), cfsslconf.DefaultConfigJSON, cfsslconf.LoadSigningConfig); err != nil {
 		return err
 	}
 	res.Warnings = append(res.Warnings, req.Config.Warnings...)
@@ -94,7 +95,7 @@ func runCAInit(u *ui, c *cli.Context) error {
 	res.Recorded = d.Inventory()
 	sum := x509text.Summarize(out.CA.Cert)
 	res.Cert = &sum
-	res.addWritten(out.Written, map[string]*x509text.CertSummary{d.CA(pkidir.RootName).Cert: &sum})
+	res.addWritten(out.Written, map[string]*x509text.CertSummary{d.CA(dirview.RootName).Cert: &sum})
 	return u.report(res, c.Bool("json"))
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
@@ -76,7 +77,7 @@ func runCAIntermediate(u *ui, c *cli.Context) error {
 			return err
 		}
 	}
-	req, err := loadRequestOrBuiltin(c, d.File(pkidir.InterRequest), cfsslconf.CARequest, c.String("cn"))
+	req, err := loadRequestOrBuiltin(c, d.File(dirview.InterRequest), cfsslconf.CARequest, c.String("cn"))
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/fatih/color"
 	"github.com/mtlsctl/mtlsctl/pkix/access"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
@@ -61,7 +61,7 @@ func runCAValidate(u *ui, c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		path = d.CA(pkidir.RootName).Cert
+		path = d.CA(dirview.RootName).Cert
 	}
 	if c.Bool("fix-order") {
 		if err := refuseOverwritingInputs([]atomicfile.File{{Path: c.String("out")}}, true, path); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
@@ -145,7 +146,7 @@ func checkOptions(c *cli.Context, d *pkidir.Dir) (pkidir.CheckOptions, error) {
 			return loadFileAs(c, input.InputCertificates, path, pemutil.ParseCertificatesPEM, "no inventory and no ca.pem in "+d.Path()+": give the files to check")
 		}
 	}
-	crlPath, explicit := inputPath(c, "crl", d.CA(pkidir.RootName).CRL)
+	crlPath, explicit := inputPath(c, "crl", d.CA(dirview.RootName).CRL)
 	if explicit || (c.Args().Len() == 0 && atomicfile.Exists(crlPath)) {
 		opts.CRLPath = crlPath
 		// Only --signer compares the entries: otherwise they are scanned,

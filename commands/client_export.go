@@ -10,6 +10,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
@@ -139,7 +140,7 @@ func runClientExport(u *ui, c *cli.Context) error {
 	out, err := d.Export(c.Context, &pkidir.ExportRequest{Name: c.Args().First(), Out: c.String("out"), Password: password,
 		Legacy: c.Bool("legacy"), Force: c.Bool("force")})
 	if err != nil {
-		if errors.Is(err, pkidir.ErrAmbiguous) {
+		if errors.Is(err, revocation.ErrAmbiguous) {
 			return usageErrorf("%s", err.Error()).hint("%s", pkix.HintOf(err).Spell(spell))
 		}
 		return err

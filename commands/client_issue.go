@@ -9,6 +9,7 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
@@ -102,7 +103,7 @@ func runClientIssue(u *ui, c *cli.Context) error {
 	if len(cns) > 0 {
 		cn = cns[0]
 	}
-	template, err := loadRequestOrBuiltin(c, d.File(pkidir.ClientRequest), cfsslconf.ClientRequest, cn)
+	template, err := loadRequestOrBuiltin(c, d.File(dirview.ClientRequest), cfsslconf.ClientRequest, cn)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/signer"
@@ -79,7 +80,7 @@ func issueViaSigner(u *ui, c *cli.Context, d *pkidir.Dir, res *result, jobs []pk
 func issuingCA(c *cli.Context, d *pkidir.Dir, what string) (*x509.Certificate, error) {
 	caFile := c.String("ca")
 	if caFile == "" {
-		caFile = d.CA(pkidir.RootName).Cert
+		caFile = d.CA(dirview.RootName).Cert
 	}
 	caPEM, err := os.ReadFile(caFile)
 	if err != nil {

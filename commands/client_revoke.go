@@ -10,6 +10,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 	"github.com/urfave/cli/v2"
 )
 
@@ -71,7 +72,7 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 	}
 	out, err := d.Revoke(c.Context, req)
 	if err != nil {
-		if errors.Is(err, pkidir.ErrAmbiguous) {
+		if errors.Is(err, revocation.ErrAmbiguous) {
 			return usageErrorf("%s", err.Error()).hint("%s", pkix.HintOf(err).Spell(spell))
 		}
 		return err
@@ -80,8 +81,8 @@ func runClientRevoke(u *ui, c *cli.Context) error {
 }
 
 // revokeRequest reads which certificate to revoke, and how, from the flags.
-func revokeRequest(c *cli.Context) (*pkidir.RevokeRequest, error) {
-	req := &pkidir.RevokeRequest{Name: c.Args().First(), All: c.Bool("all"), AllWithKey: c.Bool("all-with-key"), CRL: c.Bool("crl"), Foreign: c.Bool("foreign"), Issuer: c.String("issuer")}
+func revokeRequest(c *cli.Context) (*revocation.RevokeRequest, error) {
+	req := &revocation.RevokeRequest{Name: c.Args().First(), All: c.Bool("all"), AllWithKey: c.Bool("all-with-key"), CRL: c.Bool("crl"), Foreign: c.Bool("foreign"), Issuer: c.String("issuer")}
 	if (req.Issuer != "" || req.Foreign) && req.Name != "" {
 		return nil, usageErrorf("--foreign and --issuer are for a certificate the inventory does not know").hint("give it by --serial HEX or --cert FILE")
 	}
@@ -141,7 +142,7 @@ func reasonFlag(s string) (crl.RevocationReason, error) {
 }
 
 // reportRevoked prints what a revocation did.
-func reportRevoked(u *ui, c *cli.Context, d *pkidir.Dir, out *pkidir.RevokeResult) error {
+func reportRevoked(u *ui, c *cli.Context, d *pkidir.Dir, out *revocation.RevokeResult) error {
 	res := newResult("client revoke")
 	res.Notes = append(append(res.Notes, out.Repaired...), out.Notes...)
 	res.Warnings = append(res.Warnings, out.Warnings...)

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix/cloudflare"
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 	"github.com/mtlsctl/mtlsctl/pkix/worker"
 	"github.com/urfave/cli/v2"
 )
@@ -150,7 +150,7 @@ type pushOutput struct {
 	Worker *cloudflare.DeployResult `json:"worker,omitempty"`
 }
 
-func (u *ui) printPush(o pushOutput, set *pkidir.RevocationSet) {
+func (u *ui) printPush(o pushOutput, set *revocation.RevocationSet) {
 	res, ns := o.PushResult, o.Namespace
 	switch {
 	case res.Status == "unchanged":
@@ -176,7 +176,7 @@ func (u *ui) printPush(o pushOutput, set *pkidir.RevocationSet) {
 
 // planDeploy works out the Worker's upload and routes from reads, so that
 // a route another Worker runs is refused before the KV data is written.
-func planDeploy(u *ui, c *cli.Context, cl *cloudflare.Client, set *pkidir.RevocationSet, ns string, grace time.Duration, now time.Time) (*cloudflare.DeployPlan, error) {
+func planDeploy(u *ui, c *cli.Context, cl *cloudflare.Client, set *revocation.RevocationSet, ns string, grace time.Duration, now time.Time) (*cloudflare.DeployPlan, error) {
 	name := c.String("deploy")
 	hosts := c.StringSlice("hostname")
 	if len(hosts) == 0 {

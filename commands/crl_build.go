@@ -7,7 +7,8 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
@@ -135,7 +136,7 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 		}
 		allow = append(allow, serial)
 	}
-	req := &pkidir.CRLRequest{Issuer: c.String("issuer"), Out: out, Stdout: u.out, PEM: c.Bool("pem"), Decimal: c.Bool("decimal"),
+	req := &revocation.CRLRequest{Issuer: c.String("issuer"), Out: out, Stdout: u.out, PEM: c.Bool("pem"), Decimal: c.Bool("decimal"),
 		Strict: c.Bool("strict"), Force: c.Bool("force"), NextUpdate: nextUpdate, AllowUnrevoke: allow}
 	if req.Issuer != "" && (c.IsSet("ca") || c.IsSet("ca-key")) {
 		return usageErrorf("--issuer and --ca/--ca-key both name the signing CA").hint("use one or the other")
@@ -175,7 +176,7 @@ func runCRLBuild(u *ui, c *cli.Context) error {
 func serialsFileHint(c *cli.Context) string {
 	name := c.String("issuer")
 	if name == "" {
-		name = pkidir.RootName
+		name = dirview.RootName
 	}
 	serials := "serials.txt"
 	if d, err := openDir(c); err == nil {

@@ -5,7 +5,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 	"github.com/urfave/cli/v2"
 )
 
@@ -66,12 +66,12 @@ func runCRLExport(u *ui, c *cli.Context) error {
 	switch format {
 	case "json":
 		return u.printJSON(struct {
-			CRLs       []pkidir.CRLSource  `json:"crls"`
-			Revoked    []pkidir.Revocation `json:"revoked"`
-			RevokedCAs []string            `json:"revoked_cas"`
+			CRLs       []revocation.CRLSource  `json:"crls"`
+			Revoked    []revocation.Revocation `json:"revoked"`
+			RevokedCAs []string                `json:"revoked_cas"`
 		}{set.CRLs, revoked, set.RevokedCAs})
 	case "waf":
-		rules := pkidir.WAFRules(set, revoked)
+		rules := revocation.WAFRules(set, revoked)
 		for _, r := range rules {
 			fmt.Fprintln(u.out, r)
 		}
@@ -93,15 +93,15 @@ func runCRLExport(u *ui, c *cli.Context) error {
 }
 
 // externalCRLs pairs --crl FILE with --ca FILE, in order.
-func externalCRLs(c *cli.Context) ([]pkidir.ExternalCRL, error) {
+func externalCRLs(c *cli.Context) ([]revocation.ExternalCRL, error) {
 	crls, cas := c.StringSlice("crl"), c.StringSlice("ca")
 	if len(crls) != len(cas) {
 		return nil, usageErrorf("%d --crl but %d --ca: each CRL made elsewhere needs the CA that signed it", len(crls), len(cas)).
 			hint("--crl other.crl --ca other-ca.pem")
 	}
-	var out []pkidir.ExternalCRL
+	var out []revocation.ExternalCRL
 	for i := range crls {
-		out = append(out, pkidir.ExternalCRL{CRLFile: crls[i], CAFile: cas[i]})
+		out = append(out, revocation.ExternalCRL{CRLFile: crls[i], CAFile: cas[i]})
 	}
 	return out, nil
 }

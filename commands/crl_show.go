@@ -11,9 +11,9 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
@@ -96,7 +96,7 @@ func runCRLShow(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	root := d.CA(pkidir.RootName)
+	root := d.CA(dirview.RootName)
 	path := c.Args().First()
 	if path == "" {
 		path = root.CRL

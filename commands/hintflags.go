@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 	"github.com/urfave/cli/v2"
 )
@@ -244,10 +244,10 @@ func (h *hintContext) caBelow() string {
 	if dir == "" {
 		dir = "."
 	}
-	if pkidir.HoldsCA(dir) {
+	if dirview.HoldsCA(dir) {
 		return ""
 	}
-	below := pkidir.CADirsBelow(dir)
+	below := dirview.CADirsBelow(dir)
 	if len(below) == 0 {
 		return ""
 	}

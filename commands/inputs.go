@@ -13,6 +13,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
@@ -83,17 +84,17 @@ func externalCRLFlags() []cli.Flag {
 // intermediate, or ca for the root), --ca/--ca-key files (a bundle: the
 // issuer first, then the certificates above it), or the directory's
 // default issuer (its one intermediate, else the root), said in a note.
-func loadSigner(c *cli.Context, d *pkidir.Dir, cfg *cfsslconf.SigningConfig, res *result) (*pkidir.Signer, error) {
+func loadSigner(c *cli.Context, d *pkidir.Dir, cfg *cfsslconf.SigningConfig, res *result) (*dirview.Signer, error) {
 	name := c.String("issuer")
 	if name == "" && !c.IsSet("ca") && !c.IsSet("ca-key") {
 		def, err := d.DefaultIssuer(time.Now())
 		if err != nil {
 			return nil, err
 		}
-		if def != pkidir.RootName {
-			res.Notes = append(res.Notes, fmt.Sprintf("signing with the intermediate CA %q: the default issuer once the directory has one (--issuer %s signs with the root)", def, pkidir.RootName))
+		if def != dirview.RootName {
+			res.Notes = append(res.Notes, fmt.Sprintf("signing with the intermediate CA %q: the default issuer once the directory has one (--issuer %s signs with the root)", def, dirview.RootName))
 		}
-		return d.LoadSigner(def, pkidir.CAInput{}, cfg)
+		return d.LoadSigner(def, dirview.CAInput{}, cfg)
 	}
 	if name != "" {
 		if err := checkBaseName(name); err != nil {
@@ -102,7 +103,7 @@ func loadSigner(c *cli.Context, d *pkidir.Dir, cfg *cfsslconf.SigningConfig, res
 		if c.IsSet("ca") || c.IsSet("ca-key") {
 			return nil, usageErrorf("--issuer and --ca/--ca-key both name the signing CA").hint("use one or the other")
 		}
-		return d.LoadSigner(name, pkidir.CAInput{}, cfg)
+		return d.LoadSigner(name, dirview.CAInput{}, cfg)
 	}
 	in, err := loadCAInput(c, d)
 	if err != nil {
@@ -113,27 +114,27 @@ func loadSigner(c *cli.Context, d *pkidir.Dir, cfg *cfsslconf.SigningConfig, res
 
 // loadCAInput reads --ca and --ca-key when given (either may be stdin);
 // without them the directory's root is used.
-func loadCAInput(c *cli.Context, d *pkidir.Dir) (pkidir.CAInput, error) {
+func loadCAInput(c *cli.Context, d *pkidir.Dir) (dirview.CAInput, error) {
 	if !c.IsSet("ca") && !c.IsSet("ca-key") {
-		return pkidir.CAInput{}, nil
+		return dirview.CAInput{}, nil
 	}
-	root := d.CA(pkidir.RootName)
+	root := d.CA(dirview.RootName)
 	certPath, _ := inputPath(c, "ca", root.Cert)
 	keyPath, _ := inputPath(c, "ca-key", root.Key)
 	certs, err := loadFileAs(c, input.InputCertificates, certPath, pemutil.ParseCertificatesPEM, "run 'mtlsctl ca init' first, or pass --ca")
 	if err != nil {
-		return pkidir.CAInput{}, err
+		return dirview.CAInput{}, err
 	}
 	key, err := loadFileAs(c, input.InputKey, keyPath, pemutil.ParseKeyPEM, "pass the CA key with --ca-key")
 	if err != nil {
-		return pkidir.CAInput{}, err
+		return dirview.CAInput{}, err
 	}
-	return pkidir.CAInput{CertFile: stdinLabel(certPath), KeyFile: stdinLabel(keyPath), Certs: certs, Key: key}, nil
+	return dirview.CAInput{CertFile: stdinLabel(certPath), KeyFile: stdinLabel(keyPath), Certs: certs, Key: key}, nil
 }
 
 // loadConfig reads --config, else DIR/ca-config.json.
 func loadConfig(c *cli.Context, d *pkidir.Dir) (*cfsslconf.SigningConfig, error) {
-	cfgPath, _ := inputPath(c, "config", d.File(pkidir.ConfigName))
+	cfgPath, _ := inputPath(c, "config", d.File(dirview.ConfigName))
 	return loadFileAs(c, input.InputConfig, cfgPath, cfsslconf.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
 }
 
@@ -182,8 +183,8 @@ func refuseInputs(c *cli.Context, d *pkidir.Dir, jobs []pkidir.Job) error {
 			outputs = append(outputs, atomicfile.File{Path: p})
 		}
 	}
-	root := d.CA(pkidir.RootName)
-	inputs := []string{c.String("csr"), c.String("ca"), c.String("ca-key"), c.String("config"), root.Cert, root.Key, d.File(pkidir.ConfigName)}
+	root := d.CA(dirview.RootName)
+	inputs := []string{c.String("csr"), c.String("ca"), c.String("ca-key"), c.String("config"), root.Cert, root.Key, d.File(dirview.ConfigName)}
 	if name := c.String("issuer"); name != "" {
 		inputs = append(inputs, d.CA(name).Cert, d.CA(name).Key)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/accesssim"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
@@ -98,7 +99,7 @@ func serveCommand(u *ui) *cli.Command {
 			if c.IsSet("cert") != c.IsSet("key") {
 				return usageErrorf("--cert and --key go together")
 			}
-			caPath, _ := inputPath(c, "ca", d.CA(pkidir.RootName).Cert)
+			caPath, _ := inputPath(c, "ca", d.CA(dirview.RootName).Cert)
 			srv, err := newServer(u, c.App.Reader, serveOptions{
 				dir: d.Path(), caPath: caPath, crlPaths: c.StringSlice("crl"), commonNames: c.StringSlice("common-name"),
 				addr: c.String("addr"), addrFile: c.String("addr-file"), certFile: c.String("cert"), keyFile: c.String("key"),
@@ -161,7 +162,7 @@ func newServer(u *ui, stdin io.Reader, o serveOptions) (*server, error) {
 	// else happens: one that is not serve's to replace (the CA key named
 	// as --addr-file, a client certificate called serve-ca.pem, a symlink)
 	// stops it with nothing written and nothing listening.
-	caFile := d.Leaf(pkidir.ServeCAName).Cert
+	caFile := d.Leaf(dirview.ServeCAName).Cert
 	if err := checkServeOutputs(o, caFile); err != nil {
 		return nil, err
 	}
@@ -300,7 +301,7 @@ func serveBanner(d *pkidir.Dir, o serveOptions, sim *accesssim.Server, cas []*x5
 	for _, ca := range sim.Uncovered() {
 		banner = append(banner, fmt.Sprintf("note: no CRL given for %s: what it issues is not checked for revocation (give its CRL with --crl)", caName(ca)))
 	}
-	clientCert, clientKey := d.PresentedFiles(pkidir.DefaultLeafName, cas)
+	clientCert, clientKey := d.PresentedFiles(dirview.DefaultLeafName, cas)
 	banner = append([]string{"listening on " + url, "policy: " + policyText}, banner...)
 	return append(banner,
 		"try it:",

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
@@ -158,7 +159,7 @@ func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
 			return err
 		}
 		if out == "" {
-			out = d.CA(pkidir.RootName).CRL
+			out = d.CA(dirview.RootName).CRL
 		}
 	} else {
 		// Which CA of the directory signed it (--issuer NAME, the root, or
@@ -195,7 +196,7 @@ func crlViaSigner(u *ui, c *cli.Context, d *pkidir.Dir) error {
 // signerCheckItems is what 'check --signer' checks: the CA in DIR/ca.pem
 // and the valid certificates in the signer's database.
 func signerCheckItems(c *cli.Context, d *pkidir.Dir) ([]pkidir.CheckCert, []inventory.Record, error) {
-	root := d.CA(pkidir.RootName)
+	root := d.CA(dirview.RootName)
 	certs, err := loadFileAs(c, input.InputCertificates, root.Cert, pemutil.ParseCertificatesPEM, "the issuing CA's certificate is needed: copy the certificate the signer issues with to "+root.Cert+" (on the signing host: DIR/NAME.pem when it runs signer serve --issuer NAME, else DIR/ca.pem)")
 	if err != nil {
 		return nil, nil, err

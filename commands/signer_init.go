@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/signer"
 	"github.com/urfave/cli/v2"
 )
@@ -48,8 +48,8 @@ func runSignerInit(u *ui, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(d.CA(pkidir.RootName).Cert); err != nil {
-		return &pkix.Error{File: d.CA(pkidir.RootName).Cert, Msg: "no CA here to sign with", Hint: "make it first: mtlsctl ca init --dir " + d.Path()}
+	if _, err := os.Stat(d.CA(dirview.RootName).Cert); err != nil {
+		return &pkix.Error{File: d.CA(dirview.RootName).Cert, Msg: "no CA here to sign with", Hint: "make it first: mtlsctl ca init --dir " + d.Path()}
 	}
 	if c.String("db") == "" {
 		return usageErrorf("signer init needs --db URL (or MTLSCTL_SIGNER_DB)").hint("mtlsctl signer init --db postgres://signer@localhost/pki")

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/worker"
 	"github.com/urfave/cli/v2"
 )
@@ -96,7 +96,7 @@ func runWorkerBuild(u *ui, c *cli.Context) error {
 	}
 	out := c.String("out")
 	if out == "" {
-		out = d.File(pkidir.WorkerDirName)
+		out = d.File(dirview.WorkerDirName)
 	}
 	deployed, err := worker.ReadDeployed(out)
 	if err != nil {

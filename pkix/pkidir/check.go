@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 )
 
 // CheckOptions says what a check looks at. Without Certs or Records it
@@ -128,7 +130,7 @@ func (d *Dir) Check(opts CheckOptions) (*CheckReport, error) {
 	for _, r := range opts.Records {
 		col.AddRecord(r)
 	}
-	cov := &CRLCoverage{}
+	cov := &revocation.CRLCoverage{}
 	var late []Finding
 	if opts.Inventory {
 		var err error
@@ -179,7 +181,7 @@ func (d *Dir) Check(opts CheckOptions) (*CheckReport, error) {
 // checkInventory adds the directory's valid records and finds what is
 // unfinished at once; what follows from the CRLs is returned to be
 // reported after the CRL's own findings.
-func (d *Dir) checkInventory(opts CheckOptions, col *inventory.ExpiryCollector, rep *CheckReport) (*CRLCoverage, []Finding, error) {
+func (d *Dir) checkInventory(opts CheckOptions, col *inventory.ExpiryCollector, rep *CheckReport) (*revocation.CRLCoverage, []Finding, error) {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return nil, nil, err
@@ -210,7 +212,7 @@ func (d *Dir) checkInventory(opts CheckOptions, col *inventory.ExpiryCollector, 
 	revokedInEffect := d.RevocationFindings(inv)
 	if len(inv.Records) == 0 {
 		// A directory made with cfssl or before the inventory: its CA.
-		root := d.CA(RootName)
+		root := d.CA(dirview.RootName)
 		certs, err := opts.ReadCA(root.Cert)
 		if err != nil {
 			return nil, nil, err
@@ -226,7 +228,7 @@ func (d *Dir) checkInventory(opts CheckOptions, col *inventory.ExpiryCollector, 
 	for _, p := range unrevoked {
 		rep.add(FindingUnrevoked, SeverityWarning, p.Message())
 	}
-	for _, r := range SupersededStillValid(inv, opts.Now) {
+	for _, r := range revocation.SupersededStillValid(inv, opts.Now) {
 		rep.Findings = append(rep.Findings, Finding{Kind: FindingSuperseded, Severity: SeverityNote, Record: &r})
 	}
 	var late []Finding

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 )
 
@@ -77,7 +78,7 @@ func TestCreateRootRefusesReplacing(t *testing.T) {
 	if _, err := d.CreateRoot(context.Background(), RootRequest{Request: req, Config: cfg}); err == nil {
 		t.Fatal("a second root without Force was made")
 	}
-	cert, err := input.ReadInput(d.CA(RootName).Cert, nil)
+	cert, err := input.ReadInput(d.CA(dirview.RootName).Cert, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 )
 
 // RootRequest is a new root CA: its cfssl request and configuration, read
@@ -37,7 +38,7 @@ type RootResult struct {
 
 // RootOutputs are the files CreateRoot writes.
 func (d *Dir) RootOutputs(extra []atomicfile.File) []atomicfile.File {
-	root := d.CA(RootName)
+	root := d.CA(dirview.RootName)
 	return append([]atomicfile.File{{Path: root.Cert}, {Path: root.Key}, {Path: root.CSR}}, extra...)
 }
 

@@ -5,56 +5,10 @@ import (
 	"fmt"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
-	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
-	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
-	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
-
-// A key is compared by its identity (pkix.KeyIdentity: an RSA modulus,
-// an EC point), not only by the hash of its SubjectPublicKeyInfo: the
-// same RSA modulus with exponent 65539 is another SPKI, and whoever
-// holds the factors signs for both.
-type keyOf struct{ identity, spki string }
-
-func (k keyOf) same(o keyOf) bool {
-	return (k.identity != "" && k.identity == o.identity) || (k.spki != "" && k.spki == o.spki)
-}
-
-func deviceKey(r *ca.DeviceRequest) keyOf {
-	return keyOf{identity: r.KeyIdentity(), spki: r.PublicKeySHA()}
-}
-
-func certKey(c *x509.Certificate) keyOf {
-	return keyOf{identity: pemutil.CertKeyIdentity(c), spki: inventory.PublicKeySHA256(c)}
-}
-
-// recordKey is a record's key; an inventory written before the key
-// identity column has none, and it is read from the record's certificate
-// file while that file still holds that certificate (else the SPKI hash
-// alone is compared).
-func (d *Dir) recordKey(r *inventory.Record) keyOf {
-	k := keyOf{identity: r.KeyIdentity, spki: r.PublicKeySHA}
-	if k.identity != "" || r.Name == "" {
-		return k
-	}
-	if certs, err := readCerts(d.Leaf(r.Name).Cert, pkix.Text{}); err == nil && x509text.SerialHex(certs[0].SerialNumber) == r.Serial {
-		k.identity = pemutil.CertKeyIdentity(certs[0])
-	}
-	return k
-}
-
-// fillKeyIdentities gives every record of inv its key identity (see
-// recordKey), so that one inventory read serves many comparisons.
-func (d *Dir) fillKeyIdentities(inv *inventory.Inventory) {
-	for i := range inv.Records {
-		r := &inv.Records[i]
-		if r.KeyIdentity == "" {
-			r.KeyIdentity = d.recordKey(r).identity
-		}
-	}
-}
 
 // checkDeviceKeys refuses a device's request whose key is already
 // certified here: one key on two devices means one device can act as the
@@ -70,7 +24,7 @@ func (d *Dir) checkDeviceKeys(req *IssueRequest) error {
 			continue
 		}
 		for _, other := range seen {
-			if deviceKey(other.Device).same(deviceKey(j.Device)) {
+			if dirview.DeviceKey(other.Device).Same(dirview.DeviceKey(j.Device)) {
 				return &pkix.Error{File: j.Device.File, Msg: fmt.Sprintf("has the same key as %s", other.Device.File),
 					Hint: "each device makes its own key; one key on two devices lets one act as the other"}
 			}
@@ -84,7 +38,7 @@ func (d *Dir) checkDeviceKeys(req *IssueRequest) error {
 	if err != nil {
 		return err
 	}
-	d.fillKeyIdentities(inv)
+	d.FillKeyIdentities(inv)
 	for _, j := range seen {
 		if err := d.deviceKeyConflict(req, j, inv); err != nil {
 			return err
@@ -99,10 +53,10 @@ func (d *Dir) deviceKeyConflict(req *IssueRequest, j Job, inv *inventory.Invento
 	if j.Device == nil {
 		return nil
 	}
-	key := deviceKey(j.Device)
+	key := dirview.DeviceKey(j.Device)
 	cas := append([]*x509.Certificate{req.Signer.Issuer.Cert}, req.Signer.Above...)
 	for _, c := range cas {
-		if certKey(c).same(key) {
+		if dirview.CertKey(c).Same(key) {
 			return &pkix.Error{File: j.Device.File, Msg: fmt.Sprintf("the request's key is the key of the CA %q", c.Subject.CommonName),
 				Hint: "a CA's key is never a client's: the CA's key must have left its machine; make a new key on the device"}
 		}
@@ -113,13 +67,13 @@ func (d *Dir) deviceKeyConflict(req *IssueRequest, j Job, inv *inventory.Invento
 	current := false
 	for i := range inv.Records {
 		r := &inv.Records[i]
-		if req.Force && r.Name == j.Name && r.Status == inventory.StatusValid && r.Kind == inventory.KindClient && recordKeyOf(r).same(key) {
+		if req.Force && r.Name == j.Name && r.Status == inventory.StatusValid && r.Kind == inventory.KindClient && dirview.RecordKeyOf(r).Same(key) {
 			current = true
 		}
 	}
 	for i := range inv.Records {
 		r := &inv.Records[i]
-		if !recordKeyOf(r).same(key) {
+		if !dirview.RecordKeyOf(r).Same(key) {
 			continue
 		}
 		if r.Kind.IsCA() {
@@ -145,11 +99,6 @@ func (d *Dir) deviceKeyConflict(req *IssueRequest, j Job, inv *inventory.Invento
 	return nil
 }
 
-// recordKeyOf is a record's key as the inventory (filled in) has it.
-func recordKeyOf(r *inventory.Record) keyOf {
-	return keyOf{identity: r.KeyIdentity, spki: r.PublicKeySHA}
-}
-
 // recheckDeviceKeys repeats the key check under the lock, on the
 // inventory as it is now: two runs given requests for one key both pass
 // the check before signing, and only the first to commit may keep its
@@ -167,7 +116,7 @@ func (d *Dir) recheckDeviceKeys(req *IssueRequest, sets []dirtx.Set, setJob []in
 	if err != nil {
 		return nil, nil, err
 	}
-	d.fillKeyIdentities(inv)
+	d.FillKeyIdentities(inv)
 	kept, keptJob := sets[:0], setJob[:0]
 	for k, i := range setJob {
 		j := req.Jobs[i]

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 	"math/big"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ func TestReadEdgeCRL(t *testing.T) {
 		{"unknown critical", crl(now.Add(time.Hour), pkix.Extension{Id: oid(1, 2, 3, 4), Critical: true, Value: []byte{5, 0}}), "does not understand"},
 		{"unknown, not critical", crl(now.Add(time.Hour), pkix.Extension{Id: oid(1, 2, 3, 4), Value: []byte{5, 0}}), ""},
 	} {
-		_, err := readEdgeCRL("ca.crl", tc.rl.Raw, ca, "ca.pem", now, nil)
+		_, err := revocation.ReadEdgeCRL("ca.crl", tc.rl.Raw, ca, "ca.pem", now, nil)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
@@ -59,7 +60,7 @@ func TestReadEdgeCRL(t *testing.T) {
 	tmpl.PublicKey = &other.PublicKey
 	der2, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &other.PublicKey, other)
 	ca2, _ := x509.ParseCertificate(der2)
-	if _, err := readEdgeCRL("ca.crl", crl(now.Add(time.Hour)).Raw, ca2, "other.pem", now, nil); err == nil || !strings.Contains(err.Error(), "does not verify") {
+	if _, err := revocation.ReadEdgeCRL("ca.crl", crl(now.Add(time.Hour)).Raw, ca2, "other.pem", now, nil); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Errorf("foreign signature: %v", err)
 	}
 }
@@ -67,16 +68,16 @@ func TestReadEdgeCRL(t *testing.T) {
 // WAF rules stay under the length limit and list both spellings of a
 // serial whose first byte has its top bit set.
 func TestWAFRules(t *testing.T) {
-	set := &RevocationSet{RevokedCAs: []string{"AA"}}
-	var revoked []Revocation
+	set := &revocation.RevocationSet{RevokedCAs: []string{"AA"}}
+	var revoked []revocation.Revocation
 	for i := range 500 {
-		revoked = append(revoked, Revocation{IssuerSKI: "0102", Serial: strings.ToUpper(big.NewInt(int64(0x7000000 + i)).Text(16))})
+		revoked = append(revoked, revocation.Revocation{IssuerSKI: "0102", Serial: strings.ToUpper(big.NewInt(int64(0x7000000 + i)).Text(16))})
 	}
-	revoked = append(revoked, Revocation{IssuerSKI: "0102", Serial: "8F01"})
-	rules := WAFRules(set, revoked)
+	revoked = append(revoked, revocation.Revocation{IssuerSKI: "0102", Serial: "8F01"})
+	rules := revocation.WAFRules(set, revoked)
 	joined := strings.Join(rules, "\n")
 	for _, r := range rules {
-		if len(r) > WAFExpressionLimit {
+		if len(r) > revocation.WAFExpressionLimit {
 			t.Errorf("a rule is %d characters long", len(r))
 		}
 	}

@@ -12,8 +12,10 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/chain"
 	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
@@ -50,7 +52,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 		case 1:
 			name = m[0].Name
 		default:
-			return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q matches %d certificates", name, len(m)), Err: ErrAmbiguous,
+			return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q matches %d certificates", name, len(m)), Err: revocation.ErrAmbiguous,
 				Hint: "give the file base name instead (see '%s')", HintArgs: []any{pkix.ActListClients}}
 		}
 	}
@@ -62,7 +64,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	}
 	defer end()
 	lf := d.Leaf(name)
-	certs, err := readCerts(lf.Cert, pkix.Text{})
+	certs, err := dirview.ReadCerts(lf.Cert, pkix.Text{})
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +77,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 		return nil, &pkix.Error{File: lf.Cert, Msg: "was signed from the device's own request: its key is on the device, never here",
 			Hint: "a PKCS#12 file holds the key: make it on the device (openssl pkcs12 -export -inkey KEY -in " + name + ".pem), or send the device " + name + ".pem alone"}
 	}
-	key, err := readKey(lf.Key, pkix.Words("the key must be next to the certificate as NAME-key.pem"))
+	key, err := dirview.ReadKey(lf.Key, pkix.Words("the key must be next to the certificate as NAME-key.pem"))
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +90,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 	}
 	// The chain: the fullchain's intermediates if there is one, then the root.
 	var p12Chain []*x509.Certificate
-	if fc, err := readCerts(lf.Fullchain, pkix.Text{}); err == nil && len(fc) > 1 {
+	if fc, err := dirview.ReadCerts(lf.Fullchain, pkix.Text{}); err == nil && len(fc) > 1 {
 		p12Chain = chain.ChainToRoot(fc[1], fc[2:], d.Root())
 	}
 	if root := d.Root(); p12Chain == nil && root != nil && cert.CheckSignatureFrom(root) == nil {
@@ -106,7 +108,7 @@ func (d *Dir) Export(ctx context.Context, req *ExportRequest) (*ExportResult, er
 			Hint: "name it NAME.p12, or write it outside the directory"}
 	}
 	for _, in := range []string{lf.Cert, lf.Key} {
-		if sameFile(in, out) {
+		if dirview.SameFile(in, out) {
 			return nil, &pkix.Error{File: out, Msg: "is also an input of this command; refusing to write over it", Hint: "choose another %s", HintArgs: []any{pkix.OptOut}}
 		}
 	}

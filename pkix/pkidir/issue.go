@@ -19,6 +19,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
@@ -75,7 +76,7 @@ func PlanBatch(template *cfsslconf.Request, cns []string) ([]Job, error) {
 type IssueRequest struct {
 	Kind   inventory.Kind // KindClient or KindIntermediate
 	Jobs   []Job
-	Signer *Signer
+	Signer *dirview.Signer
 	// Profile names the signing profile; for an intermediate, CAProfile
 	// is the profile itself and PathLen its exact path length (-1: none).
 	Profile   string
@@ -172,7 +173,7 @@ func (d *Dir) checkName(kind inventory.Kind, name string) error {
 	if kind == inventory.KindClient {
 		return d.CheckCertName(name)
 	}
-	if err := d.checkReserved(name); err != nil {
+	if err := d.CheckReserved(name); err != nil {
 		return err
 	}
 	// An intermediate never takes a client's files: --force would turn
@@ -351,7 +352,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 	}
 	defer sess.Unlock()
 	res.Repaired = sess.Repaired
-	if err := unchanged(s.file, s.Issuer.Cert); err != nil {
+	if err := dirview.Unchanged(s.File, s.Issuer.Cert); err != nil {
 		return nil, err
 	}
 	if sets, setJob, err = d.recheckDeviceKeys(req, sets, setJob, res); err != nil {
@@ -369,7 +370,7 @@ func (d *Dir) Issue(ctx context.Context, req *IssueRequest) (*IssueResult, error
 		for _, set := range sets {
 			names[set.Records[0].Name] = true
 		}
-		valid, err := d.validByName(names, req.Kind)
+		valid, err := d.ValidByName(names, req.Kind)
 		if err != nil {
 			return nil, err
 		}
@@ -462,7 +463,7 @@ func (d *Dir) certFiles(req *IssueRequest, j Job, is *ca.Issued, p12Chain []*x50
 // built-in request and configuration) in one transaction. Replacing a
 // root that issued certificates warns: none of them verifies any more.
 func (d *Dir) InitRoot(ctx context.Context, ca *ca.Issued, extra []atomicfile.File, force bool) (written []atomicfile.Written, notes, warnings []string, err error) {
-	lf := d.Leaf(RootName)
+	lf := d.Leaf(dirview.RootName)
 	files := append([]atomicfile.File{
 		{Path: lf.Cert, Data: ca.CertPEM, Mode: atomicfile.ModePublic, Kind: "CA certificate"},
 		{Path: lf.Key, Data: ca.KeyPEM, Mode: atomicfile.ModeSecret, Kind: "private key"},
@@ -475,7 +476,7 @@ func (d *Dir) InitRoot(ctx context.Context, ca *ca.Issued, extra []atomicfile.Fi
 	defer end()
 	var ret *retirement
 	if force {
-		if ret, err = d.retire(RootName, now()); err != nil {
+		if ret, err = d.retire(dirview.RootName, dirview.Now()); err != nil {
 			return nil, nil, nil, err
 		}
 	}
@@ -483,10 +484,10 @@ func (d *Dir) InitRoot(ctx context.Context, ca *ca.Issued, extra []atomicfile.Fi
 		files = append(files, ret.manifest)
 		notes = append(notes, ret.note(d))
 	}
-	rec := inventory.RecordOf{Cert: ca.Cert, Kind: inventory.KindRoot, Profile: RootName, Issuer: RootName, Name: RootName}.Record()
+	rec := inventory.RecordOf{Cert: ca.Cert, Kind: inventory.KindRoot, Profile: dirview.RootName, Issuer: dirview.RootName, Name: dirview.RootName}.Record()
 	records := []inventory.Record{rec}
 	if force {
-		old, err := d.FindName(RootName, func(r *inventory.Record) bool {
+		old, err := d.FindName(dirview.RootName, func(r *inventory.Record) bool {
 			return r.Kind == inventory.KindRoot && r.Status == inventory.StatusValid
 		})
 		if err != nil {
@@ -497,7 +498,7 @@ func (d *Dir) InitRoot(ctx context.Context, ca *ca.Issued, extra []atomicfile.Fi
 			records = append(records, o)
 		}
 	}
-	orphans, err := d.issuedBy(RootName)
+	orphans, err := d.issuedBy(dirview.RootName)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -521,7 +522,7 @@ func (d *Dir) InitRoot(ctx context.Context, ca *ca.Issued, extra []atomicfile.Fi
 
 // issuedBy counts the valid certificates recorded as issued by a CA.
 func (d *Dir) issuedBy(issuer string) (int, error) {
-	data, err := d.inventoryData()
+	data, err := d.InventoryData()
 	if err != nil || data == nil {
 		return 0, err
 	}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 )
 
 // newRoot makes a root CA in d (ECDSA: fast).
@@ -43,7 +45,7 @@ func newRoot(t *testing.T, d *Dir) *cfsslconf.SigningConfig {
 func TestIssueRefusesReplacedCA(t *testing.T) {
 	d := testDir(t)
 	cfg := newRoot(t, d)
-	signer, err := d.LoadSigner("", CAInput{}, cfg)
+	signer, err := d.LoadSigner("", dirview.CAInput{}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestCRLBuildCompactsInventory(t *testing.T) {
 	f.Close()
 	serials := d.File("serials.txt")
 	os.WriteFile(serials, nil, 0o644)
-	if _, err := d.BuildCRL(context.Background(), &CRLRequest{SerialsFile: serials, NextUpdate: time.Hour}); err != nil {
+	if _, err := d.BuildCRL(context.Background(), &revocation.CRLRequest{SerialsFile: serials, NextUpdate: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	inv, err := d.ReadInventory()

@@ -15,8 +15,10 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
@@ -100,7 +102,7 @@ func (d *Dir) Renew(ctx context.Context, req *RenewRequest) (*RenewResult, error
 		return groups[a].issuer+"/"+groups[a].profile < groups[b].issuer+"/"+groups[b].profile
 	})
 	for _, g := range groups {
-		signer, err := d.LoadSigner(g.issuer, CAInput{}, req.Config)
+		signer, err := d.LoadSigner(g.issuer, dirview.CAInput{}, req.Config)
 		if err != nil {
 			for _, j := range jobs[g] {
 				res.Failed = append(res.Failed, Failure{CN: j.CN, Name: j.Name, Error: err.Error(), err: err})
@@ -170,9 +172,9 @@ func (d *Dir) dueForRenewal(req *RenewRequest) ([]inventory.Record, error) {
 			}
 			switch {
 			case len(m) == 0:
-				return nil, &pkix.Error{Msg: fmt.Sprintf("no valid client certificate is named or has the CN %q", n), Hint: "see '%s'", HintArgs: []any{pkix.Cmd(pkix.ActListClients, pkix.OptValid)}, Err: ErrUnknown}
+				return nil, &pkix.Error{Msg: fmt.Sprintf("no valid client certificate is named or has the CN %q", n), Hint: "see '%s'", HintArgs: []any{pkix.Cmd(pkix.ActListClients, pkix.OptValid)}, Err: revocation.ErrUnknown}
 			case len(m) > 1:
-				return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q matches %d certificates", n, len(m)), Hint: "give the file base name instead (see '%s')", HintArgs: []any{pkix.ActListClients}, Err: ErrAmbiguous}
+				return nil, &pkix.Error{Msg: fmt.Sprintf("CN %q matches %d certificates", n, len(m)), Hint: "give the file base name instead (see '%s')", HintArgs: []any{pkix.ActListClients}, Err: revocation.ErrAmbiguous}
 			}
 			if !seen[m[0].Serial] {
 				seen[m[0].Serial] = true
@@ -202,7 +204,7 @@ func (d *Dir) dueForRenewal(req *RenewRequest) ([]inventory.Record, error) {
 // request.
 func (d *Dir) renewalJob(r inventory.Record, req *RenewRequest) (Job, error) {
 	lf := d.Leaf(r.Name)
-	certs, err := readCerts(lf.Cert, pkix.Textf("the certificate's file is gone: issue it again with '%s'", pkix.ActIssueClient))
+	certs, err := dirview.ReadCerts(lf.Cert, pkix.Textf("the certificate's file is gone: issue it again with '%s'", pkix.ActIssueClient))
 	if err != nil {
 		return Job{}, err
 	}
@@ -243,7 +245,7 @@ func (d *Dir) renewalJob(r inventory.Record, req *RenewRequest) (Job, error) {
 		}
 		job.Device, job.SetCN = dr, true
 	case req.ReuseKey:
-		key, err := readKey(lf.Key, pkix.Words("the key must be next to the certificate as NAME-key.pem"))
+		key, err := dirview.ReadKey(lf.Key, pkix.Words("the key must be next to the certificate as NAME-key.pem"))
 		if err != nil {
 			return Job{}, err
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
@@ -18,7 +19,7 @@ import (
 // issueClients issues a client certificate for each CN in d.
 func issueClients(t *testing.T, d *Dir, cfg *cfsslconf.SigningConfig, cns ...string) {
 	t.Helper()
-	signer, err := d.LoadSigner("", CAInput{}, cfg)
+	signer, err := d.LoadSigner("", dirview.CAInput{}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestStaleRenewalIsDropped(t *testing.T) {
 		t.Fatalf("other run: %v %+v", err, res)
 	}
 	afterOther := validRecords(t, d)
-	signer, err := d.LoadSigner("", CAInput{}, cfg)
+	signer, err := d.LoadSigner("", dirview.CAInput{}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

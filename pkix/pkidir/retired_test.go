@@ -1,8 +1,9 @@
 package pkidir
 
 import (
-	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"testing"
+
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 )
 
 // A journal's rekey step may only give a CA's own file its retired name:

@@ -16,11 +16,13 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 )
 
 // signDevice signs a device's request for key in d, as client sign does.
-func signDevice(t *testing.T, d *Dir, signer *Signer, name string, key crypto.Signer) error {
+func signDevice(t *testing.T, d *Dir, signer *dirview.Signer, name string, key crypto.Signer) error {
 	t.Helper()
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: x509pkix.Name{CommonName: name}}, key)
 	if err != nil {
@@ -71,7 +73,7 @@ func TestRevokedModulusNeverCertifiedAgain(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			d := testDir(t)
 			cfg := newRoot(t, d)
-			signer, err := d.LoadSigner("", CAInput{}, cfg)
+			signer, err := d.LoadSigner("", dirview.CAInput{}, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +84,7 @@ func TestRevokedModulusNeverCertifiedAgain(t *testing.T) {
 			if err := signDevice(t, d, signer, "dev-1", key); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := d.Revoke(context.Background(), &RevokeRequest{Name: "dev-1", Reason: crl.ReasonKeyCompromise}); err != nil {
+			if _, err := d.Revoke(context.Background(), &revocation.RevokeRequest{Name: "dev-1", Reason: crl.ReasonKeyCompromise}); err != nil {
 				t.Fatal(err)
 			}
 			if old {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
@@ -31,7 +32,7 @@ type ServeOptions struct {
 // client certificates it accepts, and its CRL), the server certificate,
 // the database, and checks the configuration before anything listens.
 func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.Config, error) {
-	cfgPath := d.File(pkidir.ConfigName)
+	cfgPath := d.File(dirview.ConfigName)
 	data, err := os.ReadFile(cfgPath)
 	if err != nil {
 		return nil, nil, &pkix.Error{File: cfgPath, Msg: "cannot be read", Hint: "the signer signs with the directory's CA and its configuration: run '%s' there", HintArgs: []any{pkix.ActMakeCA}, Err: err}
@@ -40,17 +41,17 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 	if err != nil {
 		return nil, nil, err
 	}
-	issuing, err := d.LoadSigner(o.Issuer, pkidir.CAInput{}, cfg)
+	issuing, err := d.LoadSigner(o.Issuer, dirview.CAInput{}, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	// A service holding keys refuses to run with one others can read.
-	for _, key := range []string{d.CA(issuing.Name).Key, sd.CA(pkidir.RootName).Key, sd.Leaf(ServerName).Key} {
+	for _, key := range []string{d.CA(issuing.Name).Key, sd.CA(dirview.RootName).Key, sd.Leaf(ServerName).Key} {
 		if info, err := os.Stat(key); err == nil && info.Mode().Perm()&0o077 != 0 {
 			return nil, nil, &pkix.Error{File: key, Msg: fmt.Sprintf("is readable by others (mode %04o): the signer will not serve with it", info.Mode().Perm()), Hint: "chmod 600 " + key}
 		}
 	}
-	signerCA := sd.CA(pkidir.RootName)
+	signerCA := sd.CA(dirview.RootName)
 	caPEM, err := os.ReadFile(signerCA.Cert)
 	if err != nil {
 		return nil, nil, &pkix.Error{File: signerCA.Cert, Msg: "the signer CA is missing", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeSigner}, Err: err}
@@ -101,7 +102,7 @@ func LoadServer(d, sd *pkidir.Dir, store *Store, o ServeOptions) (*Server, *tls.
 // built-in one, as 'client issue' on the host would give.
 func hostSubject(d *pkidir.Dir) (*cfsigner.Subject, error) {
 	req := cfsslconf.DefaultRequest("", cfsslconf.ClientRequest)
-	path := d.File(pkidir.ClientRequest)
+	path := d.File(dirview.ClientRequest)
 	if data, err := os.ReadFile(path); err == nil {
 		if req, err = cfsslconf.LoadRequest(path, data, cfsslconf.ClientRequest); err != nil {
 			return nil, err

@@ -17,6 +17,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/pemutil"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
@@ -82,7 +83,7 @@ func (r *Remote) Sign(csrPEM []byte, cn, profile string) (*x509.Certificate, []b
 type RunnerJob struct {
 	CN, Name string
 	Req      *cfsslconf.Request
-	Files    pkidir.LeafFiles
+	Files    dirview.LeafFiles
 }
 
 // PlanRunnerJobs gives each job of a batch its files in d, checked before

@@ -25,7 +25,7 @@ import (
 	cfsigner "github.com/cloudflare/cfssl/signer"
 	"github.com/cloudflare/cfssl/signer/local"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 )
 
 // The endpoints that exist. Every other path (cfssl's newcert, certadd,
@@ -279,7 +279,7 @@ func (b *boundSigner) Sign(req cfsigner.SignRequest) ([]byte, error) {
 	// Not a refusal of this request but of every one to come: a plain
 	// error (500), so a runner's batch stops at the first. The runner
 	// is told why, in one line; the file and the rest go to the log.
-	var stale *pkidir.StaleSignerError
+	var stale *dirview.StaleSignerError
 	if errors.As(err, &stale) {
 		if b.s.Log != nil {
 			b.s.Log.Printf("%s: %v; restart signer serve with a valid --issuer", b.who.ID(), err)

@@ -18,6 +18,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/ca"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
@@ -76,7 +77,7 @@ func OpenDir(d *pkidir.Dir) (*pkidir.Dir, error) {
 
 // Config is the signer CA's signing configuration, as written.
 func Config(sd *pkidir.Dir) (*cfsslconf.SigningConfig, error) {
-	path := sd.File(pkidir.ConfigName)
+	path := sd.File(dirview.ConfigName)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &pkix.Error{File: path, Msg: "cannot be read", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeSigner}, Err: err}
@@ -87,7 +88,7 @@ func Config(sd *pkidir.Dir) (*cfsslconf.SigningConfig, error) {
 // InitCA makes the signer CA in sd, unless it has one: 'signer init' is
 // safe to run again, and never replaces the CA that runners trust.
 func InitCA(ctx context.Context, sd *pkidir.Dir) ([]atomicfile.Written, error) {
-	if _, err := os.Stat(sd.CA(pkidir.RootName).Cert); err == nil {
+	if _, err := os.Stat(sd.CA(dirview.RootName).Cert); err == nil {
 		return nil, nil
 	}
 	if err := os.MkdirAll(sd.Path(), 0o700); err != nil {
@@ -106,8 +107,8 @@ func InitCA(ctx context.Context, sd *pkidir.Dir) ([]atomicfile.Written, error) {
 		return nil, err
 	}
 	extra := []atomicfile.File{
-		{Path: sd.File(pkidir.ConfigName), Data: []byte(ConfigJSON), Mode: atomicfile.ModePublic, Kind: "signer CA's signing configuration"},
-		{Path: sd.File(pkidir.CARequestName), Data: []byte(CARequestJSON), Mode: atomicfile.ModePublic, Kind: "signer CA's request"},
+		{Path: sd.File(dirview.ConfigName), Data: []byte(ConfigJSON), Mode: atomicfile.ModePublic, Kind: "signer CA's signing configuration"},
+		{Path: sd.File(dirview.CARequestName), Data: []byte(CARequestJSON), Mode: atomicfile.ModePublic, Kind: "signer CA's request"},
 	}
 	written, _, _, err := sd.InitRoot(ctx, ca, extra, false)
 	return written, err
@@ -158,7 +159,7 @@ func issueIn(ctx context.Context, sd *pkidir.Dir, name, cn string, req *cfsslcon
 	if err != nil {
 		return nil, err
 	}
-	s, err := sd.LoadSigner("", pkidir.CAInput{}, cfg)
+	s, err := sd.LoadSigner("", dirview.CAInput{}, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +227,7 @@ func CheckGrantProfiles(d *pkidir.Dir, g Grant) error {
 	if g.Role != RoleRunner {
 		return nil
 	}
-	path := d.File(pkidir.ConfigName)
+	path := d.File(dirview.ConfigName)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return &pkix.Error{File: path, Msg: "cannot be read: the grant's profiles are checked against it", Hint: "run '%s' first", HintArgs: []any{pkix.ActMakeCA}, Err: err}

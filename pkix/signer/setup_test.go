@@ -13,6 +13,7 @@ import (
 
 	cfsigner "github.com/cloudflare/cfssl/signer"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 )
 
@@ -33,11 +34,11 @@ func TestSignerDirectoryEndToEnd(t *testing.T) {
 	if _, err := InitCA(ctx, sd); err != nil {
 		t.Fatal(err)
 	}
-	caBefore, _ := os.ReadFile(sd.CA(pkidir.RootName).Cert)
+	caBefore, _ := os.ReadFile(sd.CA(dirview.RootName).Cert)
 	if w, err := InitCA(ctx, sd); err != nil || len(w) != 0 {
 		t.Fatalf("second init: %v %v", w, err)
 	}
-	if caAfter, _ := os.ReadFile(sd.CA(pkidir.RootName).Cert); string(caAfter) != string(caBefore) {
+	if caAfter, _ := os.ReadFile(sd.CA(dirview.RootName).Cert); string(caAfter) != string(caBefore) {
 		t.Fatal("a second init replaced the signer CA")
 	}
 	if _, err := IssueServer(ctx, sd, []string{"localhost", "127.0.0.1"}); err != nil {
@@ -74,14 +75,14 @@ func TestSignerDirectoryEndToEnd(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), OIDGrant.String()) || !strings.Contains(string(out), "TLS Web Client Authentication") {
 			t.Errorf("openssl reads the runner certificate as:\n%s %v", out, err)
 		}
-		if out, err := exec.Command("openssl", "verify", "-CAfile", sd.CA(pkidir.RootName).Cert, "-purpose", "sslclient", sd.Leaf("runner-1").Cert).CombinedOutput(); err != nil {
+		if out, err := exec.Command("openssl", "verify", "-CAfile", sd.CA(dirview.RootName).Cert, "-purpose", "sslclient", sd.Leaf("runner-1").Cert).CombinedOutput(); err != nil {
 			t.Errorf("openssl verify: %s", out)
 		}
 	}
 
 	// The server on these files.
 	p := &testPKI{pool: x509.NewCertPool()}
-	caPEM, _ := os.ReadFile(sd.CA(pkidir.RootName).Cert)
+	caPEM, _ := os.ReadFile(sd.CA(dirview.RootName).Cert)
 	p.pool.AppendCertsFromPEM(caPEM)
 	if p.server, err = tls.LoadX509KeyPair(sd.Leaf(ServerName).Cert, sd.Leaf(ServerName).Key); err != nil {
 		t.Fatal(err)

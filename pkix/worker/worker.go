@@ -22,7 +22,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
-	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
+	"github.com/mtlsctl/mtlsctl/pkix/revocation"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
@@ -70,7 +70,7 @@ type metadata struct {
 	RevokedCAs []string  `json:"revoked_cas"`
 }
 
-func newMetadata(set *pkidir.RevocationSet, now time.Time) metadata {
+func newMetadata(set *revocation.RevocationSet, now time.Time) metadata {
 	meta := metadata{Built: now.UTC().Truncate(time.Second), RevokedCAs: set.RevokedCAs}
 	for _, c := range set.CRLs {
 		meta.CRLs = append(meta.CRLs, crlMeta{IssuerSKI: c.IssuerSKI, Number: c.Number, ThisUpdate: c.ThisUpdate, NextUpdate: c.NextUpdate})
@@ -105,7 +105,7 @@ type Files struct {
 }
 
 // Build renders the Worker for a revocation set.
-func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) {
+func Build(set *revocation.RevocationSet, o Options, now time.Time) (*Files, error) {
 	if o.Store != "kv" && o.Store != "inline" {
 		return nil, &pkix.Error{Msg: fmt.Sprintf("store %q: use kv or inline", o.Store)}
 	}
@@ -124,7 +124,7 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 		f.KV = func(w io.Writer) error { return writeKV(w, set, metaJSON) }
 	} else {
 		m := map[string]entry{}
-		err := set.Each(func(r pkidir.Revocation) error {
+		err := set.Each(func(r revocation.Revocation) error {
 			m[r.IssuerSKI+":"+r.Serial] = entry{Reason: r.Reason, RevokedAt: r.RevokedAt}
 			return nil
 		})
@@ -141,7 +141,7 @@ func Build(set *pkidir.RevocationSet, o Options, now time.Time) (*Files, error) 
 	fmt.Fprintf(&header, "// Built %s from %d CRL%s (%d revoked certificates, %d revoked CAs), store %s, grace %s, fail %s:\n",
 		meta.Built.Format(time.RFC3339), len(set.CRLs), plural(len(set.CRLs)), set.Count, len(set.RevokedCAs), o.Store,
 		cfsslconf.FormatDuration(o.Grace), map[bool]string{true: "open", false: "closed"}[o.FailOpen])
-	crls := append([]pkidir.CRLSource(nil), set.CRLs...)
+	crls := append([]revocation.CRLSource(nil), set.CRLs...)
 	sort.Slice(crls, func(a, b int) bool { return crls[a].CA < crls[b].CA })
 	for _, c := range crls {
 		fmt.Fprintf(&header, "//   %s (CA %s, issuer SKI %s): number %s, this update %s, next update %s\n",
@@ -211,14 +211,14 @@ func (f *Files) Outputs(dir string) []atomicfile.File {
 // line. Keys and values are hex, reason names and RFC 3339 times: nothing
 // JSON must escape but the value's own quotes, so they are written as
 // they are, without a json.Marshal per entry.
-func writeKV(w io.Writer, set *pkidir.RevocationSet, metaJSON []byte) error {
+func writeKV(w io.Writer, set *revocation.RevocationSet, metaJSON []byte) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	meta, _ := json.Marshal(string(metaJSON))
 	fmt.Fprintf(bw, "[{\"key\":%q,\"value\":%s}", Prefix+"meta", meta)
 	buf := make([]byte, 0, 256)
 	val := make([]byte, 0, 128)
 	var stamps stamper
-	err := set.Each(func(r pkidir.Revocation) error {
+	err := set.Each(func(r revocation.Revocation) error {
 		buf = append(buf[:0], ",\n{\"key\":\""...)
 		buf = appendKey(buf, r)
 		buf = append(buf, `","value":"`...)
@@ -245,10 +245,10 @@ type Pair struct{ Key, Value string }
 
 // EachKV streams the revoked certificates' pairs, as revoked.kv.json
 // holds them (without the metadata pair: see KVMeta).
-func EachKV(set *pkidir.RevocationSet, fn func(Pair) error) error {
+func EachKV(set *revocation.RevocationSet, fn func(Pair) error) error {
 	var stamps stamper
 	buf := make([]byte, 0, 128)
-	return set.Each(func(r pkidir.Revocation) error {
+	return set.Each(func(r revocation.Revocation) error {
 		key := string(appendKey(buf[:0], r))
 		return fn(Pair{Key: key, Value: string(appendValue(buf[:0], r, stamps.format(r.RevokedAt)))})
 	})
@@ -257,7 +257,7 @@ func EachKV(set *pkidir.RevocationSet, fn func(Pair) error) error {
 // KVMeta is the metadata pair, built now, and a digest of it without its
 // build time: two pushes of the same CRLs have the same digest, so the
 // second writes nothing.
-func KVMeta(set *pkidir.RevocationSet, now time.Time) (Pair, string, error) {
+func KVMeta(set *revocation.RevocationSet, now time.Time) (Pair, string, error) {
 	b, err := json.Marshal(newMetadata(set, now))
 	if err != nil {
 		return Pair{}, "", err
@@ -270,7 +270,7 @@ func KVMeta(set *pkidir.RevocationSet, now time.Time) (Pair, string, error) {
 	return Pair{Key: Prefix + "meta", Value: string(b)}, hex.EncodeToString(sum[:16]), nil
 }
 
-func appendKey(buf []byte, r pkidir.Revocation) []byte {
+func appendKey(buf []byte, r revocation.Revocation) []byte {
 	buf = append(buf, Prefix+"rev:"...)
 	buf = append(buf, r.IssuerSKI...)
 	buf = append(buf, ':')
@@ -278,7 +278,7 @@ func appendKey(buf []byte, r pkidir.Revocation) []byte {
 }
 
 // appendValue appends an entry's JSON: {"reason":…,"revoked_at":…}.
-func appendValue(buf []byte, r pkidir.Revocation, stamp []byte) []byte {
+func appendValue(buf []byte, r revocation.Revocation, stamp []byte) []byte {
 	buf = append(buf, '{')
 	if r.Reason != "" {
 		buf = append(buf, `"reason":"`...)

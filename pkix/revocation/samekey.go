@@ -1,8 +1,9 @@
-package pkidir
+package revocation
 
 import (
 	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
@@ -11,7 +12,7 @@ import (
 // an EC point). A keyCompromise revocation of one of them leaves the
 // others usable by whoever has the key. A root is left out: it cannot be
 // revoked here, and check names it.
-func (d *Dir) sameKeyValid(targets []inventory.Record) ([]inventory.Record, error) {
+func (d *Ops) sameKeyValid(targets []inventory.Record) ([]inventory.Record, error) {
 	if len(targets) == 0 {
 		return nil, nil
 	}
@@ -19,11 +20,11 @@ func (d *Dir) sameKeyValid(targets []inventory.Record) ([]inventory.Record, erro
 	if err != nil {
 		return nil, err
 	}
-	d.fillKeyIdentities(inv)
-	var keys []keyOf
+	d.FillKeyIdentities(inv)
+	var keys []dirview.KeyOf
 	skip := map[string]bool{}
 	for i := range targets {
-		keys = append(keys, d.recordKey(&targets[i]))
+		keys = append(keys, d.RecordKey(&targets[i]))
 		skip[targets[i].Serial] = true
 	}
 	var out []inventory.Record
@@ -32,7 +33,7 @@ func (d *Dir) sameKeyValid(targets []inventory.Record) ([]inventory.Record, erro
 			continue
 		}
 		for _, k := range keys {
-			if recordKeyOf(&r).same(k) {
+			if dirview.RecordKeyOf(&r).Same(k) {
 				out = append(out, r)
 				break
 			}
@@ -49,7 +50,7 @@ func sameKeyMessage(r, compromised *inventory.Record) string {
 
 // CompromisedKeyStillValid lists the valid certificates whose key is the
 // key of a certificate revoked for keyCompromise, one line each.
-func (d *Dir) CompromisedKeyStillValid(inv *inventory.Inventory) []string {
+func (d *Ops) CompromisedKeyStillValid(inv *inventory.Inventory) []string {
 	var compromised []*inventory.Record
 	for i := range inv.Records {
 		r := &inv.Records[i]
@@ -60,7 +61,7 @@ func (d *Dir) CompromisedKeyStillValid(inv *inventory.Inventory) []string {
 	if len(compromised) == 0 {
 		return nil // no file read for a directory without such a revocation
 	}
-	d.fillKeyIdentities(inv)
+	d.FillKeyIdentities(inv)
 	byIdentity, bySPKI := map[string]*inventory.Record{}, map[string]*inventory.Record{}
 	for _, c := range compromised {
 		if c.KeyIdentity != "" {
@@ -93,7 +94,7 @@ func (d *Dir) CompromisedKeyStillValid(inv *inventory.Inventory) []string {
 // withSameKey: a keyCompromise revocation names every other valid
 // certificate of the same key, or with AllWithKey adds them to the
 // targets, so that they are revoked in the same transaction.
-func (d *Dir) withSameKey(req *RevokeRequest, targets []inventory.Record, res *RevokeResult) ([]inventory.Record, error) {
+func (d *Ops) withSameKey(req *RevokeRequest, targets []inventory.Record, res *RevokeResult) ([]inventory.Record, error) {
 	if req.Reason != crl.ReasonKeyCompromise {
 		if req.AllWithKey {
 			return nil, &pkix.Error{Msg: pkix.Textf("%s revokes the other certificates of a compromised key", pkix.OptAllWithKey).String(), Hint: "add %s", HintArgs: []any{pkix.OptReason.With("keyCompromise")}}
@@ -108,7 +109,7 @@ func (d *Dir) withSameKey(req *RevokeRequest, targets []inventory.Record, res *R
 		o := &others[i]
 		of := &targets[0]
 		for k := range targets {
-			if d.recordKey(&targets[k]).same(recordKeyOf(o)) {
+			if d.RecordKey(&targets[k]).Same(dirview.RecordKeyOf(o)) {
 				of = &targets[k]
 				break
 			}

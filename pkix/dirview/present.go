@@ -1,4 +1,4 @@
-package pkidir
+package dirview
 
 import (
 	"crypto/x509"
@@ -14,7 +14,7 @@ import (
 // bring its chain (NAME-fullchain.pem): a leaf alone gets 403 "unable to
 // get local issuer certificate". When the certificate cannot be read, or
 // has no fullchain beside it, its own file is named.
-func (d *Dir) PresentedFiles(name string, trusted []*x509.Certificate) (cert, key string) {
+func (d *View) PresentedFiles(name string, trusted []*x509.Certificate) (cert, key string) {
 	leaf := d.Leaf(name)
 	data, err := os.ReadFile(leaf.Cert)
 	if err != nil {

@@ -1,4 +1,4 @@
-package pkidir
+package dirview
 
 import (
 	"crypto/x509"
@@ -33,19 +33,19 @@ func (u Unverified) Message() string {
 // hold that certificate, and it must verify against the current
 // certificate of the CA that issued it. (A file that is not there was
 // moved to its device: nothing to check.)
-func (d *Dir) Unverifiable(inv *inventory.Inventory) []Unverified {
+func (d *View) Unverifiable(inv *inventory.Inventory) []Unverified {
 	issuers := map[string]*x509.Certificate{}
-	keys, _ := d.retiredIssuers() // a re-keyed CA's old certificates verify against its retired key
+	keys, _ := d.RetiredIssuers() // a re-keyed CA's old certificates verify against its retired key
 	var out []Unverified
 	for _, r := range inv.Records {
-		if r.Status != inventory.StatusValid || r.Kind == inventory.KindRoot || isExternal(r.Issuer) {
+		if r.Status != inventory.StatusValid || r.Kind == inventory.KindRoot || IsExternal(r.Issuer) {
 			continue
 		}
 		file := d.Leaf(r.Name).Cert
 		if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		certs, err := readCerts(file, pkix.Text{})
+		certs, err := ReadCerts(file, pkix.Text{})
 		switch {
 		case err != nil:
 			out = append(out, Unverified{r, filepath.Base(file) + " cannot be read as a certificate: restore it, or re-issue"})
@@ -56,13 +56,13 @@ func (d *Dir) Unverifiable(inv *inventory.Inventory) []Unverified {
 		}
 		// What a retired intermediate key issued still chains to the root;
 		// what a retired root issued does not (re-issue it).
-		by := keys.issuer(r.Issuer, r.Serial)
+		by := keys.Issuer(r.Issuer, r.Serial)
 		if strings.HasPrefix(by, RootName+dirtx.RetiredMark) {
 			by = r.Issuer
 		}
 		issuer, ok := issuers[by]
 		if !ok {
-			if ic, err := readCerts(d.CA(by).Cert, pkix.Text{}); err == nil {
+			if ic, err := ReadCerts(d.CA(by).Cert, pkix.Text{}); err == nil {
 				issuer = ic[0]
 			}
 			issuers[by] = issuer

@@ -1,4 +1,4 @@
-package pkidir
+package revocation
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
 	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
@@ -112,7 +113,7 @@ func (s *RevocationSet) Revoked() ([]Revocation, error) {
 // revocation keyed by the key that signed the certificate), and a CRL
 // given from outside for one of the directory's CAs must not be behind
 // the directory's own (GuardCRL).
-func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*RevocationSet, error) {
+func (d *Ops) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*RevocationSet, error) {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return nil, err
@@ -132,7 +133,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 		cert         *x509.Certificate // nil when its file is not here
 		serial, sha  string
 	}
-	keys, err := d.retiredIssuers()
+	keys, err := d.RetiredIssuers()
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +156,8 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 		if !r.Kind.IsCA() || r.Status == inventory.StatusSuperseded || retiredCA[r.Serial] {
 			continue
 		}
-		c := ca{name: r.Name, issuer: keys.issuer(r.Issuer, r.Serial), serial: r.Serial, sha: r.SHA256}
-		if certs, err := readCerts(d.CA(r.Name).Cert, pkix.Text{}); err == nil && x509text.FingerprintSHA256(certs[0]) == r.SHA256 {
+		c := ca{name: r.Name, issuer: keys.Issuer(r.Issuer, r.Serial), serial: r.Serial, sha: r.SHA256}
+		if certs, err := dirview.ReadCerts(d.CA(r.Name).Cert, pkix.Text{}); err == nil && x509text.FingerprintSHA256(certs[0]) == r.SHA256 {
 			c.cert = certs[0]
 		}
 		cas = append(cas, c)
@@ -170,7 +171,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 	}
 	for _, k := range retired {
 		c := ca{name: k.Name, issuer: k.Issuer, serial: k.CASerial}
-		if certs, err := readCerts(d.CA(k.Name).Cert, pkix.Text{}); err == nil {
+		if certs, err := dirview.ReadCerts(d.CA(k.Name).Cert, pkix.Text{}); err == nil {
 			c.cert, c.sha = certs[0], x509text.FingerprintSHA256(certs[0])
 		}
 		cas = append(cas, c)
@@ -195,7 +196,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 					return cas[i].name
 				}
 			}
-			return ExternalIssuer(cert)
+			return dirview.ExternalIssuer(cert)
 		}, d.GuardCRL)
 		if err != nil {
 			return nil, err
@@ -228,7 +229,7 @@ func (d *Dir) Revocations(now time.Time, externalCRLs ...ExternalCRL) (*Revocati
 			return nil, err
 		}
 		listed := map[string]bool{}
-		rl, err := readEdgeCRL(file, data, c.cert, d.CA(c.name).Cert, now, func(e crl.RevokedEntry) {
+		rl, err := ReadEdgeCRL(file, data, c.cert, d.CA(c.name).Cert, now, func(e crl.RevokedEntry) {
 			if s := hexUpper(e.Serial); caSerials[s] {
 				listed[s] = true
 			}
@@ -279,7 +280,7 @@ type ExternalCRL struct{ CRLFile, CAFile string }
 // with it; a CA whose CRL is already in the set is refused (two lists for
 // one issuer would disagree).
 func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials map[string]bool, nameOf func(*x509.Certificate) string, guard func(string, *crl.RevocationList, *x509.Certificate) error) (string, map[string]bool, error) {
-	certs, err := readCerts(x.CAFile, pkix.Words("give the CA certificate that signed the CRL"))
+	certs, err := dirview.ReadCerts(x.CAFile, pkix.Words("give the CA certificate that signed the CRL"))
 	if err != nil {
 		return "", nil, err
 	}
@@ -293,12 +294,12 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 			return "", nil, &pkix.Error{File: x.CRLFile, Msg: "is a CRL of " + c.CA + ", whose CRL is already read from " + c.File, Hint: "give each CA's CRL once"}
 		}
 	}
-	data, err := readFileAs(x.CRLFile, input.InputCRL, pkix.Text{})
+	data, err := dirview.ReadFileAs(x.CRLFile, input.InputCRL, pkix.Text{})
 	if err != nil {
 		return "", nil, err
 	}
 	listed := map[string]bool{}
-	rl, err := readEdgeCRL(x.CRLFile, data, ca, x.CAFile, now, func(e crl.RevokedEntry) {
+	rl, err := ReadEdgeCRL(x.CRLFile, data, ca, x.CAFile, now, func(e crl.RevokedEntry) {
 		if s := hexUpper(e.Serial); caSerials[s] {
 			listed[s] = true
 		}
@@ -328,7 +329,7 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 // Its hints name 'crl build --all' (rebuildAll): the file may be any CA's
 // of the directory, and a bare 'crl build' wants a serials file and
 // builds the root's only.
-func readEdgeCRL(file string, data []byte, ca *x509.Certificate, caFile string, now time.Time, fn func(crl.RevokedEntry)) (*crl.RevocationList, error) {
+func ReadEdgeCRL(file string, data []byte, ca *x509.Certificate, caFile string, now time.Time, fn func(crl.RevokedEntry)) (*crl.RevocationList, error) {
 	rl, err := crl.ScanCRL(file, data, fn)
 	if err != nil {
 		return nil, err
@@ -359,7 +360,7 @@ func numberString(n *big.Int) string {
 // Publish writes generated files (a Worker and its data) as one
 // transaction under the lock: each replaced whole, never a half-written
 // script beside new data.
-func (d *Dir) Publish(ctx context.Context, op string, files []atomicfile.File) (_ []atomicfile.Written, err error) {
+func (d *Ops) Publish(ctx context.Context, op string, files []atomicfile.File) (_ []atomicfile.Written, err error) {
 	var made dirtx.CreatedDirs
 	defer func() {
 		if err != nil {

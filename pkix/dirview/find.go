@@ -1,10 +1,11 @@
-package pkidir
+package dirview
 
 import (
-	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 )
 
 // HoldsCA says whether path is a PKI directory with a CA: its root
@@ -12,7 +13,7 @@ import (
 // directory is told where the CA is instead of being sent to make a
 // second one.
 func HoldsCA(path string) bool {
-	d := Dir{Store: dirtx.NewStore(path, "")}
+	d := View{Store: dirtx.NewStore(path, "")}
 	for _, f := range []string{d.CA(RootName).Cert, d.Inventory()} {
 		if info, err := os.Stat(f); err == nil && info.Mode().IsRegular() {
 			return true

@@ -1,6 +1,7 @@
-package pkidir
+package revocation
 
 import (
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
@@ -10,13 +11,13 @@ import (
 // keyCompromise.
 // Each is one line for check, which exits 1 while any is left: they look
 // valid in a list, and the edge refuses them.
-func (d *Dir) RevocationFindings(inv *inventory.Inventory) []string {
+func (d *Ops) RevocationFindings(inv *inventory.Inventory) []string {
 	var out []string
 	retired, err := d.RetiredKeys()
 	if err != nil {
 		return []string{err.Error()}
 	}
-	for _, u := range UnderRevokedCAs(inv, retired) {
+	for _, u := range dirview.UnderRevokedCAs(inv, retired) {
 		out = append(out, u.Message())
 	}
 	return append(out, d.CompromisedKeyStillValid(inv)...)

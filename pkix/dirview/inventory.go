@@ -1,4 +1,4 @@
-package pkidir
+package dirview
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 // ReadInventory parses the whole inventory, for commands that need all of
 // it (list, check). Operations on one certificate use Find instead.
-func (d *Dir) ReadInventory() (*inventory.Inventory, error) {
+func (d *View) ReadInventory() (*inventory.Inventory, error) {
 	return inventory.ReadInventoryFile(d.Inventory())
 }
 
@@ -19,7 +19,7 @@ func (d *Dir) ReadInventory() (*inventory.Inventory, error) {
 // without one. One operation looks things up in it several times (the
 // record, then whether the CRL is behind): it is read once while its size
 // and time stay the same, so a large inventory is not read twice.
-func (d *Dir) inventoryData() ([]byte, error) {
+func (d *View) InventoryData() ([]byte, error) {
 	info, err := os.Stat(d.Inventory())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -44,8 +44,8 @@ func (d *Dir) inventoryData() ([]byte, error) {
 }
 
 // FindSerial returns the record of a serial (uppercase hex), if any.
-func (d *Dir) FindSerial(serial string) (*inventory.Record, error) {
-	data, err := d.inventoryData()
+func (d *View) FindSerial(serial string) (*inventory.Record, error) {
+	data, err := d.InventoryData()
 	if err != nil || data == nil {
 		return nil, err
 	}
@@ -58,8 +58,8 @@ func (d *Dir) FindSerial(serial string) (*inventory.Record, error) {
 
 // FindName returns the records whose CN or file name is name and that
 // keep accepts, each in its latest state.
-func (d *Dir) FindName(name string, keep func(*inventory.Record) bool) ([]inventory.Record, error) {
-	data, err := d.inventoryData()
+func (d *View) FindName(name string, keep func(*inventory.Record) bool) ([]inventory.Record, error) {
+	data, err := d.InventoryData()
 	if err != nil || data == nil {
 		return nil, err
 	}
@@ -71,8 +71,8 @@ func (d *Dir) FindName(name string, keep func(*inventory.Record) bool) ([]invent
 // validByName is, for each of names, its valid records of kind: one pass
 // over the inventory for a whole batch (a renewal of 1,000 certificates
 // would otherwise read and search it 1,000 times under the lock).
-func (d *Dir) validByName(names map[string]bool, kind inventory.Kind) (map[string][]inventory.Record, error) {
-	data, err := d.inventoryData()
+func (d *View) ValidByName(names map[string]bool, kind inventory.Kind) (map[string][]inventory.Record, error) {
+	data, err := d.InventoryData()
 	if err != nil || data == nil {
 		return map[string][]inventory.Record{}, err
 	}

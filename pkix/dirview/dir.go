@@ -1,18 +1,4 @@
-// Package pkidir is the PKI directory as one type: every file name in it,
-// its lock, its inventory, and each operation that changes it (issue,
-// revoke, build a CRL, export) as a transaction that survives a crash or
-// a signal. Package commands calls it; it never prints, parses flags or
-// picks exit codes.
-//
-// How a transaction keeps its promises (see journal.go): every output is
-// first written to a temporary name and made durable; then a journal of
-// intent (the inventory lines to append, the renames to do) is written
-// and synced; then the inventory lines are appended, and only then do the
-// files take their names; then the journal is removed. A crash before the
-// journal leaves only temporary files, which the next command removes; a
-// crash after it is finished by the next command that takes the lock. So
-// a certificate never has its final name without being in the inventory.
-package pkidir
+package dirview
 
 import (
 	"os"
@@ -27,7 +13,7 @@ import (
 )
 
 // Dir is a PKI directory.
-type Dir struct {
+type View struct {
 	dirtx.Store
 	// cache is the inventory as last read. A long-running signer checks
 	// its issuer against it from concurrent requests, hence the mutex.
@@ -37,15 +23,6 @@ type Dir struct {
 		size  int64
 		mtime time.Time
 	}
-}
-
-// Open names a directory (which need not exist yet: ca init makes it).
-func Open(path string) (*Dir, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, &pkix.Error{File: path, Msg: "cannot resolve the directory: " + err.Error(), Err: err}
-	}
-	return &Dir{Store: dirtx.NewStore(path, abs)}, nil
 }
 
 // The directory's own files.
@@ -69,7 +46,7 @@ type LeafFiles struct {
 }
 
 // Leaf names the files of the certificate called name.
-func (d *Dir) Leaf(name string) LeafFiles {
+func (d *View) Leaf(name string) LeafFiles {
 	return LeafFiles{Name: name, Cert: d.File(name + ".pem"), Key: d.File(name + "-key.pem"), CSR: d.File(name + ".csr"),
 		Fullchain: d.File(name + "-fullchain.pem"), P12: d.File(name + ".p12")}
 }
@@ -86,7 +63,7 @@ type CAFiles struct {
 // serials.txt and ca.crl for the root, NAME-serials.txt and NAME.crl for
 // intermediate NAME, whose upload chain is ca-chain.pem for the default
 // name ("intermediate") and NAME-chain.pem otherwise.
-func (d *Dir) CA(name string) CAFiles {
+func (d *View) CA(name string) CAFiles {
 	if name == "" || name == RootName {
 		return CAFiles{Name: RootName, Cert: d.File("ca.pem"), Key: d.File("ca-key.pem"), CSR: d.File("ca.csr"),
 			Serials: d.File("serials.txt"), CRL: d.File("ca.crl")}
@@ -119,8 +96,8 @@ var reservedSuffixes = []string{"-key", "-fullchain", "-chain", "-serials"}
 // directory reserves: its own files, an issuing CA's, or the form of
 // another certificate's key or chain. kind is for the message ("a client
 // certificate", "an intermediate").
-func (d *Dir) CheckCertName(name string) error {
-	if err := d.checkReserved(name); err != nil {
+func (d *View) CheckCertName(name string) error {
+	if err := d.CheckReserved(name); err != nil {
 		return err
 	}
 	// An issuing CA's name: its certificate is a CA, or it has revocations.
@@ -143,7 +120,7 @@ func (d *Dir) CheckCertName(name string) error {
 // checkReserved refuses the directory's own names and the forms of other
 // certificates' files, in any case (a case-insensitive file system would
 // make CA.pem the root's).
-func (d *Dir) checkReserved(name string) error {
+func (d *View) CheckReserved(name string) error {
 	if why, ok := reserved[strings.ToLower(name)]; ok {
 		return &pkix.Error{File: d.File(name + ".pem"), Msg: "the name " + name + " is reserved for " + why,
 			Hint: "choose another name with %s", HintArgs: []any{pkix.OptName}}
@@ -159,14 +136,14 @@ func (d *Dir) checkReserved(name string) error {
 
 // UploadBundle is what Access gets for this directory: the default
 // intermediate's chain (ca-chain.pem) once there is one, else the root.
-func (d *Dir) UploadBundle() string {
-	if chain := d.CA(DefaultInter).Chain; fileExists(chain) {
+func (d *View) UploadBundle() string {
+	if chain := d.CA(DefaultInter).Chain; FileExists(chain) {
 		return chain
 	}
 	return d.CA(RootName).Cert
 }
 
-func fileExists(path string) bool {
+func FileExists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
 }

@@ -3,7 +3,7 @@
 // does not know is refused when the request is strict, warned about
 // otherwise.
 
-package pkidir
+package revocation
 
 import (
 	"encoding/hex"
@@ -31,7 +31,7 @@ type crlCheck struct {
 // checkCRL compares a new CRL with what it replaces and with the
 // inventory. revokedNow are serials the same transaction revokes (a
 // revoke --crl): the inventory will say so once it commits.
-func (d *Dir) checkCRL(job *crlJob, crl *crl.CRL, label string, strict bool, allowList []string, revokedNow map[string]bool) (*crlCheck, error) {
+func (d *Ops) checkCRL(job *crlJob, crl *crl.CRL, label string, strict bool, allowList []string, revokedNow map[string]bool) (*crlCheck, error) {
 	chk := &crlCheck{}
 	allow := map[string]bool{}
 	for _, s := range allowList {
@@ -124,7 +124,7 @@ func (d *Dir) checkCRL(job *crlJob, crl *crl.CRL, label string, strict bool, all
 
 // refuseUnrevoke: a serial once revoked stays revoked, unless the user
 // names it to be lifted, which RFC 5280 allows only for certificateHold.
-func (d *Dir) refuseUnrevoke(job *crlJob, label string, dropped map[string]string, reasons map[string]crl.RevocationReason, allow map[string]bool, holds map[string]*inventory.Record, chk *crlCheck) error {
+func (d *Ops) refuseUnrevoke(job *crlJob, label string, dropped map[string]string, reasons map[string]crl.RevocationReason, allow map[string]bool, holds map[string]*inventory.Record, chk *crlCheck) error {
 	var refused []string
 	for serial, where := range dropped {
 		if !allow[serial] {
@@ -212,19 +212,19 @@ type invState struct {
 func (c *crlInventory) has(serial string) bool { _, ok := c.serials[serial]; return ok }
 
 // scanForCRL reads the inventory without building a record per line.
-func (d *Dir) scanForCRL(issuer string) (*crlInventory, error) {
+func (d *Ops) scanForCRL(issuer string) (*crlInventory, error) {
 	inv := &crlInventory{serials: map[string]invState{}}
-	keys, err := d.retiredIssuers()
+	keys, err := d.RetiredIssuers()
 	if err != nil {
 		return nil, err
 	}
-	data, err := d.inventoryData()
+	data, err := d.InventoryData()
 	if err != nil || data == nil {
 		return inv, err
 	}
 	err = inventory.ScanInventory(d.Inventory(), data, func(l inventory.InventoryLine) {
 		inv.lines++
-		inv.serials[string(l.Serial)] = invState{status: inventory.RecordStatus(l.Status), ours: keys.issuer(string(l.Issuer), string(l.Serial)) == issuer && string(l.Kind) != string(inventory.KindRoot)}
+		inv.serials[string(l.Serial)] = invState{status: inventory.RecordStatus(l.Status), ours: keys.Issuer(string(l.Issuer), string(l.Serial)) == issuer && string(l.Kind) != string(inventory.KindRoot)}
 	})
 	return inv, err
 }

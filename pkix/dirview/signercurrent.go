@@ -1,4 +1,4 @@
-package pkidir
+package dirview
 
 import (
 	"fmt"
@@ -40,12 +40,12 @@ type inventoryStamp struct {
 // the certificate file is small, the inventory is walked again only
 // once it changed (its size or time), and then from the cache that
 // inventoryData keeps on the same key.
-func (d *Dir) StillCurrent(s *Signer) error {
-	if s.file == "" || s.file == "-" || s.file == "stdin" {
+func (d *View) StillCurrent(s *Signer) error {
+	if s.File == "" || s.File == "-" || s.File == "stdin" {
 		return nil // given on stdin: no file of the directory to compare with
 	}
-	stale := func(why string) error { return &StaleSignerError{File: s.file, Name: s.Name, Why: why} }
-	certs, err := readCerts(s.file, pkix.Text{})
+	stale := func(why string) error { return &StaleSignerError{File: s.File, Name: s.Name, Why: why} }
+	certs, err := ReadCerts(s.File, pkix.Text{})
 	if err != nil {
 		return stale("cannot be read any more (" + x509text.Printable(err.Error()) + ")")
 	}

@@ -1,4 +1,4 @@
-package pkidir
+package revocation
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/cfsslconf"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
 	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
@@ -27,7 +28,7 @@ import (
 // directoryCA is one CA whose CRL the directory keeps.
 type directoryCA struct {
 	name    string
-	retired *RetiredKey // nil for a current key
+	retired *dirview.RetiredKey // nil for a current key
 	// unexpired counts the certificates it issued that have not expired
 	// (any status: a superseded one still chains, and may yet be revoked).
 	unexpired int
@@ -35,12 +36,12 @@ type directoryCA struct {
 
 // directoryCAs lists the root, the intermediates the inventory records
 // (not superseded) and the retired keys still in use.
-func (d *Dir) directoryCAs(now time.Time) ([]directoryCA, error) {
+func (d *Ops) directoryCAs(now time.Time) ([]directoryCA, error) {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return nil, err
 	}
-	keys, err := d.retiredIssuers()
+	keys, err := d.RetiredIssuers()
 	if err != nil {
 		return nil, err
 	}
@@ -63,10 +64,10 @@ func (d *Dir) directoryCAs(now time.Time) ([]directoryCA, error) {
 		cas = append(cas, directoryCA{name: live[i].Name, retired: &live[i]})
 	}
 	for _, r := range inv.Records {
-		if r.Kind == inventory.KindRoot || !now.Before(r.NotAfter) || isExternal(r.Issuer) {
+		if r.Kind == inventory.KindRoot || !now.Before(r.NotAfter) || dirview.IsExternal(r.Issuer) {
 			continue
 		}
-		if i, ok := at[keys.issuer(r.Issuer, r.Serial)]; ok {
+		if i, ok := at[keys.Issuer(r.Issuer, r.Serial)]; ok {
 			cas[i].unexpired++
 		}
 	}
@@ -89,7 +90,7 @@ type AllCRLsResult struct {
 // With ifDue above zero, nothing is rebuilt unless some CRL is missing or
 // its next update is that close (the daily job: a CRL number that moves
 // every day would make every day's edge data new).
-func (d *Dir) BuildAllCRLs(ctx context.Context, nextUpdate, ifDue time.Duration) (*AllCRLsResult, error) {
+func (d *Ops) BuildAllCRLs(ctx context.Context, nextUpdate, ifDue time.Duration) (*AllCRLsResult, error) {
 	st, sess, end, err := d.Begin(ctx)
 	if err != nil {
 		return nil, err
@@ -122,7 +123,7 @@ func (d *Dir) BuildAllCRLs(ctx context.Context, nextUpdate, ifDue time.Duration)
 			res.Notes = append(res.Notes, fmt.Sprintf("%s is not here: the CRL of %s is not rebuilt (check says when it is due)", files.Key, ca.name))
 			continue
 		}
-		job, err := d.crlSigner(ca.name, CAInput{})
+		job, err := d.crlSigner(ca.name, dirview.CAInput{})
 		if err != nil {
 			return nil, err
 		}
@@ -203,7 +204,7 @@ func (c *CRLCoverage) Problems() []string {
 // CRLCoverage reads the next update of every CA's CRL (the root's, the
 // intermediates', the retired keys' in use), and finds the CAs whose CRL
 // is missing.
-func (d *Dir) CRLCoverage(now time.Time) (*CRLCoverage, error) {
+func (d *Ops) CRLCoverage(now time.Time) (*CRLCoverage, error) {
 	cas, err := d.directoryCAs(now)
 	if err != nil {
 		return nil, err
@@ -247,7 +248,7 @@ func (d *Dir) CRLCoverage(now time.Time) (*CRLCoverage, error) {
 
 // dueCRL names the first CRL that is missing or whose next update is
 // within window ("" when none).
-func (d *Dir) dueCRL(now time.Time, window time.Duration) (string, error) {
+func (d *Ops) dueCRL(now time.Time, window time.Duration) (string, error) {
 	cov, err := d.CRLCoverage(now)
 	if err != nil {
 		return "", err
@@ -268,9 +269,9 @@ func (d *Dir) dueCRL(now time.Time, window time.Duration) (string, error) {
 // A directory that never did (the quick start, Access alone, which reads
 // no CRL) has no CRL missing; once one CA publishes, every CA must, or
 // its revocations are nowhere and a fail-closed edge refuses its fleet.
-func (d *Dir) publishesRevocations(cas []directoryCA) (bool, error) {
+func (d *Ops) publishesRevocations(cas []directoryCA) (bool, error) {
 	for _, ca := range cas {
-		if fileExists(d.CA(ca.name).CRL) || fileExists(d.CA(ca.name).Serials) {
+		if dirview.FileExists(d.CA(ca.name).CRL) || dirview.FileExists(d.CA(ca.name).Serials) {
 			return true, nil
 		}
 	}

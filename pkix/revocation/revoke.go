@@ -1,4 +1,4 @@
-package pkidir
+package revocation
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/chain"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
 	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
@@ -65,14 +66,14 @@ var ErrUnknown = errors.New("not in the inventory")
 // issuing CA's serials file and, with CRL, rebuilds that CA's CRL: all in
 // one transaction. Revoking twice changes nothing, except that a CRL
 // that does not list every revoked certificate yet is rebuilt.
-func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, error) {
+func (d *Ops) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, error) {
 	sess, err := d.Lock(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer sess.Unlock()
 	res := &RevokeResult{Repaired: sess.Repaired}
-	at := now()
+	at := dirview.Now()
 
 	wanted := map[string]bool{}
 	for _, sr := range req.Serials {
@@ -103,8 +104,8 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 	for _, r := range targets {
 		// A certificate a retired key signed goes on that key's list: the
 		// edge looks it up under the key named by its AKI.
-		issuer := sc.keys.issuer(r.Issuer, r.Serial)
-		if isExternal(r.Issuer) {
+		issuer := sc.keys.Issuer(r.Issuer, r.Serial)
+		if dirview.IsExternal(r.Issuer) {
 			return nil, &pkix.Error{Msg: fmt.Sprintf("%s was issued by a CA outside %s (%s): its revocation belongs on that CA's list", inventory.FormatRecord(&r), d.Path(), r.Issuer),
 				Hint: "revoke it in the directory of the CA that issued it (%s there)", HintArgs: []any{pkix.Cmd(pkix.ActRevokeClient, pkix.OptForeign, pkix.OptCert.With("FILE"))}}
 		}
@@ -171,7 +172,7 @@ func (d *Dir) Revoke(ctx context.Context, req *RevokeRequest) (*RevokeResult, er
 		behind := missing[d.CA(issuer).Name]
 		switch {
 		case req.CRL && (added > 0 || len(behind) > 0):
-			job, err := d.crlSigner(issuer, CAInput{})
+			job, err := d.crlSigner(issuer, dirview.CAInput{})
 			if err != nil {
 				return nil, err
 			}
@@ -220,7 +221,7 @@ func (req *RevokeRequest) serial() string {
 }
 
 // revocationTargets finds the records a request designates.
-func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResult) ([]inventory.Record, *foreignSerial, error) {
+func (d *Ops) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResult) ([]inventory.Record, *foreignSerial, error) {
 	if len(req.Serials) > 0 {
 		found := map[string]bool{}
 		for _, r := range sc.matched {
@@ -306,7 +307,7 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 		}
 		f.issuer, f.comment = issuer, "CN="+x509text.Printable(req.Cert.Subject.CommonName)
 	case req.Issuer != "":
-		if err := d.checkCAName(req.Issuer); err != nil {
+		if err := d.CheckCAName(req.Issuer); err != nil {
 			return nil, nil, err
 		}
 		f.issuer = d.CA(req.Issuer).Name
@@ -318,7 +319,7 @@ func (d *Dir) revocationTargets(req *RevokeRequest, sc *invScan, res *RevokeResu
 }
 
 // nearestName is the recorded client CN or file name closest to name.
-func (d *Dir) nearestName(name string) string {
+func (d *Ops) nearestName(name string) string {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return ""
@@ -334,7 +335,7 @@ func (d *Dir) nearestName(name string) string {
 
 // nearestSerial is a recorded serial one edit away from serial (a digit
 // missing, added, mistyped or swapped), if exactly one is.
-func (d *Dir) nearestSerial(serial string) *inventory.Record {
+func (d *Ops) nearestSerial(serial string) *inventory.Record {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return nil
@@ -353,15 +354,15 @@ func (d *Dir) nearestSerial(serial string) *inventory.Record {
 
 // issuerOf finds which CA of the directory signed a certificate mtlsctl
 // did not record: the root, or an intermediate whose files are here.
-func (d *Dir) issuerOf(cert *x509.Certificate) (string, bool) {
+func (d *Ops) issuerOf(cert *x509.Certificate) (string, bool) {
 	names, cas := d.caCertificates()
 	return chain.IssuerAmong(cert, names, cas)
 }
 
 // caCertificates are the directory's CAs: the root, then the valid
 // intermediates, by name, with their certificates.
-func (d *Dir) caCertificates() ([]string, map[string]*x509.Certificate) {
-	names := []string{RootName}
+func (d *Ops) caCertificates() ([]string, map[string]*x509.Certificate) {
+	names := []string{dirview.RootName}
 	if inv, err := d.ReadInventory(); err == nil {
 		for _, r := range inv.Records {
 			if r.Kind == inventory.KindIntermediate && r.Status == inventory.StatusValid {
@@ -371,7 +372,7 @@ func (d *Dir) caCertificates() ([]string, map[string]*x509.Certificate) {
 	}
 	cas := map[string]*x509.Certificate{}
 	for _, name := range names {
-		if certs, err := readCerts(d.CA(name).Cert, pkix.Text{}); err == nil {
+		if certs, err := dirview.ReadCerts(d.CA(name).Cert, pkix.Text{}); err == nil {
 			cas[name] = certs[0]
 		}
 	}
@@ -381,7 +382,7 @@ func (d *Dir) caCertificates() ([]string, map[string]*x509.Certificate) {
 // CRLIssuer names the certificate file of the directory's CA that signed
 // rl (the root or an intermediate), so an intermediate's CRL is checked
 // against the intermediate without --ca.
-func (d *Dir) CRLIssuer(rl *crl.RevocationList) (string, bool) {
+func (d *Ops) CRLIssuer(rl *crl.RevocationList) (string, bool) {
 	names, cas := d.caCertificates()
 	for _, name := range names {
 		if ca, ok := cas[name]; ok && rl.VerifyBy(ca, d.CA(name).Cert) == nil {
@@ -400,7 +401,7 @@ type Behind struct {
 	Serial  string   // the serials file to build from
 }
 
-func behindMessage(ca CAFiles, missing []string) string {
+func behindMessage(ca dirview.CAFiles, missing []string) string {
 	// The command names the CA even for the root (--issuer ca): the hint
 	// is about one CA's CRL, and the command that prints it may have been
 	// given another --issuer, which would otherwise be added to it.
@@ -411,7 +412,7 @@ func behindMessage(ca CAFiles, missing []string) string {
 
 // CRLsBehind checks every issuing CA of the directory: check, revoke and
 // crl build report what it finds, and revoke --crl / crl build repair it.
-func (d *Dir) CRLsBehind() ([]Behind, error) {
+func (d *Ops) CRLsBehind() ([]Behind, error) {
 	return d.crlsBehind(nil)
 }
 
@@ -422,16 +423,16 @@ func (d *Dir) CRLsBehind() ([]Behind, error) {
 type invScan struct {
 	revoked map[string]map[string]bool // issuer (the key that signed: see retired.go) -> serials
 	matched []inventory.Record         // by name or serial, latest state
-	keys    retiredSigners             // serials signed by a retired key
+	keys    dirview.RetiredSigners     // serials signed by a retired key
 }
 
-func (d *Dir) scan(name string, serials map[string]bool) (*invScan, error) {
-	keys, err := d.retiredIssuers()
+func (d *Ops) scan(name string, serials map[string]bool) (*invScan, error) {
+	keys, err := d.RetiredIssuers()
 	if err != nil {
 		return nil, err
 	}
 	sc := &invScan{revoked: map[string]map[string]bool{}, keys: keys}
-	data, err := d.inventoryData()
+	data, err := d.InventoryData()
 	if err != nil || data == nil {
 		return sc, err
 	}
@@ -440,7 +441,7 @@ func (d *Dir) scan(name string, serials map[string]bool) (*invScan, error) {
 	at := map[string]int{}
 	var perr error
 	err = inventory.ScanInventory(d.Inventory(), data, func(l inventory.InventoryLine) {
-		issuer := keys.issuer(string(l.Issuer), string(l.Serial))
+		issuer := keys.Issuer(string(l.Issuer), string(l.Serial))
 		if bytes.Equal(l.Status, word) && string(l.Kind) != string(inventory.KindRoot) {
 			set := sc.revoked[issuer]
 			if set == nil {
@@ -473,7 +474,7 @@ func (d *Dir) scan(name string, serials map[string]bool) (*invScan, error) {
 
 // crlsBehind is CRLsBehind with serials a transaction is revoking now
 // counted as revoked, per issuer.
-func (d *Dir) crlsBehind(extra map[string]map[string]bool) ([]Behind, error) {
+func (d *Ops) crlsBehind(extra map[string]map[string]bool) ([]Behind, error) {
 	sc, err := d.scan("", nil)
 	if err != nil {
 		return nil, err
@@ -481,7 +482,7 @@ func (d *Dir) crlsBehind(extra map[string]map[string]bool) ([]Behind, error) {
 	return d.behindOf(sc, extra)
 }
 
-func (d *Dir) behindOf(sc *invScan, extra map[string]map[string]bool) ([]Behind, error) {
+func (d *Ops) behindOf(sc *invScan, extra map[string]map[string]bool) ([]Behind, error) {
 	revoked := sc.revoked
 	for issuer, serials := range extra {
 		if revoked[issuer] == nil {
@@ -493,7 +494,7 @@ func (d *Dir) behindOf(sc *invScan, extra map[string]map[string]bool) ([]Behind,
 	}
 	var out []Behind
 	for _, issuer := range sortedKeys(revoked) {
-		if isExternal(issuer) {
+		if dirview.IsExternal(issuer) {
 			continue // another directory's CA: not ours to publish
 		}
 		missing, err := d.crlMissing(issuer, revoked[issuer])
@@ -510,12 +511,12 @@ func (d *Dir) behindOf(sc *invScan, extra map[string]map[string]bool) ([]Behind,
 
 // BehindMessage is the one line that says what to do about b.
 func (b Behind) Message() string {
-	return behindMessage(CAFiles{Name: b.CA, CRL: b.CRL, Serials: b.Serial}, b.Serials)
+	return behindMessage(dirview.CAFiles{Name: b.CA, CRL: b.CRL, Serials: b.Serial}, b.Serials)
 }
 
 // crlMissing removes from want what the CA's CRL lists and returns the
 // rest, sorted.
-func (d *Dir) crlMissing(issuer string, want map[string]bool) ([]string, error) {
+func (d *Ops) crlMissing(issuer string, want map[string]bool) ([]string, error) {
 	if len(want) == 0 {
 		return nil, nil
 	}
@@ -566,7 +567,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // recordedIntermediate is the certificate file of the valid intermediate
 // the inventory records by name or CN, "" if none.
-func (d *Dir) recordedIntermediate(name string) string {
+func (d *Ops) recordedIntermediate(name string) string {
 	inv, err := d.ReadInventory()
 	if err != nil {
 		return ""

@@ -1,4 +1,4 @@
-package pkidir
+package revocation
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/chain"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
 	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
@@ -42,7 +43,7 @@ var rebuildAllArgs = []any{pkix.Cmd(pkix.ActBuildCRL, pkix.OptAll)}
 // lifted certificateHold is valid again, so a newer CRL may drop it). A
 // CRL of a CA the directory does not hold is not the directory's to
 // judge: nil.
-func (d *Dir) GuardCRL(file string, rl *crl.RevocationList, ca *x509.Certificate) error {
+func (d *Ops) GuardCRL(file string, rl *crl.RevocationList, ca *x509.Certificate) error {
 	name, ok := d.caNamed(ca)
 	if !ok {
 		return nil
@@ -116,9 +117,9 @@ func numberOr(rl *crl.RevocationList) string {
 // caNamed is the directory's name for ca: a CA the inventory records
 // (current, with its certificate here) or a retired key, compared as
 // the edge tells CAs apart: by subject and key.
-func (d *Dir) caNamed(ca *x509.Certificate) (string, bool) {
+func (d *Ops) caNamed(ca *x509.Certificate) (string, bool) {
 	for _, name := range d.caNames() {
-		if certs, err := readCerts(d.CA(name).Cert, pkix.Text{}); err == nil && chain.SameCA(certs[0], ca) {
+		if certs, err := dirview.ReadCerts(d.CA(name).Cert, pkix.Text{}); err == nil && chain.SameCA(certs[0], ca) {
 			return d.CA(name).Name, true
 		}
 	}
@@ -127,9 +128,9 @@ func (d *Dir) caNamed(ca *x509.Certificate) (string, bool) {
 
 // caNames are the names of the directory's CAs: the root, the
 // intermediates the inventory records, the retired keys.
-func (d *Dir) caNames() []string {
-	names := []string{RootName}
-	seen := map[string]bool{RootName: true}
+func (d *Ops) caNames() []string {
+	names := []string{dirview.RootName}
+	seen := map[string]bool{dirview.RootName: true}
 	if inv, err := d.ReadInventory(); err == nil {
 		for _, r := range inv.Records {
 			if r.Kind == inventory.KindIntermediate && !seen[r.Name] {
@@ -148,7 +149,7 @@ func (d *Dir) caNames() []string {
 
 // revokedBy is the set of serials the inventory records as revoked by
 // the CA (or retired key) called name, in their latest state.
-func (d *Dir) revokedBy(name string) (map[string]bool, error) {
+func (d *Ops) revokedBy(name string) (map[string]bool, error) {
 	sc, err := d.scan("", nil)
 	if err != nil {
 		return nil, err
@@ -165,9 +166,9 @@ func (d *Dir) revokedBy(name string) (map[string]bool, error) {
 // key verifies it. A CRL no CA here signed is not the directory's to
 // judge: nil. Without this, check passed a CRL that worker build and crl
 // export refuse for leaving out what the inventory revoked.
-func (d *Dir) GuardGivenCRL(file string, rl *crl.RevocationList) error {
+func (d *Ops) GuardGivenCRL(file string, rl *crl.RevocationList) error {
 	for _, name := range d.caNames() {
-		certs, err := readCerts(d.CA(name).Cert, pkix.Text{})
+		certs, err := dirview.ReadCerts(d.CA(name).Cert, pkix.Text{})
 		if err != nil {
 			continue
 		}

@@ -1,4 +1,4 @@
-package pkidir
+package revocation
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
 	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
+	"github.com/mtlsctl/mtlsctl/pkix/dirview"
 	"github.com/mtlsctl/mtlsctl/pkix/input"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
@@ -24,8 +25,8 @@ import (
 
 // CRLRequest builds a CA's CRL from a serials file.
 type CRLRequest struct {
-	Issuer string  // the directory's CA: "" for the root, or an intermediate's name
-	CA     CAInput // or a CA given by file (--ca, --ca-key)
+	Issuer string          // the directory's CA: "" for the root, or an intermediate's name
+	CA     dirview.CAInput // or a CA given by file (--ca, --ca-key)
 
 	// SerialsFile is read under the lock (a revoke that appends to it
 	// meanwhile is then either wholly in this CRL or after it); "-" reads
@@ -81,7 +82,7 @@ type crlJob struct {
 // its number is above the one on disk, and it may not drop a serial that
 // the previous CRL or the inventory lists as revoked unless
 // AllowUnrevoke names it.
-func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error) {
+func (d *Ops) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error) {
 	job, err := d.crlSigner(req.Issuer, req.CA)
 	if err != nil {
 		return nil, err
@@ -94,7 +95,7 @@ func (d *Dir) BuildCRL(ctx context.Context, req *CRLRequest) (*CRLResult, error)
 		}
 		defer sess.Unlock()
 		res.Repaired = sess.Repaired
-		if err := unchanged(job.certFile, job.ca); err != nil {
+		if err := dirview.Unchanged(job.certFile, job.ca); err != nil {
 			return nil, err
 		}
 	}
@@ -196,17 +197,17 @@ func (j *crlJob) issuerName() string {
 
 // crlSigner loads the CA that signs: the directory's (by name) or the
 // caller's, and checks it can sign CRLs.
-func (d *Dir) crlSigner(name string, in CAInput) (*crlJob, error) {
+func (d *Ops) crlSigner(name string, in dirview.CAInput) (*crlJob, error) {
 	if in.Certs == nil {
 		var err error
-		if in, err = d.readCA(name); err != nil {
+		if in, err = d.ReadCA(name); err != nil {
 			return nil, err
 		}
 	} else {
 		name = d.caName(in.Certs[0], in.CertFile)
 	}
 	stranger := false
-	if own, err := readCerts(d.CA(name).Cert, pkix.Text{}); err == nil && !own[0].Equal(in.Certs[0]) {
+	if own, err := dirview.ReadCerts(d.CA(name).Cert, pkix.Text{}); err == nil && !own[0].Equal(in.Certs[0]) {
 		stranger = true
 	}
 	if err := crl.CheckCRLIssuer(in.CertFile, in.Certs[0], in.KeyFile, in.Key); err != nil {
@@ -217,12 +218,12 @@ func (d *Dir) crlSigner(name string, in CAInput) (*crlJob, error) {
 
 // caName is the inventory's name for a CA given by file: the record with
 // its fingerprint, else its file's base name.
-func (d *Dir) caName(cert *x509.Certificate, file string) string {
+func (d *Ops) caName(cert *x509.Certificate, file string) string {
 	if r, err := d.FindSerial(x509text.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Kind.IsCA() && r.SHA256 == x509text.FingerprintSHA256(cert) {
 		return r.Name
 	}
 	if file == "" || file == "-" || file == "stdin" {
-		return RootName
+		return dirview.RootName
 	}
 	return strings.TrimSuffix(filepath.Base(file), ".pem")
 }
@@ -230,7 +231,7 @@ func (d *Dir) caName(cert *x509.Certificate, file string) string {
 // resolveCRLOut decides where the CRL goes (never over an input of the
 // command; see crlTarget for links and other files) and reads the one it
 // replaces.
-func (d *Dir) resolveCRLOut(job *crlJob, out string, force bool) error {
+func (d *Ops) resolveCRLOut(job *crlJob, out string, force bool) error {
 	if out == "" {
 		if job.stranger {
 			return &pkix.Error{File: job.certFile, Msg: fmt.Sprintf("is not the CA %s of %s, so its CRL does not go to %s", d.CA(job.name).Cert, d.Path(), d.CA(job.name).CRL),
@@ -240,7 +241,7 @@ func (d *Dir) resolveCRLOut(job *crlJob, out string, force bool) error {
 	}
 	job.out, job.outShown = out, out
 	for _, in := range []string{job.certFile, job.keyFile} {
-		if sameFile(in, out) {
+		if dirview.SameFile(in, out) {
 			return &pkix.Error{File: out, Msg: "is also an input of this command; refusing to write over it", Hint: "choose another %s", HintArgs: []any{pkix.OptOut}}
 		}
 	}
@@ -262,7 +263,7 @@ func (d *Dir) resolveCRLOut(job *crlJob, out string, force bool) error {
 // own directory and the link stays. A link to anything else is refused,
 // force or not: a planted link must not choose what gets overwritten. A
 // file that is not this CA's CRL is replaced only with force (foreign).
-func (d *Dir) crlTarget(out string, ca *x509.Certificate, force bool) (target string, previous *crl.CRLHeader, foreign bool, err error) {
+func (d *Ops) crlTarget(out string, ca *x509.Certificate, force bool) (target string, previous *crl.CRLHeader, foreign bool, err error) {
 	info, err := os.Lstat(out)
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil, false, nil
@@ -325,7 +326,7 @@ func crlOf(path string, h *crl.CRLHeader, ca *x509.Certificate) bool {
 // from its database) to out, with the checks of a CRL built here: a link
 // is followed only to this CA's CRL, and a file that is not this CA's CRL
 // is replaced only with force, kept as a .bak copy.
-func (d *Dir) PublishCRL(out string, ca *x509.Certificate, data []byte, kind string, force bool) ([]atomicfile.Written, error) {
+func (d *Ops) PublishCRL(out string, ca *x509.Certificate, data []byte, kind string, force bool) ([]atomicfile.Written, error) {
 	target, _, foreign, err := d.crlTarget(out, ca, force)
 	if err != nil {
 		return nil, err
@@ -383,8 +384,8 @@ func eachEntryOfCRL(path string, h *crl.CRLHeader, fn func(crl.RevokedEntry)) er
 }
 
 // signCRL reads the serials and signs.
-func (d *Dir) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int, decimal bool, nextUpdate time.Duration) (*crl.CRL, error) {
-	at := now()
+func (d *Ops) signCRL(job *crlJob, serials io.Reader, label string, sizeHint int, decimal bool, nextUpdate time.Duration) (*crl.CRL, error) {
+	at := dirview.Now()
 	b := crl.NewCRLBuilder(sizeHint, at)
 	if err := crl.ReadSerials(serials, label, decimal, at, b); err != nil {
 		return nil, err
@@ -442,14 +443,4 @@ type countingWriter int
 func (n *countingWriter) Write(p []byte) (int, error) {
 	*n += countingWriter(len(p))
 	return len(p), nil
-}
-
-// sameFile reports whether two names are one file.
-func sameFile(a, b string) bool {
-	if a == "" || b == "" || a == "-" || b == "-" {
-		return false
-	}
-	x, err1 := os.Stat(a)
-	y, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(x, y)
 }

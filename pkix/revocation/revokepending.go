@@ -1,4 +1,4 @@
-package pkidir
+package revocation
 
 import (
 	"context"
@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/mtlsctl/mtlsctl/pkix"
-	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 	"github.com/mtlsctl/mtlsctl/pkix/crl"
-	"github.com/mtlsctl/mtlsctl/pkix/dirtx"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 )
 
@@ -27,13 +25,7 @@ import (
 // 1) and the next renewal finishes it. A file whose serial is revoked is
 // done with, and removed.
 
-const revokePendingSuffix = ".revoke-pending"
-
-// revokePendingFile is the intent a renewal with RevokeOld commits.
-func (d *Dir) revokePendingFile(j Job) atomicfile.File {
-	return atomicfile.File{Path: d.File(j.Name + revokePendingSuffix), Data: []byte(j.Replaces + "\n"), Mode: atomicfile.ModePublic,
-		Kind: "revocation of the old certificate, until done"}
-}
+const RevokePendingSuffix = ".revoke-pending"
 
 // PendingRevocation is an old certificate a renewal said to revoke, not
 // revoked yet.
@@ -53,8 +45,8 @@ func (p PendingRevocation) Message() string {
 
 // PendingRevocations lists the revocations renewals recorded and did not
 // finish; files whose serial is revoked are left for ClearRevocations.
-func (d *Dir) PendingRevocations() ([]PendingRevocation, error) {
-	files, err := filepath.Glob(filepath.Join(globEscape(d.Path()), "*"+revokePendingSuffix))
+func (d *Ops) PendingRevocations() ([]PendingRevocation, error) {
+	files, err := filepath.Glob(filepath.Join(globEscape(d.Path()), "*"+RevokePendingSuffix))
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +74,8 @@ func (d *Dir) PendingRevocations() ([]PendingRevocation, error) {
 }
 
 // ClearRevocations removes the intent files whose serial is now revoked.
-func (d *Dir) ClearRevocations() error {
-	files, err := filepath.Glob(filepath.Join(globEscape(d.Path()), "*"+revokePendingSuffix))
+func (d *Ops) ClearRevocations() error {
+	files, err := filepath.Glob(filepath.Join(globEscape(d.Path()), "*"+RevokePendingSuffix))
 	if err != nil {
 		return err
 	}
@@ -103,7 +95,7 @@ func (d *Dir) ClearRevocations() error {
 
 // FinishRevocations revokes (reason superseded, CRLs rebuilt) what
 // renewals left pending, in one transaction, and removes their files.
-func (d *Dir) FinishRevocations(ctx context.Context, nextUpdate time.Duration) (*RevokeResult, error) {
+func (d *Ops) FinishRevocations(ctx context.Context, nextUpdate time.Duration) (*RevokeResult, error) {
 	pend, err := d.PendingRevocations()
 	if err != nil || len(pend) == 0 {
 		return nil, err
@@ -140,27 +132,4 @@ func SupersededStillValid(inv *inventory.Inventory, now time.Time) []inventory.R
 		}
 	}
 	return out
-}
-
-// RevokeRenewed revokes the certificates a renewal replaced (reason
-// superseded, CRLs rebuilt) in one transaction, and removes the intent
-// files. After a signal it starts nothing: the intent stays recorded.
-func (d *Dir) RevokeRenewed(ctx context.Context, out *RenewResult, nextUpdate time.Duration) (*RevokeResult, error) {
-	dirtx.CrashPoint("renewed")
-	dirtx.SignalPoint(ctx, "renewed")
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	rr := &RevokeRequest{Reason: crl.ReasonSuperseded, CRL: true, NextUpdate: nextUpdate}
-	for _, old := range out.Superseded {
-		rr.Serials = append(rr.Serials, old.Serial)
-	}
-	res, err := d.Revoke(ctx, rr)
-	if err != nil {
-		return nil, err
-	}
-	// Done: a file left behind (this removal failing) names a revoked
-	// serial, which counts as done everywhere.
-	_ = d.ClearRevocations()
-	return res, nil
 }

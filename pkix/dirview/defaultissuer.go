@@ -1,4 +1,4 @@
-package pkidir
+package dirview
 
 import (
 	"fmt"
@@ -27,8 +27,8 @@ var ErrSeveralIssuers = fmt.Errorf("several intermediates")
 // of those the directory had, the root is not taken silently either:
 // whoever made an intermediate meant the root's key to stay offline, so
 // the error says why each is out and that --issuer ca names the root.
-func (d *Dir) DefaultIssuer(now time.Time) (string, error) {
-	data, err := d.inventoryData()
+func (d *View) DefaultIssuer(now time.Time) (string, error) {
+	data, err := d.InventoryData()
 	if err != nil || data == nil {
 		return RootName, err
 	}
@@ -90,7 +90,7 @@ func (d *Dir) DefaultIssuer(now time.Time) (string, error) {
 
 // cannotBeDefault says why the intermediate r cannot sign by default, or
 // "" when it can.
-func (d *Dir) cannotBeDefault(r *inventory.Record, now time.Time) string {
+func (d *View) cannotBeDefault(r *inventory.Record, now time.Time) string {
 	switch {
 	case r.Status == inventory.StatusRevoked:
 		return "is revoked"
@@ -100,11 +100,11 @@ func (d *Dir) cannotBeDefault(r *inventory.Record, now time.Time) string {
 	if _, err := os.Stat(d.CA(r.Name).Key); err != nil {
 		return "has no key in the directory"
 	}
-	certs, err := readCerts(d.CA(r.Name).Cert, pkix.Text{})
+	certs, err := ReadCerts(d.CA(r.Name).Cert, pkix.Text{})
 	if err != nil || x509text.FingerprintSHA256(certs[0]) != r.SHA256 {
 		return "is not the certificate in " + d.CA(r.Name).Cert
 	}
-	if parent, err := readCerts(d.CA(r.Issuer).Cert, pkix.Text{}); err != nil || certs[0].CheckSignatureFrom(parent[0]) != nil {
+	if parent, err := ReadCerts(d.CA(r.Issuer).Cert, pkix.Text{}); err != nil || certs[0].CheckSignatureFrom(parent[0]) != nil {
 		return "no longer chains to " + d.CA(r.Issuer).Cert + " (its issuer was re-keyed)"
 	}
 	if rev, err := d.revokedInChain(certs[0], nil); err != nil || rev != nil {

@@ -1,4 +1,4 @@
-package pkidir
+package dirview
 
 import (
 	"crypto/x509"
@@ -23,7 +23,7 @@ const maxChainDepth = 16
 // and the directory's file of the CA its record names as issuer, and is
 // taken only if it signed the child (a re-keyed CA's new file is not the
 // parent of what its old key issued).
-func (d *Dir) revokedInChain(cert *x509.Certificate, above []*x509.Certificate) (*inventory.Record, error) {
+func (d *View) revokedInChain(cert *x509.Certificate, above []*x509.Certificate) (*inventory.Record, error) {
 	cur := cert
 	for range maxChainDepth {
 		if chain.IsSelfSigned(cur) {
@@ -41,7 +41,7 @@ func (d *Dir) revokedInChain(cert *x509.Certificate, above []*x509.Certificate) 
 		}
 		candidates := above
 		if r != nil {
-			if certs, err := readCerts(d.CA(r.Issuer).Cert, pkix.Text{}); err == nil {
+			if certs, err := ReadCerts(d.CA(r.Issuer).Cert, pkix.Text{}); err == nil {
 				candidates = append([]*x509.Certificate{certs[0]}, above...)
 			}
 		}
@@ -141,7 +141,7 @@ func UnderRevokedCAs(inv *inventory.Inventory, retired []RetiredKey) []UnderRevo
 	var out []UnderRevoked
 	for i := range inv.Records {
 		r := &inv.Records[i]
-		if r.Status != inventory.StatusValid || r.Kind == inventory.KindRoot || isExternal(r.Issuer) {
+		if r.Status != inventory.StatusValid || r.Kind == inventory.KindRoot || IsExternal(r.Issuer) {
 			continue
 		}
 		cur := r

@@ -1,4 +1,4 @@
-package pkidir
+package dirview
 
 import (
 	"crypto"
@@ -30,7 +30,7 @@ type Signer struct {
 	Name   string
 	Issuer *ca.Issuer
 	Above  []*x509.Certificate
-	file   string // where its certificate was read ("" for stdin)
+	File   string // where its certificate was read ("" for stdin)
 	// under caches UnderIntermediate: it checks a signature, and a batch
 	// asks once per certificate.
 	under     bool
@@ -44,11 +44,11 @@ type Signer struct {
 // one the certificates were signed with: a CA replaced meanwhile (ca init
 // --force in another job) must not get certificates it never signed
 // recorded under its name.
-func unchanged(file string, cert *x509.Certificate) error {
+func Unchanged(file string, cert *x509.Certificate) error {
 	if file == "" || file == "-" || file == "stdin" {
 		return nil
 	}
-	certs, err := readCerts(file, pkix.Text{})
+	certs, err := ReadCerts(file, pkix.Text{})
 	if err != nil || !certs[0].Equal(cert) {
 		return &pkix.Error{File: file, Msg: "changed while this command ran (a new CA?); nothing was recorded or written",
 			Hint: "run the command again: it will use the CA now in place"}
@@ -68,11 +68,11 @@ type CAInput struct {
 // for the root), or in, and checks it may sign: key and certificate
 // belong together, it is a CA, and the inventory does not say it was
 // revoked.
-func (d *Dir) LoadSigner(name string, in CAInput, cfg *cfsslconf.SigningConfig) (*Signer, error) {
+func (d *View) LoadSigner(name string, in CAInput, cfg *cfsslconf.SigningConfig) (*Signer, error) {
 	files := d.CA(name)
 	if in.Certs == nil {
 		var err error
-		if in, err = d.readCA(name); err != nil {
+		if in, err = d.ReadCA(name); err != nil {
 			return nil, err
 		}
 	} else if name == "" {
@@ -89,7 +89,7 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *cfsslconf.SigningConfig) 
 	above := in.Certs[1:]
 	// An intermediate's certificates above it are in its chain file.
 	if len(above) == 0 && files.Chain != "" {
-		if chain, err := readCerts(files.Chain, pkix.Text{}); err == nil && len(chain) > 1 && chain[0].Equal(in.Certs[0]) {
+		if chain, err := ReadCerts(files.Chain, pkix.Text{}); err == nil && len(chain) > 1 && chain[0].Equal(in.Certs[0]) {
 			above = chain[1:]
 		}
 	}
@@ -98,14 +98,14 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *cfsslconf.SigningConfig) 
 	// never revoked by its own CRL: no need to read the inventory, which
 	// keeps issuing from the root free of its size.)
 	if chain.IsSelfSigned(in.Certs[0]) {
-		return &Signer{Name: name, Issuer: is, Above: above, file: in.CertFile}, nil
+		return &Signer{Name: name, Issuer: is, Above: above, File: in.CertFile}, nil
 	}
 	if r, err := d.revokedInChain(in.Certs[0], above); err != nil {
 		return nil, err
 	} else if r != nil {
 		return nil, revokedSignerError(in.CertFile, in.Certs[0], r)
 	}
-	return &Signer{Name: name, Issuer: is, Above: above, file: in.CertFile}, nil
+	return &Signer{Name: name, Issuer: is, Above: above, File: in.CertFile}, nil
 }
 
 // signerName is how the inventory names a CA given by file: the
@@ -113,11 +113,11 @@ func (d *Dir) LoadSigner(name string, in CAInput, cfg *cfsslconf.SigningConfig) 
 // certificate in DIR/ca.pem or DIR/NAME.pem), else "key:" and its key
 // identifier — a CA outside the directory, whose certificates are
 // recorded here but can never be revoked into this directory's lists.
-func (d *Dir) signerName(cert *x509.Certificate) string {
+func (d *View) signerName(cert *x509.Certificate) string {
 	if r, err := d.FindSerial(x509text.SerialHex(cert.SerialNumber)); err == nil && r != nil && r.Kind.IsCA() && r.SHA256 == x509text.FingerprintSHA256(cert) {
 		return r.Name
 	}
-	if own, err := readCerts(d.CA(RootName).Cert, pkix.Text{}); err == nil && own[0].Equal(cert) {
+	if own, err := ReadCerts(d.CA(RootName).Cert, pkix.Text{}); err == nil && own[0].Equal(cert) {
 		return RootName
 	}
 	return ExternalIssuer(cert)
@@ -136,19 +136,19 @@ func ExternalIssuer(cert *x509.Certificate) string {
 const externalPrefix = "key:"
 
 // isExternal reports an issuer recorded as outside the directory.
-func isExternal(issuer string) bool { return strings.HasPrefix(issuer, externalPrefix) }
+func IsExternal(issuer string) bool { return strings.HasPrefix(issuer, externalPrefix) }
 
 // checkCAName: an issuing CA named on the command line is a plain name
 // of this directory (never a path into another one, whose lock and
 // inventory this command does not hold) whose certificate is a CA.
-func (d *Dir) checkCAName(name string) error {
+func (d *View) CheckCAName(name string) error {
 	if name == "" || name == RootName {
 		return nil
 	}
 	if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-") || filepath.Base(name) != name {
 		return &pkix.Error{Msg: fmt.Sprintf("%q is not the name of a CA of %s", name, d.Path()), Hint: "give a CA's base name, e.g. intermediate for intermediate.pem"}
 	}
-	certs, err := readCerts(d.CA(name).Cert, pkix.Words("give the name of a CA of this directory (ca, or an intermediate's)"))
+	certs, err := ReadCerts(d.CA(name).Cert, pkix.Words("give the name of a CA of this directory (ca, or an intermediate's)"))
 	if err != nil {
 		return err
 	}
@@ -160,16 +160,16 @@ func (d *Dir) checkCAName(name string) error {
 
 // readCA reads the certificate (with any above it) and key of the
 // directory's CA called name.
-func (d *Dir) readCA(name string) (CAInput, error) {
-	if err := d.checkCAName(name); err != nil {
+func (d *View) ReadCA(name string) (CAInput, error) {
+	if err := d.CheckCAName(name); err != nil {
 		return CAInput{}, err
 	}
 	ca := d.CA(name)
-	certs, err := readCerts(ca.Cert, pkix.Textf("run '%s' first, or pass %s", pkix.ActMakeCA, pkix.OptCA))
+	certs, err := ReadCerts(ca.Cert, pkix.Textf("run '%s' first, or pass %s", pkix.ActMakeCA, pkix.OptCA))
 	if err != nil {
 		return CAInput{}, err
 	}
-	key, err := readKey(ca.Key, pkix.Textf("pass the CA key with %s", pkix.OptCAKey))
+	key, err := ReadKey(ca.Key, pkix.Textf("pass the CA key with %s", pkix.OptCAKey))
 	if err != nil {
 		return CAInput{}, err
 	}
@@ -177,8 +177,8 @@ func (d *Dir) readCA(name string) (CAInput, error) {
 }
 
 // Root reads the directory's root certificate, if it has one.
-func (d *Dir) Root() *x509.Certificate {
-	certs, err := readCerts(d.CA(RootName).Cert, pkix.Text{})
+func (d *View) Root() *x509.Certificate {
+	certs, err := ReadCerts(d.CA(RootName).Cert, pkix.Text{})
 	if err != nil {
 		return nil
 	}
@@ -187,7 +187,7 @@ func (d *Dir) Root() *x509.Certificate {
 
 // ChainToRoot is what a client bundles in PKCS#12: the intermediates
 // above its issuer, then the root, so Keychain and browsers can trust it.
-func (d *Dir) ChainToRoot(s *Signer) []*x509.Certificate {
+func (d *View) ChainToRoot(s *Signer) []*x509.Certificate {
 	return chain.ChainToRoot(s.Issuer.Cert, s.Above, d.Root())
 }
 
@@ -213,7 +213,7 @@ func (s *Signer) Fullchain(leaf *x509.Certificate) []*x509.Certificate {
 	return out
 }
 
-func readCerts(path string, missingHint pkix.Text) ([]*x509.Certificate, error) {
+func ReadCerts(path string, missingHint pkix.Text) ([]*x509.Certificate, error) {
 	data, err := readFile(path, missingHint)
 	if err != nil {
 		return nil, err
@@ -221,8 +221,8 @@ func readCerts(path string, missingHint pkix.Text) ([]*x509.Certificate, error) 
 	return pemutil.ParseCertificatesPEM(path, data)
 }
 
-func readKey(path string, missingHint pkix.Text) (crypto.Signer, error) {
-	data, err := readFileAs(path, input.InputKey, missingHint)
+func ReadKey(path string, missingHint pkix.Text) (crypto.Signer, error) {
+	data, err := ReadFileAs(path, input.InputKey, missingHint)
 	if err != nil {
 		return nil, err
 	}
@@ -230,12 +230,12 @@ func readKey(path string, missingHint pkix.Text) (crypto.Signer, error) {
 }
 
 func readFile(path string, missingHint pkix.Text) ([]byte, error) {
-	return readFileAs(path, input.InputCertificates, missingHint)
+	return ReadFileAs(path, input.InputCertificates, missingHint)
 }
 
 // readFileAs reads a file of a known kind, refusing a device, a directory
 // or more than the kind's cap (see pkix.ReadInputAs).
-func readFileAs(path string, kind input.InputKind, missingHint pkix.Text) ([]byte, error) {
+func ReadFileAs(path string, kind input.InputKind, missingHint pkix.Text) ([]byte, error) {
 	data, err := input.ReadFileAs(path, kind)
 	var pe *pkix.Error
 	if errors.Is(err, fs.ErrNotExist) && errors.As(err, &pe) {
@@ -246,7 +246,7 @@ func readFileAs(path string, kind input.InputKind, missingHint pkix.Text) ([]byt
 
 // now is the clock; one place, so that every record of a transaction
 // carries the same time.
-func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+func Now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 
 // SignerCRLCA is the CA of the directory a CRL from the signer is
 // checked against and written for: NAME when given (crl build --issuer),
@@ -255,20 +255,20 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 // the admin who revoked on the signing host was told to run crl build
 // there with no --issuer: the CRL must go to NAME.crl, never over the
 // root's ca.crl.
-func (d *Dir) SignerCRLCA(name string, crl *x509.RevocationList) (CAFiles, *x509.Certificate, error) {
+func (d *View) SignerCRLCA(name string, crl *x509.RevocationList) (CAFiles, *x509.Certificate, error) {
 	if name != "" {
-		if err := d.checkCAName(name); err != nil {
+		if err := d.CheckCAName(name); err != nil {
 			return CAFiles{}, nil, err
 		}
 	}
 	try := func(n string) (*x509.Certificate, error) {
-		certs, err := readCerts(d.CA(n).Cert, pkix.Textf("copy the certificate the signer issues with here as ca.pem, or give %s", pkix.OptCA.With("FILE")))
+		certs, err := ReadCerts(d.CA(n).Cert, pkix.Textf("copy the certificate the signer issues with here as ca.pem, or give %s", pkix.OptCA.With("FILE")))
 		if err != nil {
 			return nil, err
 		}
 		return certs[0], crl.CheckSignatureFrom(certs[0])
 	}
-	if name != "" || !fileExists(d.Inventory()) {
+	if name != "" || !FileExists(d.Inventory()) {
 		n := name
 		if n == "" {
 			n = RootName
