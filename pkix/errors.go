@@ -52,7 +52,7 @@ func (e *Error) WithHint(format string, args ...any) *Error {
 	return e
 }
 
-// withNext sets a hint that names commands or flags (see Text).
+// WithNext sets a hint that names commands or flags (see Text).
 func (e *Error) WithNext(format string, args ...any) *Error {
 	e.Hint, e.HintArgs = format, args
 	return e

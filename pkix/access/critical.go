@@ -17,7 +17,7 @@ var opensslHandled = map[string]string{
 	"2.5.29.30": "name constraints", "2.5.29.33": "policy mappings", "2.5.29.54": "inhibit any policy",
 }
 
-// checkCriticalExtensions: a certificate with a critical extension the
+// CheckCriticalExtensions: a certificate with a critical extension the
 // verifier does not understand must be refused (RFC 5280 §4.2). What
 // OpenSSL does not handle fails, in OpenSSL's words; what only Go's
 // verifier (and so mtlsctl serve) does not handle, such as name
@@ -51,7 +51,7 @@ func CheckCriticalExtensions(c *x509.Certificate) Check {
 	return Check{Rule: "critical-extensions", Status: Pass, Message: "no critical extension that verifiers do not understand"}
 }
 
-// criticalMarked recognises crypto/x509's refusal of a certificate with an
+// CriticalMarked recognises crypto/x509's refusal of a certificate with an
 // extension RFC 5280 requires non-critical (SKI, AKI, AIA) marked critical:
 // it has no error type, only this wording.
 func CriticalMarked(parseErr string) bool {

@@ -9,7 +9,7 @@ import (
 	"unicode"
 )
 
-// invisible reports a code point that renders as nothing: "ci-x" followed
+// Invisible reports a code point that renders as nothing: "ci-x" followed
 // by one prints as "ci-x", so a second certificate could pass for the
 // first in a list, a log or a dashboard.
 //
@@ -58,7 +58,7 @@ func HasCNSpecials(cn string) bool { return strings.ContainsAny(cn, dnSpecials) 
 
 var OidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
 
-// checkOneCN refuses a request whose subject has several CNs: Go and
+// CheckOneCN refuses a request whose subject has several CNs: Go and
 // cfssl keep only the last one, so the certificate would silently name
 // another device than the one the request's first CN says.
 func CheckOneCN(file string, csr *x509.CertificateRequest) *pkix.Error {

@@ -11,7 +11,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/x509text"
 )
 
-// isSelfSigned: issuer and subject the same and the signature its own. A
+// IsSelfSigned: issuer and subject the same and the signature its own. A
 // signature Go cannot check (DSA, MD2) counts by name: the signature rule
 // fails such a certificate already, and telling its user to append its
 // own issuer would send them looking for a certificate that is this one.
@@ -23,7 +23,7 @@ func IsSelfSigned(c *x509.Certificate) bool {
 	return err == nil || errors.Is(err, x509.ErrUnsupportedAlgorithm) || c.PublicKeyAlgorithm == x509.UnknownPublicKeyAlgorithm || c.PublicKeyAlgorithm == x509.DSA
 }
 
-// signedBy checks child's signature with parent's key. Go refuses to verify
+// SignedBy checks child's signature with parent's key. Go refuses to verify
 // SHA-1 certificate signatures at all, but Access still accepts SHA-1 CAs,
 // so those are checked here by hand (and warned about elsewhere).
 func SignedBy(child, parent *x509.Certificate) error {

@@ -109,7 +109,7 @@ func ScanCRL(file string, data []byte, fn func(RevokedEntry)) (*RevocationList, 
 	return ScanCRLDER(file, der, fn)
 }
 
-// scanCRLDER is ScanCRL on DER already taken out of its file.
+// ScanCRLDER is ScanCRL on DER already taken out of its file.
 func ScanCRLDER(file string, der []byte, fn func(RevokedEntry)) (*RevocationList, error) {
 	var err error
 	c := &RevocationList{File: file, DER: der, Kind: "complete", entryNotes: map[string]*entryNote{}}

@@ -18,7 +18,7 @@ import (
 	"github.com/mtlsctl/mtlsctl/pkix/atomicfile"
 )
 
-// journal is the intent of a transaction, written and synced before any
+// Journal is the intent of a transaction, written and synced before any
 // of its effects, so that whoever finds it can finish the transaction. It
 // is a small JSON file: a user who finds one can read what was meant.
 type Journal struct {
@@ -35,7 +35,7 @@ type Journal struct {
 	Moves         []Move `json:"moves"`
 }
 
-// move is one temporary file taking its name.
+// Move is one temporary file taking its name.
 type Move struct {
 	Temp   string `json:"temp"`
 	Path   string `json:"path"`
@@ -54,7 +54,7 @@ const (
 
 func (d *Store) JournalPath() string { return filepath.Join(d.abs, journalName) }
 
-// writeJournal makes the intent durable: temp file, fsync, rename,
+// WriteJournal makes the intent durable: temp file, fsync, rename,
 // directory fsync. Until the rename, a crash leaves no journal.
 func (d *Store) WriteJournal(j *Journal) error {
 	data, err := json.MarshalIndent(j, "", "  ")
@@ -123,7 +123,7 @@ func (d *Store) removeJournal() error {
 // errLost is a staged file that vanished before it took its name.
 var errLost = errors.New("lost before it took its name")
 
-// apply carries out a journal. It is idempotent, so the same code
+// Apply carries out a journal. It is idempotent, so the same code
 // finishes a transaction live and after a crash at any point of it. lost
 // lists outputs whose staged file vanished before it took its name: the
 // inventory records the certificate, and no file of it exists.
@@ -335,7 +335,7 @@ func (d *Store) journalName(path string) string {
 	return abs
 }
 
-// local is the name of a file of the directory, however its path is
+// Local is the name of a file of the directory, however its path is
 // spelled (--dir through a symlink, --out by the real path): the same
 // directory by its real path.
 func (d *Store) Local(path string) (string, bool) {
@@ -381,7 +381,7 @@ func Unwrap(err error) error { return atomicfile.UnwrapPathError(err) }
 
 func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
-// crashPoint kills the process at a named point of a transaction when
+// CrashPoint kills the process at a named point of a transaction when
 // MTLSCTL_TEST_CRASH names it: the crash tests use it to stop a real
 // mtlsctl exactly where a power cut or kill -9 could, which random
 // timing alone would rarely hit. Unset, it costs one getenv.
@@ -392,7 +392,7 @@ func CrashPoint(name string) {
 	}
 }
 
-// signalPoint sends this process a real SIGTERM at a named point when
+// SignalPoint sends this process a real SIGTERM at a named point when
 // MTLSCTL_TEST_SIGTERM names it, and waits for the command's context to
 // see it: the tests use it to signal a real mtlsctl between two steps.
 func SignalPoint(ctx context.Context, name string) {

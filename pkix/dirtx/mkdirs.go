@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 )
 
-// createdDirs are directories an operation made for its outputs. If the
+// CreatedDirs are directories an operation made for its outputs. If the
 // operation fails they are removed again (each only while empty), so a
 // failed command leaves the directory as it found it: no empty worker/
 // after a full disk.
 type CreatedDirs []string
 
-// mkdirAll is os.MkdirAll that remembers each directory it made.
+// MkdirAll is os.MkdirAll that remembers each directory it made.
 func (c *CreatedDirs) MkdirAll(dir string) error {
 	var missing []string
 	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
@@ -37,7 +37,7 @@ func (c *CreatedDirs) MkdirAll(dir string) error {
 	return err
 }
 
-// undo removes the directories made, innermost first; one that is no
+// Undo removes the directories made, innermost first; one that is no
 // longer empty (someone else wrote into it meanwhile) stays.
 func (c CreatedDirs) Undo() {
 	for i := len(c) - 1; i >= 0; i-- {

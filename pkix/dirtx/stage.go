@@ -30,7 +30,7 @@ type Stage struct {
 	Lock *flock.Flock
 }
 
-// newStage makes the operation's staging directory and locks it.
+// NewStage makes the operation's staging directory and locks it.
 func (d *Store) NewStage() (*Stage, error) {
 	root := filepath.Join(d.abs, StagingName)
 	var err error
@@ -89,7 +89,7 @@ func (d *Store) tryStage(root string) (*Stage, error) {
 	return &Stage{d: d, Path: path, Lock: lock}, nil
 }
 
-// begin opens a transaction: the operation's staging directory, then the
+// Begin opens a transaction: the operation's staging directory, then the
 // directory's lock; end releases both.
 func (d *Store) Begin(ctx context.Context) (*Stage, *Session, func(), error) {
 	st, err := d.NewStage()
@@ -115,7 +115,7 @@ func (st *Stage) tempDir(path string) string {
 	return ""
 }
 
-// files stages a set. Temporary files that had to go beside an output
+// Files stages a set. Temporary files that had to go beside an output
 // elsewhere are listed in the stage directory, so that if this process
 // dies, the sweep that removes the stage removes them too (one may hold a
 // key, in a PKCS#12 exported with --out).
@@ -160,7 +160,7 @@ func removeOutside(stageDir string) int {
 	return n
 }
 
-// release removes what is left of the staging directory (nothing, after
+// Release removes what is left of the staging directory (nothing, after
 // a commit; the temporary files of sets that were not committed
 // otherwise), then the staging root if no other operation uses it.
 func (st *Stage) Release() {

@@ -68,7 +68,7 @@ const (
 	CompactMinLines = 1000
 )
 
-// maybeCompact rewrites the inventory one line per serial when appended
+// MaybeCompact rewrites the inventory one line per serial when appended
 // changes have grown it enough. It runs only where the whole inventory is
 // parsed anyway (a CRL build), under the lock, as an atomic replace.
 func (s *Session) MaybeCompact(inv *inventory.Inventory) error {

@@ -12,7 +12,7 @@ import (
 
 const RetiredMark = ".retired-"
 
-// rename is a file of a retired key taking its retired name, in the
+// Rename is a file of a retired key taking its retired name, in the
 // re-key's transaction.
 type Rename struct{ From, To string }
 
@@ -66,7 +66,7 @@ func (d *Store) applyRekey(m Move) error {
 	return nil
 }
 
-// retiredNameOf reports whether to is the retired name of a CA's file
+// RetiredNameOf reports whether to is the retired name of a CA's file
 // from: NAME.pem, NAME-key.pem, NAME.crl or (NAME-)serials.txt becoming
 // NAME.retired-ID with the same ending.
 func RetiredNameOf(from, to string) bool {

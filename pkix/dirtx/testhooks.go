@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// testPause stops the process at a named point when MTLSCTL_TEST_PAUSE
+// TestPause stops the process at a named point when MTLSCTL_TEST_PAUSE
 // is "NAME:DIR": it writes DIR/paused-PID and waits until DIR/go exists.
 // The race tests use it to line two real processes up at the same point
 // (both signed, neither committed), which timing alone would rarely do.

@@ -235,7 +235,7 @@ func freeBackup(path string) string {
 	return backup
 }
 
-// tornInventory: the inventory does not end with a newline, so its last
+// TornInventory: the inventory does not end with a newline, so its last
 // line may be cut; nothing is appended after it or read from it.
 func (d *Store) TornInventory() error {
 	return &pkix.Error{File: d.Inventory(), Msg: "ends in the middle of a line (a torn write, or a truncated or hand-edited file)",

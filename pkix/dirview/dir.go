@@ -117,7 +117,7 @@ func (d *View) CheckCertName(name string) error {
 	return nil
 }
 
-// checkReserved refuses the directory's own names and the forms of other
+// CheckReserved refuses the directory's own names and the forms of other
 // certificates' files, in any case (a case-insensitive file system would
 // make CA.pem the root's).
 func (d *View) CheckReserved(name string) error {

@@ -15,7 +15,7 @@ func (d *View) ReadInventory() (*inventory.Inventory, error) {
 	return inventory.ReadInventoryFile(d.Inventory())
 }
 
-// inventoryData is the inventory's bytes, or none for a directory
+// InventoryData is the inventory's bytes, or none for a directory
 // without one. One operation looks things up in it several times (the
 // record, then whether the CRL is behind): it is read once while its size
 // and time stay the same, so a large inventory is not read twice.
@@ -68,7 +68,7 @@ func (d *View) FindName(name string, keep func(*inventory.Record) bool) ([]inven
 	})
 }
 
-// validByName is, for each of names, its valid records of kind: one pass
+// ValidByName is, for each of names, its valid records of kind: one pass
 // over the inventory for a whole batch (a renewal of 1,000 certificates
 // would otherwise read and search it 1,000 times under the lock).
 func (d *View) ValidByName(names map[string]bool, kind inventory.Kind) (map[string][]inventory.Record, error) {

@@ -28,7 +28,7 @@ func CertKey(c *x509.Certificate) KeyOf {
 	return KeyOf{identity: pemutil.CertKeyIdentity(c), spki: inventory.PublicKeySHA256(c)}
 }
 
-// recordKey is a record's key; an inventory written before the key
+// RecordKey is a record's key; an inventory written before the key
 // identity column has none, and it is read from the record's certificate
 // file while that file still holds that certificate (else the SPKI hash
 // alone is compared).
@@ -43,7 +43,7 @@ func (d *View) RecordKey(r *inventory.Record) KeyOf {
 	return k
 }
 
-// fillKeyIdentities gives every record of inv its key identity (see
+// FillKeyIdentities gives every record of inv its key identity (see
 // recordKey), so that one inventory read serves many comparisons.
 func (d *View) FillKeyIdentities(inv *inventory.Inventory) {
 	for i := range inv.Records {
@@ -54,7 +54,7 @@ func (d *View) FillKeyIdentities(inv *inventory.Inventory) {
 	}
 }
 
-// recordKeyOf is a record's key as the inventory (filled in) has it.
+// RecordKeyOf is a record's key as the inventory (filled in) has it.
 func RecordKeyOf(r *inventory.Record) KeyOf {
 	return KeyOf{identity: r.KeyIdentity, spki: r.PublicKeySHA}
 }

@@ -13,7 +13,7 @@ import (
 	"os"
 )
 
-// sameFile reports whether two names are one file.
+// SameFile reports whether two names are one file.
 func SameFile(a, b string) bool {
 	if a == "" || b == "" || a == "-" || b == "-" {
 		return false
@@ -69,7 +69,7 @@ func (d *View) RetiredKeys() ([]RetiredKey, error) {
 	return keys, nil
 }
 
-// retiredSigners maps each serial a retired key issued to that key's name: the
+// RetiredSigners maps each serial a retired key issued to that key's name: the
 // inventory's issuer of those serials is the CA they were retired from.
 type RetiredSigners map[string]string
 
@@ -87,7 +87,7 @@ func (d *View) RetiredIssuers() (RetiredSigners, error) {
 	return m, nil
 }
 
-// issuer is the name of the key that signed serial, recorded as issued
+// Issuer is the name of the key that signed serial, recorded as issued
 // by issuer.
 func (m RetiredSigners) Issuer(issuer, serial string) string {
 	if k, ok := m[serial]; ok {

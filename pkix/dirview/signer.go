@@ -40,7 +40,7 @@ type Signer struct {
 	checked *inventoryStamp
 }
 
-// unchanged checks, under the lock, that the CA certificate is still the
+// Unchanged checks, under the lock, that the CA certificate is still the
 // one the certificates were signed with: a CA replaced meanwhile (ca init
 // --force in another job) must not get certificates it never signed
 // recorded under its name.
@@ -135,10 +135,10 @@ func ExternalIssuer(cert *x509.Certificate) string {
 
 const externalPrefix = "key:"
 
-// isExternal reports an issuer recorded as outside the directory.
+// IsExternal reports an issuer recorded as outside the directory.
 func IsExternal(issuer string) bool { return strings.HasPrefix(issuer, externalPrefix) }
 
-// checkCAName: an issuing CA named on the command line is a plain name
+// CheckCAName: an issuing CA named on the command line is a plain name
 // of this directory (never a path into another one, whose lock and
 // inventory this command does not hold) whose certificate is a CA.
 func (d *View) CheckCAName(name string) error {
@@ -158,7 +158,7 @@ func (d *View) CheckCAName(name string) error {
 	return nil
 }
 
-// readCA reads the certificate (with any above it) and key of the
+// ReadCA reads the certificate (with any above it) and key of the
 // directory's CA called name.
 func (d *View) ReadCA(name string) (CAInput, error) {
 	if err := d.CheckCAName(name); err != nil {
@@ -233,7 +233,7 @@ func readFile(path string, missingHint pkix.Text) ([]byte, error) {
 	return ReadFileAs(path, input.InputCertificates, missingHint)
 }
 
-// readFileAs reads a file of a known kind, refusing a device, a directory
+// ReadFileAs reads a file of a known kind, refusing a device, a directory
 // or more than the kind's cap (see pkix.ReadInputAs).
 func ReadFileAs(path string, kind input.InputKind, missingHint pkix.Text) ([]byte, error) {
 	data, err := input.ReadFileAs(path, kind)
@@ -244,7 +244,7 @@ func ReadFileAs(path string, kind input.InputKind, missingHint pkix.Text) ([]byt
 	return data, err
 }
 
-// now is the clock; one place, so that every record of a transaction
+// Now is the clock; one place, so that every record of a transaction
 // carries the same time.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 

@@ -320,7 +320,7 @@ func (set *RevocationSet) addExternal(x ExternalCRL, now time.Time, caSerials ma
 	return name, listed, nil
 }
 
-// readEdgeCRL reads a CRL the edge is to enforce, streaming its entries
+// ReadEdgeCRL reads a CRL the edge is to enforce, streaming its entries
 // to fn, and refuses one the edge must not take as the whole truth: one
 // that does not verify, has no next update or is past it, or that the
 // reader says is not a complete list (a delta or partitioned CRL, a

@@ -23,7 +23,7 @@ type dnAttr struct {
 	Value asn1.RawValue
 }
 
-// parseDN reads a DER Name into RDNs of attributes, in DER order.
+// ParseDN reads a DER Name into RDNs of attributes, in DER order.
 func ParseDN(raw []byte) ([][]dnAttr, error) {
 	var rdns []asn1.RawValue
 	if rest, err := asn1.Unmarshal(raw, &rdns); err != nil || len(rest) > 0 {
@@ -40,7 +40,7 @@ func ParseDN(raw []byte) ([][]dnAttr, error) {
 	return out, nil
 }
 
-// valueBytes returns a string attribute's value as UTF-8 bytes, and false
+// ValueBytes returns a string attribute's value as UTF-8 bytes, and false
 // for types that are not strings.
 func ValueBytes(v asn1.RawValue) ([]byte, bool) {
 	if v.Class != asn1.ClassUniversal {
@@ -242,7 +242,7 @@ func canonicalDN(raw []byte) (string, bool) {
 	return b.String(), true
 }
 
-// foldASCIISpace trims ASCII white space and turns each run inside into
+// FoldASCIISpace trims ASCII white space and turns each run inside into
 // one space, as OpenSSL does; other spaces (U+00A0, say) are characters.
 func FoldASCIISpace(v []byte) string {
 	var b strings.Builder
@@ -261,7 +261,7 @@ func FoldASCIISpace(v []byte) string {
 	return b.String()
 }
 
-// asciiLower lower-cases A-Z only, as OpenSSL's name canonicalisation
+// ASCIILower lower-cases A-Z only, as OpenSSL's name canonicalisation
 // does; other letters are compared as they are.
 func ASCIILower(s string) string {
 	b := []byte(s)

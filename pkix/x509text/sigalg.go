@@ -164,7 +164,7 @@ func parsePSSParams(params []byte) (pssParams, bool) {
 	return p, true
 }
 
-// verifyPSS checks an RSASSA-PSS signature with the salt length its
+// VerifyPSS checks an RSASSA-PSS signature with the salt length its
 // parameters give: crypto/x509 checks only a salt as long as the hash, and
 // would call OpenSSL's default (the longest salt) a bad signature.
 func VerifyPSS(pub crypto.PublicKey, params, signed, sig []byte) (supported bool, err error) {

@@ -11,7 +11,7 @@ func Plural(n int, one, many string) string {
 	return many
 }
 
-// closest returns the candidate within edit distance 2 of s, if any.
+// Closest returns the candidate within edit distance 2 of s, if any.
 func Closest(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
