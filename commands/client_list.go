@@ -2,13 +2,10 @@ package commands
 
 import (
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
 
-	"github.com/mtlsctl/mtlsctl/pkix"
 	"github.com/mtlsctl/mtlsctl/pkix/inventory"
 	"github.com/mtlsctl/mtlsctl/pkix/pkidir"
 	"github.com/urfave/cli/v2"
@@ -64,18 +61,13 @@ func runClientList(u *ui, c *cli.Context) error {
 			return usageErrorf("--cn %q is not a valid pattern", pat)
 		}
 	}
-	// A mistyped --dir must not list "0 of 0 certificates" and succeed: a
-	// CI job would read that as an empty fleet.
-	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
-		msg := "no such directory"
-		if err == nil {
-			msg = "is not a directory"
-		}
-		return &pkix.Error{File: dir, Msg: msg, Err: fs.ErrNotExist,
-			Hint: "check --dir (or MTLSCTL_DIR); to start a CA there: 'mtlsctl ca init'"}
-	}
 	d, err := pkidir.Open(dir)
 	if err != nil {
+		return err
+	}
+	// A mistyped --dir must not list "0 of 0 certificates" and succeed: a
+	// CI job would read that as an empty fleet.
+	if err := d.Exists(); err != nil {
 		return err
 	}
 	inv, err := d.ReadInventory()

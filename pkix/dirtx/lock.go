@@ -41,7 +41,7 @@ func (d *Store) Lock(ctx context.Context) (*Session, error) {
 			err = ctx.Err()
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &pkix.Error{File: d.path, Msg: "no such directory", Hint: "run '%s' first, or pass %s", HintArgs: []any{pkix.ActMakeCA, pkix.OptDir}, Err: err}
+			return nil, d.noDir("no such directory", err)
 		}
 		if errors.Is(err, context.Canceled) {
 			// A signal, not another process: nothing was changed after it.

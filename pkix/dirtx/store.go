@@ -1,7 +1,12 @@
 package dirtx
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
+
+	"github.com/mtlsctl/mtlsctl/pkix"
 )
 
 // Store is the directory as its transactions see it: where it is, under
@@ -32,3 +37,23 @@ func (d *Store) File(name string) string { return filepath.Join(d.path, name) }
 
 // Inventory is the inventory file's path.
 func (d *Store) Inventory() string { return d.File(InventoryName) }
+
+// Exists is nil when the directory is there. Otherwise it is what every
+// command says of a missing directory (most often a mistyped --dir): the
+// read-only verbs ask first, Lock when it finds none.
+func (d *Store) Exists() error {
+	info, err := os.Stat(d.abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return d.noDir("no such directory", err)
+	case err != nil:
+		return d.IOError(d.path, "cannot read", err)
+	case !info.IsDir():
+		return d.noDir("is not a directory", fs.ErrNotExist)
+	}
+	return nil
+}
+
+func (d *Store) noDir(msg string, err error) error {
+	return &pkix.Error{File: d.path, Msg: msg, Hint: "run '%s' first, or pass %s", HintArgs: []any{pkix.ActMakeCA, pkix.OptDir}, Err: err}
+}
