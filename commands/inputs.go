@@ -138,13 +138,8 @@ func loadConfig(c *cli.Context, d *pkidir.Dir) (*cfsslconf.SigningConfig, error)
 	return loadFileAs(c, input.InputConfig, cfgPath, cfsslconf.LoadSigningConfig, "run 'mtlsctl ca init' first, or pass --config")
 }
 
-// loadFile reads path ("-" is stdin) and parses it; a missing file gets
-// missingHint.
-func loadFile[T any](c *cli.Context, path string, parse func(string, []byte) (T, error), missingHint string) (T, error) {
-	return loadFileAs(c, input.InputAny, path, parse, missingHint)
-}
-
-// loadFileAs is loadFile for an input of a known kind, read up to its cap.
+// loadFileAs reads path ("-" is stdin) as an input of a known kind, up to
+// its cap, and parses it; a missing file gets missingHint.
 func loadFileAs[T any](c *cli.Context, kind input.InputKind, path string, parse func(string, []byte) (T, error), missingHint string) (T, error) {
 	var zero T
 	data, err := input.ReadInputAs(path, c.App.Reader, kind)
